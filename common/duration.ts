@@ -1,0 +1,44 @@
+// Go-style durations as Compose and Docker write them: "1h2m3s", "1m30s", "500ms", "10us", "2.5s".
+// A bare number is read as seconds (compose accepts integer seconds for some fields).
+
+const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+export class DurationError extends Error {}
+
+/** Milliseconds in a duration string; throws DurationError on bad syntax. */
+export function parseDuration(input: string | number): number {
+  if (typeof input === 'number') {
+    if (!Number.isFinite(input) || input < 0) throw new DurationError(`invalid duration ${input}`);
+    return input * 1000;
+  }
+  const s = input.trim();
+  if (s === '0') return 0;
+  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  while (pos < s.length && (m = re.exec(s)) !== null) {
+    total += Number(m[1]) * UNITS[m[2]];
+    pos = re.lastIndex;
+  }
+  if (pos !== s.length || s.length === 0) throw new DurationError(`invalid duration "${input}" (use e.g. 30s, 1m30s, 500ms)`);
+  return total;
+}
+
+/** Canonical string for a number of milliseconds: 90000 -> "1m30s", 500 -> "500ms", 0 -> "0s". */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${+ms.toFixed(3)}ms`;
+  let rest = ms;
+  let out = '';
+  const h = Math.floor(rest / 3_600_000);
+  if (h) { out += `${h}h`; rest -= h * 3_600_000; }
+  const m = Math.floor(rest / 60_000);
+  if (m) { out += `${m}m`; rest -= m * 60_000; }
+  if (rest) out += `${+(rest / 1000).toFixed(3)}s`;
+  return out;
+}
+
+/** Parse then format: the canonical spelling of a user's duration. */
+export const normaliseDuration = (input: string | number): string => formatDuration(parseDuration(input));

@@ -1,0 +1,47 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { MessageTypeDefinition } from '@grpc/proto-loader';
+
+import type { AgentMessage as _tsswarm_dispatcher_v1_AgentMessage, AgentMessage__Output as _tsswarm_dispatcher_v1_AgentMessage__Output } from './tsswarm/dispatcher/v1/AgentMessage.js';
+import type { Assignment as _tsswarm_dispatcher_v1_Assignment, Assignment__Output as _tsswarm_dispatcher_v1_Assignment__Output } from './tsswarm/dispatcher/v1/Assignment.js';
+import type { Assignments as _tsswarm_dispatcher_v1_Assignments, Assignments__Output as _tsswarm_dispatcher_v1_Assignments__Output } from './tsswarm/dispatcher/v1/Assignments.js';
+import type { DispatcherClient as _tsswarm_dispatcher_v1_DispatcherClient, DispatcherDefinition as _tsswarm_dispatcher_v1_DispatcherDefinition } from './tsswarm/dispatcher/v1/Dispatcher.js';
+import type { Heartbeat as _tsswarm_dispatcher_v1_Heartbeat, Heartbeat__Output as _tsswarm_dispatcher_v1_Heartbeat__Output } from './tsswarm/dispatcher/v1/Heartbeat.js';
+import type { LogChunk as _tsswarm_dispatcher_v1_LogChunk, LogChunk__Output as _tsswarm_dispatcher_v1_LogChunk__Output } from './tsswarm/dispatcher/v1/LogChunk.js';
+import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from './tsswarm/dispatcher/v1/LogsCancel.js';
+import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Output as _tsswarm_dispatcher_v1_LogsRequest__Output } from './tsswarm/dispatcher/v1/LogsRequest.js';
+import type { ManagerMessage as _tsswarm_dispatcher_v1_ManagerMessage, ManagerMessage__Output as _tsswarm_dispatcher_v1_ManagerMessage__Output } from './tsswarm/dispatcher/v1/ManagerMessage.js';
+import type { NodeDescription as _tsswarm_dispatcher_v1_NodeDescription, NodeDescription__Output as _tsswarm_dispatcher_v1_NodeDescription__Output } from './tsswarm/dispatcher/v1/NodeDescription.js';
+import type { PublishLogsResponse as _tsswarm_dispatcher_v1_PublishLogsResponse, PublishLogsResponse__Output as _tsswarm_dispatcher_v1_PublishLogsResponse__Output } from './tsswarm/dispatcher/v1/PublishLogsResponse.js';
+import type { Register as _tsswarm_dispatcher_v1_Register, Register__Output as _tsswarm_dispatcher_v1_Register__Output } from './tsswarm/dispatcher/v1/Register.js';
+import type { TaskStatusBatch as _tsswarm_dispatcher_v1_TaskStatusBatch, TaskStatusBatch__Output as _tsswarm_dispatcher_v1_TaskStatusBatch__Output } from './tsswarm/dispatcher/v1/TaskStatusBatch.js';
+import type { TaskStatusUpdate as _tsswarm_dispatcher_v1_TaskStatusUpdate, TaskStatusUpdate__Output as _tsswarm_dispatcher_v1_TaskStatusUpdate__Output } from './tsswarm/dispatcher/v1/TaskStatusUpdate.js';
+import type { Welcome as _tsswarm_dispatcher_v1_Welcome, Welcome__Output as _tsswarm_dispatcher_v1_Welcome__Output } from './tsswarm/dispatcher/v1/Welcome.js';
+
+type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
+  new(...args: ConstructorParameters<Constructor>): Subtype;
+};
+
+export interface ProtoGrpcType {
+  tsswarm: {
+    dispatcher: {
+      v1: {
+        AgentMessage: MessageTypeDefinition<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_AgentMessage__Output>
+        Assignment: MessageTypeDefinition<_tsswarm_dispatcher_v1_Assignment, _tsswarm_dispatcher_v1_Assignment__Output>
+        Assignments: MessageTypeDefinition<_tsswarm_dispatcher_v1_Assignments, _tsswarm_dispatcher_v1_Assignments__Output>
+        Dispatcher: SubtypeConstructor<typeof grpc.Client, _tsswarm_dispatcher_v1_DispatcherClient> & { service: _tsswarm_dispatcher_v1_DispatcherDefinition }
+        Heartbeat: MessageTypeDefinition<_tsswarm_dispatcher_v1_Heartbeat, _tsswarm_dispatcher_v1_Heartbeat__Output>
+        LogChunk: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogChunk, _tsswarm_dispatcher_v1_LogChunk__Output>
+        LogsCancel: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogsCancel, _tsswarm_dispatcher_v1_LogsCancel__Output>
+        LogsRequest: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogsRequest, _tsswarm_dispatcher_v1_LogsRequest__Output>
+        ManagerMessage: MessageTypeDefinition<_tsswarm_dispatcher_v1_ManagerMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>
+        NodeDescription: MessageTypeDefinition<_tsswarm_dispatcher_v1_NodeDescription, _tsswarm_dispatcher_v1_NodeDescription__Output>
+        PublishLogsResponse: MessageTypeDefinition<_tsswarm_dispatcher_v1_PublishLogsResponse, _tsswarm_dispatcher_v1_PublishLogsResponse__Output>
+        Register: MessageTypeDefinition<_tsswarm_dispatcher_v1_Register, _tsswarm_dispatcher_v1_Register__Output>
+        TaskStatusBatch: MessageTypeDefinition<_tsswarm_dispatcher_v1_TaskStatusBatch, _tsswarm_dispatcher_v1_TaskStatusBatch__Output>
+        TaskStatusUpdate: MessageTypeDefinition<_tsswarm_dispatcher_v1_TaskStatusUpdate, _tsswarm_dispatcher_v1_TaskStatusUpdate__Output>
+        Welcome: MessageTypeDefinition<_tsswarm_dispatcher_v1_Welcome, _tsswarm_dispatcher_v1_Welcome__Output>
+      }
+    }
+  }
+}
+

@@ -1,0 +1,37 @@
+// Original file: proto/dispatcher.proto
+
+import type * as grpc from '@grpc/grpc-js'
+import type { MethodDefinition } from '@grpc/proto-loader'
+import type { AgentMessage as _tsswarm_dispatcher_v1_AgentMessage, AgentMessage__Output as _tsswarm_dispatcher_v1_AgentMessage__Output } from '../../../tsswarm/dispatcher/v1/AgentMessage.js';
+import type { LogChunk as _tsswarm_dispatcher_v1_LogChunk, LogChunk__Output as _tsswarm_dispatcher_v1_LogChunk__Output } from '../../../tsswarm/dispatcher/v1/LogChunk.js';
+import type { ManagerMessage as _tsswarm_dispatcher_v1_ManagerMessage, ManagerMessage__Output as _tsswarm_dispatcher_v1_ManagerMessage__Output } from '../../../tsswarm/dispatcher/v1/ManagerMessage.js';
+import type { PublishLogsResponse as _tsswarm_dispatcher_v1_PublishLogsResponse, PublishLogsResponse__Output as _tsswarm_dispatcher_v1_PublishLogsResponse__Output } from '../../../tsswarm/dispatcher/v1/PublishLogsResponse.js';
+
+export interface DispatcherClient extends grpc.Client {
+  PublishLogs(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  PublishLogs(metadata: grpc.Metadata, callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  PublishLogs(options: grpc.CallOptions, callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  PublishLogs(callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  publishLogs(metadata: grpc.Metadata, options: grpc.CallOptions, callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  publishLogs(metadata: grpc.Metadata, callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  publishLogs(options: grpc.CallOptions, callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  publishLogs(callback: grpc.requestCallback<_tsswarm_dispatcher_v1_PublishLogsResponse__Output>): grpc.ClientWritableStream<_tsswarm_dispatcher_v1_LogChunk>;
+  
+  Session(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>;
+  Session(options?: grpc.CallOptions): grpc.ClientDuplexStream<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>;
+  session(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>;
+  session(options?: grpc.CallOptions): grpc.ClientDuplexStream<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>;
+  
+}
+
+export interface DispatcherHandlers extends grpc.UntypedServiceImplementation {
+  PublishLogs: grpc.handleClientStreamingCall<_tsswarm_dispatcher_v1_LogChunk__Output, _tsswarm_dispatcher_v1_PublishLogsResponse>;
+  
+  Session: grpc.handleBidiStreamingCall<_tsswarm_dispatcher_v1_AgentMessage__Output, _tsswarm_dispatcher_v1_ManagerMessage>;
+  
+}
+
+export interface DispatcherDefinition extends grpc.ServiceDefinition {
+  PublishLogs: MethodDefinition<_tsswarm_dispatcher_v1_LogChunk, _tsswarm_dispatcher_v1_PublishLogsResponse, _tsswarm_dispatcher_v1_LogChunk__Output, _tsswarm_dispatcher_v1_PublishLogsResponse__Output>
+  Session: MethodDefinition<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_ManagerMessage, _tsswarm_dispatcher_v1_AgentMessage__Output, _tsswarm_dispatcher_v1_ManagerMessage__Output>
+}

@@ -1,0 +1,22 @@
+// Original file: proto/dispatcher.proto
+
+import type { Welcome as _tsswarm_dispatcher_v1_Welcome, Welcome__Output as _tsswarm_dispatcher_v1_Welcome__Output } from '../../../tsswarm/dispatcher/v1/Welcome.js';
+import type { Assignments as _tsswarm_dispatcher_v1_Assignments, Assignments__Output as _tsswarm_dispatcher_v1_Assignments__Output } from '../../../tsswarm/dispatcher/v1/Assignments.js';
+import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Output as _tsswarm_dispatcher_v1_LogsRequest__Output } from '../../../tsswarm/dispatcher/v1/LogsRequest.js';
+import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from '../../../tsswarm/dispatcher/v1/LogsCancel.js';
+
+export interface ManagerMessage {
+  'welcome'?: (_tsswarm_dispatcher_v1_Welcome | null);
+  'assignments'?: (_tsswarm_dispatcher_v1_Assignments | null);
+  'logs'?: (_tsswarm_dispatcher_v1_LogsRequest | null);
+  'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel";
+}
+
+export interface ManagerMessage__Output {
+  'welcome'?: (_tsswarm_dispatcher_v1_Welcome__Output | null);
+  'assignments'?: (_tsswarm_dispatcher_v1_Assignments__Output | null);
+  'logs'?: (_tsswarm_dispatcher_v1_LogsRequest__Output | null);
+  'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel__Output | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel";
+}

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config';
+
+// Tests run from the compiled output? No: vitest transpiles TypeScript itself.
+// End-to-end tests spawn the compiled CLI (dist/), built by `npm test` first.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts', 'test/raft/**/*.test.ts'],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts', 'test/agent/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
