@@ -112,3 +112,18 @@ export type ObjOf<K extends ObjKind> = Extract<StoreObj, { kind: K }>;
 /** Task name as Swarm shows it: <service>.<slot> or <service>.<nodeId> for global services. */
 export const taskName = (t: Pick<TaskObj, 'serviceName' | 'slot' | 'nodeId'>): string =>
   `${t.serviceName}.${t.slot ?? t.nodeId}`;
+
+/** A change a control loop wants written. Updates are compare-and-set on `obj.meta.version`. */
+export type StoreOp =
+  | { op: 'create'; obj: StoreObj }
+  | { op: 'update'; obj: StoreObj }
+  | { op: 'delete'; kind: ObjKind; id: string };
+
+/** A consistent read-only view of the store, as pure control-loop functions receive it. */
+export interface ClusterState {
+  nodes: NodeObj[];
+  services: ServiceObj[];
+  tasks: TaskObj[];
+  networks: NetworkObj[];
+  volumes: VolumeObj[];
+}
