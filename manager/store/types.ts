@@ -94,6 +94,8 @@ export interface NetworkObj {
   name: string; // full name, e.g. <stack>_default
   stack: string;
   spec: NetworkSpec;
+  /** The stack no longer declares it: deleted (and removed from nodes) once no task uses it. */
+  released?: boolean;
 }
 
 export interface VolumeObj {
@@ -103,6 +105,10 @@ export interface VolumeObj {
   name: string; // full name, e.g. <stack>_data
   stack: string;
   spec: VolumeSpec;
+  /** `stack rm --volumes`: delete the engine's volume on every node once no task uses it. */
+  purge?: boolean;
+  /** The stack no longer declares it: the store object goes once no task uses it. */
+  released?: boolean;
 }
 
 export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj;

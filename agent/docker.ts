@@ -1,0 +1,31 @@
+import Docker from 'dockerode';
+import { hostname } from 'node:os';
+import type { NodeDescription } from '../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
+
+/** A client for the engine named by DOCKER_HOST (unix://, tcp://), as every Docker tool does. */
+export function dockerFromEnv(env: NodeJS.ProcessEnv = process.env): Docker {
+  const host = env.DOCKER_HOST;
+  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const u = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
+}
+
+export async function describeNode(docker: Docker, addr = ''): Promise<NodeDescription> {
+  const info = await docker.info();
+  const labels: Record<string, string> = {};
+  for (const l of (info.Labels ?? []) as string[]) {
+    const i = l.indexOf('=');
+    if (i > 0) labels[l.slice(0, i)] = l.slice(i + 1);
+  }
+  return {
+    hostname: hostname(),
+    os: info.OSType ?? 'linux',
+    arch: info.Architecture ?? process.arch,
+    nano_cpus: (info.NCPU ?? 1) * 1e9,
+    memory_bytes: info.MemTotal ?? 0,
+    engine_version: info.ServerVersion ?? '',
+    engine_labels: labels,
+    addr,
+  };
+}

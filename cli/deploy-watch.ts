@@ -1,0 +1,77 @@
+// Follows a deploy until every changed service converged (all tasks of the current spec
+// running, and healthy where a healthcheck is defined; one-shot tasks complete), or one fails.
+// A failure is reported with the task's own reason; the cluster keeps what was deployed and
+// the orchestrator keeps trying, as `service ps` shows.
+
+import type { ServiceView } from '../manager/controlapi/server.js';
+import type { TaskObj } from '../manager/store/types.js';
+import { taskName } from '../manager/store/types.js';
+import type { ApiClient } from './client.js';
+
+export interface ServiceProgress {
+  name: string;
+  desired: number;
+  ready: number;
+  done: boolean;
+  failure?: string;
+  note?: string;
+}
+
+const hasHealthcheck = (s: ServiceView): boolean => !!s.spec.healthcheck && !s.spec.healthcheck.disable && !!s.spec.healthcheck.test?.length && s.spec.healthcheck.test[0] !== 'NONE';
+
+/** Pure: how far along one service is. */
+export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map<string, number>, now: number): ServiceProgress {
+  const mine = tasks.filter((t) => t.serviceId === s.id && t.specVersion === s.specVersion);
+  const oneShot = s.spec.deploy.restart_policy.condition !== 'any';
+  const live = mine.filter((t) => t.desiredState === 'running');
+  const ready = live.filter((t) => (t.status.state === 'running' && (!hasHealthcheck(s) || t.status.health === 'healthy'))
+    || (oneShot && t.status.state === 'complete')).length;
+  const outdated = tasks.filter((t) => t.serviceId === s.id && t.specVersion !== s.specVersion && t.desiredState === 'running' && t.status.state === 'running').length;
+  const desired = s.desired;
+  const p: ServiceProgress = { name: s.name, desired, ready: Math.min(ready, desired), done: ready >= desired && outdated === 0 };
+  for (const t of mine.sort((a, b) => b.status.timestamp - a.status.timestamp)) {
+    const st = t.status;
+    if (st.state === 'failed' || st.state === 'rejected') {
+      p.failure = `task ${taskName(t)} ${st.state}: ${st.err || st.message}${st.exitCode !== undefined && !(st.err ?? '').includes('exit') ? ` (exit code ${st.exitCode})` : ''}`;
+      break;
+    }
+    if (st.state === 'running' && st.health === 'unhealthy') { p.failure = `task ${taskName(t)} is unhealthy`; break; }
+    if (st.state === 'pending' && st.err) {
+      const since = pendingSinceMs.get(t.id) ?? now;
+      pendingSinceMs.set(t.id, since);
+      p.note = `${taskName(t)} pending: ${st.err}`;
+      if (now - since > 5000) { p.failure = `task ${taskName(t)} cannot be scheduled: ${st.err}`; break; }
+    }
+  }
+  if (p.done) p.failure = undefined;
+  return p;
+}
+
+export async function watchDeploy(api: ApiClient, stack: string, services: string[], opts: { timeoutMs: number; tty: boolean; out: (s: string) => void }): Promise<{ ok: boolean; failures: string[] }> {
+  const deadline = Date.now() + opts.timeoutMs;
+  const pendingSince = new Map<string, number>();
+  let lastLines: string[] = [];
+  let drawn = 0;
+  while (true) {
+    const [svcs, tasks] = await Promise.all([
+      api.call<ServiceView[]>('GET', `/v1/services?stack=${encodeURIComponent(stack)}`),
+      api.call<TaskObj[]>('GET', `/v1/tasks?stack=${encodeURIComponent(stack)}`),
+    ]);
+    const now = Date.now();
+    const progress = svcs.filter((s) => services.includes(s.name)).map((s) => progressOf(s, tasks, pendingSince, now));
+    const lines = progress.map((p) => `${p.name}: ${p.ready}/${p.desired} ${p.done ? 'converged' : p.failure ? `FAILED: ${p.failure}` : p.note ? `(${p.note})` : 'starting'}`);
+    if (opts.tty) {
+      if (drawn) opts.out(`\x1b[${drawn}A`);
+      opts.out(lines.map((l) => `\x1b[2K${l}\n`).join(''));
+      drawn = lines.length;
+    } else {
+      for (const l of lines) if (!lastLines.includes(l)) opts.out(l + '\n');
+    }
+    lastLines = lines;
+    const failures = progress.filter((p) => p.failure).map((p) => `${p.name}: ${p.failure}`);
+    if (failures.length) return { ok: false, failures };
+    if (progress.every((p) => p.done)) return { ok: true, failures: [] };
+    if (now > deadline) return { ok: false, failures: progress.filter((p) => !p.done).map((p) => `${p.name}: not converged after ${Math.round(opts.timeoutMs / 1000)}s (${p.ready}/${p.desired} ready${p.note ? `; ${p.note}` : ''})`) };
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}

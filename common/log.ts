@@ -1,0 +1,12 @@
+import pino, { type Logger } from 'pino';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Structured JSON logs; human-readable when stdout is a terminal. */
+export function createLogger(level = 'info', name = 'tsswarm'): Logger {
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new Error(`invalid --log-level ${level} (one of ${LOG_LEVELS.join(', ')})`);
+  if (process.stdout.isTTY) {
+    return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } } });
+  }
+  return pino({ name, level });
+}

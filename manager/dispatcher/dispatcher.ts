@@ -1,0 +1,282 @@
+// The manager's end of agent sessions (swarmkit's dispatcher, in small): registers nodes,
+// streams each node its assignments (full set, then changes), takes task status batches and
+// heartbeats, and relays log requests. Heartbeats stay in memory: only a node's transitions
+// (ready, down) are written to the store.
+
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { newId } from '../../common/ids.js';
+import { dispatcherProto } from '../../proto/load.js';
+import type { AgentMessage__Output } from '../../proto/gen/tsswarm/dispatcher/v1/AgentMessage.js';
+import type { Assignment } from '../../proto/gen/tsswarm/dispatcher/v1/Assignment.js';
+import type { LogChunk__Output } from '../../proto/gen/tsswarm/dispatcher/v1/LogChunk.js';
+import type { ManagerMessage } from '../../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
+import type { NodeDescription__Output } from '../../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
+import type { Store } from '../store/store.js';
+import { isTerminal, taskStateIndex, type NodeObj, type TaskStatus } from '../store/types.js';
+import { assignmentsFor, type AssignmentSet } from './assignments.js';
+
+export interface DispatcherOptions {
+  store: Store;
+  log: Logger;
+  /** The node id of the manager's own host: it registers with role manager. */
+  managerNodeId?: string;
+  heartbeatPeriodMs?: number;
+  /** A node is marked down after this many missed heartbeats. */
+  heartbeatMisses?: number;
+  now?: () => number;
+}
+
+interface Session {
+  nodeId: string;
+  call: grpc.ServerDuplexStream<AgentMessage__Output, ManagerMessage>;
+  sent: Map<string, string>; // `${kind}/${id}` -> version sent
+  timer?: NodeJS.Timeout;
+}
+
+export interface LogLine { taskId: string; stream: string; data: Buffer; timestampMs: number }
+
+interface LogSubscriber {
+  nodeId: string;
+  pendingTasks: Set<string>;
+  onLine: (l: LogLine) => void;
+  onEnd: () => void;
+}
+
+export class Dispatcher {
+  private readonly sessions = new Map<string, Session>();
+  private readonly lastHeartbeat = new Map<string, number>();
+  private readonly logSubs = new Map<string, LogSubscriber>();
+  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  private unwatch?: () => void;
+  private pushScheduled = false;
+  private readonly period: number;
+  private readonly misses: number;
+  private downTimer?: NodeJS.Timeout;
+
+  constructor(private readonly opts: DispatcherOptions) {
+    this.period = opts.heartbeatPeriodMs ?? 1000;
+    this.misses = opts.heartbeatMisses ?? 3;
+    const proto = dispatcherProto().tsswarm.dispatcher.v1;
+    this.server.addService(proto.Dispatcher.service, {
+      Session: (call: Session['call']) => this.onSession(call),
+      PublishLogs: (call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>) => this.onPublishLogs(call, cb),
+    });
+  }
+
+  private get now(): number { return this.opts.now?.() ?? Date.now(); }
+
+  /** Listen on each address (unix:///path or host:port). */
+  async listen(addresses: string[], credentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
+    for (const addr of addresses) {
+      await new Promise<void>((resolve, reject) =>
+        this.server.bindAsync(addr, credentials, (err) => (err ? reject(err) : resolve())));
+    }
+    this.unwatch = this.opts.store.watch(() => this.schedulePush());
+    this.downTimer = setInterval(() => void this.checkHeartbeats(), Math.max(200, this.period / 2));
+    // Nodes that were ready when the previous manager died get a fresh grace period.
+    for (const n of this.opts.store.view((tx) => tx.list('node'))) this.lastHeartbeat.set(n.id, this.now);
+  }
+
+  async close(): Promise<void> {
+    this.unwatch?.();
+    if (this.downTimer) clearInterval(this.downTimer);
+    for (const s of this.sessions.values()) { if (s.timer) clearTimeout(s.timer); s.call.end(); }
+    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    this.server.forceShutdown();
+  }
+
+  /** Heartbeats as the node monitor sees them. */
+  heartbeats(): ReadonlyMap<string, number> { return this.lastHeartbeat; }
+
+  connectedNodes(): string[] { return [...this.sessions.keys()]; }
+
+  /** Ask nodes for task logs; lines arrive through onLine until every task's stream ended (or cancel()). */
+  logs(byNode: Map<string, string[]>, req: { follow: boolean; tail: number; timestamps: boolean }, onLine: (l: LogLine) => void, onEnd: () => void): () => void {
+    const ids: string[] = [];
+    let open = 0;
+    const endOne = () => { if (--open === 0) onEnd(); };
+    for (const [nodeId, taskIds] of byNode) {
+      const s = this.sessions.get(nodeId);
+      if (!s) {
+        onLine({ taskId: taskIds[0], stream: 'stderr', data: Buffer.from(`error: node ${nodeId} is not connected; logs of ${taskIds.length} task(s) unavailable\n`), timestampMs: this.now });
+        continue;
+      }
+      const requestId = newId();
+      ids.push(requestId);
+      open++;
+      this.logSubs.set(requestId, { nodeId, pendingTasks: new Set(taskIds), onLine, onEnd: endOne });
+      s.call.write({ logs: { request_id: requestId, task_ids: taskIds, follow: req.follow, tail: req.tail, timestamps: req.timestamps } });
+    }
+    if (open === 0) setImmediate(onEnd);
+    return () => {
+      for (const id of ids) {
+        const sub = this.logSubs.get(id);
+        if (!sub) continue;
+        this.logSubs.delete(id);
+        this.sessions.get(sub.nodeId)?.call.write({ logs_cancel: { request_id: id } });
+      }
+    };
+  }
+
+  private onSession(call: Session['call']): void {
+    let session: Session | undefined;
+    call.on('data', (msg: AgentMessage__Output) => {
+      void (async () => {
+        try {
+          if (msg.register) {
+            session = await this.register(call, msg.register.node_id, msg.register.description);
+          } else if (!session) {
+            call.destroy(new Error('register first'));
+          } else if (msg.heartbeat) {
+            this.lastHeartbeat.set(session.nodeId, this.now);
+            await this.markReady(session.nodeId);
+          } else if (msg.statuses) {
+            this.lastHeartbeat.set(session.nodeId, this.now);
+            await this.updateStatuses(session.nodeId, msg.statuses.updates.map((u) => ({ taskId: u.task_id, status: JSON.parse(u.status_json) as TaskStatus })));
+          }
+        } catch (err) {
+          this.opts.log.warn({ err, node: session?.nodeId }, 'session message failed');
+        }
+      })();
+    });
+    const end = () => {
+      if (session && this.sessions.get(session.nodeId) === session) {
+        this.sessions.delete(session.nodeId);
+        this.opts.log.info({ node: session.nodeId }, 'agent session ended');
+        for (const [id, sub] of this.logSubs) if (sub.nodeId === session.nodeId) { this.logSubs.delete(id); sub.onEnd(); }
+      }
+    };
+    call.on('end', () => { end(); call.end(); });
+    call.on('error', end);
+    call.on('cancelled', end);
+  }
+
+  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null): Promise<Session> {
+    const nodeId = wantedId || newId();
+    const role = nodeId === this.opts.managerNodeId ? 'manager' : 'worker';
+    await this.opts.store.update((tx) => {
+      const cur = tx.get('node', nodeId);
+      const description: NodeObj['description'] = {
+        hostname: d?.hostname ?? '',
+        platform: { os: d?.os ?? 'linux', arch: d?.arch ?? '' },
+        resources: { nanoCpus: Number(d?.nano_cpus ?? 0), memoryBytes: Number(d?.memory_bytes ?? 0) },
+        engine: { version: d?.engine_version ?? '', labels: { ...(d?.engine_labels ?? {}) } },
+      };
+      const status: NodeObj['status'] = { state: 'ready', addr: d?.addr ?? '', message: '', lastHeartbeat: this.now };
+      if (cur) tx.update({ ...cur, description, status });
+      else tx.create({ kind: 'node', id: nodeId, meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec: { role, availability: 'active', labels: {} }, description, status });
+    });
+    const old = this.sessions.get(nodeId);
+    if (old && old.call !== call) old.call.end();
+    const session: Session = { nodeId, call, sent: new Map() };
+    this.sessions.set(nodeId, session);
+    this.lastHeartbeat.set(nodeId, this.now);
+    this.opts.log.info({ node: nodeId, hostname: d?.hostname }, 'agent registered');
+    call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers: [] } });
+    this.push(session, true);
+    return session;
+  }
+
+  private async markReady(nodeId: string): Promise<void> {
+    const n = this.opts.store.view((tx) => tx.get('node', nodeId));
+    if (n && n.status.state !== 'ready') {
+      await this.opts.store.update((tx) => {
+        const cur = tx.get('node', nodeId);
+        if (cur) tx.update({ ...cur, status: { ...cur.status, state: 'ready', message: '', lastHeartbeat: this.now } });
+      });
+    }
+  }
+
+  private async checkHeartbeats(): Promise<void> {
+    const limit = this.period * this.misses;
+    const down = this.opts.store.view((tx) => tx.list('node', (n) => n.status.state === 'ready' && this.now - (this.lastHeartbeat.get(n.id) ?? 0) > limit));
+    if (down.length === 0) return;
+    try {
+      await this.opts.store.update((tx) => {
+        for (const n of down) {
+          const cur = tx.get('node', n.id);
+          if (cur) tx.update({ ...cur, status: { ...cur.status, state: 'down', message: 'heartbeat failure', lastHeartbeat: this.lastHeartbeat.get(n.id) ?? 0 } });
+        }
+      });
+      for (const n of down) this.opts.log.warn({ node: n.id, hostname: n.description.hostname }, 'node down: heartbeat failure');
+    } catch (err) {
+      this.opts.log.warn({ err }, 'marking nodes down failed');
+    }
+  }
+
+  /** Apply task statuses reported by a node; a status never moves a task backwards. */
+  private async updateStatuses(nodeId: string, updates: { taskId: string; status: TaskStatus }[]): Promise<void> {
+    await this.opts.store.update((tx) => {
+      for (const { taskId, status } of updates) {
+        const t = tx.get('task', taskId);
+        if (!t || t.nodeId !== nodeId) continue;
+        const cur = t.status;
+        if (isTerminal(cur.state) && cur.state !== status.state) continue;
+        if (taskStateIndex(status.state) < taskStateIndex(cur.state)) continue;
+        if (JSON.stringify({ ...cur, timestamp: 0 }) === JSON.stringify({ ...status, timestamp: 0 })) continue;
+        tx.update({ ...t, status });
+      }
+    });
+  }
+
+  private schedulePush(): void {
+    if (this.pushScheduled) return;
+    this.pushScheduled = true;
+    setImmediate(() => {
+      this.pushScheduled = false;
+      for (const s of this.sessions.values()) this.push(s, false);
+    });
+  }
+
+  /** Send a node what changed in its assignment set since the last push (or everything). */
+  private push(s: Session, full: boolean): void {
+    const set = assignmentsFor(this.opts.store.state(), s.nodeId);
+    const changes: Assignment[] = [];
+    const want = new Map<string, string>();
+    const add = (kind: 'TASK' | 'NETWORK' | 'VOLUME', m: AssignmentSet['tasks'] | AssignmentSet['networks'] | AssignmentSet['volumes']) => {
+      for (const [id, obj] of m) {
+        const k = `${kind}/${id}`;
+        const v = String(obj.meta.version);
+        want.set(k, v);
+        if (full || s.sent.get(k) !== v) changes.push({ action: 'UPDATE', kind, id, object_json: JSON.stringify(obj) });
+      }
+    };
+    // Order matters for the agent: networks and volumes before the tasks that use them.
+    add('NETWORK', set.networks);
+    add('VOLUME', set.volumes);
+    add('TASK', set.tasks);
+    if (!full) {
+      // Removals: tasks first, then what they used.
+      // Volumes hold data: leaving the set never deletes one; only purgeVolumes() does.
+      const removed = [...s.sent.keys()].filter((k) => !want.has(k) && !k.startsWith('VOLUME/')).sort((a, b) => (a.startsWith('TASK') ? -1 : 0) - (b.startsWith('TASK') ? -1 : 0));
+      for (const k of removed) {
+        const [kind, id] = k.split('/') as ['TASK' | 'NETWORK' | 'VOLUME', string];
+        changes.push({ action: 'REMOVE', kind, id, object_json: '' });
+      }
+    }
+    s.sent = want;
+    if (full || changes.length > 0) s.call.write({ assignments: { full, changes } });
+  }
+
+  /** Explicitly tell nodes to delete volumes (stack rm --volumes): the full set never implies it. */
+  purgeVolumes(volumes: { id: string; json: string }[]): void {
+    for (const s of this.sessions.values()) {
+      s.call.write({ assignments: { full: false, changes: volumes.map((v) => ({ action: 'REMOVE' as const, kind: 'VOLUME' as const, id: v.id, object_json: v.json })) } });
+    }
+  }
+
+  private onPublishLogs(call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>): void {
+    call.on('data', (c: LogChunk__Output) => {
+      const sub = this.logSubs.get(c.request_id);
+      if (!sub) return;
+      if (c.data && c.data.length) sub.onLine({ taskId: c.task_id, stream: c.stream, data: Buffer.from(c.data), timestampMs: Number(c.timestamp_ms) });
+      if (c.eof) {
+        if (c.task_id) sub.pendingTasks.delete(c.task_id);
+        if (!c.task_id || sub.pendingTasks.size === 0) { this.logSubs.delete(c.request_id); sub.onEnd(); }
+      }
+    });
+    call.on('end', () => cb(null, {}));
+    call.on('error', () => undefined);
+  }
+}
