@@ -1,0 +1,193 @@
+// From a task to the Docker Engine's container-create request, and from the engine's
+// container state back to a task status. Pure functions: no engine calls here.
+
+import type Dockerode from 'dockerode';
+import { parseDuration } from '../../common/duration.js';
+import { DEFAULT_STOP_GRACE_PERIOD, type PortSpec } from '../../common/spec.js';
+import type { HealthState, TaskObj, TaskStatus } from '../../manager/store/types.js';
+
+export const LABEL = {
+  taskId: 'tsswarm.task.id',
+  taskName: 'tsswarm.task.name',
+  serviceId: 'tsswarm.service.id',
+  serviceName: 'tsswarm.service.name',
+  stack: 'tsswarm.stack.namespace',
+  nodeId: 'tsswarm.node.id',
+  slot: 'tsswarm.slot',
+  network: 'tsswarm.network.id',
+  volume: 'tsswarm.volume.id',
+} as const;
+
+/** Swarm-style container name: <service>.<slot|nodeId>.<taskId>. */
+export const containerName = (t: TaskObj): string => `${t.serviceName}.${t.slot ?? t.nodeId}.${t.id}`;
+
+/** The service's key in its stack file ("web" for "shop_web"). */
+export const shortServiceName = (t: Pick<TaskObj, 'serviceName' | 'stack'>): string =>
+  t.stack && t.serviceName.startsWith(`${t.stack}_`) ? t.serviceName.slice(t.stack.length + 1) : t.serviceName;
+
+export const graceMs = (t: TaskObj): number => {
+  try {
+    return parseDuration(t.spec.stop_grace_period ?? DEFAULT_STOP_GRACE_PERIOD);
+  } catch {
+    return 10_000;
+  }
+};
+
+const nanos = (d: string | undefined): number | undefined => {
+  if (d === undefined) return undefined;
+  return Math.round(parseDuration(d) * 1e6);
+};
+
+export interface ResolvedMount {
+  type: 'volume' | 'bind' | 'tmpfs';
+  source?: string; // full engine name for volumes
+  target: string;
+  readOnly: boolean;
+}
+
+export interface CreateContext {
+  nodeId: string;
+  /** Full engine names of the task's networks with their aliases, in attach order. */
+  networks: { name: string; aliases: string[] }[];
+  mounts: ResolvedMount[];
+}
+
+export const portKey = (p: Pick<PortSpec, 'target' | 'protocol'>): string => `${p.target}/${p.protocol}`;
+
+export function taskLabels(t: TaskObj, nodeId: string): Record<string, string> {
+  return {
+    ...t.spec.labels,
+    [LABEL.taskId]: t.id,
+    [LABEL.taskName]: `${t.serviceName}.${t.slot ?? t.nodeId ?? nodeId}`,
+    [LABEL.serviceId]: t.serviceId,
+    [LABEL.serviceName]: t.serviceName,
+    [LABEL.stack]: t.stack,
+    [LABEL.nodeId]: nodeId,
+    [LABEL.slot]: t.slot === undefined ? '' : String(t.slot),
+  };
+}
+
+export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.ContainerCreateOptions {
+  const s = t.spec;
+  const exposed: Record<string, object> = {};
+  const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of s.ports ?? []) {
+    const k = portKey(p);
+    exposed[k] = {};
+    // Ingress: reachable only by the local proxy, on an ephemeral loopback port.
+    const b = p.mode === 'host'
+      ? { HostIp: p.host_ip ?? '', HostPort: p.published === undefined ? '' : String(p.published) }
+      : { HostIp: '127.0.0.1', HostPort: '' };
+    (bindings[k] ??= []).push(b);
+  }
+  const hostConfig: Dockerode.HostConfig = {
+    RestartPolicy: { Name: 'no' },
+    Mounts: ctx.mounts.map((m) => ({
+      Type: m.type,
+      Source: m.source ?? '',
+      Target: m.target,
+      ReadOnly: m.readOnly,
+    })),
+    PortBindings: bindings,
+  };
+  if (s.init !== undefined) hostConfig.Init = s.init;
+  const lim = s.deploy?.resources?.limits ?? {};
+  if (lim.memory) hostConfig.Memory = lim.memory;
+  if (lim.cpus) hostConfig.NanoCpus = Math.round(lim.cpus * 1e9);
+  if (ctx.networks.length === 0) hostConfig.NetworkMode = 'bridge';
+  else hostConfig.NetworkMode = ctx.networks[0].name;
+
+  const opts: Dockerode.ContainerCreateOptions = {
+    name: containerName(t),
+    Image: s.image,
+    Env: Object.entries(s.environment ?? {}).map(([k, v]) => `${k}=${v}`),
+    Labels: taskLabels(t, ctx.nodeId),
+    ExposedPorts: exposed,
+    StopTimeout: Math.ceil(graceMs(t) / 1000),
+    HostConfig: hostConfig,
+  };
+  if (s.command) opts.Cmd = s.command;
+  if (s.entrypoint) opts.Entrypoint = s.entrypoint;
+  if (s.user) opts.User = s.user;
+  if (s.working_dir) opts.WorkingDir = s.working_dir;
+  if (s.hostname) opts.Hostname = s.hostname;
+  if (s.stop_signal) opts.StopSignal = s.stop_signal;
+  const hc = s.healthcheck;
+  if (hc) {
+    if (hc.disable || hc.test?.[0] === 'NONE') opts.Healthcheck = { Test: ['NONE'] };
+    else {
+      opts.Healthcheck = {
+        Test: hc.test,
+        Interval: nanos(hc.interval),
+        Timeout: nanos(hc.timeout),
+        Retries: hc.retries,
+        StartPeriod: nanos(hc.start_period),
+      };
+    }
+  }
+  if (ctx.networks.length > 0) {
+    const first = ctx.networks[0];
+    opts.NetworkingConfig = { EndpointsConfig: { [first.name]: { Aliases: first.aliases } } };
+  }
+  return opts;
+}
+
+export type PortBinding = NonNullable<TaskStatus['portBindings']>[number];
+
+/** Where the task's published ports ended up, read from the container's inspect data. */
+export function portBindingsOf(t: TaskObj, info: Dockerode.ContainerInspectInfo): PortBinding[] | undefined {
+  const ports = t.spec.ports ?? [];
+  if (ports.length === 0) return undefined;
+  const out: PortBinding[] = [];
+  const actual = (info.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>;
+  for (const p of ports) {
+    const list = actual[portKey(p)] ?? [];
+    const want = p.mode === 'host' ? (p.host_ip || '0.0.0.0') : '127.0.0.1';
+    const b = list.find((x) => x.HostIp === want) ?? list.find((x) => !x.HostIp.includes(':')) ?? list[0];
+    if (!b) continue;
+    out.push({ target: p.target, protocol: p.protocol, hostIp: b.HostIp || want, hostPort: Number(b.HostPort) });
+  }
+  return out;
+}
+
+/** The task status a container's state stands for. Undefined: created but never started. */
+export function statusFromContainer(t: TaskObj, info: Dockerode.ContainerInspectInfo): TaskStatus | undefined {
+  const st = info.State;
+  const base = { timestamp: Date.now(), containerId: info.Id };
+  if (st.Running || st.Paused || st.Restarting) {
+    const hasHc = !!info.Config?.Healthcheck?.Test && info.Config.Healthcheck.Test[0] !== 'NONE';
+    const h = (st as { Health?: { Status?: string } }).Health?.Status;
+    const health: HealthState = !hasHc ? 'none' : h === 'healthy' ? 'healthy' : h === 'unhealthy' ? 'unhealthy' : 'starting';
+    return { ...base, state: 'running', message: 'started', pid: st.Pid, health, portBindings: portBindingsOf(t, info) };
+  }
+  if (st.Status === 'created') return undefined;
+  const code = st.ExitCode;
+  if (code === 0 && !st.OOMKilled) return { ...base, state: 'complete', message: 'finished', exitCode: 0 };
+  const oom = st.OOMKilled;
+  const message = `task: non-zero exit (${code})`;
+  return { ...base, state: 'failed', message, exitCode: code, err: oom ? `OOM killed: ${message}` : (st.Error || message) };
+}
+
+/** A user-facing reason for an engine error (create/start). */
+export function explainEngineError(err: unknown, t: TaskObj): string {
+  const msg = engineMessage(err);
+  const m = /(?:0\.0\.0\.0|\[::\]|[\d.]+)?:(\d+)[^:]*?(?:port is already allocated|address already in use)/i.exec(msg)
+    ?? /port (\d+).*already/i.exec(msg);
+  if (/port is already allocated|address already in use/i.test(msg)) {
+    const port = m ? Number(m[1]) : undefined;
+    const spec = (t.spec.ports ?? []).find((p) => p.published === port) ?? (t.spec.ports ?? []).find((p) => p.mode === 'host');
+    if (spec?.published !== undefined) return `port ${spec.published}/${spec.protocol} is already in use on this node`;
+    return `a published port is already in use on this node (${msg})`;
+  }
+  if (/No such image|pull access denied|manifest unknown/i.test(msg)) return `image ${t.spec.image} not found`;
+  if (/bind source path does not exist|invalid mount config/i.test(msg)) return `invalid mount: ${msg}`;
+  return msg;
+}
+
+export function engineMessage(err: unknown): string {
+  const e = err as { json?: { message?: string }; reason?: string; message?: string };
+  const raw = e?.json?.message ?? e?.message ?? String(err);
+  return raw.replace(/^\(HTTP code \d+\)\s*[a-z ]*-\s*/i, '').trim();
+}
+
+export const statusCode = (err: unknown): number | undefined => (err as { statusCode?: number })?.statusCode;
