@@ -1,0 +1,42 @@
+// Global services: one task per eligible node, following joins, drains, pauses and labels.
+
+import { nodeSatisfies } from '../scheduler/constraint.js';
+import type { ClusterState, NodeObj, ServiceObj } from '../store/types.js';
+import type { Reconcile } from './replicated.js';
+import { reconcileSlots } from './slots.js';
+import { Plan } from './task.js';
+import { planUpdate } from './update.js';
+
+export type GlobalNodeFit = 'run' | 'keep' | 'stop';
+
+/**
+ * What a node means for a global service: 'run' (ready or not yet known, active, constraints
+ * met: it gets a task), 'keep' (paused or disconnected: existing tasks stay, none is added or
+ * restarted), 'stop' (down, drained, gone or constraints no longer met: tasks are shut down).
+ */
+export function globalNodeFit(node: NodeObj, service: ServiceObj): GlobalNodeFit {
+  if (node.status.state === 'down' || node.spec.availability === 'drain') return 'stop';
+  if (!nodeSatisfies(service.spec.deploy.placement.constraints, node)) return 'stop';
+  if (node.spec.availability === 'pause' || node.status.state === 'disconnected') return 'keep';
+  return 'run';
+}
+
+export function reconcileGlobal(state: ClusterState, service: ServiceObj, now: number, newId: () => string): Reconcile {
+  const plan = new Plan(now);
+  const nodes = new Map(state.nodes.map((n) => [n.id, n]));
+  const sorted = [...state.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const fit = new Map(sorted.map((n) => [n.id, globalNodeFit(n, service)]));
+  const placement = (key: number | string) => ({ nodeId: String(key) });
+  const views = reconcileSlots(
+    { service, tasks: state.tasks.filter((t) => t.serviceId === service.id), now, newId, plan },
+    {
+      wanted: sorted.filter((n) => fit.get(n.id) === 'run').map((n) => n.id),
+      frozen: new Set(sorted.filter((n) => fit.get(n.id) === 'keep').map((n) => n.id)),
+      keyOf: (t) => t.nodeId,
+      placement,
+      nodeGone: (id) => id === undefined || !nodes.has(id) || nodes.get(id)!.status.state === 'down',
+    },
+  );
+  planUpdate({ service, views, now, newId, plan, placement });
+  return { ops: plan.ops(), ...(plan.wakeAt !== undefined ? { wakeAt: plan.wakeAt } : {}) };
+}

@@ -1,0 +1,46 @@
+// Task history: keep a bounded number of dead tasks per slot (replicated) or per node
+// (global) so `service ps` shows recent failures; remove what nobody needs any more.
+
+import { isTerminal, type ClusterState, type StoreOp, type TaskObj } from '../store/types.js';
+import { isStarted, newestFirst } from './task.js';
+
+/**
+ * - tasks marked 'remove' go once terminal (or if they never reached a node);
+ * - tasks of services that no longer exist are marked 'remove' and then go the same way;
+ * - per slot / (service, node): at most `historyLimit` dead tasks, the newest (a negative
+ *   limit keeps all); a dead task still meant to run (its restart was refused) is never
+ *   deleted: it holds its slot;
+ * - dead tasks in slots above the replica count, or on nodes that left, are deleted.
+ */
+export function reapTasks(state: ClusterState, historyLimit = 5): StoreOp[] {
+  const ops: StoreOp[] = [];
+  const services = new Map(state.services.map((s) => [s.id, s]));
+  const nodes = new Set(state.nodes.map((n) => n.id));
+  const del = (t: TaskObj) => ops.push({ op: 'delete', kind: 'task', id: t.id });
+  const groups = new Map<string, TaskObj[]>();
+  const tasks = [...state.tasks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+
+  for (const t of tasks) {
+    const terminal = isTerminal(t.status.state);
+    const svc = services.get(t.serviceId);
+    if (!svc || t.desiredState === 'remove') {
+      if (terminal || !isStarted(t)) del(t);
+      else if (t.desiredState !== 'remove') ops.push({ op: 'update', obj: { ...t, desiredState: 'remove' } });
+      continue;
+    }
+    if (!terminal) continue;
+    if (t.slot !== undefined && svc.spec.deploy.mode === 'replicated' && t.slot > svc.spec.deploy.replicas && t.desiredState !== 'running') { del(t); continue; }
+    if (t.slot === undefined && t.nodeId !== undefined && !nodes.has(t.nodeId) && t.desiredState !== 'running') { del(t); continue; }
+    const key = t.slot !== undefined ? `${t.serviceId}/slot/${t.slot}` : `${t.serviceId}/node/${t.nodeId ?? ''}`;
+    const g = groups.get(key);
+    if (g) g.push(t); else groups.set(key, [t]);
+  }
+
+  if (historyLimit >= 0) {
+    for (const key of [...groups.keys()].sort()) {
+      const dead = groups.get(key)!.sort(newestFirst);
+      for (const t of dead.slice(historyLimit)) if (t.desiredState !== 'running') del(t);
+    }
+  }
+  return ops;
+}

@@ -1,0 +1,93 @@
+// Rolling updates: tasks at an older spec version are replaced in batches per
+// deploy.update_config. Progress is read from the tasks each time (nothing is kept in
+// memory), so an update survives a change of leader. The full updater (monitor,
+// max_failure_ratio, failure_action, rollback) builds on the same views: see
+// docs/orchestration.md.
+
+import { parseDuration } from '../../common/duration.js';
+import type { ServiceObj, UpdateState } from '../store/types.js';
+import { stopTask, type SlotKey, type SlotView } from './slots.js';
+import { isLive, isStarted, isUp, newTask, type NewTaskOptions, type Plan } from './task.js';
+
+export interface UpdateContext {
+  service: ServiceObj;
+  views: readonly SlotView[];
+  now: number;
+  newId: () => string;
+  plan: Plan;
+  placement(key: SlotKey): Pick<NewTaskOptions, 'slot' | 'nodeId'>;
+}
+
+/** Slots still running (or holding) a task at an older spec version, with no replacement yet. */
+export const outdatedSlots = (views: readonly SlotView[]): SlotView[] => views.filter((v) => v.old && !v.current);
+
+/**
+ * Slots whose replacement is under way: a current task not up yet, or an old task still
+ * stopping before its replacement is made (stop-first).
+ */
+export const inFlightSlots = (views: readonly SlotView[]): SlotView[] =>
+  views.filter((v) => (v.current && isLive(v.current) && !isUp(v.current)) || (!v.current && !v.old && v.draining));
+
+/** Broken slots first (dead, not yet running), then by key. */
+const batchOrder = (a: SlotView, b: SlotView): number =>
+  Number(isLive(b.old!)) - Number(isLive(a.old!))
+  || Number(isUp(a.old!)) - Number(isUp(b.old!))
+  || (typeof a.key === 'number' && typeof b.key === 'number' ? a.key - b.key : String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : 0);
+
+function setUpdateStatus(ctx: UpdateContext, state: UpdateState, message: string, startedAt: number, completedAt?: number): void {
+  ctx.plan.update(ctx.service, (s) => ({ ...s, updateStatus: { state, startedAt, message, ...(completedAt !== undefined ? { completedAt } : {}) } }));
+}
+
+export function planUpdate(ctx: UpdateContext): void {
+  const { service, views, now, plan } = ctx;
+  const cfg = service.spec.deploy.update_config;
+  const outdated = outdatedSlots(views);
+  const inFlight = inFlightSlots(views);
+  const us = service.updateStatus;
+  const version = service.specVersion;
+
+  if (outdated.length === 0) {
+    if (inFlight.length > 0) return;
+    if (us?.state === 'updating') setUpdateStatus(ctx, 'completed', 'update completed', us.startedAt, now);
+    else if (us?.state === 'rollback_started') setUpdateStatus(ctx, 'rollback_completed', 'rollback completed', us.startedAt, now);
+    return;
+  }
+
+  let startedAt = us?.startedAt ?? now;
+  if (!us || us.state === 'completed' || us.state === 'rollback_completed') {
+    startedAt = now;
+    setUpdateStatus(ctx, 'updating', `updating to spec version ${version}`, now);
+  }
+  if (us?.state === 'paused' || us?.state === 'rollback_paused') return;
+  // A batch starts only once the previous one is up.
+  if (inFlight.length > 0) return;
+
+  const delay = parseDuration(cfg.delay);
+  if (delay > 0) {
+    const upSince = views
+      .map((v) => v.current)
+      .filter((t) => t !== undefined && isUp(t) && t.meta.createdAt >= startedAt)
+      .map((t) => t!.status.timestamp);
+    if (upSince.length > 0) {
+      const next = Math.max(...upSince) + delay;
+      if (now < next) { plan.wake(next); return; }
+    }
+  }
+
+  const size = cfg.parallelism > 0 ? cfg.parallelism : outdated.length;
+  for (const v of [...outdated].sort(batchOrder).slice(0, size)) {
+    const old = v.old!;
+    const create = () => plan.create(newTask(service, now, ctx.newId, { ...ctx.placement(v.key), message: `updated to spec version ${version}` }));
+    if (!isLive(old) || !isStarted(old)) {
+      // Nothing runs there: replace it straight away.
+      stopTask(plan, old);
+      create();
+    } else if (cfg.order === 'start-first') {
+      // The old task is stopped by the slot engine once the new one is up.
+      create();
+    } else {
+      // stop-first: the replacement is made once the old task has exited.
+      stopTask(plan, old);
+    }
+  }
+}

@@ -1,0 +1,139 @@
+// The scheduler's feasibility pipeline: small filters, each one question about a node (as in
+// swarmkit's manager/scheduler/filter.go). A new placement rule is one more class here.
+
+import { parseConstraints, matchConstraints, type Constraint } from './constraint.js';
+import { hostPortsOf, taskMemory, taskNanoCpus, type NodeInfo } from './nodeinfo.js';
+import type { TaskObj } from '../store/types.js';
+
+export interface Filter {
+  readonly name: string;
+  /** Prepare for a task; false when this filter has nothing to say about it (it is skipped). */
+  setTask(task: TaskObj): boolean;
+  /** Can the node take the task? */
+  check(info: NodeInfo): boolean;
+  /** Why `nodes` nodes were turned down by this filter, for the task's error message. */
+  explain(nodes: number): string;
+}
+
+/** "1 node" / "2 nodes", optionally with the verb agreeing. */
+export const nodesPhrase = (n: number, verb?: [string, string]): string =>
+  `${n} node${n === 1 ? '' : 's'}${verb ? ` ${n === 1 ? verb[0] : verb[1]}` : ''}`;
+
+export class ReadyFilter implements Filter {
+  readonly name = 'ready';
+  setTask(): boolean { return true; }
+  check(info: NodeInfo): boolean {
+    return info.node.status.state === 'ready' && info.node.spec.availability === 'active';
+  }
+  explain(nodes: number): string { return `${nodesPhrase(nodes)} not available for new tasks`; }
+}
+
+export class ConstraintFilter implements Filter {
+  readonly name = 'constraints';
+  private constraints: Constraint[] = [];
+  private error?: string;
+  setTask(task: TaskObj): boolean {
+    const exprs = task.spec.deploy.placement.constraints;
+    if (exprs.length === 0) return false;
+    const parsed = parseConstraints(exprs);
+    if (typeof parsed === 'string') { this.error = parsed; this.constraints = []; } else { this.error = undefined; this.constraints = parsed; }
+    return true;
+  }
+  check(info: NodeInfo): boolean { return this.error === undefined && matchConstraints(this.constraints, info.node); }
+  explain(nodes: number): string {
+    return this.error ?? `scheduling constraints not satisfied on ${nodesPhrase(nodes)}`;
+  }
+}
+
+/** Reservations against what the node reports; a node reporting 0 (unknown) is not limited. */
+abstract class ReservationFilter implements Filter {
+  abstract readonly name: string;
+  protected need = 0;
+  protected abstract amount(t: TaskObj): number;
+  protected abstract capacity(info: NodeInfo): number;
+  protected abstract used(info: NodeInfo): number;
+  abstract explain(nodes: number): string;
+  setTask(task: TaskObj): boolean { this.need = this.amount(task); return this.need > 0; }
+  check(info: NodeInfo): boolean {
+    const cap = this.capacity(info);
+    return cap <= 0 || this.used(info) + this.need <= cap;
+  }
+}
+
+export class CpuFilter extends ReservationFilter {
+  readonly name = 'cpu';
+  protected amount(t: TaskObj): number { return taskNanoCpus(t); }
+  protected capacity(info: NodeInfo): number { return info.node.description.resources.nanoCpus; }
+  protected used(info: NodeInfo): number { return info.reserved.nanoCpus; }
+  explain(nodes: number): string { return `${nodesPhrase(nodes, ['has', 'have'])} insufficient CPU`; }
+}
+
+export class MemoryFilter extends ReservationFilter {
+  readonly name = 'memory';
+  protected amount(t: TaskObj): number { return taskMemory(t); }
+  protected capacity(info: NodeInfo): number { return info.node.description.resources.memoryBytes; }
+  protected used(info: NodeInfo): number { return info.reserved.memoryBytes; }
+  explain(nodes: number): string { return `${nodesPhrase(nodes, ['has', 'have'])} insufficient memory`; }
+}
+
+export class HostPortFilter implements Filter {
+  readonly name = 'host-ports';
+  private ports: string[] = [];
+  private conflicts = new Set<string>();
+  setTask(task: TaskObj): boolean {
+    this.ports = hostPortsOf(task);
+    this.conflicts.clear();
+    return this.ports.length > 0;
+  }
+  check(info: NodeInfo): boolean {
+    const used = this.ports.filter((p) => info.hostPorts.has(p));
+    for (const p of used) this.conflicts.add(p);
+    return used.length === 0;
+  }
+  explain(nodes: number): string {
+    const ports = [...this.conflicts].sort();
+    return `host-mode port${ports.length === 1 ? '' : 's'} ${ports.join(', ')} in use on ${nodesPhrase(nodes)}`;
+  }
+}
+
+export class MaxReplicasFilter implements Filter {
+  readonly name = 'max-replicas';
+  private max = 0;
+  private serviceId = '';
+  setTask(task: TaskObj): boolean {
+    this.max = task.spec.deploy.placement.max_replicas_per_node ?? 0;
+    this.serviceId = task.serviceId;
+    return this.max > 0;
+  }
+  check(info: NodeInfo): boolean { return (info.serviceTasks.get(this.serviceId) ?? 0) < this.max; }
+  explain(nodes: number): string {
+    return `max replicas per node (${this.max}) reached on ${nodesPhrase(nodes)}`;
+  }
+}
+
+/** The pipeline in the order failures are blamed: a node is counted against the first filter it fails. */
+export const defaultFilters = (): Filter[] => [
+  new ReadyFilter(), new ConstraintFilter(), new CpuFilter(), new MemoryFilter(), new HostPortFilter(), new MaxReplicasFilter(),
+];
+
+export interface FilterResult {
+  eligible: NodeInfo[];
+  /** Empty when some node is eligible; otherwise the "no suitable node (...)" message. */
+  error?: string;
+}
+
+/** Run a task through the pipeline over the given nodes. */
+export function filterNodes(filters: readonly Filter[], task: TaskObj, nodes: readonly NodeInfo[]): FilterResult {
+  const active = filters.filter((f) => f.setTask(task));
+  const failures = new Map<Filter, number>();
+  const eligible: NodeInfo[] = [];
+  for (const info of nodes) {
+    const failed = active.find((f) => !f.check(info));
+    if (failed) failures.set(failed, (failures.get(failed) ?? 0) + 1);
+    else eligible.push(info);
+  }
+  if (eligible.length > 0) return { eligible };
+  if (nodes.length === 0) return { eligible, error: 'no suitable node (no nodes in the cluster)' };
+  const reasons = active.filter((f) => failures.has(f)).map((f) => f.explain(failures.get(f)!));
+  return { eligible, error: `no suitable node (${reasons.join('; ')})` };
+}
