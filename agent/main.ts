@@ -1,0 +1,63 @@
+// Wires an agent: Docker client, worker (executor + ingress), session to a manager.
+// Used by `tsswarm agent` and, in-process, by a manager's embedded agent: both reach the
+// manager over gRPC, the same code path.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { Worker } from './worker/index.js';
+import { AgentSession } from './session.js';
+import { describeNode, dockerFromEnv } from './docker.js';
+
+export interface AgentOptions {
+  manager: string; // unix:///path or host:port
+  log: Logger;
+  nodeId?: string; // the embedded agent is told its node id; a standalone one keeps it in stateDir
+  stateDir?: string;
+  addr?: string;
+  ingressBind?: string;
+}
+
+export interface RunningAgent {
+  session: AgentSession;
+  worker: Worker;
+  close(): Promise<void>;
+}
+
+export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
+  const docker = dockerFromEnv();
+  const log = opts.log.child({ component: 'agent' });
+  let nodeId = opts.nodeId;
+  const idFile = opts.stateDir ? join(opts.stateDir, 'node_id') : undefined;
+  if (!nodeId && idFile && existsSync(idFile)) nodeId = readFileSync(idFile, 'utf8').trim() || undefined;
+  const session = new AgentSession({
+    manager: opts.manager,
+    nodeId,
+    log,
+    describe: () => describeNode(docker, opts.addr),
+    onNodeId: (id) => {
+      if (idFile && id !== nodeId) { mkdirSync(opts.stateDir!, { recursive: true }); writeFileSync(idFile, id + '\n'); }
+      nodeId = id;
+    },
+  });
+  if (!nodeId) {
+    // A new node learns its id from the manager before its worker can label containers.
+    const bootstrap = { localTaskIds: async () => [], assign: () => undefined, logs: (_r: unknown, _c: unknown, end: () => void) => { end(); return () => undefined; } };
+    session.start(bootstrap);
+    await session.connected;
+    nodeId = session.id!;
+    session.close();
+    return startAgent({ ...opts, nodeId });
+  }
+  const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind });
+  await worker.start();
+  session.start(worker);
+  return {
+    session,
+    worker,
+    async close() {
+      session.close();
+      await worker.stop();
+    },
+  };
+}

@@ -1,0 +1,79 @@
+// Wires a manager process: data dir, store, dispatcher (gRPC), control loops, HTTP API, and
+// the embedded agent (a manager is a worker too). Tests wire the same parts differently.
+
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { startAgent, type RunningAgent } from '../agent/main.js';
+import { ControlLoops } from './control/loops.js';
+import { buildApi, listenUnix } from './controlapi/server.js';
+import { lockDataDir, openDataDir } from './datadir.js';
+import { Dispatcher } from './dispatcher/dispatcher.js';
+import { FileLog } from './store/file-log.js';
+import { Store } from './store/store.js';
+import { validateConstraint } from './scheduler/index.js';
+
+export interface ManagerOptions {
+  dataDir: string;
+  init: boolean;
+  log: Logger;
+  agent: boolean;
+  /** Extra gRPC listen addresses for remote agents (host:port). */
+  listen?: string[];
+  heartbeatPeriodMs?: number;
+  ingressBind?: string;
+}
+
+export interface RunningManager {
+  socket: string;
+  close(): Promise<void>;
+}
+
+export const VERSION = '0.1.0';
+
+export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
+  const log = opts.log;
+  const identity = openDataDir(opts.dataDir, opts.init);
+  const unlock = lockDataDir(opts.dataDir);
+  const store = new Store(new FileLog(join(opts.dataDir, 'store')));
+  await store.open();
+  log.info({ dataDir: opts.dataDir, cluster: identity.clusterId, node: identity.nodeId, storeIndex: store.index, init: opts.init }, 'manager starting');
+
+  const dispatcher = new Dispatcher({ store, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs });
+  const dispatcherSocket = `unix://${join(opts.dataDir, 'dispatcher.sock')}`;
+  await dispatcher.listen([dispatcherSocket, ...(opts.listen ?? [])]);
+
+  const loops = new ControlLoops({
+    store,
+    log: log.child({ component: 'orchestrator' }),
+    heartbeats: () => dispatcher.heartbeats(),
+    nodeGraceMs: (opts.heartbeatPeriodMs ?? 1000) * 3,
+    onPurgeVolumes: (vols) => dispatcher.purgeVolumes(vols.map((v) => ({ id: v.id, json: JSON.stringify(v) }))),
+  });
+  loops.start();
+
+  const api = buildApi({
+    store, dispatcher, log,
+    info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid }),
+    validation: { validateConstraint },
+  });
+  const socket = join(opts.dataDir, 'tsswarm.sock');
+  await listenUnix(api, socket);
+  log.info({ socket }, 'API listening');
+
+  let agent: RunningAgent | undefined;
+  if (opts.agent) {
+    agent = await startAgent({ manager: dispatcherSocket, nodeId: identity.nodeId, log, ingressBind: opts.ingressBind });
+  }
+
+  return {
+    socket,
+    async close() {
+      await agent?.close();
+      await api.close();
+      await loops.stop();
+      await dispatcher.close();
+      await store.close();
+      unlock();
+    },
+  };
+}
