@@ -30,7 +30,7 @@ export const inFlightSlots = (views: readonly SlotView[]): SlotView[] =>
 
 /** Broken slots first (dead, not yet running), then by key. */
 const batchOrder = (a: SlotView, b: SlotView): number =>
-  Number(isLive(b.old!)) - Number(isLive(a.old!))
+  Number(isLive(a.old!)) - Number(isLive(b.old!))
   || Number(isUp(a.old!)) - Number(isUp(b.old!))
   || (typeof a.key === 'number' && typeof b.key === 'number' ? a.key - b.key : String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : 0);
 

@@ -191,13 +191,17 @@ export function agentStep(state: ClusterState, now: number, b: AgentBehaviour = 
   return applyOps(state, ops);
 }
 
-/** One pass of the control loops, each loop's ops applied before the next one looks. */
-export function loopPass(state: ClusterState, now: number, newId: () => string): { state: ClusterState; ops: number; wakeAt?: number } {
+/**
+ * One pass of the control loops, each loop's ops applied before the next one looks. Every
+ * node heartbeats (as the dispatcher would report) except those in `silent`.
+ */
+export function loopPass(state: ClusterState, now: number, newId: () => string, silent: ReadonlySet<string> = new Set()): { state: ClusterState; ops: number; wakeAt?: number } {
   let s = state;
   let count = 0;
   let wakeAt: number | undefined;
   const run = (ops: StoreOp[]) => { count += ops.length; s = applyOps(s, ops); };
-  run(checkNodes(s, now, 3000));
+  const beating = { ...s, nodes: s.nodes.map((n) => (silent.has(n.id) ? n : { ...n, status: { ...n.status, lastHeartbeat: now } })) };
+  run(checkNodes(beating, now, 3000));
   run(s.services.flatMap((svc) => {
     const r = svc.spec.deploy.mode === 'global' ? reconcileGlobal(s, svc, now, newId) : reconcileReplicated(s, svc, now, newId);
     if (r.wakeAt !== undefined) wakeAt = Math.min(wakeAt ?? Infinity, r.wakeAt);
@@ -209,11 +213,14 @@ export function loopPass(state: ClusterState, now: number, newId: () => string):
 }
 
 /** Run loops and agents until nothing changes (at most `maxSteps`); time advances 1 s a step. */
-export function converge(state: ClusterState, newId: () => string, o: { now?: number; maxSteps?: number; agent?: AgentBehaviour } = {}): { state: ClusterState; now: number } {
+export function converge(
+  state: ClusterState, newId: () => string,
+  o: { now?: number; maxSteps?: number; agent?: AgentBehaviour; silent?: ReadonlySet<string> } = {},
+): { state: ClusterState; now: number } {
   let s = state;
   let now = o.now ?? T0;
   for (let i = 0; i < (o.maxSteps ?? 50); i++) {
-    const r = loopPass(s, now, newId);
+    const r = loopPass(s, now, newId, o.silent);
     const before = JSON.stringify(r.state.tasks.map((t) => [t.id, t.status.state, t.desiredState]));
     s = agentStep(r.state, now, o.agent);
     const after = JSON.stringify(s.tasks.map((t) => [t.id, t.status.state, t.desiredState]));

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { checkNodes } from '../../../manager/orchestrator/index.js';
+import type { NodeObj } from '../../../manager/store/types.js';
+import { T0, cluster, converge, idGen, node, service, task, updates } from './fixtures.js';
+
+describe('checkNodes', () => {
+  it('marks a ready node down after the grace period and orphans its tasks', () => {
+    const svc = service('web', { replicas: 3 });
+    const nodes = [node('n1', { heartbeat: T0 - 3001, hostname: 'alpha' }), node('n2', { heartbeat: T0 - 3000 }), node('n3', { state: 'disconnected', heartbeat: 0 })];
+    const tasks = [
+      task(svc, { id: 'run', slot: 1, nodeId: 'n1' }),
+      task(svc, { id: 'stopping', slot: 2, nodeId: 'n1', desired: 'shutdown' }),
+      task(svc, { id: 'dead', slot: 3, nodeId: 'n1', state: 'failed' }),
+      task(svc, { id: 'other', slot: 3, nodeId: 'n2' }),
+    ];
+    const ops = checkNodes(cluster({ nodes, services: [svc], tasks }), T0, 3000);
+    const downed = ops.flatMap((o) => (o.op === 'update' && o.obj.kind === 'node' ? [o.obj as NodeObj] : []));
+    expect(downed.map((n) => [n.id, n.status.state, n.status.message, n.meta.version])).toEqual([['n1', 'down', 'heartbeat failure', 1]]);
+    expect(updates(ops).map((t) => [t.id, t.status.state, t.status.err])).toEqual([
+      ['run', 'orphaned', 'node alpha is down'],
+      ['stopping', 'orphaned', 'node alpha is down'],
+    ]);
+  });
+
+  it('orphans tasks of nodes already down or removed, and leaves pending ones alone', () => {
+    const svc = service('web');
+    const tasks = [
+      task(svc, { id: 'a', nodeId: 'n1', state: 'assigned' }),
+      task(svc, { id: 'b', nodeId: 'gone' }),
+      task(svc, { id: 'c', state: 'pending' }),
+    ];
+    const ops = checkNodes(cluster({ nodes: [node('n1', { state: 'down' })], services: [svc], tasks }), T0, 3000);
+    expect(updates(ops).map((t) => [t.id, t.status.err])).toEqual([['a', 'node host-n1 is down'], ['b', 'node gone was removed']]);
+  });
+
+  it('a dead worker\'s tasks run elsewhere (simulator)', () => {
+    const ids = idGen();
+    const svc = service('web', { replicas: 4 });
+    let s = converge(cluster({ nodes: [node('n1'), node('n2')], services: [svc] }), ids).state;
+    expect(s.tasks.filter((t) => t.nodeId === 'n2').length).toBe(2);
+    s = converge(s, ids, { now: T0 + 60_000, silent: new Set(['n2']) }).state;
+    const live = s.tasks.filter((t) => t.desiredState === 'running');
+    expect(live.map((t) => [t.slot, t.nodeId, t.status.state]).sort()).toEqual([1, 2, 3, 4].map((n) => [n, 'n1', 'running']));
+    expect(s.nodes.find((n) => n.id === 'n2')!.status.state).toBe('down');
+  });
+});
