@@ -162,7 +162,7 @@ export function statusFromContainer(t: TaskObj, info: Dockerode.ContainerInspect
   }
   if (st.Status === 'created') return undefined;
   const code = st.ExitCode;
-  if (code === 0 && !st.OOMKilled) return { ...base, state: 'complete', message: 'finished', exitCode: 0 };
+  if (code === 0) return { ...base, state: 'complete', message: 'finished', exitCode: 0 };
   const oom = st.OOMKilled;
   const message = `task: non-zero exit (${code})`;
   return { ...base, state: 'failed', message, exitCode: code, err: oom ? `OOM killed: ${message}` : (st.Error || message) };

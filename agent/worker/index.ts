@@ -195,7 +195,7 @@ export class Worker {
     }
     for (const id of touched) this.schedule(id);
     this.refreshIngress();
-    if (this.netRemovals.size || this.volRemovals.size) void this.indexReady.then(() => this.tryRemovals());
+    if (this.netRemovals.size || this.volRemovals.size) void this.indexReady.then(() => this.tryRemovals(true));
   }
 
   logs(req: LogRequest, onChunk: (c: LogChunkOut) => void, onEnd: () => void): () => void {
@@ -248,9 +248,9 @@ export class Worker {
     if (!stillUsed) this.netRemovals.set(n.name, n.stack);
   }
 
-  private async tryRemovals(): Promise<void> {
+  private async tryRemovals(afterQueue: boolean): Promise<void> {
     if (this.stopped) return;
-    await this.queue.idle(); // containers of removed tasks go first
+    if (afterQueue) await this.queue.idle(); // containers of removed tasks go first
     for (const [name, stack] of [...this.netRemovals]) {
       if ([...this.networks.values()].some((x) => x.name === name)) { this.netRemovals.delete(name); continue; }
       try {
@@ -308,7 +308,7 @@ export class Worker {
       if (!l.last || !c || coarse(c) !== coarseStatus(l.last)) this.schedule(id);
     }
     if (this.fullReceived) for (const id of byTask.keys()) if (id && !this.tasks.has(id)) this.schedule(id);
-    if (this.netRemovals.size || this.volRemovals.size) await this.tryRemovals();
+    if (this.netRemovals.size || this.volRemovals.size) await this.tryRemovals(false);
   }
 
   private onEvent(e: ContainerEvent): void {

@@ -1,5 +1,6 @@
 // Shared helpers of the agent tests: they run against the real Docker engine (DOCKER_HOST).
 
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -102,20 +103,31 @@ export function makeVolume(stack: string, key: string): VolumeObj {
 export const update = (obj: TaskObj | NetworkObj | VolumeObj) => ({ action: 'update' as const, kind: obj.kind, id: obj.id, obj });
 export const remove = (obj: TaskObj | NetworkObj | VolumeObj) => ({ action: 'remove' as const, kind: obj.kind, id: obj.id, obj });
 
-/** A port nobody listens on right now (on 0.0.0.0 and 127.0.0.1). */
+/**
+ * A port nobody listens on right now (TCP and UDP, on 0.0.0.0), picked at random in 20000-29999:
+ * below the kernel's and the engine's ephemeral ranges, so nothing else grabs it meanwhile.
+ */
 export async function freePort(): Promise<number> {
+  const tcpFree = (port: number) => new Promise<boolean>((resolve) => {
+    const s = net.createServer();
+    s.once('error', () => resolve(false));
+    s.listen({ port, host: '0.0.0.0', exclusive: true }, () => s.close(() => resolve(true)));
+  });
+  const udpFree = (port: number) => new Promise<boolean>((resolve) => {
+    const s = dgram.createSocket('udp4');
+    s.once('error', () => { s.close(); resolve(false); });
+    s.bind({ port, address: '0.0.0.0', exclusive: true }, () => s.close(() => resolve(true)));
+  });
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '0.0.0.0', () => {
-        const p = (s.address() as net.AddressInfo).port;
-        s.close(() => resolve(p));
-      });
-    });
-    if (port < 60_000) return port; // keep clear of the engine's ephemeral publishing range
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    if (usedPorts.has(port)) continue;
+    if (await tcpFree(port) && await udpFree(port)) {
+      usedPorts.add(port);
+      return port;
+    }
   }
 }
+const usedPorts = new Set<number>();
 
 /** GET without keep-alive (every request is a new TCP connection). */
 export function httpGet(port: number, path = '/', host = '127.0.0.1'): Promise<{ status: number; body: string }> {

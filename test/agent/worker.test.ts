@@ -144,6 +144,50 @@ describe('worker', () => {
     expect((await docker.getContainer(s.containerId!).inspect()).State.Running).toBe(false);
   });
 
+  it('notes an OOM kill in the error', async () => {
+    const { w, rec, stack, nodeId } = setup();
+    await w.start();
+    const deploy = { ...makeTask(stack, 'x', 1, nodeId).spec.deploy, resources: { limits: { memory: 8 * 1024 * 1024 }, reservations: {} } };
+    const t = makeTask(stack, 'hog', 1, nodeId, { command: ['sh', '-c', 'head -c 60000000 /dev/zero | tail -c 50000000 >/dev/null'], deploy });
+    w.assign(true, [update(t)]);
+    const f = await rec.waitState(t.id, (s) => s.state === 'failed');
+    expect(f.exitCode).toBe(137);
+    expect(f.err).toMatch(/^OOM killed/);
+  });
+
+  it('still reacts within a second after the engine event stream broke', async () => {
+    const rec = new Recorder();
+    const nodeId = `node-${uniqueStack('n')}`;
+    const w = makeWorker(nodeId, rec, { resyncIntervalMs: 60_000 });
+    workers.push(w);
+    await w.start();
+    const stack = uniqueStack(PREFIX);
+    const t = makeTask(stack, 'sleeper', 1, nodeId, { command: ['sleep', '600'] });
+    w.assign(true, [update(t)]);
+    const s = await rec.waitState(t.id, (x) => x.state === 'running');
+    // Break the subscription the way a dropped connection would.
+    const events = (w as unknown as { events: { stream?: NodeJS.ReadableStream & { destroy(): void } } }).events;
+    const old = events.stream!;
+    old.destroy();
+    await waitFor('event stream reconnected', () => events.stream !== undefined && events.stream !== old, 5_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const killedAt = Date.now();
+    await docker.getContainer(s.containerId!).kill();
+    await rec.waitState(t.id, (x) => x.state === 'failed', 5_000);
+    expect(Date.now() - killedAt).toBeLessThan(2_000);
+  });
+
+  it('publishes UDP ingress ports through the proxy', async () => {
+    const { w, rec, stack, nodeId } = setup();
+    await w.start();
+    const port = await freePort();
+    const t = makeTask(stack, 'dns', 1, nodeId, { command: ['sleep', '600'], ports: [{ target: 5353, published: port, protocol: 'udp', mode: 'ingress' }] });
+    w.assign(true, [update(t)]);
+    const s = await rec.waitState(t.id, (x) => x.state === 'running');
+    expect(s.portBindings).toEqual([{ target: 5353, protocol: 'udp', hostIp: '127.0.0.1', hostPort: expect.any(Number) }]);
+    expect(w.proxy.backends({ port, protocol: 'udp', hostIp: '127.0.0.1' })).toEqual([{ host: '127.0.0.1', port: s.portBindings![0].hostPort }]);
+  });
+
   it('reports complete on exit 0 and failed on a non-zero exit', async () => {
     const { w, rec, stack, nodeId } = setup();
     await w.start();
