@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   ConstraintFilter, CpuFilter, HostPortFilter, MaxReplicasFilter, MemoryFilter, ReadyFilter, buildNodeInfos, filterNodes, defaultFilters, schedule,
 } from '../../../manager/scheduler/index.js';
-import type { ClusterState, PortSpec, TaskObj } from '../../../manager/store/types.js';
+import type { PortSpec } from '../../../common/spec.js';
+import type { ClusterState, TaskObj } from '../../../manager/store/types.js';
 import { GB, T0, cluster, node, service, task, updates } from '../orchestrator/fixtures.js';
 
 const pending = (svc: ReturnType<typeof service>, slot: number, o: Parameters<typeof task>[1] = {}) =>
