@@ -66,7 +66,11 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
     // Stopped before it reached a node: nothing will ever report it stopped.
     if (t.desiredState !== 'running' && !isStarted(t) && !isTerminal(t.status.state)) stopTask(plan, t);
     const key = rules.keyOf(t);
-    if (key === undefined) continue;
+    if (key === undefined) {
+      // No slot in this mode (e.g. the service changed mode): it cannot be accounted for.
+      if (t.desiredState === 'running') stopTask(plan, t);
+      continue;
+    }
     const g = groups.get(key);
     if (g) g.push(t); else groups.set(key, [t]);
   }

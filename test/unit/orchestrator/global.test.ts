@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { globalNodeFit, reconcileGlobal } from '../../../manager/orchestrator/index.js';
+import { globalNodeFit, reconcileGlobal, reconcileReplicated } from '../../../manager/orchestrator/index.js';
 import { T0, cluster, converge, creates, idGen, node, service, stopped, task } from './fixtures.js';
 
 const g = (o: Parameters<typeof service>[1] = {}) => service('agent', { mode: 'global', ...o });
@@ -71,5 +71,15 @@ describe('reconcileGlobal', () => {
     s = converge({ ...s, nodes: s.nodes.map((n) => (n.id === 'n2' ? { ...n, spec: { ...n.spec, availability: 'drain' as const } } : n)) }, ids).state;
     const live = s.tasks.filter((t) => t.desiredState === 'running').map((t) => [t.nodeId, t.status.state]).sort();
     expect(live).toEqual([['n1', 'running'], ['n3', 'running']]);
+  });
+});
+
+describe('mode change', () => {
+  it('tasks without a slot key in the current mode are stopped', () => {
+    const svc = service('web', { replicas: 1 });
+    const stray = { ...task(svc, { id: 'stray', nodeId: 'n1' }), slot: undefined };
+    const r = reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks: [stray] }), svc, T0, idGen());
+    expect(stopped(r.ops)).toEqual(['stray']);
+    expect(creates(r.ops).map((t) => t.slot)).toEqual([1]);
   });
 });
