@@ -171,12 +171,14 @@ export function statusFromContainer(t: TaskObj, info: Dockerode.ContainerInspect
 /** A user-facing reason for an engine error (create/start). */
 export function explainEngineError(err: unknown, t: TaskObj): string {
   const msg = engineMessage(err);
-  const m = /(?:0\.0\.0\.0|\[::\]|[\d.]+)?:(\d+)[^:]*?(?:port is already allocated|address already in use)/i.exec(msg)
-    ?? /port (\d+).*already/i.exec(msg);
   if (/port is already allocated|address already in use/i.test(msg)) {
-    const port = m ? Number(m[1]) : undefined;
-    const spec = (t.spec.ports ?? []).find((p) => p.published === port) ?? (t.spec.ports ?? []).find((p) => p.mode === 'host');
-    if (spec?.published !== undefined) return `port ${spec.published}/${spec.protocol} is already in use on this node`;
+    // e.g. "Bind for 0.0.0.0:8080 failed: port is already allocated",
+    //      "... listen tcp4 0.0.0.0:8080: bind: address already in use"
+    const numbers = [...msg.matchAll(/:(\d+)/g)].map((m) => Number(m[1]));
+    const ports = t.spec.ports ?? [];
+    const spec = ports.find((p) => p.published !== undefined && numbers.includes(p.published))
+      ?? (ports.filter((p) => p.mode === 'host' && p.published !== undefined).length === 1 ? ports.find((p) => p.mode === 'host' && p.published !== undefined) : undefined);
+    if (spec) return `port ${spec.published}/${spec.protocol} is already in use on this node`;
     return `a published port is already in use on this node (${msg})`;
   }
   if (/No such image|pull access denied|manifest unknown/i.test(msg)) return `image ${t.spec.image} not found`;

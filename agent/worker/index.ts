@@ -475,8 +475,13 @@ export class Worker {
       const ks = ingressKeyString(key);
       const owner = this.ingressOwners.get(ks);
       if (owner && owner !== t.serviceId) throw new PortInUseError(key);
-      await this.proxy.bind(key);
-      this.ingressOwners.set(ks, t.serviceId);
+      this.ingressOwners.set(ks, t.serviceId); // before awaiting: a concurrent claim by another service fails
+      try {
+        await this.proxy.bind(key);
+      } catch (err) {
+        if (this.ingressOwners.get(ks) === t.serviceId && !this.proxy.has(key)) this.ingressOwners.delete(ks);
+        throw err;
+      }
     }
   }
 

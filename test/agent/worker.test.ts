@@ -273,6 +273,21 @@ describe('worker', () => {
     expect(b.err).toBe(`port ${held}/tcp is already in use on this node`);
   });
 
+  it('gives one ingress port to one service only', async () => {
+    const { w, rec, stack, nodeId } = setup();
+    await w.start();
+    const port = await freePort();
+    const ports = [{ target: 8080, published: port, protocol: 'tcp' as const, mode: 'ingress' as const }];
+    const a = makeTask(stack, 'a', 1, nodeId, { ...httpd(), environment: { TASK: 'a' }, ports });
+    const b = makeTask(stack, 'b', 1, nodeId, { ...httpd(), environment: { TASK: 'b' }, ports });
+    w.assign(true, [update(a)]);
+    await rec.waitState(a.id, (s) => s.state === 'running');
+    w.assign(false, [update(b)]);
+    const r = await rec.waitState(b.id, (s) => s.state === 'rejected');
+    expect(r.err).toBe(`port ${port}/tcp is already in use on this node`);
+    expect((await waitFor('a answers', () => httpGet(port).catch(() => undefined))).body.trim()).toBe('hello from a');
+  });
+
   it('connects tasks to stack networks with service aliases', async () => {
     const { w, rec, stack, nodeId } = setup();
     await w.start();
