@@ -47,7 +47,9 @@ export function planUpdate(ctx: UpdateContext): void {
   const version = service.specVersion;
 
   if (outdated.length === 0) {
-    if (inFlight.length > 0) return;
+    // An old task still beside its replacement (start-first whose new task failed for good)
+    // means the update has not finished: the full updater's failure_action decides there.
+    if (inFlight.length > 0 || views.some((v) => v.old)) return;
     if (us?.state === 'updating') setUpdateStatus(ctx, 'completed', 'update completed', us.startedAt, now);
     else if (us?.state === 'rollback_started') setUpdateStatus(ctx, 'rollback_completed', 'rollback completed', us.startedAt, now);
     return;

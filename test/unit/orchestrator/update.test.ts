@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconcileReplicated } from '../../../manager/orchestrator/index.js';
+import { reconcileGlobal, reconcileReplicated } from '../../../manager/orchestrator/index.js';
 import type { ClusterState, ServiceObj } from '../../../manager/store/types.js';
 import {
   T0, agentStep, applyOps, cluster, converge, creates, idGen, loopPass, node, service, serviceUpdates, stopped, task,
@@ -136,5 +136,37 @@ describe('rolling update: delay between batches', () => {
   it('a paused update starts no batch', () => {
     const { svc, s } = outdated(2, { updateStatus: { state: 'paused', startedAt: T0, message: 'paused' } });
     expect(reconcileReplicated(s, svc, T0, idGen()).ops).toEqual([]);
+  });
+});
+
+describe('rolling update: edges', () => {
+  it('a start-first replacement that failed for good holds the update open, the old task keeps running', () => {
+    const svc = service('web', { replicas: 1, specVersion: 2, restart: { condition: 'none' }, update: { order: 'start-first' }, updateStatus: { state: 'updating', startedAt: T0, message: 'x' } });
+    const tasks = [task(svc, { id: 'old', slot: 1, specVersion: 1 }), task(svc, { id: 'new', slot: 1, state: 'failed', exitCode: 1 })];
+    expect(reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks }), svc, T0, idGen()).ops).toEqual([]);
+  });
+
+  it('global services update node by node', () => {
+    const svc = service('agent', { mode: 'global', specVersion: 2, update: { parallelism: 1 } });
+    const tasks = ['n1', 'n2', 'n3'].map((n) => task(svc, { id: `old-${n}`, nodeId: n, specVersion: 1 }));
+    const s = cluster({ nodes: [node('n1'), node('n2'), node('n3')], services: [svc], tasks });
+    expect(stopped(reconcileGlobal(s, svc, T0, idGen()).ops)).toEqual(['old-n1']);
+    const { state } = converge(s, idGen());
+    expect(state.tasks.filter((t) => t.desiredState === 'running').map((t) => [t.nodeId, t.specVersion, t.status.state]).sort())
+      .toEqual([['n1', 2, 'running'], ['n2', 2, 'running'], ['n3', 2, 'running']]);
+    expect(state.services[0].updateStatus?.state).toBe('completed');
+  });
+
+  it('an update completes with a completed status only once', () => {
+    const svc = service('web', { replicas: 1, specVersion: 2, updateStatus: { state: 'updating', startedAt: T0, message: 'x' } });
+    const s = cluster({ nodes: [node('n1')], services: [svc], tasks: [task(svc, { slot: 1 })] });
+    const [done] = serviceUpdates(reconcileReplicated(s, svc, T0 + 9, idGen()).ops);
+    expect(done.updateStatus).toEqual({ state: 'completed', startedAt: T0, completedAt: T0 + 9, message: 'update completed' });
+    expect(reconcileReplicated({ ...s, services: [done] }, done, T0 + 10, idGen()).ops).toEqual([]);
+  });
+
+  it('a fresh service is not an update', () => {
+    const svc = service('web', { replicas: 2 });
+    expect(serviceUpdates(reconcileReplicated(cluster({ services: [svc] }), svc, T0, idGen()).ops)).toEqual([]);
   });
 });
