@@ -410,6 +410,13 @@ export class Worker {
 
     if (info) {
       const st = statusFromContainer(t, info);
+      if (st && st.state === 'running' && st.health === 'unhealthy') {
+        // As in Swarm: an unhealthy container fails its task (the restart policy decides what
+        // next). Reported before the stop, so the replacement is not held up by the grace period.
+        this.report(l, { ...st, state: 'failed', timestamp: Date.now(), message: 'task: unhealthy container', err: 'unhealthy container: its healthcheck failed' });
+        await this.down.run(() => this.stopContainer(info!.Id, graceMs(t)));
+        return;
+      }
       if (st) {
         if (st.state === 'running') await this.bindIngress(t).catch((err) => this.log.warn({ task: id, err: (err as Error).message }, 'ingress for adopted task'));
         this.report(l, st);

@@ -108,7 +108,7 @@ describe('worker', () => {
     expect(res.body).toContain('hello from host');
   });
 
-  it('reports healthy and unhealthy tasks, and only healthy ones get ingress traffic', async () => {
+  it('reports healthy tasks, fails unhealthy ones, and only healthy ones get ingress traffic', async () => {
     const { w, rec, stack, nodeId } = setup();
     await w.start();
     const port = await freePort();
@@ -119,8 +119,12 @@ describe('worker', () => {
     const r1 = await rec.waitState(good.id, (s) => s.state === 'running');
     expect(['starting', 'healthy']).toContain(r1.health);
     await rec.waitState(good.id, (s) => s.health === 'healthy');
-    await rec.waitState(bad.id, (s) => s.health === 'unhealthy');
+    // An unhealthy container fails its task, as in Swarm, and is stopped.
+    const failed = await rec.waitState(bad.id, (s) => s.state === 'failed');
+    expect(failed.health).toBe('unhealthy');
+    expect(failed.err).toMatch(/unhealthy/);
     expect(rec.all.get(bad.id)!.some((s) => s.state === 'running' && s.health === 'starting')).toBe(true);
+    await waitFor('the unhealthy container to stop', async () => !(await docker.getContainer(failed.containerId!).inspect()).State.Running);
     expect(w.proxy.backends({ port, protocol: 'tcp', hostIp: '127.0.0.1' })).toHaveLength(1);
     for (let i = 0; i < 4; i++) expect((await httpGet(port)).body.trim()).toBe('hello from good');
   });
