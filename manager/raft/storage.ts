@@ -83,6 +83,11 @@ export class MemoryStorage implements Storage {
     this.snap = s;
     this.ents = [{ term: s.meta.term, index: s.meta.index, type: 'normal', data: new Uint8Array() }];
   }
+  /** Resets to a snapshot loaded from disk on start-up (no ordering check). */
+  restoreSnapshot(s: Snapshot): void {
+    this.snap = s;
+    this.ents = [{ term: s.meta.term, index: s.meta.index, type: 'normal', data: new Uint8Array() }];
+  }
   /** Records a snapshot of the application at index `i` (<= applied); does not compact. */
   createSnapshot(i: number, cs: ConfState, data: Uint8Array): Snapshot {
     if (i <= this.snap.meta.index) throw new RaftError('snapshot out of date');

@@ -1,0 +1,98 @@
+// The file operations the WAL and snapshot files need, synchronous and explicit about
+// durability (fsync of files and of directories), so that tests can swap in a simulated disk
+// that loses unsynced writes on crash and injects faults.
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface FileHandle {
+  readonly path: string;
+}
+
+export interface FileSystem {
+  mkdirp(dir: string): void;
+  list(dir: string): string[];
+  exists(path: string): boolean;
+  readFile(path: string): Uint8Array;
+  /** Opens for appending, creating the file if needed. */
+  openAppend(path: string): FileHandle;
+  append(h: FileHandle, data: Uint8Array): void;
+  fsync(h: FileHandle): void;
+  close(h: FileHandle): void;
+  size(path: string): number;
+  truncate(path: string, len: number): void;
+  rename(from: string, to: string): void;
+  unlink(path: string): void;
+  /** Makes creations, renames and unlinks in `dir` durable. */
+  fsyncDir(dir: string): void;
+}
+
+interface NodeHandle extends FileHandle {
+  fd: number;
+}
+
+export class NodeFileSystem implements FileSystem {
+  mkdirp(dir: string): void {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  list(dir: string): string[] {
+    return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
+  }
+  exists(path: string): boolean {
+    return fs.existsSync(path);
+  }
+  readFile(path: string): Uint8Array {
+    return fs.readFileSync(path);
+  }
+  openAppend(path: string): FileHandle {
+    const fd = fs.openSync(path, 'a');
+    return { path, fd } as NodeHandle;
+  }
+  append(h: FileHandle, data: Uint8Array): void {
+    const fd = (h as NodeHandle).fd;
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+  }
+  fsync(h: FileHandle): void {
+    fs.fdatasyncSync((h as NodeHandle).fd);
+  }
+  close(h: FileHandle): void {
+    fs.closeSync((h as NodeHandle).fd);
+  }
+  size(path: string): number {
+    return fs.statSync(path).size;
+  }
+  truncate(path: string, len: number): void {
+    fs.truncateSync(path, len);
+  }
+  rename(from: string, to: string): void {
+    fs.renameSync(from, to);
+  }
+  unlink(path: string): void {
+    fs.unlinkSync(path);
+  }
+  fsyncDir(dir: string): void {
+    const fd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}
+
+/** Writes a whole file atomically: temp file, fsync, rename, fsync the directory. */
+export function writeFileAtomic(fsys: FileSystem, path: string, data: Uint8Array): void {
+  const tmp = `${path}.tmp`;
+  if (fsys.exists(tmp)) fsys.unlink(tmp);
+  const h = fsys.openAppend(tmp);
+  try {
+    fsys.append(h, data);
+    fsys.fsync(h);
+  } finally {
+    fsys.close(h);
+  }
+  fsys.rename(tmp, path);
+  fsys.fsyncDir(dirname(path));
+}
+
+export { join };

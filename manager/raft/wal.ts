@@ -1,0 +1,318 @@
+// Durable Raft storage: a write-ahead log of checksummed records in segment files, plus
+// snapshot files written atomically. A MemoryStorage mirrors what is durable; the core reads
+// only from it.
+//
+// Layout under `dir`:
+//   wal/<seq:16x>-<startIndex:16x>.wal   records: [len u32][crc32 u32][type u8][payload]
+//   snap/<index:16x>-<term:16x>.snap     [crc32 u32][index u64][term u64][confState][data]
+//
+// Durability: save() writes all records of a Ready in one append and fsyncs before returning
+// (the acknowledgement). Recovery: a record cut short or failing its checksum at the very end
+// of the last segment is a torn write of an unacknowledged append and is truncated away. A bad
+// record followed by any valid record, or in an older segment, is corruption of data that was
+// acknowledged: opening fails with WalCorruptionError instead of dropping it.
+import { crc32, Reader, Writer } from './codec.js';
+import { join, writeFileAtomic, type FileHandle, type FileSystem } from './fs.js';
+import { bootstrapEntries, MemoryStorage } from './storage.js';
+import { emptyConfState, RaftError, type ConfState, type Entry, type HardState, type Snapshot } from './types.js';
+
+const REC_ENTRY = 1;
+const REC_HARDSTATE = 2;
+/** A snapshot installed from the leader: the log restarts after (index, term). */
+const REC_SNAPSHOT = 3;
+
+export class WalCorruptionError extends RaftError {
+  override name = 'WalCorruptionError';
+}
+
+export interface DiskStorageOptions {
+  /** Rotate to a new segment once the current one exceeds this size. */
+  segmentBytes?: number;
+  /** Snapshot files kept (newest first). */
+  keepSnapshots?: number;
+}
+
+interface Segment {
+  name: string;
+  startIndex: number;
+}
+
+const hex = (n: number): string => n.toString(16).padStart(16, '0');
+
+export class DiskStorage {
+  readonly mem = new MemoryStorage();
+  private readonly walDir: string;
+  private readonly snapDir: string;
+  private segments: Segment[] = [];
+  private current: { h: FileHandle; size: number; seq: number } | undefined;
+  private hardState: HardState = { term: 0, vote: 0, commit: 0 };
+  private readonly segmentBytes: number;
+  private readonly keepSnapshots: number;
+  /** What recovery found (for logs and tests). */
+  recovery = { truncatedBytes: 0, records: 0, snapshotIndex: 0 };
+
+  private constructor(
+    private readonly fs: FileSystem,
+    readonly dir: string,
+    opts: DiskStorageOptions,
+  ) {
+    this.walDir = join(dir, 'wal');
+    this.snapDir = join(dir, 'snap');
+    this.segmentBytes = opts.segmentBytes ?? 64 << 20;
+    this.keepSnapshots = opts.keepSnapshots ?? 2;
+  }
+
+  /** Opens (and recovers) the storage in `dir`, creating it if empty. */
+  static open(fsys: FileSystem, dir: string, opts: DiskStorageOptions = {}): DiskStorage {
+    const d = new DiskStorage(fsys, dir, opts);
+    d.recover();
+    return d;
+  }
+
+  /** True if nothing was ever written (a new member: bootstrap or join). */
+  isEmpty(): boolean {
+    return this.mem.lastIndex() === 0 && this.hardState.term === 0 && this.recovery.snapshotIndex === 0 && !this.hasBootstrapSnapshot;
+  }
+  private hasBootstrapSnapshot = false;
+
+  /** Initial configuration of a brand-new cluster (see MemoryStorage.bootstrap). */
+  bootstrap(voters: number[], learners: number[] = []): void {
+    if (!this.isEmpty()) throw new RaftError('storage is not empty: cannot bootstrap');
+    const cs: ConfState = { ...emptyConfState(), voters: [...voters], learners: [...learners] };
+    this.writeSnapshotFile({ meta: { index: 0, term: 0, confState: cs }, data: new Uint8Array() });
+    this.hasBootstrapSnapshot = true;
+    this.mem.restoreSnapshot({ meta: { index: 0, term: 0, confState: cs }, data: new Uint8Array() });
+    const ents = bootstrapEntries(voters, learners);
+    this.save({ entries: ents, hardState: { term: 1, vote: 0, commit: ents.length } });
+  }
+
+  /**
+   * Persists one Ready: an installed snapshot (file first, then a WAL marker), entries and
+   * hard state, then fsyncs. When this returns, the data is durable.
+   */
+  save(rd: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }, sync = true): void {
+    const w = new Writer(64 + rd.entries.length * 64);
+    if (rd.snapshot && rd.snapshot.meta.index > 0) {
+      this.writeSnapshotFile(rd.snapshot);
+      record(w, REC_SNAPSHOT, (p) => p.u64(rd.snapshot!.meta.index).u64(rd.snapshot!.meta.term));
+    }
+    for (const e of rd.entries) {
+      record(w, REC_ENTRY, (p) => p.u64(e.term).u64(e.index).u8(e.type === 'confChange' ? 1 : 0).bytes(e.data));
+    }
+    if (rd.hardState) {
+      const hs = rd.hardState;
+      record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
+    }
+    if (w.len > 0) {
+      const cur = this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1);
+      this.fs.append(cur.h, w.finish());
+      cur.size += w.len;
+      if (sync) this.fs.fsync(cur.h);
+    }
+    if (rd.snapshot && rd.snapshot.meta.index > 0) this.mem.applySnapshot(rd.snapshot);
+    if (rd.entries.length) this.mem.append(rd.entries);
+    if (rd.hardState) {
+      this.hardState = { ...rd.hardState };
+      this.mem.setHardState(rd.hardState);
+    }
+  }
+
+  /**
+   * Records a snapshot of the application at `index` (already applied) and compacts the log
+   * behind it, keeping `keepEntries` entries for slow followers. Old segments and snapshot
+   * files are removed.
+   */
+  compact(index: number, confState: ConfState, data: Uint8Array, keepEntries = 0): Snapshot {
+    const snap = this.mem.createSnapshot(index, confState, data);
+    this.writeSnapshotFile(snap);
+    const compactTo = Math.max(this.mem.firstIndex() - 1, index - keepEntries);
+    if (compactTo > this.mem.firstIndex() - 1) this.mem.compact(compactTo);
+    this.releaseSegments(compactTo);
+    this.releaseSnapshots();
+    return snap;
+  }
+
+  close(): void {
+    if (this.current) {
+      this.fs.close(this.current.h);
+      this.current = undefined;
+    }
+  }
+
+  // ------------------------------------------------------------------ recovery
+
+  private recover(): void {
+    const fs = this.fs;
+    fs.mkdirp(this.walDir);
+    fs.mkdirp(this.snapDir);
+    for (const f of fs.list(this.snapDir)) if (f.endsWith('.tmp')) fs.unlink(join(this.snapDir, f));
+    const snap = this.loadNewestSnapshot();
+    if (snap) {
+      this.mem.restoreSnapshot(snap);
+      this.recovery.snapshotIndex = snap.meta.index;
+      if (snap.meta.index === 0) this.hasBootstrapSnapshot = true;
+    }
+    const names = fs.list(this.walDir).filter((f) => f.endsWith('.wal'));
+    this.segments = names.map((name) => ({ name, startIndex: parseInt(name.slice(17, 33), 16) }));
+    let ents: Entry[] = [];
+    let hs: HardState | undefined;
+    names.forEach((name, i) => {
+      const path = join(this.walDir, name);
+      const buf = fs.readFile(path);
+      const last = i === names.length - 1;
+      let pos = 0;
+      while (pos < buf.length) {
+        const r = readRecord(buf, pos);
+        if (r === undefined) {
+          if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos} in a sealed segment; refusing to start (data was acknowledged)`);
+          const after = findValidRecordAfter(buf, pos + 1);
+          if (after !== undefined) {
+            throw new WalCorruptionError(`WAL ${path}: corrupted record at offset ${pos} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`);
+          }
+          // Torn write at the tail: the append was never acknowledged.
+          this.recovery.truncatedBytes = buf.length - pos;
+          fs.truncate(path, pos);
+          break;
+        }
+        this.recovery.records++;
+        const rd = new Reader(r.payload);
+        if (r.type === REC_ENTRY) {
+          const e: Entry = { term: rd.u64(), index: rd.u64(), type: rd.u8() === 1 ? 'confChange' : 'normal', data: rd.bytes() };
+          while (ents.length && ents[ents.length - 1]!.index >= e.index) ents.pop();
+          ents.push(e);
+        } else if (r.type === REC_HARDSTATE) {
+          hs = { term: rd.u64(), vote: rd.u64(), commit: rd.u64() };
+        } else if (r.type === REC_SNAPSHOT) {
+          rd.u64();
+          ents = [];
+        }
+        pos = r.next;
+      }
+    });
+    const base = this.mem.lastIndex();
+    ents = ents.filter((e) => e.index > base);
+    if (ents.length && ents[0]!.index !== base + 1) {
+      throw new WalCorruptionError(`WAL in ${this.walDir}: entries start at ${ents[0]!.index} but the snapshot ends at ${base}; missing segment?`);
+    }
+    for (let i = 1; i < ents.length; i++) {
+      if (ents[i]!.index !== ents[i - 1]!.index + 1) throw new WalCorruptionError(`WAL in ${this.walDir}: gap between entries ${ents[i - 1]!.index} and ${ents[i]!.index}`);
+    }
+    this.mem.append(ents);
+    if (hs) {
+      this.hardState = hs;
+      this.mem.setHardState(hs);
+    }
+    if (hs && hs.commit < base) this.mem.setHardState({ ...hs, commit: base });
+  }
+
+  // ------------------------------------------------------------------ segments
+
+  private ensureSegment(nextIndex: number): { h: FileHandle; size: number; seq: number } {
+    if (this.current && this.current.size < this.segmentBytes) return this.current;
+    let seq = 0;
+    if (this.current) {
+      // Seal the old segment durably: only the last segment may have a torn tail.
+      this.fs.fsync(this.current.h);
+      this.fs.close(this.current.h);
+      seq = this.current.seq + 1;
+    } else if (this.segments.length) {
+      const lastName = this.segments[this.segments.length - 1]!.name;
+      const size = this.fs.size(join(this.walDir, lastName));
+      if (size < this.segmentBytes) {
+        this.current = { h: this.fs.openAppend(join(this.walDir, lastName)), size, seq: parseInt(lastName.slice(0, 16), 16) };
+        return this.current;
+      }
+      seq = parseInt(lastName.slice(0, 16), 16) + 1;
+    }
+    const name = `${hex(seq)}-${hex(nextIndex)}.wal`;
+    const h = this.fs.openAppend(join(this.walDir, name));
+    // Every segment starts with the hard state, so older segments can be dropped.
+    const w = new Writer(64);
+    const hs = this.hardState;
+    record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
+    this.fs.append(h, w.finish());
+    this.fs.fsync(h);
+    this.fs.fsyncDir(this.walDir);
+    this.segments.push({ name, startIndex: nextIndex });
+    this.current = { h, size: w.len, seq };
+    return this.current;
+  }
+
+  private releaseSegments(compactedTo: number): void {
+    // Segment k holds only entries below segment k+1's start index.
+    while (this.segments.length > 1 && this.segments[1]!.startIndex - 1 <= compactedTo) {
+      this.fs.unlink(join(this.walDir, this.segments[0]!.name));
+      this.segments.shift();
+    }
+    this.fs.fsyncDir(this.walDir);
+  }
+
+  // ------------------------------------------------------------------ snapshots
+
+  private writeSnapshotFile(s: Snapshot): void {
+    const w = new Writer(64 + s.data.length);
+    const crcAt = w.reserve32();
+    w.u64(s.meta.index).u64(s.meta.term).bytes(new TextEncoder().encode(JSON.stringify(s.meta.confState))).bytes(s.data);
+    const buf = w.finish();
+    w.set32(crcAt, crc32(buf, 4));
+    writeFileAtomic(this.fs, join(this.snapDir, `${hex(s.meta.index)}-${hex(s.meta.term)}.snap`), buf);
+  }
+
+  private loadNewestSnapshot(): Snapshot | undefined {
+    const files = this.fs
+      .list(this.snapDir)
+      .filter((f) => f.endsWith('.snap'))
+      .sort();
+    const newest = files[files.length - 1];
+    if (!newest) return undefined;
+    const path = join(this.snapDir, newest);
+    const buf = this.fs.readFile(path);
+    if (buf.length < 24 || new Reader(buf).u32() !== crc32(buf, 4)) {
+      throw new WalCorruptionError(`snapshot ${path} fails its checksum; refusing to start`);
+    }
+    const r = new Reader(buf, 4);
+    const index = r.u64();
+    const term = r.u64();
+    const confState = JSON.parse(new TextDecoder().decode(r.bytes())) as ConfState;
+    return { meta: { index, term, confState }, data: r.bytes() };
+  }
+
+  private releaseSnapshots(): void {
+    const files = this.fs
+      .list(this.snapDir)
+      .filter((f) => f.endsWith('.snap'))
+      .sort();
+    for (const f of files.slice(0, Math.max(0, files.length - this.keepSnapshots))) this.fs.unlink(join(this.snapDir, f));
+  }
+}
+
+function record(w: Writer, type: number, fill: (p: Writer) => void): void {
+  const lenAt = w.reserve32();
+  const crcAt = w.reserve32();
+  const start = w.len;
+  w.u8(type);
+  fill(w);
+  const end = w.len;
+  w.set32(lenAt, end - start);
+  w.set32(crcAt, crc32(w.view32(), start, end));
+}
+
+function readRecord(buf: Uint8Array, pos: number): { type: number; payload: Uint8Array; next: number } | undefined {
+  if (pos + 9 > buf.length) return undefined;
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const len = v.getUint32(pos);
+  const crc = v.getUint32(pos + 4);
+  if (len < 1 || pos + 8 + len > buf.length) return undefined;
+  const type = buf[pos + 8]!;
+  if (type < REC_ENTRY || type > REC_SNAPSHOT) return undefined;
+  if (crc32(buf, pos + 8, pos + 8 + len) !== crc) return undefined;
+  return { type, payload: buf.subarray(pos + 9, pos + 8 + len), next: pos + 8 + len };
+}
+
+/** The offset of a whole valid record starting anywhere at or after `from`, if any. */
+function findValidRecordAfter(buf: Uint8Array, from: number): number | undefined {
+  for (let p = from; p + 9 <= buf.length; p++) {
+    if (readRecord(buf, p)) return p;
+  }
+  return undefined;
+}
