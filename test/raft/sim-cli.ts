@@ -1,0 +1,28 @@
+// npm run sim -- --seeds N [--first-seed S] [--nodes 3|5] [--duration MS] [--verbose]
+// Runs N seeded simulations; prints the first failure (seed, replay command, trace) and exits 1.
+import { formatFailure, runSeed } from './sim.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const seeds = Number(arg('seeds') ?? 100);
+const first = Number(arg('first-seed') ?? 1);
+const nodes = arg('nodes') ? (Number(arg('nodes')) as 3 | 5) : undefined;
+const durationMs = arg('duration') ? Number(arg('duration')) : undefined;
+const verbose = process.argv.includes('--verbose');
+const t0 = Date.now();
+let failed = 0;
+const totals = { ops: 0, okOps: 0, elections: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0 };
+for (let s = first; s < first + seeds; s++) {
+  const r = runSeed(s, { ...(nodes ? { nodes } : {}), ...(durationMs ? { durationMs } : {}), verbose });
+  for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
+  if (!r.ok) {
+    failed++;
+    console.error(formatFailure(r));
+    break;
+  }
+}
+console.log(`${seeds} seeds from ${first}: ${failed ? 'FAILED' : 'all passed'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${JSON.stringify(totals)}`);
+process.exit(failed ? 1 : 0);
