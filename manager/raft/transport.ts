@@ -1,0 +1,308 @@
+// gRPC transport between managers: one long-lived client stream per peer carrying batches of
+// messages (everything queued in one event-loop turn goes in one write), snapshots in chunks
+// on their own call, reconnection with exponential backoff. Credentials are passed in: the
+// seam for mTLS (grpc.credentials.createSsl / ServerCredentials.createSsl with the cluster CA).
+import * as grpc from '@grpc/grpc-js';
+import { loadProto } from '../../proto/load.js';
+import type { ProtoGrpcType } from '../../proto/gen/raft.js';
+import type { Message as PbMessage, Message__Output as PbMessageOut } from '../../proto/gen/tsswarm/raft/v1/Message.js';
+import type { MessageBatch, MessageBatch__Output } from '../../proto/gen/tsswarm/raft/v1/MessageBatch.js';
+import type { SnapshotChunk, SnapshotChunk__Output } from '../../proto/gen/tsswarm/raft/v1/SnapshotChunk.js';
+import type { RaftClient } from '../../proto/gen/tsswarm/raft/v1/Raft.js';
+import type { ConfState, Entry, Message, NodeId, WireMessage } from './types.js';
+
+export interface TransportOptions {
+  id: NodeId;
+  listen: string;
+  peers: Map<NodeId, string>;
+  onMessage: (m: Message) => void;
+  onSnapshotStatus: (to: NodeId, ok: boolean) => void;
+  onUnreachable: (to: NodeId) => void;
+  serverCredentials?: grpc.ServerCredentials;
+  channelCredentials?: grpc.ChannelCredentials;
+  snapshotChunkBytes?: number;
+  maxBackoffMs?: number;
+}
+
+let proto: ProtoGrpcType | undefined;
+const raftProto = (): ProtoGrpcType => (proto ??= loadProto<ProtoGrpcType>('raft.proto'));
+
+export function toPb(m: WireMessage): PbMessage {
+  const pb: PbMessage = { type: m.type, from: m.from, to: m.to, term: m.term };
+  switch (m.type) {
+    case 'app':
+      pb.index = m.index;
+      pb.log_term = m.logTerm;
+      pb.commit = m.commit;
+      pb.entries = m.entries.map((e) => ({ term: e.term, index: e.index, conf_change: e.type === 'confChange', data: e.data }));
+      break;
+    case 'appResp':
+      pb.index = m.index;
+      pb.reject = m.reject;
+      pb.reject_hint = m.rejectHint;
+      pb.log_term = m.logTerm;
+      break;
+    case 'vote':
+    case 'preVote':
+      pb.index = m.index;
+      pb.log_term = m.logTerm;
+      pb.transfer = m.transfer;
+      break;
+    case 'voteResp':
+    case 'preVoteResp':
+      pb.reject = m.reject;
+      break;
+    case 'heartbeat':
+      pb.commit = m.commit;
+      pb.context = m.context;
+      break;
+    case 'heartbeatResp':
+    case 'readIndex':
+      pb.context = m.context;
+      break;
+    case 'readIndexResp':
+      pb.index = m.index;
+      pb.context = m.context;
+      break;
+    case 'prop':
+      pb.entries = m.entries.map((e) => ({ term: e.term, index: e.index, conf_change: e.type === 'confChange', data: e.data }));
+      break;
+    case 'transferLeader':
+      pb.transferee = m.transferee;
+      break;
+    default:
+      break;
+  }
+  return pb;
+}
+
+export function fromPb(pb: PbMessageOut): Message {
+  const base = { from: pb.from, to: pb.to, term: pb.term };
+  const ents = (): Entry[] => pb.entries.map((e) => ({ term: e.term, index: e.index, type: e.conf_change ? 'confChange' : 'normal', data: new Uint8Array(e.data) }));
+  switch (pb.type) {
+    case 'app':
+      return { ...base, type: 'app', index: pb.index, logTerm: pb.log_term, commit: pb.commit, entries: ents() };
+    case 'appResp':
+      return { ...base, type: 'appResp', index: pb.index, reject: pb.reject, rejectHint: pb.reject_hint, logTerm: pb.log_term };
+    case 'vote':
+    case 'preVote':
+      return { ...base, type: pb.type, index: pb.index, logTerm: pb.log_term, transfer: pb.transfer };
+    case 'voteResp':
+    case 'preVoteResp':
+      return { ...base, type: pb.type, reject: pb.reject };
+    case 'heartbeat':
+      return { ...base, type: 'heartbeat', commit: pb.commit, context: pb.context };
+    case 'heartbeatResp':
+      return { ...base, type: 'heartbeatResp', context: pb.context };
+    case 'readIndex':
+      return { ...base, type: 'readIndex', context: pb.context };
+    case 'readIndexResp':
+      return { ...base, type: 'readIndexResp', index: pb.index, context: pb.context };
+    case 'prop':
+      return { ...base, type: 'prop', entries: ents() };
+    case 'transferLeader':
+      return { ...base, type: 'transferLeader', transferee: pb.transferee };
+    case 'timeoutNow':
+      return { ...base, type: 'timeoutNow' };
+    default:
+      throw new Error(`unknown raft message type ${pb.type}`);
+  }
+}
+
+interface Peer {
+  id: NodeId;
+  addr: string;
+  client?: RaftClient;
+  stream?: grpc.ClientWritableStream<MessageBatch>;
+  queue: PbMessage[];
+  backoffMs: number;
+  retryAt: number;
+  snapshotting: boolean;
+}
+
+export class GrpcTransport {
+  private server?: grpc.Server;
+  private peers = new Map<NodeId, Peer>();
+  private flushScheduled = false;
+  private closed = false;
+  port = 0;
+
+  constructor(private o: TransportOptions) {
+    for (const [id, addr] of o.peers) if (id !== o.id) this.addPeer(id, addr);
+  }
+
+  addPeer(id: NodeId, addr: string): void {
+    if (id === this.o.id || this.peers.has(id)) return;
+    this.peers.set(id, { id, addr, queue: [], backoffMs: 50, retryAt: 0, snapshotting: false });
+  }
+  removePeer(id: NodeId): void {
+    const p = this.peers.get(id);
+    if (!p) return;
+    p.stream?.end();
+    p.client?.close();
+    this.peers.delete(id);
+  }
+
+  async start(): Promise<void> {
+    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+    const svc = raftProto().tsswarm.raft.v1.Raft.service;
+    server.addService(svc, {
+      Stream: (call: grpc.ServerReadableStream<MessageBatch__Output, object>, cb: grpc.sendUnaryData<object>) => {
+        call.on('data', (b: MessageBatch__Output) => {
+          for (const pb of b.messages) {
+            try {
+              this.o.onMessage(fromPb(pb));
+            } catch {
+              // a malformed message from a peer is dropped; Raft tolerates loss
+            }
+          }
+        });
+        call.on('end', () => cb(null, {}));
+        call.on('error', () => undefined);
+      },
+      Snapshot: (call: grpc.ServerReadableStream<SnapshotChunk__Output, object>, cb: grpc.sendUnaryData<object>) => {
+        let header: PbMessageOut | undefined;
+        let meta = { index: 0, term: 0, cs: '' };
+        const parts: Uint8Array[] = [];
+        call.on('data', (c: SnapshotChunk__Output) => {
+          if (c.header) {
+            header = c.header;
+            meta = { index: c.snap_index, term: c.snap_term, cs: c.conf_state_json };
+          }
+          parts.push(new Uint8Array(c.data));
+          if (c.last && header) {
+            const data = concat(parts);
+            this.o.onMessage({ type: 'snap', from: header.from, to: header.to, term: header.term, snapshot: { meta: { index: meta.index, term: meta.term, confState: JSON.parse(meta.cs) as ConfState }, data } });
+          }
+        });
+        call.on('end', () => cb(null, { ok: !!header }));
+        call.on('error', () => undefined);
+      },
+    });
+    this.server = server;
+    this.port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(this.o.listen, this.o.serverCredentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
+    );
+  }
+
+  send(msgs: WireMessage[]): void {
+    for (const m of msgs) {
+      const p = this.peers.get(m.to);
+      if (!p) continue;
+      if (m.type === 'snap') {
+        this.sendSnapshot(p, m);
+        continue;
+      }
+      p.queue.push(toPb(m));
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => this.flush());
+    }
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const now = Date.now();
+    for (const p of this.peers.values()) {
+      if (!p.queue.length) continue;
+      const stream = this.streamFor(p, now);
+      if (!stream) {
+        // Disconnected: drop (Raft retransmits) and tell the core to stop pipelining.
+        p.queue = [];
+        this.o.onUnreachable(p.id);
+        continue;
+      }
+      const messages = p.queue;
+      p.queue = [];
+      stream.write({ messages });
+    }
+  }
+
+  private clientFor(p: Peer): RaftClient {
+    p.client ??= new (raftProto().tsswarm.raft.v1.Raft)(p.addr, this.o.channelCredentials ?? grpc.credentials.createInsecure(), {
+      'grpc.max_send_message_length': 64 << 20,
+      'grpc.initial_reconnect_backoff_ms': 50,
+      'grpc.max_reconnect_backoff_ms': this.o.maxBackoffMs ?? 1000,
+      'grpc.keepalive_time_ms': 10_000,
+    });
+    return p.client;
+  }
+
+  private streamFor(p: Peer, now: number): grpc.ClientWritableStream<MessageBatch> | undefined {
+    if (p.stream) return p.stream;
+    if (now < p.retryAt || this.closed) return undefined;
+    const client = this.clientFor(p);
+    const stream = client.Stream((err) => {
+      if (p.stream === stream) p.stream = undefined;
+      if (err && !this.closed) {
+        p.retryAt = Date.now() + p.backoffMs;
+        p.backoffMs = Math.min(p.backoffMs * 2, this.o.maxBackoffMs ?? 1000);
+      }
+    });
+    stream.on('error', () => {
+      if (p.stream === stream) p.stream = undefined;
+    });
+    // A stream that carries data successfully resets the backoff.
+    p.backoffMs = 50;
+    p.stream = stream;
+    return stream;
+  }
+
+  private sendSnapshot(p: Peer, m: Extract<WireMessage, { type: 'snap' }>): void {
+    if (p.snapshotting) return;
+    p.snapshotting = true;
+    const chunk = this.o.snapshotChunkBytes ?? 1 << 20;
+    const data = m.snapshot.data;
+    const call = this.clientFor(p).Snapshot((err, ack) => {
+      p.snapshotting = false;
+      this.o.onSnapshotStatus(p.id, !err && !!ack?.ok);
+    });
+    const header = toPb({ type: 'heartbeat', from: m.from, to: m.to, term: m.term, commit: 0, context: '' });
+    header.type = 'snap';
+    let off = 0;
+    let first = true;
+    do {
+      const part = data.subarray(off, off + chunk);
+      off += chunk;
+      const c: SnapshotChunk = { data: part, last: off >= data.length };
+      if (first) {
+        c.header = header;
+        c.snap_index = m.snapshot.meta.index;
+        c.snap_term = m.snapshot.meta.term;
+        c.conf_state_json = JSON.stringify(m.snapshot.meta.confState);
+        first = false;
+      }
+      call.write(c);
+    } while (off < data.length);
+    call.end();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const p of this.peers.values()) {
+      p.stream?.end();
+      p.client?.close();
+    }
+    await new Promise<void>((resolve) => {
+      if (!this.server) return resolve();
+      this.server.tryShutdown(() => resolve());
+      setTimeout(() => {
+        this.server?.forceShutdown();
+        resolve();
+      }, 500).unref();
+    });
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}

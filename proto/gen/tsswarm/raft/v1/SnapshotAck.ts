@@ -1,0 +1,12 @@
+// Original file: proto/raft.proto
+
+
+export interface SnapshotAck {
+  'ok'?: (boolean);
+  'error'?: (string);
+}
+
+export interface SnapshotAck__Output {
+  'ok': (boolean);
+  'error': (string);
+}

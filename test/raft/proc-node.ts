@@ -1,0 +1,72 @@
+// A Raft manager as a separate process, for the real-process tests and the benchmark:
+// RaftNode + a key-value state machine + a tiny HTTP API on loopback.
+//   node proc-node.js '{"id":1,"dir":"/tmp/x","peers":[[1,"127.0.0.1:7001"],...],"http":"127.0.0.1:8001","bootstrap":[1,2,3]}'
+// POST /put?key=K (body = value) -> 200 once applied | 421 {"leader":N} | 503 outcome unknown
+// GET /get?key=K -> linearizable read (ReadIndex) | GET /status
+import { createServer } from 'node:http';
+import { RaftNode, type StateMachine } from '../../manager/raft/node.js';
+import { NotLeaderError } from '../../manager/raft/types.js';
+
+interface Args {
+  id: number;
+  dir: string;
+  peers: [number, string][];
+  http: string;
+  bootstrap?: number[];
+  tickMs?: number;
+}
+
+const args = JSON.parse(process.argv[2]!) as Args;
+const kv = new Map<string, string>();
+const dec = new TextDecoder();
+const sm: StateMachine = {
+  apply(data) {
+    const { k, v } = JSON.parse(dec.decode(data)) as { k: string; v: string };
+    kv.set(k, v);
+    return true;
+  },
+  snapshot: () => new TextEncoder().encode(JSON.stringify([...kv])),
+  restore(data) {
+    kv.clear();
+    for (const [k, v] of JSON.parse(dec.decode(data)) as [string, string][]) kv.set(k, v);
+  },
+};
+
+const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm, tickMs: args.tickMs });
+await node.start();
+
+const [host, port] = args.http.split(':');
+const server = createServer((req, res) => {
+  const url = new URL(req.url!, 'http://x');
+  const send = (code: number, body: unknown): void => {
+    res.writeHead(code, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(body));
+  };
+  const fail = (e: Error): void => {
+    if (e instanceof NotLeaderError) send(421, { error: e.message, leader: e.leader });
+    else send(503, { error: e.message });
+  };
+  if (url.pathname === '/status') {
+    send(200, { id: args.id, role: node.role, lead: node.leader, term: node.core.term, commit: node.core.log.committed });
+    return;
+  }
+  if (url.pathname === '/get') {
+    node.readIndex().then(() => send(200, { value: kv.get(url.searchParams.get('key')!) ?? null }), fail);
+    return;
+  }
+  if (url.pathname === '/put' && req.method === 'POST') {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const v = Buffer.concat(chunks).toString();
+      node.propose(new TextEncoder().encode(JSON.stringify({ k: url.searchParams.get('key'), v }))).then(() => send(200, { ok: true }), fail);
+    });
+    return;
+  }
+  send(404, { error: 'not found' });
+});
+server.keepAliveTimeout = 60_000;
+server.listen(Number(port), host, () => process.stdout.write(`ready ${args.id}\n`));
+process.on('SIGTERM', () => {
+  void node.stop().then(() => process.exit(0));
+});
