@@ -1,0 +1,374 @@
+// The `tsswarm` command.
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { formatDetail, TsswarmError, ErrorCodes } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import { loadStackFiles, stackToYaml } from '../common/compose/index.js';
+import type { DeployPlan, ServiceChange } from '../manager/controlapi/deploy.js';
+import type { ServiceView } from '../manager/controlapi/server.js';
+import { defaultDataDir } from '../manager/datadir.js';
+import type { NodeObj, TaskObj } from '../manager/store/types.js';
+import { taskName } from '../manager/store/types.js';
+import { ApiClient, resolveHost } from './client.js';
+import { watchDeploy } from './deploy-watch.js';
+import { ports, table, taskState, trunc } from './format.js';
+
+const USAGE = `Usage: tsswarm COMMAND
+
+A Swarm-like container orchestrator.
+
+Daemons:
+  manager [--init] [--data-dir DIR] [--no-agent] [--listen ADDR] [--log-level LEVEL]
+                                   run a manager (with an embedded agent)
+  agent --manager ADDR [--data-dir DIR]
+                                   run an agent that joins a manager
+
+Stacks:
+  config [-c FILE]... [--format yaml|json]     print the normalised stack
+  deploy [-c FILE]... [FILE] [NAME] [--detach] [--dry-run] [--timeout 5m]
+                                   deploy or update a stack, waiting until it converged
+  stack ls                         list stacks
+  stack ps STACK [--no-trunc]      list the tasks of a stack
+  stack rm STACK [--volumes]       remove a stack (named volumes are kept unless --volumes)
+
+Services:
+  service ls [--stack S]           list services
+  service ps SERVICE [--no-trunc] [--filter desired-state=running]
+  service inspect SERVICE          show a service as JSON
+  service scale SERVICE=N [SERVICE=N...] [--detach]
+  service logs SERVICE [-f] [--tail N] [-t]
+
+Nodes:
+  node ls                          list nodes
+  node inspect NODE                show a node as JSON
+
+Global options:
+  -H, --host URL       manager to talk to (unix:///path/tsswarm.sock); default $TSSWARM_HOST,
+                       then the socket in ${defaultDataDir()}
+  --format json        machine-readable output
+  --log-level LEVEL    daemons: trace, debug, info, warn, error
+  version              print the version
+`;
+
+type Out = { out: (s: string) => void; err: (s: string) => void };
+const io: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
+
+const COMMON = {
+  host: { type: 'string', short: 'H' },
+  format: { type: 'string' },
+  'log-level': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+function args(argv: string[], options: ParseArgsConfig['options']): { values: Record<string, any>; positionals: string[] } {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true }) as { values: Record<string, any>; positionals: string[] };
+  } catch (err) {
+    throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, (err as Error).message);
+  }
+}
+
+function usageError(msg: string): never {
+  throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `${msg}\nSee 'tsswarm --help'.`);
+}
+
+const client = (v: Record<string, any>) => new ApiClient(resolveHost(v.host));
+const json = (x: unknown) => io.out(JSON.stringify(x, null, 2) + '\n');
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    const code = await run(argv);
+    process.exitCode = code;
+  } catch (err) {
+    if (err instanceof TsswarmError) {
+      io.err(`Error: ${err.message}\n`);
+      for (const d of err.details) io.err(`  ${formatDetail(d)}\n`);
+      process.exitCode = 1;
+    } else {
+      io.err(`Error: ${(err as Error).stack ?? err}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined: case '-h': case '--help': case 'help': io.out(USAGE); return 0;
+    case 'version': case '--version': io.out(`tsswarm ${(await import('../manager/main.js')).VERSION}\n`); return 0;
+    case 'manager': return cmdManager(rest);
+    case 'agent': return cmdAgent(rest);
+    case 'config': return cmdConfig(rest);
+    case 'deploy': return cmdDeploy(rest);
+    case 'stack': return cmdStack(rest);
+    case 'service': return cmdService(rest);
+    case 'node': return cmdNode(rest);
+    default: return usageError(`unknown command ${JSON.stringify(cmd)}`);
+  }
+}
+
+async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: ReturnType<typeof createLogger>): Promise<number> {
+  const running = await start();
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => { log.info({ signal: sig }, 'shutting down (containers keep running)'); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await running.close();
+  return 0;
+}
+
+async function cmdManager(argv: string[]): Promise<number> {
+  const { values: v } = args(argv, {
+    init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
+    listen: { type: 'string', multiple: true }, 'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
+  });
+  if (v.help) { io.out(USAGE); return 0; }
+  const log = createLogger(v['log-level'] ?? 'info');
+  const { startManager } = await import('../manager/main.js');
+  const { parseDuration } = await import('../common/duration.js');
+  return daemon(() => startManager({
+    dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, agent: !v['no-agent'], listen: v.listen,
+    heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
+    ingressBind: v['ingress-bind'],
+  }), log);
+}
+
+async function cmdAgent(argv: string[]): Promise<number> {
+  const { values: v } = args(argv, { manager: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
+  if (!v.manager) usageError('agent needs --manager ADDR (host:port or unix:///path/dispatcher.sock)');
+  const log = createLogger(v['log-level'] ?? 'info');
+  const { startAgent } = await import('../agent/main.js');
+  const { join } = await import('node:path');
+  return daemon(() => startAgent({ manager: v.manager!, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr }), log);
+}
+
+function loadStack(files: string[], name?: string) {
+  if (files.length === 0) usageError('no stack file given (tsswarm deploy -c stack.yml [NAME])');
+  const { stack, warnings } = loadStackFiles(files, { env: process.env, projectName: name });
+  for (const w of warnings) io.err(`warning: ${formatDetail(w)}\n`);
+  return stack;
+}
+
+async function cmdConfig(argv: string[]): Promise<number> {
+  const { values: v, positionals } = args(argv, { 'compose-file': { type: 'string', short: 'c', multiple: true } });
+  const files = [...(v['compose-file'] ?? []), ...positionals];
+  const stack = loadStack(files.length ? files : ['docker-compose.yml']);
+  if (v.format === 'json') json(stack);
+  else io.out(stackToYaml(stack));
+  return 0;
+}
+
+function describeChange(c: ServiceChange): string {
+  switch (c.action) {
+    case 'create': return `create   ${c.name}${c.replicas && c.replicas.to >= 0 ? ` (${c.replicas.to} replica${c.replicas.to === 1 ? '' : 's'})` : ' (global)'}`;
+    case 'remove': return `remove   ${c.name}`;
+    case 'scale': return `scale    ${c.name} ${c.replicas!.from} -> ${c.replicas!.to}`;
+    case 'update': return `update   ${c.name} (${c.fields.join(', ')})`;
+    default: return `unchanged ${c.name}`;
+  }
+}
+
+async function cmdDeploy(argv: string[]): Promise<number> {
+  const { values: v, positionals } = args(argv, {
+    'compose-file': { type: 'string', short: 'c', multiple: true }, detach: { type: 'boolean', short: 'd' },
+    'dry-run': { type: 'boolean' }, timeout: { type: 'string' },
+  });
+  const files = [...(v['compose-file'] ?? [])];
+  const pos = [...positionals];
+  if (files.length === 0 && pos.length) files.push(pos.shift()!);
+  if (pos.length > 1) usageError(`too many arguments: ${pos.join(' ')}`);
+  const stack = loadStack(files, pos[0]);
+  const api = client(v);
+  const res = await api.call<{ plan: DeployPlan; applied: boolean }>('POST', '/v1/stacks/deploy', { stack, dryRun: !!v['dry-run'] });
+  if (v.format === 'json' && (v['dry-run'] || v.detach)) { json(res); return 0; }
+  const p = res.plan;
+  const say = (s: string) => io.out(s + '\n');
+  say(`${v['dry-run'] ? 'Would deploy' : 'Deploying'} stack ${p.stack}`);
+  for (const n of p.networks) say(`${n.action === 'create' ? 'create' : 'remove'}   network ${n.name}`);
+  for (const vol of p.volumes) say(`${vol.action === 'create' ? 'create' : 'release'}   volume ${vol.name}`);
+  for (const c of p.services) if (c.action !== 'unchanged' || v['dry-run']) say(describeChange(c));
+  if (v['dry-run'] || v.detach) return 0;
+  const watched = p.services.filter((c) => c.action === 'create' || c.action === 'update' || c.action === 'scale').map((c) => c.name);
+  if (watched.length === 0) { say('Nothing to do: the stack is as deployed.'); return 0; }
+  const { parseDuration } = await import('../common/duration.js');
+  const r = await watchDeploy(api, p.stack, watched, { timeoutMs: parseDuration(v.timeout ?? '5m'), tty: !!process.stdout.isTTY, out: io.out });
+  if (!r.ok) {
+    io.err(`Error: deploy of stack ${p.stack} failed:\n${r.failures.map((f) => `  ${f}`).join('\n')}\n`);
+    io.err(`See: tsswarm stack ps ${p.stack}\n`);
+    return 1;
+  }
+  say(`Stack ${p.stack} converged.`);
+  return 0;
+}
+
+async function cmdStack(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values: v, positionals } = args(rest, { volumes: { type: 'boolean' }, 'no-trunc': { type: 'boolean' }, filter: { type: 'string', short: 'f', multiple: true } });
+  const api = client(v);
+  switch (sub) {
+    case 'ls': case 'list': {
+      const stacks = await api.call<{ name: string; services: number }[]>('GET', '/v1/stacks');
+      if (v.format === 'json') json(stacks);
+      else io.out(table(['NAME', 'SERVICES'], stacks.map((s) => [s.name, String(s.services)])));
+      return 0;
+    }
+    case 'ps': {
+      const name = positionals[0] ?? usageError('stack ps needs a STACK');
+      const tasks = await api.call<TaskObj[]>('GET', `/v1/tasks?stack=${encodeURIComponent(name)}`);
+      if (tasks.length === 0 && !(await api.call<{ name: string }[]>('GET', '/v1/stacks')).some((s) => s.name === name)) {
+        throw new TsswarmError(ErrorCodes.STACK_NOT_FOUND, `nothing found in stack: ${name}`);
+      }
+      return printTasks(tasks, v, api);
+    }
+    case 'rm': case 'remove': case 'down': {
+      if (positionals.length === 0) usageError('stack rm needs a STACK');
+      for (const name of positionals) {
+        const r = await api.call<{ services: string[] }>('DELETE', `/v1/stacks/${encodeURIComponent(name)}${v.volumes ? '?volumes=1' : ''}`);
+        for (const s of r.services) io.out(`Removing service ${s}\n`);
+        io.out(`Removed stack ${name}${v.volumes ? ' and its volumes' : ''}\n`);
+      }
+      return 0;
+    }
+    default: return usageError(`unknown stack command ${JSON.stringify(sub ?? '')} (ls, ps, rm)`);
+  }
+}
+
+async function nodeNames(api: ApiClient): Promise<Map<string, string>> {
+  const nodes = await api.call<NodeObj[]>('GET', '/v1/nodes');
+  return new Map(nodes.map((n) => [n.id, n.description.hostname]));
+}
+
+async function printTasks(tasks: TaskObj[], v: { format?: string; 'no-trunc'?: boolean; filter?: string[] }, api: ApiClient): Promise<number> {
+  let shown = tasks;
+  for (const f of v.filter ?? []) {
+    const [k, val] = f.split('=');
+    if (k === 'desired-state') shown = shown.filter((t) => t.desiredState === val || (val === 'running' && t.desiredState === 'running'));
+    else if (k === 'name') shown = shown.filter((t) => taskName(t).startsWith(val));
+    else if (k === 'node') shown = shown.filter((t) => t.nodeId === val);
+    else usageError(`unknown filter ${k} (desired-state, name, node)`);
+  }
+  shown = [...shown].sort((a, b) => a.serviceName.localeCompare(b.serviceName) || (a.slot ?? 0) - (b.slot ?? 0) || b.meta.createdAt - a.meta.createdAt);
+  if (v.format === 'json') { json(shown); return 0; }
+  const names = await nodeNames(api);
+  const nt = !!v['no-trunc'];
+  let prevSlot = '';
+  const rows = shown.map((t) => {
+    const slotKey = `${t.serviceName}.${t.slot ?? t.nodeId}`;
+    const name = slotKey === prevSlot ? ` \\_ ${taskName(t)}` : taskName(t);
+    prevSlot = slotKey;
+    return [nt ? t.id : t.id.slice(0, 12), name, trunc(t.spec.image, 30, nt), t.nodeId ? (names.get(t.nodeId) ?? t.nodeId.slice(0, 12)) : '',
+      cap(t.desiredState), taskState(t), trunc(t.status.err ?? '', 60, nt), (t.status.portBindings ?? []).filter((b) => t.spec.ports.some((p) => p.mode === 'host' && p.target === b.target)).map((b) => `${b.hostIp}:${b.hostPort}->${b.target}/${b.protocol}`).join(', ')];
+  });
+  io.out(table(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows));
+  return 0;
+}
+const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+async function cmdService(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  // As in docker: `service ps -f` filters, `service logs -f` follows.
+  const { values: v, positionals } = args(rest, sub === 'logs'
+    ? { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, timestamps: { type: 'boolean', short: 't' } }
+    : { stack: { type: 'string' }, 'no-trunc': { type: 'boolean' }, filter: { type: 'string', short: 'f', multiple: true }, detach: { type: 'boolean', short: 'd' } });
+  const api = client(v);
+  switch (sub) {
+    case 'ls': case 'list': {
+      const svcs = await api.call<ServiceView[]>('GET', `/v1/services${v.stack ? `?stack=${encodeURIComponent(v.stack)}` : ''}`);
+      if (v.format === 'json') { json(svcs); return 0; }
+      io.out(table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], svcs.map((s) => [
+        s.id.slice(0, 12), s.name, s.spec.deploy.mode, `${s.running}/${s.desired}`, s.spec.image, ports(s.spec.ports)])));
+      return 0;
+    }
+    case 'ps': {
+      if (positionals.length === 0) usageError('service ps needs a SERVICE');
+      const tasks = (await Promise.all(positionals.map((s) => api.call<TaskObj[]>('GET', `/v1/tasks?service=${encodeURIComponent(s)}`)))).flat();
+      return printTasks(tasks, v, api);
+    }
+    case 'inspect': {
+      if (positionals.length === 0) usageError('service inspect needs a SERVICE');
+      json(await Promise.all(positionals.map((s) => api.call<ServiceView>('GET', `/v1/services/${encodeURIComponent(s)}`))));
+      return 0;
+    }
+    case 'scale': {
+      if (positionals.length === 0) usageError('service scale needs SERVICE=REPLICAS');
+      const wanted = positionals.map((p) => {
+        const m = /^([^=]+)=(\d+)$/.exec(p);
+        if (!m) usageError(`invalid scale specifier ${JSON.stringify(p)}: use SERVICE=REPLICAS`);
+        return { ref: m[1], replicas: Number(m[2]) };
+      });
+      const done: { service: string; replicas: number; stack: string }[] = [];
+      for (const w of wanted) {
+        const r = await api.call<{ service: string; replicas: number }>('POST', `/v1/services/${encodeURIComponent(w.ref)}/scale`, { replicas: w.replicas });
+        const svc = await api.call<ServiceView>('GET', `/v1/services/${encodeURIComponent(r.service)}`);
+        io.out(`${r.service} scaled to ${r.replicas}\n`);
+        done.push({ ...r, stack: svc.stack });
+      }
+      if (v.detach) return 0;
+      let ok = true;
+      for (const [stack, items] of groupBy(done, (d) => d.stack)) {
+        const r = await watchDeploy(api, stack, items.map((i) => i.service), { timeoutMs: 300_000, tty: !!process.stdout.isTTY, out: io.out });
+        if (!r.ok) { ok = false; io.err(`Error: ${r.failures.join('\n  ')}\n`); }
+      }
+      return ok ? 0 : 1;
+    }
+    case 'logs': {
+      const ref = positionals[0] ?? usageError('service logs needs a SERVICE');
+      const q = new URLSearchParams();
+      if (v.follow) q.set('follow', '1');
+      if (v.tail !== undefined && v.tail !== 'all') q.set('tail', String(Number(v.tail)));
+      if (v.timestamps) q.set('timestamps', '1');
+      const res = await api.raw('GET', `/v1/services/${encodeURIComponent(ref)}/logs?${q}`);
+      if (res.status >= 400) {
+        let body = '';
+        for await (const c of res.stream) body += c;
+        const e = JSON.parse(body);
+        throw new TsswarmError(e.code, e.message, e.details ?? [], res.status);
+      }
+      let buf = '';
+      for await (const c of res.stream) {
+        buf += c;
+        let i;
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const line = buf.slice(0, i);
+          buf = buf.slice(i + 1);
+          if (!line) continue;
+          const l = JSON.parse(line) as { task: string; stream: string; data: string };
+          const text = l.data.endsWith('\n') ? l.data : l.data + '\n';
+          const prefixed = text.split('\n').slice(0, -1).map((x) => `${l.task}    | ${x}\n`).join('');
+          (l.stream === 'stderr' ? io.err : io.out)(prefixed);
+        }
+      }
+      return 0;
+    }
+    default: return usageError(`unknown service command ${JSON.stringify(sub ?? '')} (ls, ps, inspect, scale, logs)`);
+  }
+}
+
+function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
+}
+
+async function cmdNode(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values: v, positionals } = args(rest, {});
+  const api = client(v);
+  switch (sub) {
+    case 'ls': case 'list': {
+      const [nodes, info] = await Promise.all([api.call<NodeObj[]>('GET', '/v1/nodes'), api.call<{ nodeId: string }>('GET', '/v1/info')]);
+      if (v.format === 'json') { json(nodes); return 0; }
+      io.out(table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'], nodes.map((n) => [
+        n.id.slice(0, 12) + (n.id === info.nodeId ? ' *' : ''), n.description.hostname, cap(n.status.state), cap(n.spec.availability),
+        n.spec.role === 'manager' ? 'Leader' : '', n.description.engine.version])));
+      return 0;
+    }
+    case 'inspect': {
+      if (positionals.length === 0) usageError('node inspect needs a NODE');
+      json(await Promise.all(positionals.map((n) => api.call<NodeObj>('GET', `/v1/nodes/${encodeURIComponent(n === 'self' ? (positionals[0]) : n)}`))));
+      return 0;
+    }
+    default: return usageError(`unknown node command ${JSON.stringify(sub ?? '')} (ls, inspect)`);
+  }
+}
