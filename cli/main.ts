@@ -85,9 +85,12 @@ export async function main(argv: string[]): Promise<void> {
       for (const d of err.details) io.err(`  ${formatDetail(d)}\n`);
       process.exitCode = 1;
     } else {
-      io.err(`Error: ${(err as Error).stack ?? err}\n`);
+      io.err(`Error: ${(err as Error).message ?? err}\n`);
+      if (process.env.TSSWARM_DEBUG) io.err(`${(err as Error).stack}\n`);
       process.exitCode = 1;
     }
+    // A daemon that failed half way may hold sockets and timers: do not linger.
+    if (argv[0] === 'manager' || argv[0] === 'agent') process.exit(1);
   }
 }
 

@@ -165,6 +165,9 @@ export class Worker {
           // Sent only when the manager wants the data gone (stack rm --volumes).
           const v = (c.obj as VolumeObj | undefined) ?? this.volumes.get(c.id);
           this.volumes.delete(c.id);
+          // Earlier objects of the same name (a stack removed and deployed again) are gone too:
+          // the manager purges only once no task uses the volume.
+          if (v) for (const [id, x] of [...this.volumes]) if (x.name === v.name) this.volumes.delete(id);
           if (v && !v.spec.external) this.volRemovals.set(v.name, v.stack);
         }
       } else if (c.kind === 'task') {

@@ -4,6 +4,7 @@
 // (ready, down) are written to the store.
 
 import * as grpc from '@grpc/grpc-js';
+import { existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { newId } from '../../common/ids.js';
 import { dispatcherProto } from '../../proto/load.js';
@@ -69,6 +70,8 @@ export class Dispatcher {
   /** Listen on each address (unix:///path or host:port). */
   async listen(addresses: string[], credentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
     for (const addr of addresses) {
+      // A socket file left by a killed manager: the data dir lock says it is ours to replace.
+      if (addr.startsWith('unix://') && existsSync(addr.slice(7))) unlinkSync(addr.slice(7));
       await new Promise<void>((resolve, reject) =>
         this.server.bindAsync(addr, credentials, (err) => (err ? reject(err) : resolve())));
     }
