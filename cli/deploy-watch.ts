@@ -20,7 +20,7 @@ export interface ServiceProgress {
 const hasHealthcheck = (s: ServiceView): boolean => !!s.spec.healthcheck && !s.spec.healthcheck.disable && !!s.spec.healthcheck.test?.length && s.spec.healthcheck.test[0] !== 'NONE';
 
 /** Pure: how far along one service is. */
-export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map<string, number>, now: number): ServiceProgress {
+export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map<string, number>, now: number, expectRollback = false): ServiceProgress {
   const mine = tasks.filter((t) => t.serviceId === s.id && t.specVersion === s.specVersion);
   const oneShot = s.spec.deploy.restart_policy.condition !== 'any';
   const live = mine.filter((t) => t.desiredState === 'running');
@@ -43,11 +43,25 @@ export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map
       if (now - since > 5000) { p.failure = `task ${taskName(t)} cannot be scheduled: ${st.err}`; break; }
     }
   }
+  // A rolling update decides for itself what a failed task means (pause, continue, rollback):
+  // follow its verdict rather than the first failure.
+  const us = s.updateStatus;
+  if (us && (us.state === 'updating' || us.state === 'rollback_started')) {
+    if (p.failure) p.note = p.failure;
+    p.failure = undefined;
+    if (us.state === 'rollback_started') { p.done = false; if (expectRollback) p.note = `rolling back`; else p.note = `rolling back: ${us.message}`; }
+  } else if (us?.state === 'paused' || us?.state === 'rollback_paused') {
+    p.done = false;
+    p.failure = `${us.state === 'paused' ? 'update paused' : 'rollback paused'}: ${us.message}`;
+  } else if (us?.state === 'rollback_completed' && !expectRollback) {
+    p.done = false;
+    p.failure = `update rolled back: ${us.message}`;
+  }
   if (p.done) p.failure = undefined;
   return p;
 }
 
-export async function watchDeploy(api: ApiClient, stack: string, services: string[], opts: { timeoutMs: number; tty: boolean; out: (s: string) => void }): Promise<{ ok: boolean; failures: string[] }> {
+export async function watchDeploy(api: ApiClient, stack: string, services: string[], opts: { timeoutMs: number; tty: boolean; out: (s: string) => void; expectRollback?: boolean }): Promise<{ ok: boolean; failures: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pendingSince = new Map<string, number>();
   let lastLines: string[] = [];
@@ -58,7 +72,7 @@ export async function watchDeploy(api: ApiClient, stack: string, services: strin
       api.call<TaskObj[]>('GET', `/v1/tasks?stack=${encodeURIComponent(stack)}`),
     ]);
     const now = Date.now();
-    const progress = svcs.filter((s) => services.includes(s.name)).map((s) => progressOf(s, tasks, pendingSince, now));
+    const progress = svcs.filter((s) => services.includes(s.name)).map((s) => progressOf(s, tasks, pendingSince, now, opts.expectRollback));
     const lines = progress.map((p) => `${p.name}: ${p.ready}/${p.desired} ${p.done ? 'converged' : p.failure ? `FAILED: ${p.failure}` : p.note ? `(${p.note})` : 'starting'}`);
     if (opts.tty) {
       if (drawn) opts.out(`\x1b[${drawn}A`);

@@ -5,6 +5,7 @@ import { formatDetail, TsswarmError, ErrorCodes } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { loadStackFiles, stackToYaml } from '../common/compose/index.js';
 import type { DeployPlan, ServiceChange } from '../manager/controlapi/deploy.js';
+import type { ServiceUpdateFlags } from '../manager/controlapi/service-update.js';
 import type { ServiceView } from '../manager/controlapi/server.js';
 import { defaultDataDir } from '../manager/datadir.js';
 import type { NodeObj, TaskObj } from '../manager/store/types.js';
@@ -36,6 +37,13 @@ Services:
   service ps SERVICE [--no-trunc] [--filter desired-state=running]
   service inspect SERVICE          show a service as JSON
   service scale SERVICE=N [SERVICE=N...] [--detach]
+  service update [--image I] [--env-add K=V] [--env-rm K] [--replicas N] [--publish-add P] [--publish-rm P]
+                 [--constraint-add C] [--constraint-rm C] [--update-parallelism N] [--update-order start-first]
+                 [--update-delay D] [--update-monitor D] [--update-failure-action pause|continue|rollback]
+                 [--update-max-failure-ratio R] [--rollback-*] [--restart-*] [--limit-memory M] [--limit-cpu C]
+                 [--force] [--dry-run] [--detach] SERVICE
+                                   change a service and follow the rolling update
+  service rollback SERVICE [--detach]  restore the previous spec with the rollback_config
   service logs SERVICE [-f] [--tail N] [-t]
 
 Nodes:
@@ -162,12 +170,15 @@ async function cmdConfig(argv: string[]): Promise<number> {
   return 0;
 }
 
+const show = (x: unknown): string => (x === undefined ? '(none)' : JSON.stringify(x));
+
 function describeChange(c: ServiceChange): string {
   switch (c.action) {
     case 'create': return `create   ${c.name}${c.replicas && c.replicas.to >= 0 ? ` (${c.replicas.to} replica${c.replicas.to === 1 ? '' : 's'})` : ' (global)'}`;
-    case 'remove': return `remove   ${c.name}`;
+    case 'remove': return `remove   ${c.name}${c.tasksReplaced ? ` (${c.tasksReplaced} task${c.tasksReplaced === 1 ? '' : 's'} stopped)` : ''}`;
     case 'scale': return `scale    ${c.name} ${c.replicas!.from} -> ${c.replicas!.to}`;
-    case 'update': return `update   ${c.name} (${c.fields.join(', ')})`;
+    case 'update': return `update   ${c.name} (${c.tasksReplaced ?? 0} task${c.tasksReplaced === 1 ? '' : 's'} replaced)` +
+      (c.changes ?? []).map((d) => `\n           ${d.field}: ${show(d.from)} -> ${show(d.to)}`).join('');
     default: return `unchanged ${c.name}`;
   }
 }
@@ -273,7 +284,8 @@ async function cmdService(argv: string[]): Promise<number> {
   // As in docker: `service ps -f` filters, `service logs -f` follows.
   const { values: v, positionals } = args(rest, sub === 'logs'
     ? { follow: { type: 'boolean', short: 'f' }, tail: { type: 'string', short: 'n' }, timestamps: { type: 'boolean', short: 't' } }
-    : { stack: { type: 'string' }, 'no-trunc': { type: 'boolean' }, filter: { type: 'string', short: 'f', multiple: true }, detach: { type: 'boolean', short: 'd' } });
+    : sub === 'update' ? UPDATE_OPTIONS
+      : { stack: { type: 'string' }, 'no-trunc': { type: 'boolean' }, filter: { type: 'string', short: 'f', multiple: true }, detach: { type: 'boolean', short: 'd' } });
   const api = client(v);
   switch (sub) {
     case 'ls': case 'list': {
@@ -300,20 +312,14 @@ async function cmdService(argv: string[]): Promise<number> {
         if (!m) usageError(`invalid scale specifier ${JSON.stringify(p)}: use SERVICE=REPLICAS`);
         return { ref: m[1], replicas: Number(m[2]) };
       });
-      const done: { service: string; replicas: number; stack: string }[] = [];
+      const done: string[] = [];
       for (const w of wanted) {
         const r = await api.call<{ service: string; replicas: number }>('POST', `/v1/services/${encodeURIComponent(w.ref)}/scale`, { replicas: w.replicas });
-        const svc = await api.call<ServiceView>('GET', `/v1/services/${encodeURIComponent(r.service)}`);
         io.out(`${r.service} scaled to ${r.replicas}\n`);
-        done.push({ ...r, stack: svc.stack });
+        done.push(r.service);
       }
       if (v.detach) return 0;
-      let ok = true;
-      for (const [stack, items] of groupBy(done, (d) => d.stack)) {
-        const r = await watchDeploy(api, stack, items.map((i) => i.service), { timeoutMs: 300_000, tty: !!process.stdout.isTTY, out: io.out });
-        if (!r.ok) { ok = false; io.err(`Error: ${r.failures.join('\n  ')}\n`); }
-      }
-      return ok ? 0 : 1;
+      return followServices(api, done);
     }
     case 'logs': {
       const ref = positionals[0] ?? usageError('service logs needs a SERVICE');
@@ -344,8 +350,68 @@ async function cmdService(argv: string[]): Promise<number> {
       }
       return 0;
     }
-    default: return usageError(`unknown service command ${JSON.stringify(sub ?? '')} (ls, ps, inspect, scale, logs)`);
+    case 'update': {
+      const ref = positionals[0] ?? usageError('service update needs a SERVICE');
+      if (positionals.length > 1) usageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
+      const flags = updateFlags(v);
+      const r = await api.call<{ service: string; fields: string[]; replaced: boolean }>('POST', `/v1/services/${encodeURIComponent(ref)}/update`, { flags, dryRun: !!v['dry-run'] });
+      if (v.format === 'json') { json(r); return 0; }
+      io.out(`${v['dry-run'] ? 'Would update' : 'Updated'} ${r.service}: ${r.fields.length ? r.fields.join(', ') : 'no change'}${r.replaced ? ' (tasks will be replaced)' : ''}\n`);
+      if (v['dry-run'] || v.detach) return 0;
+      return followServices(api, [r.service]);
+    }
+    case 'rollback': {
+      const ref = positionals[0] ?? usageError('service rollback needs a SERVICE');
+      const r = await api.call<{ service: string }>('POST', `/v1/services/${encodeURIComponent(ref)}/rollback`, {});
+      io.out(`Rolling back ${r.service} to its previous spec\n`);
+      if (v.detach) return 0;
+      return followServices(api, [r.service], true);
+    }
+    default: return usageError(`unknown service command ${JSON.stringify(sub ?? '')} (ls, ps, inspect, scale, update, rollback, logs)`);
   }
+}
+
+const UPDATE_OPTIONS: ParseArgsConfig['options'] = {
+  image: { type: 'string' }, 'env-add': { type: 'string', multiple: true }, 'env-rm': { type: 'string', multiple: true },
+  'label-add': { type: 'string', multiple: true }, 'label-rm': { type: 'string', multiple: true }, replicas: { type: 'string' },
+  'publish-add': { type: 'string', multiple: true }, 'publish-rm': { type: 'string', multiple: true },
+  'constraint-add': { type: 'string', multiple: true }, 'constraint-rm': { type: 'string', multiple: true },
+  user: { type: 'string', short: 'u' }, 'limit-memory': { type: 'string' }, 'limit-cpu': { type: 'string' },
+  'restart-condition': { type: 'string' }, 'restart-delay': { type: 'string' }, 'restart-max-attempts': { type: 'string' }, 'restart-window': { type: 'string' },
+  ...Object.fromEntries(['update', 'rollback'].flatMap((p) => ['parallelism', 'delay', 'order', 'monitor', 'failure-action', 'max-failure-ratio']
+    .map((k) => [`${p}-${k}`, { type: 'string' as const }]))),
+  force: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' },
+};
+
+function updateFlags(v: Record<string, any>): ServiceUpdateFlags {
+  const cfg = (p: string) => {
+    const out: Record<string, string> = {};
+    for (const k of ['parallelism', 'delay', 'order', 'monitor', 'failure-action', 'max-failure-ratio']) if (v[`${p}-${k}`] !== undefined) out[k.replace(/-/g, '_')] = v[`${p}-${k}`];
+    return Object.keys(out).length ? out : undefined;
+  };
+  let replicas: number | undefined;
+  if (v.replicas !== undefined) {
+    replicas = Number(v.replicas);
+    if (!/^\d+$/.test(v.replicas)) usageError(`--replicas must be a non-negative integer, not ${JSON.stringify(v.replicas)}`);
+  }
+  return {
+    image: v.image, envAdd: v['env-add'], envRm: v['env-rm'], labelAdd: v['label-add'], labelRm: v['label-rm'], replicas,
+    publishAdd: v['publish-add'], publishRm: v['publish-rm'], constraintAdd: v['constraint-add'], constraintRm: v['constraint-rm'],
+    user: v.user, limitMemory: v['limit-memory'], limitCpu: v['limit-cpu'],
+    restartCondition: v['restart-condition'], restartDelay: v['restart-delay'], restartMaxAttempts: v['restart-max-attempts'], restartWindow: v['restart-window'],
+    update: cfg('update'), rollback: cfg('rollback'), force: v.force,
+  };
+}
+
+/** Follow services (possibly of several stacks) until converged; non-zero on failure. */
+async function followServices(api: ApiClient, names: string[], expectRollback = false): Promise<number> {
+  let ok = true;
+  const svcs = await Promise.all(names.map((n) => api.call<ServiceView>('GET', `/v1/services/${encodeURIComponent(n)}`)));
+  for (const [stack, items] of groupBy(svcs, (s) => s.stack)) {
+    const r = await watchDeploy(api, stack, items.map((i) => i.name), { timeoutMs: 600_000, tty: !!process.stdout.isTTY, out: io.out, expectRollback });
+    if (!r.ok) { ok = false; io.err(`Error: ${r.failures.join('\n  ')}\n`); }
+  }
+  return ok ? 0 : 1;
 }
 
 function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {

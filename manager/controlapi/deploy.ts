@@ -6,7 +6,7 @@
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { networkFullName, serviceFullName, volumeFullName, type ServiceSpec, type StackSpec } from '../../common/spec.js';
 import type { WriteTx } from '../store/store.js';
-import type { ClusterState, NetworkObj, ServiceObj, VolumeObj } from '../store/types.js';
+import { isTerminal, type ClusterState, type NetworkObj, type ServiceObj, type VolumeObj } from '../store/types.js';
 
 export interface ServiceChange {
   action: 'create' | 'update' | 'scale' | 'remove' | 'unchanged';
@@ -14,7 +14,11 @@ export interface ServiceChange {
   shortName: string;
   /** field paths whose value changed (update/scale) */
   fields: string[];
+  /** the values before and after, per changed field (update/scale) */
+  changes?: { field: string; from: unknown; to: unknown }[];
   replicas?: { from: number; to: number };
+  /** tasks that would be replaced (update) or stopped (scale down, remove) */
+  tasksReplaced?: number;
 }
 
 export interface DeployPlan {
@@ -85,11 +89,17 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
     if (!cur) { plan.services.push({ action: 'create', name, shortName: short, fields: [], replicas: { from: 0, to: replicasOf(spec) } }); continue; }
     const fields = diffPaths(cur.spec, spec);
     const replicas = { from: replicasOf(cur.spec), to: replicasOf(spec) };
+    const changes = fields.map((f) => ({ field: f, from: valueAt(cur.spec, f), to: valueAt(spec, f) }));
+    const live = liveTasks(state, cur.id);
     if (fields.length === 0) plan.services.push({ action: 'unchanged', name, shortName: short, fields, replicas });
-    else if (!needsNewTasks(cur.spec, spec) && fields.every((f) => f === 'deploy.replicas')) plan.services.push({ action: 'scale', name, shortName: short, fields, replicas });
-    else plan.services.push({ action: 'update', name, shortName: short, fields, replicas });
+    else if (!needsNewTasks(cur.spec, spec) && fields.every((f) => f === 'deploy.replicas')) {
+      plan.services.push({ action: 'scale', name, shortName: short, fields, changes, replicas, tasksReplaced: Math.max(0, live - replicas.to) });
+    } else {
+      const replaced = needsNewTasks(cur.spec, spec) ? (replicas.to >= 0 ? Math.min(live, replicas.to) : live) : 0;
+      plan.services.push({ action: 'update', name, shortName: short, fields, changes, replicas, tasksReplaced: replaced });
+    }
   }
-  for (const cur of existing.values()) plan.services.push({ action: 'remove', name: cur.name, shortName: cur.shortName, fields: [], replicas: { from: replicasOf(cur.spec), to: 0 } });
+  for (const cur of existing.values()) plan.services.push({ action: 'remove', name: cur.name, shortName: cur.shortName, fields: [], replicas: { from: replicasOf(cur.spec), to: 0 }, tasksReplaced: liveTasks(state, cur.id) });
 
   const haveNets = new Set(state.networks.filter((n) => !n.released).map((n) => n.name));
   const wantNets = new Set<string>();
@@ -113,6 +123,16 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
   return plan;
 }
 
+const liveTasks = (state: ClusterState, serviceId: string): number =>
+  state.tasks.filter((t) => t.serviceId === serviceId && t.desiredState === 'running' && !isTerminal(t.status.state)).length;
+
+function valueAt(obj: unknown, path: string): unknown {
+  if (path === '.') return obj;
+  let cur: any = obj;
+  for (const k of path.split('.')) cur = cur?.[k];
+  return cur;
+}
+
 const replicasOf = (s: ServiceSpec): number => (s.deploy.mode === 'global' ? -1 : s.deploy.replicas);
 
 const meta = () => ({ version: 0, createdAt: 0, updatedAt: 0 });
@@ -123,7 +143,7 @@ const meta = () => ({ version: 0, createdAt: 0, updatedAt: 0 });
  * are released and deleted by the control loop once no task uses them.
  */
 export function applyDeploy(tx: WriteTx, stack: StackSpec, newId: () => string): DeployPlan {
-  const state: ClusterState = { nodes: [], services: tx.list('service'), tasks: [], networks: tx.list('network'), volumes: tx.list('volume') };
+  const state: ClusterState = { nodes: [], services: tx.list('service'), tasks: tx.list('task'), networks: tx.list('network'), volumes: tx.list('volume') };
   const plan = planDeploy(stack, state);
   for (const c of plan.services) {
     const spec = stack.services[c.shortName];
@@ -132,13 +152,7 @@ export function applyDeploy(tx: WriteTx, stack: StackSpec, newId: () => string):
       const svc: ServiceObj = { kind: 'service', id: newId(), meta: meta(), name: c.name, stack: stack.name, shortName: c.shortName, spec, specVersion: 1 };
       tx.create(svc);
     } else if (c.action === 'update' || c.action === 'scale') {
-      const bump = needsNewTasks(cur.spec, spec);
-      tx.update({
-        ...cur, spec,
-        specVersion: bump ? cur.specVersion + 1 : cur.specVersion,
-        previousSpec: bump ? cur.spec : cur.previousSpec,
-        updateStatus: bump ? undefined : cur.updateStatus,
-      });
+      writeServiceSpec(tx, cur, spec);
     } else if (c.action === 'remove') {
       removeService(tx, cur);
     }
@@ -166,6 +180,21 @@ export function applyDeploy(tx: WriteTx, stack: StackSpec, newId: () => string):
     }
   }
   return plan;
+}
+
+/**
+ * Give a service a new spec. A change to what its tasks run (or `force`) bumps specVersion,
+ * which is what makes the orchestrator roll the tasks; the old spec is kept for rollback.
+ */
+export function writeServiceSpec(tx: WriteTx, cur: ServiceObj, spec: ServiceSpec, force = false): { replaced: boolean } {
+  const bump = force || needsNewTasks(cur.spec, spec);
+  tx.update({
+    ...cur, spec,
+    specVersion: bump ? cur.specVersion + 1 : cur.specVersion,
+    previousSpec: bump ? cur.spec : cur.previousSpec,
+    updateStatus: bump ? undefined : cur.updateStatus,
+  });
+  return { replaced: bump };
 }
 
 export function removeService(tx: WriteTx, svc: ServiceObj): void {

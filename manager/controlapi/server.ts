@@ -10,7 +10,8 @@ import type { StackSpec } from '../../common/spec.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import type { Store } from '../store/store.js';
 import { isTerminal, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
-import { applyDeploy, planDeploy, removeStack, validateDeploy, type DeployValidation } from './deploy.js';
+import { applyDeploy, diffPaths, needsNewTasks, planDeploy, removeStack, validateDeploy, writeServiceSpec, type DeployValidation } from './deploy.js';
+import { applyServiceUpdate, type ServiceUpdateFlags } from './service-update.js';
 
 export interface ApiOptions {
   store: Store;
@@ -91,6 +92,25 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       tx.update({ ...s, spec: { ...s.spec, deploy: { ...s.spec.deploy, replicas } } });
       return { service: s.name, replicas };
     });
+  });
+
+  app.post<{ Params: { ref: string }; Body: { flags: ServiceUpdateFlags; dryRun?: boolean } }>('/v1/services/:ref/update', async (req) => {
+    const flags = req.body?.flags ?? {};
+    const svc = findService(store, req.params.ref);
+    const spec = applyServiceUpdate(svc.spec, flags, opts.validation?.validateConstraint);
+    const fields = diffPaths(svc.spec, spec);
+    const replaced = !!flags.force || needsNewTasks(svc.spec, spec);
+    if (req.body.dryRun) return { service: svc.name, fields, replaced, applied: false };
+    const others = store.state();
+    validateDeploy({ name: '\u0000update', services: { [svc.shortName]: spec }, networks: {}, volumes: {} },
+      { ...others, services: others.services.filter((x) => x.id !== svc.id) }, opts.validation);
+    await store.update((tx) => {
+      const cur = tx.get('service', svc.id);
+      if (!cur) throw new TsswarmError(ErrorCodes.SERVICE_NOT_FOUND, `service ${svc.name} was removed meanwhile`, [], 404);
+      writeServiceSpec(tx, cur, spec, !!flags.force);
+    });
+    opts.log.info({ service: svc.name, fields, replaced }, 'service updated');
+    return { service: svc.name, fields, replaced, applied: true };
   });
 
   app.get<{ Querystring: { service?: string; stack?: string; node?: string } }>('/v1/tasks', async (req) => {

@@ -1,0 +1,121 @@
+// `service update` flags as a pure patch of a service spec (docker service update's flags).
+
+import { normaliseDuration } from '../../common/duration.js';
+import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
+import { parseShortPort } from '../../common/compose/normalize.js';
+import type { ServiceSpec, UpdateConfigSpec } from '../../common/spec.js';
+
+export interface ServiceUpdateFlags {
+  image?: string;
+  envAdd?: string[];
+  envRm?: string[];
+  labelAdd?: string[]; // container labels
+  labelRm?: string[];
+  replicas?: number;
+  publishAdd?: string[]; // short port syntax, e.g. "8080:80", "53:53/udp"
+  publishRm?: string[]; // "8080" or "8080/udp" (published port), or "TARGET" of an unpublished one
+  constraintAdd?: string[];
+  constraintRm?: string[];
+  command?: string[];
+  user?: string;
+  update?: Partial<Record<keyof UpdateConfigSpec, string>>;
+  rollback?: Partial<Record<keyof UpdateConfigSpec, string>>;
+  restartCondition?: string;
+  restartDelay?: string;
+  restartMaxAttempts?: string;
+  restartWindow?: string;
+  limitMemory?: string;
+  limitCpu?: string;
+  /** Replace the tasks even if nothing changed (docker service update --force). */
+  force?: boolean;
+}
+
+const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+
+export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, validateConstraint?: (c: string) => string | undefined): ServiceSpec {
+  const s = clone(spec);
+  const errors: ErrorDetail[] = [];
+  const bad = (field: string, message: string) => errors.push({ field, message });
+  if (f.image !== undefined) { if (f.image) s.image = f.image; else bad('image', 'must not be empty'); }
+  if (f.command) s.command = f.command;
+  if (f.user !== undefined) s.user = f.user;
+  for (const k of f.envRm ?? []) delete s.environment[k];
+  for (const kv of f.envAdd ?? []) {
+    const i = kv.indexOf('=');
+    if (i <= 0) bad('env-add', `${JSON.stringify(kv)}: use KEY=VALUE`);
+    else s.environment[kv.slice(0, i)] = kv.slice(i + 1);
+  }
+  for (const k of f.labelRm ?? []) delete s.labels[k];
+  for (const kv of f.labelAdd ?? []) {
+    const i = kv.indexOf('=');
+    s.labels[i < 0 ? kv : kv.slice(0, i)] = i < 0 ? '' : kv.slice(i + 1);
+  }
+  if (f.replicas !== undefined) {
+    if (!Number.isInteger(f.replicas) || f.replicas < 0) bad('replicas', 'must be a non-negative integer');
+    else if (s.deploy.mode === 'global') bad('replicas', 'a global service has no replicas');
+    else s.deploy.replicas = f.replicas;
+  }
+  for (const p of f.publishRm ?? []) {
+    const m = /^(\d+)(?:\/(tcp|udp))?$/.exec(p);
+    if (!m) { bad('publish-rm', `${JSON.stringify(p)}: use PORT or PORT/udp`); continue; }
+    const n = Number(m[1]);
+    const proto = m[2] ?? 'tcp';
+    const before = s.ports.length;
+    s.ports = s.ports.filter((x) => !((x.published ?? x.target) === n && x.protocol === proto));
+    if (s.ports.length === before) bad('publish-rm', `the service publishes no port ${n}/${proto}`);
+  }
+  for (const p of f.publishAdd ?? []) {
+    const r = parseShortPort(p);
+    if (typeof r === 'string') { bad('publish-add', r); continue; }
+    for (const port of r) {
+      s.ports = s.ports.filter((x) => !(x.published !== undefined && x.published === port.published && x.protocol === port.protocol));
+      s.ports.push(port);
+    }
+  }
+  for (const c of f.constraintRm ?? []) s.deploy.placement.constraints = s.deploy.placement.constraints.filter((x) => x.replace(/\s/g, '') !== c.replace(/\s/g, ''));
+  for (const c of f.constraintAdd ?? []) {
+    const why = validateConstraint?.(c);
+    if (why) bad('constraint-add', why);
+    else if (!s.deploy.placement.constraints.includes(c)) s.deploy.placement.constraints.push(c);
+  }
+  const uc = (target: UpdateConfigSpec, flags: ServiceUpdateFlags['update'], prefix: string) => {
+    for (const [k, v] of Object.entries(flags ?? {})) {
+      if (v === undefined) continue;
+      const field = `${prefix}-${k.replace(/_/g, '-')}`;
+      try {
+        if (k === 'parallelism') { const n = Number(v); if (!Number.isInteger(n) || n < 0) throw new Error('must be a non-negative integer'); target.parallelism = n; }
+        else if (k === 'delay' || k === 'monitor') target[k] = normaliseDuration(v);
+        else if (k === 'order') { if (v !== 'stop-first' && v !== 'start-first') throw new Error('must be stop-first or start-first'); target.order = v; }
+        else if (k === 'failure_action') { if (!['pause', 'continue', 'rollback'].includes(v)) throw new Error('must be pause, continue or rollback'); target.failure_action = v as UpdateConfigSpec['failure_action']; }
+        else if (k === 'max_failure_ratio') { const n = Number(v); if (!(n >= 0 && n <= 1)) throw new Error('must be between 0 and 1'); target.max_failure_ratio = n; }
+      } catch (e) { bad(field, (e as Error).message); }
+    }
+  };
+  uc(s.deploy.update_config, f.update, 'update');
+  uc(s.deploy.rollback_config, f.rollback, 'rollback');
+  try {
+    if (f.restartCondition !== undefined) {
+      if (!['none', 'on-failure', 'any'].includes(f.restartCondition)) throw new Error('restart-condition must be none, on-failure or any');
+      s.deploy.restart_policy.condition = f.restartCondition as 'any';
+    }
+    if (f.restartDelay !== undefined) s.deploy.restart_policy.delay = normaliseDuration(f.restartDelay);
+    if (f.restartWindow !== undefined) s.deploy.restart_policy.window = normaliseDuration(f.restartWindow);
+    if (f.restartMaxAttempts !== undefined) {
+      const n = Number(f.restartMaxAttempts);
+      if (!Number.isInteger(n) || n < 0) throw new Error('restart-max-attempts must be a non-negative integer');
+      s.deploy.restart_policy.max_attempts = n;
+    }
+  } catch (e) { bad('restart-policy', (e as Error).message); }
+  if (f.limitMemory !== undefined) {
+    const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(f.limitMemory);
+    if (!m) bad('limit-memory', `${JSON.stringify(f.limitMemory)}: use a size such as 512M`);
+    else s.deploy.resources.limits.memory = Math.round(Number(m[1]) * ({ '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as 'k']));
+  }
+  if (f.limitCpu !== undefined) {
+    const n = Number(f.limitCpu);
+    if (!(n > 0)) bad('limit-cpu', 'must be a positive number of CPUs');
+    else s.deploy.resources.limits.cpus = n;
+  }
+  if (errors.length) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'invalid service update; nothing was changed', errors);
+  return s;
+}
