@@ -1,20 +1,6 @@
-// Binary helpers: CRC-32 (IEEE), and a tiny writer/reader for the WAL and snapshot files.
+// Binary helpers: CRC-32 (shared with the store), and a tiny writer/reader for the WAL and snapshot files.
 
-const TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-export function crc32(data: Uint8Array, start = 0, end = data.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
+export { crc32 } from '../../common/crc32.js';
 
 export class Writer {
   private buf: Uint8Array;

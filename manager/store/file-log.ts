@@ -9,7 +9,7 @@
 
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { crc32 } from './crc32.js';
+import { crc32 } from '../../common/crc32.js';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import type { LogEntry, Recovered, StoreLog, StoreSnapshot } from './log.js';
 
