@@ -10,6 +10,8 @@ export interface StackSpec {
   services: Record<string, ServiceSpec>;
   networks: Record<string, NetworkSpec>;
   volumes: Record<string, VolumeSpec>;
+  /** top-level extension fields kept verbatim (x-*) */
+  extensions?: Record<string, unknown>;
 }
 
 export interface ServiceSpec {

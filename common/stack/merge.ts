@@ -1,0 +1,98 @@
+// Merging several stack files (`-c a.yml -c b.yml`), following the Compose Specification's
+// merge rules on the positioned trees (so every value keeps the file and line it came from):
+//   - mappings merge key by key, recursively; scalars and most sequences are replaced;
+//   - environment, labels, deploy.labels, a service's networks and depends_on merge as maps
+//     (their list forms are turned into maps first);
+//   - ports, env_file, placement constraints and preferences are concatenated
+//     (duplicates removed later);
+//   - a service's volumes are merged by mount target (the later file wins);
+//   - an explicit null in a later file keeps the earlier value.
+
+import type { TEntry, TMap, TNode, TSeq } from './tree.js';
+
+type Rule = 'map' | 'concat' | 'by-target' | 'replace';
+
+function ruleFor(path: string[]): Rule {
+  if (path[0] === 'services' && path.length >= 3) {
+    const rest = path.slice(2).join('.');
+    if (['environment', 'labels', 'deploy.labels', 'networks', 'depends_on'].includes(rest)) return 'map';
+    if (['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences'].includes(rest)) return 'concat';
+    if (rest === 'volumes') return 'by-target';
+    return 'replace';
+  }
+  if ((path[0] === 'networks' || path[0] === 'volumes') && path.length === 3 && path[2] === 'labels') return 'map';
+  return 'replace';
+}
+
+export function mergeTrees(base: TNode, over: TNode, path: string[] = []): TNode {
+  if (over.kind === 'scalar' && over.value === null && base.kind !== 'scalar') return base;
+  const rule = ruleFor(path);
+  if (rule === 'map' && (base.kind === 'seq' || over.kind === 'seq')) {
+    const b = listToMap(base, path);
+    const o = listToMap(over, path);
+    if (b && o) return mergeMaps(b, o, path);
+    return over;
+  }
+  if (base.kind === 'map' && over.kind === 'map') return mergeMaps(base, over, path);
+  if (base.kind === 'seq' && over.kind === 'seq') {
+    if (rule === 'concat') return { ...over, items: [...base.items, ...over.items] };
+    if (rule === 'by-target') return mergeByTarget(base, over);
+  }
+  return over;
+}
+
+function mergeMaps(base: TMap, over: TMap, path: string[]): TMap {
+  const entries: TEntry[] = base.entries.map((e) => ({ ...e }));
+  for (const oe of over.entries) {
+    const i = entries.findIndex((e) => e.key === oe.key);
+    if (i === -1) entries.push(oe);
+    else entries[i] = { key: oe.key, keyPos: oe.keyPos, value: mergeTrees(entries[i].value, oe.value, [...path, oe.key]) };
+  }
+  return { kind: 'map', pos: base.pos, entries };
+}
+
+/** List form -> map form for environment/labels ("K=V"), networks and depends_on (names). */
+function listToMap(n: TNode, path: string[]): TMap | undefined {
+  if (n.kind === 'map') return n;
+  if (n.kind !== 'seq') return undefined;
+  const last = path[path.length - 1];
+  const kv = last === 'environment' || last === 'labels';
+  const entries: TEntry[] = [];
+  for (const item of n.items) {
+    if (item.kind !== 'scalar' || typeof item.value !== 'string') return undefined;
+    const s = item.value;
+    if (kv) {
+      const eq = s.indexOf('=');
+      const key = eq === -1 ? s : s.slice(0, eq);
+      const value = eq === -1 ? (last === 'labels' ? '' : null) : s.slice(eq + 1);
+      entries.push({ key, keyPos: item.pos, value: { kind: 'scalar', pos: item.pos, value } });
+    } else {
+      entries.push({ key: s, keyPos: item.pos, value: { kind: 'scalar', pos: item.pos, value: null } });
+    }
+  }
+  return { kind: 'map', pos: n.pos, entries };
+}
+
+/** The mount target of a service volume entry, short or long syntax. */
+export function volumeTarget(n: TNode): string | undefined {
+  if (n.kind === 'scalar' && typeof n.value === 'string') {
+    const parts = n.value.split(':');
+    return parts.length === 1 ? parts[0] : parts[1];
+  }
+  if (n.kind === 'map') {
+    const t = n.entries.find((e) => e.key === 'target')?.value;
+    if (t?.kind === 'scalar' && typeof t.value === 'string') return t.value;
+  }
+  return undefined;
+}
+
+function mergeByTarget(base: TSeq, over: TSeq): TSeq {
+  const items = [...base.items];
+  for (const o of over.items) {
+    const t = volumeTarget(o);
+    const i = t === undefined ? -1 : items.findIndex((b) => volumeTarget(b) === t);
+    if (i === -1) items.push(o);
+    else items[i] = o;
+  }
+  return { ...over, items };
+}

@@ -1,0 +1,1159 @@
+// Positioned tree (merged, interpolated) -> the normalised StackSpec of common/spec.ts.
+// Every problem is collected, not thrown: errors (invalid values) and warnings (keys a cluster
+// ignores, unset variables, ...) each carry file:line:col and the field's dotted path.
+
+import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { DurationError, normaliseDuration } from '../duration.js';
+import type { ErrorDetail } from '../errors.js';
+import {
+  defaultDeploy,
+  type DependsOnSpec,
+  type DeploySpec,
+  type HealthcheckSpec,
+  type MountSpec,
+  type NetworkSpec,
+  type PortSpec,
+  type RestartPolicySpec,
+  type ServiceNetworkSpec,
+  type ServiceSpec,
+  type StackSpec,
+  type UpdateConfigSpec,
+  type VolumeSpec,
+} from '../spec.js';
+import { parseDotenv } from './dotenv.js';
+import type { Lookup } from './interpolate.js';
+import { ShellSplitError, shellSplit } from './shellsplit.js';
+import { isNull, toPlain, type Pos, type TEntry, type TMap, type TNode } from './tree.js';
+
+export interface NormaliseContext {
+  /** absolute directory of the first stack file: relative paths resolve against it (Compose's project dir) */
+  baseDir: string;
+  /** the same directory as the user named it, for messages */
+  displayDir: string;
+  stackName: string;
+  /** variables for `environment: [KEY]` entries and env_file interpolation (shell env over .env) */
+  lookup: Lookup;
+  readFile: (absPath: string) => string;
+  /** home directory for `~/` bind sources */
+  home?: string;
+}
+
+export class Diagnostics {
+  readonly errors: ErrorDetail[] = [];
+  readonly warnings: ErrorDetail[] = [];
+  private seen = new Set<string>();
+
+  private push(list: ErrorDetail[], pos: Pos | undefined, field: string | undefined, message: string): void {
+    const where = pos ? (pos.line ? { file: pos.file, line: pos.line, col: pos.col } : { file: pos.file }) : {};
+    const d: ErrorDetail = { ...where, ...(field ? { field } : {}), message };
+    const k = `${list === this.errors ? 'E' : 'W'}|${d.file}|${d.line}|${d.col}|${d.field}|${message}`;
+    if (this.seen.has(k)) return; // aliases expand a node several times: report it once
+    this.seen.add(k);
+    list.push(d);
+  }
+
+  error(pos: Pos | undefined, field: string | undefined, message: string): void {
+    this.push(this.errors, pos, field, message);
+  }
+
+  warn(pos: Pos | undefined, field: string | undefined, message: string): void {
+    this.push(this.warnings, pos, field, message);
+  }
+}
+
+const NOT_SUPPORTED = 'is not supported for services and is ignored';
+const NOT_YET = 'is not supported yet and is ignored';
+
+/** Service keys that Compose knows but a cluster ignores, with the reason shown to the user. */
+const IGNORED_SERVICE_KEYS: Record<string, string> = {
+  container_name: 'is ignored: tasks are named <service>.<slot>',
+  build: 'is ignored: a cluster does not build images; build them first and refer to them with image',
+  privileged: NOT_SUPPORTED,
+  devices: NOT_SUPPORTED,
+  pid: NOT_SUPPORTED,
+  ipc: NOT_SUPPORTED,
+  uts: NOT_SUPPORTED,
+  userns_mode: NOT_SUPPORTED,
+  cgroup: NOT_SUPPORTED,
+  cgroup_parent: NOT_SUPPORTED,
+  security_opt: NOT_SUPPORTED,
+  shm_size: NOT_SUPPORTED,
+  links: 'is ignored: services on a common network reach each other by service name',
+  external_links: 'is ignored: services on a common network reach each other by service name',
+  network_mode: 'is ignored: services attach to the stack networks',
+  cap_add: NOT_YET,
+  cap_drop: NOT_YET,
+  profiles: 'is ignored: every service of a stack is deployed',
+  extends: 'is not supported and is ignored; use YAML anchors and merge keys (<<) instead',
+  sysctls: NOT_YET,
+  ulimits: NOT_YET,
+  tty: NOT_YET,
+  stdin_open: NOT_YET,
+  logging: 'is ignored: tasks log through the engine default log driver',
+  dns: NOT_YET,
+  dns_search: NOT_YET,
+  dns_opt: NOT_YET,
+  extra_hosts: NOT_YET,
+  expose: 'is ignored: services reach every port of each other on a common network',
+  domainname: NOT_YET,
+  mac_address: NOT_SUPPORTED,
+  platform: NOT_YET,
+  pull_policy: NOT_YET,
+  secrets: 'secrets are not supported yet; ignored',
+  configs: 'configs are not supported yet; ignored',
+  tmpfs: 'is ignored: use a volume of type tmpfs',
+  read_only: NOT_YET,
+  isolation: NOT_SUPPORTED,
+  group_add: NOT_YET,
+  scale: 'is ignored: use deploy.replicas',
+  mem_limit: 'is ignored: use deploy.resources.limits.memory',
+  mem_reservation: 'is ignored: use deploy.resources.reservations.memory',
+  memswap_limit: NOT_SUPPORTED,
+  mem_swappiness: NOT_SUPPORTED,
+  cpus: 'is ignored: use deploy.resources.limits.cpus',
+  cpu_shares: 'is ignored: use deploy.resources',
+  cpu_quota: 'is ignored: use deploy.resources.limits.cpus',
+  cpu_period: NOT_SUPPORTED,
+  cpuset: NOT_SUPPORTED,
+  pids_limit: NOT_YET,
+  oom_kill_disable: NOT_SUPPORTED,
+  oom_score_adj: NOT_SUPPORTED,
+  init_path: NOT_SUPPORTED,
+  storage_opt: NOT_SUPPORTED,
+  volumes_from: NOT_SUPPORTED,
+  credential_spec: NOT_SUPPORTED,
+  blkio_config: NOT_SUPPORTED,
+  device_cgroup_rules: NOT_SUPPORTED,
+  annotations: NOT_YET,
+  attach: NOT_SUPPORTED,
+  develop: 'is ignored: compose watch is a development feature',
+  label_file: NOT_YET,
+  post_start: NOT_YET,
+  pre_stop: NOT_YET,
+  runtime: NOT_SUPPORTED,
+  gpus: NOT_SUPPORTED,
+  models: NOT_SUPPORTED,
+  provider: NOT_SUPPORTED,
+  use_api_socket: NOT_SUPPORTED,
+};
+
+const SERVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const RESOURCE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+const fieldKey = (parent: string, key: string): string => (parent ? `${parent}.${key}` : key);
+const fieldIdx = (parent: string, i: number): string => `${parent}[${i}]`;
+
+function describe(n: TNode): string {
+  if (n.kind === 'map') return 'a mapping';
+  if (n.kind === 'seq') return 'a list';
+  if (n.value === null) return 'null';
+  return typeof n.value === 'string' ? `"${n.value}"` : `${typeof n.value} ${String(n.value)}`;
+}
+
+/** Typed readers: report an error and return undefined when the value does not fit. */
+class Reader {
+  constructor(readonly d: Diagnostics) {}
+
+  map(n: TNode, f: string, nullable = false): TMap | undefined {
+    if (n.kind === 'map') return n;
+    if (nullable && isNull(n)) return { kind: 'map', pos: n.pos, entries: [] };
+    this.d.error(n.pos, f, `must be a mapping, got ${describe(n)}`);
+    return undefined;
+  }
+
+  str(n: TNode, f: string): string | undefined {
+    if (n.kind === 'scalar' && n.value !== null) return String(n.value);
+    this.d.error(n.pos, f, `must be a string, got ${describe(n)}`);
+    return undefined;
+  }
+
+  int(n: TNode, f: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+    let v: number | undefined;
+    if (n.kind === 'scalar') {
+      if (typeof n.value === 'number') v = n.value;
+      else if (typeof n.value === 'string' && /^\s*-?\d+\s*$/.test(n.value)) v = Number(n.value);
+    }
+    if (v === undefined || !Number.isInteger(v)) {
+      this.d.error(n.pos, f, `must be an integer, got ${describe(n)}`);
+      return undefined;
+    }
+    if (v < min || v > max) {
+      this.d.error(n.pos, f, max === Number.MAX_SAFE_INTEGER ? `must be >= ${min}, got ${v}` : `must be between ${min} and ${max}, got ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  float(n: TNode, f: string, min = 0, max = Infinity): number | undefined {
+    let v: number | undefined;
+    if (n.kind === 'scalar') {
+      if (typeof n.value === 'number') v = n.value;
+      else if (typeof n.value === 'string' && /^\s*-?(\d+(\.\d*)?|\.\d+)\s*$/.test(n.value)) v = Number(n.value);
+    }
+    if (v === undefined || !Number.isFinite(v)) {
+      this.d.error(n.pos, f, `must be a number, got ${describe(n)}`);
+      return undefined;
+    }
+    if (v < min || v > max) {
+      this.d.error(n.pos, f, max === Infinity ? `must be >= ${min}, got ${v}` : `must be between ${min} and ${max}, got ${v}`);
+      return undefined;
+    }
+    return v;
+  }
+
+  bool(n: TNode, f: string): boolean | undefined {
+    if (n.kind === 'scalar') {
+      if (typeof n.value === 'boolean') return n.value;
+      if (typeof n.value === 'string') {
+        const s = n.value.toLowerCase();
+        if (s === 'true' || s === 'yes' || s === 'on') return true;
+        if (s === 'false' || s === 'no' || s === 'off') return false;
+      }
+    }
+    this.d.error(n.pos, f, `must be a boolean (true or false), got ${describe(n)}`);
+    return undefined;
+  }
+
+  duration(n: TNode, f: string): string | undefined {
+    if (n.kind === 'scalar' && (typeof n.value === 'string' || typeof n.value === 'number')) {
+      try {
+        return normaliseDuration(n.value);
+      } catch (e) {
+        if (!(e instanceof DurationError)) throw e;
+        this.d.error(n.pos, f, e.message);
+        return undefined;
+      }
+    }
+    this.d.error(n.pos, f, `must be a duration such as 30s or 1m30s, got ${describe(n)}`);
+    return undefined;
+  }
+
+  oneOf<T extends string>(n: TNode, f: string, allowed: readonly T[]): T | undefined {
+    const s = n.kind === 'scalar' && typeof n.value === 'string' ? n.value : undefined;
+    if (s !== undefined && (allowed as readonly string[]).includes(s)) return s as T;
+    this.d.error(n.pos, f, `must be one of ${allowed.join(', ')}, got ${describe(n)}`);
+    return undefined;
+  }
+
+  /** A list of strings; a single string is accepted as a one-element list when `single`. */
+  strList(n: TNode, f: string, single = false): string[] | undefined {
+    if (single && n.kind === 'scalar' && typeof n.value === 'string') return [n.value];
+    if (n.kind !== 'seq') {
+      this.d.error(n.pos, f, `must be a list of strings, got ${describe(n)}`);
+      return undefined;
+    }
+    const out: string[] = [];
+    n.items.forEach((it, i) => {
+      const s = this.str(it, fieldIdx(f, i));
+      if (s !== undefined) out.push(s);
+    });
+    return out;
+  }
+
+  /** labels / driver_opts: a mapping of scalars, or (lists allowed) "KEY=VALUE" items. */
+  kv(n: TNode, f: string, allowList = true): Record<string, string> {
+    const out: Record<string, string> = {};
+    if (isNull(n)) return out;
+    if (n.kind === 'seq' && allowList) {
+      n.items.forEach((it, i) => {
+        const s = this.str(it, fieldIdx(f, i));
+        if (s === undefined) return;
+        const eq = s.indexOf('=');
+        const k = eq === -1 ? s : s.slice(0, eq);
+        if (!k) this.d.error(it.pos, fieldIdx(f, i), `must be KEY=VALUE, got "${s}"`);
+        else out[k] = eq === -1 ? '' : s.slice(eq + 1);
+      });
+      return out;
+    }
+    if (n.kind !== 'map') {
+      this.d.error(n.pos, f, allowList ? `must be a mapping or a list of KEY=VALUE, got ${describe(n)}` : `must be a mapping, got ${describe(n)}`);
+      return out;
+    }
+    for (const e of n.entries) {
+      if (isNull(e.value)) out[e.key] = '';
+      else {
+        const s = this.str(e.value, fieldKey(f, e.key));
+        if (s !== undefined) out[e.key] = s;
+      }
+    }
+    return out;
+  }
+}
+
+/** Walk a mapping's entries with a handler per key; unknown keys get a warning. */
+function eachKey(
+  d: Diagnostics,
+  m: TMap,
+  f: string,
+  handlers: Record<string, (e: TEntry, field: string) => void>,
+  unknown?: (e: TEntry, field: string) => void,
+): void {
+  for (const e of m.entries) {
+    const field = fieldKey(f, e.key);
+    const h = Object.prototype.hasOwnProperty.call(handlers, e.key) ? handlers[e.key] : undefined;
+    if (h) h(e, field);
+    else if (unknown) unknown(e, field);
+    else d.warn(e.keyPos, field, `unknown key ${e.key}; ignored`);
+  }
+}
+
+/** RAM sizes as Docker reads them: bytes, or 512m, 1g, 1.5GiB, 100k (binary multiples). */
+export function parseMemory(v: string | number): number | undefined {
+  if (typeof v === 'number') return Number.isInteger(v) && v >= 0 ? v : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s?([kmgtp])?(i)?(b)?\s*$/i.exec(v);
+  if (!m) return undefined;
+  const exp = m[2] ? 'kmgtp'.indexOf(m[2].toLowerCase()) + 1 : 0;
+  return Math.floor(Number(m[1]) * 1024 ** exp);
+}
+
+export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics): StackSpec {
+  const r = new Reader(d);
+  const networks: Record<string, NetworkSpec> = {};
+  const volumes: Record<string, VolumeSpec> = {};
+  const services: Record<string, ServiceSpec> = {};
+  const extensions: Record<string, unknown> = {};
+  let servicesEntry: TEntry | undefined;
+
+  eachKey(
+    d,
+    root,
+    '',
+    {
+      version: () => {},
+      name: (e, f) => void r.str(e.value, f),
+      services: (e) => (servicesEntry = e),
+      networks: (e, f) => {
+        const m = r.map(e.value, f, true);
+        for (const ne of m?.entries ?? []) {
+          const spec = normaliseNetwork(r, ne, fieldKey(f, ne.key));
+          if (spec) networks[ne.key] = spec;
+        }
+      },
+      volumes: (e, f) => {
+        const m = r.map(e.value, f, true);
+        for (const ve of m?.entries ?? []) {
+          const spec = normaliseVolume(r, ve, fieldKey(f, ve.key));
+          if (spec) volumes[ve.key] = spec;
+        }
+      },
+      secrets: (e, f) => d.warn(e.keyPos, f, 'secrets are not supported yet; ignored'),
+      configs: (e, f) => d.warn(e.keyPos, f, 'configs are not supported yet; ignored'),
+      include: (e, f) => d.warn(e.keyPos, f, 'include is not supported yet; ignored (pass the files with -c)'),
+      models: (e, f) => d.warn(e.keyPos, f, 'models are not supported; ignored'),
+    },
+    (e, f) => {
+      if (e.key.startsWith('x-')) extensions[e.key] = toPlain(e.value);
+      else d.warn(e.keyPos, f, `unknown top-level key ${e.key}; ignored`);
+    },
+  );
+
+  if (!servicesEntry) {
+    d.error(root.pos, 'services', 'a stack needs a services section');
+  } else {
+    const sm = r.map(servicesEntry.value, 'services', true);
+    if (sm && sm.entries.length === 0) d.error(servicesEntry.value.pos, 'services', 'a stack needs at least one service');
+    const names = new Set(sm?.entries.map((e) => e.key) ?? []);
+    let defaultUsed = false;
+    const depNodes: Record<string, Record<string, TNode>> = {};
+    for (const se of sm?.entries ?? []) {
+      const f = fieldKey('services', se.key);
+      if (!SERVICE_NAME_RE.test(se.key)) {
+        d.error(se.keyPos, f, `invalid service name "${se.key}": use letters, digits, _, . and - (starting with a letter or digit)`);
+        continue;
+      }
+      const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names });
+      if (!res) continue;
+      services[se.key] = res.spec;
+      depNodes[se.key] = res.depNodes;
+      if (res.spec.networks.default) defaultUsed = true;
+    }
+    if (defaultUsed && !networks.default) {
+      networks.default = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
+    }
+    checkDependencyCycles(d, services, depNodes);
+  }
+
+  const stack: StackSpec = { name: ctx.stackName, services, networks, volumes };
+  if (Object.keys(extensions).length) stack.extensions = extensions;
+  return stack;
+}
+
+function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefined {
+  const d = r.d;
+  if (!RESOURCE_NAME_RE.test(e.key)) d.error(e.keyPos, f, `invalid network name "${e.key}"`);
+  const spec: NetworkSpec = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
+  const m = r.map(e.value, f, true);
+  if (!m) return undefined;
+  eachKey(d, m, f, {
+    driver: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s !== undefined) spec.driver = s;
+    },
+    external: (x, xf) => externalField(r, x, xf, spec),
+    name: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s !== undefined) spec.name = s;
+    },
+    attachable: (x, xf) => {
+      const b = r.bool(x.value, xf);
+      if (b !== undefined) spec.attachable = b;
+    },
+    internal: (x, xf) => {
+      const b = r.bool(x.value, xf);
+      if (b !== undefined) spec.internal = b;
+    },
+    labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
+    driver_opts: (x, xf) => (spec.driver_opts = r.kv(x.value, xf, false)),
+    ipam: (x, xf) => d.warn(x.keyPos, xf, `ipam ${NOT_YET}`),
+    enable_ipv4: (x, xf) => d.warn(x.keyPos, xf, `enable_ipv4 ${NOT_YET}`),
+    enable_ipv6: (x, xf) => d.warn(x.keyPos, xf, `enable_ipv6 ${NOT_YET}`),
+  });
+  return spec;
+}
+
+function normaliseVolume(r: Reader, e: TEntry, f: string): VolumeSpec | undefined {
+  const d = r.d;
+  if (!RESOURCE_NAME_RE.test(e.key)) d.error(e.keyPos, f, `invalid volume name "${e.key}"`);
+  const spec: VolumeSpec = { driver: 'local', external: false, labels: {}, driver_opts: {} };
+  const m = r.map(e.value, f, true);
+  if (!m) return undefined;
+  eachKey(d, m, f, {
+    driver: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s !== undefined) spec.driver = s;
+    },
+    external: (x, xf) => externalField(r, x, xf, spec),
+    name: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s !== undefined) spec.name = s;
+    },
+    labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
+    driver_opts: (x, xf) => (spec.driver_opts = r.kv(x.value, xf, false)),
+  });
+  return spec;
+}
+
+function externalField(r: Reader, x: TEntry, xf: string, spec: { external: boolean; name?: string }): void {
+  if (x.value.kind === 'map') {
+    // legacy form: external: {name: foo}
+    spec.external = true;
+    eachKey(r.d, x.value, xf, {
+      name: (y, yf) => {
+        const s = r.str(y.value, yf);
+        if (s !== undefined) {
+          spec.name = s;
+          r.d.warn(y.keyPos, yf, 'external.name is deprecated; use external: true and name:');
+        }
+      },
+    });
+    return;
+  }
+  const b = r.bool(x.value, xf);
+  if (b !== undefined) spec.external = b;
+}
+
+const get = (m: TMap, key: string): TNode | undefined => m.entries.find((e) => e.key === key)?.value;
+
+interface Declared {
+  networks: Record<string, NetworkSpec>;
+  volumes: Record<string, VolumeSpec>;
+  services: Set<string>;
+}
+
+function normaliseService(
+  r: Reader,
+  se: TEntry,
+  f: string,
+  ctx: NormaliseContext,
+  declared: Declared,
+): { spec: ServiceSpec; depNodes: Record<string, TNode> } | undefined {
+  const d = r.d;
+  const m = r.map(se.value, f, true);
+  if (!m) return undefined;
+  const spec: ServiceSpec = {
+    image: '',
+    environment: {},
+    labels: {},
+    ports: [],
+    volumes: [],
+    networks: {},
+    depends_on: {},
+    deploy: defaultDeploy(),
+  };
+  const extensions: Record<string, unknown> = {};
+  let envFromFiles: Record<string, string> = {};
+  let restartBase: RestartPolicySpec | undefined;
+  let deployEntry: TEntry | undefined;
+  const depNodes: Record<string, TNode> = {};
+  const mountNodes: TNode[] = [];
+
+  const setStr = (key: 'user' | 'working_dir' | 'stop_signal' | 'hostname') => (x: TEntry, xf: string) => {
+    const s = r.str(x.value, xf);
+    if (s !== undefined) spec[key] = s;
+  };
+
+  eachKey(
+    d,
+    m,
+    f,
+    {
+      image: (x, xf) => {
+        const s = r.str(x.value, xf);
+        if (s !== undefined && s.trim() === '') d.error(x.value.pos, xf, 'must not be empty');
+        else if (s !== undefined) spec.image = s;
+      },
+      command: (x, xf) => {
+        const v = argv(r, x.value, xf);
+        if (v) spec.command = v;
+      },
+      entrypoint: (x, xf) => {
+        const v = argv(r, x.value, xf);
+        if (v) spec.entrypoint = v;
+      },
+      environment: (x, xf) => (spec.environment = environment(r, x.value, xf, ctx)),
+      env_file: (x, xf) => (envFromFiles = envFiles(r, x.value, xf, ctx)),
+      labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
+      user: setStr('user'),
+      working_dir: setStr('working_dir'),
+      stop_signal: setStr('stop_signal'),
+      hostname: setStr('hostname'),
+      init: (x, xf) => {
+        const b = r.bool(x.value, xf);
+        if (b !== undefined) spec.init = b;
+      },
+      stop_grace_period: (x, xf) => {
+        const v = r.duration(x.value, xf);
+        if (v !== undefined) spec.stop_grace_period = v;
+      },
+      ports: (x, xf) => {
+        if (isNull(x.value)) return;
+        if (x.value.kind !== 'seq') return void d.error(x.value.pos, xf, `must be a list, got ${describe(x.value)}`);
+        x.value.items.forEach((it, i) => spec.ports.push(...port(r, it, fieldIdx(xf, i))));
+      },
+      volumes: (x, xf) => {
+        if (isNull(x.value)) return;
+        if (x.value.kind !== 'seq') return void d.error(x.value.pos, xf, `must be a list, got ${describe(x.value)}`);
+        x.value.items.forEach((it, i) => {
+          const mt = mount(r, it, fieldIdx(xf, i), ctx, declared, se.key);
+          if (!mt) return;
+          const dup = spec.volumes.findIndex((v) => v.target === mt.target);
+          if (dup !== -1) d.error(it.pos, fieldIdx(xf, i), `duplicate mount target ${mt.target} (also at ${posStr(mountNodes[dup].pos)})`);
+          else {
+            spec.volumes.push(mt);
+            mountNodes.push(it);
+          }
+        });
+      },
+      networks: (x, xf) => {
+        spec.networks = serviceNetworks(r, x.value, xf, declared, se.key);
+      },
+      healthcheck: (x, xf) => {
+        const h = healthcheck(r, x.value, xf);
+        if (h) spec.healthcheck = h;
+      },
+      restart: (x, xf) => (restartBase = restart(r, x.value, xf)),
+      depends_on: (x, xf) => (spec.depends_on = dependsOn(r, x.value, xf, declared, se.key, depNodes)),
+      deploy: (x) => (deployEntry = x),
+    },
+    (x, xf) => {
+      if (x.key.startsWith('x-')) extensions[x.key] = toPlain(x.value);
+      else if (IGNORED_SERVICE_KEYS[x.key]) {
+        const why = IGNORED_SERVICE_KEYS[x.key];
+        d.warn(x.keyPos, xf, why.startsWith('is ') ? `${x.key} ${why}` : why);
+      } else d.warn(x.keyPos, xf, `unknown service key ${x.key}; ignored`);
+    },
+  );
+
+  if (!spec.image) {
+    if (!get(m, 'image')) d.error(se.keyPos, fieldKey(f, 'image'), `service ${se.key} has no image`);
+  }
+  spec.environment = { ...envFromFiles, ...spec.environment };
+  // a service that names no network joins the stack's default network
+  if (Object.keys(spec.networks).length === 0) spec.networks = { default: { aliases: [] } };
+  if (restartBase) spec.deploy.restart_policy = restartBase;
+  if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy);
+  // duplicate ports (e.g. the same mapping in two merged files) collapse into one
+  const seen = new Set<string>();
+  spec.ports = spec.ports.filter((p) => {
+    const k = JSON.stringify([p.target, p.published, p.protocol, p.mode, p.host_ip]);
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+  if (Object.keys(extensions).length) spec.extensions = extensions;
+  return { spec, depNodes };
+}
+
+const posStr = (p: Pos): string => `${p.file}:${p.line}:${p.col}`;
+
+function argv(r: Reader, n: TNode, f: string): string[] | undefined {
+  if (isNull(n)) return undefined;
+  if (n.kind === 'scalar' && typeof n.value === 'string') {
+    try {
+      return shellSplit(n.value);
+    } catch (e) {
+      if (!(e instanceof ShellSplitError)) throw e;
+      r.d.error(n.pos, f, e.message);
+      return undefined;
+    }
+  }
+  if (n.kind === 'seq') return r.strList(n, f);
+  r.d.error(n.pos, f, `must be a string or a list of strings, got ${describe(n)}`);
+  return undefined;
+}
+
+function environment(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  const fromEnv = (key: string, pos: Pos, field: string) => {
+    const v = ctx.lookup(key);
+    if (v === undefined) r.d.warn(pos, field, `environment variable ${key} is not set; it is left out of the service's environment`);
+    else out[key] = v;
+  };
+  if (isNull(n)) return out;
+  if (n.kind === 'seq') {
+    n.items.forEach((it, i) => {
+      const xf = fieldIdx(f, i);
+      const s = r.str(it, xf);
+      if (s === undefined) return;
+      const eq = s.indexOf('=');
+      if (eq === 0) return void r.d.error(it.pos, xf, `must be KEY=VALUE or KEY, got "${s}"`);
+      if (eq === -1) fromEnv(s, it.pos, xf);
+      else out[s.slice(0, eq)] = s.slice(eq + 1);
+    });
+    return out;
+  }
+  if (n.kind !== 'map') {
+    r.d.error(n.pos, f, `must be a mapping or a list of KEY=VALUE, got ${describe(n)}`);
+    return out;
+  }
+  for (const e of n.entries) {
+    const xf = fieldKey(f, e.key);
+    if (isNull(e.value)) fromEnv(e.key, e.value.pos, xf);
+    else {
+      const s = r.str(e.value, xf);
+      if (s !== undefined) out[e.key] = s;
+    }
+  }
+  return out;
+}
+
+function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (isNull(n)) return out;
+  const items: { node: TNode; field: string }[] = n.kind === 'seq' ? n.items.map((node, i) => ({ node, field: fieldIdx(f, i) })) : [{ node: n, field: f }];
+  for (const { node, field } of items) {
+    let path: string | undefined;
+    let required = true;
+    if (node.kind === 'map') {
+      eachKey(r.d, node, field, {
+        path: (x, xf) => (path = r.str(x.value, xf)),
+        required: (x, xf) => (required = r.bool(x.value, xf) ?? true),
+        format: (x, xf) => {
+          const s = r.str(x.value, xf);
+          if (s !== undefined && s !== 'env') r.d.error(x.value.pos, xf, `unsupported env_file format "${s}"; only env is supported`);
+        },
+      });
+      if (path === undefined && !get(node, 'path')) r.d.error(node.pos, fieldKey(field, 'path'), 'env_file entry needs a path');
+    } else {
+      path = r.str(node, field);
+    }
+    if (path === undefined) continue;
+    const abs = resolvePath(ctx.baseDir, path);
+    const shown = isAbsolute(path) ? path : join(ctx.displayDir, path);
+    let text: string;
+    try {
+      text = ctx.readFile(abs);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && !required) continue;
+      r.d.error(node.pos, field, code === 'ENOENT' ? `env_file ${shown} not found` : `cannot read env_file ${shown}: ${(e as Error).message}`);
+      continue;
+    }
+    const res = parseDotenv(text, ctx.lookup);
+    for (const er of res.errors) r.d.error({ file: shown, line: er.line, col: 1 }, undefined, er.message);
+    for (const ms of res.missing) r.d.warn({ file: shown, line: ms.line, col: 1 }, undefined, `variable ${ms.name} is not set; using an empty string`);
+    for (const en of res.entries) {
+      const v = en.value ?? ctx.lookup(en.key);
+      if (v === undefined) r.d.warn({ file: shown, line: en.line, col: 1 }, undefined, `environment variable ${en.key} is not set; left out`);
+      else out[en.key] = v;
+    }
+  }
+  return out;
+}
+
+// ---- ports ----
+
+function portRange(s: string): [number, number] | undefined {
+  const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+  if (!m) return undefined;
+  const a = Number(m[1]);
+  const b = m[2] === undefined ? a : Number(m[2]);
+  if (a < 1 || b > 65535 || b < a) return undefined;
+  return [a, b];
+}
+
+function port(r: Reader, n: TNode, f: string): PortSpec[] {
+  const d = r.d;
+  if (n.kind === 'map') {
+    const p: Partial<PortSpec> = { protocol: 'tcp', mode: 'ingress' };
+    eachKey(d, n, f, {
+      target: (x, xf) => (p.target = r.int(x.value, xf, 1, 65535)),
+      published: (x, xf) => {
+        if (isNull(x.value) || (x.value.kind === 'scalar' && x.value.value === '')) return;
+        p.published = r.int(x.value, xf, 1, 65535);
+      },
+      protocol: (x, xf) => (p.protocol = r.oneOf(x.value, xf, ['tcp', 'udp'] as const)),
+      mode: (x, xf) => (p.mode = r.oneOf(x.value, xf, ['ingress', 'host'] as const)),
+      host_ip: (x, xf) => {
+        const s = r.str(x.value, xf);
+        if (s !== undefined && s !== '') p.host_ip = s;
+      },
+      name: (x, xf) => d.warn(x.keyPos, xf, `name ${NOT_YET}`),
+      app_protocol: (x, xf) => d.warn(x.keyPos, xf, `app_protocol ${NOT_YET}`),
+    });
+    if (!get(n, 'target')) d.error(n.pos, fieldKey(f, 'target'), 'a port needs a target');
+    if (p.target === undefined || p.protocol === undefined || p.mode === undefined) return [];
+    const out: PortSpec = { target: p.target, protocol: p.protocol, mode: p.mode };
+    if (p.published !== undefined) out.published = p.published;
+    if (p.host_ip !== undefined) out.host_ip = p.host_ip;
+    return [out];
+  }
+  if (n.kind !== 'scalar' || n.value === null || typeof n.value === 'boolean') {
+    d.error(n.pos, f, `must be a port ("80", "8080:80", "127.0.0.1:8080:80/udp") or a mapping, got ${describe(n)}`);
+    return [];
+  }
+  const raw = String(n.value);
+  const bad = (why: string): PortSpec[] => {
+    d.error(n.pos, f, `invalid port "${raw}": ${why}`);
+    return [];
+  };
+  let s = raw.trim();
+  let protocol: 'tcp' | 'udp' = 'tcp';
+  const slash = s.lastIndexOf('/');
+  if (slash !== -1) {
+    const proto = s.slice(slash + 1);
+    if (proto !== 'tcp' && proto !== 'udp') return bad(`protocol must be tcp or udp, got "${proto}"`);
+    protocol = proto;
+    s = s.slice(0, slash);
+  }
+  let hostIp: string | undefined;
+  if (s.startsWith('[')) {
+    const close = s.indexOf(']');
+    if (close === -1 || s[close + 1] !== ':') return bad('expected [IPv6]:published:target');
+    hostIp = s.slice(1, close);
+    s = s.slice(close + 2);
+  }
+  let parts = s.split(':');
+  if (parts.length > 3 && hostIp === undefined) {
+    // unbracketed IPv6 host address: everything but the last two parts
+    hostIp = parts.slice(0, -2).join(':');
+    parts = parts.slice(-2);
+  }
+  let pubStr: string | undefined;
+  let targetStr: string;
+  if (parts.length === 1) targetStr = parts[0];
+  else if (parts.length === 2) [pubStr, targetStr] = parts;
+  else if (parts.length === 3 && hostIp === undefined) [hostIp, pubStr, targetStr] = parts;
+  else return bad('expected [[host_ip:]published:]target[/protocol]');
+  if (hostIp === '') hostIp = undefined;
+  if (hostIp !== undefined && !/^[0-9a-fA-F.:]+$/.test(hostIp)) return bad(`"${hostIp}" is not an IP address`);
+  const target = portRange(targetStr);
+  if (!target) return bad(`target "${targetStr}" is not a port or port range (1-65535)`);
+  let published: [number, number] | undefined;
+  if (pubStr !== undefined && pubStr !== '') {
+    published = portRange(pubStr);
+    if (!published) return bad(`published "${pubStr}" is not a port or port range (1-65535)`);
+    if (published[1] - published[0] !== target[1] - target[0]) return bad('published and target ranges must have the same length');
+  }
+  const out: PortSpec[] = [];
+  for (let i = 0; i <= target[1] - target[0]; i++) {
+    const p: PortSpec = { target: target[0] + i, protocol, mode: 'ingress' };
+    if (published) p.published = published[0] + i;
+    if (hostIp !== undefined) p.host_ip = hostIp;
+    out.push(p);
+  }
+  return out;
+}
+
+// ---- volumes ----
+
+const SHORT_MODES = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
+
+function isPathLike(s: string): boolean {
+  return s.startsWith('/') || s.startsWith('.') || s.startsWith('~');
+}
+
+function hostPath(r: Reader, src: string, n: TNode, f: string, ctx: NormaliseContext): string | undefined {
+  if (src === '~' || src.startsWith('~/')) {
+    if (!ctx.home) {
+      r.d.error(n.pos, f, 'cannot expand ~: HOME is not set');
+      return undefined;
+    }
+    return resolvePath(ctx.home, src.slice(2));
+  }
+  return resolvePath(ctx.baseDir, src);
+}
+
+function checkNamedVolume(r: Reader, name: string, n: TNode, f: string, declared: Declared, service: string): boolean {
+  if (declared.volumes[name]) return true;
+  r.d.error(n.pos, f, `service ${service} uses volume "${name}", which is not declared in the top-level volumes section`);
+  return false;
+}
+
+function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: Declared, service: string): MountSpec | undefined {
+  const d = r.d;
+  if (n.kind === 'map') {
+    let type: MountSpec['type'] | undefined;
+    let source: string | undefined;
+    let target: string | undefined;
+    let readOnly = false;
+    const ignoredSub = (x: TEntry, xf: string) => {
+      if (x.value.kind !== 'map') return void r.map(x.value, xf, true);
+      for (const y of x.value.entries) d.warn(y.keyPos, fieldKey(xf, y.key), `${x.key}.${y.key} ${NOT_YET}`);
+    };
+    eachKey(d, n, f, {
+      type: (x, xf) => {
+        if (x.value.kind === 'scalar' && (x.value.value === 'npipe' || x.value.value === 'cluster' || x.value.value === 'image')) {
+          d.error(x.value.pos, xf, `volume type ${x.value.value} is not supported`);
+          return;
+        }
+        type = r.oneOf(x.value, xf, ['volume', 'bind', 'tmpfs'] as const);
+      },
+      source: (x, xf) => (source = isNull(x.value) ? undefined : r.str(x.value, xf)),
+      target: (x, xf) => (target = r.str(x.value, xf)),
+      read_only: (x, xf) => (readOnly = r.bool(x.value, xf) ?? false),
+      volume: ignoredSub,
+      bind: ignoredSub,
+      tmpfs: ignoredSub,
+      consistency: (x, xf) => d.warn(x.keyPos, xf, `consistency ${NOT_YET}`),
+    });
+    if (!get(n, 'type')) d.error(n.pos, fieldKey(f, 'type'), 'a volume in long syntax needs a type (volume, bind or tmpfs)');
+    if (!get(n, 'target')) d.error(n.pos, fieldKey(f, 'target'), 'a volume needs a target');
+    if (type === undefined || target === undefined) return undefined;
+    if (!target.startsWith('/')) return void d.error(get(n, 'target')!.pos, fieldKey(f, 'target'), `target must be an absolute path, got "${target}"`);
+    const srcNode = get(n, 'source') ?? n;
+    const sf = fieldKey(f, 'source');
+    const out: MountSpec = { type, target, read_only: readOnly };
+    if (type === 'bind') {
+      if (!source) return void d.error(srcNode.pos, sf, 'a bind mount needs a source path');
+      const abs = hostPath(r, source, srcNode, sf, ctx);
+      if (abs === undefined) return undefined;
+      out.source = abs;
+    } else if (type === 'volume') {
+      if (source) {
+        if (!checkNamedVolume(r, source, srcNode, sf, declared, service)) return undefined;
+        out.source = source;
+      }
+    } else if (source) {
+      return void d.error(srcNode.pos, sf, 'a tmpfs mount has no source');
+    }
+    return out;
+  }
+  if (n.kind !== 'scalar' || typeof n.value !== 'string') {
+    d.error(n.pos, f, `must be a volume ("data:/path", "./dir:/path:ro", "/path") or a mapping, got ${describe(n)}`);
+    return undefined;
+  }
+  const raw = n.value;
+  const parts = raw.split(':');
+  if (parts.length > 3 || parts.some((p) => p === '')) {
+    d.error(n.pos, f, `invalid volume "${raw}": expected [source:]target[:mode]`);
+    return undefined;
+  }
+  let source: string | undefined;
+  let target: string;
+  let mode: string | undefined;
+  if (parts.length === 1) target = parts[0];
+  else [source, target, mode] = parts;
+  if (!target.startsWith('/')) {
+    d.error(n.pos, f, `invalid volume "${raw}": the target must be an absolute path`);
+    return undefined;
+  }
+  let readOnly = false;
+  for (const opt of mode?.split(',') ?? []) {
+    if (!SHORT_MODES.has(opt)) {
+      d.error(n.pos, f, `invalid volume "${raw}": unknown mode "${opt}" (use ro or rw)`);
+      return undefined;
+    }
+    if (opt === 'ro') readOnly = true;
+    else if (opt !== 'rw') d.warn(n.pos, f, `volume mode ${opt} ${NOT_YET}`);
+  }
+  if (source === undefined) return { type: 'volume', target, read_only: readOnly };
+  if (isPathLike(source)) {
+    const abs = hostPath(r, source, n, f, ctx);
+    return abs === undefined ? undefined : { type: 'bind', source: abs, target, read_only: readOnly };
+  }
+  if (!checkNamedVolume(r, source, n, f, declared, service)) return undefined;
+  return { type: 'volume', source, target, read_only: readOnly };
+}
+
+// ---- networks, healthcheck, restart, depends_on ----
+
+function serviceNetworks(r: Reader, n: TNode, f: string, declared: Declared, service: string): Record<string, ServiceNetworkSpec> {
+  const out: Record<string, ServiceNetworkSpec> = {};
+  const check = (name: string, pos: Pos, xf: string): boolean => {
+    if (name === 'default' || declared.networks[name]) return true;
+    r.d.error(pos, xf, `service ${service} uses network "${name}", which is not declared in the top-level networks section`);
+    return false;
+  };
+  if (isNull(n)) return out;
+  if (n.kind === 'seq') {
+    n.items.forEach((it, i) => {
+      const xf = fieldIdx(f, i);
+      const s = r.str(it, xf);
+      if (s !== undefined && check(s, it.pos, xf)) out[s] = { aliases: [] };
+    });
+    return out;
+  }
+  if (n.kind !== 'map') {
+    r.d.error(n.pos, f, `must be a list of network names or a mapping, got ${describe(n)}`);
+    return out;
+  }
+  for (const e of n.entries) {
+    const xf = fieldKey(f, e.key);
+    if (!check(e.key, e.keyPos, xf)) continue;
+    const spec: ServiceNetworkSpec = { aliases: [] };
+    const m = r.map(e.value, xf, true);
+    if (m) {
+      eachKey(r.d, m, xf, {
+        aliases: (x, yf) => (spec.aliases = r.strList(x.value, yf) ?? []),
+        ipv4_address: (x, yf) => r.d.warn(x.keyPos, yf, `ipv4_address ${NOT_YET}`),
+        ipv6_address: (x, yf) => r.d.warn(x.keyPos, yf, `ipv6_address ${NOT_YET}`),
+        link_local_ips: (x, yf) => r.d.warn(x.keyPos, yf, `link_local_ips ${NOT_YET}`),
+        mac_address: (x, yf) => r.d.warn(x.keyPos, yf, `mac_address ${NOT_YET}`),
+        priority: (x, yf) => r.d.warn(x.keyPos, yf, `priority ${NOT_YET}`),
+        gw_priority: (x, yf) => r.d.warn(x.keyPos, yf, `gw_priority ${NOT_YET}`),
+        driver_opts: (x, yf) => r.d.warn(x.keyPos, yf, `driver_opts ${NOT_YET}`),
+      });
+    }
+    out[e.key] = spec;
+  }
+  return out;
+}
+
+function healthcheck(r: Reader, n: TNode, f: string): HealthcheckSpec | undefined {
+  const m = r.map(n, f, true);
+  if (!m) return undefined;
+  const h: HealthcheckSpec = {};
+  let disable = false;
+  eachKey(r.d, m, f, {
+    test: (x, xf) => {
+      const v = x.value;
+      if (v.kind === 'scalar' && typeof v.value === 'string') {
+        if (v.value.trim() === '') return void r.d.error(v.pos, xf, 'must not be empty');
+        h.test = ['CMD-SHELL', v.value];
+        return;
+      }
+      const list = r.strList(v, xf);
+      if (!list) return;
+      if (list.length === 0 || !['CMD', 'CMD-SHELL', 'NONE'].includes(list[0])) {
+        return void r.d.error(v.pos, xf, 'a test list must start with CMD, CMD-SHELL or NONE');
+      }
+      if (list[0] === 'NONE') disable = true;
+      else if (list.length < 2) r.d.error(v.pos, xf, `${list[0]} needs a command`);
+      else h.test = list;
+    },
+    interval: (x, xf) => (h.interval = r.duration(x.value, xf)),
+    timeout: (x, xf) => (h.timeout = r.duration(x.value, xf)),
+    start_period: (x, xf) => (h.start_period = r.duration(x.value, xf)),
+    retries: (x, xf) => (h.retries = r.int(x.value, xf, 0)),
+    disable: (x, xf) => {
+      if (r.bool(x.value, xf)) disable = true;
+    },
+    start_interval: (x, xf) => r.d.warn(x.keyPos, xf, `start_interval ${NOT_YET}`),
+  });
+  if (disable) return { disable: true };
+  for (const k of Object.keys(h) as (keyof HealthcheckSpec)[]) if (h[k] === undefined) delete h[k];
+  return h;
+}
+
+function restart(r: Reader, n: TNode, f: string): RestartPolicySpec | undefined {
+  const base = defaultDeploy().restart_policy;
+  // YAML 1.1 readers turn an unquoted `no` into false; accept that too
+  if (n.kind === 'scalar' && n.value === false) return { ...base, condition: 'none' };
+  const s = n.kind === 'scalar' && typeof n.value === 'string' ? n.value : undefined;
+  if (s === 'no') return { ...base, condition: 'none' };
+  if (s === 'always' || s === 'unless-stopped') return { ...base, condition: 'any' };
+  if (s === 'on-failure') return { ...base, condition: 'on-failure' };
+  const m = s === undefined ? null : /^on-failure:(\d+)$/.exec(s);
+  if (m) return { ...base, condition: 'on-failure', max_attempts: Number(m[1]) };
+  r.d.error(n.pos, f, `must be no, always, on-failure[:N] or unless-stopped, got ${describe(n)}`);
+  return undefined;
+}
+
+const CONDITIONS = ['service_started', 'service_healthy', 'service_completed_successfully'] as const;
+
+function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: string, nodes: Record<string, TNode>): Record<string, DependsOnSpec> {
+  const out: Record<string, DependsOnSpec> = {};
+  const check = (name: string, pos: Pos, xf: string): boolean => {
+    if (name === service) {
+      r.d.error(pos, xf, `service ${service} cannot depend on itself`);
+      return false;
+    }
+    if (declared.services.has(name)) return true;
+    r.d.error(pos, xf, `service ${service} depends on undefined service "${name}"`);
+    return false;
+  };
+  if (isNull(n)) return out;
+  if (n.kind === 'seq') {
+    n.items.forEach((it, i) => {
+      const xf = fieldIdx(f, i);
+      const s = r.str(it, xf);
+      if (s !== undefined && check(s, it.pos, xf)) {
+        out[s] = { condition: 'service_started', required: true };
+        nodes[s] = it;
+      }
+    });
+    return out;
+  }
+  if (n.kind !== 'map') {
+    r.d.error(n.pos, f, `must be a list of service names or a mapping, got ${describe(n)}`);
+    return out;
+  }
+  for (const e of n.entries) {
+    const xf = fieldKey(f, e.key);
+    if (!check(e.key, e.keyPos, xf)) continue;
+    const spec: DependsOnSpec = { condition: 'service_started', required: true };
+    const m = r.map(e.value, xf, true);
+    if (m) {
+      eachKey(r.d, m, xf, {
+        condition: (x, yf) => (spec.condition = r.oneOf(x.value, yf, CONDITIONS) ?? spec.condition),
+        required: (x, yf) => (spec.required = r.bool(x.value, yf) ?? true),
+        restart: (x, yf) => r.d.warn(x.keyPos, yf, `restart ${NOT_YET}`),
+      });
+    }
+    out[e.key] = spec;
+    nodes[e.key] = e.value.kind === 'scalar' && e.value.value === null ? ({ ...e.value, pos: e.keyPos } as TNode) : e.value;
+  }
+  return out;
+}
+
+function checkDependencyCycles(d: Diagnostics, services: Record<string, ServiceSpec>, nodes: Record<string, Record<string, TNode>>): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const stack: string[] = [];
+  const visit = (s: string): void => {
+    state.set(s, 'visiting');
+    stack.push(s);
+    for (const dep of Object.keys(services[s]?.depends_on ?? {})) {
+      const st = state.get(dep);
+      if (st === 'visiting') {
+        const cycle = [...stack.slice(stack.indexOf(dep)), dep].join(' -> ');
+        d.error(nodes[s]?.[dep]?.pos, `services.${s}.depends_on.${dep}`, `dependency cycle: ${cycle}`);
+      } else if (st === undefined && services[dep]) visit(dep);
+    }
+    stack.pop();
+    state.set(s, 'done');
+  };
+  for (const s of Object.keys(services)) if (!state.has(s)) visit(s);
+}
+
+// ---- deploy ----
+
+function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
+  const d = r.d;
+  const m = r.map(n, f, true);
+  if (!m) return;
+  eachKey(d, m, f, {
+    mode: (x, xf) => {
+      if (x.value.kind === 'scalar' && (x.value.value === 'replicated-job' || x.value.value === 'global-job')) {
+        return void d.error(x.value.pos, xf, `mode ${x.value.value} is not supported yet`);
+      }
+      out.mode = r.oneOf(x.value, xf, ['replicated', 'global'] as const) ?? out.mode;
+    },
+    replicas: (x, xf) => (out.replicas = r.int(x.value, xf, 0) ?? out.replicas),
+    labels: (x, xf) => (out.labels = r.kv(x.value, xf)),
+    endpoint_mode: (x, xf) => {
+      const v = r.oneOf(x.value, xf, ['vip', 'dnsrr'] as const);
+      if (v === 'dnsrr') d.warn(x.value.pos, xf, 'endpoint_mode dnsrr is not supported; the service gets a virtual IP (vip)');
+    },
+    restart_policy: (x, xf) => {
+      const rm = r.map(x.value, xf, true);
+      if (!rm) return;
+      const rp = out.restart_policy;
+      eachKey(d, rm, xf, {
+        condition: (y, yf) => (rp.condition = r.oneOf(y.value, yf, ['none', 'on-failure', 'any'] as const) ?? rp.condition),
+        delay: (y, yf) => (rp.delay = r.duration(y.value, yf) ?? rp.delay),
+        max_attempts: (y, yf) => (rp.max_attempts = r.int(y.value, yf, 0) ?? rp.max_attempts),
+        window: (y, yf) => (rp.window = r.duration(y.value, yf) ?? rp.window),
+      });
+    },
+    placement: (x, xf) => {
+      const pm = r.map(x.value, xf, true);
+      if (!pm) return;
+      eachKey(d, pm, xf, {
+        constraints: (y, yf) => {
+          const list = r.strList(y.value, yf) ?? [];
+          list.forEach((c, i) => {
+            if (!/^\s*[^=!\s]+\s*(==|!=)\s*\S.*$/.test(c)) {
+              const node = y.value.kind === 'seq' ? y.value.items[i] : y.value;
+              d.error(node.pos, fieldIdx(yf, i), `invalid constraint "${c}": expected e.g. node.role==manager or node.labels.disk!=ssd`);
+            } else if (!out.placement.constraints.includes(c)) out.placement.constraints.push(c);
+          });
+        },
+        preferences: (y, yf) => {
+          if (isNull(y.value)) return;
+          if (y.value.kind !== 'seq') return void d.error(y.value.pos, yf, `must be a list, got ${describe(y.value)}`);
+          y.value.items.forEach((it, i) => {
+            const pf = fieldIdx(yf, i);
+            const im = r.map(it, pf);
+            if (!im) return;
+            eachKey(d, im, pf, {
+              spread: (z, zf) => {
+                const s = r.str(z.value, zf);
+                if (s !== undefined && !out.placement.preferences.some((p) => p.spread === s)) out.placement.preferences.push({ spread: s });
+              },
+            });
+            if (!get(im, 'spread')) d.error(it.pos, pf, 'a placement preference needs spread');
+          });
+        },
+        max_replicas_per_node: (y, yf) => {
+          const v = r.int(y.value, yf, 0);
+          if (v !== undefined) out.placement.max_replicas_per_node = v;
+        },
+      });
+    },
+    resources: (x, xf) => {
+      const rm = r.map(x.value, xf, true);
+      if (!rm) return;
+      const side = (which: 'limits' | 'reservations') => (y: TEntry, yf: string) => {
+        const sm = r.map(y.value, yf, true);
+        if (!sm) return;
+        const res = out.resources[which];
+        eachKey(d, sm, yf, {
+          cpus: (z, zf) => {
+            const v = r.float(z.value, zf, 0);
+            if (v !== undefined) res.cpus = v;
+          },
+          memory: (z, zf) => {
+            const v = z.value.kind === 'scalar' && (typeof z.value.value === 'string' || typeof z.value.value === 'number') ? parseMemory(z.value.value) : undefined;
+            if (v === undefined) d.error(z.value.pos, zf, `must be a size such as 512M, 1g or a number of bytes, got ${describe(z.value)}`);
+            else res.memory = v;
+          },
+          pids: (z, zf) => d.warn(z.keyPos, zf, `pids ${NOT_YET}`),
+          devices: (z, zf) => d.warn(z.keyPos, zf, `devices ${NOT_SUPPORTED}`),
+          generic_resources: (z, zf) => d.warn(z.keyPos, zf, `generic_resources ${NOT_YET}`),
+        });
+      };
+      eachKey(d, rm, xf, { limits: side('limits'), reservations: side('reservations') });
+    },
+    update_config: (x, xf) => updateConfig(r, x.value, xf, out.update_config),
+    rollback_config: (x, xf) => updateConfig(r, x.value, xf, out.rollback_config),
+  });
+  if (out.mode === 'global') {
+    const rep = get(m, 'replicas');
+    if (rep && !isNull(rep)) d.error(rep.pos, fieldKey(f, 'replicas'), 'replicas cannot be used with mode: global');
+    out.replicas = 1;
+  }
+}
+
+function updateConfig(r: Reader, n: TNode, f: string, u: UpdateConfigSpec): void {
+  const m = r.map(n, f, true);
+  if (!m) return;
+  eachKey(r.d, m, f, {
+    parallelism: (x, xf) => (u.parallelism = r.int(x.value, xf, 0) ?? u.parallelism),
+    delay: (x, xf) => (u.delay = r.duration(x.value, xf) ?? u.delay),
+    order: (x, xf) => (u.order = r.oneOf(x.value, xf, ['stop-first', 'start-first'] as const) ?? u.order),
+    monitor: (x, xf) => (u.monitor = r.duration(x.value, xf) ?? u.monitor),
+    max_failure_ratio: (x, xf) => (u.max_failure_ratio = r.float(x.value, xf, 0, 1) ?? u.max_failure_ratio),
+    failure_action: (x, xf) => (u.failure_action = r.oneOf(x.value, xf, ['pause', 'continue', 'rollback'] as const) ?? u.failure_action),
+  });
+}
