@@ -50,6 +50,7 @@ export interface LoadResult {
 /** Default file names looked up when no -c is given, as Compose does. */
 export const DEFAULT_STACK_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
+const UNSET_RE = /^variable \S+ is not set/;
 const PROJECT_NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Compose's normalisation of a folder name into a stack name. */
@@ -116,7 +117,10 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
   if (d.errors.length || !stack) {
     const errors = sorted(d.errors);
     const files = sources.map((s) => s.path).join(', ');
-    throw new TsswarmError(ErrorCodes.STACK_INVALID, `invalid stack file ${files}: ${errors.length} error${errors.length === 1 ? '' : 's'}`, errors);
+    // unset variables often explain an error (an empty image, a bad port): list them after the errors
+    const notes = sorted(d.warnings.filter((w) => UNSET_RE.test(w.message))).map((w) => ({ ...w, message: `note: ${w.message}` }));
+    const msg = `invalid stack file ${files}: ${errors.length} error${errors.length === 1 ? '' : 's'}`;
+    throw new TsswarmError(ErrorCodes.STACK_INVALID, msg, [...errors, ...notes]);
   }
   return { stack, warnings: sorted(d.warnings) };
 }

@@ -73,7 +73,8 @@ export function parseYamlTree(file: string, text: string): { root?: TNode; error
   }
   for (const e of doc.errors) {
     const lp = lc.linePos(e.pos[0]);
-    errors.push({ file, line: lp.line, col: lp.col, message: `invalid YAML: ${firstLine(e.message)}` });
+    const msg = e.code === 'MULTIPLE_DOCS' ? 'a stack file holds one YAML document (remove the ---)' : firstLine(e.message);
+    errors.push({ file, line: lp.line, col: lp.col, message: `invalid YAML: ${msg}` });
   }
   if (errors.length) return { errors };
   const posOf = (n: { range?: [number, number, number] | null } | null | undefined, fallback: Pos): Pos => {

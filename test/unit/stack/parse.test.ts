@@ -155,6 +155,13 @@ services:
     expect(warnings).toEqual([{ file: 'stack.yml', line: 5, col: 10, field: 'services.web.labels.a', message: 'variable GONE is not set; using an empty string' }]);
   });
 
+  it('an error caused by an unset variable is followed by a note naming it', () => {
+    expect(parseErrors('services:\n  web:\n    image: ${IMG}\n')).toEqual([
+      { file: 'stack.yml', line: 3, col: 12, field: 'services.web.image', message: 'must not be empty' },
+      { file: 'stack.yml', line: 3, col: 12, field: 'services.web.image', message: 'note: variable IMG is not set; using an empty string' },
+    ]);
+  });
+
   it('${VAR:?message} fails with the message and position', () => {
     expect(parseErrors(svc('environment:\n  PW: ${PW:?set a password}'))).toEqual([
       { file: 'stack.yml', line: 5, col: 11, field: 'services.web.environment.PW', message: 'required variable PW is missing a value: set a password' },
@@ -593,6 +600,12 @@ describe('errors: positions, fields, all of them at once', () => {
     expect(errs[0]).toMatchObject({ file: 'stack.yml', line: expect.any(Number), col: expect.any(Number), message: expect.stringContaining('invalid YAML') });
     expect(parseErrors('services:\n  web: {image: a, image: b}\n')[0]).toMatchObject({ line: 2, col: 19, message: expect.stringContaining('unique') });
     expect(parseErrors('services:\n  web:\n    image: *nope\n')[0]).toMatchObject({ line: 3, col: 12, message: expect.stringContaining('nope') });
+  });
+
+  it('one YAML document per file', () => {
+    expect(parseErrors('services:\n  web: {image: x}\n---\nfoo: 1\n')).toEqual([
+      { file: 'stack.yml', line: 3, col: 1, message: 'invalid YAML: a stack file holds one YAML document (remove the ---)' },
+    ]);
   });
 
   it('a stack needs services; an empty file is an error', () => {
