@@ -3,7 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { formatDetail, TsswarmError, ErrorCodes } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
-import { loadStackFiles, stackToYaml } from '../common/compose/index.js';
+import { loadStackFiles, stackToYaml } from '../common/stack/index.js';
 import type { DeployPlan, ServiceChange } from '../manager/controlapi/deploy.js';
 import type { ServiceUpdateFlags } from '../manager/controlapi/service-update.js';
 import type { ServiceView } from '../manager/controlapi/server.js';

@@ -23,7 +23,7 @@ import { parseYamlTree, type TMap, type TNode } from './tree.js';
 export { parseDotenv } from './dotenv.js';
 export { interpolate, InterpolationError } from './interpolate.js';
 export { shellSplit } from './shellsplit.js';
-export { parseMemory } from './normalize.js';
+export { parseMemory, parsePortSpec } from './normalize.js';
 
 export interface StackSource {
   /** the path as the user named it (shown in messages; relative paths resolve against cwd) */

@@ -683,6 +683,13 @@ function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record
 
 // ---- ports ----
 
+/** One port in Compose's short syntax ("8080:80", "127.0.0.1:53:53/udp"), for `service update --publish-add`. */
+export function parsePortSpec(raw: string): PortSpec[] | string {
+  const d = new Diagnostics();
+  const out = port(new Reader(d), { kind: 'scalar', pos: { file: '', line: 0, col: 0 }, value: raw }, '');
+  return d.errors.length ? d.errors[0].message : out;
+}
+
 function portRange(s: string): [number, number] | undefined {
   const m = /^(\d+)(?:-(\d+))?$/.exec(s);
   if (!m) return undefined;

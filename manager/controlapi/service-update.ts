@@ -2,7 +2,7 @@
 
 import { normaliseDuration } from '../../common/duration.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
-import { parseShortPort } from '../../common/compose/normalize.js';
+import { parseMemory, parsePortSpec } from '../../common/stack/index.js';
 import type { ServiceSpec, UpdateConfigSpec } from '../../common/spec.js';
 
 export interface ServiceUpdateFlags {
@@ -65,7 +65,7 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, val
     if (s.ports.length === before) bad('publish-rm', `the service publishes no port ${n}/${proto}`);
   }
   for (const p of f.publishAdd ?? []) {
-    const r = parseShortPort(p);
+    const r = parsePortSpec(p);
     if (typeof r === 'string') { bad('publish-add', r); continue; }
     for (const port of r) {
       s.ports = s.ports.filter((x) => !(x.published !== undefined && x.published === port.published && x.protocol === port.protocol));
@@ -107,9 +107,9 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, val
     }
   } catch (e) { bad('restart-policy', (e as Error).message); }
   if (f.limitMemory !== undefined) {
-    const m = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)b?$/i.exec(f.limitMemory);
-    if (!m) bad('limit-memory', `${JSON.stringify(f.limitMemory)}: use a size such as 512M`);
-    else s.deploy.resources.limits.memory = Math.round(Number(m[1]) * ({ '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2].toLowerCase() as 'k']));
+    const m = parseMemory(f.limitMemory);
+    if (m === undefined) bad('limit-memory', `${JSON.stringify(f.limitMemory)}: use a size such as 512M`);
+    else s.deploy.resources.limits.memory = m;
   }
   if (f.limitCpu !== undefined) {
     const n = Number(f.limitCpu);
