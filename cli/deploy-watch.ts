@@ -86,6 +86,6 @@ export async function watchDeploy(api: ApiClient, stack: string, services: strin
     if (failures.length) return { ok: false, failures };
     if (progress.every((p) => p.done)) return { ok: true, failures: [] };
     if (now > deadline) return { ok: false, failures: progress.filter((p) => !p.done).map((p) => `${p.name}: not converged after ${Math.round(opts.timeoutMs / 1000)}s (${p.ready}/${p.desired} ready${p.note ? `; ${p.note}` : ''})`) };
-    await new Promise((r) => setTimeout(r, 150));
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -1,9 +1,8 @@
 // The `tsswarm` command.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Logger } from 'pino';
 import { formatDetail, TsswarmError, ErrorCodes } from '../common/errors.js';
-import { createLogger } from '../common/log.js';
-import { loadStackFiles, stackToYaml } from '../common/stack/index.js';
 import type { DeployPlan, ServiceChange } from '../manager/controlapi/deploy.js';
 import type { ServiceUpdateFlags } from '../manager/controlapi/service-update.js';
 import type { ServiceView } from '../manager/controlapi/server.js';
@@ -118,7 +117,11 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: ReturnType<typeof createLogger>): Promise<number> {
+// Heavy modules (logger, YAML parser, daemons) load only for the commands that use them:
+// every CLI call starts a process, and most never need them.
+const createLogger = async (level: string) => (await import('../common/log.js')).createLogger(level);
+
+async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Logger): Promise<number> {
   const running = await start();
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => { log.info({ signal: sig }, 'shutting down (containers keep running)'); resolve(); };
@@ -135,7 +138,7 @@ async function cmdManager(argv: string[]): Promise<number> {
     listen: { type: 'string', multiple: true }, 'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
   });
   if (v.help) { io.out(USAGE); return 0; }
-  const log = createLogger(v['log-level'] ?? 'info');
+  const log = await createLogger(v['log-level'] ?? 'info');
   const { startManager } = await import('../manager/main.js');
   const { parseDuration } = await import('../common/duration.js');
   return daemon(() => startManager({
@@ -148,14 +151,15 @@ async function cmdManager(argv: string[]): Promise<number> {
 async function cmdAgent(argv: string[]): Promise<number> {
   const { values: v } = args(argv, { manager: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
   if (!v.manager) usageError('agent needs --manager ADDR (host:port or unix:///path/dispatcher.sock)');
-  const log = createLogger(v['log-level'] ?? 'info');
+  const log = await createLogger(v['log-level'] ?? 'info');
   const { startAgent } = await import('../agent/main.js');
   const { join } = await import('node:path');
   return daemon(() => startAgent({ manager: v.manager!, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr }), log);
 }
 
-function loadStack(files: string[], name?: string) {
-  if (files.length === 0) usageError('no stack file given (tsswarm deploy -c stack.yml [NAME])');
+async function loadStack(files: string[], name?: string) {
+  // No file given: compose.yaml, docker-compose.yml... in the current folder, as Compose does.
+  const { loadStackFiles } = await import('../common/stack/index.js');
   const { stack, warnings } = loadStackFiles(files, { env: process.env, projectName: name });
   for (const w of warnings) io.err(`warning: ${formatDetail(w)}\n`);
   return stack;
@@ -164,9 +168,9 @@ function loadStack(files: string[], name?: string) {
 async function cmdConfig(argv: string[]): Promise<number> {
   const { values: v, positionals } = args(argv, { 'compose-file': { type: 'string', short: 'c', multiple: true } });
   const files = [...(v['compose-file'] ?? []), ...positionals];
-  const stack = loadStack(files.length ? files : ['docker-compose.yml']);
+  const stack = await loadStack(files);
   if (v.format === 'json') json(stack);
-  else io.out(stackToYaml(stack));
+  else io.out((await import('../common/stack/index.js')).stackToYaml(stack));
   return 0;
 }
 
@@ -192,7 +196,7 @@ async function cmdDeploy(argv: string[]): Promise<number> {
   const pos = [...positionals];
   if (files.length === 0 && pos.length) files.push(pos.shift()!);
   if (pos.length > 1) usageError(`too many arguments: ${pos.join(' ')}`);
-  const stack = loadStack(files, pos[0]);
+  const stack = await loadStack(files, pos[0]);
   const api = client(v);
   const res = await api.call<{ plan: DeployPlan; applied: boolean }>('POST', '/v1/stacks/deploy', { stack, dryRun: !!v['dry-run'] });
   if (v.format === 'json' && (v['dry-run'] || v.detach)) { json(res); return 0; }
