@@ -8,6 +8,7 @@ import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
 import type { StackSpec } from '../../common/spec.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
+import { rollbackService } from '../orchestrator/index.js';
 import type { Store } from '../store/store.js';
 import { isTerminal, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
 import { applyDeploy, diffPaths, needsNewTasks, planDeploy, removeStack, validateDeploy, writeServiceSpec, type DeployValidation } from './deploy.js';
@@ -111,6 +112,16 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     });
     opts.log.info({ service: svc.name, fields, replaced }, 'service updated');
     return { service: svc.name, fields, replaced, applied: true };
+  });
+
+  app.post<{ Params: { ref: string } }>('/v1/services/:ref/rollback', async (req) => {
+    return store.update((tx) => {
+      const svc = findService({ view: (fn) => fn(tx) } as Store, req.params.ref);
+      const back = rollbackService(svc, Date.now(), 'manually requested rollback');
+      if (!back) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `service ${svc.name} has no previous spec to roll back to`);
+      tx.update(back);
+      return { service: svc.name };
+    });
   });
 
   app.get<{ Querystring: { service?: string; stack?: string; node?: string } }>('/v1/tasks', async (req) => {

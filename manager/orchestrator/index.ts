@@ -1,7 +1,7 @@
 export { reconcileReplicated, type Reconcile } from './replicated.js';
 export { reconcileGlobal, globalNodeFit, type GlobalNodeFit } from './global.js';
 export { restartDecision, restartDelay, deathReason, isFailure, attemptsInWindow, type RestartDecision } from './restart.js';
-export { planUpdate, outdatedSlots, inFlightSlots, type UpdateContext } from './update.js';
+export { planUpdate, outdatedSlots, inFlightSlots, rollbackService, type UpdateContext } from './update.js';
 export { reconcileSlots, stopTask, type SlotKey, type SlotRules, type SlotView, type SlotContext } from './slots.js';
 export { reapTasks } from './reaper.js';
 export { checkNodes } from './nodes.js';

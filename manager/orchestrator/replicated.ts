@@ -30,6 +30,6 @@ export function reconcileReplicated(state: ClusterState, service: ServiceObj, no
       nodeGone: (id) => id === undefined || !nodes.has(id) || nodes.get(id)!.status.state === 'down',
     },
   );
-  planUpdate({ service, views, now, newId, plan, placement });
+  planUpdate({ service, views, now, newId, plan, placement, tasks: state.tasks.filter((t) => t.serviceId === service.id) });
   return { ops: plan.ops(), ...(plan.wakeAt !== undefined ? { wakeAt: plan.wakeAt } : {}) };
 }

@@ -5,7 +5,7 @@
 // docs/orchestration.md.
 
 import { parseDuration } from '../../common/duration.js';
-import type { ServiceObj, UpdateState } from '../store/types.js';
+import type { ServiceObj, TaskObj, UpdateState } from '../store/types.js';
 import { stopTask, type SlotKey, type SlotView } from './slots.js';
 import { isLive, isStarted, isUp, newTask, type NewTaskOptions, type Plan } from './task.js';
 
@@ -16,6 +16,30 @@ export interface UpdateContext {
   newId: () => string;
   plan: Plan;
   placement(key: SlotKey): Pick<NewTaskOptions, 'slot' | 'nodeId'>;
+  /** The service's tasks (for counting the update's failures). */
+  tasks?: readonly TaskObj[];
+}
+
+/**
+ * The service rolled back to its previous spec (as `service rollback` and failure_action
+ * rollback do): a new spec version, so the same machinery replaces the tasks, paced by
+ * rollback_config. Undefined when there is nothing to roll back to.
+ */
+export function rollbackService(service: ServiceObj, now: number, reason: string): ServiceObj | undefined {
+  if (!service.previousSpec) return undefined;
+  return {
+    ...service,
+    spec: service.previousSpec,
+    previousSpec: service.spec,
+    specVersion: service.specVersion + 1,
+    updateStatus: { state: 'rollback_started', startedAt: now, message: reason },
+  };
+}
+
+/** Tasks this rollout created that died (failed, rejected, or killed as unhealthy): its failures. */
+function rolloutFailures(ctx: UpdateContext, startedAt: number): { failed: TaskObj[]; created: number } {
+  const mine = (ctx.tasks ?? []).filter((t) => t.specVersion === ctx.service.specVersion && t.meta.createdAt >= startedAt);
+  return { failed: mine.filter((t) => t.status.state === 'failed' || t.status.state === 'rejected'), created: mine.length };
 }
 
 /** Slots still running (or holding) a task at an older spec version, with no replacement yet. */
@@ -40,18 +64,36 @@ function setUpdateStatus(ctx: UpdateContext, state: UpdateState, message: string
 
 export function planUpdate(ctx: UpdateContext): void {
   const { service, views, now, plan } = ctx;
-  const cfg = service.spec.deploy.update_config;
+  const us = service.updateStatus;
+  const rollingBack = us?.state === 'rollback_started';
+  const cfg = rollingBack ? service.spec.deploy.rollback_config : service.spec.deploy.update_config;
   const outdated = outdatedSlots(views);
   const inFlight = inFlightSlots(views);
-  const us = service.updateStatus;
   const version = service.specVersion;
+
+  // failure_action: a task of this rollout that dies counts as a failure; past
+  // max_failure_ratio the update pauses, rolls back, or (continue) carries on.
+  if (us && (us.state === 'updating' || rollingBack)) {
+    const { failed, created } = rolloutFailures(ctx, us.startedAt);
+    if (failed.length > 0 && failed.length / Math.max(1, created) > cfg.max_failure_ratio && cfg.failure_action !== 'continue') {
+      const t = failed[0];
+      const why = `task ${t.serviceName}.${t.slot ?? t.nodeId}: ${t.status.err || t.status.message}`;
+      if (rollingBack) { setUpdateStatus(ctx, 'rollback_paused', `rollback paused due to failure of ${why}`, us.startedAt); return; }
+      if (cfg.failure_action === 'rollback' && service.previousSpec) {
+        ctx.plan.update(service, (s) => rollbackService(s, now, `update rolled back due to failure of ${why}`) ?? s);
+        return;
+      }
+      setUpdateStatus(ctx, 'paused', `update paused due to failure of ${why}`, us.startedAt);
+      return;
+    }
+  }
 
   if (outdated.length === 0) {
     // An old task still beside its replacement (start-first whose new task failed for good)
     // means the update has not finished: the full updater's failure_action decides there.
     if (inFlight.length > 0 || views.some((v) => v.old)) return;
     if (us?.state === 'updating') setUpdateStatus(ctx, 'completed', 'update completed', us.startedAt, now);
-    else if (us?.state === 'rollback_started') setUpdateStatus(ctx, 'rollback_completed', 'rollback completed', us.startedAt, now);
+    else if (us?.state === 'rollback_started') setUpdateStatus(ctx, 'rollback_completed', us.message || 'rollback completed', us.startedAt, now);
     return;
   }
 

@@ -140,10 +140,29 @@ describe('rolling update: delay between batches', () => {
 });
 
 describe('rolling update: edges', () => {
-  it('a start-first replacement that failed for good holds the update open, the old task keeps running', () => {
+  it('a start-first replacement that failed pauses the update (failure_action pause); the old task keeps running', () => {
     const svc = service('web', { replicas: 1, specVersion: 2, restart: { condition: 'none' }, update: { order: 'start-first' }, updateStatus: { state: 'updating', startedAt: T0, message: 'x' } });
     const tasks = [task(svc, { id: 'old', slot: 1, specVersion: 1 }), task(svc, { id: 'new', slot: 1, state: 'failed', exitCode: 1 })];
-    expect(reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks }), svc, T0, idGen()).ops).toEqual([]);
+    const r = reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks }), svc, T0, idGen());
+    expect(stopped(r.ops)).toEqual([]);
+    expect(serviceUpdates(r.ops).map((x) => x.updateStatus?.state)).toEqual(['paused']);
+    expect(serviceUpdates(r.ops)[0].updateStatus?.message).toMatch(/^update paused due to failure of task st_web\.1/);
+  });
+
+  it('failure_action rollback restores the previous spec as a new version; continue carries on', () => {
+    const base = service('web', { replicas: 2, specVersion: 2, update: { failure_action: 'rollback' }, updateStatus: { state: 'updating', startedAt: T0, message: 'x' } });
+    const svc: ServiceObj = { ...base, previousSpec: { ...base.spec, image: 'app:0' } };
+    const tasks = [task(svc, { id: 'old', slot: 1, specVersion: 1 }), task(svc, { id: 'new', slot: 2, state: 'failed', exitCode: 1 })];
+    const [back] = serviceUpdates(reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks }), svc, T0, idGen()).ops);
+    expect(back).toMatchObject({ specVersion: 3, spec: { image: 'app:0' }, previousSpec: { image: 'app:1' }, updateStatus: { state: 'rollback_started' } });
+    const cont: ServiceObj = { ...svc, spec: { ...svc.spec, deploy: { ...svc.spec.deploy, update_config: { ...svc.spec.deploy.update_config, failure_action: 'continue' } } } };
+    expect(serviceUpdates(reconcileReplicated(cluster({ nodes: [node('n1')], services: [cont], tasks }), cont, T0, idGen()).ops).map((x) => x.updateStatus?.state)).not.toContain('paused');
+  });
+
+  it('failures within max_failure_ratio do not stop the update', () => {
+    const svc = service('web', { replicas: 3, specVersion: 2, update: { max_failure_ratio: 0.5 }, updateStatus: { state: 'updating', startedAt: T0, message: 'x' } });
+    const tasks = [task(svc, { id: 'a', slot: 1 }), task(svc, { id: 'b', slot: 2 }), task(svc, { id: 'c', slot: 3, state: 'failed', exitCode: 1 })];
+    expect(serviceUpdates(reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks }), svc, T0, idGen()).ops).map((x) => x.updateStatus?.state)).not.toContain('paused');
   });
 
   it('global services update node by node', () => {
