@@ -50,6 +50,12 @@ export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map
     if (p.failure) p.note = p.failure;
     p.failure = undefined;
     if (us.state === 'rollback_started') { p.done = false; if (expectRollback) p.note = `rolling back`; else p.note = `rolling back: ${us.message}`; }
+    else if (p.done) {
+      // Every task is up: the update still watches them for one monitor window before it
+      // completes, and a failure there still pauses or rolls it back.
+      p.done = false;
+      p.note = `all tasks up; watching them for ${s.spec.deploy.update_config.monitor} before completing`;
+    }
   } else if (us?.state === 'paused' || us?.state === 'rollback_paused') {
     p.done = false;
     p.failure = `${us.state === 'paused' ? 'update paused' : 'rollback paused'}: ${us.message}`;

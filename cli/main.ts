@@ -382,6 +382,7 @@ const UPDATE_OPTIONS: ParseArgsConfig['options'] = {
   'constraint-add': { type: 'string', multiple: true }, 'constraint-rm': { type: 'string', multiple: true },
   user: { type: 'string', short: 'u' }, 'limit-memory': { type: 'string' }, 'limit-cpu': { type: 'string' },
   'restart-condition': { type: 'string' }, 'restart-delay': { type: 'string' }, 'restart-max-attempts': { type: 'string' }, 'restart-window': { type: 'string' },
+  'restart-backoff': { type: 'string' }, 'restart-max-delay': { type: 'string' },
   ...Object.fromEntries(['update', 'rollback'].flatMap((p) => ['parallelism', 'delay', 'order', 'monitor', 'failure-action', 'max-failure-ratio']
     .map((k) => [`${p}-${k}`, { type: 'string' as const }]))),
   force: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' },
@@ -403,6 +404,7 @@ function updateFlags(v: Record<string, any>): ServiceUpdateFlags {
     publishAdd: v['publish-add'], publishRm: v['publish-rm'], constraintAdd: v['constraint-add'], constraintRm: v['constraint-rm'],
     user: v.user, limitMemory: v['limit-memory'], limitCpu: v['limit-cpu'],
     restartCondition: v['restart-condition'], restartDelay: v['restart-delay'], restartMaxAttempts: v['restart-max-attempts'], restartWindow: v['restart-window'],
+    restartBackoff: v['restart-backoff'], restartMaxDelay: v['restart-max-delay'],
     update: cfg('update'), rollback: cfg('rollback'), force: v.force,
   };
 }

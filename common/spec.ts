@@ -85,6 +85,12 @@ export interface RestartPolicySpec {
   delay: Duration; // Swarm's default 5s
   max_attempts: number; // 0 = unlimited
   window: Duration; // "0s" = unbounded
+  /**
+   * tsswarm extension: 'exponential' doubles the delay on each consecutive restart of a slot,
+   * up to x-max-delay; the streak starts over once a task stayed up longer than x-max-delay.
+   */
+  'x-backoff'?: 'exponential';
+  'x-max-delay'?: Duration; // with x-backoff; default 5m
 }
 
 export interface PlacementSpec {

@@ -1081,7 +1081,21 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
         delay: (y, yf) => (rp.delay = r.duration(y.value, yf) ?? rp.delay),
         max_attempts: (y, yf) => (rp.max_attempts = r.int(y.value, yf, 0) ?? rp.max_attempts),
         window: (y, yf) => (rp.window = r.duration(y.value, yf) ?? rp.window),
+        'x-backoff': (y, yf) => {
+          const b = r.oneOf(y.value, yf, ['exponential', 'none'] as const);
+          if (b === 'exponential') rp['x-backoff'] = b;
+          else if (b === 'none') delete rp['x-backoff'];
+        },
+        'x-max-delay': (y, yf) => {
+          const md = r.duration(y.value, yf);
+          if (md !== undefined) rp['x-max-delay'] = md;
+        },
+      }, (y, yf) => {
+        if (!y.key.startsWith('x-')) d.warn(y.keyPos, yf, `unknown key ${y.key}; ignored`);
       });
+      if (rp['x-max-delay'] !== undefined && rp['x-backoff'] === undefined) {
+        d.warn(rm.pos, xf, 'x-max-delay has no effect without x-backoff: exponential');
+      }
     },
     placement: (x, xf) => {
       const pm = r.map(x.value, xf, true);

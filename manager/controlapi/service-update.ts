@@ -24,6 +24,8 @@ export interface ServiceUpdateFlags {
   restartDelay?: string;
   restartMaxAttempts?: string;
   restartWindow?: string;
+  restartBackoff?: string;
+  restartMaxDelay?: string;
   limitMemory?: string;
   limitCpu?: string;
   /** Replace the tasks even if nothing changed (docker service update --force). */
@@ -105,6 +107,12 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, val
       if (!Number.isInteger(n) || n < 0) throw new Error('restart-max-attempts must be a non-negative integer');
       s.deploy.restart_policy.max_attempts = n;
     }
+    if (f.restartBackoff !== undefined) {
+      if (f.restartBackoff === 'exponential') s.deploy.restart_policy['x-backoff'] = 'exponential';
+      else if (f.restartBackoff === 'none') delete s.deploy.restart_policy['x-backoff'];
+      else throw new Error('restart-backoff must be exponential or none');
+    }
+    if (f.restartMaxDelay !== undefined) s.deploy.restart_policy['x-max-delay'] = normaliseDuration(f.restartMaxDelay);
   } catch (e) { bad('restart-policy', (e as Error).message); }
   if (f.limitMemory !== undefined) {
     const m = parseMemory(f.limitMemory);

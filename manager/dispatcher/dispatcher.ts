@@ -15,6 +15,7 @@ import type { ManagerMessage } from '../../proto/gen/tsswarm/dispatcher/v1/Manag
 import type { NodeDescription__Output } from '../../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import type { Store } from '../store/store.js';
 import { isTerminal, taskStateIndex, type NodeObj, type TaskStatus } from '../store/types.js';
+import { withStatus } from '../orchestrator/task.js';
 import { assignmentsFor, type AssignmentSet } from './assignments.js';
 
 export interface DispatcherOptions {
@@ -218,7 +219,7 @@ export class Dispatcher {
         if (isTerminal(cur.state) && cur.state !== status.state) continue;
         if (taskStateIndex(status.state) < taskStateIndex(cur.state)) continue;
         if (JSON.stringify({ ...cur, timestamp: 0 }) === JSON.stringify({ ...status, timestamp: 0 })) continue;
-        tx.update({ ...t, status });
+        tx.update(withStatus(t, status, this.now));
       }
     });
   }

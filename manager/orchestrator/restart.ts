@@ -7,7 +7,7 @@ import type { RestartPolicySpec } from '../../common/spec.js';
 import type { TaskObj } from '../store/types.js';
 
 export type RestartDecision =
-  | { restart: true; reason: string; notBefore?: number; restartHistory: number[] }
+  | { restart: true; reason: string; notBefore?: number; restartHistory: number[]; restartStreak: number }
   | { restart: false; reason: string; /** set when max_attempts stopped the restart */ exhausted?: string };
 
 /** The task ended badly (as opposed to completing with exit code 0). */
@@ -32,12 +32,28 @@ export function deathReason(t: TaskObj): string {
   }
 }
 
+const DEFAULT_MAX_DELAY = '5m';
+
 /**
- * The delay before a restart may start. Constant today; the hook for exponential backoff
- * (it sees the slot's restart history, newest last).
+ * How many restarts in a row this slot has had when `task` died: its own streak plus one,
+ * or zero again when it stayed up longer than the backoff's cap (it had recovered).
  */
-export function restartDelay(policy: RestartPolicySpec, _history: readonly number[]): number {
-  return parseDuration(policy.delay);
+export function restartStreak(policy: RestartPolicySpec, task: TaskObj): number {
+  const cap = parseDuration(policy['x-max-delay'] ?? DEFAULT_MAX_DELAY);
+  if (task.upAt !== undefined && (task.endedAt ?? task.status.timestamp) - task.upAt > cap) return 0;
+  return (task.restartStreak ?? 0) + 1;
+}
+
+/**
+ * The delay before a restart may start: restart_policy.delay, or with x-backoff exponential
+ * delay × 2^(streak-1), capped at x-max-delay (a zero delay backs off from 1s).
+ */
+export function restartDelay(policy: RestartPolicySpec, streak: number): number {
+  const base = parseDuration(policy.delay);
+  if (policy['x-backoff'] !== 'exponential' || streak <= 1) return base;
+  const cap = parseDuration(policy['x-max-delay'] ?? DEFAULT_MAX_DELAY);
+  const from = base > 0 ? base : 1000;
+  return Math.min(cap, from * 2 ** Math.min(streak - 1, 40));
 }
 
 /** Entries of the history inside the window that ends at `at` ("0s" = unbounded). */
@@ -67,6 +83,7 @@ export function restartDecision(task: TaskObj, policy: RestartPolicySpec, now: n
   const window = parseDuration(policy.window);
   const kept = window > 0 ? history.filter((h) => h > now - window) : history;
   const restartHistory = [...kept, now].slice(-HISTORY_CAP);
-  const delay = restartDelay(policy, history);
-  return { restart: true, reason, restartHistory, ...(delay > 0 ? { notBefore: now + delay } : {}) };
+  const streak = restartStreak(policy, task);
+  const delay = restartDelay(policy, streak);
+  return { restart: true, reason, restartHistory, restartStreak: streak, ...(delay > 0 ? { notBefore: now + delay } : {}) };
 }

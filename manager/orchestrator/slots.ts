@@ -118,7 +118,7 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
         const d = restartDecision(last, service.spec.deploy.restart_policy, now);
         if (d.restart) {
           stopTask(plan, last);
-          cur = create({ message: `restarted: ${d.reason}`, notBefore: d.notBefore, restartHistory: d.restartHistory });
+          cur = create({ message: `restarted: ${d.reason}`, notBefore: d.notBefore, restartHistory: d.restartHistory, restartStreak: d.restartStreak });
           if (d.notBefore !== undefined) plan.wake(d.notBefore);
         } else {
           held = last;

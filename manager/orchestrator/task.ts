@@ -28,6 +28,17 @@ export function isUp(t: TaskObj): boolean {
   return t.status.health !== 'starting' && t.status.health !== 'unhealthy';
 }
 
+/**
+ * A task with a new reported status, stamped with the manager-clock milestones the update
+ * monitor window reads (agents' clocks may differ from the manager's).
+ */
+export function withStatus(t: TaskObj, status: TaskObj['status'], now: number): TaskObj {
+  const next: TaskObj = { ...t, status };
+  if (next.upAt === undefined && isUp(next)) next.upAt = now;
+  if (next.endedAt === undefined && isTerminal(status.state)) next.endedAt = now;
+  return next;
+}
+
 const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Newest first: creation time, then id (descending) so the order is total. */
@@ -46,6 +57,7 @@ export interface NewTaskOptions {
   message: string;
   notBefore?: number;
   restartHistory?: number[];
+  restartStreak?: number;
 }
 
 export function newTask(service: ServiceObj, now: number, newId: () => string, o: NewTaskOptions): TaskObj {
@@ -65,6 +77,7 @@ export function newTask(service: ServiceObj, now: number, newId: () => string, o
   if (o.nodeId !== undefined) t.nodeId = o.nodeId;
   if (o.notBefore !== undefined) t.notBefore = o.notBefore;
   if (o.restartHistory && o.restartHistory.length > 0) t.restartHistory = o.restartHistory;
+  if (o.restartStreak) t.restartStreak = o.restartStreak;
   return t;
 }
 

@@ -1,8 +1,9 @@
 // Rolling updates: tasks at an older spec version are replaced in batches per
-// deploy.update_config. Progress is read from the tasks each time (nothing is kept in
-// memory), so an update survives a change of leader. The full updater (monitor,
-// max_failure_ratio, failure_action, rollback) builds on the same views: see
-// docs/orchestration.md.
+// deploy.update_config (parallelism, delay, order), failures are counted against
+// max_failure_ratio within the monitor window and acted on per failure_action, and the
+// update completes once the last new task has stayed up for the monitor window. Progress is
+// read from the store each time (nothing is kept in memory), so an update survives a change
+// of leader. See docs/orchestration.md.
 
 import { parseDuration } from '../../common/duration.js';
 import type { ServiceObj, TaskObj, UpdateState } from '../store/types.js';
@@ -36,10 +37,28 @@ export function rollbackService(service: ServiceObj, now: number, reason: string
   };
 }
 
-/** Tasks this rollout created that died (failed, rejected, or killed as unhealthy): its failures. */
-function rolloutFailures(ctx: UpdateContext, startedAt: number): { failed: TaskObj[]; created: number } {
-  const mine = (ctx.tasks ?? []).filter((t) => t.specVersion === ctx.service.specVersion && t.meta.createdAt >= startedAt);
-  return { failed: mine.filter((t) => t.status.state === 'failed' || t.status.state === 'rejected'), created: mine.length };
+/** Tasks this rollout created (at the service's current spec version, since it started). */
+const rolloutTasks = (ctx: UpdateContext, startedAt: number): TaskObj[] =>
+  (ctx.tasks ?? []).filter((t) => t.specVersion === ctx.service.specVersion && t.meta.createdAt >= startedAt);
+
+/**
+ * The rollout's failures: its tasks that died (failed, rejected, or killed as unhealthy)
+ * before they were ever up, or within the monitor window after they came up. A task that
+ * dies later is the restart policy's business, not the update's.
+ */
+export function rolloutFailures(tasks: readonly TaskObj[], monitorMs: number): TaskObj[] {
+  return tasks.filter((t) => {
+    if (t.status.state !== 'failed' && t.status.state !== 'rejected') return false;
+    if (t.upAt === undefined) return true;
+    const ended = t.endedAt ?? t.meta.updatedAt;
+    return ended - t.upAt <= monitorMs;
+  });
+}
+
+/** When the monitor window of the rollout's last task to come up ends (undefined: none up). */
+function monitorEnd(tasks: readonly TaskObj[], monitorMs: number): number | undefined {
+  const ups = tasks.filter((t) => t.desiredState === 'running' && t.upAt !== undefined).map((t) => t.upAt!);
+  return ups.length > 0 ? Math.max(...ups) + monitorMs : undefined;
 }
 
 /** Slots still running (or holding) a task at an older spec version, with no replacement yet. */
@@ -73,9 +92,11 @@ export function planUpdate(ctx: UpdateContext): void {
 
   // failure_action: a task of this rollout that dies counts as a failure; past
   // max_failure_ratio the update pauses, rolls back, or (continue) carries on.
+  const monitor = parseDuration(cfg.monitor);
+  const mine = us ? rolloutTasks(ctx, us.startedAt) : [];
   if (us && (us.state === 'updating' || rollingBack)) {
-    const { failed, created } = rolloutFailures(ctx, us.startedAt);
-    if (failed.length > 0 && failed.length / Math.max(1, created) > cfg.max_failure_ratio && cfg.failure_action !== 'continue') {
+    const failed = rolloutFailures(mine, monitor);
+    if (failed.length > 0 && failed.length / Math.max(1, mine.length) > cfg.max_failure_ratio && cfg.failure_action !== 'continue') {
       const t = failed[0];
       const why = `task ${t.serviceName}.${t.slot ?? t.nodeId}: ${t.status.err || t.status.message}`;
       if (rollingBack) { setUpdateStatus(ctx, 'rollback_paused', `rollback paused due to failure of ${why}`, us.startedAt); return; }
@@ -92,6 +113,11 @@ export function planUpdate(ctx: UpdateContext): void {
     // An old task still beside its replacement (start-first whose new task failed for good)
     // means the update has not finished: the full updater's failure_action decides there.
     if (inFlight.length > 0 || views.some((v) => v.old)) return;
+    if (us && (us.state === 'updating' || rollingBack)) {
+      // Keep watching the last batch for failures for one monitor window before completing.
+      const end = monitorEnd(mine, monitor);
+      if (end !== undefined && now < end) { plan.wake(end); return; }
+    }
     if (us?.state === 'updating') setUpdateStatus(ctx, 'completed', 'update completed', us.startedAt, now);
     else if (us?.state === 'rollback_started') setUpdateStatus(ctx, 'rollback_completed', us.message || 'rollback completed', us.startedAt, now);
     return;

@@ -85,6 +85,12 @@ export interface TaskObj {
   notBefore?: number;
   /** Restart bookkeeping: how many times this slot was restarted, and when. */
   restartHistory?: number[];
+  /** Restarts in a row of this slot (for exponential backoff). */
+  restartStreak?: number;
+  /** When the manager first saw it up (running, and healthy if it has a healthcheck), ms. */
+  upAt?: number;
+  /** When the manager saw its status turn terminal, ms. */
+  endedAt?: number;
 }
 
 export interface NetworkObj {

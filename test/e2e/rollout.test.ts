@@ -60,7 +60,7 @@ describe('safe rollouts on a real engine', () => {
   const runningHealthy = async () => (await tasks()).filter((t) => t.desiredState === 'running' && t.status.state === 'running' && t.status.health === 'healthy');
 
   beforeAll(async () => { await c.start(); });
-  afterAll(async () => { await c.destroy([STACK, 'e2eplan', 'e2ecrash']); });
+  afterAll(async () => { await c.destroy([STACK, 'e2eplan', 'e2ecrash', 'e2eloop', 'e2emon']); });
 
   it('deploy --dry-run prints the exact plan and changes nothing', async () => {
     const r1 = await c.cliOk('deploy', '--dry-run', '-c', file(web('v1', { replicas: 2 })), 'e2eplan');
@@ -175,5 +175,55 @@ services:
     expect(all.some((t) => /max_attempts/.test(t.status.message))).toBe(true);
     const ps = await c.cliOk('service', 'ps', 'e2ecrash_crash', '--no-trunc');
     expect(ps).toMatch(/exit \(3\)|exit code 3/);
+  });
+
+  it('x-backoff exponential doubles the restart delay of a crash-looping slot, and ps says why', async () => {
+    const f = c.writeStack('loop.yml', `
+services:
+  loop:
+    image: tsswarm/busybox:latest
+    command: ["sh", "-c", "exit 7"]
+    deploy:
+      restart_policy: { condition: any, delay: 200ms, max_attempts: 3, x-backoff: exponential, x-max-delay: 500ms }
+`);
+    await c.cli('deploy', '-c', f, 'e2eloop', '--detach');
+    await waitFor('four failed attempts', async () => (await c.json<Task[]>('service', 'ps', 'e2eloop_loop')).filter((t) => t.status.state === 'failed').length === 4, 30_000);
+    const all = (await c.json<(Task & { notBefore?: number; restartStreak?: number; meta: { createdAt: number } })[]>('service', 'ps', 'e2eloop_loop'))
+      .sort((a, b) => a.meta.createdAt - b.meta.createdAt);
+    // The first task starts at once; each restart waits twice as long as the one before, capped.
+    expect(all.map((t) => t.restartStreak ?? 0)).toEqual([0, 1, 2, 3]);
+    // notBefore is set when the restart is decided, a moment before the store stamps createdAt.
+    const waits = all.map((t) => (t.notBefore === undefined ? 0 : t.notBefore - t.meta.createdAt));
+    [0, 200, 400, 500].forEach((want, i) => { expect(waits[i]).toBeLessThanOrEqual(want); expect(waits[i]).toBeGreaterThan(want - 150); });
+    const ps = await c.cliOk('service', 'ps', 'e2eloop_loop', '--no-trunc');
+    expect(ps).toMatch(/exit \(7\)|exit code 7/);
+  });
+
+  it('a new task that dies within the monitor window after it came up fails the update', async () => {
+    const mon = (cmd: string) => c.writeStack('mon.yml', `
+services:
+  web:
+    image: tsswarm/busybox:latest
+    command: ["sh", "-c", "${cmd}"]
+    init: true
+    ports: ["18582:8080"]
+    healthcheck: { test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/"], interval: 300ms, timeout: 1s, retries: 1 }
+    deploy:
+      replicas: 2
+      restart_policy: { condition: any, delay: 0s }
+      update_config: { parallelism: 1, order: start-first, monitor: 20s, failure_action: pause }
+`);
+    await c.cliOk('deploy', '-c', mon('mkdir -p /w && echo ok > /w/index.html && exec httpd -f -p 8080 -h /w'), 'e2emon');
+    // The new version comes up healthy, then crashes a few seconds later.
+    const r = await c.cli('deploy', '-c', mon('mkdir -p /w && echo ok > /w/index.html && httpd -p 8080 -h /w && sleep 3 && exit 9'), 'e2emon', '--timeout', '90s');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/update paused due to failure of task e2emon_web\.\d/);
+    const s = (await c.json<Svc[]>('service', 'inspect', 'e2emon_web'))[0];
+    expect(s.updateStatus?.state).toBe('paused');
+    // It had been up: the failure came after, inside the window.
+    const died = (await c.json<(Task & { upAt?: number; endedAt?: number })[]>('service', 'ps', 'e2emon_web'))
+      .filter((t) => t.specVersion === s.specVersion && t.status.state === 'failed');
+    expect(died.length).toBeGreaterThan(0);
+    expect(died.every((t) => t.upAt !== undefined && t.endedAt !== undefined && t.endedAt > t.upAt)).toBe(true);
   });
 });

@@ -4,6 +4,7 @@
 import { defaultDeploy, type HealthcheckSpec, type PortSpec, type RestartPolicySpec, type ServiceSpec, type UpdateConfigSpec } from '../../../common/spec.js';
 import { checkNodes, reapTasks, reconcileGlobal, reconcileReplicated } from '../../../manager/orchestrator/index.js';
 import { schedule } from '../../../manager/scheduler/index.js';
+import { withStatus } from '../../../manager/orchestrator/task.js';
 import {
   isTerminal, type ClusterState, type HealthState, type NodeObj, type ServiceObj, type StoreObj, type StoreOp, type TaskObj, type TaskState,
 } from '../../../manager/store/types.js';
@@ -182,10 +183,10 @@ export function agentStep(state: ClusterState, now: number, b: AgentBehaviour = 
     const n = state.nodes.find((x) => x.id === t.nodeId);
     if (!n || n.status.state === 'down') continue;
     if (t.desiredState !== 'running' && t.status.state !== 'pending') {
-      ops.push({ op: 'update', obj: { ...t, status: { ...t.status, state: 'shutdown', timestamp: now, message: 'shutdown' } } });
+      ops.push({ op: 'update', obj: withStatus(t, { ...t.status, state: 'shutdown', timestamp: now, message: 'shutdown' }, now) });
     } else if (t.desiredState === 'running' && t.status.state === 'assigned' && (t.notBefore ?? 0) <= now) {
       const health = t.spec.healthcheck ? 'healthy' : 'none';
-      ops.push({ op: 'update', obj: { ...t, status: { state: 'running', timestamp: now, message: 'started', health, ...b.run?.(t) } } });
+      ops.push({ op: 'update', obj: withStatus(t, { state: 'running', timestamp: now, message: 'started', health, ...b.run?.(t) }, now) });
     }
   }
   return applyOps(state, ops);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { RestartPolicySpec } from '../../../common/spec.js';
 import { deathReason, reconcileReplicated, restartDecision } from '../../../manager/orchestrator/index.js';
+import { restartDelay, restartStreak } from '../../../manager/orchestrator/restart.js';
 import type { TaskState } from '../../../manager/store/types.js';
 import { T0, cluster, creates, idGen, node, service, stopped, task, updates } from './fixtures.js';
 
@@ -43,7 +44,7 @@ describe('restartDecision: conditions', () => {
 describe('restartDecision: delay, max_attempts, window', () => {
   it('delay becomes notBefore; history gains this restart', () => {
     const d = restartDecision(dead('failed', { exitCode: 1 }), policy({ delay: '5s' }), T0);
-    expect(d).toEqual({ restart: true, reason: 'task failed: exit code 1', notBefore: T0 + 5000, restartHistory: [T0] });
+    expect(d).toEqual({ restart: true, reason: 'task failed: exit code 1', notBefore: T0 + 5000, restartHistory: [T0], restartStreak: 1 });
   });
 
   it('max_attempts with an unbounded window counts every restart', () => {
@@ -133,5 +134,39 @@ describe('restart in the replicated orchestrator', () => {
     const r = reconcileReplicated(cluster({ services: [sv], tasks }), sv, T0, idGen());
     expect(stopped(r.ops)).toEqual(['d']);
     expect(creates(r.ops)).toEqual([]);
+  });
+});
+
+describe('restart backoff (x-backoff: exponential)', () => {
+  const exp = policy({ delay: '1s', 'x-backoff': 'exponential', 'x-max-delay': '10s' });
+
+  it('doubles the delay with each restart in a row, up to x-max-delay', () => {
+    expect([1, 2, 3, 4, 5, 6].map((n) => restartDelay(exp, n))).toEqual([1000, 2000, 4000, 8000, 10000, 10000]);
+    expect(restartDelay(policy({ delay: '1s' }), 6)).toBe(1000); // no backoff: constant
+    expect(restartDelay(policy({ delay: '0s', 'x-backoff': 'exponential' }), 3)).toBe(4000); // from 1s when delay is 0
+    expect(restartDelay(policy({ delay: '1s', 'x-backoff': 'exponential' }), 100)).toBe(300_000); // default cap 5m
+  });
+
+  it('the streak carries from task to task and starts over after a task stayed up past the cap', () => {
+    const t = { ...dead('failed', { exitCode: 1 }), restartStreak: 3 };
+    expect(restartStreak(exp, t)).toBe(4);
+    const d = restartDecision(t, exp, T0);
+    expect(d).toMatchObject({ restart: true, restartStreak: 4, notBefore: T0 + 8000 });
+    expect(restartStreak(exp, { ...t, upAt: T0 - 60_000, endedAt: T0 })).toBe(0);
+    expect(restartStreak(exp, { ...t, upAt: T0 - 5_000, endedAt: T0 })).toBe(4);
+  });
+
+  it('a crash-looping slot backs off: the replacements carry a growing streak and delay', () => {
+    const s0 = service('web', { restart: exp });
+    let t = task(s0, { id: 'a', slot: 1, state: 'failed', exitCode: 1 });
+    const ids = idGen();
+    const waits: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = reconcileReplicated(cluster({ nodes: [node('n1')], services: [s0], tasks: [t] }), s0, T0, ids);
+      const [next] = creates(r.ops);
+      waits.push(next.notBefore! - T0);
+      t = { ...next, nodeId: 'n1', status: { state: 'failed', timestamp: T0, message: 'x', exitCode: 1 } };
+    }
+    expect(waits).toEqual([1000, 2000, 4000, 8000]);
   });
 });

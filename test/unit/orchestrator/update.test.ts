@@ -189,3 +189,41 @@ describe('rolling update: edges', () => {
     expect(serviceUpdates(reconcileReplicated(cluster({ services: [svc] }), svc, T0, idGen()).ops)).toEqual([]);
   });
 });
+
+describe('rolling update: monitor window', () => {
+  const updating = { state: 'updating' as const, startedAt: T0, message: 'x' };
+
+  it('a new task that dies within `monitor` of coming up is a failure; later it is the restart policy\'s', () => {
+    const svc = service('web', { replicas: 2, specVersion: 2, update: { monitor: '10s' }, updateStatus: updating });
+    const died = (upFor: number) => {
+      const t = task(svc, { id: 'new', slot: 1, state: 'failed', exitCode: 1, createdAt: T0 + 1 });
+      return { ...t, upAt: T0 + 1000, endedAt: T0 + 1000 + upFor };
+    };
+    const run = (t: ReturnType<typeof died>) => {
+      const tasks = [t, task(svc, { id: 'old', slot: 2, specVersion: 1 })];
+      return serviceUpdates(reconcileReplicated(cluster({ nodes: [node('n1')], services: [svc], tasks }), svc, T0 + 60_000, idGen()).ops)
+        .map((x) => x.updateStatus?.state);
+    };
+    expect(run(died(9_000))).toEqual(['paused']);
+    expect(run(died(11_000))).not.toContain('paused');
+  });
+
+  it('completes only once the last new task has stayed up for `monitor`, waking then', () => {
+    const svc = service('web', { replicas: 1, specVersion: 2, update: { monitor: '5s' }, updateStatus: updating });
+    const t = { ...task(svc, { slot: 1, createdAt: T0 + 1 }), upAt: T0 + 2000 };
+    const s = cluster({ nodes: [node('n1')], services: [svc], tasks: [t] });
+    const early = reconcileReplicated(s, svc, T0 + 3000, idGen());
+    expect(serviceUpdates(early.ops)).toEqual([]);
+    expect(early.wakeAt).toBe(T0 + 7000);
+    expect(serviceUpdates(reconcileReplicated(s, svc, T0 + 7000, idGen()).ops).map((x) => x.updateStatus?.state)).toEqual(['completed']);
+  });
+
+  it('a whole update through the loops waits the monitor window and completes', () => {
+    const { s } = outdated(3, { update: { parallelism: 2, monitor: '5s' } });
+    const { state, now } = converge(s, idGen());
+    expect(state.services[0].updateStatus?.state).toBe('completed');
+    const lastUp = Math.max(...state.tasks.filter((t) => t.desiredState === 'running').map((t) => t.upAt!));
+    expect(state.services[0].updateStatus!.completedAt).toBeGreaterThanOrEqual(lastUp + 5000);
+    expect(now).toBeGreaterThanOrEqual(lastUp + 5000);
+  });
+});

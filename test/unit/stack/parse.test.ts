@@ -422,6 +422,15 @@ describe('restart and deploy.restart_policy', () => {
     expect(t.deploy.restart_policy.condition).toBe('none');
   });
 
+  it('x-backoff: exponential with x-max-delay (a tsswarm extension Compose tools accept)', () => {
+    const s = web(svc('deploy:\n  restart_policy:\n    delay: 1s\n    x-backoff: exponential\n    x-max-delay: 2m\n    x-note: hi'));
+    expect(s.deploy.restart_policy).toEqual({ ...base, delay: '1s', 'x-backoff': 'exponential', 'x-max-delay': '2m' });
+    expect(web(svc('deploy:\n  restart_policy:\n    x-backoff: none')).deploy.restart_policy).toEqual(base);
+    expect(parseErrors(svc('deploy:\n  restart_policy:\n    x-backoff: linear'))[0]).toMatchObject({ field: 'services.web.deploy.restart_policy.x-backoff', line: 6 });
+    const { warnings } = parse(svc('deploy:\n  restart_policy:\n    x-max-delay: 1m'));
+    expect(warnings.map((w) => w.message)).toEqual(['x-max-delay has no effect without x-backoff: exponential']);
+  });
+
   it('bad values are errors', () => {
     expect(parseErrors(svc('restart: sometimes'))[0]).toMatchObject({ field: 'services.web.restart', line: 4, col: 14 });
     expect(parseErrors(svc('deploy:\n  restart_policy:\n    condition: maybe'))[0]).toMatchObject({
