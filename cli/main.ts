@@ -11,7 +11,7 @@ import type { NodeObj, TaskObj } from '../manager/store/types.js';
 import { taskName } from '../manager/store/types.js';
 import { ApiClient, resolveHost } from './client.js';
 import { watchDeploy } from './deploy-watch.js';
-import { ports, table, taskState, trunc } from './format.js';
+import { cap, ports, table, taskState, trunc } from './format.js';
 
 const USAGE = `Usage: tsswarm COMMAND
 
@@ -281,7 +281,6 @@ async function printTasks(tasks: TaskObj[], v: { format?: string; 'no-trunc'?: b
   io.out(table(['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'], rows));
   return 0;
 }
-const cap = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 async function cmdService(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
