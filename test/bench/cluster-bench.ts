@@ -376,7 +376,11 @@ async function main(): Promise<void> {
   } finally {
     await cleanup();
     await t.stop();
-    if (swarmStarted) await dockerCli('swarm', 'leave', '--force').catch(() => undefined);
+    if (swarmStarted) {
+      await dockerCli('swarm', 'leave', '--force').catch(() => undefined);
+      // Leaving a swarm keeps the bridge that joining created: remove it too.
+      await dockerCli('network', 'rm', 'docker_gwbridge').catch(() => undefined);
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 
