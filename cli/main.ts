@@ -18,7 +18,7 @@ const USAGE = `Usage: tsswarm COMMAND
 A Swarm-like container orchestrator.
 
 Daemons:
-  manager [--init] [--data-dir DIR] [--no-agent] [--listen ADDR] [--log-level LEVEL]
+  manager [--init [--task-history-limit N]] [--data-dir DIR] [--no-agent] [--listen ADDR] [--log-level LEVEL]
                                    run a manager (with an embedded agent)
   agent --manager ADDR [--data-dir DIR]
                                    run an agent that joins a manager
@@ -48,6 +48,11 @@ Services:
 Nodes:
   node ls                          list nodes
   node inspect NODE                show a node as JSON
+
+Cluster:
+  cluster inspect                  show the cluster settings as JSON
+  cluster update --task-history-limit N
+                                   tasks kept per slot in \`service ps\`, the live one included (default 5)
 
 Global options:
   -H, --host URL       manager to talk to (unix:///path/tsswarm.sock); default $TSSWARM_HOST,
@@ -113,6 +118,7 @@ async function run(argv: string[]): Promise<number> {
     case 'stack': return cmdStack(rest);
     case 'service': return cmdService(rest);
     case 'node': return cmdNode(rest);
+    case 'cluster': return cmdCluster(rest);
     default: return usageError(`unknown command ${JSON.stringify(cmd)}`);
   }
 }
@@ -136,7 +142,9 @@ async function cmdManager(argv: string[]): Promise<number> {
   const { values: v } = args(argv, {
     init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
     listen: { type: 'string', multiple: true }, 'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
+    'task-history-limit': { type: 'string' },
   });
+  if (v['task-history-limit'] !== undefined && !v.init) usageError('--task-history-limit applies with --init; later use `tsswarm cluster update --task-history-limit N`');
   if (v.help) { io.out(USAGE); return 0; }
   const log = await createLogger(v['log-level'] ?? 'info');
   const { startManager } = await import('../manager/main.js');
@@ -145,6 +153,7 @@ async function cmdManager(argv: string[]): Promise<number> {
     dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, agent: !v['no-agent'], listen: v.listen,
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
     ingressBind: v['ingress-bind'],
+    cluster: v['task-history-limit'] !== undefined ? { taskHistoryLimit: historyLimit(v['task-history-limit']) } : undefined,
   }), log);
 }
 
@@ -444,5 +453,29 @@ async function cmdNode(argv: string[]): Promise<number> {
       return 0;
     }
     default: return usageError(`unknown node command ${JSON.stringify(sub ?? '')} (ls, inspect)`);
+  }
+}
+
+function historyLimit(s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n)) usageError(`--task-history-limit must be an integer >= 0, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+async function cmdCluster(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values: v } = args(rest, { 'task-history-limit': { type: 'string' } });
+  const api = client(v);
+  switch (sub) {
+    case 'inspect': json(await api.call('GET', '/v1/cluster')); return 0;
+    case 'update': {
+      const spec: Record<string, unknown> = {};
+      if (v['task-history-limit'] !== undefined) spec.taskHistoryLimit = historyLimit(v['task-history-limit']);
+      if (Object.keys(spec).length === 0) usageError('cluster update needs a setting, e.g. --task-history-limit N');
+      const r = await api.call<{ spec: Record<string, unknown> }>('POST', '/v1/cluster/update', { spec });
+      if (v.format === 'json') json(r); else io.out('Cluster updated\n');
+      return 0;
+    }
+    default: return usageError(`unknown cluster command ${JSON.stringify(sub ?? '')} (inspect, update)`);
   }
 }

@@ -10,6 +10,7 @@ import { lockDataDir, openDataDir } from './datadir.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { FileLog } from './store/file-log.js';
 import { Store } from './store/store.js';
+import { defaultClusterSpec, patchClusterSpec, type ClusterSpec } from './store/types.js';
 import { validateConstraint } from './scheduler/index.js';
 
 export interface ManagerOptions {
@@ -21,6 +22,8 @@ export interface ManagerOptions {
   listen?: string[];
   heartbeatPeriodMs?: number;
   ingressBind?: string;
+  /** With init: the cluster's initial settings (e.g. taskHistoryLimit). */
+  cluster?: Partial<ClusterSpec>;
 }
 
 export interface RunningManager {
@@ -36,6 +39,10 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const unlock = lockDataDir(opts.dataDir);
   const store = new Store(new FileLog(join(opts.dataDir, 'store')));
   await store.open();
+  if (opts.init) {
+    const spec = patchClusterSpec(defaultClusterSpec(), opts.cluster ?? {});
+    await store.update((tx) => { if (!tx.get('cluster', 'default')) tx.create({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec }); });
+  }
   log.info({ dataDir: opts.dataDir, cluster: identity.clusterId, node: identity.nodeId, storeIndex: store.index, init: opts.init }, 'manager starting');
 
   const dispatcher = new Dispatcher({ store, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs });

@@ -18,7 +18,6 @@ export interface LoopOptions {
   /** Last heartbeat per node, kept in memory by the dispatcher. */
   heartbeats?: () => ReadonlyMap<string, number>;
   nodeGraceMs?: number;
-  taskHistoryLimit?: number;
   onPurgeVolumes?: (vols: VolumeObj[]) => void;
   now?: () => number;
   tickMs?: number;
@@ -97,7 +96,7 @@ export class ControlLoops {
       return r.ops;
     }));
     await run('scheduler', (s) => schedule(s, this.now));
-    await run('reaper', (s) => [...reapTasks(s, this.opts.taskHistoryLimit ?? 5), ...this.reapReleased(s)]);
+    await run('reaper', (s) => [...reapTasks(s), ...this.reapReleased(s)]);
     this.armWake(wake);
   }
 

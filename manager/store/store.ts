@@ -33,7 +33,7 @@ export interface StoreEvent {
 
 type Listener = (events: StoreEvent[]) => void;
 
-const KINDS: ObjKind[] = ['node', 'service', 'task', 'network', 'volume'];
+const KINDS: ObjKind[] = ['node', 'service', 'task', 'network', 'volume', 'cluster'];
 
 export class Store {
   private readonly objects = new Map<ObjKind, Map<string, StoreObj>>(KINDS.map((k) => [k, new Map()]));
@@ -75,6 +75,7 @@ export class Store {
       tasks: tx.list('task'),
       networks: tx.list('network'),
       volumes: tx.list('volume'),
+      cluster: tx.get('cluster', 'default'),
     }));
   }
 

@@ -117,7 +117,34 @@ export interface VolumeObj {
   released?: boolean;
 }
 
-export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj;
+/** Cluster-wide settings (one object, id 'default'); absent = defaults. */
+export interface ClusterObj {
+  kind: 'cluster';
+  id: 'default';
+  meta: Meta;
+  spec: ClusterSpec;
+}
+
+export interface ClusterSpec {
+  /** Tasks kept per slot (per node for global services), the live one included, as Swarm's. */
+  taskHistoryLimit: number;
+}
+
+export const DEFAULT_TASK_HISTORY_LIMIT = 5;
+export const defaultClusterSpec = (): ClusterSpec => ({ taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT });
+
+/** A cluster spec with `patch` applied; throws with the field's name on a bad value. */
+export function patchClusterSpec(cur: ClusterSpec, patch: Record<string, unknown>): ClusterSpec {
+  const next = { ...cur };
+  for (const [k, v] of Object.entries(patch)) {
+    if (k !== 'taskHistoryLimit') throw new Error(`unknown cluster setting ${k} (taskHistoryLimit)`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`taskHistoryLimit must be an integer >= 0, got ${JSON.stringify(v)}`);
+    next.taskHistoryLimit = v;
+  }
+  return next;
+}
+
+export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj | ClusterObj;
 export type ObjKind = StoreObj['kind'];
 export type ObjOf<K extends ObjKind> = Extract<StoreObj, { kind: K }>;
 
@@ -138,4 +165,5 @@ export interface ClusterState {
   tasks: TaskObj[];
   networks: NetworkObj[];
   volumes: VolumeObj[];
+  cluster?: ClusterObj;
 }

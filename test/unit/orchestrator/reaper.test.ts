@@ -3,14 +3,22 @@ import { reapTasks } from '../../../manager/orchestrator/index.js';
 import { T0, cluster, deletes, node, service, task, updates } from './fixtures.js';
 
 describe('reapTasks', () => {
-  it('keeps the newest `historyLimit` dead tasks per slot', () => {
+  it('keeps at most `historyLimit` tasks per slot, the live one included (as Swarm counts)', () => {
     const svc = service('web', { replicas: 2 });
     const hist = (slot: number, n: number) => Array.from({ length: n }, (_, i) =>
       task(svc, { id: `s${slot}-${i}`, slot, state: 'failed', desired: 'shutdown', createdAt: T0 + i }));
     const tasks = [...hist(1, 4), ...hist(2, 2), task(svc, { id: 'live', slot: 1 })];
-    expect(deletes(reapTasks(cluster({ services: [svc], tasks }), 2)).sort()).toEqual(['s1-0', 's1-1']);
+    expect(deletes(reapTasks(cluster({ services: [svc], tasks }), 2)).sort()).toEqual(['s1-0', 's1-1', 's1-2']);
     expect(deletes(reapTasks(cluster({ services: [svc], tasks }), 0)).sort()).toEqual(['s1-0', 's1-1', 's1-2', 's1-3', 's2-0', 's2-1']);
     expect(deletes(reapTasks(cluster({ services: [svc], tasks }), -1))).toEqual([]);
+  });
+
+  it('reads the limit from the cluster settings; 5 when there are none', () => {
+    const svc = service('web', { replicas: 1 });
+    const tasks = [...Array.from({ length: 7 }, (_, i) => task(svc, { id: `d${i}`, slot: 1, state: 'failed', desired: 'shutdown', createdAt: T0 + i })), task(svc, { id: 'live', slot: 1, createdAt: T0 + 9 })];
+    expect(deletes(reapTasks(cluster({ services: [svc], tasks }))).sort()).toEqual(['d0', 'd1', 'd2']);
+    const settings = { kind: 'cluster' as const, id: 'default' as const, meta: { version: 1, createdAt: T0, updatedAt: T0 }, spec: { taskHistoryLimit: 2 } };
+    expect(deletes(reapTasks({ ...cluster({ services: [svc], tasks }), cluster: settings })).sort()).toEqual(['d0', 'd1', 'd2', 'd3', 'd4', 'd5']);
   });
 
   it('never deletes a dead task that still holds its slot (restart refused)', () => {

@@ -1,0 +1,84 @@
+// Task history: a cluster-wide retention limit (tasks kept per slot, the live one included, as
+// Swarm's --task-history-limit), set at init and changed later; `service ps` filters.
+
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster, waitFor } from './harness.js';
+
+interface Task { id: string; slot?: number; desiredState: string; status: { state: string; message: string; err?: string } }
+
+function post(socketPath: string, path: string, body: unknown): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, method: 'POST', headers: { 'content-type': 'application/json' }, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout'))).on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+describe('task history on a real engine', () => {
+  const c = new Cluster('history');
+  const ps = (svc: string, ...more: string[]) => c.json<Task[]>('service', 'ps', svc, ...more);
+
+  beforeAll(async () => { await c.start(true, ['--task-history-limit', '3']); });
+  afterAll(async () => { await c.destroy(['e2ehist']); });
+
+  it('the limit set at init bounds each slot; changing it applies to what is kept', async () => {
+    expect(await c.json<{ spec: { taskHistoryLimit: number } }>('cluster', 'inspect')).toMatchObject({ spec: { taskHistoryLimit: 3 } });
+    const f = c.writeStack('hist.yml', `
+services:
+  crash:
+    image: tsswarm/busybox:latest
+    command: ["sh", "-c", "echo bye; exit 4"]
+    deploy:
+      restart_policy: { condition: any, delay: 0s, max_attempts: 6 }
+  ok:
+    image: tsswarm/busybox:latest
+    command: ["sleep", "3600"]
+    init: true
+`);
+    await c.cliOk('deploy', '-c', f, 'e2ehist', '--detach');
+    // Seven attempts die; the last one is refused a restart and holds the slot.
+    await waitFor('restarts exhausted', async () => (await ps('e2ehist_crash')).some((t) => /max_attempts/.test(t.status.message)), 60_000);
+    await waitFor('history trimmed to 3', async () => (await ps('e2ehist_crash')).length === 3, 20_000);
+    expect((await ps('e2ehist_crash')).every((t) => t.status.state === 'failed')).toBe(true);
+
+    await c.cliOk('cluster', 'update', '--task-history-limit', '1');
+    await waitFor('history trimmed to the task that holds the slot', async () => (await ps('e2ehist_crash')).length === 1, 20_000);
+    const [held] = await ps('e2ehist_crash');
+    expect(held.desiredState).toBe('running');
+    expect(held.status.message).toMatch(/max_attempts \(6\) reached/);
+  });
+
+  it('bad settings are refused with the field named, and change nothing', async () => {
+    const r = await c.cli('cluster', 'update', '--task-history-limit=-1');
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/task-history-limit must be an integer >= 0/);
+    expect((await c.cli('cluster', 'update')).code).not.toBe(0);
+    // The API checks for itself too.
+    const api = await post(c.socket, '/v1/cluster/update', { spec: { taskHistoryLimit: 2, colour: 'red' } });
+    expect(api.status).toBe(400);
+    expect(api.body).toMatch(/unknown cluster setting colour/);
+    const api2 = await post(c.socket, '/v1/cluster/update', { spec: { taskHistoryLimit: 2.5 } });
+    expect(api2.body).toMatch(/taskHistoryLimit must be an integer >= 0, got 2.5/);
+    expect(await c.json<{ spec: { taskHistoryLimit: number } }>('cluster', 'inspect')).toMatchObject({ spec: { taskHistoryLimit: 1 } });
+  });
+
+  it('service ps shows a slot\'s history, filtered by desired state, in full with --no-trunc', async () => {
+    await c.cliOk('cluster', 'update', '--task-history-limit', '3');
+    for (let i = 0; i < 3; i++) await c.cliOk('service', 'update', '--force', 'e2ehist_ok');
+    await waitFor('3 tasks in the slot', async () => (await ps('e2ehist_ok')).length === 3, 30_000);
+    const all = await ps('e2ehist_ok');
+    expect(all.filter((t) => t.desiredState === 'running' && t.status.state === 'running')).toHaveLength(1);
+    expect((await ps('e2ehist_ok', '--filter', 'desired-state=running')).map((t) => t.desiredState)).toEqual(['running']);
+    const down = await ps('e2ehist_ok', '--filter', 'desired-state=shutdown');
+    expect(down).toHaveLength(2);
+    expect(down.every((t) => t.desiredState === 'shutdown')).toBe(true);
+    const table = await c.cliOk('service', 'ps', 'e2ehist_ok', '--no-trunc');
+    for (const t of all) expect(table).toContain(t.id);
+    const short = await c.cliOk('service', 'ps', 'e2ehist_ok');
+    expect(short).toContain(' \\_ e2ehist_ok.1');
+  });
+});
