@@ -61,6 +61,8 @@ interface Listener {
 
 export class IngressProxy {
   private readonly listeners = new Map<string, Listener>();
+  /** TCP connections being made or proxied, per backend (host:port). */
+  private readonly active = new Map<string, number>();
   private readonly udpIdleMs: number;
   private readonly connectTimeoutMs: number;
 
@@ -112,6 +114,23 @@ export class IngressProxy {
 
   backends(key: IngressKey): Backend[] {
     return this.listeners.get(ingressKeyString(key))?.backends.slice() ?? [];
+  }
+
+  /** TCP connections to `backend` being made or proxied right now. */
+  activeTo(backend: Backend): number {
+    return this.active.get(`${backend.host}:${backend.port}`) ?? 0;
+  }
+
+  /**
+   * Resolves once no TCP connection to any of `backends` is in progress or open, or after
+   * `timeoutMs`. Called with backends already removed by `setBackends`, it lets requests in
+   * flight finish before their task is stopped.
+   */
+  async drain(backends: Backend[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (backends.some((b) => this.activeTo(b) > 0) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   /** Stop listening on `key`; established TCP connections are left to finish. */
@@ -187,8 +206,14 @@ export class IngressProxy {
         client.destroy();
         return;
       }
-      tried.add(`${b.host}:${b.port}`);
+      const bk = `${b.host}:${b.port}`;
+      tried.add(bk);
       const upstream = net.connect({ host: b.host, port: b.port });
+      this.active.set(bk, (this.active.get(bk) ?? 0) + 1);
+      upstream.once('close', () => {
+        const n = (this.active.get(bk) ?? 1) - 1;
+        if (n > 0) this.active.set(bk, n); else this.active.delete(bk);
+      });
       upstream.setTimeout(this.connectTimeoutMs);
       let connected = false;
       const fail = () => {

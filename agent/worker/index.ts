@@ -389,6 +389,9 @@ export class Worker {
     if (taskStateIndex(t.desiredState) > RUNNING_IDX) {
       if (l.timer) { clearTimeout(l.timer); l.timer = undefined; }
       if (info && live(info)) {
+        // Out of the ingress balancer already (refreshIngress): let its requests in flight
+        // finish before the signal, as Swarm's drain does, but only as long as needed.
+        await this.proxy.drain(ingressBackendsOf(t, l.last), Math.min(INGRESS_DRAIN_MS, graceMs(t)));
         await this.down.run(() => this.stopContainer(info!.Id, graceMs(t)));
         info = await this.inspect(info.Id);
       }
@@ -512,7 +515,7 @@ export class Worker {
         const s = l.last;
         if (!s || s.state !== 'running' || (s.health !== 'none' && s.health !== 'healthy' && s.health !== undefined)) continue;
         const b = s.portBindings?.find((x) => x.target === p.target && x.protocol === p.protocol);
-        if (b) w.backends.push({ host: b.hostIp === '0.0.0.0' ? '127.0.0.1' : b.hostIp, port: b.hostPort });
+        if (b) w.backends.push(backendOf(b));
       }
     }
     for (const w of wanted.values()) this.proxy.setBackends(w.key, w.backends);
@@ -652,4 +655,20 @@ function coarseStatus(s: TaskStatus): string {
   if (s.state === 'running') return `running/${s.health ?? 'none'}`;
   if (isTerminal(s.state)) return 'exited';
   return 'created';
+}
+
+/** Longest wait for a stopping task's ingress connections to finish. */
+const INGRESS_DRAIN_MS = 2000;
+
+const backendOf = (b: { hostIp: string; hostPort: number }): Backend => ({ host: b.hostIp === '0.0.0.0' ? '127.0.0.1' : b.hostIp, port: b.hostPort });
+
+/** Where a task's ingress-published ports are reachable on this node (per its last status). */
+function ingressBackendsOf(t: TaskObj, last: TaskStatus | undefined): Backend[] {
+  const out: Backend[] = [];
+  for (const p of t.spec.ports ?? []) {
+    if (p.mode !== 'ingress' || p.published === undefined) continue;
+    const b = last?.portBindings?.find((x) => x.target === p.target && x.protocol === p.protocol && x.protocol === 'tcp');
+    if (b) out.push(backendOf(b));
+  }
+  return out;
 }

@@ -74,6 +74,40 @@ describe('ingress proxy', () => {
     expect(seen.slice(3).sort()).toEqual(['a', 'b', 'c']);
   });
 
+  it('drain waits for connections to a backend taken out of the balancer, within a bound', async () => {
+    // A backend that answers only when told to: a request in flight, held open.
+    let answer: (() => void) | undefined;
+    const srv = net.createServer((sock) => { answer = () => sock.end('late\n'); });
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    closers.push(() => new Promise<void>((r) => { srv.close(() => r()); }));
+    const backend = { host: '127.0.0.1', port: (srv.address() as net.AddressInfo).port };
+    const proxy = newProxy();
+    const key: IngressKey = { port: await freePort(), protocol: 'tcp', hostIp: '127.0.0.1' };
+    await proxy.bind(key);
+    proxy.setBackends(key, [backend]);
+    const reply = tcpRead(key.port);
+    await waitFor('a proxied connection', () => proxy.activeTo(backend) === 1 && answer !== undefined);
+    proxy.setBackends(key, []);
+    let drained = false;
+    const d = proxy.drain([backend], 10_000).then(() => { drained = true; });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(drained).toBe(false); // still serving the request in flight
+    answer!();
+    expect(await reply).toBe('late');
+    await d;
+    expect(proxy.activeTo(backend)).toBe(0);
+    // A connection that never ends holds the drain only up to its bound.
+    proxy.setBackends(key, [backend]);
+    answer = undefined;
+    const stuck = net.connect(key.port, '127.0.0.1');
+    stuck.on('error', () => undefined);
+    closers.push(() => { stuck.destroy(); });
+    await waitFor('a proxied connection', () => proxy.activeTo(backend) === 1 && answer !== undefined);
+    proxy.setBackends(key, []);
+    await proxy.drain([backend], 50);
+    expect(proxy.activeTo(backend)).toBe(1);
+  });
+
   it('skips backends that refuse connections', async () => {
     const a = await tcpServer('a');
     const dead = await freePort();
