@@ -1,4 +1,4 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 // Tests run from the compiled output? No: vitest transpiles TypeScript itself.
 // End-to-end tests spawn the compiled CLI (dist/), built by `npm test` first.
@@ -16,6 +16,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts', 'test/agent/**/*.test.ts'],
+          // A start-up throughput measurement, not a test of behaviour: only on request.
+          exclude: [...configDefaults.exclude, ...(process.env.TSSWARM_AGENT_PERF ? [] : ['test/agent/perf.test.ts'])],
           testTimeout: 240_000,
           hookTimeout: 120_000,
           fileParallelism: false,
