@@ -64,6 +64,12 @@ engine_ensure() {
     fi
     export DOCKER_HOST="unix://$TSSWARM_ENGINE_SOCK"
     ENGINE_STARTED_HERE=1
+    # The benchmark's `docker swarm init` leaves docker_gwbridge behind, held by a stale
+    # endpoint until the engine restarts: on our own engine, now is when it can go.
+    if [ "$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null)" = inactive ] \
+      && docker network inspect docker_gwbridge >/dev/null 2>&1; then
+      docker network rm docker_gwbridge >/dev/null 2>&1 && _say "removed docker_gwbridge left by an earlier benchmark's swarm"
+    fi
   fi
   images_ensure
 }

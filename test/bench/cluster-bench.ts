@@ -378,8 +378,14 @@ async function main(): Promise<void> {
     await t.stop();
     if (swarmStarted) {
       await dockerCli('swarm', 'leave', '--force').catch(() => undefined);
-      // Leaving a swarm keeps the bridge that joining created: remove it too.
-      await dockerCli('network', 'rm', 'docker_gwbridge').catch(() => undefined);
+      // Leaving a swarm keeps the bridge that joining created: remove it too. The engine may
+      // hold a stale endpoint on it until it restarts (scripts/engine.sh removes it then).
+      let removed = false;
+      for (let i = 0; i < 10 && !removed; i++) {
+        removed = await dockerCli('network', 'rm', 'docker_gwbridge').then(() => true, () => false);
+        if (!removed) await sleep(500);
+      }
+      if (!removed) process.stderr.write('note: docker_gwbridge (from docker swarm init) is held by the engine until it restarts; the private engine removes it on its next start\n');
     }
     rmSync(dir, { recursive: true, force: true });
   }
