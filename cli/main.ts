@@ -7,6 +7,7 @@ import type { DeployPlan, ServiceChange } from '../manager/controlapi/deploy.js'
 import type { ServiceUpdateFlags } from '../manager/controlapi/service-update.js';
 import type { ServiceView } from '../manager/controlapi/server.js';
 import { defaultDataDir } from '../manager/datadir.js';
+import { VERSION } from '../common/version.js';
 import type { NodeObj, TaskObj } from '../manager/store/types.js';
 import { taskName } from '../manager/store/types.js';
 import { ApiClient, resolveHost } from './client.js';
@@ -110,7 +111,7 @@ async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined: case '-h': case '--help': case 'help': io.out(USAGE); return 0;
-    case 'version': case '--version': io.out(`tsswarm ${(await import('../manager/main.js')).VERSION}\n`); return 0;
+    case 'version': case '--version': io.out(`tsswarm ${VERSION}\n`); return 0;
     case 'manager': return cmdManager(rest);
     case 'agent': return cmdAgent(rest);
     case 'config': return cmdConfig(rest);

@@ -10,6 +10,7 @@ import { lockDataDir, openDataDir } from './datadir.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { FileLog } from './store/file-log.js';
 import { Store } from './store/store.js';
+import { VERSION } from '../common/version.js';
 import { defaultClusterSpec, patchClusterSpec, type ClusterSpec } from './store/types.js';
 import { validateConstraint } from './scheduler/index.js';
 
@@ -31,7 +32,7 @@ export interface RunningManager {
   close(): Promise<void>;
 }
 
-export const VERSION = '0.1.0';
+export { VERSION } from '../common/version.js';
 
 export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
   const log = opts.log;
