@@ -23,7 +23,7 @@ describe('task history on a real engine', () => {
   const ps = (svc: string, ...more: string[]) => c.json<Task[]>('service', 'ps', svc, ...more);
 
   beforeAll(async () => { await c.start(true, ['--task-history-limit', '3']); });
-  afterAll(async () => { await c.destroy(['e2ehist']); });
+  afterAll(async () => { await c.destroy(['e2ehist', 'e2eloop']); });
 
   it('the limit set at init bounds each slot; changing it applies to what is kept', async () => {
     expect(await c.json<{ spec: { taskHistoryLimit: number } }>('cluster', 'inspect')).toMatchObject({ spec: { taskHistoryLimit: 3 } });
@@ -80,5 +80,65 @@ services:
     for (const t of all) expect(table).toContain(t.id);
     const short = await c.cliOk('service', 'ps', 'e2ehist_ok');
     expect(short).toContain(' \\_ e2ehist_ok.1');
+  });
+
+  it('limit 2: once restarts are over a crash-looping slot keeps 2 tasks; filters split them; --no-trunc shows full errors', async () => {
+    await c.cliOk('cluster', 'update', '--task-history-limit', '2');
+    const f = c.writeStack('loop.yml', `
+services:
+  fail:
+    image: tsswarm/busybox:latest
+    command: ["sh", "-c", "exit 1"]
+    deploy:
+      restart_policy: { delay: 0s, max_attempts: 6 }
+  nocmd:
+    image: tsswarm/busybox:latest
+    command: ["/no/such-program-in-this-image"]
+    deploy:
+      restart_policy: { delay: 0s, max_attempts: 1 }
+`);
+    await c.cliOk('deploy', '-c', f, 'e2eloop', '--detach');
+    const exhausted = (ts: Task[]) => ts.some((t) => /max_attempts/.test(t.status.message));
+    await waitFor('restarts of e2eloop_fail exhausted', async () => exhausted(await ps('e2eloop_fail')), 60_000);
+    await waitFor('e2eloop_fail trimmed to the limit', async () => (await ps('e2eloop_fail')).length === 2, 20_000);
+    // Nothing restarts any more: the bound holds from here on, and one task still holds the slot.
+    for (let i = 0; i < 5; i++) {
+      const bySlot = new Map<number | undefined, Task[]>();
+      for (const t of await ps('e2eloop_fail')) bySlot.set(t.slot, [...(bySlot.get(t.slot) ?? []), t]);
+      expect([...bySlot.keys()]).toEqual([1]);
+      for (const ts of bySlot.values()) {
+        expect(ts.length).toBeLessThanOrEqual(2);
+        expect(ts.filter((t) => t.desiredState === 'running')).toHaveLength(1);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    const all = await ps('e2eloop_fail');
+    expect(all.every((t) => t.status.state === 'failed')).toBe(true);
+    const holder = all.filter((t) => t.desiredState === 'running');
+    const running = await ps('e2eloop_fail', '--filter', 'desired-state=running');
+    expect(running.map((t) => t.id)).toEqual(holder.map((t) => t.id));
+    expect(running[0].status.message).toMatch(/max_attempts \(6\) reached/);
+    const dead = await ps('e2eloop_fail', '--filter', 'desired-state=shutdown');
+    expect(dead.map((t) => t.id).sort()).toEqual(all.filter((t) => t.desiredState !== 'running').map((t) => t.id).sort());
+    expect(dead.length).toBe(1);
+
+    // An engine error is longer than the table's column: cut without --no-trunc, whole with it.
+    const nocmd = await waitFor('restarts of e2eloop_nocmd exhausted', async () => {
+      const ts = await ps('e2eloop_nocmd');
+      return exhausted(ts) && ts.length <= 2 ? ts : undefined;
+    }, 60_000);
+    const err = nocmd.find((t) => t.status.err)?.status.err ?? '';
+    expect(err).toMatch(/such-program-in-this-image/);
+    expect(err.length).toBeGreaterThan(60);
+    const full = await c.cliOk('service', 'ps', 'e2eloop_nocmd', '--no-trunc');
+    expect(full).toContain(err);
+    for (const t of nocmd) expect(full).toContain(t.id);
+    const short = await c.cliOk('service', 'ps', 'e2eloop_nocmd');
+    expect(short).not.toContain(err);
+    expect(short).toContain(`${err.slice(0, 59)}…`);
+    for (const t of nocmd) {
+      expect(short).toContain(t.id.slice(0, 12));
+      expect(short).not.toContain(t.id);
+    }
   });
 });
