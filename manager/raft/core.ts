@@ -66,6 +66,14 @@ export interface RaftConfig {
   applied?: number;
   /** If set, followers refuse proposals with NotLeaderError instead of forwarding them. */
   disableProposalForwarding?: boolean;
+  /**
+   * If set, an advance of the commit index alone does not send an empty MsgApp to followers
+   * that have nothing new to receive: it rides on the next MsgApp or heartbeat, or goes out
+   * when the runner calls broadcastCommit() (after a short delay of its choosing;
+   * commitBroadcastPending() says whether one is owed). Followers with new entries still get
+   * them at once. Followers apply later; commits themselves are unaffected.
+   */
+  deferCommitBroadcast?: boolean;
 }
 
 export interface Ready {
@@ -144,6 +152,7 @@ export class RaftCore {
   readonly checkQuorum: boolean;
   private readonly maxMsgSize: number;
   private readonly disableProposalForwarding: boolean;
+  private readonly deferCommitBroadcast: boolean;
   private readonly rand: () => number;
 
   private prevSoft: SoftState;
@@ -161,6 +170,7 @@ export class RaftCore {
     this.checkQuorum = c.checkQuorum ?? true;
     this.maxMsgSize = c.maxSizePerMsg ?? 1 << 20;
     this.disableProposalForwarding = c.disableProposalForwarding ?? false;
+    this.deferCommitBroadcast = c.deferCommitBroadcast ?? false;
     this.log = new RaftLog(c.storage, c.maxCommittedSizePerReady ?? 4 << 20);
     this.trk = new ProgressTracker(c.maxInflightMsgs ?? 256, c.maxInflightBytes ?? 0);
 
@@ -333,8 +343,28 @@ export class RaftCore {
       const pr = this.trk.progress.get(this.id);
       if (pr && pr.maybeUpdate(this.log.stableLastIndex()) && this.maybeCommit()) {
         this.releasePendingReadIndexMessages();
-        this.bcastAppend();
+        this.bcastCommit();
       }
+    }
+  }
+
+  /** deferCommitBroadcast: whether some follower that could be sent a MsgApp has not been told the commit index. */
+  commitBroadcastPending(): boolean {
+    if (this.role !== 'leader') return false;
+    const committed = this.log.committed;
+    for (const [id, pr] of this.trk.progress) if (id !== this.id && pr.sentCommit < committed && !pr.isPaused()) return true;
+    return false;
+  }
+
+  /** deferCommitBroadcast: tells the commit index to every follower not told yet (an empty MsgApp if nothing else is due). */
+  broadcastCommit(): void {
+    if (this.role !== 'leader') return;
+    const committed = this.log.committed;
+    for (const [id, pr] of this.trk.progress) {
+      if (id === this.id || pr.sentCommit >= committed) continue;
+      this.sendAppend(id);
+      // Not sendable now (paused, snapshot unavailable): the next MsgApp or heartbeat tells it.
+      pr.sentCommit = committed;
     }
   }
 
@@ -520,7 +550,7 @@ export class RaftCore {
 
     if (this.maybeCommit()) {
       this.releasePendingReadIndexMessages();
-      this.bcastAppend();
+      this.bcastCommit();
     } else if (oldPaused) {
       this.sendAppend(m.from);
     }
@@ -847,11 +877,18 @@ export class RaftCore {
     for (const id of this.trk.ids()) if (id !== this.id) this.sendAppend(id);
   }
 
+  /** The commit index advanced: tell the followers (at once, or only those with entries due). */
+  private bcastCommit(): void {
+    if (!this.deferCommitBroadcast) return this.bcastAppend();
+    for (const id of this.trk.ids()) if (id !== this.id) this.maybeSendAppend(id, false);
+  }
+
   private bcastHeartbeat(context: string): void {
     for (const [id, pr] of this.trk.progress) {
       if (id === this.id) continue;
       const commit = Math.min(pr.match, this.log.committed);
       this.send({ type: 'heartbeat', from: this.id, to: id, term: this.term, commit, context });
+      if (commit > pr.sentCommit) pr.sentCommit = commit;
     }
   }
 
@@ -876,6 +913,7 @@ export class RaftCore {
     if (prevTerm === undefined || ents === undefined) return this.maybeSendSnapshot(to, pr);
     if (ents.length === 0 && !sendIfEmpty) return false;
     this.send({ type: 'app', from: this.id, to, term: this.term, index: prevIndex, logTerm: prevTerm, entries: ents, commit: this.log.committed });
+    pr.sentCommit = this.log.committed;
     pr.sentEntries(ents.length, ents.length ? ents[ents.length - 1]!.index : prevIndex, entriesSize(ents));
     return true;
   }

@@ -62,6 +62,8 @@ export class Progress {
   recentActive = false;
   /** In probe state: one MsgApp is outstanding, wait for its answer (or a heartbeat reply). */
   msgAppFlowPaused = false;
+  /** The highest commit index sent to this follower (MsgApp or heartbeat). */
+  sentCommit = 0;
   inflights: Inflights;
   isLearner: boolean;
 
@@ -149,6 +151,7 @@ export class Progress {
     p.pendingSnapshot = this.pendingSnapshot;
     p.recentActive = this.recentActive;
     p.msgAppFlowPaused = this.msgAppFlowPaused;
+    p.sentCommit = this.sentCommit;
     return p;
   }
   toString(): string {

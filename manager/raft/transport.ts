@@ -24,6 +24,14 @@ export interface TransportOptions {
   maxBackoffMs?: number;
 }
 
+/** What the runner needs from a transport (GrpcTransport; tests plug in an in-memory one). */
+export interface RaftTransport {
+  start(): Promise<void>;
+  /** Queues messages; everything queued in one event-loop turn leaves together, without waiting for a timer. */
+  send(msgs: WireMessage[]): void;
+  close(): Promise<void>;
+}
+
 let proto: ProtoGrpcType | undefined;
 const raftProto = (): ProtoGrpcType => (proto ??= loadProto<ProtoGrpcType>('raft.proto'));
 
@@ -120,7 +128,7 @@ interface Peer {
   snapshotting: boolean;
 }
 
-export class GrpcTransport {
+export class GrpcTransport implements RaftTransport {
   private server?: grpc.Server;
   private peers = new Map<NodeId, Peer>();
   private flushScheduled = false;

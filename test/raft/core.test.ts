@@ -265,6 +265,81 @@ describe('replication (§5.3)', () => {
   });
 });
 
+describe('deferred commit broadcast', () => {
+  const leaderWith = (defer: boolean): { core: RaftCore; storage: MemoryStorage } => {
+    const storage = new MemoryStorage();
+    storage.bootstrap([1, 2, 3]);
+    const core = new RaftCore({ id: 1, storage, rand: seededRand(1), preVote: false, deferCommitBroadcast: defer });
+    drain(core, storage);
+    core.campaign();
+    core.step({ type: 'voteResp', from: 2, to: 1, term: 2, reject: false });
+    drain(core, storage);
+    for (const f of [2, 3]) core.step({ type: 'appResp', from: f, to: 1, term: 2, index: 4, reject: false, rejectHint: 0, logTerm: 0 });
+    drain(core, storage);
+    return { core, storage };
+  };
+  const ack = (core: RaftCore, from: number, index: number): void => core.step({ type: 'appResp', from, to: 1, term: 2, index, reject: false, rejectHint: 0, logTerm: 0 });
+
+  it('off (default): a commit advance sends an empty MsgApp to every follower at once', () => {
+    const { core, storage } = leaderWith(false);
+    const { index } = core.propose(enc('x')) as { index: number };
+    drain(core, storage);
+    ack(core, 2, index);
+    const out = drain(core, storage);
+    expect(core.log.committed).toBe(index);
+    expect(out.filter((m) => m.type === 'app' && m.entries.length === 0 && m.commit === index).map((m) => m.to)).toEqual([2, 3]);
+  });
+
+  it('on: the commit waits for broadcastCommit() or rides on the next MsgApp', () => {
+    const { core, storage } = leaderWith(true);
+    const { index } = core.propose(enc('x')) as { index: number };
+    drain(core, storage);
+    ack(core, 2, index);
+    expect(drain(core, storage).filter((m) => m.type === 'app')).toEqual([]);
+    expect(core.log.committed).toBe(index);
+    expect(core.commitBroadcastPending()).toBe(true);
+    // the next proposal's appends carry it
+    const next = (core.propose(enc('y')) as { index: number }).index;
+    const apps = drain(core, storage).filter((m) => m.type === 'app');
+    expect(apps.map((m) => (m.type === 'app' ? [m.to, m.commit, m.entries.length] : []))).toEqual([
+      [2, index, 1],
+      [3, index, 1],
+    ]);
+    expect(core.commitBroadcastPending()).toBe(false);
+    // alone, it goes out on broadcastCommit()
+    ack(core, 3, next);
+    drain(core, storage);
+    expect(core.commitBroadcastPending()).toBe(true);
+    core.broadcastCommit();
+    const empties = drain(core, storage).filter((m) => m.type === 'app' && m.entries.length === 0 && m.commit === next);
+    expect(empties.map((m) => m.to)).toEqual([2, 3]);
+    expect(core.commitBroadcastPending()).toBe(false);
+    core.broadcastCommit();
+    expect(drain(core, storage)).toEqual([]);
+  });
+
+  it('on: a follower with entries due gets them at once, carrying the commit', () => {
+    const storage = new MemoryStorage();
+    storage.bootstrap([1, 2, 3]);
+    const core = new RaftCore({ id: 1, storage, rand: seededRand(1), preVote: false, deferCommitBroadcast: true, maxInflightMsgs: 1 });
+    drain(core, storage);
+    core.campaign();
+    core.step({ type: 'voteResp', from: 2, to: 1, term: 2, reject: false });
+    drain(core, storage);
+    for (const f of [2, 3]) ack(core, f, 4);
+    drain(core, storage);
+    const a = (core.propose(enc('a')) as { index: number }).index;
+    drain(core, storage); // a goes to 2 and 3; both windows are now full
+    core.propose(enc('b'));
+    expect(drain(core, storage).filter((m) => m.type === 'app')).toEqual([]);
+    ack(core, 3, a); // commits a; 3's window frees and b is due to it
+    const out = drain(core, storage).filter((m) => m.type === 'app');
+    expect(core.log.committed).toBe(a);
+    expect(out.map((m) => (m.type === 'app' ? [m.to, m.commit, m.entries.length] : []))).toEqual([[3, a, 1]]);
+    expect(core.commitBroadcastPending()).toBe(false); // 2 is paused: nothing can be sent to it now
+  });
+});
+
 describe('ready/advance contract', () => {
   it('messages that depend on a new term/vote are never early', () => {
     const { core } = newCore(1, [1, 2, 3]);

@@ -2,7 +2,10 @@
 // with its WAL on a simulated disk (unsynced writes lost on crash), a seeded scheduler and a
 // virtual clock. A nemesis partitions (symmetric and one-way), crashes and restarts nodes from
 // their on-disk state, drops/duplicates/delays/reorders messages, changes membership and
-// transfers leadership, while clients drive a key-value state machine. Every step is checked
+// transfers leadership, while clients drive a key-value state machine. Crashes also hit a node
+// in the middle of persisting a Ready: after a leader's appends went out, before its own fsync
+// completed (Raft thesis 10.2.1), or after a follower wrote but before it synced. Half the
+// seeds defer commit-only broadcasts as the runner does (deferCommitBroadcast + a timer). Every step is checked
 // for election safety, log matching, leader completeness and state-machine safety; at the end
 // the client history is checked for linearizability.
 import { RaftCore } from '../../manager/raft/core.js';
@@ -53,6 +56,9 @@ interface SimNode {
   readyReads: { index: number; op: number }[];
   wasLeaderTerm: number;
   removed: boolean;
+  /** Crash at the next Ready that must be synced: early messages sent, records written, no fsync. */
+  crashInPersist: boolean;
+  commitTimerArmed: boolean;
 }
 
 interface PendingOp {
@@ -102,6 +108,7 @@ class Heap<T extends { t: number; seq: number }> {
 const less = (x: { t: number; seq: number }, y: { t: number; seq: number }): boolean => x.t < y.t || (x.t === y.t && x.seq < y.seq);
 
 const TICK_MS = 10;
+const COMMIT_DELAY_MS = 3;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -128,9 +135,11 @@ export class Simulation {
   stats = { ops: 0, okOps: 0, elections: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0 };
   private chaos = true;
   private clientProc = new Map<number, number>();
+  private readonly deferCommit: boolean;
 
   constructor(private o: SimOptions) {
     this.rand = seededRand(o.seed * 7919 + o.nodes);
+    this.deferCommit = o.seed % 4 >= 2;
     const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
     this.nextId = o.nodes + 1;
     for (const id of ids) {
@@ -163,6 +172,8 @@ export class Simulation {
       readyReads: [],
       wasLeaderTerm: 0,
       removed: false,
+      crashInPersist: false,
+      commitTimerArmed: false,
     };
     this.nodes.set(id, n);
     return n;
@@ -185,7 +196,10 @@ export class Simulation {
       maxSizePerMsg: 2048,
       maxInflightMsgs: 8,
       disableProposalForwarding: true,
+      deferCommitBroadcast: this.deferCommit,
     });
+    n.crashInPersist = false;
+    n.commitTimerArmed = false;
     n.pending = new Map();
     n.reads = new Map();
     n.readyReads = [];
@@ -224,6 +238,16 @@ export class Simulation {
       if (++guard > 1000) throw new Violation(`node ${n.id}: ready loop does not converge`);
       const rd = core.ready();
       for (const m of rd.earlyMessages) this.send(m);
+      if (n.crashInPersist && rd.mustSync) {
+        // Power loss while this Ready's fsync runs: written, never synced, nothing acknowledged.
+        n.disk!.save(rd, false);
+        this.log(`${n.id} crashes while persisting ${rd.entries.length} entries (${rd.earlyMessages.length} early messages out)`);
+        this.crash(n);
+        this.at(50 + Math.floor(this.rand() * 600), () => {
+          if (!n.core && !n.removed) this.start(n);
+        });
+        return;
+      }
       n.disk!.save(rd, rd.mustSync || !!rd.snapshot);
       for (const m of rd.messages) this.send(m);
       if (rd.snapshot && rd.snapshot.meta.index > 0) {
@@ -245,6 +269,15 @@ export class Simulation {
       this.serveReads(n);
       if (rd.softState) this.onSoftState(n);
       if (n.core !== core) return;
+    }
+    if (this.deferCommit && !n.commitTimerArmed && core.commitBroadcastPending()) {
+      n.commitTimerArmed = true;
+      this.at(COMMIT_DELAY_MS, () => {
+        n.commitTimerArmed = false;
+        if (n.core !== core) return;
+        core.broadcastCommit();
+        this.process(n);
+      });
     }
     this.maybeCompact(n);
   }
@@ -487,7 +520,10 @@ export class Simulation {
       this.log('HEAL');
     } else if (r < 0.52) {
       const victim = this.rand() < 0.5 ? this.leaderNode() : this.nodes.get(pick());
-      if (victim?.core) {
+      if (victim?.core && this.rand() < 0.4) {
+        victim.crashInPersist = true;
+        this.log(`ARM crash of ${victim.id} at its next persist`);
+      } else if (victim?.core) {
         this.crash(victim);
         this.at(50 + Math.floor(this.rand() * 600), () => {
           if (!victim.core && !victim.removed) this.start(victim);
