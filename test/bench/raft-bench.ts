@@ -1,7 +1,10 @@
-// npm run bench:raft [-- --seconds S]
+// npm run bench:raft [-- --seconds S] [--runs N]
 // 3 tsswarm Raft managers (separate processes, real fsync, loopback) vs a 3-member etcd on
 // loopback, side by side: 256-byte writes at concurrency 1 / 16 / 256, throughput and commit
-// latency p50/p99; then leader kill -> next committed write. Build first: npx tsc -p .
+// latency p50/p99; then leader kill -> next committed write. Both clusters run for the whole
+// bench and their rows are interleaved (the order alternating run by run), so that a slow
+// moment of the machine or its disk hits both; each figure is the median of N runs (5).
+// Build first: npx tsc -p .
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +14,8 @@ import { ProcCluster, type Member } from '../raft/cluster-procs.js';
 
 const secArg = process.argv.indexOf('--seconds');
 const SECONDS = secArg > 0 ? Number(process.argv[secArg + 1]) : 5;
+const runsArg = process.argv.indexOf('--runs');
+const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
 const CONCURRENCY = [1, 16, 256];
 const VALUE = 'x'.repeat(256);
 
@@ -21,9 +26,9 @@ interface Result {
   p99: number;
 }
 
-async function drive(c: number, put: (key: string) => Promise<boolean>): Promise<Result> {
+async function drive(c: number, put: (key: string) => Promise<boolean>, seconds = SECONDS): Promise<Result> {
   const lat: number[] = [];
-  const end = Date.now() + SECONDS * 1000;
+  const end = Date.now() + seconds * 1000;
   let n = 0;
   const t0 = process.hrtime.bigint();
   await Promise.all(
@@ -67,83 +72,109 @@ async function startEtcd(base: string): Promise<{ procs: ChildProcess[]; hosts: 
   return { procs, hosts };
 }
 
-async function benchOurs(): Promise<{ rows: Result[]; failover: number }> {
+type Put = (key: string) => Promise<boolean>;
+
+async function startOurs(): Promise<{ cluster: ProcCluster; put: Put; leader: () => Member }> {
   const entry = join(import.meta.dirname, '..', 'raft', 'proc-node.js');
   const cluster = new ProcCluster(entry, 3, 26400);
-  try {
-    await cluster.startAll();
-    let leader = await cluster.waitLeader();
-    const put = async (key: string): Promise<boolean> => {
-      const r = await cluster.http(leader, 'POST', `/put?key=${key}`, VALUE, 10_000);
-      if (r.status === 421 && r.body.leader) leader = cluster.members[r.body.leader - 1]!;
-      return r.status === 200;
-    };
-    const rows: Result[] = [];
-    for (const c of CONCURRENCY) rows.push(await drive(c, put));
-    // failover: kill -9 the leader, time until a write commits on the new leader
-    const victim: Member = leader;
-    cluster.kill9(victim);
-    const t0 = Date.now();
-    let failover = NaN;
-    while (Date.now() - t0 < 20_000) {
-      const live = cluster.members.filter((m) => m.proc);
-      for (const m of live) {
-        const r = await cluster.http(m, 'POST', '/put?key=failover', VALUE, 1000);
-        if (r.status === 200) {
-          failover = Date.now() - t0;
-          break;
-        }
-      }
-      if (!Number.isNaN(failover)) break;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return { rows, failover };
-  } finally {
-    await cluster.stopAll();
-  }
+  await cluster.startAll();
+  let leader = await cluster.waitLeader();
+  const put: Put = async (key) => {
+    const r = await cluster.http(leader, 'POST', `/put?key=${key}`, VALUE, 10_000);
+    if (r.status === 421 && r.body.leader) leader = cluster.members[r.body.leader - 1]!;
+    return r.status === 200;
+  };
+  return { cluster, put, leader: () => leader };
 }
 
-async function benchEtcd(): Promise<Result[] | undefined> {
-  const base = mkdtempSync(join(tmpdir(), 'raft-bench-etcd-'));
-  let procs: ChildProcess[] = [];
+/** kill -9 the leader; time until a write commits on one of the others. The victim is restarted. */
+async function failover(cluster: ProcCluster, leader: Member): Promise<number> {
+  cluster.kill9(leader);
+  const t0 = Date.now();
+  let ms = NaN;
+  while (Date.now() - t0 < 20_000 && Number.isNaN(ms)) {
+    for (const m of cluster.members.filter((x) => x.proc)) {
+      const r = await cluster.http(m, 'POST', '/put?key=failover', VALUE, 1000);
+      if (r.status === 200) {
+        ms = Date.now() - t0;
+        break;
+      }
+    }
+    if (Number.isNaN(ms)) await new Promise((r) => setTimeout(r, 10));
+  }
+  await cluster.start(leader);
+  return ms;
+}
+
+async function startEtcdClient(base: string): Promise<{ procs: ChildProcess[]; client: Etcd3; put: Put } | undefined> {
   try {
     const e = await startEtcd(base);
-    procs = e.procs;
     const client = new Etcd3({ hosts: e.hosts });
-    const rows: Result[] = [];
-    for (const c of CONCURRENCY) {
-      rows.push(
-        await drive(c, async (key) => {
-          try {
-            await client.put(key).value(VALUE);
-            return true;
-          } catch {
-            return false;
-          }
-        }),
-      );
-    }
-    client.close();
-    return rows;
+    const put: Put = async (key) => {
+      try {
+        await client.put(key).value(VALUE);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    return { procs: e.procs, client, put };
   } catch (err) {
     console.error(`etcd baseline unavailable: ${(err as Error).message}`);
     return undefined;
-  } finally {
-    for (const p of procs) p.kill('SIGKILL');
-    rmSync(base, { recursive: true, force: true });
   }
 }
 
-const ours = await benchOurs();
-const etcd = await benchEtcd();
+const median = (xs: number[]): number => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!s.length) return NaN;
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const med = (rs: Result[]): Result => ({ ops: median(rs.map((r) => r.ops)), perSec: median(rs.map((r) => r.perSec)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) });
+
+const etcdBase = mkdtempSync(join(tmpdir(), 'raft-bench-etcd-'));
+const ours = await startOurs();
+const etcd = await startEtcdClient(etcdBase);
+const oursRows: Result[][] = CONCURRENCY.map(() => []);
+const etcdRows: Result[][] = CONCURRENCY.map(() => []);
+const failovers: number[] = [];
+try {
+  // Warm both up (connections, JIT, first WAL segment) before anything is measured.
+  await drive(16, ours.put, 1);
+  if (etcd) await drive(16, etcd.put, 1);
+  for (let r = 0; r < RUNS; r++) {
+    for (const [i, c] of CONCURRENCY.entries()) {
+      const order = (r + i) % 2 === 0 ? ['ours', 'etcd'] : ['etcd', 'ours'];
+      for (const who of order) {
+        if (who === 'ours') oursRows[i]!.push(await drive(c, ours.put));
+        else if (etcd) etcdRows[i]!.push(await drive(c, etcd.put));
+      }
+    }
+  }
+  for (let r = 0; r < RUNS; r++) {
+    failovers.push(await failover(ours.cluster, await ours.cluster.waitLeader()));
+    await ours.cluster.waitLeader();
+  }
+} finally {
+  await ours.cluster.stopAll();
+  etcd?.client.close();
+  for (const p of etcd?.procs ?? []) p.kill('SIGKILL');
+  rmSync(etcdBase, { recursive: true, force: true });
+}
+
 const f = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '-');
-console.log(`\nRaft benchmark: 3 members on loopback, real fsync, 256-byte writes, ${SECONDS} s per row`);
+console.log(`\nRaft benchmark: 3 members on loopback, real fsync, 256-byte writes, ${SECONDS} s per row, medians of ${RUNS} interleaved runs`);
 console.log('| concurrency | tsswarm puts/s | etcd puts/s | ratio | tsswarm p50 / p99 ms | etcd p50 / p99 ms | p99 ratio |');
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 CONCURRENCY.forEach((c, i) => {
-  const o = ours.rows[i]!;
-  const e = etcd?.[i];
+  const o = med(oursRows[i]!);
+  const e = etcd ? med(etcdRows[i]!) : undefined;
   console.log(`| ${c} | ${f(o.perSec)} | ${e ? f(e.perSec) : '-'} | ${e ? f(o.perSec / e.perSec, 2) : '-'} | ${f(o.p50, 1)} / ${f(o.p99, 1)} | ${e ? `${f(e.p50, 1)} / ${f(e.p99, 1)}` : '-'} | ${e ? f(o.p99 / e.p99, 2) : '-'} |`);
 });
-console.log(`leader killed -> next committed write (tsswarm, default timings): ${f(ours.failover)} ms`);
+console.log('\nEach run (puts/s, p99 ms):');
+CONCURRENCY.forEach((c, i) => {
+  const show = (rs: Result[]): string => rs.map((r) => `${f(r.perSec)}/${f(r.p99, 1)}`).join('  ');
+  console.log(`  c=${c}: tsswarm ${show(oursRows[i]!)}  |  etcd ${etcd ? show(etcdRows[i]!) : '-'}`);
+});
+console.log(`leader killed -> next committed write (tsswarm, default timings): median ${f(median(failovers))} ms (${failovers.map((x) => f(x)).join(', ')})`);
 process.exit(0);
