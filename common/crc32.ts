@@ -1,4 +1,8 @@
-// CRC-32 (IEEE 802.3), table driven: the store's log and the Raft WAL checksum their records with it.
+// CRC-32 (IEEE 802.3): the store's log and the Raft WAL checksum their records with it. zlib's
+// native crc32 (Node >= 20.15) when there is one, ~10x faster on large buffers (snapshots); the
+// table-driven one otherwise. Both compute the same checksum.
+import * as zlib from 'node:zlib';
+
 const TABLE = (() => {
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
@@ -9,8 +13,15 @@ const TABLE = (() => {
   return t;
 })();
 
-export function crc32(data: Uint8Array, start = 0, end = data.length): number {
+export function crc32Table(data: Uint8Array, start = 0, end = data.length): number {
   let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = TABLE[(c ^ data[i]) & 0xff] ^ (c >>> 8);
+  for (let i = start; i < end; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
+}
+
+const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+
+export function crc32(data: Uint8Array, start = 0, end = data.length): number {
+  if (!native) return crc32Table(data, start, end);
+  return native(start === 0 && end === data.length ? data : data.subarray(start, end)) >>> 0;
 }
