@@ -24,10 +24,12 @@ it('kill -9 of the leader loses no acknowledged write; a new leader takes writes
     for (let i = 0; !stop; i++) {
       const key = `w${w}-${i}`;
       const target = leaderHint;
+      const sentAt = Date.now();
       const r = await cluster.http(target, 'POST', `/put?key=${key}`, `val-${i}`, 2000);
       if (r.status === 200) {
         acked.set(key, `val-${i}`);
-        if (killedAt && !firstAfterKill) firstAfterKill = Date.now();
+        // Only a write sent after the kill counts: an answer already on its way does not.
+        if (killedAt && sentAt >= killedAt && !firstAfterKill) firstAfterKill = Date.now();
       } else if (r.status === 421 && r.body.leader) {
         leaderHint = cluster.members[r.body.leader - 1]!;
       } else {
