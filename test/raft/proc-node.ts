@@ -65,13 +65,15 @@ await node.start();
 // Where this process's time went, for the benchmark's diagnosis: event-loop delay and GC pauses.
 const loop = monitorEventLoopDelay({ resolution: 1 });
 loop.enable();
-const gc = { count: 0, totalMs: 0, maxMs: 0, over5ms: 0 };
+const gc = { count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} as Record<string, number> };
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) {
     gc.count++;
     gc.totalMs += e.duration;
     gc.maxMs = Math.max(gc.maxMs, e.duration);
     if (e.duration > 5) gc.over5ms++;
+    const kind = String((e as { detail?: { kind?: number } }).detail?.kind ?? '?');
+    gc.byKind[kind] = (gc.byKind[kind] ?? 0) + 1;
   }
 }).observe({ entryTypes: ['gc'] });
 
@@ -91,7 +93,7 @@ const server = createServer((req, res) => {
     send(200, { loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, gc, keys: kv.size });
     if (url.searchParams.has('reset')) {
       loop.reset();
-      Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0, over5ms: 0 });
+      Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} });
     }
     return;
   }
