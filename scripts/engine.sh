@@ -101,5 +101,11 @@ engine_stop() {
     kill "$pid" 2>/dev/null
     local i; for i in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$pid" 2>/dev/null || true
+    # Its bridges outlive it: with no engine left on this machine they are nobody's.
+    if ! pgrep -x dockerd >/dev/null 2>&1; then
+      local br; for br in docker0 docker_gwbridge; do
+        ip link show "$br" >/dev/null 2>&1 && ip link delete "$br" 2>/dev/null && _say "removed the $br bridge it created"
+      done
+    fi
   fi
 }
