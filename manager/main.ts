@@ -11,7 +11,7 @@ import { Dispatcher } from './dispatcher/dispatcher.js';
 import { FileLog } from './store/file-log.js';
 import { Store } from './store/store.js';
 import { VERSION } from '../common/version.js';
-import { defaultClusterSpec, patchClusterSpec, type ClusterSpec } from './store/types.js';
+import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterSpec } from './store/types.js';
 import { validateConstraint } from './scheduler/index.js';
 
 export interface ManagerOptions {
@@ -42,7 +42,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   await store.open();
   if (opts.init) {
     const spec = patchClusterSpec(defaultClusterSpec(), opts.cluster ?? {});
-    await store.update((tx) => { if (!tx.get('cluster', 'default')) tx.create({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec }); });
+    await store.update((tx) => { if (!tx.get('cluster', 'default')) tx.create(newClusterObj(spec)); });
   }
   log.info({ dataDir: opts.dataDir, cluster: identity.clusterId, node: identity.nodeId, storeIndex: store.index, init: opts.init }, 'manager starting');
 

@@ -10,7 +10,7 @@ import type { StackSpec } from '../../common/spec.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import { rollbackService } from '../orchestrator/index.js';
 import type { Store } from '../store/store.js';
-import { defaultClusterSpec, isTerminal, patchClusterSpec, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
+import { defaultClusterSpec, isTerminal, newClusterObj, patchClusterSpec, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
 import { applyDeploy, diffPaths, needsNewTasks, planDeploy, removeStack, validateDeploy, writeServiceSpec, type DeployValidation } from './deploy.js';
 import { applyServiceUpdate, type ServiceUpdateFlags } from './service-update.js';
 
@@ -146,7 +146,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     req.raw.on('close', cancel);
   });
 
-  app.get('/v1/cluster', async () => store.view((tx) => tx.get('cluster', 'default')) ?? { kind: 'cluster', id: 'default', spec: defaultClusterSpec() });
+  app.get('/v1/cluster', async () => store.view((tx) => tx.get('cluster', 'default')) ?? newClusterObj());
   app.post<{ Body: { spec?: Record<string, unknown> } }>('/v1/cluster/update', async (req) => {
     const patch = req.body?.spec;
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'body must be {"spec": {...}}');
@@ -155,7 +155,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
       let spec;
       try { spec = patchClusterSpec(cur?.spec ?? defaultClusterSpec(), patch); } catch (e) { throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, (e as Error).message); }
       if (cur) tx.update({ ...cur, spec });
-      else tx.create({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec });
+      else tx.create(newClusterObj(spec));
       return { kind: 'cluster', id: 'default', spec };
     });
   });

@@ -32,14 +32,15 @@ export function deathReason(t: TaskObj): string {
   }
 }
 
-const DEFAULT_MAX_DELAY = '5m';
+/** x-max-delay: the backoff's cap, and how long up counts as recovered (default 5m). */
+const maxDelay = (policy: RestartPolicySpec): number => parseDuration(policy['x-max-delay'] ?? '5m');
 
 /**
  * How many restarts in a row this slot has had when `task` died: its own streak plus one,
  * or zero again when it stayed up longer than the backoff's cap (it had recovered).
  */
 export function restartStreak(policy: RestartPolicySpec, task: TaskObj): number {
-  const cap = parseDuration(policy['x-max-delay'] ?? DEFAULT_MAX_DELAY);
+  const cap = maxDelay(policy);
   if (task.upAt !== undefined && (task.endedAt ?? task.status.timestamp) - task.upAt > cap) return 0;
   return (task.restartStreak ?? 0) + 1;
 }
@@ -51,7 +52,7 @@ export function restartStreak(policy: RestartPolicySpec, task: TaskObj): number 
 export function restartDelay(policy: RestartPolicySpec, streak: number): number {
   const base = parseDuration(policy.delay);
   if (policy['x-backoff'] !== 'exponential' || streak <= 1) return base;
-  const cap = parseDuration(policy['x-max-delay'] ?? DEFAULT_MAX_DELAY);
+  const cap = maxDelay(policy);
   const from = base > 0 ? base : 1000;
   return Math.min(cap, from * 2 ** Math.min(streak - 1, 40));
 }

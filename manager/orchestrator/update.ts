@@ -92,9 +92,10 @@ export function planUpdate(ctx: UpdateContext): void {
 
   // failure_action: a task of this rollout that dies counts as a failure; past
   // max_failure_ratio the update pauses, rolls back, or (continue) carries on.
+  const active = us !== undefined && (us.state === 'updating' || rollingBack);
   const monitor = parseDuration(cfg.monitor);
-  const mine = us ? rolloutTasks(ctx, us.startedAt) : [];
-  if (us && (us.state === 'updating' || rollingBack)) {
+  const mine = active ? rolloutTasks(ctx, us.startedAt) : [];
+  if (active) {
     const failed = rolloutFailures(mine, monitor);
     if (failed.length > 0 && failed.length / Math.max(1, mine.length) > cfg.max_failure_ratio && cfg.failure_action !== 'continue') {
       const t = failed[0];
@@ -113,7 +114,7 @@ export function planUpdate(ctx: UpdateContext): void {
     // An old task still beside its replacement (start-first whose new task failed for good)
     // means the update has not finished: the full updater's failure_action decides there.
     if (inFlight.length > 0 || views.some((v) => v.old)) return;
-    if (us && (us.state === 'updating' || rollingBack)) {
+    if (active) {
       // Keep watching the last batch for failures for one monitor window before completing.
       const end = monitorEnd(mine, monitor);
       if (end !== undefined && now < end) { plan.wake(end); return; }

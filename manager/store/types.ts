@@ -133,6 +133,9 @@ export interface ClusterSpec {
 export const DEFAULT_TASK_HISTORY_LIMIT = 5;
 export const defaultClusterSpec = (): ClusterSpec => ({ taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT });
 
+/** The cluster object as first written (the store stamps its meta). */
+export const newClusterObj = (spec: ClusterSpec = defaultClusterSpec()): ClusterObj => ({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec });
+
 /** A cluster spec with `patch` applied; throws with the field's name on a bad value. */
 export function patchClusterSpec(cur: ClusterSpec, patch: Record<string, unknown>): ClusterSpec {
   const next = { ...cur };

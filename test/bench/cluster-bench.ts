@@ -405,7 +405,7 @@ async function main(): Promise<void> {
   console.log(`\ntsswarm vs Docker Swarm vs raw engine (${(await docker.version()).Version}), medians of ${RUNS} run(s)\n`);
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i])).join('  '));
   console.log(`\ntsswarm manager RSS (embedded agent) after the ${SIZES[SIZES.length - 1]}-replica deploy: ${rss.toFixed(0)} MiB`);
-  console.log(`HTTP (wrk -t2 -c32 -d5s, loopback): through the ingress proxy ${http.ingress?.toFixed(0) ?? '—'} req/s; straight to one task ${http.direct?.toFixed(0) ?? '—'} req/s; Swarm routing mesh: not measured (needs Swarm's ingress overlay and iptables)`);
+  console.log(`HTTP (wrk -t2 -c32 -d5s, loopback): through the ingress proxy ${http.ingress?.toFixed(0) ?? '—'} req/s; straight to one task ${http.direct?.toFixed(0) ?? '—'} req/s; Swarm routing mesh: not measured (it needs IPVS in the kernel; see docs/benchmarks.md)`);
   printRolls(rolls);
   const out = join(tmpdir(), 'tsswarm-bench-results.json');
   writeFileSync(out, JSON.stringify({ runs: RUNS, rows: results, rssMiB: rss, http, rollingUpdates: rolls }, null, 2));

@@ -20,7 +20,6 @@ const CONCURRENCY = [1, 16, 256];
 const VALUE = 'x'.repeat(256);
 
 interface Result {
-  ops: number;
   perSec: number;
   p50: number;
   p99: number;
@@ -45,36 +44,12 @@ async function drive(c: number, put: (key: string) => Promise<boolean>, seconds 
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   lat.sort((a, b) => a - b);
   const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] ?? NaN;
-  return { ops: n, perSec: n / secs, p50: q(0.5), p99: q(0.99) };
-}
-
-async function startEtcd(base: string): Promise<{ procs: ChildProcess[]; hosts: string[] }> {
-  const names = ['e1', 'e2', 'e3'];
-  const peer = (i: number): string => `http://127.0.0.1:${23800 + i}`;
-  const client = (i: number): string => `http://127.0.0.1:${23790 + i}`;
-  const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
-  const procs = names.map((name, i) =>
-    spawn('/usr/bin/etcd', ['--name', name, '--data-dir', join(base, name), '--listen-client-urls', client(i), '--advertise-client-urls', client(i), '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i), '--initial-cluster', initial, '--initial-cluster-state', 'new', '--log-level', 'error'], { stdio: 'ignore' }),
-  );
-  const hosts = names.map((_, i) => client(i));
-  const c = new Etcd3({ hosts });
-  const end = Date.now() + 30_000;
-  for (;;) {
-    try {
-      await c.put('warmup').value('1');
-      break;
-    } catch (e) {
-      if (Date.now() > end) throw e;
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  }
-  c.close();
-  return { procs, hosts };
+  return { perSec: n / secs, p50: q(0.5), p99: q(0.99) };
 }
 
 type Put = (key: string) => Promise<boolean>;
 
-async function startOurs(): Promise<{ cluster: ProcCluster; put: Put; leader: () => Member }> {
+async function startOurs(): Promise<{ cluster: ProcCluster; put: Put }> {
   const entry = join(import.meta.dirname, '..', 'raft', 'proc-node.js');
   const cluster = new ProcCluster(entry, 3, 26400);
   await cluster.startAll();
@@ -84,7 +59,7 @@ async function startOurs(): Promise<{ cluster: ProcCluster; put: Put; leader: ()
     if (r.status === 421 && r.body.leader) leader = cluster.members[r.body.leader - 1]!;
     return r.status === 200;
   };
-  return { cluster, put, leader: () => leader };
+  return { cluster, put };
 }
 
 /** kill -9 the leader; time until a write commits on one of the others. The victim is restarted. */
@@ -106,23 +81,40 @@ async function failover(cluster: ProcCluster, leader: Member): Promise<number> {
   return ms;
 }
 
-async function startEtcdClient(base: string): Promise<{ procs: ChildProcess[]; client: Etcd3; put: Put } | undefined> {
-  try {
-    const e = await startEtcd(base);
-    const client = new Etcd3({ hosts: e.hosts });
-    const put: Put = async (key) => {
-      try {
-        await client.put(key).value(VALUE);
-        return true;
-      } catch {
-        return false;
+/** A private 3-member etcd on loopback, and a put through the etcd3 client; undefined if it does not come up. */
+async function startEtcd(base: string): Promise<{ procs: ChildProcess[]; client: Etcd3; put: Put } | undefined> {
+  const names = ['e1', 'e2', 'e3'];
+  const peer = (i: number): string => `http://127.0.0.1:${23800 + i}`;
+  const url = (i: number): string => `http://127.0.0.1:${23790 + i}`;
+  const initial = names.map((n, i) => `${n}=${peer(i)}`).join(',');
+  const procs = names.map((name, i) =>
+    spawn('/usr/bin/etcd', ['--name', name, '--data-dir', join(base, name), '--listen-client-urls', url(i), '--advertise-client-urls', url(i), '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i), '--initial-cluster', initial, '--initial-cluster-state', 'new', '--log-level', 'error'], { stdio: 'ignore' }),
+  );
+  const client = new Etcd3({ hosts: names.map((_, i) => url(i)) });
+  const end = Date.now() + 30_000;
+  for (;;) {
+    try {
+      await client.put('warmup').value('1');
+      break;
+    } catch (err) {
+      if (Date.now() > end) {
+        console.error(`etcd baseline unavailable: ${(err as Error).message}`);
+        client.close();
+        for (const p of procs) p.kill('SIGKILL');
+        return undefined;
       }
-    };
-    return { procs: e.procs, client, put };
-  } catch (err) {
-    console.error(`etcd baseline unavailable: ${(err as Error).message}`);
-    return undefined;
+      await new Promise((r) => setTimeout(r, 200));
+    }
   }
+  const put: Put = async (key) => {
+    try {
+      await client.put(key).value(VALUE);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  return { procs, client, put };
 }
 
 const median = (xs: number[]): number => {
@@ -130,11 +122,11 @@ const median = (xs: number[]): number => {
   if (!s.length) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-const med = (rs: Result[]): Result => ({ ops: median(rs.map((r) => r.ops)), perSec: median(rs.map((r) => r.perSec)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) });
+const med = (rs: Result[]): Result => ({ perSec: median(rs.map((r) => r.perSec)), p50: median(rs.map((r) => r.p50)), p99: median(rs.map((r) => r.p99)) });
 
 const etcdBase = mkdtempSync(join(tmpdir(), 'raft-bench-etcd-'));
 const ours = await startOurs();
-const etcd = await startEtcdClient(etcdBase);
+const etcd = await startEtcd(etcdBase);
 const oursRows: Result[][] = CONCURRENCY.map(() => []);
 const etcdRows: Result[][] = CONCURRENCY.map(() => []);
 const failovers: number[] = [];

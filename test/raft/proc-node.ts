@@ -2,7 +2,8 @@
 // RaftNode + a key-value state machine + a tiny HTTP API on loopback.
 //   node proc-node.js '{"id":1,"dir":"/tmp/x","peers":[[1,"127.0.0.1:7001"],...],"http":"127.0.0.1:8001","bootstrap":[1,2,3]}'
 // POST /put?key=K (body = value) -> 200 once applied | 421 {"leader":N} | 503 outcome unknown
-// GET /get?key=K -> linearizable read (ReadIndex) | GET /status | GET /stats[?reset] (loop delay, GC)
+// GET /get?key=K -> linearizable read (ReadIndex) | GET /status | GET /stats[?reset] (loop delay,
+// GC; with TSSWARM_RAFT_STATS=1)
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { RaftNode, type StateMachine } from '../../manager/raft/node.js';
@@ -15,8 +16,6 @@ interface Args {
   http: string;
   bootstrap?: number[];
   tickMs?: number;
-  /** Snapshot and compact after this many applied entries (RaftNode's default if unset). */
-  snapshotEntries?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
@@ -59,23 +58,36 @@ const sm: StateMachine = {
   },
 };
 
-const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm, tickMs: args.tickMs, snapshotEntries: args.snapshotEntries });
+const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm, tickMs: args.tickMs });
 await node.start();
 
-// Where this process's time went, for the benchmark's diagnosis: event-loop delay and GC pauses.
-const loop = monitorEventLoopDelay({ resolution: 1 });
-loop.enable();
-const gc = { count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} as Record<string, number> };
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) {
-    gc.count++;
-    gc.totalMs += e.duration;
-    gc.maxMs = Math.max(gc.maxMs, e.duration);
-    if (e.duration > 5) gc.over5ms++;
-    const kind = String((e as { detail?: { kind?: number } }).detail?.kind ?? '?');
-    gc.byKind[kind] = (gc.byKind[kind] ?? 0) + 1;
-  }
-}).observe({ entryTypes: ['gc'] });
+// Where this process's time went (event-loop delay, GC pauses), for diagnosis only: with
+// TSSWARM_RAFT_STATS=1. Off by default, since the delay monitor wakes the loop every 1 ms.
+function startStats(): { json(): unknown; reset(): void } {
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  loop.enable();
+  const fresh = () => ({ count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} as Record<string, number> });
+  let gc = fresh();
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.totalMs += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+      if (e.duration > 5) gc.over5ms++;
+      const kind = String((e as { detail?: { kind?: number } }).detail?.kind ?? '?');
+      gc.byKind[kind] = (gc.byKind[kind] ?? 0) + 1;
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
+  return {
+    json: () => ({ loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, gc, keys: kv.size }),
+    reset: () => {
+      loop.reset();
+      gc = fresh();
+    },
+  };
+}
+const stats = process.env.TSSWARM_RAFT_STATS === '1' ? startStats() : undefined;
 
 const [host, port] = args.http.split(':');
 const server = createServer((req, res) => {
@@ -88,13 +100,9 @@ const server = createServer((req, res) => {
     if (e instanceof NotLeaderError) send(421, { error: e.message, leader: e.leader });
     else send(503, { error: e.message });
   };
-  if (url.pathname === '/stats') {
-    const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
-    send(200, { loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, gc, keys: kv.size });
-    if (url.searchParams.has('reset')) {
-      loop.reset();
-      Object.assign(gc, { count: 0, totalMs: 0, maxMs: 0, over5ms: 0, byKind: {} });
-    }
+  if (url.pathname === '/stats' && stats) {
+    send(200, stats.json());
+    if (url.searchParams.has('reset')) stats.reset();
     return;
   }
   if (url.pathname === '/status') {
