@@ -90,6 +90,8 @@ async function startEtcd(base: string): Promise<{ procs: ChildProcess[]; client:
   const procs = names.map((name, i) =>
     spawn('/usr/bin/etcd', ['--name', name, '--data-dir', join(base, name), '--listen-client-urls', url(i), '--advertise-client-urls', url(i), '--listen-peer-urls', peer(i), '--initial-advertise-peer-urls', peer(i), '--initial-cluster', initial, '--initial-cluster-state', 'new', '--log-level', 'error'], { stdio: 'ignore' }),
   );
+  let spawnError: Error | undefined;
+  for (const p of procs) p.on('error', (e) => (spawnError ??= e));
   const client = new Etcd3({ hosts: names.map((_, i) => url(i)) });
   const end = Date.now() + 30_000;
   for (;;) {
@@ -97,8 +99,8 @@ async function startEtcd(base: string): Promise<{ procs: ChildProcess[]; client:
       await client.put('warmup').value('1');
       break;
     } catch (err) {
-      if (Date.now() > end) {
-        console.error(`etcd baseline unavailable: ${(err as Error).message}`);
+      if (spawnError || Date.now() > end) {
+        console.error(`etcd baseline unavailable: ${(spawnError ?? (err as Error)).message}`);
         client.close();
         for (const p of procs) p.kill('SIGKILL');
         return undefined;
