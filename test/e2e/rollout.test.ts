@@ -60,7 +60,7 @@ describe('safe rollouts on a real engine', () => {
   const runningHealthy = async () => (await tasks()).filter((t) => t.desiredState === 'running' && t.status.state === 'running' && t.status.health === 'healthy');
 
   beforeAll(async () => { await c.start(); });
-  afterAll(async () => { await c.destroy([STACK, 'e2eplan', 'e2ecrash', 'e2eloop', 'e2emon']); });
+  afterAll(async () => { await c.destroy([STACK, 'e2eplan', 'e2ecrash', 'e2eloop', 'e2emon', 'e2eflags']); });
 
   it('deploy --dry-run prints the exact plan and changes nothing', async () => {
     const r1 = await c.cliOk('deploy', '--dry-run', '-c', file(web('v1', { replicas: 2 })), 'e2eplan');
@@ -225,5 +225,46 @@ services:
       .filter((t) => t.specVersion === s.specVersion && t.status.state === 'failed');
     expect(died.length).toBeGreaterThan(0);
     expect(died.every((t) => t.upAt !== undefined && t.endedAt !== undefined && t.endedAt > t.upAt)).toBe(true);
+  });
+
+  it('service update flags change exactly what they name, rolled out through the CLI', async () => {
+    const FLAGS_PORT = 18582;
+    type Spec = { environment: Record<string, string>; ports: { target: number; published?: number }[]; deploy: { replicas: number; placement: { constraints: string[] }; update_config: { parallelism: number; order: string } } };
+    const inspect = async () => (await c.json<{ specVersion: number; spec: Spec }[]>('service', 'inspect', 'e2eflags_app'))[0];
+    const upToDate = async (n: number) => {
+      const s = await inspect();
+      const ts = (await c.json<Task[]>('service', 'ps', 'e2eflags_app')).filter((t) => t.desiredState === 'running');
+      return ts.length === n && ts.every((t) => t.specVersion === s.specVersion && t.status.state === 'running');
+    };
+    await c.cliOk('deploy', '-c', c.writeStack('flags.yml', `
+services:
+  app:
+    image: tsswarm/busybox:latest
+    command: ["sh", "-c", "echo flags > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"]
+    init: true
+    deploy:
+      update_config: { monitor: 0s }
+`), 'e2eflags');
+
+    await c.cliOk('service', 'update', '--replicas', '2', '--env-add', 'A=1', '--update-parallelism', '0', '--update-order', 'stop-first', 'e2eflags_app');
+    let s = await inspect();
+    expect(s.spec.deploy.replicas).toBe(2);
+    expect(s.spec.environment.A).toBe('1');
+    expect(s.spec.deploy.update_config).toMatchObject({ parallelism: 0, order: 'stop-first' });
+    expect(await upToDate(2)).toBe(true);
+
+    await c.cliOk('service', 'update', '--env-rm', 'A', '--publish-add', `${FLAGS_PORT}:8080`, '--constraint-add', 'node.role==manager', 'e2eflags_app');
+    s = await inspect();
+    expect(s.spec.environment.A).toBeUndefined();
+    expect(s.spec.ports).toEqual([expect.objectContaining({ target: 8080, published: FLAGS_PORT })]);
+    expect(s.spec.deploy.placement.constraints).toEqual(['node.role==manager']);
+    expect(await upToDate(2)).toBe(true);
+    expect((await httpGet(FLAGS_PORT)).body.trim()).toBe('flags');
+
+    await c.cliOk('service', 'update', '--publish-rm', String(FLAGS_PORT), '--constraint-rm', 'node.role==manager', 'e2eflags_app');
+    s = await inspect();
+    expect(s.spec.ports).toEqual([]);
+    expect(s.spec.deploy.placement.constraints).toEqual([]);
+    await waitFor(`port ${FLAGS_PORT} released`, async () => httpGet(FLAGS_PORT, '/', 500).then(() => false, () => true), 10_000);
   });
 });
