@@ -228,7 +228,7 @@ services:
   });
 
   it('service update flags change exactly what they name, rolled out through the CLI', async () => {
-    const FLAGS_PORT = 18582;
+    const FLAGS_PORT = 18583;
     type Spec = { environment: Record<string, string>; ports: { target: number; published?: number }[]; deploy: { replicas: number; placement: { constraints: string[] }; update_config: { parallelism: number; order: string } } };
     const inspect = async () => (await c.json<{ specVersion: number; spec: Spec }[]>('service', 'inspect', 'e2eflags_app'))[0];
     const upToDate = async (n: number) => {
