@@ -2,6 +2,7 @@
 // durability (fsync of files and of directories), so that tests can swap in a simulated disk
 // that loses unsynced writes on crash and injects faults.
 import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export interface FileHandle {
@@ -16,6 +17,15 @@ export interface FileSystem {
   /** Opens for appending, creating the file if needed. */
   openAppend(path: string): FileHandle;
   append(h: FileHandle, data: Uint8Array): void;
+  /** Opens for writes at explicit offsets, creating the file if needed. */
+  openWrite(path: string): FileHandle;
+  writeAt(h: FileHandle, data: Uint8Array, pos: number): void;
+  /**
+   * Creates `path` holding `size` zero bytes, written and fsynced (its name is not: the caller
+   * renames it and syncs the directory). NodeFileSystem does it on the thread pool and returns
+   * a promise; `cancel.cancelled` stops it early (the file is then removed).
+   */
+  createZeroed(path: string, size: number, cancel?: { cancelled: boolean }): void | Promise<void>;
   fsync(h: FileHandle): void;
   close(h: FileHandle): void;
   size(path: string): number;
@@ -51,6 +61,35 @@ export class NodeFileSystem implements FileSystem {
     const fd = (h as NodeHandle).fd;
     let off = 0;
     while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
+  }
+  openWrite(path: string): FileHandle {
+    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    return { path, fd } as NodeHandle;
+  }
+  writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
+    const fd = (h as NodeHandle).fd;
+    let off = 0;
+    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, pos + off);
+  }
+  async createZeroed(path: string, size: number, cancel?: { cancelled: boolean }): Promise<void> {
+    // 1 MiB writes, flushed every 8 MiB so that the dirty data never piles up behind the
+    // WAL's own fsyncs.
+    const zeros = Buffer.alloc(Math.min(size, 1 << 20));
+    const fh = await fsp.open(path, 'w', 0o644);
+    let done = false;
+    try {
+      for (let off = 0; off < size; ) {
+        if (cancel?.cancelled) return;
+        const n = Math.min(zeros.length, size - off);
+        await fh.write(zeros, 0, n, off);
+        off += n;
+        if (off % (8 << 20) === 0 || off === size) await fh.datasync();
+      }
+      done = true;
+    } finally {
+      await fh.close();
+      if (!done) await fsp.rm(path, { force: true });
+    }
   }
   fsync(h: FileHandle): void {
     fs.fdatasyncSync((h as NodeHandle).fd);

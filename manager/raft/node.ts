@@ -24,7 +24,7 @@ import { NodeFileSystem, type FileSystem } from './fs.js';
 import { GrpcTransport, type RaftTransport, type TransportOptions } from './transport.js';
 import type { Ready } from './core.js';
 import { decodeConfChange, NotLeaderError, RaftError, type ConfChange, type ConfState, type Entry, type NodeId, type Role } from './types.js';
-import { DiskStorage } from './wal.js';
+import { DiskStorage, type DiskStorageOptions } from './wal.js';
 
 export class LeadershipLostError extends RaftError {
   override name = 'LeadershipLostError';
@@ -68,6 +68,8 @@ export interface RaftNodeOptions {
    */
   snapshotEntries?: number;
   fs?: FileSystem;
+  /** WAL segment size and preallocation (defaults: 64 MiB, preallocated). */
+  wal?: DiskStorageOptions;
   transport?: Partial<TransportOptions>;
   /** Builds the transport (default: GrpcTransport). */
   transportFactory?: (o: TransportOptions) => RaftTransport;
@@ -107,7 +109,7 @@ export class RaftNode {
 
   async start(): Promise<void> {
     const fs = this.o.fs ?? new NodeFileSystem();
-    this.disk = DiskStorage.open(fs, this.o.dir);
+    this.disk = DiskStorage.open(fs, this.o.dir, this.o.wal);
     if (this.disk.isEmpty() && this.o.bootstrap) this.disk.bootstrap(this.o.bootstrap);
     const snap = this.disk.mem.snapshot();
     if (snap.data.length) this.o.sm.restore(snap.data);
@@ -376,5 +378,6 @@ export class RaftNode {
     if (this.commitTimer) clearTimeout(this.commitTimer);
     await this.transport?.close();
     this.disk?.close();
+    await this.disk?.idle();
   }
 }

@@ -6,11 +6,15 @@
 //   wal/<seq:16x>-<startIndex:16x>.wal   records: [len u32][crc32 u32][type u8][payload]
 //   snap/<index:16x>-<term:16x>.snap     [crc32 u32][index u64][term u64][confState][data]
 //
-// Durability: save() writes all records of a Ready in one append and fsyncs before returning
-// (the acknowledgement). Recovery: a record cut short or failing its checksum at the very end
-// of the last segment is a torn write of an unacknowledged append and is truncated away. A bad
-// record followed by any valid record, or in an older segment, is corruption of data that was
-// acknowledged: opening fails with WalCorruptionError instead of dropping it.
+// Durability: save() writes all records of a Ready in one write and fsyncs before returning
+// (the acknowledgement). Segments are preallocated: the next one is zero-filled and synced in
+// the background while the current one fills, so that appends overwrite blocks that already
+// exist and fdatasync has no file metadata to commit (as etcd preallocates). A segment ends at
+// its first record position followed only by zero bytes.
+// Recovery: a record cut short or failing its checksum at the very end of the last segment is
+// a torn write of an unacknowledged append and is cut away (zeroed inside a preallocated
+// segment). A bad record followed by any valid record, or in an older segment, is corruption
+// of data that was acknowledged: opening fails with WalCorruptionError instead of dropping it.
 import { crc32, Reader, Writer } from './codec.js';
 import { join, writeFileAtomic, type FileHandle, type FileSystem } from './fs.js';
 import { bootstrapEntries, MemoryStorage } from './storage.js';
@@ -26,8 +30,13 @@ export class WalCorruptionError extends RaftError {
 }
 
 export interface DiskStorageOptions {
-  /** Rotate to a new segment once the current one exceeds this size. */
+  /** Rotate to a new segment once the current one exceeds this size (default 64 MiB). */
   segmentBytes?: number;
+  /**
+   * Zero-fill each segment to segmentBytes ahead of use (default true). The first segment of
+   * a new member grows as it is written, and is cut as soon as a preallocated one is ready.
+   */
+  preallocate?: boolean;
   /** Snapshot files kept (newest first). */
   keepSnapshots?: number;
 }
@@ -37,6 +46,23 @@ interface Segment {
   startIndex: number;
 }
 
+interface OpenSegment {
+  h: FileHandle;
+  /** Where the next record goes: the end of the records written so far. */
+  size: number;
+  /** The file's length (beyond `size`: preallocated zeros). */
+  capacity: number;
+  seq: number;
+  preallocated: boolean;
+}
+
+/**
+ * The next segment: zero-filled in the background under a temporary name, renamed once its
+ * zeros are durable (so a restart can still use it), then renamed again into place at the cut.
+ */
+const NEXT_FILLING = 'next.wal.tmp';
+const NEXT_READY = 'next.wal.ready';
+
 const hex = (n: number): string => n.toString(16).padStart(16, '0');
 
 export class DiskStorage {
@@ -44,7 +70,11 @@ export class DiskStorage {
   private readonly walDir: string;
   private readonly snapDir: string;
   private segments: Segment[] = [];
-  private current: { h: FileHandle; size: number; seq: number } | undefined;
+  private current: OpenSegment | undefined;
+  /** End of the records of the last segment found by recovery (where writing resumes). */
+  private recoveredTail = 0;
+  private readonly preallocate: boolean;
+  private next: { state: 'filling' | 'ready' | 'failed'; cancel: { cancelled: boolean }; done: Promise<void> } | undefined;
   private hardState: HardState = { term: 0, vote: 0, commit: 0 };
   private readonly segmentBytes: number;
   private readonly keepSnapshots: number;
@@ -60,6 +90,7 @@ export class DiskStorage {
     this.snapDir = join(dir, 'snap');
     this.segmentBytes = opts.segmentBytes ?? 64 << 20;
     this.keepSnapshots = opts.keepSnapshots ?? 2;
+    this.preallocate = opts.preallocate ?? true;
   }
 
   /** Opens (and recovers) the storage in `dir`, creating it if empty. */
@@ -105,8 +136,9 @@ export class DiskStorage {
     }
     if (w.len > 0) {
       const cur = this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1);
-      this.fs.append(cur.h, w.finish());
+      this.fs.writeAt(cur.h, w.finish(), cur.size);
       cur.size += w.len;
+      cur.capacity = Math.max(cur.capacity, cur.size);
       if (sync) this.fs.fsync(cur.h);
     }
     if (rd.snapshot && rd.snapshot.meta.index > 0) this.mem.applySnapshot(rd.snapshot);
@@ -137,6 +169,18 @@ export class DiskStorage {
       this.fs.close(this.current.h);
       this.current = undefined;
     }
+    if (this.next) this.next.cancel.cancelled = true;
+  }
+
+  /** The segment being written and where its records end (diagnostics, tests). */
+  tail(): { segment: string; offset: number; capacity: number } | undefined {
+    const c = this.current;
+    return c && { segment: c.h.path, offset: c.size, capacity: c.capacity };
+  }
+
+  /** Resolves once no background work (segment preallocation) touches the directory. */
+  async idle(): Promise<void> {
+    await this.next?.done;
   }
 
   // ------------------------------------------------------------------ recovery
@@ -146,6 +190,13 @@ export class DiskStorage {
     fs.mkdirp(this.walDir);
     fs.mkdirp(this.snapDir);
     for (const f of fs.list(this.snapDir)) if (f.endsWith('.tmp')) fs.unlink(join(this.snapDir, f));
+    // A preallocation that a crash interrupted is dropped; a finished one is used.
+    for (const f of fs.list(this.walDir)) if (f.endsWith('.tmp')) fs.unlink(join(this.walDir, f));
+    const ready = join(this.walDir, NEXT_READY);
+    if (fs.exists(ready)) {
+      if (this.preallocate && fs.size(ready) === this.segmentBytes) this.next = { state: 'ready', cancel: { cancelled: false }, done: Promise.resolve() };
+      else fs.unlink(ready);
+    }
     const snap = this.loadNewestSnapshot();
     if (snap) {
       this.mem.restoreSnapshot(snap);
@@ -164,14 +215,25 @@ export class DiskStorage {
       while (pos < buf.length) {
         const r = readRecord(buf, pos);
         if (r === undefined) {
+          const end = endOfData(buf, pos);
+          // Nothing but zeros from here: the unused, preallocated rest of the segment.
+          if (end === pos) break;
           if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos} in a sealed segment; refusing to start (data was acknowledged)`);
-          const after = findValidRecordAfter(buf, pos + 1);
+          const after = findValidRecordAfter(buf, pos + 1, end);
           if (after !== undefined) {
             throw new WalCorruptionError(`WAL ${path}: corrupted record at offset ${pos} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`);
           }
-          // Torn write at the tail: the append was never acknowledged.
-          this.recovery.truncatedBytes = buf.length - pos;
-          fs.truncate(path, pos);
+          // Torn write at the tail: the append was never acknowledged. Cut it away; inside
+          // preallocated space, zero it so that the segment again ends where its records do.
+          this.recovery.truncatedBytes = end - pos;
+          if (end < buf.length) {
+            const h = fs.openWrite(path);
+            fs.writeAt(h, new Uint8Array(end - pos), pos);
+            fs.fsync(h);
+            fs.close(h);
+          } else {
+            fs.truncate(path, pos);
+          }
           break;
         }
         this.recovery.records++;
@@ -188,6 +250,7 @@ export class DiskStorage {
         }
         pos = r.next;
       }
+      if (last) this.recoveredTail = pos;
     });
     const base = this.mem.lastIndex();
     ents = ents.filter((e) => e.index > base);
@@ -207,35 +270,86 @@ export class DiskStorage {
 
   // ------------------------------------------------------------------ segments
 
-  private ensureSegment(nextIndex: number): { h: FileHandle; size: number; seq: number } {
-    if (this.current && this.current.size < this.segmentBytes) return this.current;
+  private ensureSegment(nextIndex: number): OpenSegment {
+    const cur = this.current;
+    // A segment that grows (no preallocated one was ready) is cut as soon as one is.
+    if (cur && cur.size < this.segmentBytes && (cur.preallocated || this.next?.state !== 'ready')) return cur;
     let seq = 0;
-    if (this.current) {
-      // Seal the old segment durably: only the last segment may have a torn tail.
-      this.fs.fsync(this.current.h);
-      this.fs.close(this.current.h);
-      seq = this.current.seq + 1;
+    if (cur) {
+      // Seal the old segment durably at the end of its records: only the last segment may
+      // have a torn tail or unused space.
+      if (cur.capacity > cur.size) this.fs.truncate(cur.h.path, cur.size);
+      this.fs.fsync(cur.h);
+      this.fs.close(cur.h);
+      seq = cur.seq + 1;
     } else if (this.segments.length) {
       const lastName = this.segments[this.segments.length - 1]!.name;
-      const size = this.fs.size(join(this.walDir, lastName));
-      if (size < this.segmentBytes) {
-        this.current = { h: this.fs.openAppend(join(this.walDir, lastName)), size, seq: parseInt(lastName.slice(0, 16), 16) };
-        return this.current;
+      const path = join(this.walDir, lastName);
+      seq = parseInt(lastName.slice(0, 16), 16);
+      if (this.recoveredTail < this.segmentBytes) {
+        const capacity = this.fs.size(path);
+        this.current = { h: this.fs.openWrite(path), size: this.recoveredTail, capacity, seq, preallocated: capacity >= this.segmentBytes };
+        // A crash between creating a segment and writing its first record left it empty.
+        if (this.recoveredTail === 0) this.writeHardStateRecord(this.current);
+        this.prepareNext();
+        return this.ensureSegment(nextIndex);
       }
-      seq = parseInt(lastName.slice(0, 16), 16) + 1;
+      if (this.recoveredTail < this.fs.size(path)) this.fs.truncate(path, this.recoveredTail);
+      seq += 1;
     }
     const name = `${hex(seq)}-${hex(nextIndex)}.wal`;
-    const h = this.fs.openAppend(join(this.walDir, name));
+    const path = join(this.walDir, name);
+    let preallocated = false;
+    if (this.next?.state === 'ready') {
+      this.fs.rename(join(this.walDir, NEXT_READY), path);
+      this.next = undefined;
+      preallocated = true;
+    }
+    const h = this.fs.openWrite(path);
+    this.current = { h, size: 0, capacity: preallocated ? this.segmentBytes : 0, seq, preallocated };
     // Every segment starts with the hard state, so older segments can be dropped.
+    this.writeHardStateRecord(this.current);
+    this.fs.fsyncDir(this.walDir);
+    this.segments.push({ name, startIndex: nextIndex });
+    this.prepareNext();
+    return this.current;
+  }
+
+  private writeHardStateRecord(seg: OpenSegment): void {
     const w = new Writer(64);
     const hs = this.hardState;
     record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
-    this.fs.append(h, w.finish());
-    this.fs.fsync(h);
-    this.fs.fsyncDir(this.walDir);
-    this.segments.push({ name, startIndex: nextIndex });
-    this.current = { h, size: w.len, seq };
-    return this.current;
+    this.fs.writeAt(seg.h, w.finish(), seg.size);
+    seg.size += w.len;
+    seg.capacity = Math.max(seg.capacity, seg.size);
+    this.fs.fsync(seg.h);
+  }
+
+  /** Starts zero-filling the next segment, unless one is ready or being filled. */
+  private prepareNext(): void {
+    if (!this.preallocate || this.next) return;
+    const cancel = { cancelled: false };
+    const filling = join(this.walDir, NEXT_FILLING);
+    const next: NonNullable<DiskStorage['next']> = { state: 'filling', cancel, done: Promise.resolve() };
+    this.next = next;
+    const ready = (): void => {
+      if (cancel.cancelled) return;
+      this.fs.rename(filling, join(this.walDir, NEXT_READY));
+      this.fs.fsyncDir(this.walDir);
+      next.state = 'ready';
+    };
+    const failed = (): void => {
+      // A full disk, say: the WAL goes on with growing segments, and tries again at the next cut.
+      next.state = 'failed';
+      if (this.next === next) this.next = undefined;
+    };
+    try {
+      const r = this.fs.createZeroed(filling, this.segmentBytes, cancel);
+      if (r) next.done = r.then(ready).catch(failed);
+      else ready();
+    } catch {
+      failed();
+    }
   }
 
   private releaseSegments(compactedTo: number): void {
@@ -309,10 +423,25 @@ function readRecord(buf: Uint8Array, pos: number): { type: number; payload: Uint
   return { type, payload: buf.subarray(pos + 9, pos + 8 + len), next: pos + 8 + len };
 }
 
-/** The offset of a whole valid record starting anywhere at or after `from`, if any. */
-function findValidRecordAfter(buf: Uint8Array, from: number): number | undefined {
-  for (let p = from; p + 9 <= buf.length; p++) {
+/** The offset of a whole valid record starting in [from, end), if any. */
+function findValidRecordAfter(buf: Uint8Array, from: number, end: number): number | undefined {
+  for (let p = from; p < end && p + 9 <= buf.length; p++) {
     if (readRecord(buf, p)) return p;
   }
   return undefined;
+}
+
+const ZEROS = new Uint8Array(64 << 10);
+
+/** One past the last non-zero byte at or after `from` (`from` itself if there is none). */
+function endOfData(buf: Uint8Array, from: number): number {
+  let end = buf.length;
+  // Whole zero chunks first (native compare), then byte by byte in the last non-zero one.
+  while (end > from) {
+    const start = Math.max(from, end - ZEROS.length);
+    if (Buffer.compare(Buffer.from(buf.buffer, buf.byteOffset + start, end - start), ZEROS.subarray(0, end - start)) !== 0) break;
+    end = start;
+  }
+  while (end > from && buf[end - 1] === 0) end--;
+  return end;
 }

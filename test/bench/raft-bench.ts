@@ -1,4 +1,4 @@
-// npm run bench:raft [-- --seconds S] [--runs N]
+// npm run bench:raft [-- --seconds S] [--runs N] [--concurrency 1,16,256] [--no-failover]
 // 3 tsswarm Raft managers (separate processes, real fsync, loopback) vs a 3-member etcd on
 // loopback, side by side: 256-byte writes at concurrency 1 / 16 / 256, throughput and commit
 // latency p50/p99; then leader kill -> next committed write. Both clusters run for the whole
@@ -16,7 +16,9 @@ const secArg = process.argv.indexOf('--seconds');
 const SECONDS = secArg > 0 ? Number(process.argv[secArg + 1]) : 5;
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
-const CONCURRENCY = [1, 16, 256];
+const concArg = process.argv.indexOf('--concurrency');
+const CONCURRENCY = concArg > 0 ? process.argv[concArg + 1]!.split(',').map(Number) : [1, 16, 256];
+const FAILOVER = !process.argv.includes('--no-failover');
 const VALUE = 'x'.repeat(256);
 
 interface Result {
@@ -145,7 +147,7 @@ try {
       }
     }
   }
-  for (let r = 0; r < RUNS; r++) {
+  for (let r = 0; FAILOVER && r < RUNS; r++) {
     failovers.push(await failover(ours.cluster, await ours.cluster.waitLeader()));
     await ours.cluster.waitLeader();
   }
@@ -170,5 +172,5 @@ CONCURRENCY.forEach((c, i) => {
   const show = (rs: Result[]): string => rs.map((r) => `${f(r.perSec)}/${f(r.p99, 1)}`).join('  ');
   console.log(`  c=${c}: tsswarm ${show(oursRows[i]!)}  |  etcd ${etcd ? show(etcdRows[i]!) : '-'}`);
 });
-console.log(`leader killed -> next committed write (tsswarm, default timings): median ${f(median(failovers))} ms (${failovers.map((x) => f(x)).join(', ')})`);
+if (FAILOVER) console.log(`leader killed -> next committed write (tsswarm, default timings): median ${f(median(failovers))} ms (${failovers.map((x) => f(x)).join(', ')})`);
 process.exit(0);

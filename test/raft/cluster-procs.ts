@@ -104,7 +104,10 @@ export class ProcCluster {
   }
 
   async stopAll(): Promise<void> {
+    // Wait for the processes to be gone (bounded) before removing their directories.
+    const exits = this.members.flatMap((m) => (m.proc && m.proc.exitCode === null && m.proc.signalCode === null ? [new Promise((r) => m.proc!.once('exit', r))] : []));
     for (const m of this.members) this.kill9(m);
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, 5000).unref())]);
     this.agent.destroy();
     if (existsSync(this.base)) rmSync(this.base, { recursive: true, force: true });
   }

@@ -90,6 +90,7 @@ async function cluster(hub: Hub, opts: { commitDelayMs?: number; heartbeatTick?:
       bootstrap: ids,
       sm: kv(opts.snapshotBytes),
       fs,
+      wal: { segmentBytes: 1 << 16 },
       snapshotEntries: opts.snapshotEntries,
       tickMs: opts.tickMs ?? 5,
       electionTick: opts.electionTick ?? 10,
@@ -175,10 +176,10 @@ describe('RaftNode persist/send ordering', () => {
     // a's disk operations and a's sends, in one timeline
     const timeline: string[] = [];
     const afs = a.fs;
-    const append = afs.append.bind(afs);
-    afs.append = (h, d) => {
+    const writeAt = afs.writeAt.bind(afs);
+    afs.writeAt = (h, d, pos) => {
       timeline.push('write');
-      append(h, d);
+      writeAt(h, d, pos);
     };
     onFsync(afs, () => timeline.push('fsync'));
     const send = a.node.transport.send.bind(a.node.transport);

@@ -3,7 +3,7 @@
 //   node proc-node.js '{"id":1,"dir":"/tmp/x","peers":[[1,"127.0.0.1:7001"],...],"http":"127.0.0.1:8001","bootstrap":[1,2,3]}'
 // POST /put?key=K (body = value) -> 200 once applied | 421 {"leader":N} | 503 outcome unknown
 // GET /get?key=K -> linearizable read (ReadIndex) | GET /status | GET /stats[?reset] (loop delay,
-// GC; with TSSWARM_RAFT_STATS=1)
+// GC; with TSSWARM_RAFT_STATS=1). TSSWARM_RAFT_PREALLOCATE=0: WAL segments grow as written.
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { RaftNode, type StateMachine } from '../../manager/raft/node.js';
@@ -58,7 +58,7 @@ const sm: StateMachine = {
   },
 };
 
-const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm, tickMs: args.tickMs });
+const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm, tickMs: args.tickMs, wal: { preallocate: process.env.TSSWARM_RAFT_PREALLOCATE !== '0' } });
 await node.start();
 
 // Where this process's time went (event-loop delay, GC pauses), for diagnosis only: with

@@ -5,22 +5,27 @@ import type { Entry } from '../../manager/raft/types.js';
 import { SimFS } from './simfs.js';
 import { enc, seededRand } from './harness.js';
 import { NodeFileSystem } from '../../manager/raft/fs.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const e = (index: number, term: number, s = `v${index}`): Entry => ({ index, term, type: 'normal', data: enc(s) });
-const walFile = (fs: SimFS): string => `/d/wal/${fs.list('/d/wal')[fs.list('/d/wal').length - 1]}`;
+/** Small segments (the SimFS keeps whole files in memory), preallocated unless said otherwise. */
+const SMALL = { segmentBytes: 1 << 14, preallocate: true };
+const GROWING = { segmentBytes: 1 << 14, preallocate: false };
+const segments = (fs: SimFS, dir = '/d'): string[] => fs.list(`${dir}/wal`).filter((f) => f.endsWith('.wal'));
+const walFile = (fs: SimFS): string => `/d/wal/${segments(fs).at(-1)}`;
 
-/** Writes N single-entry acknowledged saves; returns the WAL byte offset after each. */
-function writeN(fs: SimFS, n: number): number[] {
-  const d = DiskStorage.open(fs, '/d');
+/** Writes N single-entry acknowledged saves; returns where the records end after each. */
+function writeN(fs: SimFS, n: number, opts = SMALL): number[] {
+  const d = DiskStorage.open(fs, '/d', opts);
   d.bootstrap([1, 2, 3]);
   const ends: number[] = [];
   for (let i = 4; i < 4 + n; i++) {
     d.save({ entries: [e(i, 1)] }); // one record per acknowledged save
-    ends.push(fs.size(walFile(fs)));
+    ends.push(d.tail()!.offset);
   }
+  expect(d.tail()!.segment).toBe(walFile(fs));
   d.close();
   return ends;
 }
@@ -28,12 +33,12 @@ function writeN(fs: SimFS, n: number): number[] {
 describe('WAL', () => {
   it('round-trips entries, hard state and a conflicting overwrite', () => {
     const fs = new SimFS();
-    const d = DiskStorage.open(fs, '/d');
+    const d = DiskStorage.open(fs, '/d', SMALL);
     d.bootstrap([1]);
     d.save({ entries: [e(2, 1), e(3, 1), e(4, 1)], hardState: { term: 1, vote: 1, commit: 2 } });
     d.save({ entries: [e(3, 2, 'new')], hardState: { term: 2, vote: 1, commit: 2 } });
     d.close();
-    const r = DiskStorage.open(fs, '/d');
+    const r = DiskStorage.open(fs, '/d', SMALL);
     expect(r.mem.lastIndex()).toBe(3);
     expect(r.mem.term(3)).toBe(2);
     expect(r.mem.hardState).toEqual({ term: 2, vote: 1, commit: 2 });
@@ -42,73 +47,172 @@ describe('WAL', () => {
 
   it('every save is durable when it returns (fsync before acknowledging)', () => {
     const fs = new SimFS(seededRand(1));
-    const d = DiskStorage.open(fs, '/d');
+    const d = DiskStorage.open(fs, '/d', SMALL);
     d.bootstrap([1]);
     for (let i = 2; i < 50; i++) {
       d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i - 1 } });
       expect(fs.unsyncedBytes()).toBe(0);
     }
     fs.crash();
-    const r = DiskStorage.open(fs, '/d');
+    const r = DiskStorage.open(fs, '/d', SMALL);
     expect(r.mem.lastIndex()).toBe(49);
   });
 
   it('a failed fsync is not an acknowledgement', () => {
     const fs = new SimFS(seededRand(2));
-    const d = DiskStorage.open(fs, '/d');
+    const d = DiskStorage.open(fs, '/d', SMALL);
     d.bootstrap([1]);
     fs.failFsyncIn = 1;
     expect(() => d.save({ entries: [e(2, 1)] })).toThrow(/EIO/);
     expect(d.mem.lastIndex()).toBe(1); // the in-memory view never saw it
   });
 
-  it('recovers exactly the acknowledged prefix when the tail is cut at every byte offset', () => {
-    const base = new SimFS();
-    const ends = writeN(base, 6);
-    const file = walFile(base);
-    const full = base.readFile(file);
-    const from = ends[ends.length - 4]!;
-    for (let cut = from; cut <= full.length; cut++) {
-      const fs = new SimFS();
-      const d0 = writeN(fs, 6);
-      void d0;
-      fs.cut(file, cut);
-      const r = DiskStorage.open(fs, '/d');
-      const whole = ends.filter((x) => x <= cut).length;
-      expect(r.mem.lastIndex(), `cut at ${cut}`).toBe(3 + whole);
-      r.close();
-      // and the recovered WAL accepts new appends that survive another restart
-      const again = DiskStorage.open(fs, '/d');
-      again.save({ entries: [e(4 + whole, 2, 'after')], hardState: { term: 2, vote: 1, commit: 3 } });
-      again.close();
-      expect(DiskStorage.open(fs, '/d').mem.lastIndex()).toBe(4 + whole);
-    }
+  for (const [kind, opts] of [
+    ['a growing segment', GROWING],
+    ['a preallocated segment', SMALL],
+  ] as const) {
+    // A torn write leaves what was there before: nothing past the end of a growing file, zeros
+    // in a preallocated one.
+    const tear = (fs: SimFS, file: string, at: number, end: number): void => {
+      if (opts.preallocate === false) fs.cut(file, at);
+      else for (let o = at; o < end; o++) fs.zero(file, o);
+    };
+
+    it(`recovers exactly the acknowledged prefix when the tail of ${kind} is cut at every byte offset`, () => {
+      const base = new SimFS();
+      const ends = writeN(base, 6, opts);
+      const file = walFile(base);
+      const last = ends[ends.length - 1]!;
+      const from = ends[ends.length - 4]!;
+      expect(base.size(file)).toBe(opts.preallocate === false ? last : opts.segmentBytes);
+      for (let cut = from; cut <= last; cut++) {
+        const fs = new SimFS();
+        writeN(fs, 6, opts);
+        tear(fs, file, cut, last);
+        const r = DiskStorage.open(fs, '/d', opts);
+        const whole = ends.filter((x) => x <= cut).length;
+        expect(r.mem.lastIndex(), `cut at ${cut}`).toBe(3 + whole);
+        r.close();
+        // the recovered WAL accepts new appends, right after the last whole record, that survive another restart
+        const again = DiskStorage.open(fs, '/d', opts);
+        again.save({ entries: [e(4 + whole, 2, 'after')], hardState: { term: 2, vote: 1, commit: 3 } });
+        again.close();
+        const third = DiskStorage.open(fs, '/d', opts);
+        expect(third.mem.lastIndex()).toBe(4 + whole);
+        expect(third.mem.term(4 + whole)).toBe(2);
+        expect(third.recovery.truncatedBytes).toBe(0);
+      }
+    });
+
+    it(`a corrupted byte in the last record of ${kind} is a torn write; anywhere earlier it stops the node`, () => {
+      const base = new SimFS();
+      const ends = writeN(base, 6, opts);
+      const file = walFile(base);
+      const lastStart = ends[ends.length - 2]!;
+      const from = ends[ends.length - 4]!;
+      for (let off = from; off < ends[ends.length - 1]!; off++) {
+        const fs = new SimFS();
+        writeN(fs, 6, opts);
+        fs.corrupt(file, off);
+        if (off >= lastStart) {
+          const r = DiskStorage.open(fs, '/d', opts);
+          expect(r.mem.lastIndex(), `corrupt at ${off}`).toBe(3 + 5);
+        } else {
+          expect(() => DiskStorage.open(fs, '/d', opts), `corrupt at ${off}`).toThrow(WalCorruptionError);
+        }
+      }
+    });
+  }
+
+  it('a preallocated segment: appends overwrite zeros, its length never changes, a growing first segment is cut once one is ready', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1, 2, 3]);
+    // The bootstrap went to a growing segment; the next one was prepared meanwhile (at once on
+    // this disk) and the next save moves to it.
+    expect(fs.size(`/d/wal/${segments(fs)[0]}`)).toBeLessThan(SMALL.segmentBytes);
+    for (let i = 4; i < 40; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i - 1 } });
+    expect(segments(fs)).toHaveLength(2);
+    const file = walFile(fs);
+    expect(fs.size(file)).toBe(SMALL.segmentBytes);
+    const end = d.tail()!.offset;
+    const bytes = fs.readFile(file);
+    expect(bytes.subarray(end).every((b) => b === 0)).toBe(true);
+    // the next segment is already prepared
+    expect(fs.list('/d/wal')).toContain('next.wal.ready');
+    d.close();
+    const r = DiskStorage.open(fs, '/d', SMALL);
+    expect(r.mem.lastIndex()).toBe(39);
+    expect(r.mem.hardState.commit).toBe(38);
+    expect(r.recovery.truncatedBytes).toBe(0);
+    expect(fs.list('/d/wal')).toContain('next.wal.ready'); // a finished preparation is kept for later
+    r.save({ entries: [e(40, 1)] });
+    // it resumes right after the last record, in the same segment
+    expect(r.tail()!.segment).toBe(file);
+    expect(findLastRecordStart(fs.readFile(file), r.tail()!.offset)).toBe(end);
+    expect(fs.readFile(file).subarray(0, end)).toEqual(bytes.subarray(0, end));
+    r.close();
+    expect(DiskStorage.open(fs, '/d', SMALL).mem.lastIndex()).toBe(40);
   });
 
-  it('a corrupted byte in the last record is a torn write; anywhere earlier it stops the node', () => {
-    const base = new SimFS();
-    const ends = writeN(base, 6);
-    const file = walFile(base);
-    const lastStart = ends[ends.length - 2]!;
-    const from = ends[ends.length - 4]!;
-    for (let off = from; off < ends[ends.length - 1]!; off++) {
-      const fs = new SimFS();
-      writeN(fs, 6);
-      fs.corrupt(file, off);
-      if (off >= lastStart) {
-        const r = DiskStorage.open(fs, '/d');
-        expect(r.mem.lastIndex(), `corrupt at ${off}`).toBe(3 + 5);
-      } else {
-        expect(() => DiskStorage.open(fs, '/d'), `corrupt at ${off}`).toThrow(WalCorruptionError);
-      }
+  it('segments fill up and are sealed at the end of their records; a full disk falls back to growing segments', () => {
+    const fs = new SimFS();
+    const opts = { segmentBytes: 2048 };
+    const d = DiskStorage.open(fs, '/d', opts);
+    d.bootstrap([1]);
+    for (let i = 2; i < 200; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+    const segs = segments(fs);
+    expect(segs.length).toBeGreaterThan(5);
+    // sealed segments end exactly with their last record
+    for (const s of segs.slice(1, -1)) {
+      const b = fs.readFile(`/d/wal/${s}`);
+      expect(b.length).toBeLessThan(opts.segmentBytes + 200);
+      expect(b[b.length - 1]).not.toBe(0);
     }
+    // preparing the next segment fails (no space): writing goes on in a growing segment
+    fs.failZeroed = true;
+    for (let i = 200; i < 400; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+    expect(fs.size(walFile(fs))).toBe(d.tail()!.offset);
+    d.close();
+    fs.crash();
+    const r = DiskStorage.open(fs, '/d', opts);
+    expect(r.mem.lastIndex()).toBe(399);
+    expect(r.mem.firstIndex()).toBe(1);
+  });
+
+  it('in a preallocated segment, stray bytes in the zeros are a torn write, a valid record there is corruption', () => {
+    const make = (): { fs: SimFS; end: number } => {
+      const fs = new SimFS();
+      const d = DiskStorage.open(fs, '/d', SMALL);
+      d.bootstrap([1]);
+      for (let i = 2; i < 10; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+      const end = d.tail()!.offset;
+      d.close();
+      return { fs, end };
+    };
+    // garbage far into the zeros (part of an append that never completed): cut away, zeroed
+    const a = make();
+    a.fs.corrupt(walFile(a.fs), a.end + 5000);
+    const ra = DiskStorage.open(a.fs, '/d', SMALL);
+    expect(ra.mem.lastIndex()).toBe(9);
+    expect(ra.recovery.truncatedBytes).toBe(5001);
+    expect(a.fs.readFile(walFile(a.fs)).subarray(a.end).every((b) => b === 0)).toBe(true);
+    expect(a.fs.size(walFile(a.fs))).toBe(SMALL.segmentBytes);
+    // a whole valid record after a hole of zeros: acknowledged data may be missing
+    const b = make();
+    const file = walFile(b.fs);
+    const bytes = b.fs.readFile(file);
+    const lastRecordStart = findLastRecordStart(bytes, b.end);
+    b.fs.writeBytes(file, b.end + 100, bytes.subarray(lastRecordStart, b.end));
+    expect(() => DiskStorage.open(b.fs, '/d', SMALL)).toThrow(WalCorruptionError);
   });
 
   it('random crashes with torn tails never lose an acknowledged entry', () => {
-    for (let seed = 1; seed <= 50; seed++) {
+    for (let seed = 1; seed <= 100; seed++) {
       const rand = seededRand(seed);
       const fs = new SimFS(rand);
-      let d = DiskStorage.open(fs, '/d', { segmentBytes: 300 });
+      const opts = { segmentBytes: 300, preallocate: seed % 2 === 0 };
+      let d = DiskStorage.open(fs, '/d', opts);
       d.bootstrap([1]);
       let acked = 1;
       for (let round = 0; round < 5; round++) {
@@ -120,7 +224,7 @@ describe('WAL', () => {
         }
         if (rand() < 0.3 && d.mem.lastIndex() > 3) d.compact(d.mem.lastIndex() - 1, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, enc('s'));
         fs.crash();
-        d = DiskStorage.open(fs, '/d', { segmentBytes: 300 });
+        d = DiskStorage.open(fs, '/d', opts);
         expect(d.mem.lastIndex(), `seed ${seed}`).toBeGreaterThanOrEqual(acked);
         acked = Math.max(acked, d.mem.lastIndex());
       }
@@ -147,21 +251,21 @@ describe('WAL', () => {
 
   it('an installed snapshot replaces a divergent log across restarts', () => {
     const fs = new SimFS();
-    const d = DiskStorage.open(fs, '/d');
+    const d = DiskStorage.open(fs, '/d', SMALL);
     d.bootstrap([1, 2, 3]);
     d.save({ entries: [e(4, 1), e(5, 1), e(6, 1)], hardState: { term: 1, vote: 1, commit: 4 } });
     const cs = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
     d.save({ snapshot: { meta: { index: 5, term: 2, confState: cs }, data: enc('S') }, entries: [], hardState: { term: 2, vote: 0, commit: 5 } });
     d.save({ entries: [e(6, 2, 'x'), e(7, 2)], hardState: { term: 2, vote: 0, commit: 6 } });
     d.close();
-    const r = DiskStorage.open(fs, '/d');
+    const r = DiskStorage.open(fs, '/d', SMALL);
     expect(r.mem.snapshot().meta.index).toBe(5);
     expect(r.mem.firstIndex()).toBe(6);
     expect(r.mem.lastIndex()).toBe(7);
     expect(r.mem.term(6)).toBe(2);
   });
 
-  it('works on the real file system (fsync, rename, reopen)', () => {
+  it('works on the real file system (fsync, rename, reopen)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'raft-wal-'));
     try {
       const fs = new NodeFileSystem();
@@ -170,13 +274,55 @@ describe('WAL', () => {
       for (let i = 2; i < 100; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
       d.compact(50, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, enc('s50'));
       d.close();
+      await d.idle(); // the background preparation of a segment is done with the directory
       const r = DiskStorage.open(fs, dir, { segmentBytes: 1024 });
       expect(r.mem.lastIndex()).toBe(99);
       expect(r.mem.snapshot().meta.index).toBe(50);
       expect(r.mem.hardState.commit).toBe(99);
       r.close();
+      await r.idle();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('on the real file system the next segment is zero-filled in the background, then written in place', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'raft-wal-'));
+    try {
+      const fs = new NodeFileSystem();
+      const opts = { segmentBytes: 1 << 20 };
+      const d = DiskStorage.open(fs, dir, opts);
+      d.bootstrap([1]);
+      expect(d.tail()!.capacity).toBeLessThan(opts.segmentBytes); // the first segment grows
+      await d.idle(); // ...while the next one is prepared
+      expect(statSync(join(dir, 'wal', 'next.wal.ready')).size).toBe(opts.segmentBytes);
+      d.save({ entries: [e(2, 1)], hardState: { term: 1, vote: 1, commit: 2 } });
+      const seg = d.tail()!.segment;
+      expect(readdirSync(join(dir, 'wal')).filter((f) => f.endsWith('.wal'))).toHaveLength(2);
+      for (let i = 3; i < 200; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+      expect(d.tail()!.segment).toBe(seg);
+      expect(statSync(seg).size).toBe(opts.segmentBytes); // written in place: the length never changed
+      d.close();
+      await d.idle();
+      const r = DiskStorage.open(fs, dir, opts);
+      expect(r.mem.lastIndex()).toBe(199);
+      expect(r.mem.hardState.commit).toBe(199);
+      r.close();
+      await r.idle();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 });
+
+/** Where the last whole record before `end` starts (records: [len u32][crc u32][payload]). */
+function findLastRecordStart(buf: Uint8Array, end: number): number {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  let pos = 0;
+  let last = 0;
+  while (pos < end) {
+    last = pos;
+    pos += 8 + v.getUint32(pos);
+  }
+  return last;
+}
