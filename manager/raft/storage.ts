@@ -60,7 +60,17 @@ export class MemoryStorage implements Storage {
     if (lo <= off) throw new CompactedError(lo);
     if (hi > this.lastIndex() + 1) throw new RaftError(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     if (this.ents.length === 1) throw new UnavailableError(lo);
-    return limitSize(this.ents.slice(lo - off, hi - off), maxSize);
+    // Up to maxSize (at least one entry), without copying the whole range first: a follower far
+    // behind asks for everything since its match.
+    const out: Entry[] = [];
+    let size = 0;
+    for (let i = lo - off; i < hi - off; i++) {
+      const e = this.ents[i]!;
+      size += entrySize(e);
+      if (out.length > 0 && size > maxSize) break;
+      out.push(e);
+    }
+    return out;
   }
   term(i: number): number {
     const off = this.offset();
@@ -102,7 +112,8 @@ export class MemoryStorage implements Storage {
     if (compactIndex > this.lastIndex()) throw new RaftError(`compact ${compactIndex} is out of bound lastindex(${this.lastIndex()})`);
     const i = compactIndex - off;
     const head: Entry = { term: this.ents[i]!.term, index: compactIndex, type: 'normal', data: new Uint8Array() };
-    this.ents = [head, ...this.ents.slice(i + 1)];
+    this.ents = this.ents.slice(i);
+    this.ents[0] = head;
   }
   /** Appends entries, truncating any conflicting tail. */
   append(entries: readonly Entry[]): void {
@@ -114,7 +125,9 @@ export class MemoryStorage implements Storage {
     if (first > es[0]!.index) es = es.slice(first - es[0]!.index);
     const off = es[0]!.index - this.offset();
     if (off > this.ents.length) throw new RaftError(`missing log entry [last: ${this.lastIndex()}, append at: ${es[0]!.index}]`);
-    this.ents = this.ents.slice(0, off);
+    // In place: the log since the last snapshot can hold hundreds of thousands of entries, and
+    // a copy per append made every write cost O(log length).
+    if (off < this.ents.length) this.ents.length = off;
     for (const e of es) this.ents.push(e);
   }
 }

@@ -136,8 +136,10 @@ const etcdRows: Result[][] = CONCURRENCY.map(() => []);
 const failovers: number[] = [];
 try {
   // Warm both up (connections, JIT, first WAL segment) before anything is measured.
-  await drive(16, ours.put, 1);
-  if (etcd) await drive(16, etcd.put, 1);
+  for (const c of [16, 1]) {
+    await drive(c, ours.put, 2);
+    if (etcd) await drive(c, etcd.put, 2);
+  }
   for (let r = 0; r < RUNS; r++) {
     for (const [i, c] of CONCURRENCY.entries()) {
       const order = (r + i) % 2 === 0 ? ['ours', 'etcd'] : ['etcd', 'ours'];

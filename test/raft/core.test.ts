@@ -6,7 +6,7 @@ import { RaftLog } from '../../manager/raft/log.js';
 import { jointCommitted, majorityCommitted, majorityVoteResult } from '../../manager/raft/quorum.js';
 import { MemoryStorage } from '../../manager/raft/storage.js';
 import { Inflights } from '../../manager/raft/tracker.js';
-import { NotLeaderError, type Entry, type Message } from '../../manager/raft/types.js';
+import { entrySize, NotLeaderError, type Entry, type Message } from '../../manager/raft/types.js';
 import { enc, Network, seededRand } from './harness.js';
 
 const ent = (index: number, term: number): Entry => ({ index, term, type: 'normal', data: new Uint8Array() });
@@ -83,6 +83,28 @@ describe('log', () => {
     expect(log.lastIndex()).toBe(2);
     expect(log.term(2)).toBe(2);
     expect(log.committed).toBe(1);
+  });
+  it('storage: appends in place (a conflicting tail is cut), entries() stops at maxSize, compaction keeps the rest', () => {
+    const s = new MemoryStorage();
+    s.append([ent(1, 1), ent(2, 1), ent(3, 1), ent(4, 1)]);
+    s.append([ent(3, 2), ent(4, 2), ent(5, 2)]);
+    s.append([ent(4, 3)]);
+    expect(s.lastIndex()).toBe(4);
+    expect([1, 2, 3, 4].map((i) => s.term(i))).toEqual([1, 1, 2, 3]);
+    s.append([ent(5, 3), ent(6, 3)]);
+    const one = entrySize(ent(2, 1));
+    expect(s.entries(2, 7, 0).map((e) => e.index)).toEqual([2]); // at least one entry
+    expect(s.entries(2, 7, 2 * one).map((e) => e.index)).toEqual([2, 3]);
+    expect(s.entries(2, 7, 1 << 20).map((e) => e.index)).toEqual([2, 3, 4, 5, 6]);
+    s.compact(3);
+    expect(s.firstIndex()).toBe(4);
+    expect(s.term(3)).toBe(2);
+    expect(s.entries(4, 7, 1 << 20).map((e) => [e.index, e.term])).toEqual([
+      [4, 3],
+      [5, 3],
+      [6, 3],
+    ]);
+    expect(() => s.entries(3, 5, 1 << 20)).toThrow(/compaction/);
   });
   it('refuses to overwrite committed entries', () => {
     const s = new MemoryStorage();

@@ -80,7 +80,7 @@ function startStats(): { json(): unknown; reset(): void } {
   }).observe({ entryTypes: ['gc'] });
   const ms = (ns: number): number => Math.round(ns / 1e4) / 100;
   return {
-    json: () => ({ loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, gc, keys: kv.size }),
+    json: () => ({ loopDelay: { p50: ms(loop.percentile(50)), p99: ms(loop.percentile(99)), max: ms(loop.max) }, gc, keys: kv.size, heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) }),
     reset: () => {
       loop.reset();
       gc = fresh();
