@@ -13,15 +13,16 @@ const TABLE = (() => {
   return t;
 })();
 
-export function crc32Table(data: Uint8Array, start = 0, end = data.length): number {
-  let c = 0xffffffff;
+export function crc32Table(data: Uint8Array, start = 0, end = data.length, prev = 0): number {
+  let c = (prev ^ 0xffffffff) >>> 0;
   for (let i = start; i < end; i++) c = TABLE[(c ^ data[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
 const native = (zlib as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
 
-export function crc32(data: Uint8Array, start = 0, end = data.length): number {
-  if (!native) return crc32Table(data, start, end);
-  return native(start === 0 && end === data.length ? data : data.subarray(start, end)) >>> 0;
+/** CRC-32 of data[start, end); `prev` continues the checksum of what came before (0: none). */
+export function crc32(data: Uint8Array, start = 0, end = data.length, prev = 0): number {
+  if (!native) return crc32Table(data, start, end, prev);
+  return native(start === 0 && end === data.length ? data : data.subarray(start, end), prev) >>> 0;
 }

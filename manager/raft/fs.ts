@@ -34,6 +34,11 @@ export interface FileSystem {
   unlink(path: string): void;
   /** Makes creations, renames and unlinks in `dir` durable. */
   fsyncDir(dir: string): void;
+  /**
+   * writeFileAtomic off the caller's thread, when the file system can (NodeFileSystem: on the
+   * thread pool). Optional: without it, large files are written synchronously.
+   */
+  writeFileAtomicAsync?(path: string, parts: Uint8Array[]): Promise<void>;
 }
 
 interface NodeHandle extends FileHandle {
@@ -109,6 +114,23 @@ export class NodeFileSystem implements FileSystem {
   unlink(path: string): void {
     fs.unlinkSync(path);
   }
+  async writeFileAtomicAsync(path: string, parts: Uint8Array[]): Promise<void> {
+    const tmp = `${path}.tmp`;
+    const fh = await fsp.open(tmp, 'w', 0o644);
+    try {
+      for (const p of parts) await fh.write(p, 0, p.length);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await fsp.rename(tmp, path);
+    const dir = await fsp.open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
   fsyncDir(dir: string): void {
     const fd = fs.openSync(dir, 'r');
     try {
@@ -119,13 +141,13 @@ export class NodeFileSystem implements FileSystem {
   }
 }
 
-/** Writes a whole file atomically: temp file, fsync, rename, fsync the directory. */
-export function writeFileAtomic(fsys: FileSystem, path: string, data: Uint8Array): void {
+/** Writes a whole file (the concatenation of `parts`) atomically: temp file, fsync, rename, fsync the directory. */
+export function writeFileAtomic(fsys: FileSystem, path: string, ...parts: Uint8Array[]): void {
   const tmp = `${path}.tmp`;
   if (fsys.exists(tmp)) fsys.unlink(tmp);
   const h = fsys.openAppend(tmp);
   try {
-    fsys.append(h, data);
+    for (const p of parts) fsys.append(h, p);
     fsys.fsync(h);
   } finally {
     fsys.close(h);

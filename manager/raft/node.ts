@@ -352,6 +352,12 @@ export class RaftNode {
   }
 
   private maybeSnapshot(): void {
+    if (this.disk.snapshotError) {
+      console.error(`raft node ${this.o.id}: writing a snapshot failed (the WAL still holds everything; retrying later): ${this.disk.snapshotError.message}`);
+      this.disk.snapshotError = undefined;
+    }
+    // One snapshot file at a time (it is written off the event loop).
+    if (this.disk.snapshotting) return;
     const every = this.o.snapshotEntries ?? 10_000;
     const last = this.disk.mem.snapshot();
     if (this.applied - last.meta.index < every) return;

@@ -151,18 +151,48 @@ export class DiskStorage {
 
   /**
    * Records a snapshot of the application at `index` (already applied) and compacts the log
-   * behind it, keeping `keepEntries` entries for slow followers. Old segments and snapshot
-   * files are removed.
+   * behind it, keeping `keepEntries` entries for slow followers. The in-memory log is compacted
+   * at once; the snapshot file is written off the event loop where the file system can
+   * (`snapshotting` meanwhile), and only once it is durable are the WAL segments it covers and
+   * older snapshot files removed. A crash before that recovers from the previous snapshot and
+   * the WAL, which still hold everything.
    */
   compact(index: number, confState: ConfState, data: Uint8Array, keepEntries = 0): Snapshot {
     const snap = this.mem.createSnapshot(index, confState, data);
-    this.writeSnapshotFile(snap);
     const compactTo = Math.max(this.mem.firstIndex() - 1, index - keepEntries);
     if (compactTo > this.mem.firstIndex() - 1) this.mem.compact(compactTo);
-    this.releaseSegments(compactTo);
-    this.releaseSnapshots();
+    const release = (): void => {
+      this.releaseSegments(compactTo);
+      this.releaseSnapshots();
+    };
+    const write = this.fs.writeFileAtomicAsync?.bind(this.fs);
+    if (!write) {
+      this.writeSnapshotFile(snap);
+      release();
+      return snap;
+    }
+    const [path, parts] = this.encodeSnapshotFile(snap);
+    const start = (): Promise<void> => write(path, parts);
+    const p: Promise<void> = (this.snapshotWrite ? this.snapshotWrite.then(start) : start())
+      .then(release)
+      .catch((err: Error) => {
+        // Nothing is lost (the WAL still holds the entries); the next snapshot tries again.
+        this.snapshotError = err;
+      })
+      .finally(() => {
+        if (this.snapshotWrite === p) this.snapshotWrite = undefined;
+      });
+    this.snapshotWrite = p;
     return snap;
   }
+
+  /** A snapshot file is being written in the background. */
+  get snapshotting(): boolean {
+    return this.snapshotWrite !== undefined;
+  }
+  private snapshotWrite: Promise<void> | undefined;
+  /** Why the last background snapshot write failed, if it did (cleared by the caller). */
+  snapshotError: Error | undefined;
 
   close(): void {
     if (this.current) {
@@ -178,9 +208,10 @@ export class DiskStorage {
     return c && { segment: c.h.path, offset: c.size, capacity: c.capacity };
   }
 
-  /** Resolves once no background work (segment preallocation) touches the directory. */
+  /** Resolves once no background work (segment preallocation, a snapshot file) touches the directory. */
   async idle(): Promise<void> {
     await this.next?.done;
+    await this.snapshotWrite;
   }
 
   // ------------------------------------------------------------------ recovery
@@ -364,12 +395,21 @@ export class DiskStorage {
   // ------------------------------------------------------------------ snapshots
 
   private writeSnapshotFile(s: Snapshot): void {
-    const w = new Writer(64 + s.data.length);
+    const [path, parts] = this.encodeSnapshotFile(s);
+    writeFileAtomic(this.fs, path, ...parts);
+  }
+
+  /**
+   * The snapshot file as [crc32][index][term][confState][data]: a small header and the state
+   * machine's bytes as they are (no copy of a large state), the checksum chained over both.
+   */
+  private encodeSnapshotFile(s: Snapshot): [string, Uint8Array[]] {
+    const w = new Writer(64);
     const crcAt = w.reserve32();
-    w.u64(s.meta.index).u64(s.meta.term).bytes(new TextEncoder().encode(JSON.stringify(s.meta.confState))).bytes(s.data);
-    const buf = w.finish();
-    w.set32(crcAt, crc32(buf, 4));
-    writeFileAtomic(this.fs, join(this.snapDir, `${hex(s.meta.index)}-${hex(s.meta.term)}.snap`), buf);
+    w.u64(s.meta.index).u64(s.meta.term).bytes(new TextEncoder().encode(JSON.stringify(s.meta.confState))).u32(s.data.length);
+    const head = w.finish();
+    w.set32(crcAt, crc32(s.data, 0, s.data.length, crc32(head, 4)));
+    return [join(this.snapDir, `${hex(s.meta.index)}-${hex(s.meta.term)}.snap`), [head, s.data]];
   }
 
   private loadNewestSnapshot(): Snapshot | undefined {

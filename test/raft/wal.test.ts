@@ -4,7 +4,7 @@ import { DiskStorage, WalCorruptionError } from '../../manager/raft/wal.js';
 import type { Entry } from '../../manager/raft/types.js';
 import { SimFS } from './simfs.js';
 import { enc, seededRand } from './harness.js';
-import { NodeFileSystem } from '../../manager/raft/fs.js';
+import { NodeFileSystem, writeFileAtomic } from '../../manager/raft/fs.js';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -247,6 +247,56 @@ describe('WAL', () => {
     expect(new TextDecoder().decode(r.mem.snapshot().data)).toBe('state@20');
     expect(r.mem.lastIndex()).toBe(29);
     expect(fs.list('/d/wal').length).toBeLessThan(10); // old segments were released
+  });
+
+  it('a snapshot file written in the background: segments are released only once it is durable', async () => {
+    // A simulated disk whose background snapshot writes complete when the test says so.
+    class DeferredFS extends SimFS {
+      pending: (() => void)[] = [];
+      writeFileAtomicAsync(path: string, parts: Uint8Array[]): Promise<void> {
+        return new Promise((resolve) =>
+          this.pending.push(() => {
+            writeFileAtomic(this, path, ...parts);
+            resolve();
+          }),
+        );
+      }
+    }
+    const cs = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    const fs = new DeferredFS(seededRand(4));
+    const opts = { segmentBytes: 400 };
+    const d = DiskStorage.open(fs, '/d', opts);
+    d.bootstrap([1]);
+    for (let i = 2; i < 60; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+    const before = segments(fs).length;
+    d.compact(50, cs, enc('state@50'));
+    expect(d.snapshotting).toBe(true);
+    expect(d.mem.firstIndex()).toBe(51); // memory is compacted at once
+    expect(segments(fs)).toHaveLength(before); // ...the disk is not
+    expect(fs.list('/d/snap').filter((f) => f.endsWith('.snap'))).toHaveLength(1); // only the bootstrap one
+    // writes go on meanwhile
+    for (let i = 60; i < 70; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+    // power loss before the snapshot file is durable: the old snapshot and the WAL hold everything
+    expect(fs.pending).toHaveLength(1);
+    fs.crash();
+    fs.pending = []; // that process is gone, and its write with it
+    const r1 = DiskStorage.open(fs, '/d', opts);
+    expect(r1.mem.snapshot().meta.index).toBe(0);
+    expect(r1.mem.lastIndex()).toBe(69);
+    r1.close();
+    // again, and this time the write completes
+    const d2 = DiskStorage.open(fs, '/d', opts);
+    d2.compact(60, cs, enc('state@60'));
+    fs.pending.shift()!();
+    await d2.idle();
+    expect(d2.snapshotting).toBe(false);
+    expect(segments(fs).length).toBeLessThan(before);
+    d2.save({ entries: [e(70, 1)], hardState: { term: 1, vote: 1, commit: 70 } });
+    fs.crash();
+    const r2 = DiskStorage.open(fs, '/d', opts);
+    expect(r2.mem.snapshot().meta.index).toBe(60);
+    expect(new TextDecoder().decode(r2.mem.snapshot().data)).toBe('state@60');
+    expect(r2.mem.lastIndex()).toBe(70);
   });
 
   it('an installed snapshot replaces a divergent log across restarts', () => {

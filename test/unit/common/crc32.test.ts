@@ -16,4 +16,12 @@ describe('crc32', () => {
       expect(crc32(data, s, e)).toBe(crc32Table(data, s, e));
     }
   });
+
+  it('continues over pieces: the checksum of a whole equals that of its parts chained', () => {
+    const data = Uint8Array.from({ length: 1000 }, (_, i) => (i * 31) & 0xff);
+    const whole = crc32(data);
+    expect(crc32(data, 600, 1000, crc32(data, 0, 600))).toBe(whole);
+    expect(crc32Table(data, 600, 1000, crc32Table(data, 0, 600))).toBe(whole);
+    expect(crc32(data, 0, 1000, 0)).toBe(whole);
+  });
 });
