@@ -36,13 +36,15 @@ export class ProcCluster {
     n: number,
     portBase: number,
     readonly tickMs?: number,
+    /** More proc-node arguments (snapshotEntries, segmentBytes). */
+    readonly nodeArgs: { snapshotEntries?: number; segmentBytes?: number } = {},
   ) {
     this.base = mkdtempSync(join(tmpdir(), 'raft-procs-'));
     this.members = Array.from({ length: n }, (_, i) => ({ id: i + 1, raft: `127.0.0.${i + 1}:${portBase + i}`, http: `127.0.0.${i + 1}:${portBase + 100 + i}`, dir: join(this.base, `n${i + 1}`) }));
   }
 
   async start(m: Member): Promise<void> {
-    const args = { id: m.id, dir: m.dir, peers: this.members.map((x) => [x.id, x.raft]), http: m.http, bootstrap: this.members.map((x) => x.id), tickMs: this.tickMs };
+    const args = { id: m.id, dir: m.dir, peers: this.members.map((x) => [x.id, x.raft]), http: m.http, bootstrap: this.members.map((x) => x.id), tickMs: this.tickMs, ...this.nodeArgs };
     const proc = spawn(process.execPath, [this.entry, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     m.proc = proc;
     let err = '';

@@ -1,12 +1,16 @@
 // Real processes: a 3-member cluster on 127.0.0.x; kill -9 the leader while clients write.
 // Every acknowledged write must survive, a new leader must be elected, and writes resume.
+// Small snapshot intervals and WAL segments, so that the kill lands among background work:
+// segments zero-filled and cut, snapshot files written on the thread pool, segments released.
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildProcNode, ProcCluster, type Member } from './cluster-procs.js';
 
 let cluster: ProcCluster;
 
 beforeAll(() => {
-  cluster = new ProcCluster(buildProcNode(), 3, 27400 + Math.floor(Math.random() * 500));
+  cluster = new ProcCluster(buildProcNode(), 3, 27400 + Math.floor(Math.random() * 500), undefined, { snapshotEntries: 300, segmentBytes: 64 << 10 });
 }, 120_000);
 afterAll(async () => {
   await cluster?.stopAll();
@@ -63,4 +67,9 @@ it('kill -9 of the leader loses no acknowledged write; a new leader takes writes
     expect(r.status).toBe(200);
     expect(r.body.value, k).toBe(v);
   }
+  // The killed member restarted from a snapshot and a WAL that had been cut and released.
+  const snaps = readdirSync(join(leader.dir, 'snap')).filter((f) => f.endsWith('.snap'));
+  expect(snaps.some((f) => parseInt(f.slice(0, 16), 16) > 0), `snapshots: ${snaps.join(' ')}`).toBe(true);
+  const segs = readdirSync(join(leader.dir, 'wal')).filter((f) => f.endsWith('.wal'));
+  expect(parseInt(segs[0]!.slice(0, 16), 16), `segments: ${segs.join(' ')}`).toBeGreaterThan(0);
 }, 120_000);

@@ -16,6 +16,8 @@ interface Args {
   http: string;
   bootstrap?: number[];
   tickMs?: number;
+  snapshotEntries?: number;
+  segmentBytes?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
@@ -58,7 +60,11 @@ const sm: StateMachine = {
   },
 };
 
-const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm, tickMs: args.tickMs, wal: { preallocate: process.env.TSSWARM_RAFT_PREALLOCATE !== '0' } });
+const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm,
+  tickMs: args.tickMs,
+  snapshotEntries: args.snapshotEntries,
+  wal: { segmentBytes: args.segmentBytes, preallocate: process.env.TSSWARM_RAFT_PREALLOCATE !== '0' },
+});
 await node.start();
 
 // Where this process's time went (event-loop delay, GC pauses), for diagnosis only: with
