@@ -14,9 +14,6 @@ export interface FileSystem {
   list(dir: string): string[];
   exists(path: string): boolean;
   readFile(path: string): Uint8Array;
-  /** Opens for appending, creating the file if needed. */
-  openAppend(path: string): FileHandle;
-  append(h: FileHandle, data: Uint8Array): void;
   /** Opens for writes at explicit offsets, creating the file if needed. */
   openWrite(path: string): FileHandle;
   writeAt(h: FileHandle, data: Uint8Array, pos: number): void;
@@ -57,15 +54,6 @@ export class NodeFileSystem implements FileSystem {
   }
   readFile(path: string): Uint8Array {
     return fs.readFileSync(path);
-  }
-  openAppend(path: string): FileHandle {
-    const fd = fs.openSync(path, 'a');
-    return { path, fd } as NodeHandle;
-  }
-  append(h: FileHandle, data: Uint8Array): void {
-    const fd = (h as NodeHandle).fd;
-    let off = 0;
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off);
   }
   openWrite(path: string): FileHandle {
     const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
@@ -145,9 +133,13 @@ export class NodeFileSystem implements FileSystem {
 export function writeFileAtomic(fsys: FileSystem, path: string, ...parts: Uint8Array[]): void {
   const tmp = `${path}.tmp`;
   if (fsys.exists(tmp)) fsys.unlink(tmp);
-  const h = fsys.openAppend(tmp);
+  const h = fsys.openWrite(tmp);
   try {
-    for (const p of parts) fsys.append(h, p);
+    let at = 0;
+    for (const p of parts) {
+      fsys.writeAt(h, p, at);
+      at += p.length;
+    }
     fsys.fsync(h);
   } finally {
     fsys.close(h);

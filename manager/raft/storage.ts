@@ -60,17 +60,8 @@ export class MemoryStorage implements Storage {
     if (lo <= off) throw new CompactedError(lo);
     if (hi > this.lastIndex() + 1) throw new RaftError(`entries' hi(${hi}) is out of bound lastindex(${this.lastIndex()})`);
     if (this.ents.length === 1) throw new UnavailableError(lo);
-    // Up to maxSize (at least one entry), without copying the whole range first: a follower far
-    // behind asks for everything since its match.
-    const out: Entry[] = [];
-    let size = 0;
-    for (let i = lo - off; i < hi - off; i++) {
-      const e = this.ents[i]!;
-      size += entrySize(e);
-      if (out.length > 0 && size > maxSize) break;
-      out.push(e);
-    }
-    return out;
+    // Not a slice of the whole range first: a follower far behind asks for everything since its match.
+    return limitSize(this.ents, maxSize, lo - off, hi - off);
   }
   term(i: number): number {
     const off = this.offset();
@@ -132,16 +123,17 @@ export class MemoryStorage implements Storage {
   }
 }
 
-export function limitSize(ents: Entry[], maxSize: number): Entry[] {
-  if (ents.length === 0) return ents;
-  let size = entrySize(ents[0]!);
-  let n = 1;
-  while (n < ents.length) {
+/** ents[lo, hi) up to maxSize bytes (at least one entry), copying no more than it returns; `ents` itself when all of it fits. */
+export function limitSize(ents: Entry[], maxSize: number, lo = 0, hi = ents.length): Entry[] {
+  if (hi <= lo) return lo === 0 && hi === ents.length ? ents : [];
+  let size = entrySize(ents[lo]!);
+  let n = lo + 1;
+  while (n < hi) {
     size += entrySize(ents[n]!);
     if (size > maxSize) break;
     n++;
   }
-  return n === ents.length ? ents : ents.slice(0, n);
+  return lo === 0 && n === ents.length ? ents : ents.slice(lo, n);
 }
 
 export { SnapshotTemporarilyUnavailableError };

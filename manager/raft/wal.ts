@@ -53,7 +53,6 @@ interface OpenSegment {
   /** The file's length (beyond `size`: preallocated zeros). */
   capacity: number;
   seq: number;
-  preallocated: boolean;
 }
 
 /**
@@ -71,10 +70,10 @@ export class DiskStorage {
   private readonly snapDir: string;
   private segments: Segment[] = [];
   private current: OpenSegment | undefined;
-  /** End of the records of the last segment found by recovery (where writing resumes). */
-  private recoveredTail = 0;
+  /** The last segment as recovery left it: where its records end (writing resumes there) and its length. */
+  private recoveredLast = { tail: 0, length: 0 };
   private readonly preallocate: boolean;
-  private next: { state: 'filling' | 'ready' | 'failed'; cancel: { cancelled: boolean }; done: Promise<void> } | undefined;
+  private next: { state: 'filling' | 'ready'; cancel: { cancelled: boolean }; done: Promise<void> } | undefined;
   private hardState: HardState = { term: 0, vote: 0, commit: 0 };
   private readonly segmentBytes: number;
   private readonly keepSnapshots: number;
@@ -242,6 +241,7 @@ export class DiskStorage {
       const path = join(this.walDir, name);
       const buf = fs.readFile(path);
       const last = i === names.length - 1;
+      let length = buf.length;
       let pos = 0;
       while (pos < buf.length) {
         const r = readRecord(buf, pos);
@@ -264,6 +264,7 @@ export class DiskStorage {
             fs.close(h);
           } else {
             fs.truncate(path, pos);
+            length = pos;
           }
           break;
         }
@@ -281,7 +282,7 @@ export class DiskStorage {
         }
         pos = r.next;
       }
-      if (last) this.recoveredTail = pos;
+      if (last) this.recoveredLast = { tail: pos, length };
     });
     const base = this.mem.lastIndex();
     ents = ents.filter((e) => e.index > base);
@@ -304,7 +305,7 @@ export class DiskStorage {
   private ensureSegment(nextIndex: number): OpenSegment {
     const cur = this.current;
     // A segment that grows (no preallocated one was ready) is cut as soon as one is.
-    if (cur && cur.size < this.segmentBytes && (cur.preallocated || this.next?.state !== 'ready')) return cur;
+    if (cur && cur.size < this.segmentBytes && (cur.capacity >= this.segmentBytes || this.next?.state !== 'ready')) return cur;
     let seq = 0;
     if (cur) {
       // Seal the old segment durably at the end of its records: only the last segment may
@@ -316,28 +317,28 @@ export class DiskStorage {
     } else if (this.segments.length) {
       const lastName = this.segments[this.segments.length - 1]!.name;
       const path = join(this.walDir, lastName);
+      const { tail, length } = this.recoveredLast;
       seq = parseInt(lastName.slice(0, 16), 16);
-      if (this.recoveredTail < this.segmentBytes) {
-        const capacity = this.fs.size(path);
-        this.current = { h: this.fs.openWrite(path), size: this.recoveredTail, capacity, seq, preallocated: capacity >= this.segmentBytes };
+      if (tail < this.segmentBytes) {
+        this.current = { h: this.fs.openWrite(path), size: tail, capacity: length, seq };
         // A crash between creating a segment and writing its first record left it empty.
-        if (this.recoveredTail === 0) this.writeHardStateRecord(this.current);
+        if (tail === 0) this.writeHardStateRecord(this.current);
         this.prepareNext();
         return this.ensureSegment(nextIndex);
       }
-      if (this.recoveredTail < this.fs.size(path)) this.fs.truncate(path, this.recoveredTail);
+      if (tail < length) this.fs.truncate(path, tail);
       seq += 1;
     }
     const name = `${hex(seq)}-${hex(nextIndex)}.wal`;
     const path = join(this.walDir, name);
-    let preallocated = false;
+    let capacity = 0;
     if (this.next?.state === 'ready') {
       this.fs.rename(join(this.walDir, NEXT_READY), path);
       this.next = undefined;
-      preallocated = true;
+      capacity = this.segmentBytes;
     }
     const h = this.fs.openWrite(path);
-    this.current = { h, size: 0, capacity: preallocated ? this.segmentBytes : 0, seq, preallocated };
+    this.current = { h, size: 0, capacity, seq };
     // Every segment starts with the hard state, so older segments can be dropped.
     this.writeHardStateRecord(this.current);
     this.fs.fsyncDir(this.walDir);
@@ -371,7 +372,6 @@ export class DiskStorage {
     };
     const failed = (): void => {
       // A full disk, say: the WAL goes on with growing segments, and tries again at the next cut.
-      next.state = 'failed';
       if (this.next === next) this.next = undefined;
     };
     try {

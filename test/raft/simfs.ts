@@ -102,7 +102,7 @@ export class SimFS implements FileSystem {
     if (!n) throw new Error(`ENOENT: ${path}`);
     return n.buf.slice(0, n.len);
   }
-  openAppend(path: string): FileHandle {
+  openWrite(path: string): FileHandle {
     let n = this.names.get(path);
     if (!n) {
       n = new Inode();
@@ -110,12 +110,6 @@ export class SimFS implements FileSystem {
       this.log(`create ${path}`);
     }
     return { path, inode: n, closed: false } as SimHandle;
-  }
-  append(h: FileHandle, data: Uint8Array): void {
-    this.writeAt(h, data, (h as SimHandle).inode.len);
-  }
-  openWrite(path: string): FileHandle {
-    return this.openAppend(path);
   }
   writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
     const sh = h as SimHandle;
@@ -126,7 +120,7 @@ export class SimFS implements FileSystem {
   /** Synchronous here: the file is ready when this returns. */
   createZeroed(path: string, size: number): void {
     if (this.failZeroed) throw new Error(`ENOSPC: ${path}`);
-    const h = this.openAppend(path);
+    const h = this.openWrite(path);
     if (size > 0) this.writeAt(h, new Uint8Array(size), 0);
     this.fsync(h);
     this.close(h);
