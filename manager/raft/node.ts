@@ -99,6 +99,8 @@ export class RaftNode {
   /** Core inputs that arrived while persisting, in arrival order. */
   private inbox: (() => void)[] = [];
   private applied = 0;
+  /** Snapshots received from a leader and restored (diagnostics, tests). */
+  snapshotsInstalled = 0;
   /** Bytes of the entries applied since the last snapshot (this process's count). */
   private appliedBytes = 0;
   private confState!: ConfState;
@@ -300,6 +302,7 @@ export class RaftNode {
   private finishReady(rd: Ready): void {
     this.transport.send(rd.messages);
     if (rd.snapshot && rd.snapshot.meta.index > 0) {
+      this.snapshotsInstalled++;
       this.o.sm.restore(rd.snapshot.data);
       this.applied = rd.snapshot.meta.index;
       this.confState = rd.snapshot.meta.confState;

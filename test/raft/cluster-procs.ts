@@ -36,8 +36,8 @@ export class ProcCluster {
     n: number,
     portBase: number,
     readonly tickMs?: number,
-    /** More proc-node arguments (snapshotEntries, segmentBytes). */
-    readonly nodeArgs: { snapshotEntries?: number; segmentBytes?: number } = {},
+    /** More proc-node arguments. */
+    readonly nodeArgs: { snapshotEntries?: number; segmentBytes?: number; snapshotChunkBytes?: number } = {},
   ) {
     this.base = mkdtempSync(join(tmpdir(), 'raft-procs-'));
     this.members = Array.from({ length: n }, (_, i) => ({ id: i + 1, raft: `127.0.0.${i + 1}:${portBase + i}`, http: `127.0.0.${i + 1}:${portBase + 100 + i}`, dir: join(this.base, `n${i + 1}`) }));

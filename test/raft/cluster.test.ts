@@ -2,6 +2,8 @@
 // Every acknowledged write must survive, a new leader must be elected, and writes resume.
 // Small snapshot intervals and WAL segments, so that the kill lands among background work:
 // segments zero-filled and cut, snapshot files written on the thread pool, segments released.
+// The killed member stays down until the others have compacted past its log, so that it comes
+// back through InstallSnapshot, sent over gRPC in many small chunks.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -10,7 +12,7 @@ import { buildProcNode, ProcCluster, type Member } from './cluster-procs.js';
 let cluster: ProcCluster;
 
 beforeAll(() => {
-  cluster = new ProcCluster(buildProcNode(), 3, 27400 + Math.floor(Math.random() * 500), undefined, { snapshotEntries: 300, segmentBytes: 64 << 10 });
+  cluster = new ProcCluster(buildProcNode(), 3, 27400 + Math.floor(Math.random() * 500), undefined, { snapshotEntries: 300, segmentBytes: 64 << 10, snapshotChunkBytes: 512 });
 }, 120_000);
 afterAll(async () => {
   await cluster?.stopAll();
@@ -46,11 +48,22 @@ it('kill -9 of the leader loses no acknowledged write; a new leader takes writes
   const writers = [1, 2, 3, 4].map((w) => writer(w));
   await new Promise((r) => setTimeout(r, 1500));
   const before = acked.size;
+  const killedCommit = ((await cluster.http(leader, 'GET', '/status')).body as { commit: number }).commit;
   cluster.kill9(leader);
   killedAt = Date.now();
   const deadline = Date.now() + 15_000;
   while (!firstAfterKill && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  await new Promise((r) => setTimeout(r, 1000));
+  // Go on writing until the new leader's snapshot is well past anything the killed member
+  // holds (it keeps 300 entries behind its snapshot; 600 leaves room for entries in flight).
+  let leaderSnap = 0;
+  const compactDeadline = Date.now() + 30_000;
+  while (leaderSnap < killedCommit + 600 && Date.now() < compactDeadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    for (const m of cluster.members.filter((x) => x.proc)) {
+      const st = await cluster.http(m, 'GET', '/status', undefined, 1000);
+      if (st.status === 200 && st.body.role === 'leader') leaderSnap = st.body.snapIndex as number;
+    }
+  }
   stop = true;
   await Promise.all(writers);
   expect(before).toBeGreaterThan(10);
@@ -60,8 +73,20 @@ it('kill -9 of the leader loses no acknowledged write; a new leader takes writes
   expect(failover).toBeLessThan(5_000);
 
   // Restart the killed member from its disk; every acknowledged write is readable (linearizably) from the leader.
+  expect(leaderSnap, 'the new leader compacted past the killed member').toBeGreaterThanOrEqual(killedCommit + 600);
   await cluster.start(leader);
   const newLeader = await cluster.waitLeader();
+  // It reconnects and catches up, through a snapshot: its log ends before the leader's begins.
+  const target = ((await cluster.http(newLeader, 'GET', '/status')).body as { commit: number }).commit;
+  let back: { applied: number; snapshotsInstalled: number } = { applied: 0, snapshotsInstalled: 0 };
+  const catchUp = Date.now() + 15_000;
+  while (back.applied < target && Date.now() < catchUp) {
+    await new Promise((r) => setTimeout(r, 50));
+    const st = await cluster.http(leader, 'GET', '/status', undefined, 1000);
+    if (st.status === 200) back = st.body;
+  }
+  expect(back.applied, 'the restarted member caught up').toBeGreaterThanOrEqual(target);
+  expect(back.snapshotsInstalled, 'through InstallSnapshot').toBeGreaterThanOrEqual(1);
   for (const [k, v] of acked) {
     const r = await cluster.http(newLeader, 'GET', `/get?key=${k}`);
     expect(r.status).toBe(200);

@@ -18,6 +18,7 @@ interface Args {
   tickMs?: number;
   snapshotEntries?: number;
   segmentBytes?: number;
+  snapshotChunkBytes?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
@@ -63,6 +64,7 @@ const sm: StateMachine = {
 const node = new RaftNode({ id: args.id, dir: args.dir, peers: new Map(args.peers), bootstrap: args.bootstrap, sm,
   tickMs: args.tickMs,
   snapshotEntries: args.snapshotEntries,
+  transport: { snapshotChunkBytes: args.snapshotChunkBytes },
   wal: { segmentBytes: args.segmentBytes, preallocate: process.env.TSSWARM_RAFT_PREALLOCATE !== '0' },
 });
 await node.start();
@@ -112,7 +114,16 @@ const server = createServer((req, res) => {
     return;
   }
   if (url.pathname === '/status') {
-    send(200, { id: args.id, role: node.role, lead: node.leader, term: node.core.term, commit: node.core.log.committed });
+    send(200, {
+      id: args.id,
+      role: node.role,
+      lead: node.leader,
+      term: node.core.term,
+      commit: node.core.log.committed,
+      applied: node.core.log.applied,
+      snapIndex: node.disk.mem.snapshot().meta.index,
+      snapshotsInstalled: node.snapshotsInstalled,
+    });
     return;
   }
   if (url.pathname === '/get') {
