@@ -146,6 +146,11 @@ export class DiskStorage {
       this.hardState = { ...rd.hardState };
       this.mem.setHardState(rd.hardState);
     }
+    // An installed snapshot (durable, with its marker) supersedes the log before it, as our own do.
+    if (sync && rd.snapshot && rd.snapshot.meta.index > 0) {
+      this.releaseSegments(rd.snapshot.meta.index);
+      this.releaseSnapshots();
+    }
   }
 
   /**

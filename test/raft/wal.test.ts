@@ -299,16 +299,23 @@ describe('WAL', () => {
     expect(r2.mem.lastIndex()).toBe(70);
   });
 
-  it('an installed snapshot replaces a divergent log across restarts', () => {
+  it('an installed snapshot replaces a divergent log across restarts, and the segments before it go', () => {
     const fs = new SimFS();
-    const d = DiskStorage.open(fs, '/d', SMALL);
+    const opts = { segmentBytes: 256 };
+    const d = DiskStorage.open(fs, '/d', opts);
     d.bootstrap([1, 2, 3]);
     d.save({ entries: [e(4, 1), e(5, 1), e(6, 1)], hardState: { term: 1, vote: 1, commit: 4 } });
+    for (let i = 7; i < 20; i++) d.save({ entries: [e(i, 1)] });
+    for (let i = 7; i < 20; i++) d.save({ entries: [e(i, 1)] }); // rewrites: more segments, same entries
+    const before = segments(fs);
+    expect(before.length).toBeGreaterThan(3);
     const cs = { voters: [1, 2, 3], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
     d.save({ snapshot: { meta: { index: 5, term: 2, confState: cs }, data: enc('S') }, entries: [], hardState: { term: 2, vote: 0, commit: 5 } });
+    expect(segments(fs).length).toBeLessThan(before.length);
+    expect(segments(fs)).toContain(before.at(-1)); // the one holding the marker stays
     d.save({ entries: [e(6, 2, 'x'), e(7, 2)], hardState: { term: 2, vote: 0, commit: 6 } });
     d.close();
-    const r = DiskStorage.open(fs, '/d', SMALL);
+    const r = DiskStorage.open(fs, '/d', opts);
     expect(r.mem.snapshot().meta.index).toBe(5);
     expect(r.mem.firstIndex()).toBe(6);
     expect(r.mem.lastIndex()).toBe(7);
