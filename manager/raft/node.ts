@@ -99,6 +99,8 @@ export class RaftNode {
   /** Core inputs that arrived while persisting, in arrival order. */
   private inbox: (() => void)[] = [];
   private applied = 0;
+  /** Take a snapshot at the next chance, whatever the thresholds (a member was added). */
+  private snapshotNow = false;
   /** Snapshots received from a leader and restored (diagnostics, tests). */
   snapshotsInstalled = 0;
   /** Bytes of the entries applied since the last snapshot (this process's count). */
@@ -210,6 +212,34 @@ export class RaftNode {
 
   transferLeadership(to: NodeId): void {
     this.input(() => this.core.transferLeadership(to));
+  }
+
+  /**
+   * Where to reach a member that is not in `peers` (say, added before the snapshot this node
+   * restarted from: addresses in membership changes reach the transport only as the entries
+   * are applied).
+   */
+  addPeer(id: NodeId, addr: string): void {
+    this.transport.addPeer(id, addr);
+  }
+
+  /**
+   * A membership change names where added members are reached in its `context`: the address
+   * when it adds one member, a JSON object {id: address} when it adds several. Every member
+   * applies it, so every member can reach them. Removed members are dropped.
+   */
+  private connect(cc: ConfChange): void {
+    const added = cc.changes.filter((c) => c.type !== 'removeNode');
+    let addrs: Record<string, string> = {};
+    if (cc.context?.startsWith('{')) addrs = JSON.parse(cc.context) as Record<string, string>;
+    else if (cc.context && added.length === 1) addrs = { [added[0]!.nodeId]: cc.context };
+    for (const c of added) if (addrs[c.nodeId] && c.nodeId !== this.o.id) this.transport.addPeer(c.nodeId, addrs[c.nodeId]!);
+    for (const c of cc.changes) if (c.type === 'removeNode' && c.nodeId !== this.o.id) this.transport.removePeer(c.nodeId);
+  }
+
+  /** The configuration as of the last applied entry (voters, learners). */
+  get membership(): ConfState {
+    return this.confState;
   }
 
   private schedule(): void {
@@ -327,6 +357,10 @@ export class RaftNode {
     if (e.type === 'confChange') {
       const cc = decodeConfChange(e.data);
       this.confState = this.core.applyConfChange(cc);
+      this.connect(cc);
+      // A member added here may need a snapshot to catch up, and refuses one whose
+      // configuration does not name it: the next snapshot is taken at once.
+      if (cc.changes.some((c) => c.type !== 'removeNode')) this.snapshotNow = true;
     } else if (e.data.length) {
       result = this.o.sm.apply(e.data, e.index);
     }
@@ -363,11 +397,15 @@ export class RaftNode {
     if (this.disk.snapshotting) return;
     const every = this.o.snapshotEntries ?? 10_000;
     const last = this.disk.mem.snapshot();
-    if (this.applied - last.meta.index < every) return;
-    // A state much larger than the recent log is not rewritten every `every` entries.
-    if (this.appliedBytes < last.data.length) return;
+    if (!this.snapshotNow) {
+      if (this.applied - last.meta.index < every) return;
+      // A state much larger than the recent log is not rewritten every `every` entries.
+      if (this.appliedBytes < last.data.length) return;
+    }
+    if (this.applied <= last.meta.index) return;
     this.disk.compact(this.applied, this.confState, this.o.sm.snapshot(), Math.min(every, 5000));
     this.appliedBytes = 0;
+    this.snapshotNow = false;
   }
 
   private fail(e: Error): void {

@@ -29,6 +29,10 @@ export interface RaftTransport {
   start(): Promise<void>;
   /** Queues messages; everything queued in one event-loop turn leaves together, without waiting for a timer. */
   send(msgs: WireMessage[]): void;
+  /** Where a member is reached (a member added by a membership change); no-op if known. */
+  addPeer(id: NodeId, addr: string): void;
+  /** Stops talking to a member (after its removal is applied). */
+  removePeer(id: NodeId): void;
   close(): Promise<void>;
 }
 

@@ -43,8 +43,20 @@ export class ProcCluster {
     this.members = Array.from({ length: n }, (_, i) => ({ id: i + 1, raft: `127.0.0.${i + 1}:${portBase + i}`, http: `127.0.0.${i + 1}:${portBase + 100 + i}`, dir: join(this.base, `n${i + 1}`) }));
   }
 
+  /** Members that are not in the initial configuration: they start empty and join by a membership change, and the others do not know their address. */
+  joiners = new Set<number>();
+
   async start(m: Member): Promise<void> {
-    const args = { id: m.id, dir: m.dir, peers: this.members.map((x) => [x.id, x.raft]), http: m.http, bootstrap: this.members.map((x) => x.id), tickMs: this.tickMs, ...this.nodeArgs };
+    const initial = this.members.filter((x) => !this.joiners.has(x.id));
+    const args = {
+      id: m.id,
+      dir: m.dir,
+      peers: (this.joiners.has(m.id) ? this.members : initial).map((x) => [x.id, x.raft]),
+      http: m.http,
+      bootstrap: this.joiners.has(m.id) ? undefined : initial.map((x) => x.id),
+      tickMs: this.tickMs,
+      ...this.nodeArgs,
+    };
     const proc = spawn(process.execPath, [this.entry, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     m.proc = proc;
     let err = '';

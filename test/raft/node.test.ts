@@ -41,6 +41,8 @@ class Hub {
           });
         }
       },
+      addPeer: () => undefined, // every member is reachable through the hub
+      removePeer: () => undefined,
       close: async () => {
         this.nodes.delete(o.id);
       },

@@ -2,12 +2,13 @@
 // RaftNode + a key-value state machine + a tiny HTTP API on loopback.
 //   node proc-node.js '{"id":1,"dir":"/tmp/x","peers":[[1,"127.0.0.1:7001"],...],"http":"127.0.0.1:8001","bootstrap":[1,2,3]}'
 // POST /put?key=K (body = value) -> 200 once applied | 421 {"leader":N} | 503 outcome unknown
+// POST /conf?op=addLearner|addNode|removeNode&id=N[&addr=H:P] -> 200 once in the leader's log
 // GET /get?key=K -> linearizable read (ReadIndex) | GET /status | GET /stats[?reset] (loop delay,
 // GC; with TSSWARM_RAFT_STATS=1). TSSWARM_RAFT_PREALLOCATE=0: WAL segments grow as written.
 import { createServer } from 'node:http';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { RaftNode, type StateMachine } from '../../manager/raft/node.js';
-import { NotLeaderError } from '../../manager/raft/types.js';
+import { NotLeaderError, type ConfChangeType } from '../../manager/raft/types.js';
 
 interface Args {
   id: number;
@@ -123,7 +124,16 @@ const server = createServer((req, res) => {
       applied: node.core.log.applied,
       snapIndex: node.disk.mem.snapshot().meta.index,
       snapshotsInstalled: node.snapshotsInstalled,
+      voters: node.membership.voters,
+      learners: node.membership.learners,
     });
+    return;
+  }
+  if (url.pathname === '/conf' && req.method === 'POST') {
+    // op = addLearner | addNode | removeNode; addr: where the added member listens
+    const type = url.searchParams.get('op') as ConfChangeType;
+    const nodeId = Number(url.searchParams.get('id'));
+    node.proposeConfChange({ changes: [{ type, nodeId }], context: url.searchParams.get('addr') ?? undefined }).then((r) => send(200, r), fail);
     return;
   }
   if (url.pathname === '/get') {
