@@ -1,7 +1,8 @@
 // Membership changes between real processes: a fourth member that the others have never heard
 // of starts empty, is added as a learner (its address travels in the change), catches up
 // through a snapshot, is promoted to voter; a founding member is removed; then, with one of
-// the two remaining founders killed, writes still commit: the newcomer is a working voter.
+// the two remaining founders killed, writes still commit: the newcomer is a working voter;
+// leadership is handed to it, and it takes writes.
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { buildProcNode, ProcCluster, type Member } from './cluster-procs.js';
 
@@ -101,6 +102,14 @@ it('a member unknown to the others joins as a learner, catches up, is promoted, 
   cluster.kill9(other);
   for (let i = 0; i < 50; i++) await put(`c${i}`, `x${i}`);
   await until('member 4 applied the last write', async () => ((await status(m4))?.applied ?? 0) >= (await status(leader))!.commit);
+
+  // Hand the lead to the newcomer: it takes writes.
+  if (leader !== m4) {
+    await cluster.http(leader, 'POST', '/transfer?to=4');
+    await until('member 4 to lead', async () => (await status(m4))?.role === 'leader');
+    leader = m4;
+  }
+  for (let i = 0; i < 20; i++) await put(`d${i}`, `y${i}`);
 
   for (const [k, v] of acked) {
     const r = await cluster.http(leader, 'GET', `/get?key=${k}`);

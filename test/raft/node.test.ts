@@ -1,7 +1,7 @@
 // The runner (RaftNode) with real timers, an in-memory transport and simulated disks: the order
 // of sending and persisting, and what the leader may count, observed from inside its fsync.
 import { afterEach, describe, expect, it } from 'vitest';
-import { RaftNode, type StateMachine } from '../../manager/raft/node.js';
+import { LeadershipLostError, RaftNode, type StateMachine } from '../../manager/raft/node.js';
 import type { RaftTransport, TransportOptions } from '../../manager/raft/transport.js';
 import type { NodeId, WireMessage } from '../../manager/raft/types.js';
 import { SimFS } from './simfs.js';
@@ -339,5 +339,32 @@ describe('RaftNode commit broadcast', () => {
     expect(snapIndex()).toBe(first);
     for (let i = 0; i < 60; i++) await put(200 + i);
     expect(snapIndex()).toBeGreaterThan(first + 95);
+  });
+
+  it('a proposal pending when its leader loses leadership fails with LeadershipLostError; a proposal to a follower names the leader', async () => {
+    const hub = new Hub();
+    const ms = await cluster(hub);
+    const { leader, followers } = await steadyLeader(ms);
+    await expect(followers[0]!.node.propose(new Uint8Array([1]))).rejects.toThrow(new RegExp(`not leader, leader is ${leader.node.o.id}`));
+    // Cut the leader off: its proposal cannot commit, and check-quorum makes it step down.
+    hub.cut.add(leader.node.o.id);
+    const p = leader.node.propose(new TextEncoder().encode('stranded'));
+    const s = settled(p);
+    await expect(p).rejects.toBeInstanceOf(LeadershipLostError);
+    expect(s.done).toBe(true);
+    expect(leader.node.role).not.toBe('leader');
+    await expect(p).rejects.toThrow(/may or may not commit/);
+  });
+
+  it('transferLeadership hands the lead to the named member, which takes proposals', async () => {
+    const hub = new Hub();
+    const { leader, followers } = await steadyLeader(await cluster(hub));
+    const to = followers[1]!;
+    leader.node.transferLeadership(to.node.o.id);
+    await until(() => to.node.role === 'leader', 'the transferee to lead');
+    expect(leader.node.role).toBe('follower');
+    await to.node.propose(new TextEncoder().encode('after transfer'));
+    const idx = to.node.core.log.committed;
+    await until(() => [leader, ...followers].every((m) => m.node.core.log.applied >= idx), 'everyone to apply');
   });
 });

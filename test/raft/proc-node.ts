@@ -3,6 +3,7 @@
 //   node proc-node.js '{"id":1,"dir":"/tmp/x","peers":[[1,"127.0.0.1:7001"],...],"http":"127.0.0.1:8001","bootstrap":[1,2,3]}'
 // POST /put?key=K (body = value) -> 200 once applied | 421 {"leader":N} | 503 outcome unknown
 // POST /conf?op=addLearner|addNode|removeNode&id=N[&addr=H:P] -> 200 once in the leader's log
+// POST /transfer?to=N -> leadership transfer started
 // GET /get?key=K -> linearizable read (ReadIndex) | GET /status | GET /stats[?reset] (loop delay,
 // GC; with TSSWARM_RAFT_STATS=1). TSSWARM_RAFT_PREALLOCATE=0: WAL segments grow as written.
 import { createServer } from 'node:http';
@@ -134,6 +135,11 @@ const server = createServer((req, res) => {
     const type = url.searchParams.get('op') as ConfChangeType;
     const nodeId = Number(url.searchParams.get('id'));
     node.proposeConfChange({ changes: [{ type, nodeId }], context: url.searchParams.get('addr') ?? undefined }).then((r) => send(200, r), fail);
+    return;
+  }
+  if (url.pathname === '/transfer' && req.method === 'POST') {
+    node.transferLeadership(Number(url.searchParams.get('to')));
+    send(200, { ok: true });
     return;
   }
   if (url.pathname === '/get') {
