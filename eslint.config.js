@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import layers from './eslint.layers.js';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'proto/gen/**', 'bin/**', 'scripts/*.mjs'] },
@@ -11,5 +12,11 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
     },
+  },
+  {
+    // The layers (docs/architecture.md): who may import whom.
+    files: ['**/*.ts'],
+    plugins: { layers },
+    rules: { 'layers/imports': 'error' },
   },
 );

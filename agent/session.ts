@@ -9,7 +9,7 @@ import type { DispatcherClient } from '../proto/gen/tsswarm/dispatcher/v1/Dispat
 import type { AgentMessage } from '../proto/gen/tsswarm/dispatcher/v1/AgentMessage.js';
 import type { ManagerMessage__Output } from '../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
 import type { NodeDescription } from '../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
-import type { TaskStatus } from '../manager/store/types.js';
+import type { TaskStatus } from '../common/api/objects.js';
 
 /** What the session needs from the worker (agent/worker implements it). */
 export interface SessionWorker {

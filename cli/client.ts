@@ -2,16 +2,15 @@
 // --host, then TSSWARM_HOST, then the socket in the default data dir.
 
 import { request } from 'node:http';
-import { join } from 'node:path';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
-import { defaultDataDir } from '../manager/datadir.js';
+import { apiSocketPath, defaultDataDir } from '../common/api/datadir.js';
 
 export interface Endpoint { socketPath?: string; host?: string; port?: number; display: string }
 
 export function resolveHost(flag?: string, env: NodeJS.ProcessEnv = process.env): Endpoint {
   const h = flag ?? env.TSSWARM_HOST;
   if (!h) {
-    const socketPath = join(defaultDataDir(), 'tsswarm.sock');
+    const socketPath = apiSocketPath(defaultDataDir());
     return { socketPath, display: `unix://${socketPath}` };
   }
   if (h.startsWith('unix://')) return { socketPath: h.slice(7), display: h };

@@ -3,9 +3,8 @@
 // A failure is reported with the task's own reason; the cluster keeps what was deployed and
 // the orchestrator keeps trying, as `service ps` shows.
 
-import type { ServiceView } from '../manager/controlapi/server.js';
-import type { TaskObj } from '../manager/store/types.js';
-import { taskName } from '../manager/store/types.js';
+import { taskName, type TaskObj } from '../common/api/objects.js';
+import type { ServiceView } from '../common/api/types.js';
 import type { ApiClient } from './client.js';
 
 export interface ServiceProgress {

@@ -1,7 +1,7 @@
 // Output helpers: docker-style tables, relative times, port lists.
 
 import type { PortSpec } from '../common/spec.js';
-import type { TaskObj, TaskState } from '../manager/store/types.js';
+import type { TaskObj, TaskState } from '../common/api/objects.js';
 
 export function table(headers: string[], rows: string[][]): string {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));

@@ -1,67 +1,15 @@
 // The `tsswarm` command.
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Logger } from 'pino';
-import { formatDetail, TsswarmError, ErrorCodes } from '../common/errors.js';
-import type { DeployPlan, ServiceChange } from '../manager/controlapi/deploy.js';
-import type { ServiceUpdateFlags } from '../manager/controlapi/service-update.js';
-import type { ServiceView } from '../manager/controlapi/server.js';
-import { defaultDataDir } from '../manager/datadir.js';
+import { formatDetail, formatError, TsswarmError, ErrorCodes } from '../common/errors.js';
+import type { DeployPlan, ServiceChange, ServiceUpdateFlags, ServiceView } from '../common/api/types.js';
 import { VERSION } from '../common/version.js';
-import type { NodeObj, TaskObj } from '../manager/store/types.js';
-import { taskName } from '../manager/store/types.js';
+import { USAGE } from './usage.js';
+import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
 import { ApiClient, resolveHost } from './client.js';
 import { watchDeploy } from './deploy-watch.js';
 import { cap, ports, table, taskState, trunc } from './format.js';
 
-const USAGE = `Usage: tsswarm COMMAND
-
-A Swarm-like container orchestrator.
-
-Daemons:
-  manager [--init [--task-history-limit N]] [--data-dir DIR] [--no-agent] [--listen ADDR] [--log-level LEVEL]
-                                   run a manager (with an embedded agent)
-  agent --manager ADDR [--data-dir DIR]
-                                   run an agent that joins a manager
-
-Stacks:
-  config [-c FILE]... [--format yaml|json]     print the normalised stack
-  deploy [-c FILE]... [FILE] [NAME] [--detach] [--dry-run] [--timeout 5m]
-                                   deploy or update a stack, waiting until it converged
-  stack ls                         list stacks
-  stack ps STACK [--no-trunc]      list the tasks of a stack
-  stack rm STACK [--volumes]       remove a stack (named volumes are kept unless --volumes)
-
-Services:
-  service ls [--stack S]           list services
-  service ps SERVICE [--no-trunc] [--filter desired-state=running]
-  service inspect SERVICE          show a service as JSON
-  service scale SERVICE=N [SERVICE=N...] [--detach]
-  service update [--image I] [--env-add K=V] [--env-rm K] [--replicas N] [--publish-add P] [--publish-rm P]
-                 [--constraint-add C] [--constraint-rm C] [--update-parallelism N] [--update-order start-first]
-                 [--update-delay D] [--update-monitor D] [--update-failure-action pause|continue|rollback]
-                 [--update-max-failure-ratio R] [--rollback-*] [--restart-*] [--limit-memory M] [--limit-cpu C]
-                 [--force] [--dry-run] [--detach] SERVICE
-                                   change a service and follow the rolling update
-  service rollback SERVICE [--detach]  restore the previous spec with the rollback_config
-  service logs SERVICE [-f] [--tail N] [-t]
-
-Nodes:
-  node ls                          list nodes
-  node inspect NODE                show a node as JSON
-
-Cluster:
-  cluster inspect                  show the cluster settings as JSON
-  cluster update --task-history-limit N
-                                   tasks kept per slot in \`service ps\`, the live one included (default 5)
-
-Global options:
-  -H, --host URL       manager to talk to (unix:///path/tsswarm.sock); default $TSSWARM_HOST,
-                       then the socket in ${defaultDataDir()}
-  --format json        machine-readable output
-  --log-level LEVEL    daemons: trace, debug, info, warn, error
-  version              print the version
-`;
 
 type Out = { out: (s: string) => void; err: (s: string) => void };
 const io: Out = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) };
@@ -90,20 +38,10 @@ const json = (x: unknown) => io.out(JSON.stringify(x, null, 2) + '\n');
 
 export async function main(argv: string[]): Promise<void> {
   try {
-    const code = await run(argv);
-    process.exitCode = code;
+    process.exitCode = await run(argv);
   } catch (err) {
-    if (err instanceof TsswarmError) {
-      io.err(`Error: ${err.message}\n`);
-      for (const d of err.details) io.err(`  ${formatDetail(d)}\n`);
-      process.exitCode = 1;
-    } else {
-      io.err(`Error: ${(err as Error).message ?? err}\n`);
-      if (process.env.TSSWARM_DEBUG) io.err(`${(err as Error).stack}\n`);
-      process.exitCode = 1;
-    }
-    // A daemon that failed half way may hold sockets and timers: do not linger.
-    if (argv[0] === 'manager' || argv[0] === 'agent') process.exit(1);
+    io.err(formatError(err, !!process.env.TSSWARM_DEBUG));
+    process.exitCode = 1;
   }
 }
 
@@ -112,8 +50,6 @@ async function run(argv: string[]): Promise<number> {
   switch (cmd) {
     case undefined: case '-h': case '--help': case 'help': io.out(USAGE); return 0;
     case 'version': case '--version': io.out(`tsswarm ${VERSION}\n`); return 0;
-    case 'manager': return cmdManager(rest);
-    case 'agent': return cmdAgent(rest);
     case 'config': return cmdConfig(rest);
     case 'deploy': return cmdDeploy(rest);
     case 'stack': return cmdStack(rest);
@@ -124,49 +60,7 @@ async function run(argv: string[]): Promise<number> {
   }
 }
 
-// Heavy modules (logger, YAML parser, daemons) load only for the commands that use them:
-// every CLI call starts a process, and most never need them.
-const createLogger = async (level: string) => (await import('../common/log.js')).createLogger(level);
-
-async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Logger): Promise<number> {
-  const running = await start();
-  await new Promise<void>((resolve) => {
-    const stop = (sig: string) => { log.info({ signal: sig }, 'shutting down (containers keep running)'); resolve(); };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
-  await running.close();
-  return 0;
-}
-
-async function cmdManager(argv: string[]): Promise<number> {
-  const { values: v } = args(argv, {
-    init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
-    listen: { type: 'string', multiple: true }, 'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
-    'task-history-limit': { type: 'string' },
-  });
-  if (v['task-history-limit'] !== undefined && !v.init) usageError('--task-history-limit applies with --init; later use `tsswarm cluster update --task-history-limit N`');
-  if (v.help) { io.out(USAGE); return 0; }
-  const log = await createLogger(v['log-level'] ?? 'info');
-  const { startManager } = await import('../manager/main.js');
-  const { parseDuration } = await import('../common/duration.js');
-  return daemon(() => startManager({
-    dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, agent: !v['no-agent'], listen: v.listen,
-    heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
-    ingressBind: v['ingress-bind'],
-    cluster: v['task-history-limit'] !== undefined ? { taskHistoryLimit: historyLimit(v['task-history-limit']) } : undefined,
-  }), log);
-}
-
-async function cmdAgent(argv: string[]): Promise<number> {
-  const { values: v } = args(argv, { manager: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
-  if (!v.manager) usageError('agent needs --manager ADDR (host:port or unix:///path/dispatcher.sock)');
-  const log = await createLogger(v['log-level'] ?? 'info');
-  const { startAgent } = await import('../agent/main.js');
-  const { join } = await import('node:path');
-  return daemon(() => startAgent({ manager: v.manager!, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr }), log);
-}
-
+// The YAML parser loads only for the commands that use it: every CLI call starts a process.
 async function loadStack(files: string[], name?: string) {
   // No file given: compose.yaml, docker-compose.yml... in the current folder, as Compose does.
   const { loadStackFiles } = await import('../common/stack/index.js');

@@ -51,3 +51,15 @@ export function formatDetail(d: ErrorDetail): string {
   const field = d.field ? `${d.field}: ` : '';
   return `${where}${field}${d.message}`;
 }
+
+/**
+ * How a command-line tool prints an error: "Error: message (TSW_ERR_…)" and one line per
+ * detail; anything that is not a TsswarmError prints its message (and its stack with `debug`).
+ */
+export function formatError(err: unknown, debug = false): string {
+  if (err instanceof TsswarmError) {
+    return `Error: ${err.message} (${err.code})\n` + err.details.map((d) => `  ${formatDetail(d)}\n`).join('');
+  }
+  const e = err as Error;
+  return `Error: ${e?.message ?? String(err)}\n` + (debug && e?.stack ? `${e.stack}\n` : '');
+}

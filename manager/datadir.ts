@@ -2,7 +2,6 @@
 // `--init` creates it; a restart without `--init` reads it. One manager per data dir (pid lock).
 
 import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
@@ -12,10 +11,6 @@ export interface ClusterIdentity {
   nodeId: string;
   role: 'manager';
   createdAt: string;
-}
-
-export function defaultDataDir(): string {
-  return process.getuid?.() === 0 ? '/var/lib/tsswarm' : join(process.env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'tsswarm');
 }
 
 export function openDataDir(dir: string, init: boolean): ClusterIdentity {

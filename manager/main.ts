@@ -3,7 +3,6 @@
 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { startAgent, type RunningAgent } from '../agent/main.js';
 import { ControlLoops } from './control/loops.js';
 import { buildApi, listenUnix } from './controlapi/server.js';
 import { lockDataDir, openDataDir } from './datadir.js';
@@ -11,6 +10,7 @@ import { Dispatcher } from './dispatcher/dispatcher.js';
 import { FileLog } from './store/file-log.js';
 import { Store } from './store/store.js';
 import { VERSION } from '../common/version.js';
+import { apiSocketPath, dispatcherSocketPath } from '../common/api/datadir.js';
 import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterSpec } from './store/types.js';
 import { validateConstraint } from './scheduler/index.js';
 
@@ -18,11 +18,11 @@ export interface ManagerOptions {
   dataDir: string;
   init: boolean;
   log: Logger;
-  agent: boolean;
+  /** Starts the embedded agent (a manager is a worker too), wired by the launcher; none: --no-agent. */
+  embeddedAgent?: (a: { manager: string; nodeId: string }) => Promise<{ close(): Promise<void> }>;
   /** Extra gRPC listen addresses for remote agents (host:port). */
   listen?: string[];
   heartbeatPeriodMs?: number;
-  ingressBind?: string;
   /** With init: the cluster's initial settings (e.g. taskHistoryLimit). */
   cluster?: Partial<ClusterSpec>;
 }
@@ -47,7 +47,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   log.info({ dataDir: opts.dataDir, cluster: identity.clusterId, node: identity.nodeId, storeIndex: store.index, init: opts.init }, 'manager starting');
 
   const dispatcher = new Dispatcher({ store, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs });
-  const dispatcherSocket = `unix://${join(opts.dataDir, 'dispatcher.sock')}`;
+  const dispatcherSocket = `unix://${dispatcherSocketPath(opts.dataDir)}`;
   await dispatcher.listen([dispatcherSocket, ...(opts.listen ?? [])]);
 
   const loops = new ControlLoops({
@@ -64,14 +64,11 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid }),
     validation: { validateConstraint },
   });
-  const socket = join(opts.dataDir, 'tsswarm.sock');
+  const socket = apiSocketPath(opts.dataDir);
   await listenUnix(api, socket);
   log.info({ socket }, 'API listening');
 
-  let agent: RunningAgent | undefined;
-  if (opts.agent) {
-    agent = await startAgent({ manager: dispatcherSocket, nodeId: identity.nodeId, log, ingressBind: opts.ingressBind });
-  }
+  const agent = await opts.embeddedAgent?.({ manager: dispatcherSocket, nodeId: identity.nodeId });
 
   return {
     socket,

@@ -4,7 +4,7 @@
 import type Dockerode from 'dockerode';
 import { parseDuration } from '../../common/duration.js';
 import { DEFAULT_STOP_GRACE_PERIOD, type PortSpec } from '../../common/spec.js';
-import type { HealthState, TaskObj, TaskStatus } from '../../manager/store/types.js';
+import type { HealthState, TaskObj, TaskStatus } from '../../common/api/objects.js';
 
 export const LABEL = {
   taskId: 'tsswarm.task.id',

@@ -4,7 +4,7 @@
 
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import type { NetworkObj, VolumeObj } from '../../manager/store/types.js';
+import type { NetworkObj, VolumeObj } from '../../common/api/objects.js';
 import { LABEL, engineMessage, statusCode } from './container.js';
 
 export class PrepareError extends Error {}

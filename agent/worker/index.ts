@@ -16,7 +16,7 @@ import { networkFullName, volumeFullName } from '../../common/spec.js';
 import {
   isTerminal, taskStateIndex,
   type NetworkObj, type TaskObj, type TaskStatus, type VolumeObj,
-} from '../../manager/store/types.js';
+} from '../../common/api/objects.js';
 import {
   LABEL, createOptions, engineMessage, explainEngineError, graceMs, shortServiceName, statusCode,
   statusFromContainer, type ResolvedMount,

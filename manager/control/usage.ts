@@ -1,4 +1,4 @@
-import { assignmentsFor } from '../dispatcher/assignments.js';
+import { assignmentsFor } from '../objects/assignments.js';
 import type { ClusterState } from '../store/types.js';
 
 /** Ids of networks and volumes that some node still needs for the tasks it holds (or will). */

@@ -5,28 +5,11 @@
 
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { networkFullName, serviceFullName, volumeFullName, type ServiceSpec, type StackSpec } from '../../common/spec.js';
+import type { DeployPlan } from '../../common/api/types.js';
 import type { WriteTx } from '../store/store.js';
 import { isTerminal, type ClusterState, type NetworkObj, type ServiceObj, type VolumeObj } from '../store/types.js';
 
-export interface ServiceChange {
-  action: 'create' | 'update' | 'scale' | 'remove' | 'unchanged';
-  name: string; // full name
-  shortName: string;
-  /** field paths whose value changed (update/scale) */
-  fields: string[];
-  /** the values before and after, per changed field (update/scale) */
-  changes?: { field: string; from: unknown; to: unknown }[];
-  replicas?: { from: number; to: number };
-  /** tasks that would be replaced (update) or stopped (scale down, remove) */
-  tasksReplaced?: number;
-}
 
-export interface DeployPlan {
-  stack: string;
-  services: ServiceChange[];
-  networks: { action: 'create' | 'remove'; name: string }[];
-  volumes: { action: 'create' | 'release'; name: string }[];
-}
 
 /** Fields whose change does not need new tasks: scaling and rollout settings. */
 function taskSpec(spec: ServiceSpec): unknown {

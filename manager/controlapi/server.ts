@@ -8,11 +8,12 @@ import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import { newId } from '../../common/ids.js';
 import type { StackSpec } from '../../common/spec.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
-import { rollbackService } from '../orchestrator/index.js';
+import { rollbackService } from '../objects/service.js';
 import type { Store } from '../store/store.js';
 import { defaultClusterSpec, isTerminal, newClusterObj, patchClusterSpec, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
 import { applyDeploy, diffPaths, needsNewTasks, planDeploy, removeStack, validateDeploy, writeServiceSpec, type DeployValidation } from './deploy.js';
-import { applyServiceUpdate, type ServiceUpdateFlags } from './service-update.js';
+import { applyServiceUpdate } from './service-update.js';
+import type { ServiceUpdateFlags, ServiceView } from '../../common/api/types.js';
 
 export interface ApiOptions {
   store: Store;
@@ -22,10 +23,6 @@ export interface ApiOptions {
   validation?: DeployValidation;
 }
 
-export interface ServiceView extends ServiceObj {
-  running: number;
-  desired: number;
-}
 
 const STACK_NAME = /^[a-z0-9][a-z0-9_-]*$/;
 

@@ -4,33 +4,8 @@ import { normaliseDuration } from '../../common/duration.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { parseMemory, parsePortSpec } from '../../common/stack/index.js';
 import type { ServiceSpec, UpdateConfigSpec } from '../../common/spec.js';
+import type { ServiceUpdateFlags } from '../../common/api/types.js';
 
-export interface ServiceUpdateFlags {
-  image?: string;
-  envAdd?: string[];
-  envRm?: string[];
-  labelAdd?: string[]; // container labels
-  labelRm?: string[];
-  replicas?: number;
-  publishAdd?: string[]; // short port syntax, e.g. "8080:80", "53:53/udp"
-  publishRm?: string[]; // "8080" or "8080/udp" (published port), or "TARGET" of an unpublished one
-  constraintAdd?: string[];
-  constraintRm?: string[];
-  command?: string[];
-  user?: string;
-  update?: Partial<Record<keyof UpdateConfigSpec, string>>;
-  rollback?: Partial<Record<keyof UpdateConfigSpec, string>>;
-  restartCondition?: string;
-  restartDelay?: string;
-  restartMaxAttempts?: string;
-  restartWindow?: string;
-  restartBackoff?: string;
-  restartMaxDelay?: string;
-  limitMemory?: string;
-  limitCpu?: string;
-  /** Replace the tasks even if nothing changed (docker service update --force). */
-  force?: boolean;
-}
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 

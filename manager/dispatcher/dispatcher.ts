@@ -15,8 +15,8 @@ import type { ManagerMessage } from '../../proto/gen/tsswarm/dispatcher/v1/Manag
 import type { NodeDescription__Output } from '../../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import type { Store } from '../store/store.js';
 import { isTerminal, taskStateIndex, type NodeObj, type TaskStatus } from '../store/types.js';
-import { withStatus } from '../orchestrator/task.js';
-import { assignmentsFor, type AssignmentSet } from './assignments.js';
+import { withStatus } from '../objects/task.js';
+import { assignmentsFor, type AssignmentSet } from '../objects/assignments.js';
 
 export interface DispatcherOptions {
   store: Store;

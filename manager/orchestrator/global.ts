@@ -1,10 +1,10 @@
 // Global services: one task per eligible node, following joins, drains, pauses and labels.
 
-import { nodeSatisfies } from '../scheduler/constraint.js';
+import { nodeSatisfies } from '../objects/constraint.js';
 import type { ClusterState, NodeObj, ServiceObj } from '../store/types.js';
 import type { Reconcile } from './replicated.js';
 import { reconcileSlots } from './slots.js';
-import { Plan } from './task.js';
+import { Plan } from '../objects/task.js';
 import { planUpdate } from './update.js';
 
 export type GlobalNodeFit = 'run' | 'keep' | 'stop';

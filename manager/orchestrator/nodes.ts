@@ -2,7 +2,7 @@
 // orphaned so the orchestrators replace them elsewhere (per restart policy).
 
 import { isTerminal, type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../store/types.js';
-import { isStarted } from './task.js';
+import { isStarted } from '../objects/task.js';
 
 const byId = <T extends { id: string }>(a: T, b: T): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 

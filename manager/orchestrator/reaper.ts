@@ -2,7 +2,7 @@
 // (global) so `service ps` shows recent failures; remove what nobody needs any more.
 
 import { DEFAULT_TASK_HISTORY_LIMIT, isTerminal, type ClusterState, type StoreOp, type TaskObj } from '../store/types.js';
-import { isStarted, newestFirst } from './task.js';
+import { isStarted, newestFirst } from '../objects/task.js';
 
 /**
  * - tasks marked 'remove' go once terminal (or if they never reached a node);

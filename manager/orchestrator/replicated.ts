@@ -2,7 +2,7 @@
 
 import type { ClusterState, ServiceObj, StoreOp } from '../store/types.js';
 import { reconcileSlots } from './slots.js';
-import { Plan } from './task.js';
+import { Plan } from '../objects/task.js';
 import { planUpdate } from './update.js';
 
 export interface Reconcile {

@@ -6,7 +6,7 @@
 
 import { isTerminal, type ServiceObj, type TaskObj } from '../store/types.js';
 import { restartDecision } from './restart.js';
-import { bestFirst, isDead, isLive, isStarted, isUp, newestFirst, newTask, type NewTaskOptions, type Plan } from './task.js';
+import { bestFirst, isDead, isLive, isStarted, isUp, newestFirst, newTask, type NewTaskOptions, type Plan } from '../objects/task.js';
 
 export type SlotKey = number | string;
 

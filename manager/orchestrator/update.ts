@@ -8,7 +8,8 @@
 import { parseDuration } from '../../common/duration.js';
 import type { ServiceObj, TaskObj, UpdateState } from '../store/types.js';
 import { stopTask, type SlotKey, type SlotView } from './slots.js';
-import { isLive, isStarted, isUp, newTask, type NewTaskOptions, type Plan } from './task.js';
+import { rollbackService } from '../objects/service.js';
+import { isLive, isStarted, isUp, newTask, type NewTaskOptions, type Plan } from '../objects/task.js';
 
 export interface UpdateContext {
   service: ServiceObj;
@@ -21,21 +22,6 @@ export interface UpdateContext {
   tasks?: readonly TaskObj[];
 }
 
-/**
- * The service rolled back to its previous spec (as `service rollback` and failure_action
- * rollback do): a new spec version, so the same machinery replaces the tasks, paced by
- * rollback_config. Undefined when there is nothing to roll back to.
- */
-export function rollbackService(service: ServiceObj, now: number, reason: string): ServiceObj | undefined {
-  if (!service.previousSpec) return undefined;
-  return {
-    ...service,
-    spec: service.previousSpec,
-    previousSpec: service.spec,
-    specVersion: service.specVersion + 1,
-    updateStatus: { state: 'rollback_started', startedAt: now, message: reason },
-  };
-}
 
 /** Tasks this rollout created (at the service's current spec version, since it started). */
 const rolloutTasks = (ctx: UpdateContext, startedAt: number): TaskObj[] =>

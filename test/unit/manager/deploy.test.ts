@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
 import { diffPaths, needsNewTasks, planDeploy, validateDeploy } from '../../../manager/controlapi/deploy.js';
-import { assignmentsFor } from '../../../manager/dispatcher/assignments.js';
+import { assignmentsFor } from '../../../manager/objects/assignments.js';
 import type { ClusterState, ServiceObj, TaskObj } from '../../../manager/store/types.js';
 
 const meta = { version: 1, createdAt: 0, updatedAt: 0 };

@@ -4,7 +4,7 @@
 import { defaultDeploy, type HealthcheckSpec, type PortSpec, type RestartPolicySpec, type ServiceSpec, type UpdateConfigSpec } from '../../../common/spec.js';
 import { checkNodes, reapTasks, reconcileGlobal, reconcileReplicated } from '../../../manager/orchestrator/index.js';
 import { schedule } from '../../../manager/scheduler/index.js';
-import { withStatus } from '../../../manager/orchestrator/task.js';
+import { withStatus } from '../../../manager/objects/task.js';
 import {
   isTerminal, type ClusterState, type HealthState, type NodeObj, type ServiceObj, type StoreObj, type StoreOp, type TaskObj, type TaskState,
 } from '../../../manager/store/types.js';

@@ -1,0 +1,156 @@
+// The object model every side shares (manager, agent, CLI): objects of the replicated store. Every object carries `meta.version`: the store index that
+// last wrote it (the Raft index once the store sits on Raft); updates are compare-and-set on it.
+
+import type { ServiceSpec, NetworkSpec, VolumeSpec } from '../spec.js';
+
+export interface Meta {
+  version: number;
+  createdAt: number; // ms since epoch
+  updatedAt: number;
+}
+
+export type NodeRole = 'manager' | 'worker';
+export type NodeAvailability = 'active' | 'pause' | 'drain';
+export type NodeState = 'unknown' | 'ready' | 'down' | 'disconnected';
+
+export interface NodeObj {
+  kind: 'node';
+  id: string;
+  meta: Meta;
+  spec: { role: NodeRole; availability: NodeAvailability; labels: Record<string, string> };
+  description: {
+    hostname: string;
+    platform: { os: string; arch: string };
+    resources: { nanoCpus: number; memoryBytes: number };
+    engine: { version: string; labels: Record<string, string> };
+  };
+  status: { state: NodeState; addr: string; message: string; lastHeartbeat: number };
+}
+
+export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
+
+export interface ServiceObj {
+  kind: 'service';
+  id: string;
+  meta: Meta;
+  name: string; // full name: <stack>_<service>
+  stack: string; // '' for services created outside a stack
+  shortName: string; // the key in the stack file
+  spec: ServiceSpec;
+  specVersion: number; // bumped on every spec change; tasks record the one they run
+  previousSpec?: ServiceSpec;
+  updateStatus?: { state: UpdateState; startedAt: number; completedAt?: number; message: string };
+}
+
+/** Task lifecycle, as in Swarm. Order matters: a task only moves forward. */
+export const TASK_STATES = [
+  'new', 'pending', 'assigned', 'accepted', 'preparing', 'starting', 'running',
+  'complete', 'shutdown', 'failed', 'rejected', 'remove', 'orphaned',
+] as const;
+export type TaskState = (typeof TASK_STATES)[number];
+
+export const taskStateIndex = (s: TaskState): number => TASK_STATES.indexOf(s);
+/** A task at or past `complete` will never run again. */
+export const isTerminal = (s: TaskState): boolean => taskStateIndex(s) >= taskStateIndex('complete');
+
+export type HealthState = 'none' | 'starting' | 'healthy' | 'unhealthy';
+
+export interface TaskStatus {
+  state: TaskState;
+  timestamp: number;
+  message: string; // short human message, e.g. "started", "task: non-zero exit (1)"
+  err?: string; // why it failed, e.g. "port 8080 is already in use on this node"
+  containerId?: string;
+  pid?: number;
+  exitCode?: number;
+  health?: HealthState;
+  /** For ingress mode: where the task's target ports are reachable on its node (127.0.0.1:hostPort). */
+  portBindings?: { target: number; protocol: 'tcp' | 'udp'; hostIp: string; hostPort: number }[];
+}
+
+export interface TaskObj {
+  kind: 'task';
+  id: string;
+  meta: Meta;
+  serviceId: string;
+  serviceName: string;
+  stack: string;
+  slot?: number; // replicated services
+  nodeId?: string; // global services have it from creation; replicated once scheduled
+  specVersion: number;
+  spec: ServiceSpec; // the spec this task runs (a copy: the service may change)
+  desiredState: TaskState; // 'running' | 'shutdown' | 'remove'
+  status: TaskStatus;
+  /** Earliest time the agent may start it (restart delay), ms since epoch. */
+  notBefore?: number;
+  /** Restart bookkeeping: how many times this slot was restarted, and when. */
+  restartHistory?: number[];
+  /** Restarts in a row of this slot (for exponential backoff). */
+  restartStreak?: number;
+  /** When the manager first saw it up (running, and healthy if it has a healthcheck), ms. */
+  upAt?: number;
+  /** When the manager saw its status turn terminal, ms. */
+  endedAt?: number;
+}
+
+export interface NetworkObj {
+  kind: 'network';
+  id: string;
+  meta: Meta;
+  name: string; // full name, e.g. <stack>_default
+  stack: string;
+  spec: NetworkSpec;
+  /** The stack no longer declares it: deleted (and removed from nodes) once no task uses it. */
+  released?: boolean;
+}
+
+export interface VolumeObj {
+  kind: 'volume';
+  id: string;
+  meta: Meta;
+  name: string; // full name, e.g. <stack>_data
+  stack: string;
+  spec: VolumeSpec;
+  /** `stack rm --volumes`: delete the engine's volume on every node once no task uses it. */
+  purge?: boolean;
+  /** The stack no longer declares it: the store object goes once no task uses it. */
+  released?: boolean;
+}
+
+/** Cluster-wide settings (one object, id 'default'); absent = defaults. */
+export interface ClusterObj {
+  kind: 'cluster';
+  id: 'default';
+  meta: Meta;
+  spec: ClusterSpec;
+}
+
+export interface ClusterSpec {
+  /** Tasks kept per slot (per node for global services), the live one included, as Swarm's. */
+  taskHistoryLimit: number;
+}
+
+export const DEFAULT_TASK_HISTORY_LIMIT = 5;
+export const defaultClusterSpec = (): ClusterSpec => ({ taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT });
+
+/** The cluster object as first written (the store stamps its meta). */
+export const newClusterObj = (spec: ClusterSpec = defaultClusterSpec()): ClusterObj => ({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec });
+
+/** A cluster spec with `patch` applied; throws with the field's name on a bad value. */
+export function patchClusterSpec(cur: ClusterSpec, patch: Record<string, unknown>): ClusterSpec {
+  const next = { ...cur };
+  for (const [k, v] of Object.entries(patch)) {
+    if (k !== 'taskHistoryLimit') throw new Error(`unknown cluster setting ${k} (taskHistoryLimit)`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`taskHistoryLimit must be an integer >= 0, got ${JSON.stringify(v)}`);
+    next.taskHistoryLimit = v;
+  }
+  return next;
+}
+
+export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj | ClusterObj;
+export type ObjKind = StoreObj['kind'];
+export type ObjOf<K extends ObjKind> = Extract<StoreObj, { kind: K }>;
+
+/** Task name as Swarm shows it: <service>.<slot> or <service>.<nodeId> for global services. */
+export const taskName = (t: Pick<TaskObj, 'serviceName' | 'slot' | 'nodeId'>): string =>
+  `${t.serviceName}.${t.slot ?? t.nodeId}`;

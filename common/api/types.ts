@@ -1,0 +1,73 @@
+// The HTTP API's request and response shapes, declared once: the manager's routes produce them,
+// the CLI consumes them. Objects themselves are in objects.ts.
+
+import type { UpdateConfigSpec } from '../spec.js';
+import type { ServiceObj } from './objects.js';
+
+export interface ServiceChange {
+  action: 'create' | 'update' | 'scale' | 'remove' | 'unchanged';
+  name: string; // full name
+  shortName: string;
+  /** field paths whose value changed (update/scale) */
+  fields: string[];
+  /** the values before and after, per changed field (update/scale) */
+  changes?: { field: string; from: unknown; to: unknown }[];
+  replicas?: { from: number; to: number };
+  /** tasks that would be replaced (update) or stopped (scale down, remove) */
+  tasksReplaced?: number;
+}
+
+export interface DeployPlan {
+  stack: string;
+  services: ServiceChange[];
+  networks: { action: 'create' | 'remove'; name: string }[];
+  volumes: { action: 'create' | 'release'; name: string }[];
+}
+
+/** `service update` flags (docker service update's), sent as `{ flags }`. */
+export interface ServiceUpdateFlags {
+  image?: string;
+  envAdd?: string[];
+  envRm?: string[];
+  labelAdd?: string[]; // container labels
+  labelRm?: string[];
+  replicas?: number;
+  publishAdd?: string[]; // short port syntax, e.g. "8080:80", "53:53/udp"
+  publishRm?: string[]; // "8080" or "8080/udp" (published port), or "TARGET" of an unpublished one
+  constraintAdd?: string[];
+  constraintRm?: string[];
+  command?: string[];
+  user?: string;
+  update?: Partial<Record<keyof UpdateConfigSpec, string>>;
+  rollback?: Partial<Record<keyof UpdateConfigSpec, string>>;
+  restartCondition?: string;
+  restartDelay?: string;
+  restartMaxAttempts?: string;
+  restartWindow?: string;
+  restartBackoff?: string;
+  restartMaxDelay?: string;
+  limitMemory?: string;
+  limitCpu?: string;
+  /** Replace the tasks even if nothing changed (docker service update --force). */
+  force?: boolean;
+}
+
+/** A service as `service ls` / `service inspect` show it. */
+export interface ServiceView extends ServiceObj {
+  running: number;
+  desired: number;
+}
+
+/** One line of `service logs` (NDJSON on the wire). */
+export interface LogLineView {
+  task: string; // <service>.<slot|node>.<task id prefix>
+  stream: 'stdout' | 'stderr';
+  data: string;
+  ts: number; // ms since epoch
+}
+
+/** `stack ls` rows. */
+export interface StackSummary {
+  name: string;
+  services: number;
+}

@@ -1,0 +1,87 @@
+// The `tsswarm` binary's thin launcher: `tsswarm manager …` and `tsswarm agent …` start a
+// daemon; every other command is the CLI's (cli/main.ts), which speaks only the HTTP API.
+// This is the one place that wires a manager with its embedded agent, so that manager/,
+// agent/ and cli/ never import each other (docs/architecture.md).
+
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Logger } from 'pino';
+import { defaultDataDir } from '../common/api/datadir.js';
+import { ErrorCodes, TsswarmError, formatError } from '../common/errors.js';
+
+export async function launch(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  if (cmd !== 'manager' && cmd !== 'agent') {
+    const { main } = await import('../cli/main.js');
+    return main(argv);
+  }
+  try {
+    process.exitCode = cmd === 'manager' ? await runManager(rest) : await runAgent(rest);
+  } catch (err) {
+    process.stderr.write(formatError(err, !!process.env.TSSWARM_DEBUG));
+    // A daemon that failed half way may hold sockets and timers: do not linger.
+    process.exit(1);
+  }
+}
+
+const COMMON = { 'log-level': { type: 'string' }, help: { type: 'boolean', short: 'h' } } as const;
+
+function args(argv: string[], options: ParseArgsConfig['options']): Record<string, any> {
+  try {
+    return parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: false, strict: true }).values as Record<string, any>;
+  } catch (err) {
+    throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `${(err as Error).message}\nSee 'tsswarm --help'.`);
+  }
+}
+
+async function createLogger(level: string): Promise<Logger> {
+  return (await import('../common/log.js')).createLogger(level);
+}
+
+/** Runs until SIGINT/SIGTERM, then closes what `start` opened. */
+async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Logger): Promise<number> {
+  const running = await start();
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => { log.info({ signal: sig }, 'shutting down (containers keep running)'); resolve(); };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await running.close();
+  return 0;
+}
+
+function historyLimit(s: string): number {
+  const n = Number(s);
+  if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `--task-history-limit must be an integer >= 0, got ${JSON.stringify(s)}`);
+  return n;
+}
+
+async function runManager(argv: string[]): Promise<number> {
+  const v = args(argv, {
+    init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
+    listen: { type: 'string', multiple: true }, 'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
+    'task-history-limit': { type: 'string' },
+  });
+  if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
+  if (v['task-history-limit'] !== undefined && !v.init) {
+    throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--task-history-limit applies with --init; later use `tsswarm cluster update --task-history-limit N`');
+  }
+  const log = await createLogger(v['log-level'] ?? 'info');
+  const [{ startManager }, { parseDuration }] = await Promise.all([import('../manager/main.js'), import('../common/duration.js')]);
+  const embedded = !v['no-agent'];
+  const startAgent = embedded ? (await import('../agent/main.js')).startAgent : undefined;
+  return daemon(() => startManager({
+    dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, listen: v.listen,
+    heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
+    cluster: v['task-history-limit'] !== undefined ? { taskHistoryLimit: historyLimit(v['task-history-limit']) } : undefined,
+    embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
+  }), log);
+}
+
+async function runAgent(argv: string[]): Promise<number> {
+  const v = args(argv, { manager: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
+  if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
+  if (!v.manager) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'agent needs --manager ADDR (host:port or unix:///path/dispatcher.sock)');
+  const log = await createLogger(v['log-level'] ?? 'info');
+  const [{ startAgent }, { join }] = await Promise.all([import('../agent/main.js'), import('node:path')]);
+  return daemon(() => startAgent({ manager: v.manager, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr }), log);
+}
