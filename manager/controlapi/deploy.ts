@@ -5,6 +5,7 @@
 
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { networkFullName, serviceFullName, volumeFullName, type ServiceSpec, type StackSpec } from '../../common/spec.js';
+import { publishedPortKey } from '../../common/api/ports.js';
 import type { DeployPlan } from '../../common/api/types.js';
 import type { WriteTx } from '../store/store.js';
 import { isTerminal, type ClusterState, type NetworkObj, type ServiceObj, type VolumeObj } from '../store/types.js';
@@ -41,13 +42,13 @@ export function validateDeploy(stack: StackSpec, state: ClusterState, v: DeployV
   const taken = new Map<string, string>(); // "port/proto" -> service using it in ingress mode
   for (const svc of state.services) {
     if (mine.has(svc.name) || svc.stack === stack.name) continue; // replaced by this deploy
-    for (const p of svc.spec.ports) if (p.published !== undefined) taken.set(`${p.published}/${p.protocol}`, svc.name);
+    for (const p of svc.spec.ports) if (p.published !== undefined) taken.set(publishedPortKey(p), svc.name);
   }
   for (const [short, spec] of Object.entries(stack.services)) {
     const name = serviceFullName(stack.name, short);
     spec.ports.forEach((p, i) => {
       if (p.published === undefined) return;
-      const key = `${p.published}/${p.protocol}`;
+      const key = publishedPortKey(p);
       const other = taken.get(key);
       if (other && (p.mode === 'ingress' || state.services.find((s) => s.name === other)?.spec.ports.some((q) => q.published === p.published && q.mode === 'ingress'))) {
         errors.push({ field: `services.${short}.ports[${i}]`, message: `published port ${key} is already used by service ${other}` });

@@ -4,6 +4,7 @@ import { normaliseDuration } from '../../common/duration.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { parseMemory, parsePortSpec } from '../../common/stack/index.js';
 import type { ServiceSpec, UpdateConfigSpec } from '../../common/spec.js';
+import { publishedPortKey } from '../../common/api/ports.js';
 import type { ServiceUpdateFlags } from '../../common/api/types.js';
 
 
@@ -45,7 +46,7 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, val
     const r = parsePortSpec(p);
     if (typeof r === 'string') { bad('publish-add', r); continue; }
     for (const port of r) {
-      s.ports = s.ports.filter((x) => !(x.published !== undefined && x.published === port.published && x.protocol === port.protocol));
+      s.ports = s.ports.filter((x) => !(x.published !== undefined && publishedPortKey(x) === publishedPortKey(port)));
       s.ports.push(port);
     }
   }

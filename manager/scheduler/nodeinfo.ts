@@ -2,6 +2,7 @@
 // Built once per pass and updated as the pass assigns tasks, so later decisions in the same
 // pass see earlier ones.
 
+import { publishedPortKey } from '../../common/api/ports.js';
 import { isTerminal, taskStateIndex, type ClusterState, type NodeObj, type TaskObj } from '../store/types.js';
 
 export interface NodeInfo {
@@ -24,7 +25,7 @@ export const holdsNode = (t: TaskObj): boolean =>
 export const taskNanoCpus = (t: TaskObj): number => Math.round((t.spec.deploy.resources.reservations.cpus ?? 0) * 1e9);
 export const taskMemory = (t: TaskObj): number => t.spec.deploy.resources.reservations.memory ?? 0;
 export const hostPortsOf = (t: TaskObj): string[] =>
-  t.spec.ports.filter((p) => p.mode === 'host' && p.published !== undefined).map((p) => `${p.published}/${p.protocol}`);
+  t.spec.ports.filter((p) => p.mode === 'host' && p.published !== undefined).map(publishedPortKey);
 
 export function emptyNodeInfo(node: NodeObj): NodeInfo {
   return { node, tasks: [], reserved: { nanoCpus: 0, memoryBytes: 0 }, hostPorts: new Set(), serviceTasks: new Map(), activeTasks: 0 };
