@@ -60,6 +60,8 @@ export interface TaskStatus {
   timestamp: number;
   message: string; // short human message, e.g. "started", "task: non-zero exit (1)"
   err?: string; // why it failed, e.g. "port 8080 is already in use on this node"
+  /** The TSW_ERR_… code of `err`, so a user can search it (agent/errors.ts lists the agent's). */
+  errCode?: string;
   containerId?: string;
   pid?: number;
   exitCode?: number;
