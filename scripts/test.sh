@@ -2,8 +2,9 @@
 # The whole test suite, from a fresh clone: `npm test`.
 # Provisions what it needs (npm packages; as root a Docker engine when none answers, with
 # Debian's docker.io and busybox-static; the locally built test image), then runs
-# proto currency check, type check + build, lint, and every test (unit, simulation,
-# end-to-end against the real engine). Stops what it started.
+# proto currency check, type check + build, lint (layers included), and every test (unit,
+# simulation, end-to-end against the real engine), then the unit suite again on Node 24.
+# Stops what it started.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\n== %s\n' "$*"; }
@@ -50,14 +51,33 @@ npx tsc -p tsconfig.json || exit 1
 say "lint"
 npx eslint . || exit 1
 
-say "tests (unit, Raft simulation, end-to-end on $DOCKER_HOST)"
+say "tests (unit, Raft simulation, end-to-end on $DOCKER_HOST) on Node $(node --version)"
 report=$(mktemp)
 npx vitest run --reporter=default --reporter=json --outputFile.json="$report"
 status=$?
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
-  console.log(`\n${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
-' "$report" 2>/dev/null || echo "0 passed, 1 failed"
+summary() {
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    const skipped = (r.numPendingTests || 0) + (r.numTodoTests || 0);
+    console.log(`${process.argv[2]}: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+  ' "$1" "$2" 2>/dev/null || echo "$2: 0 passed, 1 failed"
+}
+main_summary=$(summary "$report" "Node $(node --version), whole suite")
+
+# The Node versions people run: the unit suite (parser, API, orchestration, Raft, simulation)
+# again on Node 24, the LTS most users install, fetched from the npm registry's official
+# builds (node-linux-<arch>@24) when it is not installed. The end-to-end tests run once.
+say "unit suite on Node 24"
+node24_status=0
+if node24=$(bash scripts/node24.sh); then
+  "$node24" node_modules/vitest/vitest.mjs run --project unit --reporter=default --reporter=json --outputFile.json="$report"
+  node24_status=$?
+  node24_summary=$(summary "$report" "Node $("$node24" --version), unit suite")
+else
+  node24_status=1
+  node24_summary="Node 24: could not be provisioned (see above)"
+fi
 rm -f "$report"
-exit $status
+printf '\n%s\n%s\n' "$main_summary" "$node24_summary"
+[ "$status" -ne 0 ] && exit "$status"
+exit "$node24_status"
