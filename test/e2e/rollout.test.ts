@@ -167,9 +167,12 @@ services:
       restart_policy: { condition: on-failure, delay: 0s, max_attempts: 2 }
 `);
     await c.cli('deploy', '-c', f, 'e2ecrash', '--detach');
-    await waitFor('three failed attempts', async () => (await c.json<Task[]>('service', 'ps', 'e2ecrash_crash')).filter((t) => t.status.state === 'failed').length === 3, 30_000);
-    await new Promise((r) => setTimeout(r, 2000));
-    const all = await c.json<Task[]>('service', 'ps', 'e2ecrash_crash');
+    // The orchestrator's decision not to restart again is what proves no fourth attempt comes:
+    // it writes "max_attempts reached" on the slot's last task when it makes it.
+    const all = await waitFor('three failed attempts and the decision to stop', async () => {
+      const ts = await c.json<Task[]>('service', 'ps', 'e2ecrash_crash');
+      return ts.filter((t) => t.status.state === 'failed').length === 3 && ts.some((t) => /max_attempts/.test(t.status.message)) ? ts : undefined;
+    }, 30_000);
     expect(all).toHaveLength(3);
     expect(all.every((t) => t.status.state === 'failed')).toBe(true);
     expect(all.some((t) => /max_attempts/.test(t.status.message))).toBe(true);
