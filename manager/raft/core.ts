@@ -903,7 +903,11 @@ export class RaftCore {
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     let ents: Entry[] | undefined;
-    if (prevTerm !== undefined) {
+    if (prevTerm !== undefined && pr.state === 'replicate' && pr.inflights.full()) {
+      // A throttled follower (window full, unpaused by a heartbeat response) gets an empty
+      // append: if every message of its window was lost, its answer is what unblocks it.
+      ents = [];
+    } else if (prevTerm !== undefined) {
       try {
         ents = this.log.entries(pr.next, this.maxMsgSize);
       } catch {

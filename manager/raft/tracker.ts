@@ -60,7 +60,13 @@ export class Progress {
   state: ProgressState = 'probe';
   pendingSnapshot = 0;
   recentActive = false;
-  /** In probe state: one MsgApp is outstanding, wait for its answer (or a heartbeat reply). */
+  /**
+   * Whether appends to this follower wait. In probe state: one MsgApp is outstanding, wait for
+   * its answer (or a heartbeat reply). In replicate state: the in-flight window was full when
+   * the last MsgApp went out. Cleared by an acknowledgement and by a heartbeat response, so a
+   * follower whose whole window of appends was lost still gets one (empty) append per
+   * heartbeat round, whose answer (accept or reject) frees the window or moves it to probe.
+   */
   msgAppFlowPaused = false;
   /** The highest commit index sent to this follower (MsgApp or heartbeat). */
   sentCommit = 0;
@@ -104,6 +110,7 @@ export class Progress {
         this.next = last + 1;
         this.inflights.add(last, bytes);
       }
+      this.msgAppFlowPaused = this.inflights.full();
     } else if (this.state === 'probe') {
       this.msgAppFlowPaused = true;
     }
@@ -139,7 +146,7 @@ export class Progress {
       case 'probe':
         return this.msgAppFlowPaused;
       case 'replicate':
-        return this.inflights.full();
+        return this.msgAppFlowPaused;
       case 'snapshot':
         return true;
     }

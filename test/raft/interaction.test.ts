@@ -54,6 +54,7 @@ function run(net: { n?: Network }, cmd: string): string {
         checkQuorum: kv.checkquorum !== 'false',
         electionTick: Number(kv.election ?? 10),
         seed: Number(kv.seed ?? 1),
+        ...(kv.maxinflight ? { maxInflightMsgs: Number(kv.maxinflight) } : {}),
       });
       net.n.stabilize();
       return 'ok';
