@@ -3,12 +3,9 @@
 
 import { request } from 'node:http';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
-import { hostArg, type Endpoint } from './args.js';
+import type { Endpoint } from './args.js';
 
 export type { Endpoint } from './args.js';
-
-/** The manager's address from --host, then TSSWARM_HOST, then the default data dir. */
-export const resolveHost = (flag?: string, env: NodeJS.ProcessEnv = process.env): Endpoint => hostArg(flag, env);
 
 export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}
