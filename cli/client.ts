@@ -1,27 +1,11 @@
-// The CLI's HTTP client. Finds the manager as the docker CLI finds its engine:
-// --host, then TSSWARM_HOST, then the socket in the default data dir.
+// The CLI's HTTP transport: a JSON call, or a response stream, to the manager at an Endpoint
+// (cli/args.ts reads --host / TSSWARM_HOST into one). cli/api.ts holds the routes.
 
 import { request } from 'node:http';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
-import { apiSocketPath, defaultDataDir } from '../common/api/datadir.js';
+import type { Endpoint } from './args.js';
 
-export interface Endpoint { socketPath?: string; host?: string; port?: number; display: string }
-
-export function resolveHost(flag?: string, env: NodeJS.ProcessEnv = process.env): Endpoint {
-  const h = flag ?? env.TSSWARM_HOST;
-  if (!h) {
-    const socketPath = apiSocketPath(defaultDataDir());
-    return { socketPath, display: `unix://${socketPath}` };
-  }
-  if (h.startsWith('unix://')) return { socketPath: h.slice(7), display: h };
-  if (h.startsWith('/')) return { socketPath: h, display: `unix://${h}` };
-  if (/^https?:\/\//.test(h)) {
-    const u = new URL(h);
-    if (u.protocol === 'https:') throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `${h}: https endpoints need the cluster's TLS material, which this version does not have yet; use unix://`);
-    return { host: u.hostname, port: Number(u.port || 80), display: h };
-  }
-  throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `invalid --host/TSSWARM_HOST ${JSON.stringify(h)}: use unix:///path/to/tsswarm.sock`);
-}
+export type { Endpoint } from './args.js';
 
 export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}

@@ -5,7 +5,9 @@
 
 import { taskName, type TaskObj } from '../common/api/objects.js';
 import type { ServiceView } from '../common/api/types.js';
+import * as api from './api.js';
 import type { ApiClient } from './client.js';
+import type { Io } from './io.js';
 
 export interface ServiceProgress {
   name: string;
@@ -66,15 +68,15 @@ export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map
   return p;
 }
 
-export async function watchDeploy(api: ApiClient, stack: string, services: string[], opts: { timeoutMs: number; tty: boolean; out: (s: string) => void; expectRollback?: boolean }): Promise<{ ok: boolean; failures: string[] }> {
+export async function watchDeploy(client: ApiClient, stack: string, services: string[], opts: { timeoutMs: number; tty: boolean; out: (s: string) => void; expectRollback?: boolean }): Promise<{ ok: boolean; failures: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pendingSince = new Map<string, number>();
   let lastLines: string[] = [];
   let drawn = 0;
   while (true) {
     const [svcs, tasks] = await Promise.all([
-      api.call<ServiceView[]>('GET', `/v1/services?stack=${encodeURIComponent(stack)}`),
-      api.call<TaskObj[]>('GET', `/v1/tasks?stack=${encodeURIComponent(stack)}`),
+      api.services(client, stack),
+      api.tasks(client, { stack }),
     ]);
     const now = Date.now();
     const progress = svcs.filter((s) => services.includes(s.name)).map((s) => progressOf(s, tasks, pendingSince, now, opts.expectRollback));
@@ -93,4 +95,21 @@ export async function watchDeploy(api: ApiClient, stack: string, services: strin
     if (now > deadline) return { ok: false, failures: progress.filter((p) => !p.done).map((p) => `${p.name}: not converged after ${Math.round(opts.timeoutMs / 1000)}s (${p.ready}/${p.desired} ready${p.note ? `; ${p.note}` : ''})`) };
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** Follow services (possibly of several stacks) until converged; non-zero on failure. */
+export async function followServices(client: ApiClient, names: string[], io: Io, expectRollback = false): Promise<number> {
+  let ok = true;
+  const svcs = await Promise.all(names.map((n) => api.service(client, n)));
+  for (const [stack, items] of groupBy(svcs, (s) => s.stack)) {
+    const r = await watchDeploy(client, stack, items.map((i) => i.name), { timeoutMs: 600_000, tty: io.tty, out: io.out, expectRollback });
+    if (!r.ok) { ok = false; io.err(`Error: ${r.failures.join('\n  ')}\n`); }
+  }
+  return ok ? 0 : 1;
+}
+
+function groupBy<T>(xs: T[], key: (x: T) => string): Map<string, T[]> {
+  const m = new Map<string, T[]>();
+  for (const x of xs) m.set(key(x), [...(m.get(key(x)) ?? []), x]);
+  return m;
 }

@@ -36,7 +36,7 @@ Services:
 
 Nodes:
   node ls                          list nodes
-  node inspect NODE                show a node as JSON
+  node inspect NODE|self           show a node as JSON (self: the manager's own)
 
 Cluster:
   cluster inspect                  show the cluster settings as JSON
@@ -48,5 +48,6 @@ Global options:
                        then the socket in ${defaultDataDir()}
   --format json        machine-readable output
   --log-level LEVEL    daemons: trace, debug, info, warn, error
+  -h, --help           this text (also after any command)
   version              print the version
 `;

@@ -1,0 +1,86 @@
+// The manager's HTTP API as the CLI calls it: one typed function per route. Shapes come from
+// the shared contract (common/api); cli/client.ts is the transport underneath.
+
+import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
+import type { StackSpec } from '../common/spec.js';
+import type { ClusterObj, ClusterSpec, NodeObj, TaskObj } from '../common/api/objects.js';
+import type { DeployPlan, LogLineView, ServiceUpdateFlags, ServiceView, StackSummary } from '../common/api/types.js';
+import type { ApiClient } from './client.js';
+
+// Responses the routes return that common/api/types.ts does not name yet; each is built only
+// from the contract's own types.
+export interface DeployResult { plan: DeployPlan; applied: boolean }
+export interface RemoveStackResult { services: string[] }
+export interface ScaleResult { service: string; replicas: number }
+export interface ServiceUpdateResult { service: string; fields: string[]; replaced: boolean; applied: boolean }
+export interface RollbackResult { service: string }
+export interface ClusterUpdateResult { kind: 'cluster'; id: 'default'; spec: ClusterSpec }
+export interface InfoView { version: string; clusterId: string; nodeId: string; dataDir: string; pid: number; storeIndex: number }
+
+const seg = encodeURIComponent;
+
+export const info = (c: ApiClient): Promise<InfoView> => c.call('GET', '/v1/info');
+
+export const deploy = (c: ApiClient, stack: StackSpec, dryRun: boolean): Promise<DeployResult> =>
+  c.call('POST', '/v1/stacks/deploy', { stack, dryRun });
+
+export const stacks = (c: ApiClient): Promise<StackSummary[]> => c.call('GET', '/v1/stacks');
+
+export const removeStack = (c: ApiClient, name: string, volumes: boolean): Promise<RemoveStackResult> =>
+  c.call('DELETE', `/v1/stacks/${seg(name)}${volumes ? '?volumes=1' : ''}`);
+
+export const services = (c: ApiClient, stack?: string): Promise<ServiceView[]> =>
+  c.call('GET', `/v1/services${stack ? `?stack=${seg(stack)}` : ''}`);
+
+export const service = (c: ApiClient, ref: string): Promise<ServiceView> => c.call('GET', `/v1/services/${seg(ref)}`);
+
+export const scale = (c: ApiClient, ref: string, replicas: number): Promise<ScaleResult> =>
+  c.call('POST', `/v1/services/${seg(ref)}/scale`, { replicas });
+
+export const update = (c: ApiClient, ref: string, flags: ServiceUpdateFlags, dryRun: boolean): Promise<ServiceUpdateResult> =>
+  c.call('POST', `/v1/services/${seg(ref)}/update`, { flags, dryRun });
+
+export const rollback = (c: ApiClient, ref: string): Promise<RollbackResult> => c.call('POST', `/v1/services/${seg(ref)}/rollback`, {});
+
+/** Tasks of one service (by name, id or id prefix), of one stack, or of one node. */
+export const tasks = (c: ApiClient, by: { service: string } | { stack: string } | { node: string }): Promise<TaskObj[]> =>
+  c.call('GET', `/v1/tasks?${new URLSearchParams(by as Record<string, string>)}`);
+
+export interface LogOptions { follow: boolean; tail: number | 'all'; timestamps: boolean }
+
+/** A service's log lines as the manager streams them (NDJSON), until it ends the stream. */
+export async function* logs(c: ApiClient, ref: string, o: LogOptions): AsyncGenerator<LogLineView> {
+  const q = new URLSearchParams();
+  if (o.follow) q.set('follow', '1');
+  if (o.tail !== 'all') q.set('tail', String(o.tail));
+  if (o.timestamps) q.set('timestamps', '1');
+  const res = await c.raw('GET', `/v1/services/${seg(ref)}/logs?${q}`);
+  if (res.status >= 400) {
+    let body = '';
+    for await (const chunk of res.stream) body += String(chunk);
+    let e: { code?: TsswarmError['code']; message?: string; details?: ErrorDetail[] } = {};
+    try { e = JSON.parse(body); } catch { e = { message: body }; }
+    throw new TsswarmError(e.code ?? ErrorCodes.INTERNAL, e.message || `HTTP ${res.status}`, e.details ?? [], res.status);
+  }
+  // A character may be split across chunks: decode as a stream.
+  const utf8 = new TextDecoder();
+  let buf = '';
+  for await (const chunk of res.stream) {
+    buf += utf8.decode(chunk as Buffer, { stream: true });
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line) yield JSON.parse(line) as LogLineView;
+    }
+  }
+}
+
+export const nodes = (c: ApiClient): Promise<NodeObj[]> => c.call('GET', '/v1/nodes');
+
+export const node = (c: ApiClient, ref: string): Promise<NodeObj> => c.call('GET', `/v1/nodes/${seg(ref)}`);
+
+export const cluster = (c: ApiClient): Promise<ClusterObj> => c.call('GET', '/v1/cluster');
+
+export const clusterUpdate = (c: ApiClient, spec: Partial<ClusterSpec>): Promise<ClusterUpdateResult> =>
+  c.call('POST', '/v1/cluster/update', { spec });

@@ -1,0 +1,147 @@
+// Stacks: `config`, `deploy`, `stack ls|ps|rm`.
+
+import { ErrorCodes, formatDetail, TsswarmError } from '../../common/errors.js';
+import * as api from '../api.js';
+import { durationArg, formatArg, hostArg, parseArgs, usageError, type Endpoint, type Options } from '../args.js';
+import { ApiClient } from '../client.js';
+import { watchDeploy } from '../deploy-watch.js';
+import { printJson, type Io } from '../io.js';
+import { changedServices, planLines, stackTable } from '../render.js';
+import { USAGE } from '../usage.js';
+import { PS_OPTIONS, printTasks, taskView, type TaskView } from './tasks.js';
+
+const FILES = { 'compose-file': { type: 'string', short: 'c', multiple: true } } as const satisfies Options;
+
+export type ConfigCommand = { cmd: 'help' } | { cmd: 'config'; files: string[]; format: 'json' | 'yaml' };
+
+export type DeployCommand = { cmd: 'help' } | {
+  cmd: 'deploy'; host: Endpoint; files: string[]; name?: string;
+  detach: boolean; dryRun: boolean; timeoutMs: number; json: boolean;
+};
+
+export type StackCommand = { cmd: 'help' }
+  | { cmd: 'ls'; host: Endpoint; json: boolean }
+  | { cmd: 'ps'; host: Endpoint; name: string; view: TaskView }
+  | { cmd: 'rm'; host: Endpoint; names: string[]; volumes: boolean };
+
+export function parseConfig(argv: string[]): ConfigCommand {
+  const { values: v, positionals } = parseArgs(argv, FILES);
+  if (v.help) return { cmd: 'help' };
+  return { cmd: 'config', files: [...(v['compose-file'] ?? []), ...positionals], format: formatArg(v.format, 'yaml') as 'json' | 'yaml' };
+}
+
+export function parseDeploy(argv: string[]): DeployCommand {
+  const { values: v, positionals } = parseArgs(argv, {
+    ...FILES, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' }, timeout: { type: 'string' },
+  });
+  if (v.help) return { cmd: 'help' };
+  const files = [...(v['compose-file'] ?? [])];
+  const pos = [...positionals];
+  if (files.length === 0 && pos.length) files.push(pos.shift()!);
+  if (pos.length > 1) usageError(`too many arguments: ${pos.join(' ')}`);
+  return {
+    cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'],
+    timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json',
+  };
+}
+
+export function parseStack(argv: string[]): StackCommand {
+  const [sub, ...rest] = argv;
+  switch (sub) {
+    case 'ls': case 'list': {
+      const { values: v } = noPositionals(`stack ${sub}`, parseArgs(rest, {}));
+      return v.help ? { cmd: 'help' } : { cmd: 'ls', host: hostArg(v.host), json: formatArg(v.format) === 'json' };
+    }
+    case 'ps': {
+      const { values: v, positionals } = parseArgs(rest, PS_OPTIONS);
+      if (v.help) return { cmd: 'help' };
+      if (positionals.length > 1) usageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
+      const name = positionals[0] ?? usageError('stack ps needs a STACK');
+      return { cmd: 'ps', host: hostArg(v.host), name, view: taskView(v) };
+    }
+    case 'rm': case 'remove': case 'down': {
+      const { values: v, positionals } = parseArgs(rest, { volumes: { type: 'boolean' } });
+      if (v.help) return { cmd: 'help' };
+      if (positionals.length === 0) usageError('stack rm needs a STACK');
+      formatArg(v.format);
+      return { cmd: 'rm', host: hostArg(v.host), names: positionals, volumes: !!v.volumes };
+    }
+    case '-h': case '--help': return { cmd: 'help' };
+    default: return usageError(`unknown stack command ${JSON.stringify(sub ?? '')} (ls, ps, rm)`);
+  }
+}
+
+function noPositionals(what: string, p: ReturnType<typeof parseArgs>): ReturnType<typeof parseArgs> {
+  if (p.positionals.length) usageError(`${what} takes no arguments, got ${p.positionals.join(' ')}`);
+  return p;
+}
+
+// The YAML parser loads only for the commands that use it: every CLI call starts a process.
+async function loadStack(files: string[], io: Io, name?: string) {
+  // No file given: compose.yaml, docker-compose.yml... in the current folder, as Compose does.
+  const { loadStackFiles } = await import('../../common/stack/index.js');
+  const { stack, warnings } = loadStackFiles(files, { env: process.env, projectName: name });
+  for (const w of warnings) io.err(`warning: ${formatDetail(w)}\n`);
+  return stack;
+}
+
+export async function runConfig(argv: string[], io: Io): Promise<number> {
+  const c = parseConfig(argv);
+  if (c.cmd === 'help') { io.out(USAGE); return 0; }
+  const stack = await loadStack(c.files, io);
+  if (c.format === 'json') printJson(io, stack);
+  else io.out((await import('../../common/stack/index.js')).stackToYaml(stack));
+  return 0;
+}
+
+export async function runDeploy(argv: string[], io: Io): Promise<number> {
+  const c = parseDeploy(argv);
+  if (c.cmd === 'help') { io.out(USAGE); return 0; }
+  const stack = await loadStack(c.files, io, c.name);
+  const client = new ApiClient(c.host);
+  const res = await api.deploy(client, stack, c.dryRun);
+  if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
+  const p = res.plan;
+  const say = (s: string) => io.out(s + '\n');
+  for (const line of planLines(p, c.dryRun)) say(line);
+  if (c.dryRun || c.detach) return 0;
+  const watched = changedServices(p);
+  if (watched.length === 0) { say('Nothing to do: the stack is as deployed.'); return 0; }
+  const r = await watchDeploy(client, p.stack, watched, { timeoutMs: c.timeoutMs, tty: io.tty, out: io.out });
+  if (!r.ok) {
+    io.err(`Error: deploy of stack ${p.stack} failed:\n${r.failures.map((f) => `  ${f}`).join('\n')}\n`);
+    io.err(`See: tsswarm stack ps ${p.stack}\n`);
+    return 1;
+  }
+  say(`Stack ${p.stack} converged.`);
+  return 0;
+}
+
+export async function runStack(argv: string[], io: Io): Promise<number> {
+  const c = parseStack(argv);
+  if (c.cmd === 'help') { io.out(USAGE); return 0; }
+  const client = new ApiClient(c.host);
+  switch (c.cmd) {
+    case 'ls': {
+      const stacks = await api.stacks(client);
+      if (c.json) printJson(io, stacks);
+      else io.out(stackTable(stacks));
+      return 0;
+    }
+    case 'ps': {
+      const tasks = await api.tasks(client, { stack: c.name });
+      if (tasks.length === 0 && !(await api.stacks(client)).some((s) => s.name === c.name)) {
+        throw new TsswarmError(ErrorCodes.STACK_NOT_FOUND, `nothing found in stack: ${c.name}`);
+      }
+      return printTasks(client, tasks, c.view, io);
+    }
+    case 'rm': {
+      for (const name of c.names) {
+        const r = await api.removeStack(client, name, c.volumes);
+        for (const s of r.services) io.out(`Removing service ${s}\n`);
+        io.out(`Removed stack ${name}${c.volumes ? ' and its volumes' : ''}\n`);
+      }
+      return 0;
+    }
+  }
+}

@@ -1,0 +1,30 @@
+// The task listing `stack ps` and `service ps` share: flags, and the table (or JSON) of tasks.
+
+import type { TaskObj } from '../../common/api/objects.js';
+import * as api from '../api.js';
+import { filterArgs, formatArg, type Options, type Parsed, type TaskFilter } from '../args.js';
+import type { ApiClient } from '../client.js';
+import { printJson, type Io } from '../io.js';
+import { filterTasks, sortTasks, taskTable } from '../render.js';
+
+export const PS_OPTIONS = {
+  'no-trunc': { type: 'boolean' },
+  filter: { type: 'string', short: 'f', multiple: true },
+} as const satisfies Options;
+
+/** How to show a list of tasks. */
+export interface TaskView {
+  json: boolean;
+  noTrunc: boolean;
+  filters: TaskFilter[];
+}
+
+export const taskView = (v: Parsed['values']): TaskView => ({ json: formatArg(v.format) === 'json', noTrunc: !!v['no-trunc'], filters: filterArgs(v.filter) });
+
+export async function printTasks(client: ApiClient, tasks: TaskObj[], view: TaskView, io: Io): Promise<number> {
+  const shown = sortTasks(filterTasks(tasks, view.filters));
+  if (view.json) { printJson(io, shown); return 0; }
+  const names = new Map((await api.nodes(client)).map((n) => [n.id, n.description.hostname]));
+  io.out(taskTable(shown, names, view.noTrunc));
+  return 0;
+}

@@ -1,0 +1,94 @@
+// What the commands print, as pure functions of what the API returned: deploy plans, the
+// task, service, stack and node tables, log lines. cli/format.ts holds the building blocks.
+
+import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
+import type { DeployPlan, LogLineView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
+import type { ServiceUpdateResult } from './api.js';
+import type { TaskFilter } from './args.js';
+import { cap, ports, table, taskState, trunc } from './format.js';
+
+const show = (x: unknown): string => (x === undefined ? '(none)' : JSON.stringify(x));
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** One service's line (and, for an update, one line per changed field) of a deploy plan. */
+export function describeChange(c: ServiceChange): string {
+  switch (c.action) {
+    case 'create': return `create   ${c.name}${c.replicas && c.replicas.to >= 0 ? ` (${plural(c.replicas.to, 'replica')})` : ' (global)'}`;
+    case 'remove': return `remove   ${c.name}${c.tasksReplaced ? ` (${plural(c.tasksReplaced, 'task')} stopped)` : ''}`;
+    case 'scale': return `scale    ${c.name} ${c.replicas!.from} -> ${c.replicas!.to}`;
+    case 'update': return `update   ${c.name} (${c.tasksReplaced ?? 0} task${c.tasksReplaced === 1 ? '' : 's'} replaced)` +
+      (c.changes ?? []).map((d) => `\n           ${d.field}: ${show(d.from)} -> ${show(d.to)}`).join('');
+    default: return `unchanged ${c.name}`;
+  }
+}
+
+/** A deploy plan as `deploy` prints it; unchanged services only in a dry run. */
+export function planLines(p: DeployPlan, dryRun: boolean): string[] {
+  return [
+    `${dryRun ? 'Would deploy' : 'Deploying'} stack ${p.stack}`,
+    ...p.networks.map((n) => `${n.action === 'create' ? 'create' : 'remove'}   network ${n.name}`),
+    ...p.volumes.map((v) => `${v.action === 'create' ? 'create' : 'release'}   volume ${v.name}`),
+    ...p.services.filter((c) => c.action !== 'unchanged' || dryRun).map(describeChange),
+  ];
+}
+
+/** The services a deploy changed, whose tasks it should wait for. */
+export const changedServices = (p: DeployPlan): string[] =>
+  p.services.filter((c) => c.action === 'create' || c.action === 'update' || c.action === 'scale').map((c) => c.name);
+
+/** Tasks that pass every filter (`--filter` flags add up). */
+export function filterTasks(tasks: TaskObj[], filters: TaskFilter[]): TaskObj[] {
+  return tasks.filter((t) => filters.every((f) =>
+    (f.desiredState === undefined || t.desiredState === f.desiredState)
+    && (f.name === undefined || taskName(t).startsWith(f.name))
+    && (f.node === undefined || t.nodeId === f.node)));
+}
+
+/** By service, then slot, newest task of a slot first (the order `ps` lists them in). */
+export const sortTasks = (tasks: TaskObj[]): TaskObj[] =>
+  [...tasks].sort((a, b) => a.serviceName.localeCompare(b.serviceName) || (a.slot ?? 0) - (b.slot ?? 0) || b.meta.createdAt - a.meta.createdAt);
+
+export const TASK_HEADERS = ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'];
+
+/** `ps` rows of sorted tasks: older tasks of a slot are drawn under its newest ( \_ name). */
+export function taskRows(sorted: TaskObj[], nodeNames: Map<string, string>, noTrunc: boolean, now = Date.now()): string[][] {
+  let prevSlot = '';
+  return sorted.map((t) => {
+    const slotKey = `${t.serviceName}.${t.slot ?? t.nodeId}`;
+    const name = slotKey === prevSlot ? ` \\_ ${taskName(t)}` : taskName(t);
+    prevSlot = slotKey;
+    const hostPorts = (t.status.portBindings ?? []).filter((b) => t.spec.ports.some((p) => p.mode === 'host' && p.target === b.target));
+    return [
+      noTrunc ? t.id : t.id.slice(0, 12), name, trunc(t.spec.image, 30, noTrunc),
+      t.nodeId ? (nodeNames.get(t.nodeId) ?? t.nodeId.slice(0, 12)) : '',
+      cap(t.desiredState), taskState(t, now), trunc(t.status.err ?? '', 60, noTrunc),
+      hostPorts.map((b) => `${b.hostIp}:${b.hostPort}->${b.target}/${b.protocol}`).join(', '),
+    ];
+  });
+}
+
+export const taskTable = (sorted: TaskObj[], nodeNames: Map<string, string>, noTrunc: boolean, now = Date.now()): string =>
+  table(TASK_HEADERS, taskRows(sorted, nodeNames, noTrunc, now));
+
+export const stackTable = (stacks: StackSummary[]): string =>
+  table(['NAME', 'SERVICES'], stacks.map((s) => [s.name, String(s.services)]));
+
+export const serviceTable = (svcs: ServiceView[]): string =>
+  table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], svcs.map((s) => [
+    s.id.slice(0, 12), s.name, s.spec.deploy.mode, `${s.running}/${s.desired}`, s.spec.image, ports(s.spec.ports)]));
+
+/** `node ls`: the node this manager runs on is marked with `*`. */
+export const nodeTable = (nodes: NodeObj[], selfId: string): string =>
+  table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'], nodes.map((n) => [
+    n.id.slice(0, 12) + (n.id === selfId ? ' *' : ''), n.description.hostname, cap(n.status.state), cap(n.spec.availability),
+    n.spec.role === 'manager' ? 'Leader' : '', n.description.engine.version]));
+
+/** A log record as printed: each of its lines prefixed with the task's name. */
+export function logText(l: LogLineView): string {
+  const text = l.data.endsWith('\n') ? l.data : l.data + '\n';
+  return text.split('\n').slice(0, -1).map((x) => `${l.task}    | ${x}\n`).join('');
+}
+
+/** `service update`'s one-line answer. */
+export const updateSummary = (r: ServiceUpdateResult, dryRun: boolean): string =>
+  `${dryRun ? 'Would update' : 'Updated'} ${r.service}: ${r.fields.length ? r.fields.join(', ') : 'no change'}${r.replaced ? ' (tasks will be replaced)' : ''}\n`;

@@ -1,0 +1,184 @@
+// The CLI against a stand-in manager on a unix socket: each API function calls its route with
+// the right method, path and body; commands print what they print; hostile arguments are
+// refused before any request reaches the manager.
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
+import * as api from '../../../cli/api.js';
+import { ApiClient } from '../../../cli/client.js';
+import type { Io } from '../../../cli/io.js';
+import { main, run } from '../../../cli/main.js';
+
+interface Seen { method: string; url: string; body: unknown }
+
+let dir: string;
+let sock: string;
+let server: Server;
+let seen: Seen[] = [];
+/** What the stand-in answers, by "METHOD path" (query included); default {}. */
+let answers: Record<string, (res: ServerResponse) => void> = {};
+
+const json = (status: number, body: unknown) => (res: ServerResponse) => { res.writeHead(status, { 'content-type': 'application/json' }); res.end(JSON.stringify(body)); };
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tsswarm-cli-'));
+  sock = join(dir, 'api.sock');
+  server = createServer((req: IncomingMessage, res) => {
+    let text = '';
+    req.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => {
+      seen.push({ method: req.method!, url: req.url!, body: text ? JSON.parse(text) : undefined });
+      (answers[`${req.method} ${req.url}`] ?? json(200, {}))(res);
+    });
+  });
+  await new Promise<void>((r) => server.listen(sock, r));
+});
+afterAll(async () => {
+  await new Promise((r) => server.close(r));
+  rmSync(dir, { recursive: true, force: true });
+});
+beforeEach(() => { seen = []; answers = {}; });
+
+const client = () => new ApiClient({ socketPath: sock, display: `unix://${sock}` });
+
+function capture(): Io & { stdout: string; stderr: string } {
+  const io = { stdout: '', stderr: '', tty: false, out: (s: string) => { io.stdout += s; }, err: (s: string) => { io.stderr += s; } };
+  return io;
+}
+
+describe('one function per route', () => {
+  const stack = { name: 's', services: {}, networks: {}, volumes: {} };
+  it.each<[string, (c: ApiClient) => Promise<unknown>, Seen]>([
+    ['info', (c) => api.info(c), { method: 'GET', url: '/v1/info', body: undefined }],
+    ['deploy', (c) => api.deploy(c, stack, true), { method: 'POST', url: '/v1/stacks/deploy', body: { stack, dryRun: true } }],
+    ['stacks', (c) => api.stacks(c), { method: 'GET', url: '/v1/stacks', body: undefined }],
+    ['removeStack', (c) => api.removeStack(c, 'a b', false), { method: 'DELETE', url: '/v1/stacks/a%20b', body: undefined }],
+    ['removeStack --volumes', (c) => api.removeStack(c, 's', true), { method: 'DELETE', url: '/v1/stacks/s?volumes=1', body: undefined }],
+    ['services', (c) => api.services(c), { method: 'GET', url: '/v1/services', body: undefined }],
+    ['services of a stack', (c) => api.services(c, 's&x'), { method: 'GET', url: '/v1/services?stack=s%26x', body: undefined }],
+    ['service', (c) => api.service(c, 's/web'), { method: 'GET', url: '/v1/services/s%2Fweb', body: undefined }],
+    ['scale', (c) => api.scale(c, 's_web', 3), { method: 'POST', url: '/v1/services/s_web/scale', body: { replicas: 3 } }],
+    ['update', (c) => api.update(c, 's_web', { image: 'x' }, false), { method: 'POST', url: '/v1/services/s_web/update', body: { flags: { image: 'x' }, dryRun: false } }],
+    ['rollback', (c) => api.rollback(c, 's_web'), { method: 'POST', url: '/v1/services/s_web/rollback', body: {} }],
+    ['tasks of a service', (c) => api.tasks(c, { service: 's_web' }), { method: 'GET', url: '/v1/tasks?service=s_web', body: undefined }],
+    ['tasks of a stack', (c) => api.tasks(c, { stack: 's' }), { method: 'GET', url: '/v1/tasks?stack=s', body: undefined }],
+    ['nodes', (c) => api.nodes(c), { method: 'GET', url: '/v1/nodes', body: undefined }],
+    ['node', (c) => api.node(c, 'n1'), { method: 'GET', url: '/v1/nodes/n1', body: undefined }],
+    ['cluster', (c) => api.cluster(c), { method: 'GET', url: '/v1/cluster', body: undefined }],
+    ['clusterUpdate', (c) => api.clusterUpdate(c, { taskHistoryLimit: 2 }), { method: 'POST', url: '/v1/cluster/update', body: { spec: { taskHistoryLimit: 2 } } }],
+  ])('%s', async (_name, call, want) => {
+    await call(client());
+    expect(seen).toEqual([want]);
+  });
+
+  it('an error answer becomes the TsswarmError it describes', async () => {
+    answers['GET /v1/services/nope'] = json(404, { code: ErrorCodes.SERVICE_NOT_FOUND, message: 'service nope not found', details: [] });
+    const err = await api.service(client(), 'nope').catch((e) => e);
+    expect(err).toBeInstanceOf(TsswarmError);
+    expect(err).toMatchObject({ code: ErrorCodes.SERVICE_NOT_FOUND, message: 'service nope not found', httpStatus: 404 });
+  });
+
+  it('logs: NDJSON records, even split mid-line and mid-character', async () => {
+    const lines = [{ task: 's_web.1.abc', stream: 'stdout', data: 'héllo\n', ts: 1 }, { task: 's_web.1.abc', stream: 'stderr', data: 'oops', ts: 2 }];
+    const bytes = Buffer.from(lines.map((l) => JSON.stringify(l) + '\n').join(''));
+    const cut = bytes.indexOf(0xc3) + 1; // inside the é
+    answers['GET /v1/services/s_web/logs?follow=1&tail=5'] = (res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(bytes.subarray(0, cut));
+      setTimeout(() => res.end(bytes.subarray(cut)), 20);
+    };
+    const got = [];
+    for await (const l of api.logs(client(), 's_web', { follow: true, tail: 5, timestamps: false })) got.push(l);
+    expect(got).toEqual(lines);
+  });
+
+  it('logs: an error answer is thrown with its code', async () => {
+    answers['GET /v1/services/nope/logs?'] = json(404, { code: ErrorCodes.SERVICE_NOT_FOUND, message: 'service nope not found' });
+    const err = await (async () => { for await (const _ of api.logs(client(), 'nope', { follow: false, tail: 'all', timestamps: false })) void _; })().catch((e) => e);
+    expect(err).toMatchObject({ code: ErrorCodes.SERVICE_NOT_FOUND, message: 'service nope not found' });
+  });
+});
+
+describe('commands against the stand-in', () => {
+  const H = () => ['--host', `unix://${sock}`];
+
+  it.each([
+    [['service', 'scale', 'web=-1']],
+    [['service', 'scale', 'web=1e12']],
+    [['service', 'scale', 'web=abc']],
+    [['service', 'scale', 'web=']],
+    [['service', 'scale', 'ok=1', 'web=1001']],
+    [['service', 'logs', 'web', '--tail', 'abc']],
+    [['service', 'update', '--update-delay', 'soon', 'web']],
+    [['service', 'update', '--replicas', '-2', 'web']],
+    [['service', 'ps', 'web', '--filter', 'colour=red']],
+    [['service', 'ls', '--unknown-flag']],
+    [['deploy', '--timeout', 'nonsense', 'stack.yml']],
+    [['cluster', 'update', '--task-history-limit=-1']],
+    [['stack', 'rm', 's', '--format', 'xml']],
+  ])('%j is refused before any request', async (argv) => {
+    const err = await run([...argv, ...H()], capture()).catch((e) => e);
+    expect(err).toBeInstanceOf(TsswarmError);
+    expect(err.code).toBe(ErrorCodes.INVALID_ARGUMENT);
+    expect(seen).toEqual([]);
+  });
+
+  it('a refusal prints "Error: message (TSW_ERR_…)" and sets exit code 1', async () => {
+    const io = capture();
+    const before = process.exitCode;
+    try {
+      await main(['service', 'scale', 'web=-1', ...H()], io);
+      expect(process.exitCode).toBe(1);
+    } finally { process.exitCode = before; }
+    expect(io.stderr).toBe('Error: invalid scale specifier "web=-1": replicas must be an integer >= 0, got "-1" (TSW_ERR_INVALID_ARGUMENT)\n');
+    expect(io.stdout).toBe('');
+  });
+
+  it('service scale --detach: one request per service, a line each', async () => {
+    answers['POST /v1/services/a/scale'] = json(200, { service: 's_a', replicas: 2 });
+    answers['POST /v1/services/b/scale'] = json(200, { service: 's_b', replicas: 0 });
+    const io = capture();
+    expect(await run(['service', 'scale', 'a=2', 'b=0', '-d', ...H()], io)).toBe(0);
+    expect(io.stdout).toBe('s_a scaled to 2\ns_b scaled to 0\n');
+    expect(seen.map((s) => s.body)).toEqual([{ replicas: 2 }, { replicas: 0 }]);
+  });
+
+  it('deploy --dry-run prints the plan', async () => {
+    const file = join(dir, 'stack.yml');
+    writeFileSync(file, 'services:\n  web:\n    image: busybox\n');
+    answers['POST /v1/stacks/deploy'] = json(200, { applied: false, plan: {
+      stack: 'st', networks: [{ action: 'create', name: 'st_default' }], volumes: [],
+      services: [{ action: 'create', name: 'st_web', shortName: 'web', fields: [], replicas: { from: 0, to: 1 } }],
+    } });
+    const io = capture();
+    expect(await run(['deploy', '--dry-run', '-c', file, 'st', ...H()], io)).toBe(0);
+    expect(io.stdout).toBe('Would deploy stack st\ncreate   network st_default\ncreate   st_web (1 replica)\n');
+    expect(seen).toHaveLength(1);
+    expect(seen[0].body).toMatchObject({ dryRun: true, stack: { name: 'st', services: { web: { image: 'busybox' } } } });
+  });
+
+  it('node inspect self asks which node the manager runs on', async () => {
+    answers['GET /v1/info'] = json(200, { nodeId: 'n1' });
+    answers['GET /v1/nodes/n1'] = json(200, { id: 'n1' });
+    const io = capture();
+    expect(await run(['node', 'inspect', 'self', ...H()], io)).toBe(0);
+    expect(JSON.parse(io.stdout)).toEqual([{ id: 'n1' }]);
+  });
+
+  it('cluster update', async () => {
+    const io = capture();
+    expect(await run(['cluster', 'update', '--task-history-limit', '4', ...H()], io)).toBe(0);
+    expect(io.stdout).toBe('Cluster updated\n');
+    expect(seen).toEqual([{ method: 'POST', url: '/v1/cluster/update', body: { spec: { taskHistoryLimit: 4 } } }]);
+  });
+
+  it.each([[[]], [['--help']], [['help']], [['service', 'ls', '--help']], [['stack', '-h']]])('%j prints the usage', async (argv) => {
+    const io = capture();
+    expect(await run(argv, io)).toBe(0);
+    expect(io.stdout).toMatch(/^Usage: tsswarm COMMAND/);
+    expect(seen).toEqual([]);
+  });
+});
