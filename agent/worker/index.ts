@@ -231,6 +231,7 @@ export class Worker {
         fullReceived: this.assigned.fullReceived,
         dropped: this.assigned.dropped.has(id),
       });
+      if (actions.length) this.log.debug({ task: id, actions: actions.map((a) => a.do) }, 'reconcile');
       for (const a of actions) await this.exec.run(a, id, l, container);
       if (!l) this.assigned.dropped.delete(id);
       // A stop changed the container under the decision: look again (report it, remove it).
