@@ -10,14 +10,13 @@ import type { AgentMessage } from '../proto/gen/tsswarm/dispatcher/v1/AgentMessa
 import type { ManagerMessage__Output } from '../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
 import type { NodeDescription } from '../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import type { TaskStatus } from '../common/api/objects.js';
+import type { LogLine, LogRequest } from '../common/api/logs.js';
 
 /** What the session needs from the worker (agent/worker implements it). */
 export interface SessionWorker {
   localTaskIds(): Promise<string[]>;
   assign(full: boolean, changes: { action: 'update' | 'remove'; kind: 'task' | 'network' | 'volume'; id: string; obj?: any }[]): void;
-  logs(req: { taskIds: string[]; follow: boolean; tail: number; timestamps: boolean },
-    onChunk: (c: { taskId: string; stream: 'stdout' | 'stderr'; data: Buffer; timestampMs: number }) => void,
-    onEnd: () => void): () => void;
+  logs(req: LogRequest, onLine: (l: LogLine) => void, onEnd: () => void): () => void;
 }
 
 export interface SessionOptions {

@@ -5,6 +5,7 @@ import type Dockerode from 'dockerode';
 import { parseDuration } from '../../common/duration.js';
 import { DEFAULT_STOP_GRACE_PERIOD, type PortSpec } from '../../common/spec.js';
 import type { HealthState, TaskObj, TaskStatus } from '../../common/api/objects.js';
+import { AgentErrorCodes, isEngineUnavailable, type AgentErrorCode } from '../errors.js';
 
 export const LABEL = {
   taskId: 'tsswarm.task.id',
@@ -151,9 +152,9 @@ export function portBindingsOf(t: TaskObj, info: Dockerode.ContainerInspectInfo)
 }
 
 /** The task status a container's state stands for. Undefined: created but never started. */
-export function statusFromContainer(t: TaskObj, info: Dockerode.ContainerInspectInfo): TaskStatus | undefined {
+export function statusFromContainer(t: TaskObj, info: Dockerode.ContainerInspectInfo, now = Date.now()): TaskStatus | undefined {
   const st = info.State;
-  const base = { timestamp: Date.now(), containerId: info.Id };
+  const base = { timestamp: now, containerId: info.Id };
   if (st.Running || st.Paused || st.Restarting) {
     const hasHc = !!info.Config?.Healthcheck?.Test && info.Config.Healthcheck.Test[0] !== 'NONE';
     const h = (st as { Health?: { Status?: string } }).Health?.Status;
@@ -165,11 +166,21 @@ export function statusFromContainer(t: TaskObj, info: Dockerode.ContainerInspect
   if (code === 0) return { ...base, state: 'complete', message: 'finished', exitCode: 0 };
   const oom = st.OOMKilled;
   const message = `task: non-zero exit (${code})`;
-  return { ...base, state: 'failed', message, exitCode: code, err: oom ? `OOM killed: ${message}` : (st.Error || message) };
+  return oom
+    ? { ...base, state: 'failed', message, exitCode: code, err: `OOM killed: ${message}`, errCode: AgentErrorCodes.OOM_KILLED }
+    : { ...base, state: 'failed', message, exitCode: code, err: st.Error || message, errCode: AgentErrorCodes.EXIT_NON_ZERO };
 }
 
 /** A user-facing reason for an engine error (create/start). */
 export function explainEngineError(err: unknown, t: TaskObj): string {
+  return classifyEngineError(err, t, AgentErrorCodes.CONTAINER_CREATE_FAILED).err;
+}
+
+/**
+ * The reason and code of an engine error at create or start: a known cause (port taken, image
+ * or mount source missing, engine unreachable) gets its own code, anything else `fallback`.
+ */
+export function classifyEngineError(err: unknown, t: TaskObj, fallback: AgentErrorCode): { err: string; errCode: AgentErrorCode } {
   const msg = engineMessage(err);
   if (/port is already allocated|address already in use/i.test(msg)) {
     // e.g. "Bind for 0.0.0.0:8080 failed: port is already allocated",
@@ -178,12 +189,14 @@ export function explainEngineError(err: unknown, t: TaskObj): string {
     const ports = t.spec.ports ?? [];
     const spec = ports.find((p) => p.published !== undefined && numbers.includes(p.published))
       ?? (ports.filter((p) => p.mode === 'host' && p.published !== undefined).length === 1 ? ports.find((p) => p.mode === 'host' && p.published !== undefined) : undefined);
-    if (spec) return `port ${spec.published}/${spec.protocol} is already in use on this node`;
-    return `a published port is already in use on this node (${msg})`;
+    const code = AgentErrorCodes.PORT_IN_USE;
+    if (spec) return { err: `port ${spec.published}/${spec.protocol} is already in use on this node`, errCode: code };
+    return { err: `a published port is already in use on this node (${msg})`, errCode: code };
   }
-  if (/No such image|pull access denied|manifest unknown/i.test(msg)) return `image ${t.spec.image} not found`;
-  if (/bind source path does not exist|invalid mount config/i.test(msg)) return `invalid mount: ${msg}`;
-  return msg;
+  if (/No such image|pull access denied|manifest unknown/i.test(msg)) return { err: `image ${t.spec.image} not found`, errCode: AgentErrorCodes.IMAGE_NOT_FOUND };
+  if (/bind source path does not exist|invalid mount config/i.test(msg)) return { err: `invalid mount: ${msg}`, errCode: AgentErrorCodes.MOUNT_INVALID };
+  if (isEngineUnavailable(err)) return { err: msg, errCode: AgentErrorCodes.ENGINE_UNAVAILABLE };
+  return { err: msg, errCode: fallback };
 }
 
 export function engineMessage(err: unknown): string {

@@ -3,12 +3,10 @@
 // RFC 3339 prefix stays in `data` only when the caller asked for timestamps (as `docker logs -t`).
 
 import type Dockerode from 'dockerode';
+import type { LogLine, LogRequest } from '../../common/api/logs.js';
 
-export interface LogChunk {
-  stream: 'stdout' | 'stderr';
-  data: Buffer;
-  timestampMs: number;
-}
+/** A line of one container: the agent↔manager log line (common/api/logs.ts) before it is tagged with its task. */
+export type LogChunk = Omit<LogLine, 'taskId'>;
 
 /** Incremental parser of the engine's stream framing: [kind, 0, 0, 0, len(4, BE)] payload. */
 export class Demuxer {
@@ -47,11 +45,7 @@ export function splitTimestamp(payload: Buffer): { ms: number; rest: Buffer; pre
   return { ms: Number.isNaN(ms) ? Date.now() : ms, rest: payload.subarray(m[0].length), prefixLen: m[0].length };
 }
 
-export interface LogOptions {
-  follow: boolean;
-  tail: number; // < 0 or 0 with follow: all
-  timestamps: boolean;
-}
+export type LogOptions = Omit<LogRequest, 'taskIds'>;
 
 /** Stream one container's logs. Returns a cancel function; `onEnd` fires exactly once. */
 export function containerLogs(

@@ -1,13 +1,26 @@
 // What a task needs on the engine before its container is created: its image, its networks,
 // its named volumes. Concurrent requests for the same object share one engine call, and
 // what is known to exist is cached, so 50 replicas cost one inspect each, not fifty.
+//
+// Networks and volumes are the same thing to the agent: a named engine object, created on
+// first use with the stack's label (unless declared external: then it must exist), removed
+// only if tsswarm created it for that stack and nothing uses it. One handler,
+// `EngineResources`, does that for both; a `ResourceKind` holds what differs (how the engine
+// inspects, creates and removes each, and a network's driver, internal and attachable flags).
 
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import type { NetworkObj, VolumeObj } from '../../common/api/objects.js';
+import { AgentErrorCodes, TaskError, isEngineUnavailable, type AgentErrorCode } from '../errors.js';
 import { LABEL, engineMessage, statusCode } from './container.js';
 
-export class PrepareError extends Error {}
+/** A task cannot be prepared on this node (image, network, volume): the task is rejected. */
+export class PrepareError extends TaskError {
+  constructor(code: AgentErrorCode, message: string) {
+    super(code, message);
+    this.name = 'PrepareError';
+  }
+}
 
 const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   new Promise<T>((resolve, reject) => {
@@ -15,32 +28,169 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
     p.then((v) => { clearTimeout(timer); resolve(v); }, (e) => { clearTimeout(timer); reject(e); });
   });
 
+/** One engine call per key at a time; a success is remembered, a failure is not. */
+class Once {
+  private readonly done = new Map<string, Promise<void>>();
+
+  get(key: string, fn: () => Promise<void>): Promise<void> {
+    let p = this.done.get(key);
+    if (!p) {
+      p = fn();
+      this.done.set(key, p);
+      p.catch(() => this.done.delete(key));
+    }
+    return p;
+  }
+
+  delete(key: string): void { this.done.delete(key); }
+  clear(): void { this.done.clear(); }
+}
+
+export type ResourceObj = NetworkObj | VolumeObj;
+
+/** What differs between networks and volumes on the engine. */
+export interface ResourceKind<O extends ResourceObj> {
+  kind: O['kind'];
+  /** The label naming the store object an engine object was created for. */
+  idLabel: string;
+  /** Code of a task that cannot have this object. */
+  errCode: AgentErrorCode;
+  /** Labels and whether containers use it; throws the engine's error (404: missing). */
+  inspect(docker: Dockerode, name: string): Promise<{ labels: Record<string, string>; inUse: boolean }>;
+  /** Create it with these labels and the spec's settings; returns fields for the log line. */
+  create(docker: Dockerode, name: string, labels: Record<string, string>, spec?: O['spec']): Promise<Record<string, unknown>>;
+  remove(docker: Dockerode, name: string): Promise<void>;
+  /** Engine answers to a removal that mean "still in use, try later". */
+  inUseCodes: number[];
+}
+
+export const NETWORK: ResourceKind<NetworkObj> = {
+  kind: 'network',
+  idLabel: LABEL.network,
+  errCode: AgentErrorCodes.NETWORK_UNAVAILABLE,
+  async inspect(docker, name) {
+    const info = (await docker.getNetwork(name).inspect()) as { Labels?: Record<string, string> | null; Containers?: Record<string, unknown> | null };
+    return { labels: info.Labels ?? {}, inUse: !!info.Containers && Object.keys(info.Containers).length > 0 };
+  },
+  async create(docker, name, labels, spec) {
+    // One engine per host: the cluster-wide "overlay" is a local bridge here.
+    const driver = !spec?.driver || spec.driver === 'overlay' ? 'bridge' : spec.driver;
+    await docker.createNetwork({
+      Name: name,
+      Driver: driver,
+      CheckDuplicate: true,
+      Internal: spec?.internal ?? false,
+      Attachable: true,
+      Labels: labels,
+      Options: driver === spec?.driver ? spec.driver_opts : {},
+    });
+    return { driver };
+  },
+  async remove(docker, name) { await docker.getNetwork(name).remove(); },
+  inUseCodes: [403, 409], // has active endpoints
+};
+
+export const VOLUME: ResourceKind<VolumeObj> = {
+  kind: 'volume',
+  idLabel: LABEL.volume,
+  errCode: AgentErrorCodes.VOLUME_UNAVAILABLE,
+  async inspect(docker, name) {
+    const info = (await docker.getVolume(name).inspect()) as { Labels?: Record<string, string> | null };
+    return { labels: info.Labels ?? {}, inUse: false }; // the engine refuses the removal (409) instead
+  },
+  async create(docker, name, labels, spec) {
+    await docker.createVolume({ Name: name, Driver: spec?.driver || 'local', DriverOpts: spec?.driver_opts ?? {}, Labels: labels });
+    return {};
+  },
+  async remove(docker, name) { await docker.getVolume(name).remove(); },
+  inUseCodes: [409],
+};
+
+/** Engine objects of one kind: ensured before a task starts, removed when let go of. */
+export class EngineResources<O extends ResourceObj> {
+  private readonly known = new Once();
+
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly log: Logger,
+    readonly def: ResourceKind<O>,
+  ) {}
+
+  forget(): void { this.known.clear(); }
+
+  /** Make sure the engine object exists. `obj` absent: a stack object nobody described (defaults). */
+  ensure(name: string, stack: string, obj?: O): Promise<void> {
+    return this.known.get(name, () => this.ensureOnce(name, stack, obj));
+  }
+
+  private async ensureOnce(name: string, stack: string, obj?: O): Promise<void> {
+    const { kind, errCode } = this.def;
+    try {
+      await this.def.inspect(this.docker, name);
+      return;
+    } catch (err) {
+      if (statusCode(err) !== 404) throw new PrepareError(isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : errCode, `inspecting ${kind} ${name}: ${engineMessage(err)}`);
+    }
+    if (obj?.spec.external) throw new PrepareError(errCode, `${kind} ${name} not found (declared external)`);
+    const labels = { ...(obj?.spec.labels ?? {}), [LABEL.stack]: stack, ...(obj ? { [this.def.idLabel]: obj.id } : {}) };
+    try {
+      const fields = await this.def.create(this.docker, name, labels, obj?.spec);
+      this.log.info({ [kind]: name, ...fields }, `${kind} created`);
+    } catch (err) {
+      if (statusCode(err) === 409) return; // created meanwhile
+      throw new PrepareError(isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : errCode, `creating ${kind} ${name}: ${engineMessage(err)}`);
+    }
+  }
+
+  /** Remove an object tsswarm created for `stack`, if nothing uses it. False: still in use (retry later). */
+  async remove(name: string, stack: string): Promise<boolean> {
+    this.known.delete(name);
+    let info: { labels: Record<string, string>; inUse: boolean };
+    try {
+      info = await this.def.inspect(this.docker, name);
+    } catch (err) {
+      if (statusCode(err) === 404) return true;
+      throw err;
+    }
+    if (info.labels[LABEL.stack] !== stack) return true; // not ours: leave it alone
+    if (info.inUse) return false;
+    try {
+      await this.def.remove(this.docker, name);
+      this.log.info({ [this.def.kind]: name }, `${this.def.kind} removed`);
+      return true;
+    } catch (err) {
+      const c = statusCode(err);
+      if (c === 404) return true;
+      if (c !== undefined && this.def.inUseCodes.includes(c)) return false;
+      throw err;
+    }
+  }
+}
+
+/** Everything a task needs before its container: the image, and its networks and volumes. */
 export class Resources {
-  private readonly images = new Map<string, Promise<void>>();
-  private readonly networks = new Map<string, Promise<void>>();
-  private readonly volumes = new Map<string, Promise<void>>();
+  private readonly images = new Once();
+  readonly networks: EngineResources<NetworkObj>;
+  readonly volumes: EngineResources<VolumeObj>;
 
   constructor(
     private readonly docker: Dockerode,
     private readonly log: Logger,
     private readonly pullTimeoutMs = 120_000,
-  ) {}
+  ) {
+    this.networks = new EngineResources(docker, log, NETWORK);
+    this.volumes = new EngineResources(docker, log, VOLUME);
+  }
 
   /** Forget cached knowledge (after resync found something missing, or an engine restart). */
   forget(): void {
     this.images.clear();
-    this.networks.clear();
-    this.volumes.clear();
+    this.networks.forget();
+    this.volumes.forget();
   }
 
   ensureImage(image: string): Promise<void> {
-    let p = this.images.get(image);
-    if (!p) {
-      p = this.imageOnce(image);
-      this.images.set(image, p);
-      p.catch(() => this.images.delete(image));
-    }
-    return p;
+    return this.images.get(image, () => this.imageOnce(image));
   }
 
   private async imageOnce(image: string): Promise<void> {
@@ -48,14 +198,16 @@ export class Resources {
       await this.docker.getImage(image).inspect();
       return;
     } catch (err) {
-      if (statusCode(err) !== 404) throw new PrepareError(`inspecting image ${image}: ${engineMessage(err)}`);
+      if (statusCode(err) !== 404) {
+        throw new PrepareError(isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : AgentErrorCodes.IMAGE_NOT_FOUND, `inspecting image ${image}: ${engineMessage(err)}`);
+      }
     }
     this.log.info({ image }, 'pulling image');
     try {
       await withTimeout(this.pull(image), this.pullTimeoutMs, `pulling ${image}`);
     } catch (err) {
       this.log.warn({ image, err: engineMessage(err) }, 'pull failed');
-      throw new PrepareError(`image ${image} not found (pull failed: ${engineMessage(err)})`);
+      throw new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} not found (pull failed: ${engineMessage(err)})`);
     }
   }
 
@@ -70,122 +222,5 @@ export class Resources {
         else resolve();
       });
     });
-  }
-
-  /** Make sure the engine network exists. `obj` absent: a stack network nobody described (bridge defaults). */
-  ensureNetwork(name: string, stack: string, obj?: NetworkObj): Promise<void> {
-    let p = this.networks.get(name);
-    if (!p) {
-      p = this.networkOnce(name, stack, obj);
-      this.networks.set(name, p);
-      p.catch(() => this.networks.delete(name));
-    }
-    return p;
-  }
-
-  private async networkOnce(name: string, stack: string, obj?: NetworkObj): Promise<void> {
-    try {
-      await this.docker.getNetwork(name).inspect();
-      return;
-    } catch (err) {
-      if (statusCode(err) !== 404) throw new PrepareError(`inspecting network ${name}: ${engineMessage(err)}`);
-    }
-    if (obj?.spec.external) throw new PrepareError(`network ${name} not found (declared external)`);
-    const spec = obj?.spec;
-    // One engine per host: the cluster-wide "overlay" is a local bridge here.
-    const driver = !spec?.driver || spec.driver === 'overlay' ? 'bridge' : spec.driver;
-    try {
-      await this.docker.createNetwork({
-        Name: name,
-        Driver: driver,
-        CheckDuplicate: true,
-        Internal: spec?.internal ?? false,
-        Attachable: true,
-        Labels: { ...(spec?.labels ?? {}), [LABEL.stack]: stack, ...(obj ? { [LABEL.network]: obj.id } : {}) },
-        Options: driver === spec?.driver ? spec.driver_opts : {},
-      });
-      this.log.info({ network: name, driver }, 'network created');
-    } catch (err) {
-      if (statusCode(err) === 409) return; // created meanwhile
-      throw new PrepareError(`creating network ${name}: ${engineMessage(err)}`);
-    }
-  }
-
-  ensureVolume(name: string, stack: string, obj?: VolumeObj): Promise<void> {
-    let p = this.volumes.get(name);
-    if (!p) {
-      p = this.volumeOnce(name, stack, obj);
-      this.volumes.set(name, p);
-      p.catch(() => this.volumes.delete(name));
-    }
-    return p;
-  }
-
-  private async volumeOnce(name: string, stack: string, obj?: VolumeObj): Promise<void> {
-    try {
-      await this.docker.getVolume(name).inspect();
-      return;
-    } catch (err) {
-      if (statusCode(err) !== 404) throw new PrepareError(`inspecting volume ${name}: ${engineMessage(err)}`);
-    }
-    if (obj?.spec.external) throw new PrepareError(`volume ${name} not found (declared external)`);
-    try {
-      await this.docker.createVolume({
-        Name: name,
-        Driver: obj?.spec.driver || 'local',
-        DriverOpts: obj?.spec.driver_opts ?? {},
-        Labels: { ...(obj?.spec.labels ?? {}), [LABEL.stack]: stack, ...(obj ? { [LABEL.volume]: obj.id } : {}) },
-      });
-      this.log.info({ volume: name }, 'volume created');
-    } catch (err) {
-      throw new PrepareError(`creating volume ${name}: ${engineMessage(err)}`);
-    }
-  }
-
-  /** Remove a network tsswarm created, if no container uses it. False: still in use (retry later). */
-  async removeNetwork(name: string, stack: string): Promise<boolean> {
-    this.networks.delete(name);
-    let info: { Labels?: Record<string, string>; Containers?: Record<string, unknown> };
-    try {
-      info = await this.docker.getNetwork(name).inspect();
-    } catch (err) {
-      if (statusCode(err) === 404) return true;
-      throw err;
-    }
-    if (info.Labels?.[LABEL.stack] !== stack) return true; // not ours: leave it alone
-    if (info.Containers && Object.keys(info.Containers).length > 0) return false;
-    try {
-      await this.docker.getNetwork(name).remove();
-      this.log.info({ network: name }, 'network removed');
-      return true;
-    } catch (err) {
-      const c = statusCode(err);
-      if (c === 404) return true;
-      if (c === 403 || c === 409) return false; // has active endpoints
-      throw err;
-    }
-  }
-
-  /** Remove a volume tsswarm created for `stack`. False: still in use (retry later). */
-  async removeVolume(name: string, stack: string): Promise<boolean> {
-    this.volumes.delete(name);
-    let info: { Labels?: Record<string, string> | null };
-    try {
-      info = await this.docker.getVolume(name).inspect();
-    } catch (err) {
-      if (statusCode(err) === 404) return true;
-      throw err;
-    }
-    if (info.Labels?.[LABEL.stack] !== stack) return true;
-    try {
-      await this.docker.getVolume(name).remove();
-      this.log.info({ volume: name }, 'volume removed');
-      return true;
-    } catch (err) {
-      const c = statusCode(err);
-      if (c === 404) return true;
-      if (c === 409) return false; // in use
-      throw err;
-    }
   }
 }

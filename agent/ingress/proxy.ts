@@ -11,6 +11,7 @@
 import net from 'node:net';
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
+import { AgentErrorCodes, TaskError } from '../errors.js';
 
 export interface IngressKey {
   port: number;
@@ -26,9 +27,9 @@ export interface Backend {
 export const ingressKeyString = (k: IngressKey): string => `${k.hostIp}:${k.port}/${k.protocol}`;
 
 /** The published port is held by someone else on this node. */
-export class PortInUseError extends Error {
+export class PortInUseError extends TaskError {
   constructor(readonly key: IngressKey, cause?: unknown) {
-    super(`port ${key.port}/${key.protocol} is already in use on this node`);
+    super(AgentErrorCodes.PORT_IN_USE, `port ${key.port}/${key.protocol} is already in use on this node`);
     this.name = 'PortInUseError';
     if (cause) (this as { cause?: unknown }).cause = cause;
   }

@@ -83,8 +83,9 @@ describe('worker restart', () => {
     const b = worker(nodeId);
     await b.w.start();
     b.w.assign(false, [update({ ...keep, status: a.rec.last(keep.id)! })]);
-    // Several resync rounds (300 ms) pass: nothing is removed before the manager confirms the set.
-    await new Promise((r) => setTimeout(r, 1_200));
+    // Passes over the engine see the orphan: nothing is removed before the manager confirms the set.
+    await b.w.settle();
+    await b.w.settle();
     expect(await stackContainers(stack)).toHaveLength(2);
     b.w.assign(true, [update({ ...keep, status: a.rec.last(keep.id)! })]);
     await waitFor('orphan removed', async () => (await stackContainers(stack)).length === 1, 15_000);
@@ -103,7 +104,7 @@ describe('worker restart', () => {
     a.w.assign(true, [update(t)]);
     await a.rec.waitState(t.id, (s) => s.state === 'running');
     b.w.assign(true, []);
-    await new Promise((r) => setTimeout(r, 1_000));
+    await b.w.settle(); // b has confirmed its (empty) set and looked at the engine
     expect(await stackContainers(stack)).toHaveLength(1);
     expect(await b.w.localTaskIds()).toEqual([]);
   });
@@ -119,6 +120,7 @@ describe('worker restart', () => {
     await docker.getContainer(s.containerId!).remove({ force: true });
     const f = await rec.waitState(t.id, (x) => x.state === 'failed', 5_000);
     expect(f.exitCode).toBe(137);
+    expect(['TSW_ERR_EXIT_NON_ZERO', 'TSW_ERR_CONTAINER_REMOVED']).toContain(f.errCode);
   });
 
   it('mounts named volumes (created with the stack label) and read-only binds; deletes volumes only on request', async () => {
@@ -154,8 +156,8 @@ describe('worker restart', () => {
     // Tasks gone and the volume no longer in the full set: the data stays.
     w.assign(true, []);
     await waitFor('containers removed', async () => (await stackContainers(stack)).length === 0);
-    await new Promise((r) => setTimeout(r, 700));
-    await docker.getVolume(`${stack}_data`).inspect();
+    await w.settle(); // pending network/volume removals were tried
+    expect((await docker.getVolume(`${stack}_data`).inspect()).Name).toBe(`${stack}_data`);
     // An explicit removal (stack rm --volumes) deletes it.
     w.assign(false, [remove(vol)]);
     await waitFor('volume removed', async () => docker.getVolume(`${stack}_data`).inspect().then(() => false, () => true));
@@ -172,6 +174,7 @@ describe('worker restart', () => {
     w.assign(true, [update(t)]);
     const s = await rec.waitState(t.id, (x) => x.state === 'rejected' || x.state === 'failed');
     expect(s.err).toMatch(/nonexistent\/tsswarm-test/);
+    expect(s.errCode).toBe('TSW_ERR_MOUNT_INVALID');
   });
 
   it('re-reports every task on a full assignment', async () => {
@@ -184,7 +187,7 @@ describe('worker restart', () => {
     await rec.waitState(t.id, (s) => s.state === 'running');
     const n = rec.all.get(t.id)!.length;
     w.assign(false, [update(t)]);
-    await new Promise((r) => setTimeout(r, 500));
+    await w.settle();
     expect(rec.all.get(t.id)!.length).toBe(n); // deduped
     w.assign(true, [update(t)]);
     await waitFor('re-report', () => rec.all.get(t.id)!.length === n + 1);

@@ -1,7 +1,7 @@
 // Pure mapping from a task to the engine's create request, and engine errors to user messages.
 
 import { describe, expect, it } from 'vitest';
-import { createOptions, explainEngineError, shortServiceName } from '../../agent/exec/container.js';
+import { classifyEngineError, createOptions, explainEngineError, shortServiceName } from '../../agent/exec/container.js';
 import { makeTask } from './helpers.js';
 
 describe('container mapping', () => {
@@ -51,5 +51,17 @@ describe('container mapping', () => {
     expect(explainEngineError(e('driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 0.0.0.0:8080: bind: address already in use'), t))
       .toBe('port 8080/tcp is already in use on this node');
     expect(explainEngineError(e('No such image: foo:1'), t)).toBe(`image ${t.spec.image} not found`);
+  });
+
+  it('gives every engine error at create or start a TSW_ERR_ code', () => {
+    const t = makeTask('s', 'web', 1, 'n', { ports: [{ target: 80, published: 8080, protocol: 'tcp', mode: 'host' }] });
+    const e = (message: string) => Object.assign(new Error(message), { statusCode: 500, json: { message } });
+    const code = (err: unknown) => classifyEngineError(err, t, 'TSW_ERR_CONTAINER_START_FAILED').errCode;
+    expect(code(e('Bind for 0.0.0.0:8080 failed: port is already allocated'))).toBe('TSW_ERR_PORT_IN_USE');
+    expect(code(e('No such image: foo:1'))).toBe('TSW_ERR_IMAGE_NOT_FOUND');
+    expect(code(e('invalid mount config for type "bind": bind source path does not exist: /x'))).toBe('TSW_ERR_MOUNT_INVALID');
+    expect(code(Object.assign(new Error('connect ECONNREFUSED /run/docker.sock'), { code: 'ECONNREFUSED' }))).toBe('TSW_ERR_ENGINE_UNAVAILABLE');
+    expect(code(e('OCI runtime create failed: something else'))).toBe('TSW_ERR_CONTAINER_START_FAILED');
+    expect(classifyEngineError(e('No such image: foo:1'), t, 'TSW_ERR_CONTAINER_CREATE_FAILED').err).toBe(explainEngineError(e('No such image: foo:1'), t));
   });
 });

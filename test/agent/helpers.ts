@@ -8,7 +8,7 @@ import Dockerode from 'dockerode';
 import pino from 'pino';
 import { newId } from '../../common/ids.js';
 import { defaultDeploy, type ServiceSpec } from '../../common/spec.js';
-import type { NetworkObj, TaskObj, TaskStatus, VolumeObj } from '../../manager/store/types.js';
+import type { NetworkObj, TaskObj, TaskStatus, VolumeObj } from '../../common/api/objects.js';
 import { Worker, type WorkerOptions } from '../../agent/worker/index.js';
 
 const PRIVATE_ENGINE = '/run/tsswarm-engine/docker.sock';

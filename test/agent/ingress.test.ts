@@ -88,14 +88,12 @@ describe('ingress proxy', () => {
     const reply = tcpRead(key.port);
     await waitFor('a proxied connection', () => proxy.activeTo(backend) === 1 && answer !== undefined);
     proxy.setBackends(key, []);
-    let drained = false;
-    const d = proxy.drain([backend], 10_000).then(() => { drained = true; });
-    await new Promise((r) => setTimeout(r, 100));
-    expect(drained).toBe(false); // still serving the request in flight
+    // The drain ends only once the request in flight was answered and its connection closed:
+    // when it resolves, no connection to the backend is left.
+    const d = proxy.drain([backend], 10_000).then(() => proxy.activeTo(backend));
     answer!();
     expect(await reply).toBe('late');
-    await d;
-    expect(proxy.activeTo(backend)).toBe(0);
+    expect(await d).toBe(0);
     // A connection that never ends holds the drain only up to its bound.
     proxy.setBackends(key, [backend]);
     answer = undefined;
@@ -146,8 +144,10 @@ describe('ingress proxy', () => {
     const key: IngressKey = { port: await freePort(), protocol: 'tcp', hostIp: '127.0.0.1' };
     await proxy.bind(key);
     await proxy.release(key);
+    expect(proxy.has(key)).toBe(false);
     const again = newProxy();
     await again.bind(key);
+    expect(again.has(key)).toBe(true);
   });
 
   it('forwards UDP datagrams with one flow per client, spread over backends', async () => {
@@ -182,9 +182,11 @@ describe('ingress proxy', () => {
     const c1 = await udpClient();
     const first = (await c1.ask(key.port, 'x')).split(':')[0];
     // After the idle timeout (500 ms) the flow is gone: the next datagram starts a new flow on the next backend.
-    await waitFor('a new flow on the other backend', async () => {
+    const next = await waitFor('a new flow on the other backend', async () => {
       await new Promise((r) => setTimeout(r, 600));
-      return (await c1.ask(key.port, 'y')).split(':')[0] !== first;
+      const to = (await c1.ask(key.port, 'y')).split(':')[0];
+      return to !== first ? to : undefined;
     }, 10_000, 0);
+    expect(new Set([first, next])).toEqual(new Set(['a', 'b']));
   });
 });

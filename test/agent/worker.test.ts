@@ -123,6 +123,7 @@ describe('worker', () => {
     const failed = await rec.waitState(bad.id, (s) => s.state === 'failed');
     expect(failed.health).toBe('unhealthy');
     expect(failed.err).toMatch(/unhealthy/);
+    expect(failed.errCode).toBe('TSW_ERR_UNHEALTHY');
     expect(rec.all.get(bad.id)!.some((s) => s.state === 'running' && s.health === 'starting')).toBe(true);
     await waitFor('the unhealthy container to stop', async () => !(await docker.getContainer(failed.containerId!).inspect()).State.Running);
     expect(w.proxy.backends({ port, protocol: 'tcp', hostIp: '127.0.0.1' })).toHaveLength(1);
@@ -142,8 +143,10 @@ describe('worker', () => {
     expect(f.exitCode).toBe(137);
     expect(f.message).toBe('task: non-zero exit (137)');
     expect(f.err).toBe('task: non-zero exit (137)');
-    // A dead task is never restarted by the worker: the orchestrator replaces it.
-    await new Promise((r) => setTimeout(r, 1_500));
+    expect(f.errCode).toBe('TSW_ERR_EXIT_NON_ZERO');
+    // A dead task is never restarted by the worker: the orchestrator replaces it. Once a pass
+    // over the engine has looked at the dead container and finished, nothing was started.
+    await w.settle();
     expect(rec.last(t.id)!.state).toBe('failed');
     expect((await docker.getContainer(s.containerId!).inspect()).State.Running).toBe(false);
   });
@@ -157,6 +160,7 @@ describe('worker', () => {
     const f = await rec.waitState(t.id, (s) => s.state === 'failed');
     expect(f.exitCode).toBe(137);
     expect(f.err).toMatch(/^OOM killed/);
+    expect(f.errCode).toBe('TSW_ERR_OOM_KILLED');
   });
 
   it('still reacts within a second after the engine event stream broke', async () => {
@@ -201,7 +205,8 @@ describe('worker', () => {
     const c = await rec.waitState(ok.id, (s) => s.state === 'complete');
     expect(c.exitCode).toBe(0);
     const f = await rec.waitState(bad.id, (s) => s.state === 'failed');
-    expect(f).toMatchObject({ exitCode: 3, message: 'task: non-zero exit (3)' });
+    expect(f).toMatchObject({ exitCode: 3, message: 'task: non-zero exit (3)', errCode: 'TSW_ERR_EXIT_NON_ZERO' });
+    expect(c.errCode).toBeUndefined();
   });
 
   it('shuts a task down with its grace period, keeps the container until the task is removed', async () => {
@@ -258,6 +263,7 @@ describe('worker', () => {
     w.assign(true, [update(t)]);
     const s = await rec.waitState(t.id, (x) => x.state === 'rejected', 30_000);
     expect(s.err).toMatch(/^image tsswarm\/no-such-image:1\.0 not found/);
+    expect(s.errCode).toBe('TSW_ERR_IMAGE_NOT_FOUND');
     expect(await stackContainers(stack)).toHaveLength(0);
   });
 
@@ -273,8 +279,10 @@ describe('worker', () => {
     w.assign(true, [update(ing), update(host)]);
     const a = await rec.waitState(ing.id, (x) => x.state === 'rejected');
     expect(a.err).toBe(`port ${held}/tcp is already in use on this node`);
+    expect(a.errCode).toBe('TSW_ERR_PORT_IN_USE');
     const b = await rec.waitState(host.id, (x) => x.state === 'failed' || x.state === 'rejected');
     expect(b.err).toBe(`port ${held}/tcp is already in use on this node`);
+    expect(b.errCode).toBe('TSW_ERR_PORT_IN_USE');
   });
 
   it('gives one ingress port to one service only', async () => {
@@ -289,6 +297,7 @@ describe('worker', () => {
     w.assign(false, [update(b)]);
     const r = await rec.waitState(b.id, (s) => s.state === 'rejected');
     expect(r.err).toBe(`port ${port}/tcp is already in use on this node`);
+    expect(r.errCode).toBe('TSW_ERR_PORT_IN_USE');
     expect((await waitFor('a answers', () => httpGet(port).catch(() => undefined))).body.trim()).toBe('hello from a');
   });
 
