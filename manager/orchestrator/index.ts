@@ -5,5 +5,5 @@ export { planUpdate, outdatedSlots, inFlightSlots, type UpdateContext } from './
 export { rollbackService } from '../objects/service.js';
 export { reconcileSlots, stopTask, type SlotKey, type SlotRules, type SlotView, type SlotContext } from './slots.js';
 export { reapTasks } from './reaper.js';
-export { checkNodes } from './nodes.js';
 export { Plan, isLive, isDead, isUp, isStarted, hasHealthcheck, newTask, type NewTaskOptions } from '../objects/task.js';
+export { reconcileService, reconcileServices, isMarkedFailed, ORCHESTRATION_FAILED, type ReconcileAll, type ServiceFailure } from './services.js';

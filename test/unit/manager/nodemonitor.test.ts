@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkNodes } from '../../../manager/orchestrator/index.js';
+import { checkNodes } from '../../../manager/nodemonitor/index.js';
 import type { NodeObj } from '../../../manager/store/types.js';
-import { T0, cluster, converge, idGen, node, service, task, updates } from './fixtures.js';
+import { T0, cluster, converge, idGen, node, service, task, updates } from '../orchestrator/fixtures.js';
 
 describe('checkNodes', () => {
   it('marks a ready node down after the grace period and orphans its tasks', () => {
@@ -13,7 +13,7 @@ describe('checkNodes', () => {
       task(svc, { id: 'dead', slot: 3, nodeId: 'n1', state: 'failed' }),
       task(svc, { id: 'other', slot: 3, nodeId: 'n2' }),
     ];
-    const ops = checkNodes(cluster({ nodes, services: [svc], tasks }), T0, 3000);
+    const { ops } = checkNodes(cluster({ nodes, services: [svc], tasks }), { now: T0, graceMs: 3000 });
     const downed = ops.flatMap((o) => (o.op === 'update' && o.obj.kind === 'node' ? [o.obj as NodeObj] : []));
     expect(downed.map((n) => [n.id, n.status.state, n.status.message, n.meta.version])).toEqual([['n1', 'down', 'heartbeat failure', 1]]);
     expect(updates(ops).map((t) => [t.id, t.status.state, t.status.err])).toEqual([
@@ -29,7 +29,7 @@ describe('checkNodes', () => {
       task(svc, { id: 'b', nodeId: 'gone' }),
       task(svc, { id: 'c', state: 'pending' }),
     ];
-    const ops = checkNodes(cluster({ nodes: [node('n1', { state: 'down' })], services: [svc], tasks }), T0, 3000);
+    const { ops } = checkNodes(cluster({ nodes: [node('n1', { state: 'down' })], services: [svc], tasks }), { now: T0, graceMs: 3000 });
     expect(updates(ops).map((t) => [t.id, t.status.err])).toEqual([['a', 'node host-n1 is down'], ['b', 'node gone was removed']]);
   });
 
