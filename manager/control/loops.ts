@@ -68,6 +68,12 @@ export class ControlLoops {
     await this.idle;
   }
 
+  /** Resolves once no pass is running (a pass triggered meanwhile included). */
+  async whenIdle(): Promise<void> {
+    let seen: Promise<void> | undefined;
+    while (seen !== this.idle) { seen = this.idle; await seen; }
+  }
+
   /** A node was heard from (a heartbeat): a pass marks it ready again if it was down. */
   nodeHeard(nodeId: string): void {
     const n = this.opts.store.view((tx) => tx.get('node', nodeId));

@@ -18,21 +18,25 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 
 class Invalid extends Error {}
 
-function str(o: Record<string, unknown>, key: string, max: number, required = false): string | undefined {
+/** A string field (`at` names where the object is, for the message). */
+function str(o: Record<string, unknown>, key: string, max: number, required = false, at = ''): string | undefined {
   const v = o[key];
-  if (v === undefined || (v === null && !required)) {
-    if (required) throw new Invalid(`${key} is missing`);
+  if (v === undefined || v === null) {
+    if (required) throw new Invalid(`${at}${key} is missing`);
     return undefined;
   }
-  if (typeof v !== 'string') throw new Invalid(`${key} is not a string`);
-  if (v.length > max) throw new Invalid(`${key} is longer than ${max} characters`);
+  if (typeof v !== 'string') throw new Invalid(`${at}${key} is not a string`);
+  if (v.length > max) throw new Invalid(`${at}${key} is longer than ${max} characters`);
   return v;
 }
 
-function int(o: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
+function int(o: Record<string, unknown>, key: string, min: number, max: number, required = false, at = ''): number | undefined {
   const v = o[key];
-  if (v === undefined || v === null) return undefined;
-  if (!isInt(v) || v < min || v > max) throw new Invalid(`${key} is not an integer in ${min}..${max}`);
+  if (v === undefined || v === null) {
+    if (required) throw new Invalid(`${at}${key} is missing`);
+    return undefined;
+  }
+  if (!isInt(v) || v < min || v > max) throw new Invalid(`${at}${key} is not an integer in ${min}..${max}`);
   return v;
 }
 
@@ -71,13 +75,14 @@ export function parseTaskStatus(json: string): ParsedStatus {
       const pb = raw.portBindings;
       if (!Array.isArray(pb) || pb.length > LIMITS.portsPerService) throw new Invalid(`portBindings is not a list of at most ${LIMITS.portsPerService}`);
       status.portBindings = pb.map((b: unknown, i) => {
+        const at = `portBindings[${i}].`;
         if (!isObj(b)) throw new Invalid(`portBindings[${i}] is not an object`);
-        if (b.protocol !== 'tcp' && b.protocol !== 'udp') throw new Invalid(`portBindings[${i}].protocol is not tcp or udp`);
+        if (b.protocol !== 'tcp' && b.protocol !== 'udp') throw new Invalid(`${at}protocol is not tcp or udp`);
         return {
-          target: int(b, 'target', 1, 65535) ?? fail(`portBindings[${i}].target is missing`),
+          target: int(b, 'target', 1, 65535, true, at)!,
           protocol: b.protocol,
-          hostIp: str(b, 'hostIp', SHORT, true)!,
-          hostPort: int(b, 'hostPort', 1, 65535) ?? fail(`portBindings[${i}].hostPort is missing`),
+          hostIp: str(b, 'hostIp', SHORT, true, at)!,
+          hostPort: int(b, 'hostPort', 1, 65535, true, at)!,
         };
       });
     }
@@ -86,8 +91,4 @@ export function parseTaskStatus(json: string): ParsedStatus {
     if (err instanceof Invalid) return { ok: false, error: err.message };
     throw err;
   }
-}
-
-function fail(message: string): never {
-  throw new Invalid(message);
 }

@@ -43,4 +43,26 @@ describe('checkNodes', () => {
     expect(live.map((t) => [t.slot, t.nodeId, t.status.state]).sort()).toEqual([1, 2, 3, 4].map((n) => [n, 'n1', 'running']));
     expect(s.nodes.find((n) => n.id === 'n2')!.status.state).toBe('down');
   });
+
+  it('reads the heartbeats the dispatcher recorded: newer than the store\'s, they keep a node ready', () => {
+    const nodes = [node('n1', { heartbeat: T0 - 60_000 }), node('n2', { heartbeat: T0 - 60_000 })];
+    const d = checkNodes(cluster({ nodes }), { now: T0, graceMs: 3000, heartbeats: new Map([['n1', T0 - 1000]]) });
+    expect(d.down.map((n) => [n.id, n.status.lastHeartbeat])).toEqual([['n2', T0 - 60_000]]);
+    // Asked to look again when n1 would pass its grace.
+    expect(d.wakeAt).toBe(T0 - 1000 + 3000 + 1);
+  });
+
+  it('gives every node a grace period from when it started watching (a new manager)', () => {
+    const nodes = [node('n1', { heartbeat: T0 - 60_000 })];
+    expect(checkNodes(cluster({ nodes }), { now: T0, graceMs: 3000, watchingSince: T0 - 1000 }).ops).toEqual([]);
+    const later = checkNodes(cluster({ nodes }), { now: T0 + 2001, graceMs: 3000, watchingSince: T0 - 1000 });
+    expect(later.down.map((n) => n.id)).toEqual(['n1']);
+  });
+
+  it('a down node heard from again is ready; one only remembered is not', () => {
+    const nodes = [node('n1', { state: 'down', heartbeat: T0 - 60_000 }), node('n2', { state: 'down', heartbeat: T0 - 60_000 })];
+    const d = checkNodes(cluster({ nodes }), { now: T0, graceMs: 3000, heartbeats: new Map([['n1', T0 - 500], ['n2', T0 - 60_000]]), watchingSince: T0 });
+    expect(d.ready.map((n) => [n.id, n.status.state, n.status.message, n.status.lastHeartbeat])).toEqual([['n1', 'ready', '', T0 - 500]]);
+    expect(d.down).toEqual([]);
+  });
 });
