@@ -1,4 +1,5 @@
-export { reconcileReplicated, type Reconcile } from './replicated.js';
+export { reconcileReplicated } from './replicated.js';
+export { reconcileWith, type Reconcile } from './reconcile.js';
 export { reconcileGlobal, globalNodeFit, type GlobalNodeFit } from './global.js';
 export { restartDecision, restartDelay, deathReason, isFailure, attemptsInWindow, type RestartDecision } from './restart.js';
 export { planUpdate, outdatedSlots, inFlightSlots, type UpdateContext } from './update.js';

@@ -5,7 +5,8 @@
 import type { ClusterState, ServiceObj, StoreOp } from '../store/types.js';
 import { serviceProblem } from '../objects/service.js';
 import { reconcileGlobal } from './global.js';
-import { reconcileReplicated, type Reconcile } from './replicated.js';
+import { reconcileReplicated } from './replicated.js';
+import type { Reconcile } from './reconcile.js';
 
 /** How a failed service's updateStatus message starts (`service inspect`, `deploy` show it). */
 export const ORCHESTRATION_FAILED = 'cannot orchestrate this service: ';
