@@ -18,24 +18,25 @@ const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSaf
 
 class Invalid extends Error {}
 
+/** A field's value; undefined (or null) when absent, which only a required field refuses. */
+function field(o: Record<string, unknown>, key: string, required: boolean, at: string): unknown {
+  const v = o[key];
+  if ((v === undefined || v === null) && required) throw new Invalid(`${at}${key} is missing`);
+  return v ?? undefined;
+}
+
 /** A string field (`at` names where the object is, for the message). */
 function str(o: Record<string, unknown>, key: string, max: number, required = false, at = ''): string | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) {
-    if (required) throw new Invalid(`${at}${key} is missing`);
-    return undefined;
-  }
+  const v = field(o, key, required, at);
+  if (v === undefined) return undefined;
   if (typeof v !== 'string') throw new Invalid(`${at}${key} is not a string`);
   if (v.length > max) throw new Invalid(`${at}${key} is longer than ${max} characters`);
   return v;
 }
 
 function int(o: Record<string, unknown>, key: string, min: number, max: number, required = false, at = ''): number | undefined {
-  const v = o[key];
-  if (v === undefined || v === null) {
-    if (required) throw new Invalid(`${at}${key} is missing`);
-    return undefined;
-  }
+  const v = field(o, key, required, at);
+  if (v === undefined) return undefined;
   if (!isInt(v) || v < min || v > max) throw new Invalid(`${at}${key} is not an integer in ${min}..${max}`);
   return v;
 }
