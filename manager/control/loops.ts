@@ -144,7 +144,8 @@ export class ControlLoops {
       });
       return { ops, failed };
     });
-    await run('reaper', (s) => ({ ops: [...reapTasks(s), ...this.reapReleased(s)] }));
+    await run('reaper', (s) => ({ ops: reapTasks(s) }));
+    await run('release', (s) => this.reapReleased(s));
     this.armWake(wake);
   }
 
@@ -168,7 +169,7 @@ export class ControlLoops {
   }
 
   /** Networks and volumes a stack let go of are deleted once no task uses them. */
-  private reapReleased(s: ClusterState): StoreOp[] {
+  private reapReleased(s: ClusterState): Decision {
     const used = assignedNetworksAndVolumes(s);
     const ops: StoreOp[] = [];
     const purged: VolumeObj[] = [];
@@ -178,8 +179,8 @@ export class ControlLoops {
       ops.push({ op: 'delete', kind: 'volume', id: v.id });
       if (v.purge) purged.push(v);
     }
-    if (purged.length) queueMicrotask(() => this.opts.onPurgeVolumes?.(purged));
-    return ops;
+    // Nodes delete the engine's volumes once the store no longer holds them.
+    return { ops, committed: () => { if (purged.length) this.opts.onPurgeVolumes?.(purged); } };
   }
 
   private armWake(at: number): void {

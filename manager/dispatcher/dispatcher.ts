@@ -228,7 +228,14 @@ export class Dispatcher {
     this.pushScheduled = true;
     setImmediate(() => {
       this.pushScheduled = false;
-      for (const s of this.sessions.values()) this.push(s, false);
+      for (const s of this.sessions.values()) {
+        // One node's set that cannot be built (a malformed object) must not starve the others.
+        try {
+          this.push(s, false);
+        } catch (err) {
+          this.opts.log.error({ err, node: s.nodeId }, 'pushing assignments failed');
+        }
+      }
     });
   }
 
