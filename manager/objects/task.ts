@@ -124,11 +124,6 @@ export class Plan {
     return stamped;
   }
 
-  /** Ask the agent to stop a task (no-op when it is not meant to run). */
-  shutdown(t: TaskObj): TaskObj {
-    return this.update(t, (cur) => (cur.desiredState === 'running' ? { ...cur, desiredState: 'shutdown' } : cur));
-  }
-
   wake(at: number): void {
     this.wakeAt = this.wakeAt === undefined ? at : Math.min(this.wakeAt, at);
   }
