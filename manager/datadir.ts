@@ -1,7 +1,9 @@
 // The data dir says what it is: `cluster.json` holds the cluster's and this node's identity.
 // `--init` creates it; a restart without `--init` reads it. One manager per data dir (pid lock).
+// It holds every service's environment: it is private to the manager's user (dirs 0700, files
+// and sockets 0600), whatever modes it had before (secureDataDir, on init and on every start).
 
-import { existsSync, mkdirSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
@@ -44,10 +46,35 @@ export function lockDataDir(dir: string): () => void {
       throw new TsswarmError(ErrorCodes.DATA_DIR, `another tsswarm manager (pid ${pid}) is using ${dir}`);
     }
   }
-  writeFileSync(file, `${process.pid}\n`);
+  writeFileSync(file, `${process.pid}\n`, { mode: 0o600 });
   return () => { try { if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file); } catch { /* gone */ } };
 }
 
 function alive(pid: number): boolean {
   try { process.kill(pid, 0); return true; } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** What secureDataDir changed: a path and its mode before and after. */
+export interface Tightened { path: string; from: number; to: number }
+
+/**
+ * Make the data dir private: the dir and every dir below it 0700, every file and socket 0600
+ * (symlinks are not followed). Returns what it had to change.
+ */
+export function secureDataDir(dir: string): Tightened[] {
+  const changed: Tightened[] = [];
+  const walk = (path: string): void => {
+    let st;
+    try { st = lstatSync(path); } catch { return; } // removed meanwhile
+    const want = st.isDirectory() ? 0o700 : st.isFile() || st.isSocket() ? 0o600 : undefined;
+    if (want === undefined) return;
+    const mode = st.mode & 0o777;
+    if (mode !== want) {
+      chmodSync(path, want);
+      changed.push({ path, from: mode, to: want });
+    }
+    if (st.isDirectory()) for (const name of readdirSync(path).sort()) walk(join(path, name));
+  };
+  walk(dir);
+  return changed;
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ControlLoops } from './control/loops.js';
 import { buildApi, listenUnix } from './controlapi/server.js';
-import { lockDataDir, openDataDir } from './datadir.js';
+import { lockDataDir, openDataDir, secureDataDir } from './datadir.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { FileLog } from './store/file-log.js';
 import { Store } from './store/store.js';
@@ -37,6 +37,10 @@ export { VERSION } from '../common/version.js';
 export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
   const log = opts.log;
   const identity = openDataDir(opts.dataDir, opts.init);
+  // Private whatever it was before (an existing dir given to --init, files restored from a backup).
+  for (const t of secureDataDir(opts.dataDir)) {
+    log.warn({ path: t.path, from: t.from.toString(8), to: t.to.toString(8) }, 'data dir permissions tightened');
+  }
   const unlock = lockDataDir(opts.dataDir);
   const store = new Store(new FileLog(join(opts.dataDir, 'store')));
   await store.open();
@@ -54,10 +58,12 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     store,
     log: log.child({ component: 'orchestrator' }),
     heartbeats: () => dispatcher.heartbeats(),
+    // A node is down after 3 missed heartbeat periods (decided by the node monitor).
     nodeGraceMs: (opts.heartbeatPeriodMs ?? 1000) * 3,
     onPurgeVolumes: (vols) => dispatcher.purgeVolumes(vols.map((v) => ({ id: v.id, json: JSON.stringify(v) }))),
   });
   loops.start();
+  const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
 
   const api = buildApi({
     store, dispatcher, log,
@@ -75,6 +81,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     async close() {
       await agent?.close();
       await api.close();
+      unheard();
       await loops.stop();
       await dispatcher.close();
       await store.close();

@@ -22,10 +22,16 @@ export function protoPath(file: string): string {
   throw new Error(`cannot find proto/${file}`);
 }
 
+const loaded = new Map<string, unknown>();
+
+/** The gRPC package of proto/<file>, loaded once per process (every caller shares it). */
 export function loadProto<T>(file: string): T {
-  const def = protoLoader.loadSync(protoPath(file), LOADER_OPTIONS);
-  return grpc.loadPackageDefinition(def) as unknown as T;
+  let pkg = loaded.get(file);
+  if (pkg === undefined) {
+    pkg = grpc.loadPackageDefinition(protoLoader.loadSync(protoPath(file), LOADER_OPTIONS));
+    loaded.set(file, pkg);
+  }
+  return pkg as T;
 }
 
-let dispatcher: DispatcherProto | undefined;
-export const dispatcherProto = (): DispatcherProto => (dispatcher ??= loadProto<DispatcherProto>('dispatcher.proto'));
+export const dispatcherProto = (): DispatcherProto => loadProto<DispatcherProto>('dispatcher.proto');

@@ -1,13 +1,16 @@
 // Runs the control loops on the leader: watch the store, call the pure decision functions
-// (manager/orchestrator, manager/scheduler) on a consistent snapshot, write what they return.
-// Loops never call each other; they meet only in the store. A pass is triggered by a store
-// change, by a timer a decision asked for (restart delays, update delays), and by a slow tick
-// as a safety net. Passes never overlap; changes during a pass trigger one more pass.
+// (manager/nodemonitor, manager/orchestrator, manager/scheduler) on a consistent snapshot,
+// write what they return. Loops never call each other; they meet only in the store. A pass is
+// triggered by a store change, by a timer a decision asked for (restart delays, update delays,
+// a node's heartbeat grace), by a down node being heard from, and by a slow tick as a safety
+// net. Passes never overlap; changes during a pass trigger one more pass. One object a
+// decision cannot handle is reported (once) and skipped: it never stops the others.
 
 import type { Logger } from 'pino';
 import { newId } from '../../common/ids.js';
-import { reconcileGlobal, reconcileReplicated, reapTasks, checkNodes } from '../orchestrator/index.js';
-import { schedule } from '../scheduler/index.js';
+import { checkNodes } from '../nodemonitor/index.js';
+import { reapTasks, reconcileServices } from '../orchestrator/index.js';
+import { defaultFilters, schedule } from '../scheduler/index.js';
 import type { Store } from '../store/store.js';
 import type { ClusterState, StoreOp, VolumeObj } from '../store/types.js';
 import { assignedNetworksAndVolumes } from './usage.js';
@@ -15,12 +18,21 @@ import { assignedNetworksAndVolumes } from './usage.js';
 export interface LoopOptions {
   store: Store;
   log: Logger;
-  /** Last heartbeat per node, kept in memory by the dispatcher. */
+  /** Last heartbeat per node, recorded in memory by the dispatcher. */
   heartbeats?: () => ReadonlyMap<string, number>;
+  /** A ready node is down once silent for this long (3 heartbeat periods). */
   nodeGraceMs?: number;
   onPurgeVolumes?: (vols: VolumeObj[]) => void;
   now?: () => number;
   tickMs?: number;
+}
+
+/** What a loop decided: ops to write, when to run again, ids of objects it skipped, what to do once written. */
+interface Decision {
+  ops: StoreOp[];
+  wakeAt?: number;
+  failed?: readonly string[];
+  committed?: () => void;
 }
 
 export class ControlLoops {
@@ -32,6 +44,9 @@ export class ControlLoops {
   private wakeAt = Infinity;
   private tick?: NodeJS.Timeout;
   private idle: Promise<void> = Promise.resolve();
+  private watchingSince = 0;
+  /** What was last reported per failing object (`loop/id`), so each failure is logged once. */
+  private readonly reported = new Map<string, string>();
 
   constructor(private readonly opts: LoopOptions) {}
 
@@ -39,6 +54,7 @@ export class ControlLoops {
 
   start(): void {
     this.stopped = false;
+    this.watchingSince = this.now;
     this.unwatch = this.opts.store.watch(() => this.trigger());
     this.tick = setInterval(() => this.trigger(), this.opts.tickMs ?? 2000);
     this.trigger();
@@ -50,6 +66,18 @@ export class ControlLoops {
     if (this.tick) clearInterval(this.tick);
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     await this.idle;
+  }
+
+  /** Resolves once no pass is running (a pass triggered meanwhile included). */
+  async whenIdle(): Promise<void> {
+    let seen: Promise<void> | undefined;
+    while (seen !== this.idle) { seen = this.idle; await seen; }
+  }
+
+  /** A node was heard from (a heartbeat): a pass marks it ready again if it was down. */
+  nodeHeard(nodeId: string): void {
+    const n = this.opts.store.view((tx) => tx.get('node', nodeId));
+    if (n && n.status.state === 'down') this.trigger();
   }
 
   trigger(): void {
@@ -71,43 +99,77 @@ export class ControlLoops {
   /** One pass of every loop. Each loop's ops are committed before the next loop looks. */
   private async pass(): Promise<void> {
     let wake = Infinity;
-    const run = async (name: string, decide: (s: ClusterState) => StoreOp[]) => {
+    const run = async (name: string, decide: (s: ClusterState) => Decision) => {
       const state = this.opts.store.state();
-      let ops: StoreOp[];
+      let d: ReturnType<typeof decide>;
       try {
-        ops = decide(state);
+        d = decide(state);
       } catch (err) {
-        this.opts.log.error({ err, loop: name }, 'control loop failed');
+        this.failed(name, '', err instanceof Error ? err.message : String(err), { err });
         return;
       }
-      if (ops.length === 0) return;
+      this.settle(name, d.failed ?? []);
+      if (d.wakeAt !== undefined) wake = Math.min(wake, d.wakeAt);
+      if (d.ops.length === 0) return;
       try {
-        await this.opts.store.apply(ops);
+        await this.opts.store.apply(d.ops);
       } catch (err) {
         // A conflict means someone wrote meanwhile: their change triggers another pass.
         this.opts.log.debug({ err, loop: name }, 'control loop write conflicted; will retry');
         this.again = true;
+        return;
       }
+      d.committed?.();
     };
-    await run('nodes', (s) => checkNodes(this.withHeartbeats(s), this.now, this.opts.nodeGraceMs ?? 3000));
-    await run('orchestrator', (s) => s.services.flatMap((svc) => {
-      const r = svc.spec.deploy.mode === 'global' ? reconcileGlobal(s, svc, this.now, newId) : reconcileReplicated(s, svc, this.now, newId);
-      if (r.wakeAt !== undefined) wake = Math.min(wake, r.wakeAt);
-      return r.ops;
-    }));
-    await run('scheduler', (s) => schedule(s, this.now));
-    await run('reaper', (s) => [...reapTasks(s), ...this.reapReleased(s)]);
+    await run('nodes', (s) => {
+      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, heartbeats: this.opts.heartbeats?.(), watchingSince: this.watchingSince });
+      return {
+        ...d,
+        committed: () => {
+          for (const n of d.down) this.opts.log.warn({ node: n.id, hostname: n.description.hostname }, 'node down: heartbeat failure');
+          for (const n of d.ready) this.opts.log.info({ node: n.id, hostname: n.description.hostname }, 'node ready again');
+        },
+      };
+    });
+    await run('orchestrator', (s) => {
+      const r = reconcileServices(s, this.now, newId);
+      for (const f of r.failures) this.failed('orchestrator', f.service.id, f.error, { service: f.service.name });
+      return { ...r, failed: r.failures.map((f) => f.service.id) };
+    });
+    await run('scheduler', (s) => {
+      const failed: string[] = [];
+      const ops = schedule(s, this.now, defaultFilters(), (t, error) => {
+        failed.push(t.id);
+        this.failed('scheduler', t.id, error, { task: t.id, service: t.serviceName });
+      });
+      return { ops, failed };
+    });
+    await run('reaper', (s) => ({ ops: reapTasks(s) }));
+    await run('release', (s) => this.reapReleased(s));
     this.armWake(wake);
   }
 
-  private withHeartbeats(s: ClusterState): ClusterState {
-    const hb = this.opts.heartbeats?.();
-    if (!hb) return s;
-    return { ...s, nodes: s.nodes.map((n) => ({ ...n, status: { ...n.status, lastHeartbeat: Math.max(n.status.lastHeartbeat, hb.get(n.id) ?? 0) } })) };
+  /** Log a failure of one object (or of a whole loop: id '') once, not on every pass. */
+  private failed(loop: string, id: string, error: string, fields: Record<string, unknown>): void {
+    const key = `${loop}/${id}`;
+    if (this.reported.get(key) === error) return;
+    this.reported.set(key, error);
+    this.opts.log.error({ ...fields, loop, ...(id ? { id } : {}), error }, id ? `${loop}: skipped an object it cannot handle` : 'control loop failed');
+  }
+
+  /** After a loop ran: failures of it no longer seen (the loop itself, objects not in `failing`) are over. */
+  private settle(loop: string, failing: readonly string[]): void {
+    const still = new Set(failing.map((id) => `${loop}/${id}`));
+    for (const key of [...this.reported.keys()]) {
+      if (!key.startsWith(`${loop}/`) || still.has(key)) continue;
+      this.reported.delete(key);
+      const id = key.slice(loop.length + 1);
+      this.opts.log.info({ loop, ...(id ? { id } : {}) }, 'control loop failure cleared');
+    }
   }
 
   /** Networks and volumes a stack let go of are deleted once no task uses them. */
-  private reapReleased(s: ClusterState): StoreOp[] {
+  private reapReleased(s: ClusterState): Decision {
     const used = assignedNetworksAndVolumes(s);
     const ops: StoreOp[] = [];
     const purged: VolumeObj[] = [];
@@ -117,8 +179,8 @@ export class ControlLoops {
       ops.push({ op: 'delete', kind: 'volume', id: v.id });
       if (v.purge) purged.push(v);
     }
-    if (purged.length) queueMicrotask(() => this.opts.onPurgeVolumes?.(purged));
-    return ops;
+    // Nodes delete the engine's volumes once the store no longer holds them.
+    return { ops, committed: () => { if (purged.length) this.opts.onPurgeVolumes?.(purged); } };
   }
 
   private armWake(at: number): void {

@@ -1,17 +1,19 @@
-import { assignmentsFor } from '../objects/assignments.js';
+import { isAssigned, resourcesOfTasks } from '../objects/assignments.js';
 import type { ClusterState } from '../store/types.js';
 
-/** Ids of networks and volumes that some node still needs for the tasks it holds (or will). */
+/**
+ * Ids of networks and volumes that some node still needs: those of every task on its node's
+ * assignment list, and of every task not yet on a node (it needs them once scheduled).
+ */
 export function assignedNetworksAndVolumes(s: ClusterState): { networks: Set<string>; volumes: Set<string> } {
   const networks = new Set<string>();
   const volumes = new Set<string>();
-  // Tasks not yet on a node still need what their spec names once scheduled.
-  const nodes = new Set(s.tasks.map((t) => t.nodeId ?? ''));
-  for (const nodeId of nodes) {
-    const pendingAsAssigned = s.tasks.map((t) => (t.nodeId ? t : { ...t, nodeId: '', status: { ...t.status, state: 'assigned' as const } }));
-    const set = assignmentsFor({ tasks: pendingAsAssigned, networks: s.networks, volumes: s.volumes }, nodeId);
-    for (const id of set.networks.keys()) networks.add(id);
-    for (const id of set.volumes.keys()) volumes.add(id);
+  const resourcesOf = resourcesOfTasks(s);
+  for (const t of s.tasks) {
+    if (t.nodeId && !isAssigned(t, t.nodeId)) continue;
+    const r = resourcesOf(t);
+    for (const n of r.networks) networks.add(n.id);
+    for (const v of r.volumes) volumes.add(v.id);
   }
   return { networks, volumes };
 }

@@ -1,10 +1,12 @@
 // The manager's end of agent sessions (swarmkit's dispatcher, in small): registers nodes,
 // streams each node its assignments (full set, then changes), takes task status batches and
-// heartbeats, and relays log requests. Heartbeats stay in memory: only a node's transitions
-// (ready, down) are written to the store.
+// heartbeats, and relays log requests. It records what it hears (heartbeats and sessions, in
+// memory) and exposes it; deciding that a node is down or back is the node monitor's
+// (manager/nodemonitor), run by the control loops. Statuses from agents are validated before
+// they reach the store (status.ts).
 
 import * as grpc from '@grpc/grpc-js';
-import { existsSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { newId } from '../../common/ids.js';
 import { dispatcherProto } from '../../proto/load.js';
@@ -15,6 +17,7 @@ import type { ManagerMessage } from '../../proto/gen/tsswarm/dispatcher/v1/Manag
 import type { NodeDescription__Output } from '../../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import type { Store } from '../store/store.js';
 import { isTerminal, taskStateIndex, type NodeObj, type TaskStatus } from '../store/types.js';
+import { parseTaskStatus } from './status.js';
 import { withStatus } from '../objects/task.js';
 import { assignmentsFor, type AssignmentSet } from '../objects/assignments.js';
 
@@ -24,8 +27,6 @@ export interface DispatcherOptions {
   /** The node id of the manager's own host: it registers with role manager. */
   managerNodeId?: string;
   heartbeatPeriodMs?: number;
-  /** A node is marked down after this many missed heartbeats. */
-  heartbeatMisses?: number;
   now?: () => number;
 }
 
@@ -53,12 +54,10 @@ export class Dispatcher {
   private unwatch?: () => void;
   private pushScheduled = false;
   private readonly period: number;
-  private readonly misses: number;
-  private downTimer?: NodeJS.Timeout;
+  private readonly heardListeners = new Set<(nodeId: string) => void>();
 
   constructor(private readonly opts: DispatcherOptions) {
     this.period = opts.heartbeatPeriodMs ?? 1000;
-    this.misses = opts.heartbeatMisses ?? 3;
     const proto = dispatcherProto().tsswarm.dispatcher.v1;
     this.server.addService(proto.Dispatcher.service, {
       Session: (call: Session['call']) => this.onSession(call),
@@ -72,28 +71,39 @@ export class Dispatcher {
   async listen(addresses: string[], credentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
     for (const addr of addresses) {
       // A socket file left by a killed manager: the data dir lock says it is ours to replace.
-      if (addr.startsWith('unix://') && existsSync(addr.slice(7))) unlinkSync(addr.slice(7));
+      const path = addr.startsWith('unix://') ? addr.slice(7) : undefined;
+      if (path && existsSync(path)) unlinkSync(path);
       await new Promise<void>((resolve, reject) =>
         this.server.bindAsync(addr, credentials, (err) => (err ? reject(err) : resolve())));
+      // Only this user may talk to the manager through its socket (as the API socket).
+      if (path) chmodSync(path, 0o600);
     }
     this.unwatch = this.opts.store.watch(() => this.schedulePush());
-    this.downTimer = setInterval(() => void this.checkHeartbeats(), Math.max(200, this.period / 2));
-    // Nodes that were ready when the previous manager died get a fresh grace period.
-    for (const n of this.opts.store.view((tx) => tx.list('node'))) this.lastHeartbeat.set(n.id, this.now);
   }
 
   async close(): Promise<void> {
     this.unwatch?.();
-    if (this.downTimer) clearInterval(this.downTimer);
     for (const s of this.sessions.values()) { if (s.timer) clearTimeout(s.timer); s.call.end(); }
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
   }
 
-  /** Heartbeats as the node monitor sees them. */
+  /** When each node was last heard from (a heartbeat, a status batch, its registration). */
   heartbeats(): ReadonlyMap<string, number> { return this.lastHeartbeat; }
 
+  /** Nodes with an open session. */
   connectedNodes(): string[] { return [...this.sessions.keys()]; }
+
+  /** Called with a node's id each time it is heard from; returns the unsubscribe. */
+  onHeard(listener: (nodeId: string) => void): () => void {
+    this.heardListeners.add(listener);
+    return () => this.heardListeners.delete(listener);
+  }
+
+  private heard(nodeId: string): void {
+    this.lastHeartbeat.set(nodeId, this.now);
+    for (const l of this.heardListeners) l(nodeId);
+  }
 
   /** Ask nodes for task logs; lines arrive through onLine until every task's stream ended (or cancel()). */
   logs(byNode: Map<string, string[]>, req: { follow: boolean; tail: number; timestamps: boolean }, onLine: (l: LogLine) => void, onEnd: () => void): () => void {
@@ -133,11 +143,10 @@ export class Dispatcher {
           } else if (!session) {
             call.destroy(new Error('register first'));
           } else if (msg.heartbeat) {
-            this.lastHeartbeat.set(session.nodeId, this.now);
-            await this.markReady(session.nodeId);
+            this.heard(session.nodeId);
           } else if (msg.statuses) {
-            this.lastHeartbeat.set(session.nodeId, this.now);
-            await this.updateStatuses(session.nodeId, msg.statuses.updates.map((u) => ({ taskId: u.task_id, status: JSON.parse(u.status_json) as TaskStatus })));
+            this.heard(session.nodeId);
+            await this.updateStatuses(session.nodeId, this.validStatuses(session.nodeId, msg.statuses.updates));
           }
         } catch (err) {
           this.opts.log.warn({ err, node: session?.nodeId }, 'session message failed');
@@ -175,38 +184,24 @@ export class Dispatcher {
     if (old && old.call !== call) old.call.end();
     const session: Session = { nodeId, call, sent: new Map() };
     this.sessions.set(nodeId, session);
-    this.lastHeartbeat.set(nodeId, this.now);
+    this.heard(nodeId);
     this.opts.log.info({ node: nodeId, hostname: d?.hostname }, 'agent registered');
     call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers: [] } });
     this.push(session, true);
     return session;
   }
 
-  private async markReady(nodeId: string): Promise<void> {
-    const n = this.opts.store.view((tx) => tx.get('node', nodeId));
-    if (n && n.status.state !== 'ready') {
-      await this.opts.store.update((tx) => {
-        const cur = tx.get('node', nodeId);
-        if (cur) tx.update({ ...cur, status: { ...cur.status, state: 'ready', message: '', lastHeartbeat: this.now } });
-      });
+  /** The updates whose status is well-formed; the others are logged and dropped. */
+  private validStatuses(nodeId: string, updates: { task_id: string; status_json: string }[]): { taskId: string; status: TaskStatus }[] {
+    const out: { taskId: string; status: TaskStatus }[] = [];
+    for (const u of updates) {
+      const p = typeof u.task_id === 'string' && u.task_id.length > 0 && u.task_id.length <= 256
+        ? parseTaskStatus(u.status_json ?? '')
+        : { ok: false as const, error: 'task id is missing or too long' };
+      if (p.ok) out.push({ taskId: u.task_id, status: p.status });
+      else this.opts.log.warn({ node: nodeId, task: String(u.task_id).slice(0, 64), reason: p.error }, 'invalid task status dropped');
     }
-  }
-
-  private async checkHeartbeats(): Promise<void> {
-    const limit = this.period * this.misses;
-    const down = this.opts.store.view((tx) => tx.list('node', (n) => n.status.state === 'ready' && this.now - (this.lastHeartbeat.get(n.id) ?? 0) > limit));
-    if (down.length === 0) return;
-    try {
-      await this.opts.store.update((tx) => {
-        for (const n of down) {
-          const cur = tx.get('node', n.id);
-          if (cur) tx.update({ ...cur, status: { ...cur.status, state: 'down', message: 'heartbeat failure', lastHeartbeat: this.lastHeartbeat.get(n.id) ?? 0 } });
-        }
-      });
-      for (const n of down) this.opts.log.warn({ node: n.id, hostname: n.description.hostname }, 'node down: heartbeat failure');
-    } catch (err) {
-      this.opts.log.warn({ err }, 'marking nodes down failed');
-    }
+    return out;
   }
 
   /** Apply task statuses reported by a node; a status never moves a task backwards. */
@@ -214,7 +209,11 @@ export class Dispatcher {
     await this.opts.store.update((tx) => {
       for (const { taskId, status } of updates) {
         const t = tx.get('task', taskId);
-        if (!t || t.nodeId !== nodeId) continue;
+        if (!t) continue; // deleted meanwhile
+        if (t.nodeId !== nodeId) {
+          this.opts.log.warn({ node: nodeId, task: taskId, owner: t.nodeId }, 'status for a task of another node dropped');
+          continue;
+        }
         const cur = t.status;
         if (isTerminal(cur.state) && cur.state !== status.state) continue;
         if (taskStateIndex(status.state) < taskStateIndex(cur.state)) continue;
@@ -229,7 +228,14 @@ export class Dispatcher {
     this.pushScheduled = true;
     setImmediate(() => {
       this.pushScheduled = false;
-      for (const s of this.sessions.values()) this.push(s, false);
+      for (const s of this.sessions.values()) {
+        // One node's set that cannot be built (a malformed object) must not starve the others.
+        try {
+          this.push(s, false);
+        } catch (err) {
+          this.opts.log.error({ err, node: s.nodeId }, 'pushing assignments failed');
+        }
+      }
     });
   }
 

@@ -17,26 +17,41 @@ export function isAssigned(t: TaskObj, nodeId: string): boolean {
   return true;
 }
 
-export function assignmentsFor(state: Pick<ClusterState, 'tasks' | 'networks' | 'volumes'>, nodeId: string): AssignmentSet {
-  const tasks = new Map<string, TaskObj>();
-  const networks = new Map<string, NetworkObj>();
-  const volumes = new Map<string, VolumeObj>();
+type Resources = Pick<ClusterState, 'networks' | 'volumes'>;
+
+/** What resolves the networks and volumes of the store a task's spec names (those that exist). */
+export function resourcesOfTasks(state: Resources): (t: TaskObj) => { networks: NetworkObj[]; volumes: VolumeObj[] } {
   const netByName = new Map(state.networks.map((n) => [n.name, n]));
   const volByName = new Map(state.volumes.map((v) => [v.name, v]));
-  for (const t of state.tasks) {
-    if (!isAssigned(t, nodeId)) continue;
-    tasks.set(t.id, t);
+  return (t) => {
+    const networks: NetworkObj[] = [];
+    const volumes: VolumeObj[] = [];
     for (const key of Object.keys(t.spec.networks)) {
       const n = state.networks.find((x) => x.stack === t.stack && x.name === networkFullName(t.stack, key, x.spec))
         ?? netByName.get(networkFullName(t.stack, key));
-      if (n) networks.set(n.id, n);
+      if (n) networks.push(n);
     }
     for (const m of t.spec.volumes) {
       if (m.type !== 'volume' || !m.source) continue;
       const v = state.volumes.find((x) => x.stack === t.stack && x.name === volumeFullName(t.stack, m.source!, x.spec))
         ?? volByName.get(volumeFullName(t.stack, m.source));
-      if (v) volumes.set(v.id, v);
+      if (v) volumes.push(v);
     }
+    return { networks, volumes };
+  };
+}
+
+export function assignmentsFor(state: Pick<ClusterState, 'tasks'> & Resources, nodeId: string): AssignmentSet {
+  const tasks = new Map<string, TaskObj>();
+  const networks = new Map<string, NetworkObj>();
+  const volumes = new Map<string, VolumeObj>();
+  const resourcesOf = resourcesOfTasks(state);
+  for (const t of state.tasks) {
+    if (!isAssigned(t, nodeId)) continue;
+    tasks.set(t.id, t);
+    const r = resourcesOf(t);
+    for (const n of r.networks) networks.set(n.id, n);
+    for (const v of r.volumes) volumes.set(v.id, v);
   }
   return { tasks, networks, volumes };
 }

@@ -10,6 +10,11 @@ export const isLive = (t: TaskObj): boolean => t.desiredState === 'running' && !
 export const isDead = (t: TaskObj): boolean => t.desiredState === 'running' && isTerminal(t.status.state);
 /** Reached a node: the agent knows about it and must stop it. */
 export const isStarted = (t: TaskObj): boolean => taskStateIndex(t.status.state) >= taskStateIndex('assigned');
+/**
+ * On its node and not ended: it holds the node's resources and ports, and only that node can
+ * report it stopped (from assignment until its status is terminal).
+ */
+export const holdsNode = (t: TaskObj): boolean => t.nodeId !== undefined && isStarted(t) && !isTerminal(t.status.state);
 
 /** The spec defines a healthcheck of its own that is not disabled. */
 export function hasHealthcheck(spec: ServiceSpec): boolean {
@@ -39,7 +44,10 @@ export function withStatus(t: TaskObj, status: TaskObj['status'], now: number): 
   return next;
 }
 
-const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Plain string order (not locale-aware), so every decision iterates in the same order. */
+export const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+/** Objects by id: the order decisions walk nodes and tasks in. */
+export const byId = <T extends { id: string }>(a: T, b: T): number => cmpStr(a.id, b.id);
 
 /** Newest first: creation time, then id (descending) so the order is total. */
 export const newestFirst = (a: TaskObj, b: TaskObj): number => b.meta.createdAt - a.meta.createdAt || cmpStr(b.id, a.id);
@@ -114,11 +122,6 @@ export class Plan {
     const stamped = this.created.has(obj.id) ? next : { ...next, meta: { ...next.meta, updatedAt: this.now } };
     this.changed.set(obj.id, stamped);
     return stamped;
-  }
-
-  /** Ask the agent to stop a task (no-op when it is not meant to run). */
-  shutdown(t: TaskObj): TaskObj {
-    return this.update(t, (cur) => (cur.desiredState === 'running' ? { ...cur, desiredState: 'shutdown' } : cur));
   }
 
   wake(at: number): void {

@@ -2,10 +2,8 @@
 
 import { nodeSatisfies } from '../objects/constraint.js';
 import type { ClusterState, NodeObj, ServiceObj } from '../store/types.js';
-import type { Reconcile } from './replicated.js';
-import { reconcileSlots } from './slots.js';
-import { Plan } from '../objects/task.js';
-import { planUpdate } from './update.js';
+import { byId } from '../objects/task.js';
+import { reconcileWith, type Reconcile } from './reconcile.js';
 
 export type GlobalNodeFit = 'run' | 'keep' | 'stop';
 
@@ -22,21 +20,12 @@ export function globalNodeFit(node: NodeObj, service: ServiceObj): GlobalNodeFit
 }
 
 export function reconcileGlobal(state: ClusterState, service: ServiceObj, now: number, newId: () => string): Reconcile {
-  const plan = new Plan(now);
-  const nodes = new Map(state.nodes.map((n) => [n.id, n]));
-  const sorted = [...state.nodes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = [...state.nodes].sort(byId);
   const fit = new Map(sorted.map((n) => [n.id, globalNodeFit(n, service)]));
-  const placement = (key: number | string) => ({ nodeId: String(key) });
-  const views = reconcileSlots(
-    { service, tasks: state.tasks.filter((t) => t.serviceId === service.id), now, newId, plan },
-    {
-      wanted: sorted.filter((n) => fit.get(n.id) === 'run').map((n) => n.id),
-      frozen: new Set(sorted.filter((n) => fit.get(n.id) === 'keep').map((n) => n.id)),
-      keyOf: (t) => t.nodeId,
-      placement,
-      nodeGone: (id) => id === undefined || !nodes.has(id) || nodes.get(id)!.status.state === 'down',
-    },
-  );
-  planUpdate({ service, views, now, newId, plan, placement, tasks: state.tasks.filter((t) => t.serviceId === service.id) });
-  return { ops: plan.ops(), ...(plan.wakeAt !== undefined ? { wakeAt: plan.wakeAt } : {}) };
+  return reconcileWith(state, service, now, newId, {
+    wanted: sorted.filter((n) => fit.get(n.id) === 'run').map((n) => n.id),
+    frozen: new Set(sorted.filter((n) => fit.get(n.id) === 'keep').map((n) => n.id)),
+    keyOf: (t) => t.nodeId,
+    placement: (key) => ({ nodeId: String(key) }),
+  });
 }

@@ -2,7 +2,8 @@
 // (global) so `service ps` shows recent failures; remove what nobody needs any more.
 
 import { DEFAULT_TASK_HISTORY_LIMIT, isTerminal, type ClusterState, type StoreOp, type TaskObj } from '../store/types.js';
-import { isStarted, newestFirst } from '../objects/task.js';
+import { byId, isStarted, newestFirst } from '../objects/task.js';
+import { serviceProblem } from '../objects/service.js';
 
 /**
  * - tasks marked 'remove' go once terminal (or if they never reached a node);
@@ -18,10 +19,12 @@ import { isStarted, newestFirst } from '../objects/task.js';
 export function reapTasks(state: ClusterState, historyLimit = state.cluster?.spec.taskHistoryLimit ?? DEFAULT_TASK_HISTORY_LIMIT): StoreOp[] {
   const ops: StoreOp[] = [];
   const services = new Map(state.services.map((s) => [s.id, s]));
+  // A service that cannot be orchestrated keeps its tasks but for the history limit.
+  const sound = new Set(state.services.filter((s) => serviceProblem(s) === undefined).map((s) => s.id));
   const nodes = new Set(state.nodes.map((n) => n.id));
   const del = (t: TaskObj) => ops.push({ op: 'delete', kind: 'task', id: t.id });
   const groups = new Map<string, { dead: TaskObj[]; live: number }>();
-  const tasks = [...state.tasks].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const tasks = [...state.tasks].sort(byId);
 
   for (const t of tasks) {
     const terminal = isTerminal(t.status.state);
@@ -32,7 +35,7 @@ export function reapTasks(state: ClusterState, historyLimit = state.cluster?.spe
       continue;
     }
     if (terminal) {
-      if (t.slot !== undefined && svc.spec.deploy.mode === 'replicated' && t.slot > svc.spec.deploy.replicas && t.desiredState !== 'running') { del(t); continue; }
+      if (t.slot !== undefined && sound.has(svc.id) && svc.spec.deploy.mode === 'replicated' && t.slot > svc.spec.deploy.replicas && t.desiredState !== 'running') { del(t); continue; }
       if (t.slot === undefined && t.nodeId !== undefined && !nodes.has(t.nodeId) && t.desiredState !== 'running') { del(t); continue; }
     }
     const key = t.slot !== undefined ? `${t.serviceId}/slot/${t.slot}` : `${t.serviceId}/node/${t.nodeId ?? ''}`;

@@ -6,7 +6,7 @@
 
 import { isTerminal, type ServiceObj, type TaskObj } from '../store/types.js';
 import { restartDecision } from './restart.js';
-import { bestFirst, isDead, isLive, isStarted, isUp, newestFirst, newTask, type NewTaskOptions, type Plan } from '../objects/task.js';
+import { bestFirst, cmpStr, isDead, isLive, isStarted, isUp, newestFirst, newTask, type NewTaskOptions, type Plan } from '../objects/task.js';
 
 export type SlotKey = number | string;
 
@@ -54,8 +54,9 @@ export function stopTask(plan: Plan, t: TaskObj): void {
   });
 }
 
-const keyOrder = (a: SlotKey, b: SlotKey): number =>
-  typeof a === 'number' && typeof b === 'number' ? a - b : String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0;
+/** Slots in order: replica numbers by value, node ids as strings. */
+export const keyOrder = (a: SlotKey, b: SlotKey): number =>
+  typeof a === 'number' && typeof b === 'number' ? a - b : cmpStr(String(a), String(b));
 
 export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
   const { service, plan, now } = ctx;

@@ -7,7 +7,7 @@
 
 import { parseDuration } from '../../common/duration.js';
 import type { ServiceObj, TaskObj, UpdateState } from '../store/types.js';
-import { stopTask, type SlotKey, type SlotView } from './slots.js';
+import { keyOrder, stopTask, type SlotKey, type SlotView } from './slots.js';
 import { rollbackService } from '../objects/service.js';
 import { isLive, isStarted, isUp, newTask, type NewTaskOptions, type Plan } from '../objects/task.js';
 
@@ -61,7 +61,7 @@ export const inFlightSlots = (views: readonly SlotView[]): SlotView[] =>
 const batchOrder = (a: SlotView, b: SlotView): number =>
   Number(isLive(a.old!)) - Number(isLive(b.old!))
   || Number(isUp(a.old!)) - Number(isUp(b.old!))
-  || (typeof a.key === 'number' && typeof b.key === 'number' ? a.key - b.key : String(a.key) < String(b.key) ? -1 : String(a.key) > String(b.key) ? 1 : 0);
+  || keyOrder(a.key, b.key);
 
 function setUpdateStatus(ctx: UpdateContext, state: UpdateState, message: string, startedAt: number, completedAt?: number): void {
   ctx.plan.update(ctx.service, (s) => ({ ...s, updateStatus: { state, startedAt, message, ...(completedAt !== undefined ? { completedAt } : {}) } }));

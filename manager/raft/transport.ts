@@ -36,8 +36,7 @@ export interface RaftTransport {
   close(): Promise<void>;
 }
 
-let proto: ProtoGrpcType | undefined;
-const raftProto = (): ProtoGrpcType => (proto ??= loadProto<ProtoGrpcType>('raft.proto'));
+const raftProto = (): ProtoGrpcType => loadProto<ProtoGrpcType>('raft.proto');
 
 export function toPb(m: WireMessage): PbMessage {
   const pb: PbMessage = { type: m.type, from: m.from, to: m.to, term: m.term };

@@ -3,7 +3,8 @@
 // pass see earlier ones.
 
 import { publishedPortKey } from '../../common/api/ports.js';
-import { isTerminal, taskStateIndex, type ClusterState, type NodeObj, type TaskObj } from '../store/types.js';
+import type { ClusterState, NodeObj, TaskObj } from '../store/types.js';
+import { byId, holdsNode } from '../objects/task.js';
 
 export interface NodeInfo {
   node: NodeObj;
@@ -18,9 +19,7 @@ export interface NodeInfo {
   activeTasks: number;
 }
 
-/** A task holds its node's resources from assignment until it is terminal. */
-export const holdsNode = (t: TaskObj): boolean =>
-  t.nodeId !== undefined && !isTerminal(t.status.state) && taskStateIndex(t.status.state) >= taskStateIndex('assigned');
+export { holdsNode };
 
 export const taskNanoCpus = (t: TaskObj): number => Math.round((t.spec.deploy.resources.reservations.cpus ?? 0) * 1e9);
 export const taskMemory = (t: TaskObj): number => t.spec.deploy.resources.reservations.memory ?? 0;
@@ -45,7 +44,7 @@ export function addTask(info: NodeInfo, t: TaskObj): void {
 
 export function buildNodeInfos(state: Pick<ClusterState, 'nodes' | 'tasks'>): Map<string, NodeInfo> {
   const infos = new Map<string, NodeInfo>();
-  for (const n of [...state.nodes].sort((a, b) => cmp(a.id, b.id))) infos.set(n.id, emptyNodeInfo(n));
+  for (const n of [...state.nodes].sort(byId)) infos.set(n.id, emptyNodeInfo(n));
   for (const t of state.tasks) {
     if (!holdsNode(t)) continue;
     const info = infos.get(t.nodeId!);
@@ -54,4 +53,3 @@ export function buildNodeInfos(state: Pick<ClusterState, 'nodes' | 'tasks'>): Ma
   return infos;
 }
 
-export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);

@@ -3,7 +3,8 @@
 // fewest tasks in total, then node id so the choice is deterministic.
 
 import { nodeAttribute } from '../objects/constraint.js';
-import { cmp, type NodeInfo } from './nodeinfo.js';
+import type { NodeInfo } from './nodeinfo.js';
+import { cmpStr } from '../objects/task.js';
 import type { TaskObj } from '../store/types.js';
 
 /** Nodes missing the label form one group of their own, as in Swarm. */
@@ -18,7 +19,7 @@ function spread(task: TaskObj, candidates: NodeInfo[], key: string): NodeInfo[] 
     g.nodes.push(info);
     groups.set(v, g);
   }
-  const best = [...groups.entries()].sort(([va, a], [vb, b]) => a.tasks - b.tasks || cmp(va, vb))[0];
+  const best = [...groups.entries()].sort(([va, a], [vb, b]) => a.tasks - b.tasks || cmpStr(va, vb))[0];
   return best ? best[1].nodes : candidates;
 }
 
@@ -30,7 +31,7 @@ export function rankNodes(task: TaskObj, eligible: readonly NodeInfo[]): NodeInf
   return candidates.sort((a, b) =>
     (a.serviceTasks.get(task.serviceId) ?? 0) - (b.serviceTasks.get(task.serviceId) ?? 0)
     || a.activeTasks - b.activeTasks
-    || cmp(a.node.id, b.node.id));
+    || cmpStr(a.node.id, b.node.id));
 }
 
 export const pickNode = (task: TaskObj, eligible: readonly NodeInfo[]): NodeInfo | undefined => rankNodes(task, eligible)[0];

@@ -2,12 +2,13 @@
 // append resolves, plus an atomically written snapshot file. Layout under `dir`:
 //   snapshot.json   {"index":N,"objects":[...]}   (written to a temp file, fsynced, renamed, dir fsynced)
 //   wal.log         records: <len u32 BE><crc32 u32 BE><json bytes>
+// Both files are 0600 and the dir 0700: they hold every service's spec and environment.
 // Recovery: read the snapshot, then every whole record of wal.log with index > snapshot.index.
 // A torn tail (partial last record, or a last record whose checksum fails) is the remains of a
 // write that was never acknowledged: it is cut off. A bad record followed by good ones is
 // corruption of acknowledged data: recovery stops with TSW_ERR_CORRUPT rather than guess.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
+import { closeSync, existsSync, fchmodSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync, ftruncateSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from '../../common/crc32.js';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
@@ -25,7 +26,7 @@ export class FileLog implements StoreLog {
   get snapshotPath(): string { return join(this.dir, 'snapshot.json'); }
 
   async recover(): Promise<Recovered> {
-    mkdirSync(this.dir, { recursive: true });
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     let snapshot: StoreSnapshot | undefined;
     if (existsSync(this.snapshotPath)) {
       try {
@@ -59,7 +60,7 @@ export class FileLog implements StoreLog {
         goodLength = off;
       }
     }
-    this.fd = openSync(this.walPath, 'a+');
+    this.fd = openPrivate(this.walPath, 'a+');
     if (fstatSync(this.fd).size !== goodLength) {
       ftruncateSync(this.fd, goodLength);
       fsyncSync(this.fd);
@@ -85,7 +86,7 @@ export class FileLog implements StoreLog {
 
   async snapshot(snap: StoreSnapshot): Promise<void> {
     const tmp = `${this.snapshotPath}.tmp`;
-    const fd = openSync(tmp, 'w');
+    const fd = openPrivate(tmp, 'w');
     writeSync(fd, JSON.stringify(snap));
     fsyncSync(fd);
     closeSync(fd);
@@ -103,6 +104,13 @@ export class FileLog implements StoreLog {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;
   }
+}
+
+/** Open a file that only its owner may read, whatever mode an existing one had. */
+function openPrivate(path: string, flags: string): number {
+  const fd = openSync(path, flags, 0o600);
+  fchmodSync(fd, 0o600);
+  return fd;
 }
 
 function hasValidRecordAfter(buf: Buffer, from: number): boolean {

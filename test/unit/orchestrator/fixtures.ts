@@ -2,7 +2,8 @@
 // (compare-and-set on meta.version), play the agent, and run the loops to convergence.
 
 import { defaultDeploy, type HealthcheckSpec, type PortSpec, type RestartPolicySpec, type ServiceSpec, type UpdateConfigSpec } from '../../../common/spec.js';
-import { checkNodes, reapTasks, reconcileGlobal, reconcileReplicated } from '../../../manager/orchestrator/index.js';
+import { reapTasks, reconcileServices } from '../../../manager/orchestrator/index.js';
+import { checkNodes } from '../../../manager/nodemonitor/index.js';
 import { schedule } from '../../../manager/scheduler/index.js';
 import { withStatus } from '../../../manager/objects/task.js';
 import {
@@ -201,13 +202,11 @@ export function loopPass(state: ClusterState, now: number, newId: () => string, 
   let count = 0;
   let wakeAt: number | undefined;
   const run = (ops: StoreOp[]) => { count += ops.length; s = applyOps(s, ops); };
-  const beating = { ...s, nodes: s.nodes.map((n) => (silent.has(n.id) ? n : { ...n, status: { ...n.status, lastHeartbeat: now } })) };
-  run(checkNodes(beating, now, 3000));
-  run(s.services.flatMap((svc) => {
-    const r = svc.spec.deploy.mode === 'global' ? reconcileGlobal(s, svc, now, newId) : reconcileReplicated(s, svc, now, newId);
-    if (r.wakeAt !== undefined) wakeAt = Math.min(wakeAt ?? Infinity, r.wakeAt);
-    return r.ops;
-  }));
+  const heartbeats = new Map(s.nodes.filter((n) => !silent.has(n.id)).map((n) => [n.id, now]));
+  run(checkNodes(s, { now, graceMs: 3000, heartbeats }).ops);
+  const r = reconcileServices(s, now, newId);
+  if (r.wakeAt !== undefined) wakeAt = r.wakeAt;
+  run(r.ops);
   run(schedule(s, now));
   run(reapTasks(s, 5));
   return { state: s, ops: count, wakeAt };

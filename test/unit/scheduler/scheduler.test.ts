@@ -191,3 +191,24 @@ describe('filters', () => {
     expect(r.eligible).toHaveLength(1);
   });
 });
+
+describe('schedule with a malformed task', () => {
+  it('leaves it pending with the reason (once) and places the others', () => {
+    const good = service('web');
+    const odd = service('odd');
+    const broken = pending(odd, 1);
+    // A task stored by an older version: its copy of the spec lacks resources.
+    delete (broken.spec.deploy as Partial<typeof broken.spec.deploy>).resources;
+    const errors: string[] = [];
+    const s = cluster({ nodes: [node('n1')], services: [good, odd], tasks: [broken, pending(good, 1)] });
+    const ops = schedule(s, T0, defaultFilters(), (t, e) => errors.push(`${t.id}: ${e}`));
+    expect(updates(ops).map((t) => [t.id, t.status.state, t.nodeId ?? t.status.err?.slice(0, 17)])).toEqual([
+      ['odd.1', 'pending', 'cannot schedule: '],
+      ['web.1', 'assigned', 'n1'],
+    ]);
+    expect(errors).toHaveLength(1);
+    // Written once: the same error is not written again.
+    const again = schedule({ ...s, tasks: [updates(ops)[0]] }, T0 + 1000);
+    expect(again).toEqual([]);
+  });
+});

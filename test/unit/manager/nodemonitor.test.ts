@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { checkNodes } from '../../../manager/orchestrator/index.js';
+import { checkNodes } from '../../../manager/nodemonitor/index.js';
 import type { NodeObj } from '../../../manager/store/types.js';
-import { T0, cluster, converge, idGen, node, service, task, updates } from './fixtures.js';
+import { T0, cluster, converge, idGen, node, service, task, updates } from '../orchestrator/fixtures.js';
 
 describe('checkNodes', () => {
   it('marks a ready node down after the grace period and orphans its tasks', () => {
@@ -13,7 +13,7 @@ describe('checkNodes', () => {
       task(svc, { id: 'dead', slot: 3, nodeId: 'n1', state: 'failed' }),
       task(svc, { id: 'other', slot: 3, nodeId: 'n2' }),
     ];
-    const ops = checkNodes(cluster({ nodes, services: [svc], tasks }), T0, 3000);
+    const { ops } = checkNodes(cluster({ nodes, services: [svc], tasks }), { now: T0, graceMs: 3000 });
     const downed = ops.flatMap((o) => (o.op === 'update' && o.obj.kind === 'node' ? [o.obj as NodeObj] : []));
     expect(downed.map((n) => [n.id, n.status.state, n.status.message, n.meta.version])).toEqual([['n1', 'down', 'heartbeat failure', 1]]);
     expect(updates(ops).map((t) => [t.id, t.status.state, t.status.err])).toEqual([
@@ -29,7 +29,7 @@ describe('checkNodes', () => {
       task(svc, { id: 'b', nodeId: 'gone' }),
       task(svc, { id: 'c', state: 'pending' }),
     ];
-    const ops = checkNodes(cluster({ nodes: [node('n1', { state: 'down' })], services: [svc], tasks }), T0, 3000);
+    const { ops } = checkNodes(cluster({ nodes: [node('n1', { state: 'down' })], services: [svc], tasks }), { now: T0, graceMs: 3000 });
     expect(updates(ops).map((t) => [t.id, t.status.err])).toEqual([['a', 'node host-n1 is down'], ['b', 'node gone was removed']]);
   });
 
@@ -42,5 +42,27 @@ describe('checkNodes', () => {
     const live = s.tasks.filter((t) => t.desiredState === 'running');
     expect(live.map((t) => [t.slot, t.nodeId, t.status.state]).sort()).toEqual([1, 2, 3, 4].map((n) => [n, 'n1', 'running']));
     expect(s.nodes.find((n) => n.id === 'n2')!.status.state).toBe('down');
+  });
+
+  it('reads the heartbeats the dispatcher recorded: newer than the store\'s, they keep a node ready', () => {
+    const nodes = [node('n1', { heartbeat: T0 - 60_000 }), node('n2', { heartbeat: T0 - 60_000 })];
+    const d = checkNodes(cluster({ nodes }), { now: T0, graceMs: 3000, heartbeats: new Map([['n1', T0 - 1000]]) });
+    expect(d.down.map((n) => [n.id, n.status.lastHeartbeat])).toEqual([['n2', T0 - 60_000]]);
+    // Asked to look again when n1 would pass its grace.
+    expect(d.wakeAt).toBe(T0 - 1000 + 3000 + 1);
+  });
+
+  it('gives every node a grace period from when it started watching (a new manager)', () => {
+    const nodes = [node('n1', { heartbeat: T0 - 60_000 })];
+    expect(checkNodes(cluster({ nodes }), { now: T0, graceMs: 3000, watchingSince: T0 - 1000 }).ops).toEqual([]);
+    const later = checkNodes(cluster({ nodes }), { now: T0 + 2001, graceMs: 3000, watchingSince: T0 - 1000 });
+    expect(later.down.map((n) => n.id)).toEqual(['n1']);
+  });
+
+  it('a down node heard from again is ready; one only remembered is not', () => {
+    const nodes = [node('n1', { state: 'down', heartbeat: T0 - 60_000 }), node('n2', { state: 'down', heartbeat: T0 - 60_000 })];
+    const d = checkNodes(cluster({ nodes }), { now: T0, graceMs: 3000, heartbeats: new Map([['n1', T0 - 500], ['n2', T0 - 60_000]]), watchingSince: T0 });
+    expect(d.ready.map((n) => [n.id, n.status.state, n.status.message, n.status.lastHeartbeat])).toEqual([['n1', 'ready', '', T0 - 500]]);
+    expect(d.down).toEqual([]);
   });
 });

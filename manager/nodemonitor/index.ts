@@ -1,0 +1,1 @@
+export { checkNodes, type NodeMonitorInput, type NodeMonitorDecision } from './monitor.js';

@@ -1,0 +1,70 @@
+// The node monitor: the one place that decides a node is down (or back). The dispatcher only
+// records when it last heard from each node; this pure decision reads those heartbeats with
+// the store's nodes and the time, and returns what to write: a ready node silent for longer
+// than the grace becomes `down`, a down node heard from again becomes `ready`, and every task
+// a down or removed node held is orphaned so the orchestrators replace it elsewhere (per
+// restart policy). Run by the control-loop runner (manager/control/loops.ts).
+
+import { type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../store/types.js';
+import { byId, holdsNode } from '../objects/task.js';
+
+export interface NodeMonitorInput {
+  now: number;
+  /** A ready node is down once its last heartbeat is older than this. */
+  graceMs: number;
+  /** Last heartbeat per node as the dispatcher heard it (in memory: newer than the store's). */
+  heartbeats?: ReadonlyMap<string, number>;
+  /**
+   * When this manager started watching: every node gets a grace period from then (nodes that
+   * were ready when the previous manager stopped have had no one to heartbeat to).
+   */
+  watchingSince?: number;
+}
+
+export interface NodeMonitorDecision {
+  ops: StoreOp[];
+  /** The nodes this decision marks down, and those it marks ready again. */
+  down: NodeObj[];
+  ready: NodeObj[];
+  /** When the first ready node would pass its grace (call again then). */
+  wakeAt?: number;
+}
+
+export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMonitorDecision {
+  const { now, graceMs } = input;
+  const ops: StoreOp[] = [];
+  const down: NodeObj[] = [];
+  const ready: NodeObj[] = [];
+  const nodes = new Map<string, NodeObj>();
+  let wakeAt: number | undefined;
+  for (const n of [...state.nodes].sort(byId)) {
+    const heard = input.heartbeats?.get(n.id);
+    const last = Math.max(n.status.lastHeartbeat, heard ?? 0);
+    let next = n;
+    if (n.status.state === 'ready') {
+      const since = Math.max(last, input.watchingSince ?? 0);
+      if (now - since > graceMs) {
+        next = { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...n.status, state: 'down', message: 'heartbeat failure', lastHeartbeat: last } };
+        down.push(next);
+      } else wakeAt = Math.min(wakeAt ?? Infinity, since + graceMs + 1);
+    } else if (n.status.state === 'down' && heard !== undefined && now - heard <= graceMs) {
+      // Heard from again (its session came back or its heartbeats were only late).
+      next = { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...n.status, state: 'ready', message: '', lastHeartbeat: heard } };
+      ready.push(next);
+      wakeAt = Math.min(wakeAt ?? Infinity, heard + graceMs + 1);
+    }
+    if (next !== n) ops.push({ op: 'update', obj: next });
+    nodes.set(n.id, next);
+  }
+  for (const t of [...state.tasks].sort(byId)) {
+    // Every task that reached a node and has not ended, whatever it is meant to do: nothing
+    // will report on it while its node is away (a stopping task must not hold its slot).
+    if (!holdsNode(t)) continue;
+    const n = nodes.get(t.nodeId!);
+    const err = !n ? `node ${t.nodeId} was removed` : n.status.state === 'down' ? `node ${n.description.hostname} is down` : undefined;
+    if (!err) continue;
+    const orphaned: TaskObj = { ...t, meta: { ...t.meta, updatedAt: now }, status: { ...t.status, state: 'orphaned', timestamp: now, message: 'orphaned', err } };
+    ops.push({ op: 'update', obj: orphaned });
+  }
+  return { ops, down, ready, ...(wakeAt !== undefined ? { wakeAt } : {}) };
+}
