@@ -5,6 +5,7 @@
 // (manager/nodemonitor), run by the control loops. Statuses from agents are validated before
 // they reach the store (status.ts).
 
+import type { LogLine, LogRequest } from '../../common/api/logs.js';
 import * as grpc from '@grpc/grpc-js';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -37,7 +38,7 @@ interface Session {
   timer?: NodeJS.Timeout;
 }
 
-export interface LogLine { taskId: string; stream: string; data: Buffer; timestampMs: number }
+export type { LogLine } from '../../common/api/logs.js';
 
 interface LogSubscriber {
   nodeId: string;
@@ -106,7 +107,7 @@ export class Dispatcher {
   }
 
   /** Ask nodes for task logs; lines arrive through onLine until every task's stream ended (or cancel()). */
-  logs(byNode: Map<string, string[]>, req: { follow: boolean; tail: number; timestamps: boolean }, onLine: (l: LogLine) => void, onEnd: () => void): () => void {
+  logs(byNode: Map<string, string[]>, req: Omit<LogRequest, 'taskIds'>, onLine: (l: LogLine) => void, onEnd: () => void): () => void {
     const ids: string[] = [];
     let open = 0;
     const endOne = () => { if (--open === 0) onEnd(); };
@@ -280,7 +281,7 @@ export class Dispatcher {
     call.on('data', (c: LogChunk__Output) => {
       const sub = this.logSubs.get(c.request_id);
       if (!sub) return;
-      if (c.data && c.data.length) sub.onLine({ taskId: c.task_id, stream: c.stream, data: Buffer.from(c.data), timestampMs: Number(c.timestamp_ms) });
+      if (c.data && c.data.length) sub.onLine({ taskId: c.task_id, stream: c.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(c.data), timestampMs: Number(c.timestamp_ms) });
       if (c.eof) {
         if (c.task_id) sub.pendingTasks.delete(c.task_id);
         if (!c.task_id || sub.pendingTasks.size === 0) { this.logSubs.delete(c.request_id); sub.onEnd(); }
