@@ -93,9 +93,13 @@ function schemaDetails(errors: { keyword: string; schemaPath: string; instancePa
   };
   for (const e of errors) {
     if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue; // reported below, once
+    const child = (n: string) => path(`${e.instancePath}/${n.replace(/~/g, '~0').replace(/\//g, '~1')}`);
     if (e.keyword === 'additionalProperties') {
-      const names = (e.params as { additionalProperties?: string[] }).additionalProperties ?? [];
-      for (const n of names) add(path(`${e.instancePath}/${n.replace(/~/g, '~0').replace(/\//g, '~1')}`), 'unknown field');
+      for (const n of (e.params as { additionalProperties?: string[] }).additionalProperties ?? []) add(child(n), 'unknown field');
+      continue;
+    }
+    if (e.keyword === 'required') {
+      for (const n of (e.params as { requiredProperties?: string[] }).requiredProperties ?? []) add(child(n), 'is required');
       continue;
     }
     add(path(e.instancePath), e.message);
