@@ -11,6 +11,8 @@ import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { LIMITS } from '../../common/api/limits.js';
+import type { ErrorBody } from '../../common/api/types.js';
+import { ErrorCodes } from '../../common/errors.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import type { Store } from '../store/store.js';
 import type { ApiContext } from './context.js';
@@ -33,8 +35,6 @@ export interface ApiOptions {
   validation?: DeployValidation;
 }
 
-export { findService } from './lookup.js';
-
 export function buildApi(opts: ApiOptions): FastifyInstance {
   const log = opts.log.child({ component: 'api' });
   const app = Fastify({
@@ -47,6 +47,14 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     frameworkErrors: (err, _req, reply) => {
       const { status, body } = errorResponse(err);
       void (reply as unknown as FastifyReply).status(status).send(body);
+    },
+    // So is a request Node's HTTP parser cannot read (before fastify sees it).
+    clientErrorHandler: (err, socket) => {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ECONNRESET' || !socket.writable) { socket.destroy(err); return; }
+      const [status, reason] = code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      const body = JSON.stringify({ code: ErrorCodes.INVALID_ARGUMENT, message: `malformed HTTP request (${code ?? 'client error'})`, details: [] } satisfies ErrorBody);
+      socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
     },
   });
 

@@ -1,8 +1,13 @@
 // What a hostile or broken client can send the API: each is refused with a 4xx and a TSW_ERR
 // code naming the field, and the store is exactly as it was (index and state).
 
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions } from 'fastify';
+import { listenUnix } from '../../../manager/controlapi/server.js';
 import { harness, serviceSpec, stackSpec, type Harness } from './harness.js';
 import { LIMITS } from '../../../common/api/limits.js';
 import { defaultDeploy } from '../../../common/spec.js';
@@ -189,6 +194,37 @@ describe('paths and query strings', () => {
     await refused(post('/v1/cluster/update', { spec: 'x' }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'spec' });
     await refused(post('/v1/cluster/update', { spec: { taskHistoryLimit: 1e300 } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'spec.taskHistoryLimit' });
     await refused(post('/v1/cluster/update', { spec: { allowedBindPaths: ['relative/path'] } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'spec.allowedBindPaths[0]' });
+  });
+});
+
+describe('on the socket', () => {
+  /** Writes raw bytes to the API's unix socket; resolves with what came back. */
+  const exchange = (path: string, data: string): Promise<string> => new Promise((resolve, reject) => {
+    const sock = connect(path);
+    let out = '';
+    sock.on('data', (d) => { out += d.toString(); });
+    sock.on('end', () => resolve(out));
+    sock.on('close', () => resolve(out));
+    sock.on('error', reject);
+    sock.write(data);
+  });
+
+  it('a malformed request, and a body announced larger than the limit, get a TSW_ERR answer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsswarm-sock-'));
+    const path = join(dir, 'api.sock');
+    try {
+      await listenUnix(h.app, path);
+      const before = h.snapshot();
+      const garbage = await exchange(path, 'NOT HTTP AT ALL\r\n\r\n');
+      expect(garbage).toMatch(/^HTTP\/1\.1 400/);
+      expect(garbage).toContain('"code":"TSW_ERR_INVALID_ARGUMENT"');
+      const big = await exchange(path, `POST /v1/stacks/deploy HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${100 << 20}\r\nConnection: close\r\n\r\n{"stack":`);
+      expect(big).toMatch(/^HTTP\/1\.1 413/);
+      expect(big).toContain('"code":"TSW_ERR_REQUEST_TOO_LARGE"');
+      expect(h.snapshot()).toBe(before);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
