@@ -1,7 +1,9 @@
 // Deploying a stack, as data: `planDeploy` computes exactly what a deploy would change
 // (services to create, update, scale or remove; networks and volumes to add or release) from
-// the normalised stack and the current state; `applyPlan` writes it in one store batch.
-// Nothing half-applied: validation fails before any write.
+// the normalised stack and the current state; `applyDeploy` writes it in one store batch,
+// every service spec through writeServiceSpec (write-spec.ts). Networks and volumes are
+// handled by one planner parameterised by kind. Nothing half-applied: validation fails before
+// any write.
 
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { networkFullName, serviceFullName, volumeFullName, type NetworkSpec, type StackSpec, type VolumeSpec } from '../../common/spec.js';
