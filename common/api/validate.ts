@@ -70,7 +70,8 @@ export function checkImageRef(ref: string): string | undefined {
   const colon = rest.lastIndexOf(':');
   if (colon > slash) {
     const tag = rest.slice(colon + 1);
-    if (!TAG_RE.test(tag)) return bad('a tag is up to 128 letters, digits, _, . and - (not starting with . or -)');
+    // an empty tag (`name:`, e.g. from an unset ${TAG}) means none, as the engine's default tag
+    if (tag !== '' && !TAG_RE.test(tag)) return bad('a tag is up to 128 letters, digits, _, . and - (not starting with . or -)');
     rest = rest.slice(0, colon);
   }
   if (rest === '') return bad('the name is missing');
@@ -479,17 +480,6 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
           c.error(`${join(df, 'placement.constraints')}[${i}]`, `invalid constraint "${clip(x)}": expected e.g. node.role==manager or node.labels.disk!=ssd`);
         }
       });
-    }
-    if (isObj(d.resources)) {
-      const lim = d.resources.limits;
-      const res = d.resources.reservations;
-      if (isObj(lim) && isObj(res)) {
-        for (const k of ['cpus', 'memory']) {
-          if (typeof lim[k] === 'number' && typeof res[k] === 'number' && (res[k] as number) > (lim[k] as number)) {
-            c.error(join(df, `resources.reservations.${k}`), `the reservation (${String(res[k])}) exceeds the limit (${String(lim[k])})`);
-          }
-        }
-      }
     }
   }
   checkExtensions(c, s.extensions, join(field, 'extensions'));
