@@ -30,7 +30,7 @@ export const SPEC_BOUNDS = {
   /** A hostname (RFC 1123). */
   hostnameLength: 253,
   /** Extension (x-*) values: nesting depth and number of values (strings, numbers, ...) in all. */
-  extensionDepth: 32,
+  extensionDepth: LIMITS.depth,
   extensionValues: 10_000,
 } as const;
 

@@ -513,6 +513,10 @@ function normaliseService(
     f,
     {
       image: (x, xf) => {
+        // a reference is a string: `image: 123` is a number where a name was meant
+        if (x.value.kind === 'scalar' && (typeof x.value.value === 'number' || typeof x.value.value === 'boolean')) {
+          return void d.error(x.value.pos, xf, `must be an image reference such as nginx:1.27 (a string), got ${describe(x.value)}`);
+        }
         const s = r.str(x.value, xf);
         if (s !== undefined && s.trim() === '') d.error(x.value.pos, xf, 'must not be empty');
         else if (s !== undefined) spec.image = s;
