@@ -60,6 +60,8 @@ export function checkImageRef(ref: string): string | undefined {
   const bad = (why: string) => `invalid image reference "${clip(ref, 80)}": ${why}`;
   if (ref.length === 0) return 'must not be empty';
   if (ref.length > SPEC_BOUNDS.imageLength) return bad(`longer than ${SPEC_BOUNDS.imageLength} characters`);
+  const odd = /[^A-Za-z0-9._:@/[\]-]/.exec(ref);
+  if (odd) return bad(`${JSON.stringify(odd[0])} is not allowed (expected [registry[:port]/]name[:tag][@digest])`);
   let rest = ref;
   const at = rest.indexOf('@');
   if (at !== -1) {
