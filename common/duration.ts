@@ -5,15 +5,27 @@ const UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, ms: 1, 
 
 export class DurationError extends Error {}
 
+/**
+ * The longest duration any string may say: the engine keeps durations as int64 nanoseconds
+ * (about 292 years). Fields bound their durations far lower (24h: common/api/schema.ts).
+ */
+export const MAX_DURATION_MS = 9_223_372_036_854;
+
+const bounded = (ms: number, input: string | number): number => {
+  if (!(ms <= MAX_DURATION_MS)) throw new DurationError(`duration ${JSON.stringify(input)} is too long`);
+  return ms;
+};
+
 /** Milliseconds in a duration string; throws DurationError on bad syntax. */
 export function parseDuration(input: string | number): number {
   if (typeof input === 'number') {
     if (!Number.isFinite(input) || input < 0) throw new DurationError(`invalid duration ${input}`);
-    return input * 1000;
+    return bounded(input * 1000, input);
   }
   const s = input.trim();
   if (s === '0') return 0;
-  if (/^\d+(\.\d+)?$/.test(s)) return Number(s) * 1000;
+  if (s.length > 64) throw new DurationError(`invalid duration "${s.slice(0, 40)}...": longer than 64 characters`);
+  if (/^\d+(\.\d+)?$/.test(s)) return bounded(Number(s) * 1000, input);
   const re = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/gy;
   let total = 0;
   let pos = 0;
@@ -23,7 +35,7 @@ export function parseDuration(input: string | number): number {
     pos = re.lastIndex;
   }
   if (pos !== s.length || s.length === 0) throw new DurationError(`invalid duration "${input}" (use e.g. 30s, 1m30s, 500ms)`);
-  return total;
+  return bounded(total, input);
 }
 
 /** Canonical string for a number of milliseconds: 90000 -> "1m30s", 500 -> "500ms", 0 -> "0s". */

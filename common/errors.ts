@@ -2,22 +2,50 @@
 // tests assert on codes, not on message text.
 
 export const ErrorCodes = {
-  STACK_INVALID: 'TSW_ERR_STACK_INVALID', // a stack file failed validation (details list file:line:col)
+  STACK_INVALID: 'TSW_ERR_STACK_INVALID', // a stack (file or request) failed validation (details name file:line:col or the field)
   STACK_NOT_FOUND: 'TSW_ERR_STACK_NOT_FOUND',
   SERVICE_NOT_FOUND: 'TSW_ERR_SERVICE_NOT_FOUND',
   NODE_NOT_FOUND: 'TSW_ERR_NODE_NOT_FOUND',
-  TASK_NOT_FOUND: 'TSW_ERR_TASK_NOT_FOUND',
-  INVALID_ARGUMENT: 'TSW_ERR_INVALID_ARGUMENT',
+  NOT_FOUND: 'TSW_ERR_NOT_FOUND', // no such API route
+  INVALID_ARGUMENT: 'TSW_ERR_INVALID_ARGUMENT', // a flag, parameter, query or body field is not what it must be
+  INVALID_JSON: 'TSW_ERR_INVALID_JSON', // a request body is not JSON, or nests deeper than LIMITS.depth
+  REQUEST_TOO_LARGE: 'TSW_ERR_REQUEST_TOO_LARGE', // a request body is over LIMITS.requestBodyBytes
+  UNSUPPORTED_MEDIA_TYPE: 'TSW_ERR_UNSUPPORTED_MEDIA_TYPE', // a request body that is not application/json
+  BIND_NOT_ALLOWED: 'TSW_ERR_BIND_NOT_ALLOWED', // a bind mount outside the cluster's allowedBindPaths
   CONFLICT: 'TSW_ERR_CONFLICT', // compare-and-set failed: the object changed meanwhile
-  NOT_LEADER: 'TSW_ERR_NOT_LEADER',
   UNAVAILABLE: 'TSW_ERR_UNAVAILABLE', // the manager cannot be reached
   DATA_DIR: 'TSW_ERR_DATA_DIR', // the data dir is missing, locked, or of another kind
   CORRUPT: 'TSW_ERR_CORRUPT', // on-disk state failed its checksum
-  DEPLOY_FAILED: 'TSW_ERR_DEPLOY_FAILED',
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * The HTTP status each code is answered with (the API's error handler and the CLI's client
+ * use it; a TsswarmError takes it unless told otherwise). Codes that never cross the API
+ * (DATA_DIR, CORRUPT: a manager that cannot start) still have one, so the table is total.
+ */
+export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
+  TSW_ERR_STACK_INVALID: 400,
+  TSW_ERR_STACK_NOT_FOUND: 404,
+  TSW_ERR_SERVICE_NOT_FOUND: 404,
+  TSW_ERR_NODE_NOT_FOUND: 404,
+  TSW_ERR_NOT_FOUND: 404,
+  TSW_ERR_INVALID_ARGUMENT: 400,
+  TSW_ERR_INVALID_JSON: 400,
+  TSW_ERR_REQUEST_TOO_LARGE: 413,
+  TSW_ERR_UNSUPPORTED_MEDIA_TYPE: 415,
+  TSW_ERR_BIND_NOT_ALLOWED: 403,
+  TSW_ERR_CONFLICT: 409,
+  TSW_ERR_UNAVAILABLE: 503,
+  TSW_ERR_DATA_DIR: 500,
+  TSW_ERR_CORRUPT: 500,
+  TSW_ERR_INTERNAL: 500,
+};
+
+/** The status of a code; codes from elsewhere (e.g. an older manager) count as internal. */
+export const statusOf = (code: string): number => ERROR_STATUS[code as ErrorCode] ?? 500;
 
 export interface ErrorDetail {
   /** file:line:col when the error points into a file */
@@ -34,7 +62,7 @@ export class TsswarmError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details: ErrorDetail[] = [],
-    readonly httpStatus = 400,
+    readonly httpStatus: number = statusOf(code),
   ) {
     super(message);
     this.name = 'TsswarmError';

@@ -1,6 +1,8 @@
 // The object model every side shares (manager, agent, CLI): objects of the replicated store. Every object carries `meta.version`: the store index that
 // last wrote it (the Raft index once the store sits on Raft); updates are compare-and-set on it.
 
+import { posix } from 'node:path';
+import { ErrorCodes, TsswarmError } from '../errors.js';
 import type { ServiceSpec, NetworkSpec, VolumeSpec } from '../spec.js';
 
 export interface Meta {
@@ -130,23 +132,73 @@ export interface ClusterObj {
 export interface ClusterSpec {
   /** Tasks kept per slot (per node for global services), the live one included, as Swarm's. */
   taskHistoryLimit: number;
+  /**
+   * Host paths a bind mount's source may be under (absolute, normalised). Absent: any host
+   * path (the stack parser warns about binds); set: a deploy or update whose bind mount's
+   * source is not one of them or below one of them is refused (TSW_ERR_BIND_NOT_ALLOWED).
+   * An empty list forbids bind mounts.
+   */
+  allowedBindPaths?: string[];
 }
 
 export const DEFAULT_TASK_HISTORY_LIMIT = 5;
+/** At most this many entries in allowedBindPaths, each at most MAX_BIND_PATH_LENGTH characters. */
+export const MAX_ALLOWED_BIND_PATHS = 64;
+export const MAX_BIND_PATH_LENGTH = 4096;
 export const defaultClusterSpec = (): ClusterSpec => ({ taskHistoryLimit: DEFAULT_TASK_HISTORY_LIMIT });
 
 /** The cluster object as first written (the store stamps its meta). */
 export const newClusterObj = (spec: ClusterSpec = defaultClusterSpec()): ClusterObj => ({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec });
 
-/** A cluster spec with `patch` applied; throws with the field's name on a bad value. */
+const CLUSTER_SETTINGS = ['taskHistoryLimit', 'allowedBindPaths'];
+
+/**
+ * A cluster spec with `patch` applied; throws TSW_ERR_INVALID_ARGUMENT naming the field on a
+ * bad value (nothing is applied then). `allowedBindPaths: null` removes the setting.
+ */
 export function patchClusterSpec(cur: ClusterSpec, patch: Record<string, unknown>): ClusterSpec {
   const next = { ...cur };
+  const bad = (k: string, message: string, field = k): never => { throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, message, [{ field: `spec.${field}`, message }]); };
   for (const [k, v] of Object.entries(patch)) {
-    if (k !== 'taskHistoryLimit') throw new Error(`unknown cluster setting ${k} (taskHistoryLimit)`);
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) throw new Error(`taskHistoryLimit must be an integer >= 0, got ${JSON.stringify(v)}`);
-    next.taskHistoryLimit = v;
+    if (k === 'taskHistoryLimit') {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) bad(k, `taskHistoryLimit must be an integer >= 0, got ${JSON.stringify(v)}`);
+      next.taskHistoryLimit = v as number;
+    } else if (k === 'allowedBindPaths') {
+      if (v === null) { delete next.allowedBindPaths; continue; }
+      if (!Array.isArray(v)) bad(k, `allowedBindPaths must be a list of absolute host paths (or null to allow any), got ${JSON.stringify(v)?.slice(0, 80)}`);
+      const list = v as unknown[];
+      if (list.length > MAX_ALLOWED_BIND_PATHS) bad(k, `allowedBindPaths holds at most ${MAX_ALLOWED_BIND_PATHS} paths, got ${list.length}`);
+      next.allowedBindPaths = list.map((p, i) => {
+        const why = bindPathProblem(p);
+        return why ? bad(k, `allowedBindPaths[${i}]: ${why}`, `${k}[${i}]`) : normaliseHostPath(p as string);
+      });
+    } else {
+      bad(k, `unknown cluster setting ${k} (${CLUSTER_SETTINGS.join(', ')})`);
+    }
   }
   return next;
+}
+
+function bindPathProblem(p: unknown): string | undefined {
+  if (typeof p !== 'string') return `must be a string, got ${JSON.stringify(p)?.slice(0, 80)}`;
+  if (p.length > MAX_BIND_PATH_LENGTH) return `is longer than ${MAX_BIND_PATH_LENGTH} characters`;
+  if (!p.startsWith('/')) return `${JSON.stringify(p)} is not an absolute path`;
+  if (p.includes('\0')) return 'holds a NUL character';
+  if (p.split('/').some((seg) => seg === '..' || seg === '.')) return `${JSON.stringify(p)} holds "." or ".." segments`;
+  return undefined;
+}
+
+/** "/srv//data/" -> "/srv/data"; "/" stays "/". */
+export const normaliseHostPath = (p: string): string => posix.normalize(p).replace(/(.)\/+$/, '$1');
+
+/**
+ * Whether a bind mount's source is allowed by `allowed` (undefined: anything is). The source is
+ * normalised first, so "/srv/ok/../../etc" is judged as "/etc".
+ */
+export function bindAllowed(source: string, allowed: string[] | undefined): boolean {
+  if (allowed === undefined) return true;
+  const src = normaliseHostPath(source);
+  return allowed.some((a) => a === '/' || src === a || src.startsWith(`${a}/`));
 }
 
 export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj | ClusterObj;

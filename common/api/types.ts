@@ -71,3 +71,67 @@ export interface StackSummary {
   name: string;
   services: number;
 }
+
+/** Every refusal: a TSW_ERR_… code (common/errors.ts gives its HTTP status), a message, and the fields at fault. */
+export interface ErrorBody {
+  code: string;
+  message: string;
+  details: { field?: string; file?: string; line?: number; col?: number; message: string }[];
+}
+
+/** GET /v1/info */
+export interface InfoResponse {
+  version?: string;
+  clusterId?: string;
+  nodeId?: string;
+  dataDir?: string;
+  pid?: number;
+  storeIndex: number;
+  [k: string]: unknown;
+}
+
+/** POST /v1/stacks/deploy: a normalised stack (what `tsswarm config` prints). */
+export interface DeployRequest {
+  stack: unknown; // a StackSpec, checked by common/api/validate.ts's validateStack
+  dryRun?: boolean;
+}
+export interface DeployResponse {
+  plan: DeployPlan;
+  applied: boolean;
+}
+
+/** DELETE /v1/stacks/:name[?volumes=1] */
+export interface StackRemoveResponse {
+  services: string[];
+}
+
+/** POST /v1/services/:ref/scale */
+export interface ScaleRequest {
+  replicas: number;
+}
+export interface ScaleResponse {
+  service: string;
+  replicas: number;
+}
+
+/** POST /v1/services/:ref/update */
+export interface ServiceUpdateRequest {
+  flags: ServiceUpdateFlags;
+  dryRun?: boolean;
+}
+export interface ServiceUpdateResponse {
+  service: string;
+  fields: string[];
+  replaced: boolean;
+  applied: boolean;
+}
+
+/** POST /v1/services/:ref/rollback (body `{}` or none) */
+export interface RollbackResponse {
+  service: string;
+}
+
+/** POST /v1/cluster/update: the settings to change (see ClusterSpec). */
+export interface ClusterUpdateRequest {
+  spec: Record<string, unknown>;
+}

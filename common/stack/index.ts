@@ -12,13 +12,15 @@
 import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { Document } from 'yaml';
+import { LIMITS } from '../api/limits.js';
+import { checkName, validateStack } from '../api/validate.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../errors.js';
 import type { StackSpec } from '../spec.js';
 import { parseDotenv } from './dotenv.js';
 import { interpolate, InterpolationError, type Lookup } from './interpolate.js';
 import { mergeTrees } from './merge.js';
 import { Diagnostics, normaliseStack } from './normalize.js';
-import { parseYamlTree, type TMap, type TNode } from './tree.js';
+import { parseYamlTree, type Pos, type TMap, type TNode } from './tree.js';
 
 export { parseDotenv } from './dotenv.js';
 export { interpolate, InterpolationError } from './interpolate.js';
@@ -51,7 +53,6 @@ export interface LoadResult {
 export const DEFAULT_STACK_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'];
 
 const UNSET_RE = /^variable \S+ is not set/;
-const PROJECT_NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 /** Compose's normalisation of a folder name into a stack name. */
 export function sanitiseStackName(s: string): string {
@@ -91,6 +92,11 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
   let merged: TMap | undefined;
   const missingReported = new Set<string>();
   for (const src of sources) {
+    const bytes = src.text.length > LIMITS.stackFileBytes ? src.text.length : src.text.length * 3 > LIMITS.stackFileBytes ? Buffer.byteLength(src.text, 'utf8') : 0;
+    if (bytes > LIMITS.stackFileBytes) {
+      d.error({ file: src.path, line: 0, col: 0 }, undefined, tooLarge(bytes));
+      continue;
+    }
     const { root, errors } = parseYamlTree(src.path, src.text);
     for (const e of errors) d.error({ file: src.path, line: e.line ?? 0, col: e.col ?? 0 }, undefined, e.message);
     if (!root) continue;
@@ -104,8 +110,23 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
 
   let stack: StackSpec | undefined;
   if (merged) {
+    const nameErrors = d.errors.length;
     const stackName = resolveStackName(merged, opts.projectName, firstAbs, d);
+    const nameReported = d.errors.length > nameErrors;
     stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, home: opts.env.HOME }, d);
+    // the rules on values are the shared validator's (the API applies the same): its errors on
+    // the normalised stack point back into the files through the merged tree
+    const v = validateStack(stack);
+    // a field the normaliser reported, or one below it (a service it dropped), is not reported again
+    const reported = new Set<string | undefined>();
+    for (const e of d.errors) for (const p of prefixes(e.field ?? '')) reported.add(p);
+    const root = merged;
+    const place = (x: ErrorDetail) => locate(root, d.origins, x.field ?? '');
+    for (const e of v.errors) {
+      if (reported.has(e.field) || (nameReported && e.field === 'name')) continue; // the normaliser said it more precisely
+      d.error(place(e), e.field, e.message);
+    }
+    for (const w of v.warnings) d.warn(place(w), w.field, w.message);
   }
   const order = new Map(sources.map((s, i) => [s.path, i]));
   const rank = (x: ErrorDetail) => (x.file === undefined ? -1 : (order.get(x.file) ?? sources.length));
@@ -125,22 +146,95 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
   return { stack, warnings: sorted(d.warnings) };
 }
 
+const tooLarge = (bytes: number): string =>
+  `the file is ${bytes} bytes; a stack file may hold at most ${LIMITS.stackFileBytes} bytes (${LIMITS.stackFileBytes / 1048576} MiB)`;
+
 function resolveStackName(root: TMap, projectName: string | undefined, firstAbs: string, d: Diagnostics): string {
-  const invalid = (n: string) => `"${n}" is not a valid stack name: use lowercase letters, digits, _ and -, starting with a letter or digit`;
   if (projectName !== undefined) {
-    if (!PROJECT_NAME_RE.test(projectName)) d.error(undefined, undefined, invalid(projectName));
+    const bad = checkName('stack', projectName);
+    if (bad) d.error(undefined, undefined, bad);
     return projectName;
   }
   const nameEntry = root.entries.find((e) => e.key === 'name');
   if (nameEntry && nameEntry.value.kind === 'scalar' && nameEntry.value.value !== null) {
     const n = String(nameEntry.value.value);
-    if (!PROJECT_NAME_RE.test(n)) d.error(nameEntry.value.pos, 'name', invalid(n));
+    const bad = checkName('stack', n);
+    if (bad) d.error(nameEntry.value.pos, 'name', bad);
     return n;
   }
   const folder = basename(dirname(firstAbs));
   const n = sanitiseStackName(folder);
   if (!n) d.error(undefined, undefined, `cannot derive a stack name from the folder "${folder}": give one (deploy NAME, or name: in the file)`);
+  else if (checkName('stack', n)) d.error(undefined, undefined, `the folder name "${folder}" makes an invalid stack name: ${checkName('stack', n)}; give one (deploy NAME, or name: in the file)`);
   return n;
+}
+
+/** Boundaries of a dotted field path: the prefixes ending before each "." or "[", longest first. */
+function prefixes(field: string): string[] {
+  const out = [field];
+  for (let i = field.length - 1; i > 0; i--) if (field[i] === '.' || field[i] === '[') out.push(field.slice(0, i));
+  return out;
+}
+
+const keyIndex = new WeakMap<TMap, Map<string, TNode & { keyPos?: Pos }>>();
+
+/** Walk `rest` (".a.b[2]...") from `node` as far as the tree goes: the deepest node reached and how much of `rest` it took. */
+function walk(node: TNode, rest: string): { pos: Pos; used: number } {
+  let cur = node;
+  let used = 0;
+  let pos = node.pos;
+  while (used < rest.length) {
+    const tail = rest.slice(used);
+    if (cur.kind === 'seq') {
+      const m = /^\[(\d+)\]/.exec(tail);
+      const item = m ? cur.items[Number(m[1])] : undefined;
+      if (!m || !item) break;
+      cur = item;
+      pos = item.pos;
+      used += m[0].length;
+    } else if (cur.kind === 'map' && tail.startsWith('.')) {
+      let idx = keyIndex.get(cur);
+      if (!idx) {
+        idx = new Map();
+        for (const e of cur.entries) idx.set(e.key, Object.assign(Object.create(null) as object, e.value, { keyPos: e.keyPos }) as TNode & { keyPos?: Pos });
+        keyIndex.set(cur, idx);
+      }
+      // the longest key that matches (keys may hold dots: labels such as com.example.x)
+      let found: (TNode & { keyPos?: Pos }) | undefined;
+      let len = 0;
+      for (let end = tail.length; end > 1; end--) {
+        if (end !== tail.length && tail[end] !== '.' && tail[end] !== '[') continue;
+        const hit = idx.get(tail.slice(1, end));
+        if (hit) {
+          found = hit;
+          len = end;
+          break;
+        }
+      }
+      if (!found) break;
+      // a scalar points at its value; a mapping or list at its key
+      pos = found.kind === 'scalar' ? found.pos : (found.keyPos ?? found.pos);
+      cur = found;
+      used += len;
+    } else break;
+  }
+  return { pos, used };
+}
+
+/** Where in the files a field of the normalised stack came from: the closest node of the merged tree. */
+function locate(root: TMap, origins: Map<string, TNode>, field: string): Pos | undefined {
+  if (!field) return undefined;
+  let best: { pos: Pos; used: number } | undefined;
+  for (const p of prefixes(field)) {
+    const o = origins.get(p);
+    if (!o) continue;
+    const w = walk(o, field.slice(p.length));
+    best = { pos: w.pos, used: p.length + w.used };
+    break;
+  }
+  const t = walk(root, `.${field}`);
+  if (t.used > 0 && (!best || t.used - 1 > best.used)) return t.pos;
+  return best?.pos;
 }
 
 function interpolateTree(n: TNode, field: string, lookup: Lookup, d: Diagnostics, missingReported: Set<string>): TNode {
@@ -173,7 +267,7 @@ export function loadStackFiles(
   opts: { env?: Record<string, string | undefined>; projectName?: string; cwd?: string } = {},
 ): LoadResult {
   const cwd = opts.cwd ?? process.cwd();
-  const readFile = (p: string) => readFileSync(p, 'utf8');
+  const readFile = (p: string) => decodeUtf8(readFileSync(p));
   let files = paths;
   if (files.length === 0) {
     const found = DEFAULT_STACK_FILES.find((f) => {
@@ -193,15 +287,78 @@ export function loadStackFiles(
   const sources: StackSource[] = [];
   const errors: ErrorDetail[] = [];
   for (const p of files) {
+    let bytes: Buffer;
     try {
-      sources.push({ path: p, text: readFile(resolvePath(cwd, p)) });
+      bytes = readFileSync(resolvePath(cwd, p));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       errors.push({ file: p, message: code === 'ENOENT' ? 'no such file' : `cannot read: ${(e as Error).message}` });
+      continue;
+    }
+    if (bytes.length > LIMITS.stackFileBytes) {
+      errors.push({ file: p, message: tooLarge(bytes.length) });
+      continue;
+    }
+    try {
+      sources.push({ path: p, text: decodeUtf8(bytes) });
+    } catch (e) {
+      if (!(e instanceof Utf8Error)) throw e;
+      errors.push({ file: p, line: e.line, col: e.col, message: e.message });
     }
   }
-  if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `cannot read stack file ${errors.map((e) => e.file).join(', ')}`, errors);
+  if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `cannot read stack file ${[...new Set(errors.map((e) => e.file))].join(', ')}`, errors);
   return parseStack(sources, { env: opts.env ?? process.env, readFile, projectName: opts.projectName, cwd });
+}
+
+/** A file's bytes that are not UTF-8: where the first bad byte is. */
+export class Utf8Error extends Error {
+  constructor(
+    readonly line: number,
+    readonly col: number,
+  ) {
+    super(`the file is not valid UTF-8 (line ${line}, byte ${col} of the line)`);
+  }
+}
+
+/** Strict UTF-8 decoding (a byte order mark is dropped); throws Utf8Error naming the line of the first invalid byte. */
+export function decodeUtf8(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // find the first invalid sequence: decode growing prefixes line by line
+    let line = 1;
+    let start = 0;
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i === bytes.length || bytes[i] === 0x0a) {
+        try {
+          strict.decode(bytes.subarray(start, i));
+        } catch {
+          let col = 1;
+          for (let j = start; j < i; j++) {
+            const b = bytes[j];
+            const len = b < 0x80 ? 1 : b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+            let ok = len > 0 && j + len <= i;
+            for (let k = 1; ok && k < len; k++) ok = (bytes[j + k] & 0xc0) === 0x80;
+            if (ok && len > 1) {
+              try {
+                strict.decode(bytes.subarray(j, j + len));
+              } catch {
+                ok = false;
+              }
+            }
+            if (!ok) break;
+            col += len;
+            j += len - 1;
+          }
+          throw new Utf8Error(line, col);
+        }
+        line++;
+        start = i + 1;
+      }
+    }
+    throw new Utf8Error(line, 1);
+  }
 }
 
 // ---- output ----

@@ -43,10 +43,13 @@ export function mergeTrees(base: TNode, over: TNode, path: string[] = []): TNode
 
 function mergeMaps(base: TMap, over: TMap, path: string[]): TMap {
   const entries: TEntry[] = base.entries.map((e) => ({ ...e }));
+  const index = new Map(entries.map((e, i) => [e.key, i]));
   for (const oe of over.entries) {
-    const i = entries.findIndex((e) => e.key === oe.key);
-    if (i === -1) entries.push(oe);
-    else entries[i] = { key: oe.key, keyPos: oe.keyPos, value: mergeTrees(entries[i].value, oe.value, [...path, oe.key]) };
+    const i = index.get(oe.key);
+    if (i === undefined) {
+      index.set(oe.key, entries.length);
+      entries.push(oe);
+    } else entries[i] = { key: oe.key, keyPos: oe.keyPos, value: mergeTrees(entries[i].value, oe.value, [...path, oe.key]) };
   }
   return { kind: 'map', pos: base.pos, entries };
 }
@@ -88,11 +91,18 @@ export function volumeTarget(n: TNode): string | undefined {
 
 function mergeByTarget(base: TSeq, over: TSeq): TSeq {
   const items = [...base.items];
+  const index = new Map<string, number>();
+  items.forEach((b, i) => {
+    const t = volumeTarget(b);
+    if (t !== undefined && !index.has(t)) index.set(t, i);
+  });
   for (const o of over.items) {
     const t = volumeTarget(o);
-    const i = t === undefined ? -1 : items.findIndex((b) => volumeTarget(b) === t);
-    if (i === -1) items.push(o);
-    else items[i] = o;
+    const i = t === undefined ? undefined : index.get(t);
+    if (i === undefined) {
+      if (t !== undefined) index.set(t, items.length);
+      items.push(o);
+    } else items[i] = o;
   }
   return { ...over, items };
 }

@@ -2,7 +2,10 @@
 // Every problem is collected, not thrown: errors (invalid values) and warnings (keys a cluster
 // ignores, unset variables, ...) each carry file:line:col and the field's dotted path.
 
+import { isIP } from 'node:net';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
+import { LIMITS } from '../api/limits.js';
+import { checkName } from '../api/validate.js';
 import { DurationError, normaliseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
 import {
@@ -23,7 +26,7 @@ import {
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import { ShellSplitError, shellSplit } from './shellsplit.js';
-import { isNull, toPlain, type Pos, type TEntry, type TMap, type TNode } from './tree.js';
+import { getEntry, isNull, toPlain, type Pos, type TEntry, type TMap, type TNode } from './tree.js';
 
 export interface NormaliseContext {
   /** absolute directory of the first stack file: relative paths resolve against it (Compose's project dir) */
@@ -41,7 +44,17 @@ export interface NormaliseContext {
 export class Diagnostics {
   readonly errors: ErrorDetail[] = [];
   readonly warnings: ErrorDetail[] = [];
+  /**
+   * Where a value of the output came from, by its field path, when that path is not the same
+   * in the file (expanded port ranges, list forms of environment and labels, ...): validation
+   * errors on the output point back into the file through it.
+   */
+  readonly origins = new Map<string, TNode>();
   private seen = new Set<string>();
+
+  origin(field: string, node: TNode): void {
+    this.origins.set(field, node);
+  }
 
   private push(list: ErrorDetail[], pos: Pos | undefined, field: string | undefined, message: string): void {
     const where = pos ? (pos.line ? { file: pos.file, line: pos.line, col: pos.col } : { file: pos.file }) : {};
@@ -137,8 +150,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   use_api_socket: NOT_SUPPORTED,
 };
 
-const SERVICE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-const RESOURCE_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 const fieldKey = (parent: string, key: string): string => (parent ? `${parent}.${key}` : key);
 const fieldIdx = (parent: string, i: number): string => `${parent}[${i}]`;
@@ -167,7 +178,8 @@ class Reader {
     return undefined;
   }
 
-  int(n: TNode, f: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  /** An integer (bounds are the validator's: common/api/validate.ts). */
+  int(n: TNode, f: string): number | undefined {
     let v: number | undefined;
     if (n.kind === 'scalar') {
       if (typeof n.value === 'number') v = n.value;
@@ -177,14 +189,11 @@ class Reader {
       this.d.error(n.pos, f, `must be an integer, got ${describe(n)}`);
       return undefined;
     }
-    if (v < min || v > max) {
-      this.d.error(n.pos, f, max === Number.MAX_SAFE_INTEGER ? `must be >= ${min}, got ${v}` : `must be between ${min} and ${max}, got ${v}`);
-      return undefined;
-    }
     return v;
   }
 
-  float(n: TNode, f: string, min = 0, max = Infinity): number | undefined {
+  /** A finite number (bounds are the validator's). */
+  float(n: TNode, f: string): number | undefined {
     let v: number | undefined;
     if (n.kind === 'scalar') {
       if (typeof n.value === 'number') v = n.value;
@@ -192,10 +201,6 @@ class Reader {
     }
     if (v === undefined || !Number.isFinite(v)) {
       this.d.error(n.pos, f, `must be a number, got ${describe(n)}`);
-      return undefined;
-    }
-    if (v < min || v > max) {
-      this.d.error(n.pos, f, max === Infinity ? `must be >= ${min}, got ${v}` : `must be between ${min} and ${max}, got ${v}`);
       return undefined;
     }
     return v;
@@ -261,7 +266,10 @@ class Reader {
         const eq = s.indexOf('=');
         const k = eq === -1 ? s : s.slice(0, eq);
         if (!k) this.d.error(it.pos, fieldIdx(f, i), `must be KEY=VALUE, got "${s}"`);
-        else out[k] = eq === -1 ? '' : s.slice(eq + 1);
+        else {
+          out[k] = eq === -1 ? '' : s.slice(eq + 1);
+          this.d.origin(fieldKey(f, k), it);
+        }
       });
       return out;
     }
@@ -303,7 +311,8 @@ export function parseMemory(v: string | number): number | undefined {
   const m = /^\s*(\d+(?:\.\d+)?)\s?([kmgtp])?(i)?(b)?\s*$/i.exec(v);
   if (!m) return undefined;
   const exp = m[2] ? 'kmgtp'.indexOf(m[2].toLowerCase()) + 1 : 0;
-  return Math.floor(Number(m[1]) * 1024 ** exp);
+  const bytes = Math.floor(Number(m[1]) * 1024 ** exp);
+  return Number.isFinite(bytes) ? bytes : undefined;
 }
 
 export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics): StackSpec {
@@ -357,8 +366,9 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
     const depNodes: Record<string, Record<string, TNode>> = {};
     for (const se of sm?.entries ?? []) {
       const f = fieldKey('services', se.key);
-      if (!SERVICE_NAME_RE.test(se.key)) {
-        d.error(se.keyPos, f, `invalid service name "${se.key}": use letters, digits, _, . and - (starting with a letter or digit)`);
+      const badName = checkName('service', se.key);
+      if (badName) {
+        d.error(se.keyPos, f, badName);
         continue;
       }
       const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names });
@@ -370,7 +380,8 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
     if (defaultUsed && !networks.default) {
       networks.default = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
     }
-    checkDependencyCycles(d, services, depNodes);
+    // dependency cycles are the validator's (common/api/validate.ts); depNodes place its errors
+    for (const [s, nodes] of Object.entries(depNodes)) for (const [dep, node] of Object.entries(nodes)) d.origin(`services.${s}.depends_on.${dep}`, node);
   }
 
   const stack: StackSpec = { name: ctx.stackName, services, networks, volumes };
@@ -380,7 +391,8 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
 
 function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefined {
   const d = r.d;
-  if (!RESOURCE_NAME_RE.test(e.key)) d.error(e.keyPos, f, `invalid network name "${e.key}"`);
+  const badName = checkName('network', e.key);
+  if (badName) d.error(e.keyPos, f, badName);
   const spec: NetworkSpec = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
   const m = r.map(e.value, f, true);
   if (!m) return undefined;
@@ -413,7 +425,8 @@ function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefi
 
 function normaliseVolume(r: Reader, e: TEntry, f: string): VolumeSpec | undefined {
   const d = r.d;
-  if (!RESOURCE_NAME_RE.test(e.key)) d.error(e.keyPos, f, `invalid volume name "${e.key}"`);
+  const badName = checkName('volume', e.key);
+  if (badName) d.error(e.keyPos, f, badName);
   const spec: VolumeSpec = { driver: 'local', external: false, labels: {}, driver_opts: {} };
   const m = r.map(e.value, f, true);
   if (!m) return undefined;
@@ -452,7 +465,7 @@ function externalField(r: Reader, x: TEntry, xf: string, spec: { external: boole
   if (b !== undefined) spec.external = b;
 }
 
-const get = (m: TMap, key: string): TNode | undefined => m.entries.find((e) => e.key === key)?.value;
+const get = (m: TMap, key: string): TNode | undefined => getEntry(m, key)?.value;
 
 interface Declared {
   networks: Record<string, NetworkSpec>;
@@ -486,6 +499,8 @@ function normaliseService(
   let deployEntry: TEntry | undefined;
   const depNodes: Record<string, TNode> = {};
   const mountNodes: TNode[] = [];
+  const mountTargets = new Map<string, number>();
+  const portNodes: TNode[] = [];
 
   const setStr = (key: 'user' | 'working_dir' | 'stop_signal' | 'hostname') => (x: TEntry, xf: string) => {
     const s = r.str(x.value, xf);
@@ -498,6 +513,10 @@ function normaliseService(
     f,
     {
       image: (x, xf) => {
+        // a reference is a string: `image: 123` is a number where a name was meant
+        if (x.value.kind === 'scalar' && (typeof x.value.value === 'number' || typeof x.value.value === 'boolean')) {
+          return void d.error(x.value.pos, xf, `must be an image reference such as nginx:1.27 (a string), got ${describe(x.value)}`);
+        }
         const s = r.str(x.value, xf);
         if (s !== undefined && s.trim() === '') d.error(x.value.pos, xf, 'must not be empty');
         else if (s !== undefined) spec.image = s;
@@ -528,7 +547,14 @@ function normaliseService(
       ports: (x, xf) => {
         if (isNull(x.value)) return;
         if (x.value.kind !== 'seq') return void d.error(x.value.pos, xf, `must be a list, got ${describe(x.value)}`);
-        x.value.items.forEach((it, i) => spec.ports.push(...port(r, it, fieldIdx(xf, i))));
+        for (let i = 0; i < x.value.items.length; i++) {
+          const it = x.value.items[i];
+          const ps = port(r, it, fieldIdx(xf, i), LIMITS.portsPerService - spec.ports.length);
+          for (const p of ps) {
+            spec.ports.push(p);
+            portNodes.push(it);
+          }
+        }
       },
       volumes: (x, xf) => {
         if (isNull(x.value)) return;
@@ -536,9 +562,10 @@ function normaliseService(
         x.value.items.forEach((it, i) => {
           const mt = mount(r, it, fieldIdx(xf, i), ctx, declared, se.key);
           if (!mt) return;
-          const dup = spec.volumes.findIndex((v) => v.target === mt.target);
-          if (dup !== -1) d.error(it.pos, fieldIdx(xf, i), `duplicate mount target ${mt.target} (also at ${posStr(mountNodes[dup].pos)})`);
+          const dup = mountTargets.get(mt.target);
+          if (dup !== undefined) d.error(it.pos, fieldIdx(xf, i), `duplicate mount target ${mt.target} (also at ${posStr(mountNodes[dup].pos)})`);
           else {
+            mountTargets.set(mt.target, spec.volumes.length);
             spec.volumes.push(mt);
             mountNodes.push(it);
           }
@@ -570,16 +597,23 @@ function normaliseService(
   spec.environment = { ...envFromFiles, ...spec.environment };
   // a service that names no network joins the stack's default network
   if (Object.keys(spec.networks).length === 0) spec.networks = { default: { aliases: [] } };
-  if (restartBase) spec.deploy.restart_policy = restartBase;
+  if (restartBase) {
+    spec.deploy.restart_policy = restartBase;
+    d.origin(fieldKey(f, 'deploy.restart_policy'), get(m, 'restart')!);
+  }
   if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy);
   // duplicate ports (e.g. the same mapping in two merged files) collapse into one
   const seen = new Set<string>();
-  spec.ports = spec.ports.filter((p) => {
+  const ports: PortSpec[] = [];
+  spec.ports.forEach((p, i) => {
     const k = JSON.stringify([p.target, p.published, p.protocol, p.mode, p.host_ip]);
-    if (seen.has(k)) return false;
+    if (seen.has(k)) return;
     seen.add(k);
-    return true;
+    d.origin(`${fieldKey(f, 'ports')}[${ports.length}]`, portNodes[i]);
+    ports.push(p);
   });
+  spec.ports = ports;
+  mountNodes.forEach((node, i) => d.origin(`${fieldKey(f, 'volumes')}[${i}]`, node));
   if (Object.keys(extensions).length) spec.extensions = extensions;
   return { spec, depNodes };
 }
@@ -619,6 +653,7 @@ function environment(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Rec
       if (eq === 0) return void r.d.error(it.pos, xf, `must be KEY=VALUE or KEY, got "${s}"`);
       if (eq === -1) fromEnv(s, it.pos, xf);
       else out[s.slice(0, eq)] = s.slice(eq + 1);
+      r.d.origin(fieldKey(f, eq === -1 ? s : s.slice(0, eq)), it);
     });
     return out;
   }
@@ -686,7 +721,7 @@ function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record
 /** One port in Compose's short syntax ("8080:80", "127.0.0.1:53:53/udp"), for `service update --publish-add`. */
 export function parsePortSpec(raw: string): PortSpec[] | string {
   const d = new Diagnostics();
-  const out = port(new Reader(d), { kind: 'scalar', pos: { file: '', line: 0, col: 0 }, value: raw }, '');
+  const out = port(new Reader(d), { kind: 'scalar', pos: { file: '', line: 0, col: 0 }, value: raw }, '', LIMITS.portsPerService);
   return d.errors.length ? d.errors[0].message : out;
 }
 
@@ -699,15 +734,16 @@ function portRange(s: string): [number, number] | undefined {
   return [a, b];
 }
 
-function port(r: Reader, n: TNode, f: string): PortSpec[] {
+/** One entry of `ports`; `room`: how many more ports the service may publish (a range is refused before it is expanded). */
+function port(r: Reader, n: TNode, f: string, room: number): PortSpec[] {
   const d = r.d;
   if (n.kind === 'map') {
     const p: Partial<PortSpec> = { protocol: 'tcp', mode: 'ingress' };
     eachKey(d, n, f, {
-      target: (x, xf) => (p.target = r.int(x.value, xf, 1, 65535)),
+      target: (x, xf) => (p.target = r.int(x.value, xf)),
       published: (x, xf) => {
         if (isNull(x.value) || (x.value.kind === 'scalar' && x.value.value === '')) return;
-        p.published = r.int(x.value, xf, 1, 65535);
+        p.published = r.int(x.value, xf);
       },
       protocol: (x, xf) => (p.protocol = r.oneOf(x.value, xf, ['tcp', 'udp'] as const)),
       mode: (x, xf) => (p.mode = r.oneOf(x.value, xf, ['ingress', 'host'] as const)),
@@ -763,7 +799,7 @@ function port(r: Reader, n: TNode, f: string): PortSpec[] {
   else if (parts.length === 3 && hostIp === undefined) [hostIp, pubStr, targetStr] = parts;
   else return bad('expected [[host_ip:]published:]target[/protocol]');
   if (hostIp === '') hostIp = undefined;
-  if (hostIp !== undefined && !/^[0-9a-fA-F.:]+$/.test(hostIp)) return bad(`"${hostIp}" is not an IP address`);
+  if (hostIp !== undefined && isIP(hostIp) === 0) return bad(`"${hostIp}" is not an IP address (IPv4 or IPv6)`);
   const target = portRange(targetStr);
   if (!target) return bad(`target "${targetStr}" is not a port or port range (1-65535)`);
   let published: [number, number] | undefined;
@@ -772,8 +808,12 @@ function port(r: Reader, n: TNode, f: string): PortSpec[] {
     if (!published) return bad(`published "${pubStr}" is not a port or port range (1-65535)`);
     if (published[1] - published[0] !== target[1] - target[0]) return bad('published and target ranges must have the same length');
   }
+  const count = target[1] - target[0] + 1;
+  if (count > room) {
+    return bad(`the range holds ${count} ports; a service publishes at most ${LIMITS.portsPerService} (${Math.max(room, 0)} more here)`);
+  }
   const out: PortSpec[] = [];
-  for (let i = 0; i <= target[1] - target[0]; i++) {
+  for (let i = 0; i < count; i++) {
     const p: PortSpec = { target: target[0] + i, protocol, mode: 'ingress' };
     if (published) p.published = published[0] + i;
     if (hostIp !== undefined) p.host_ip = hostIp;
@@ -962,7 +1002,7 @@ function healthcheck(r: Reader, n: TNode, f: string): HealthcheckSpec | undefine
     interval: (x, xf) => (h.interval = r.duration(x.value, xf)),
     timeout: (x, xf) => (h.timeout = r.duration(x.value, xf)),
     start_period: (x, xf) => (h.start_period = r.duration(x.value, xf)),
-    retries: (x, xf) => (h.retries = r.int(x.value, xf, 0)),
+    retries: (x, xf) => (h.retries = r.int(x.value, xf)),
     disable: (x, xf) => {
       if (r.bool(x.value, xf)) disable = true;
     },
@@ -1034,25 +1074,6 @@ function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: 
   return out;
 }
 
-function checkDependencyCycles(d: Diagnostics, services: Record<string, ServiceSpec>, nodes: Record<string, Record<string, TNode>>): void {
-  const state = new Map<string, 'visiting' | 'done'>();
-  const stack: string[] = [];
-  const visit = (s: string): void => {
-    state.set(s, 'visiting');
-    stack.push(s);
-    for (const dep of Object.keys(services[s]?.depends_on ?? {})) {
-      const st = state.get(dep);
-      if (st === 'visiting') {
-        const cycle = [...stack.slice(stack.indexOf(dep)), dep].join(' -> ');
-        d.error(nodes[s]?.[dep]?.pos, `services.${s}.depends_on.${dep}`, `dependency cycle: ${cycle}`);
-      } else if (st === undefined && services[dep]) visit(dep);
-    }
-    stack.pop();
-    state.set(s, 'done');
-  };
-  for (const s of Object.keys(services)) if (!state.has(s)) visit(s);
-}
-
 // ---- deploy ----
 
 function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
@@ -1066,7 +1087,7 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
       }
       out.mode = r.oneOf(x.value, xf, ['replicated', 'global'] as const) ?? out.mode;
     },
-    replicas: (x, xf) => (out.replicas = r.int(x.value, xf, 0) ?? out.replicas),
+    replicas: (x, xf) => (out.replicas = r.int(x.value, xf) ?? out.replicas),
     labels: (x, xf) => (out.labels = r.kv(x.value, xf)),
     endpoint_mode: (x, xf) => {
       const v = r.oneOf(x.value, xf, ['vip', 'dnsrr'] as const);
@@ -1079,7 +1100,7 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
       eachKey(d, rm, xf, {
         condition: (y, yf) => (rp.condition = r.oneOf(y.value, yf, ['none', 'on-failure', 'any'] as const) ?? rp.condition),
         delay: (y, yf) => (rp.delay = r.duration(y.value, yf) ?? rp.delay),
-        max_attempts: (y, yf) => (rp.max_attempts = r.int(y.value, yf, 0) ?? rp.max_attempts),
+        max_attempts: (y, yf) => (rp.max_attempts = r.int(y.value, yf) ?? rp.max_attempts),
         window: (y, yf) => (rp.window = r.duration(y.value, yf) ?? rp.window),
         'x-backoff': (y, yf) => {
           const b = r.oneOf(y.value, yf, ['exponential', 'none'] as const);
@@ -1102,17 +1123,20 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
       if (!pm) return;
       eachKey(d, pm, xf, {
         constraints: (y, yf) => {
+          // the syntax of a constraint is the validator's; duplicates (merged files) collapse
           const list = r.strList(y.value, yf) ?? [];
+          const have = new Set(out.placement.constraints);
           list.forEach((c, i) => {
-            if (!/^\s*[^=!\s]+\s*(==|!=)\s*\S.*$/.test(c)) {
-              const node = y.value.kind === 'seq' ? y.value.items[i] : y.value;
-              d.error(node.pos, fieldIdx(yf, i), `invalid constraint "${c}": expected e.g. node.role==manager or node.labels.disk!=ssd`);
-            } else if (!out.placement.constraints.includes(c)) out.placement.constraints.push(c);
+            if (have.has(c)) return;
+            have.add(c);
+            d.origin(fieldIdx(yf, out.placement.constraints.length), y.value.kind === 'seq' ? y.value.items[i] : y.value);
+            out.placement.constraints.push(c);
           });
         },
         preferences: (y, yf) => {
           if (isNull(y.value)) return;
           if (y.value.kind !== 'seq') return void d.error(y.value.pos, yf, `must be a list, got ${describe(y.value)}`);
+          const have = new Set(out.placement.preferences.map((p) => p.spread));
           y.value.items.forEach((it, i) => {
             const pf = fieldIdx(yf, i);
             const im = r.map(it, pf);
@@ -1120,14 +1144,17 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
             eachKey(d, im, pf, {
               spread: (z, zf) => {
                 const s = r.str(z.value, zf);
-                if (s !== undefined && !out.placement.preferences.some((p) => p.spread === s)) out.placement.preferences.push({ spread: s });
+                if (s !== undefined && !have.has(s)) {
+                  have.add(s);
+                  out.placement.preferences.push({ spread: s });
+                }
               },
             });
             if (!get(im, 'spread')) d.error(it.pos, pf, 'a placement preference needs spread');
           });
         },
         max_replicas_per_node: (y, yf) => {
-          const v = r.int(y.value, yf, 0);
+          const v = r.int(y.value, yf);
           if (v !== undefined) out.placement.max_replicas_per_node = v;
         },
       });
@@ -1141,7 +1168,7 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
         const res = out.resources[which];
         eachKey(d, sm, yf, {
           cpus: (z, zf) => {
-            const v = r.float(z.value, zf, 0);
+            const v = r.float(z.value, zf);
             if (v !== undefined) res.cpus = v;
           },
           memory: (z, zf) => {
@@ -1170,11 +1197,11 @@ function updateConfig(r: Reader, n: TNode, f: string, u: UpdateConfigSpec): void
   const m = r.map(n, f, true);
   if (!m) return;
   eachKey(r.d, m, f, {
-    parallelism: (x, xf) => (u.parallelism = r.int(x.value, xf, 0) ?? u.parallelism),
+    parallelism: (x, xf) => (u.parallelism = r.int(x.value, xf) ?? u.parallelism),
     delay: (x, xf) => (u.delay = r.duration(x.value, xf) ?? u.delay),
     order: (x, xf) => (u.order = r.oneOf(x.value, xf, ['stop-first', 'start-first'] as const) ?? u.order),
     monitor: (x, xf) => (u.monitor = r.duration(x.value, xf) ?? u.monitor),
-    max_failure_ratio: (x, xf) => (u.max_failure_ratio = r.float(x.value, xf, 0, 1) ?? u.max_failure_ratio),
+    max_failure_ratio: (x, xf) => (u.max_failure_ratio = r.float(x.value, xf) ?? u.max_failure_ratio),
     failure_action: (x, xf) => (u.failure_action = r.oneOf(x.value, xf, ['pause', 'continue', 'rollback'] as const) ?? u.failure_action),
   });
 }

@@ -2,7 +2,8 @@
 // and column it came from, so validation can point at the offending value. YAML anchors and
 // aliases are expanded and merge keys (`<<`) applied here, before interpolation and validation.
 
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YNode } from 'yaml';
+import { Composer, isAlias, isMap, isScalar, isSeq, LineCounter, Parser, type CST, type Document, type Node as YNode } from 'yaml';
+import { LIMITS } from '../api/limits.js';
 import type { ErrorDetail } from '../errors.js';
 
 export interface Pos {
@@ -39,11 +40,36 @@ export interface TSeq {
 
 export type TNode = TScalar | TMap | TSeq;
 
-/** Alias expansion budget: guards against "billion laughs" documents. */
-const MAX_NODES = 200_000;
+/** Values in one file after expanding aliases: guards against "billion laughs" documents. */
+const MAX_NODES = 1_000_000;
 
 export function getEntry(map: TMap, key: string): TEntry | undefined {
   return map.entries.find((e) => e.key === key);
+}
+
+const deepMessage = `nesting deeper than ${LIMITS.depth} levels`;
+
+/**
+ * Offset of the first collection nested deeper than LIMITS.depth in the YAML syntax tree, or
+ * undefined. Iterative: the YAML composer recurses per level, so a deep document (block or
+ * flow style) is refused here, before it can exhaust the call stack.
+ */
+function tooDeep(tokens: CST.Token[]): number | undefined {
+  const todo: [CST.Token | undefined, number][] = tokens.map((t) => [t, 0]);
+  while (todo.length) {
+    const [t, depth] = todo.pop()!;
+    if (!t) continue;
+    if (t.type === 'document') todo.push([t.value, depth]);
+    else if (t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection') {
+      const d = depth + 1;
+      if (d > LIMITS.depth) return t.offset;
+      for (const it of t.items) {
+        if ('key' in it) todo.push([it.key ?? undefined, d]);
+        todo.push([it.value, d]);
+      }
+    }
+  }
+  return undefined;
 }
 
 export function get(map: TMap, key: string): TNode | undefined {
@@ -65,12 +91,32 @@ export function toPlain(n: TNode): unknown {
 export function parseYamlTree(file: string, text: string): { root?: TNode; errors: ErrorDetail[] } {
   const lc = new LineCounter();
   const errors: ErrorDetail[] = [];
-  let doc: Document.Parsed;
+  let doc: Document.Parsed | undefined;
   try {
-    doc = parseDocument(text, { merge: true, lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    // parseDocument's steps, with a depth check between the (iterative) parser and the
+    // (recursive) composer; duplicate keys are found below in O(1) each (the library's own
+    // check is quadratic in the size of a mapping)
+    const tokens = [...new Parser(lc.addNewLine).parse(text)];
+    const deep = tooDeep(tokens);
+    if (deep !== undefined) {
+      const lp = lc.linePos(deep);
+      return { errors: [{ file, line: lp.line, col: lp.col, message: `invalid YAML: ${deepMessage}` }] };
+    }
+    const composer = new Composer({ merge: true, uniqueKeys: false });
+    for (const d of composer.compose(tokens, true, text.length)) {
+      if (!doc) doc = d;
+      else {
+        const lp = lc.linePos(d.range[0]);
+        errors.push({ file, line: lp.line, col: lp.col, message: 'invalid YAML: a stack file holds one YAML document (remove the ---)' });
+        break;
+      }
+    }
   } catch (e) {
+    if (e instanceof RangeError) return { errors: [{ file, message: `invalid YAML: ${deepMessage}` }] };
     return { errors: [{ file, message: `invalid YAML: ${(e as Error).message}` }] };
   }
+  if (!doc) return { errors: [{ file, message: 'invalid YAML: no document' }] };
+  const parsed = doc;
   for (const e of doc.errors) {
     const lp = lc.linePos(e.pos[0]);
     const msg = e.code === 'MULTIPLE_DOCS' ? 'a stack file holds one YAML document (remove the ---)' : firstLine(e.message);
@@ -85,23 +131,24 @@ export function parseYamlTree(file: string, text: string): { root?: TNode; error
   let budget = MAX_NODES;
   const top: Pos = { file, line: 1, col: 1 };
 
-  const build = (yn: unknown, fallback: Pos, stack: Set<unknown>): TNode => {
-    if (--budget < 0) throw new TreeError({ ...fallback, message: 'document too large after expanding aliases' });
+  const build = (yn: unknown, fallback: Pos, stack: Set<unknown>, depth: number): TNode => {
+    if (--budget < 0) throw new TreeError({ ...fallback, message: `more than ${MAX_NODES} values after expanding aliases` });
     if (isAlias(yn)) {
-      const target = yn.resolve(doc);
+      const target = yn.resolve(parsed);
       const pos = posOf(yn, fallback);
       if (!target) throw new TreeError({ ...pos, message: `unknown alias *${yn.source}` });
       if (stack.has(target)) throw new TreeError({ ...pos, message: `alias *${yn.source} refers to itself` });
       stack.add(target);
       try {
         // keep the alias's own position for the top node: errors then point where it is used
-        const built = build(target, pos, stack);
+        const built = build(target, pos, stack, depth);
         return { ...built, pos } as TNode;
       } finally {
         stack.delete(target);
       }
     }
     const pos = posOf(yn as YNode, fallback);
+    if ((isSeq(yn) || isMap(yn)) && depth >= LIMITS.depth) throw new TreeError({ ...pos, message: `${deepMessage} (after expanding aliases)` });
     if (isScalar(yn)) {
       const v = yn.value;
       if (v === null || v === undefined) return { kind: 'scalar', pos, value: null };
@@ -110,14 +157,15 @@ export function parseYamlTree(file: string, text: string): { root?: TNode; error
       if (v instanceof Date) return { kind: 'scalar', pos, value: String(yn.source ?? v.toISOString()) };
       return { kind: 'scalar', pos, value: String(v) };
     }
-    if (isSeq(yn)) return { kind: 'seq', pos, items: yn.items.map((i) => build(i, pos, stack)) };
+    if (isSeq(yn)) return { kind: 'seq', pos, items: yn.items.map((i) => build(i, pos, stack, depth + 1)) };
     if (isMap(yn)) {
       const own: TEntry[] = [];
       const merged: TEntry[][] = [];
+      const keys = new Set<string>();
       for (const pair of yn.items) {
         const k = pair.key;
         const keyPos = posOf(k as YNode, pos);
-        const valueNode = pair.value === null ? { kind: 'scalar' as const, pos: keyPos, value: null } : build(pair.value, keyPos, stack);
+        const valueNode = pair.value === null ? { kind: 'scalar' as const, pos: keyPos, value: null } : build(pair.value, keyPos, stack, depth + 1);
         if (isScalar(k) && (typeof k.value === 'symbol' || k.source === '<<')) {
           // merge key: a map, or a list of maps; earlier maps in the list win
           const srcs = valueNode.kind === 'seq' ? valueNode.items : [valueNode];
@@ -131,10 +179,12 @@ export function parseYamlTree(file: string, text: string): { root?: TNode; error
         if (isScalar(k)) key = k.value === null || k.value === undefined ? '' : String(k.value);
         else if (k === null || k === undefined) key = '';
         else throw new TreeError({ ...keyPos, message: 'mapping keys must be scalars' });
+        if (keys.has(key)) throw new TreeError({ ...keyPos, message: `invalid YAML: map keys must be unique; "${key.length > 40 ? `${key.slice(0, 40)}...` : key}" is repeated` });
+        keys.add(key);
         own.push({ key, keyPos, value: valueNode });
       }
-      const entries = [...own];
-      const seen = new Set(own.map((e) => e.key));
+      const entries = own;
+      const seen = keys;
       for (const group of merged) {
         for (const e of group) {
           if (seen.has(e.key)) continue;
@@ -149,7 +199,7 @@ export function parseYamlTree(file: string, text: string): { root?: TNode; error
   };
 
   try {
-    const root = doc.contents === null ? { kind: 'scalar' as const, pos: top, value: null } : build(doc.contents, top, new Set());
+    const root = doc.contents === null ? { kind: 'scalar' as const, pos: top, value: null } : build(doc.contents, top, new Set(), 0);
     return { root, errors };
   } catch (e) {
     if (e instanceof TreeError) return { errors: [e.detail] };

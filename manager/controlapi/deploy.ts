@@ -1,25 +1,19 @@
 // Deploying a stack, as data: `planDeploy` computes exactly what a deploy would change
 // (services to create, update, scale or remove; networks and volumes to add or release) from
-// the normalised stack and the current state; `applyPlan` writes it in one store batch.
-// Nothing half-applied: validation fails before any write.
+// the normalised stack and the current state; `applyDeploy` writes it in one store batch,
+// every service spec through writeServiceSpec (write-spec.ts). Networks and volumes are
+// handled by one planner parameterised by kind. Nothing half-applied: validation fails before
+// any write.
 
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
-import { networkFullName, serviceFullName, volumeFullName, type ServiceSpec, type StackSpec } from '../../common/spec.js';
+import { networkFullName, serviceFullName, volumeFullName, type NetworkSpec, type StackSpec, type VolumeSpec } from '../../common/spec.js';
 import { publishedPortKey } from '../../common/api/ports.js';
 import type { DeployPlan } from '../../common/api/types.js';
 import type { WriteTx } from '../store/store.js';
 import { isTerminal, type ClusterState, type NetworkObj, type ServiceObj, type VolumeObj } from '../store/types.js';
+import { bindPolicyErrors, needsNewTasks, replicasOf, writeServiceSpec } from './write-spec.js';
 
-
-
-/** Fields whose change does not need new tasks: scaling and rollout settings. */
-function taskSpec(spec: ServiceSpec): unknown {
-  const { deploy, ...rest } = spec;
-  const { replicas: _r, update_config: _u, rollback_config: _rb, labels: _l, ...d } = deploy;
-  return { ...rest, deploy: d };
-}
-
-export const needsNewTasks = (a: ServiceSpec, b: ServiceSpec): boolean => JSON.stringify(taskSpec(a)) !== JSON.stringify(taskSpec(b));
+export { needsNewTasks, writeServiceSpec } from './write-spec.js';
 
 /** Dotted paths where two JSON values differ (for plans and update messages). */
 export function diffPaths(a: unknown, b: unknown, path = ''): string[] {
@@ -61,6 +55,9 @@ export function validateDeploy(stack: StackSpec, state: ClusterState, v: DeployV
     });
   }
   if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `stack ${stack.name} cannot be deployed`, errors);
+  const allowed = state.cluster?.spec.allowedBindPaths;
+  const denied = Object.entries(stack.services).flatMap(([short, spec]) => bindPolicyErrors(spec, allowed, `services.${short}`));
+  if (denied.length) throw new TsswarmError(ErrorCodes.BIND_NOT_ALLOWED, `stack ${stack.name} binds host paths the cluster does not allow`, denied);
 }
 
 export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
@@ -85,25 +82,8 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
   }
   for (const cur of existing.values()) plan.services.push({ action: 'remove', name: cur.name, shortName: cur.shortName, fields: [], replicas: { from: replicasOf(cur.spec), to: 0 }, tasksReplaced: liveTasks(state, cur.id) });
 
-  const haveNets = new Set(state.networks.filter((n) => !n.released).map((n) => n.name));
-  const wantNets = new Set<string>();
-  for (const [key, n] of Object.entries(stack.networks)) {
-    if (n.external) continue;
-    const full = networkFullName(stack.name, key, n);
-    wantNets.add(full);
-    if (!haveNets.has(full)) plan.networks.push({ action: 'create', name: full });
-  }
-  for (const n of state.networks) if (n.stack === stack.name && !n.released && !wantNets.has(n.name)) plan.networks.push({ action: 'remove', name: n.name });
-
-  const haveVols = new Set(state.volumes.filter((v) => !v.released).map((v) => v.name));
-  const wantVols = new Set<string>();
-  for (const [key, v] of Object.entries(stack.volumes)) {
-    if (v.external) continue;
-    const full = volumeFullName(stack.name, key, v);
-    wantVols.add(full);
-    if (!haveVols.has(full)) plan.volumes.push({ action: 'create', name: full });
-  }
-  for (const v of state.volumes) if (v.stack === stack.name && !v.released && !wantVols.has(v.name)) plan.volumes.push({ action: 'release', name: v.name });
+  plan.networks = planResources(NETWORKS, stack, state);
+  plan.volumes = planResources(VOLUMES, stack, state);
   return plan;
 }
 
@@ -117,10 +97,6 @@ function valueAt(obj: unknown, path: string): unknown {
   return cur;
 }
 
-const replicasOf = (s: ServiceSpec): number => (s.deploy.mode === 'global' ? -1 : s.deploy.replicas);
-
-const meta = () => ({ version: 0, createdAt: 0, updatedAt: 0 });
-
 /**
  * Write a deploy inside one store transaction. Removed services go at once and their tasks are
  * marked for removal; the agents stop them. Networks and volumes the stack no longer declares
@@ -132,53 +108,14 @@ export function applyDeploy(tx: WriteTx, stack: StackSpec, newId: () => string):
   for (const c of plan.services) {
     const spec = stack.services[c.shortName];
     const cur = tx.list('service', (s) => s.name === c.name)[0];
-    if (c.action === 'create') {
-      const svc: ServiceObj = { kind: 'service', id: newId(), meta: meta(), name: c.name, stack: stack.name, shortName: c.shortName, spec, specVersion: 1 };
-      tx.create(svc);
-    } else if (c.action === 'update' || c.action === 'scale') {
-      writeServiceSpec(tx, cur, spec);
-    } else if (c.action === 'remove') {
-      removeService(tx, cur);
-    }
+    const opts = { field: `services.${c.shortName}`, code: ErrorCodes.STACK_INVALID };
+    if (c.action === 'create') writeServiceSpec(tx, { id: newId(), name: c.name, stack: stack.name, shortName: c.shortName }, spec, opts);
+    else if (c.action === 'update' || c.action === 'scale') writeServiceSpec(tx, cur, spec, opts);
+    else if (c.action === 'remove') removeService(tx, cur);
   }
-  for (const n of plan.networks) {
-    if (n.action === 'create') {
-      const key = Object.keys(stack.networks).find((k) => networkFullName(stack.name, k, stack.networks[k]) === n.name)!;
-      const stale = tx.list('network', (x) => x.name === n.name)[0];
-      if (stale) tx.update({ ...stale, stack: stack.name, spec: stack.networks[key], released: false });
-      else tx.create({ kind: 'network', id: newId(), meta: meta(), name: n.name, stack: stack.name, spec: stack.networks[key] } satisfies NetworkObj);
-    } else {
-      const cur = tx.list('network', (x) => x.name === n.name)[0];
-      if (cur) tx.update({ ...cur, released: true });
-    }
-  }
-  for (const v of plan.volumes) {
-    if (v.action === 'create') {
-      const key = Object.keys(stack.volumes).find((k) => volumeFullName(stack.name, k, stack.volumes[k]) === v.name)!;
-      const stale = tx.list('volume', (x) => x.name === v.name)[0];
-      if (stale) tx.update({ ...stale, stack: stack.name, spec: stack.volumes[key], released: false, purge: false });
-      else tx.create({ kind: 'volume', id: newId(), meta: meta(), name: v.name, stack: stack.name, spec: stack.volumes[key] } satisfies VolumeObj);
-    } else {
-      const cur = tx.list('volume', (x) => x.name === v.name)[0];
-      if (cur) tx.update({ ...cur, released: true });
-    }
-  }
+  applyResources(tx, NETWORKS, stack, plan.networks, newId);
+  applyResources(tx, VOLUMES, stack, plan.volumes, newId);
   return plan;
-}
-
-/**
- * Give a service a new spec. A change to what its tasks run (or `force`) bumps specVersion,
- * which is what makes the orchestrator roll the tasks; the old spec is kept for rollback.
- */
-export function writeServiceSpec(tx: WriteTx, cur: ServiceObj, spec: ServiceSpec, force = false): { replaced: boolean } {
-  const bump = force || needsNewTasks(cur.spec, spec);
-  tx.update({
-    ...cur, spec,
-    specVersion: bump ? cur.specVersion + 1 : cur.specVersion,
-    previousSpec: bump ? cur.spec : cur.previousSpec,
-    updateStatus: bump ? undefined : cur.updateStatus,
-  });
-  return { replaced: bump };
 }
 
 export function removeService(tx: WriteTx, svc: ServiceObj): void {
@@ -192,7 +129,81 @@ export function removeService(tx: WriteTx, svc: ServiceObj): void {
 export function removeStack(tx: WriteTx, stack: string, volumes: boolean): { services: string[] } {
   const services = tx.list('service', (s) => s.stack === stack);
   for (const s of services) removeService(tx, s);
-  for (const n of tx.list('network', (n) => n.stack === stack)) if (!n.released) tx.update({ ...n, released: true });
-  for (const v of tx.list('volume', (v) => v.stack === stack)) tx.update({ ...v, released: true, purge: volumes || v.purge });
+  releaseAll(tx, NETWORKS, stack, {});
+  releaseAll(tx, VOLUMES, stack, { purge: volumes });
   return { services: services.map((s) => s.name) };
+}
+
+// ---- networks and volumes: one planner, parameterised by kind ----------------------------
+
+type ResourceObj = NetworkObj | VolumeObj;
+
+/** What differs between the stack's networks and its volumes, as far as a deploy goes. */
+interface ResourceKind<O extends ResourceObj, Drop extends string> {
+  kind: O['kind'];
+  declared: (stack: StackSpec) => Record<string, O['spec']>;
+  stored: (state: Pick<ClusterState, 'networks' | 'volumes'>) => O[];
+  fullName: (stack: string, key: string, spec: O['spec']) => string;
+  /** The plan's word for letting go of one the stack no longer declares. */
+  drop: Drop;
+  /** Reset on a released object a deploy takes back. */
+  revive: Partial<O>;
+  /** Written by `stack rm` (with --volumes: purge). */
+  onRemove: (obj: O, o: { purge?: boolean }) => Partial<O>;
+}
+
+const NETWORKS: ResourceKind<NetworkObj, 'remove'> = {
+  kind: 'network',
+  declared: (s) => s.networks,
+  stored: (s) => s.networks,
+  fullName: (stack, key, spec: NetworkSpec) => networkFullName(stack, key, spec),
+  drop: 'remove',
+  revive: { released: false },
+  onRemove: () => ({ released: true }),
+};
+
+const VOLUMES: ResourceKind<VolumeObj, 'release'> = {
+  kind: 'volume',
+  declared: (s) => s.volumes,
+  stored: (s) => s.volumes,
+  fullName: (stack, key, spec: VolumeSpec) => volumeFullName(stack, key, spec),
+  drop: 'release',
+  revive: { released: false, purge: false },
+  onRemove: (v, o) => ({ released: true, purge: !!o.purge || v.purge }),
+};
+
+/** Create what the stack declares and the store lacks (external ones are not the stack's); drop what it no longer declares. */
+function planResources<O extends ResourceObj, Drop extends string>(k: ResourceKind<O, Drop>, stack: StackSpec, state: Pick<ClusterState, 'networks' | 'volumes'>): { action: 'create' | Drop; name: string }[] {
+  const out: { action: 'create' | Drop; name: string }[] = [];
+  const have = new Set(k.stored(state).filter((o) => !o.released).map((o) => o.name));
+  const want = new Set<string>();
+  for (const [key, spec] of Object.entries(k.declared(stack))) {
+    if (spec.external) continue;
+    const full = k.fullName(stack.name, key, spec);
+    want.add(full);
+    if (!have.has(full)) out.push({ action: 'create', name: full });
+  }
+  for (const o of k.stored(state)) if (o.stack === stack.name && !o.released && !want.has(o.name)) out.push({ action: k.drop, name: o.name });
+  return out;
+}
+
+function applyResources<O extends ResourceObj, Drop extends string>(tx: WriteTx, k: ResourceKind<O, Drop>, stack: StackSpec, changes: { action: 'create' | Drop; name: string }[], newId: () => string): void {
+  const declared = k.declared(stack);
+  for (const c of changes) {
+    const cur = (tx.list(k.kind) as ResourceObj[]).find((x) => x.name === c.name) as O | undefined;
+    if (c.action === 'create') {
+      const key = Object.keys(declared).find((x) => k.fullName(stack.name, x, declared[x]) === c.name)!;
+      if (cur) tx.update({ ...cur, ...k.revive, stack: stack.name, spec: declared[key] });
+      else tx.create({ kind: k.kind, id: newId(), meta: { version: 0, createdAt: 0, updatedAt: 0 }, name: c.name, stack: stack.name, spec: declared[key] } as O);
+    } else if (cur) {
+      tx.update({ ...cur, released: true });
+    }
+  }
+}
+
+function releaseAll<O extends ResourceObj>(tx: WriteTx, k: ResourceKind<O, string>, stack: string, o: { purge?: boolean }): void {
+  for (const obj of (tx.list(k.kind) as O[]).filter((x) => x.stack === stack)) {
+    const next = { ...obj, ...k.onRemove(obj, o) };
+    if (JSON.stringify(next) !== JSON.stringify(obj)) tx.update(next);
+  }
 }

@@ -1,4 +1,6 @@
 // `service update` flags as a pure patch of a service spec (docker service update's flags).
+// The flags' shapes are checked by the route's schema (schemas.ts), the resulting spec by the
+// shared validator when it is written (write-spec.ts); here: what each flag means.
 
 import { normaliseDuration } from '../../common/duration.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
@@ -29,8 +31,8 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, val
     s.labels[i < 0 ? kv : kv.slice(0, i)] = i < 0 ? '' : kv.slice(i + 1);
   }
   if (f.replicas !== undefined) {
-    if (!Number.isInteger(f.replicas) || f.replicas < 0) bad('replicas', 'must be a non-negative integer');
-    else if (s.deploy.mode === 'global') bad('replicas', 'a global service has no replicas');
+    // Its type and bounds are the flags schema's and the spec validator's (see write-spec.ts).
+    if (s.deploy.mode === 'global') bad('replicas', 'a global service has no replicas');
     else s.deploy.replicas = f.replicas;
   }
   for (const p of f.publishRm ?? []) {

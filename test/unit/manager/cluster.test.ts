@@ -55,6 +55,9 @@ describe('cluster settings API', () => {
     }
     const named = await app.inject({ method: 'POST', url: '/v1/cluster/update', payload: { spec: { taskHistoryLimit: -1 } } });
     expect(named.json().message).toMatch(/^taskHistoryLimit must be an integer >= 0, got -1/);
+    expect(named.json()).toMatchObject({ code: 'TSW_ERR_INVALID_ARGUMENT', details: [{ field: 'spec.taskHistoryLimit' }] });
+    const unknown = await app.inject({ method: 'POST', url: '/v1/cluster/update', payload: { spec: { colour: 'red' } } });
+    expect(unknown.json()).toMatchObject({ code: 'TSW_ERR_INVALID_ARGUMENT', message: expect.stringMatching(/^unknown cluster setting colour/), details: [{ field: 'spec.colour' }] });
     expect(store.index).toBe(0);
     expect(store.state().cluster).toBeUndefined();
 
@@ -73,12 +76,12 @@ describe('cluster settings API', () => {
       dirs.push(dir);
       const store = await open(dir, snapshotEvery);
       const app = api(store);
-      expect((await app.inject({ method: 'POST', url: '/v1/cluster/update', payload: { spec: { taskHistoryLimit: 9 } } })).statusCode).toBe(200);
+      expect((await app.inject({ method: 'POST', url: '/v1/cluster/update', payload: { spec: { taskHistoryLimit: 9, allowedBindPaths: ['/srv/'] } } })).statusCode).toBe(200);
       await app.close();
       await store.close();
       stores.splice(stores.indexOf(store), 1);
       const reopened = await open(dir);
-      expect(reopened.state().cluster?.spec).toEqual({ taskHistoryLimit: 9 });
+      expect(reopened.state().cluster?.spec).toEqual({ taskHistoryLimit: 9, allowedBindPaths: ['/srv'] });
     }
   });
 });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
-import { diffPaths, needsNewTasks, planDeploy, validateDeploy } from '../../../manager/controlapi/deploy.js';
+import { applyDeploy, diffPaths, needsNewTasks, planDeploy, removeStack, validateDeploy } from '../../../manager/controlapi/deploy.js';
+import { writeServiceSpec } from '../../../manager/controlapi/write-spec.js';
+import type { StoreLog } from '../../../manager/store/log.js';
+import { Store } from '../../../manager/store/store.js';
 import { assignmentsFor } from '../../../manager/objects/assignments.js';
 import type { ClusterState, ServiceObj, TaskObj } from '../../../manager/store/types.js';
 
@@ -67,5 +70,90 @@ describe('assignmentsFor', () => {
     const a = assignmentsFor(state, 'n1');
     expect([...a.tasks.keys()].sort()).toEqual(['dead-wanted', 'run', 'stopping']);
     expect([...a.networks.keys()]).toEqual(['net1']);
+  });
+});
+
+const memStore = async (): Promise<Store> => {
+  const log: StoreLog = { recover: async () => ({ entries: [] }), append: async () => undefined, snapshot: async () => undefined, close: async () => undefined };
+  const st = new Store(log);
+  await st.open();
+  return st;
+};
+let ids = 0;
+const newId = () => `id${++ids}`;
+const res = { driver: 'local', external: false, labels: {}, driver_opts: {} };
+
+describe('applyDeploy and removeStack: networks and volumes', () => {
+  it('creates what the stack declares (not external ones), releases what it drops, takes back what it declares again', async () => {
+    const st = await memStore();
+    const full = stack({ web: svcSpec() });
+    full.networks.ext = { ...res, driver: 'bridge', external: true, name: 'shared' };
+    full.volumes = { data: res, cache: res, outside: { ...res, external: true } };
+    const p1 = await st.update((tx) => applyDeploy(tx, full, newId));
+    expect(p1.networks).toEqual([{ action: 'create', name: 's_default' }]);
+    expect(p1.volumes).toEqual([{ action: 'create', name: 's_data' }, { action: 'create', name: 's_cache' }]);
+    expect(st.state().services.map((s) => [s.name, s.specVersion])).toEqual([['s_web', 1]]);
+
+    const less = { ...full, networks: {}, volumes: { data: res } };
+    const p2 = await st.update((tx) => applyDeploy(tx, less, newId));
+    expect(p2.networks).toEqual([{ action: 'remove', name: 's_default' }]);
+    expect(p2.volumes).toEqual([{ action: 'release', name: 's_cache' }]);
+    expect(st.state().networks.map((n) => [n.name, n.released])).toEqual([['s_default', true]]);
+
+    // Declared again: the released objects are taken back (same id), a purge mark is cleared.
+    const cacheId = st.state().volumes.find((v) => v.name === 's_cache')!.id;
+    await st.update((tx) => { const v = tx.list('volume', (x) => x.name === 's_cache')[0]; tx.update({ ...v, purge: true }); });
+    const p3 = await st.update((tx) => applyDeploy(tx, full, newId));
+    expect(p3.networks).toEqual([{ action: 'create', name: 's_default' }]);
+    expect(p3.volumes).toEqual([{ action: 'create', name: 's_cache' }]);
+    const cache = st.state().volumes.find((v) => v.name === 's_cache')!;
+    expect([cache.id, cache.released, cache.purge]).toEqual([cacheId, false, false]);
+    expect(st.state().networks.every((n) => !n.released)).toBe(true);
+
+    // stack rm --volumes: services go, networks and volumes are released, volumes purged.
+    const r = await st.update((tx) => removeStack(tx, 's', true));
+    expect(r).toEqual({ services: ['s_web'] });
+    expect(st.state().networks.every((n) => n.released)).toBe(true);
+    expect(st.state().volumes.every((v) => v.released && v.purge)).toBe(true);
+    // Again: nothing left to change, nothing written.
+    const index = st.index;
+    await st.update((tx) => removeStack(tx, 's', true));
+    expect(st.index).toBe(index);
+  });
+
+  it('stack rm without --volumes keeps an earlier purge mark and does not add one', async () => {
+    const st = await memStore();
+    await st.update((tx) => applyDeploy(tx, { ...stack({ web: svcSpec() }), volumes: { data: res } }, newId));
+    await st.update((tx) => removeStack(tx, 's', false));
+    expect(st.state().volumes.map((v) => [v.released, v.purge])).toEqual([[true, undefined]]);
+  });
+});
+
+describe('writeServiceSpec', () => {
+  it('scaling keeps the spec version; a task change bumps it and keeps the previous spec; force bumps', async () => {
+    const st = await memStore();
+    await st.update((tx) => writeServiceSpec(tx, { id: 'w', name: 's_web', stack: 's', shortName: 'web' }, svcSpec()));
+    const get = () => st.state().services[0];
+    expect(get().specVersion).toBe(1);
+    const scaled = await st.update((tx) => writeServiceSpec(tx, get(), { ...get().spec, deploy: { ...get().spec.deploy, replicas: 4 } }));
+    expect(scaled.replaced).toBe(false);
+    expect([get().specVersion, get().spec.deploy.replicas, get().previousSpec]).toEqual([1, 4, undefined]);
+    const updated = await st.update((tx) => writeServiceSpec(tx, get(), { ...get().spec, image: 'busybox:2' }));
+    expect(updated.replaced).toBe(true);
+    expect([get().specVersion, get().previousSpec?.image]).toEqual([2, 'busybox']);
+    await st.update((tx) => writeServiceSpec(tx, get(), get().spec, { force: true }));
+    expect([get().specVersion, get().previousSpec?.image]).toEqual([3, 'busybox:2']);
+  });
+
+  it('refuses a spec the shared validator refuses, naming the field, writing nothing', async () => {
+    const st = await memStore();
+    await st.update((tx) => writeServiceSpec(tx, { id: 'w', name: 's_web', stack: 's', shortName: 'web' }, svcSpec()));
+    const index = st.index;
+    const svc = st.state().services[0];
+    await expect(st.update((tx) => writeServiceSpec(tx, svc, { ...svc.spec, deploy: { ...svc.spec.deploy, replicas: -5 } })))
+      .rejects.toMatchObject({ code: 'TSW_ERR_INVALID_ARGUMENT', details: [expect.objectContaining({ field: 'deploy.replicas' })] });
+    await expect(st.update((tx) => writeServiceSpec(tx, svc, { ...svc.spec, image: '' }, { field: 'services.web', code: 'TSW_ERR_STACK_INVALID' })))
+      .rejects.toMatchObject({ code: 'TSW_ERR_STACK_INVALID', details: [expect.objectContaining({ field: 'services.web.image' })] });
+    expect(st.index).toBe(index);
   });
 });

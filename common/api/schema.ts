@@ -1,0 +1,232 @@
+// The normalised stack model (common/spec.ts) as TypeBox schemas: the one declaration of its
+// shape. common/spec.ts derives its types from these (Static<>), common/api/validate.ts
+// compiles them, and the HTTP API can use them for its request bodies. Every bound is one of
+// LIMITS (common/api/limits.ts) or of SPEC_BOUNDS below; docs/stack-files.md lists them all.
+//
+// What a schema cannot say (image reference grammar, IP addresses, durations, names, signals,
+// cross-references between services, networks and volumes) is checked by validate.ts.
+
+import { Type, type TSchema } from 'typebox';
+import { LIMITS } from './limits.js';
+
+/** Bounds of the spec beyond LIMITS. Durations are canonical strings, bounded in validate.ts. */
+export const SPEC_BOUNDS = {
+  /** Any duration of a spec (grace period, healthcheck, restart and update timings). */
+  durationMs: 24 * 3_600_000,
+  /** Longest duration string. */
+  durationLength: 64,
+  /** Memory limit or reservation, bytes: 1 PiB. */
+  memoryBytes: 2 ** 50,
+  /** CPUs of a limit or reservation. */
+  cpus: 4096,
+  /** Counters: restart max_attempts, healthcheck retries, update parallelism. */
+  count: 1_000_000,
+  /** Arguments of command or entrypoint; aliases, constraints, preferences per service. */
+  listItems: LIMITS.entriesPerService,
+  /** An image reference (name, tag and digest). */
+  imageLength: 1024,
+  /** A path (mount target or source, working_dir). */
+  pathLength: 4096,
+  /** A hostname (RFC 1123). */
+  hostnameLength: 253,
+  /** Extension (x-*) values: nesting depth and number of values (strings, numbers, ...) in all. */
+  extensionDepth: LIMITS.depth,
+  extensionValues: 10_000,
+} as const;
+
+const closed = { additionalProperties: false } as const;
+
+const Str = (max: number = LIMITS.stringLength) => Type.String({ maxLength: max });
+const NonEmpty = (max: number = LIMITS.stringLength) => Type.String({ minLength: 1, maxLength: max });
+const Int = (min: number, max: number) => Type.Integer({ minimum: min, maximum: max });
+const Dur = () => Type.String({ minLength: 1, maxLength: SPEC_BOUNDS.durationLength });
+const StrMap = (maxEntries: number) => Type.Record(Type.String(), Str(), { maxProperties: maxEntries });
+const StrList = (maxItems: number = SPEC_BOUNDS.listItems) => Type.Array(Str(), { maxItems });
+const Opt = <T extends TSchema>(t: T) => Type.Optional(t);
+
+/** Free-form JSON of extension (x-*) fields; depth and size are bounded in validate.ts. */
+export const ExtensionsSchema = Type.Record(Type.String(), Type.Unknown(), { maxProperties: LIMITS.entriesPerService });
+
+export const PortSpecSchema = Type.Object(
+  {
+    target: Int(1, 65535),
+    /** absent: no fixed host port */
+    published: Opt(Int(1, 65535)),
+    protocol: Type.Enum(['tcp', 'udp']),
+    mode: Type.Enum(['ingress', 'host']),
+    host_ip: Opt(NonEmpty(64)),
+  },
+  closed,
+);
+
+export const MountSpecSchema = Type.Object(
+  {
+    type: Type.Enum(['volume', 'bind', 'tmpfs']),
+    /** volume: stack-local volume name (or external name); bind: absolute host path */
+    source: Opt(NonEmpty(SPEC_BOUNDS.pathLength)),
+    target: NonEmpty(SPEC_BOUNDS.pathLength),
+    read_only: Type.Boolean(),
+  },
+  closed,
+);
+
+export const ServiceNetworkSpecSchema = Type.Object({ aliases: StrList() }, closed);
+
+export const HealthcheckSpecSchema = Type.Object(
+  {
+    /** ["CMD", ...] | ["CMD-SHELL", "..."] | ["NONE"] */
+    test: Opt(Type.Array(Str(), { minItems: 1, maxItems: SPEC_BOUNDS.listItems })),
+    interval: Opt(Dur()),
+    timeout: Opt(Dur()),
+    retries: Opt(Int(0, SPEC_BOUNDS.count)),
+    start_period: Opt(Dur()),
+    disable: Opt(Type.Boolean()),
+  },
+  closed,
+);
+
+export const DependsOnSpecSchema = Type.Object(
+  {
+    condition: Type.Enum(['service_started', 'service_healthy', 'service_completed_successfully']),
+    required: Type.Boolean(),
+  },
+  closed,
+);
+
+export const RestartPolicySpecSchema = Type.Object(
+  {
+    condition: Type.Enum(['none', 'on-failure', 'any']),
+    /** Swarm's default 5s */
+    delay: Dur(),
+    /** 0 = unlimited */
+    max_attempts: Int(0, SPEC_BOUNDS.count),
+    /** "0s" = unbounded */
+    window: Dur(),
+    /**
+     * tsswarm extension: 'exponential' doubles the delay on each consecutive restart of a slot,
+     * up to x-max-delay; the streak starts over once a task stayed up longer than x-max-delay.
+     */
+    'x-backoff': Opt(Type.Enum(['exponential'])),
+    /** with x-backoff; default 5m */
+    'x-max-delay': Opt(Dur()),
+  },
+  closed,
+);
+
+export const PlacementSpecSchema = Type.Object(
+  {
+    /** e.g. "node.role==manager", "node.labels.disk!=ssd" */
+    constraints: StrList(),
+    preferences: Type.Array(Type.Object({ spread: NonEmpty() }, closed), { maxItems: SPEC_BOUNDS.listItems }),
+    max_replicas_per_node: Opt(Int(0, LIMITS.replicas)),
+  },
+  closed,
+);
+
+const ResourceSchema = Type.Object(
+  {
+    /** CPUs as a float */
+    cpus: Opt(Type.Number({ minimum: 0, maximum: SPEC_BOUNDS.cpus })),
+    /** bytes */
+    memory: Opt(Int(0, SPEC_BOUNDS.memoryBytes)),
+  },
+  closed,
+);
+
+export const ResourcesSpecSchema = Type.Object({ limits: ResourceSchema, reservations: ResourceSchema }, closed);
+
+export const UpdateConfigSpecSchema = Type.Object(
+  {
+    /** 0 = all at once */
+    parallelism: Int(0, SPEC_BOUNDS.count),
+    delay: Dur(),
+    order: Type.Enum(['stop-first', 'start-first']),
+    monitor: Dur(),
+    max_failure_ratio: Type.Number({ minimum: 0, maximum: 1 }),
+    failure_action: Type.Enum(['pause', 'continue', 'rollback']),
+  },
+  closed,
+);
+
+export const DeploySpecSchema = Type.Object(
+  {
+    mode: Type.Enum(['replicated', 'global']),
+    /** meaningful for replicated; 1 when unspecified */
+    replicas: Int(0, LIMITS.replicas),
+    /** service labels */
+    labels: StrMap(LIMITS.entriesPerService),
+    restart_policy: RestartPolicySpecSchema,
+    placement: PlacementSpecSchema,
+    resources: ResourcesSpecSchema,
+    update_config: UpdateConfigSpecSchema,
+    rollback_config: UpdateConfigSpecSchema,
+  },
+  closed,
+);
+
+export const ServiceSpecSchema = Type.Object(
+  {
+    image: NonEmpty(SPEC_BOUNDS.imageLength),
+    command: Opt(StrList()),
+    entrypoint: Opt(StrList()),
+    environment: StrMap(LIMITS.entriesPerService),
+    /** container labels */
+    labels: StrMap(LIMITS.entriesPerService),
+    user: Opt(NonEmpty(256)),
+    working_dir: Opt(NonEmpty(SPEC_BOUNDS.pathLength)),
+    init: Opt(Type.Boolean()),
+    stop_signal: Opt(NonEmpty(32)),
+    /** default 10s (DEFAULT_STOP_GRACE_PERIOD) */
+    stop_grace_period: Opt(Dur()),
+    hostname: Opt(NonEmpty(SPEC_BOUNDS.hostnameLength)),
+    ports: Type.Array(PortSpecSchema, { maxItems: LIMITS.portsPerService }),
+    volumes: Type.Array(MountSpecSchema, { maxItems: LIMITS.entriesPerService }),
+    /** key: stack-local network name */
+    networks: Type.Record(Type.String(), ServiceNetworkSpecSchema, { maxProperties: LIMITS.entriesPerService }),
+    healthcheck: Opt(HealthcheckSpecSchema),
+    depends_on: Type.Record(Type.String(), DependsOnSpecSchema, { maxProperties: LIMITS.servicesPerStack }),
+    deploy: DeploySpecSchema,
+    /** extension fields kept verbatim (x-*) */
+    extensions: Opt(ExtensionsSchema),
+  },
+  closed,
+);
+
+export const NetworkSpecSchema = Type.Object(
+  {
+    /** "bridge" on a single host; "overlay" is accepted and mapped to the cluster network driver */
+    driver: NonEmpty(255),
+    external: Type.Boolean(),
+    /** actual name when external or explicitly named */
+    name: Opt(NonEmpty(LIMITS.nameLength)),
+    attachable: Opt(Type.Boolean()),
+    internal: Opt(Type.Boolean()),
+    labels: StrMap(LIMITS.entriesPerService),
+    driver_opts: StrMap(LIMITS.entriesPerService),
+  },
+  closed,
+);
+
+export const VolumeSpecSchema = Type.Object(
+  {
+    /** "local" */
+    driver: NonEmpty(255),
+    external: Type.Boolean(),
+    name: Opt(NonEmpty(LIMITS.nameLength)),
+    labels: StrMap(LIMITS.entriesPerService),
+    driver_opts: StrMap(LIMITS.entriesPerService),
+  },
+  closed,
+);
+
+export const StackSpecSchema = Type.Object(
+  {
+    name: NonEmpty(LIMITS.nameLength),
+    services: Type.Record(Type.String(), ServiceSpecSchema, { maxProperties: LIMITS.servicesPerStack }),
+    networks: Type.Record(Type.String(), NetworkSpecSchema, { maxProperties: LIMITS.resourcesPerStack }),
+    volumes: Type.Record(Type.String(), VolumeSpecSchema, { maxProperties: LIMITS.resourcesPerStack }),
+    /** top-level extension fields kept verbatim (x-*) */
+    extensions: Opt(ExtensionsSchema),
+  },
+  closed,
+);

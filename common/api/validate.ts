@@ -1,0 +1,591 @@
+// The one validator of the normalised stack model: what the stack-file parser produced, or what
+// the HTTP API received as JSON (untrusted). First the structure (the TypeBox schemas of
+// schema.ts, compiled once), then the rules a schema cannot say: names, the image reference
+// grammar, IP addresses, durations, signals, users, environment keys, cross-references between
+// services, networks and volumes, dependency cycles, extension sizes. Errors name the field by
+// its dotted path (services.web.ports[0].published); warnings (dangerous bind mounts) never
+// refuse the value.
+
+import { isIP } from 'node:net';
+import { posix } from 'node:path';
+import { Compile } from 'typebox/compile';
+import type { Validator } from 'typebox/compile';
+import type { TSchema } from 'typebox';
+import { DurationError, parseDuration } from '../duration.js';
+import type { ErrorDetail } from '../errors.js';
+import type { ServiceSpec, StackSpec } from '../spec.js';
+import { LIMITS } from './limits.js';
+import { SPEC_BOUNDS, ServiceSpecSchema, StackSpecSchema } from './schema.js';
+
+export interface ValidationResult<T> {
+  value?: T;
+  errors: ErrorDetail[];
+  warnings: ErrorDetail[];
+}
+
+// ---- names ----
+
+const STACK_NAME_RE = /^[a-z0-9][a-z0-9_-]*$/;
+const OBJECT_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Engine network names a stack must never attach tasks to. */
+export const RESERVED_NETWORK_NAMES: readonly string[] = ['host', 'bridge', 'none', 'ingress', 'docker_gwbridge'];
+
+/** Names: stack, service, network, volume (DNS label rules, LIMITS.nameLength, no '/', not '.'/'..'). Undefined = valid, else the reason. */
+export function checkName(kind: 'stack' | 'service' | 'network' | 'volume', name: string): string | undefined {
+  if (typeof name !== 'string' || name === '') return `${kind} name must not be empty`;
+  if (name.length > LIMITS.nameLength) return `${kind} name "${clip(name)}" is ${name.length} characters long; at most ${LIMITS.nameLength}`;
+  if (kind === 'stack') {
+    if (!STACK_NAME_RE.test(name)) return `"${name}" is not a valid stack name: use lowercase letters, digits, _ and -, starting with a letter or digit`;
+    return undefined;
+  }
+  if (!OBJECT_NAME_RE.test(name) || name.includes('..')) {
+    return `invalid ${kind} name "${name}": use letters, digits, _, . and - (starting with a letter or digit; no "/" or "..")`;
+  }
+  return undefined;
+}
+
+const clip = (s: string, n = 40): string => (s.length > n ? `${s.slice(0, n)}...` : s);
+
+// ---- value grammars ----
+
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])';
+const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[0-9a-fA-F:.]+\\])(?::[0-9]{1,5})?$`);
+const PATH_COMPONENT_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const TAG_RE = /^[\w][\w.-]{0,127}$/;
+const DIGEST_RE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
+
+/** Docker's image reference grammar: [registry[:port]/]name[:tag][@digest]. Undefined = valid. */
+export function checkImageRef(ref: string): string | undefined {
+  const bad = (why: string) => `invalid image reference "${clip(ref, 80)}": ${why}`;
+  if (ref.length === 0) return 'must not be empty';
+  if (ref.length > SPEC_BOUNDS.imageLength) return bad(`longer than ${SPEC_BOUNDS.imageLength} characters`);
+  const odd = /[^A-Za-z0-9._:@/[\]-]/.exec(ref);
+  if (odd) return bad(`${JSON.stringify(odd[0])} is not allowed (expected [registry[:port]/]name[:tag][@digest])`);
+  let rest = ref;
+  const at = rest.indexOf('@');
+  if (at !== -1) {
+    if (!DIGEST_RE.test(rest.slice(at + 1))) return bad('the digest must look like sha256:<hex>');
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.lastIndexOf('/');
+  const colon = rest.lastIndexOf(':');
+  if (colon > slash) {
+    const tag = rest.slice(colon + 1);
+    // an empty tag (`name:`, e.g. from an unset ${TAG}) means none, as the engine's default tag
+    if (tag !== '' && !TAG_RE.test(tag)) return bad('a tag is up to 128 letters, digits, _, . and - (not starting with . or -)');
+    rest = rest.slice(0, colon);
+  }
+  if (rest === '') return bad('the name is missing');
+  if (rest.length > 255) return bad('the name is longer than 255 characters');
+  const parts = rest.split('/');
+  const first = parts[0];
+  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || /[A-Z]/.test(first))) {
+    if (!DOMAIN_RE.test(first)) return bad(`"${clip(first)}" is not a registry host[:port]`);
+    parts.shift();
+  }
+  for (const p of parts) {
+    if (!PATH_COMPONENT_RE.test(p)) {
+      return bad(/[A-Z]/.test(p) ? 'the repository name must be lowercase' : 'use lowercase letters, digits and separators (. _ __ -) in [registry[:port]/]name[:tag][@digest]');
+    }
+  }
+  return undefined;
+}
+
+const SIGNALS = new Set([
+  'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'IOT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM',
+  'STKFLT', 'CHLD', 'CLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO',
+  'POLL', 'PWR', 'SYS', 'RTMIN', 'RTMAX',
+]);
+
+/** A signal as Docker reads it: a name (SIGTERM, TERM, SIGRTMIN+3) or a number 1-64. Undefined = valid. */
+export function checkSignal(s: string): string | undefined {
+  if (/^\d+$/.test(s)) return Number(s) >= 1 && Number(s) <= 64 ? undefined : `signal number ${s} is out of range (1-64)`;
+  const name = s.toUpperCase().replace(/^SIG/, '');
+  const rt = /^RTMIN\+(\d+)$|^RTMAX-(\d+)$/.exec(name);
+  if (rt && Number(rt[1] ?? rt[2]) <= 30) return undefined;
+  if (SIGNALS.has(name)) return undefined;
+  return `unknown signal "${clip(s)}": use a name such as SIGTERM, SIGINT, SIGQUIT or a number`;
+}
+
+const USER_PART = '(?:[A-Za-z_][A-Za-z0-9_.-]{0,31}\\$?|\\d{1,10})';
+const USER_RE = new RegExp(`^${USER_PART}(?::${USER_PART})?$`);
+
+/** user[:group], each a name or a numeric id. */
+export function checkUser(u: string): string | undefined {
+  if (!USER_RE.test(u)) return `invalid user "${clip(u)}": expected user[:group], each a name or a numeric id`;
+  for (const id of u.split(':')) if (/^\d+$/.test(id) && Number(id) > 0xfffffffe) return `invalid user "${u}": id ${id} is out of range`;
+  return undefined;
+}
+
+const HOSTNAME_RE = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const CONSTRAINT_RE = /^\s*[^=!\s]+\s*(==|!=)\s*\S.*$/;
+
+/** Host paths whose bind mount gives a task the host (or the engine). */
+const DANGEROUS_EXACT = new Set(['/', '/var/run/docker.sock', '/run/docker.sock', '/var/run', '/run', '/var/lib/docker']);
+const DANGEROUS_TREES = ['/etc', '/proc', '/sys', '/boot', '/dev', '/root'];
+
+/** Why a bind mount of `source` is dangerous, or undefined. */
+export function dangerousBindSource(source: string): string | undefined {
+  const p = posix.normalize(source).replace(/(.)\/+$/, '$1');
+  if (p.endsWith('docker.sock')) return `bind-mounting ${p} gives the task control of the engine (root on the node)`;
+  if (DANGEROUS_EXACT.has(p)) return `bind-mounting ${p} exposes the node's ${p === '/' ? 'whole file system' : p} to the task`;
+  const tree = DANGEROUS_TREES.find((t) => p === t || p.startsWith(`${t}/`));
+  if (tree) return `bind-mounting ${p} exposes the node's ${tree} to the task`;
+  return undefined;
+}
+
+// ---- structure ----
+
+interface Compiled {
+  stack: Validator;
+  service: Validator;
+}
+let compiled: Compiled | undefined;
+const validators = (): Compiled => (compiled ??= { stack: Compile(StackSpecSchema), service: Compile(ServiceSpecSchema) });
+
+type Json = Record<string, unknown>;
+const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+const own = (o: Json, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return `"${clip(v)}"`;
+  return `${typeof v} ${String(v)}`;
+}
+
+const join = (field: string, key: string): string => (field ? `${field}.${key}` : key);
+
+/** JSON pointer of an instance -> dotted field path (arrays as [i]); walks the value to tell arrays from records. */
+function pointerToField(root: unknown, pointer: string, prefix: string): { field: string; value: unknown } {
+  let field = prefix;
+  let cur: unknown = root;
+  if (pointer === '') return { field, value: cur };
+  for (const raw of pointer.slice(1).split('/')) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    if (Array.isArray(cur)) {
+      field = `${field}[${seg}]`;
+      cur = cur[Number(seg)];
+    } else {
+      field = join(field, seg);
+      cur = isObj(cur) && own(cur, seg) ? cur[seg] : undefined;
+    }
+  }
+  return { field, value: cur };
+}
+
+function schemaAt(root: TSchema, pointer: string): Record<string, unknown> | undefined {
+  let cur: unknown = root;
+  for (const raw of pointer.replace(/^#\/?/, '').split('/')) {
+    if (raw === '') continue;
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    cur = isObj(cur) ? cur[seg] : undefined;
+  }
+  return isObj(cur) ? cur : undefined;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  integer: 'an integer',
+  number: 'a number',
+  string: 'a string',
+  boolean: 'a boolean (true or false)',
+  object: 'an object',
+  array: 'a list',
+  null: 'null',
+};
+
+function structural(v: Validator, schema: TSchema, input: unknown, prefix: string): ErrorDetail[] {
+  if (v.Check(input)) return [];
+  const out: ErrorDetail[] = [];
+  const seen = new Set<string>();
+  const push = (field: string, message: string) => {
+    if (seen.has(field)) return;
+    seen.add(field);
+    out.push(field ? { field, message } : { message });
+  };
+  const errors = v.Errors(input);
+  // a union's own error only when none of its branches said something more precise
+  const anyOf = new Map<string, string[]>();
+  for (const e of errors) {
+    const { field, value } = pointerToField(input, e.instancePath, prefix);
+    const params = e.params as Record<string, unknown>;
+    switch (e.keyword) {
+      case 'required':
+        for (const p of params.requiredProperties as string[]) push(join(field, p), 'is required');
+        break;
+      case 'additionalProperties':
+        for (const p of params.additionalProperties as string[]) push(join(field, p), `unknown field ${p}`);
+        break;
+      case 'boolean': // the "false" schema behind additionalProperties: reported above
+        break;
+      case 'type':
+        push(field, `must be ${TYPE_NAMES[String(params.type)] ?? String(params.type)}, got ${describe(value)}`);
+        break;
+      case 'enum':
+        push(field, `must be one of ${(params.allowedValues as unknown[]).join(', ')}, got ${describe(value)}`);
+        break;
+      case 'const': {
+        const list = anyOf.get(field) ?? [];
+        list.push(String(params.allowedValue));
+        anyOf.set(field, list);
+        break;
+      }
+      case 'anyOf': {
+        const list = anyOf.get(field);
+        push(field, list ? `must be one of ${list.join(', ')}, got ${describe(value)}` : `has an invalid form, got ${describe(value)}`);
+        break;
+      }
+      case 'minimum':
+      case 'exclusiveMinimum':
+        push(field, `must be >= ${String(params.limit)}, got ${String(value)}`);
+        break;
+      case 'maximum':
+      case 'exclusiveMaximum': {
+        const s = schemaAt(schema, e.schemaPath);
+        const min = s?.minimum;
+        push(field, typeof min === 'number' ? `must be between ${min} and ${String(params.limit)}, got ${String(value)}` : `must be <= ${String(params.limit)}, got ${String(value)}`);
+        break;
+      }
+      case 'minLength':
+        push(field, params.limit === 1 ? 'must not be empty' : `must be at least ${String(params.limit)} characters long`);
+        break;
+      case 'maxLength':
+        push(field, `must be at most ${String(params.limit)} characters long, got ${typeof value === 'string' ? value.length : '?'}`);
+        break;
+      case 'minItems':
+        push(field, `must have at least ${String(params.limit)} item${params.limit === 1 ? '' : 's'}`);
+        break;
+      case 'maxItems':
+        push(field, `must have at most ${String(params.limit)} items, got ${Array.isArray(value) ? value.length : '?'}`);
+        break;
+      case 'maxProperties':
+        push(field, `must have at most ${String(params.limit)} entries, got ${isObj(value) ? Object.keys(value).length : '?'}`);
+        break;
+      default:
+        push(field, e.message);
+    }
+  }
+  if (out.length === 0) out.push(prefix ? { field: prefix, message: 'is invalid' } : { message: 'is invalid' });
+  return out;
+}
+
+// ---- semantic rules ----
+
+class Collector {
+  readonly errors: ErrorDetail[] = [];
+  readonly warnings: ErrorDetail[] = [];
+  constructor(private readonly structuralFields: Set<string>) {}
+
+  error(field: string, message: string | undefined): void {
+    if (message === undefined || this.structuralFields.has(field)) return;
+    this.errors.push(field ? { field, message } : { message });
+  }
+
+  warn(field: string, message: string): void {
+    this.warnings.push({ field, message });
+  }
+}
+
+const str = (o: Json, k: string): string | undefined => (own(o, k) && typeof o[k] === 'string' ? (o[k] as string) : undefined);
+
+function checkDuration(c: Collector, o: Json, k: string, field: string): void {
+  const s = str(o, k);
+  if (s === undefined) return;
+  const f = join(field, k);
+  let ms: number;
+  try {
+    ms = parseDuration(s);
+  } catch (e) {
+    if (!(e instanceof DurationError)) throw e;
+    return c.error(f, e.message);
+  }
+  if (ms > SPEC_BOUNDS.durationMs) c.error(f, `must be at most 24h, got ${clip(s)}`);
+}
+
+function checkExtensions(c: Collector, ext: unknown, field: string): void {
+  if (!isObj(ext)) return;
+  let values = 0;
+  const walk = (v: unknown, f: string, depth: number): boolean => {
+    if (depth > SPEC_BOUNDS.extensionDepth) {
+      c.error(f, `nested deeper than ${SPEC_BOUNDS.extensionDepth} levels`);
+      return false;
+    }
+    if (++values > SPEC_BOUNDS.extensionValues) {
+      c.error(field, `extension fields hold more than ${SPEC_BOUNDS.extensionValues} values`);
+      return false;
+    }
+    if (typeof v === 'string') {
+      if (v.length > LIMITS.stringLength) c.error(f, `must be at most ${LIMITS.stringLength} characters long, got ${v.length}`);
+      return true;
+    }
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) c.error(f, 'must be a finite number');
+      return true;
+    }
+    if (v === null || typeof v === 'boolean') return true;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) if (!walk(v[i], `${f}[${i}]`, depth + 1)) return false;
+      return true;
+    }
+    if (isObj(v)) {
+      for (const [k, x] of Object.entries(v)) if (!walk(x, join(f, k), depth + 1)) return false;
+      return true;
+    }
+    c.error(f, `must be JSON (string, number, boolean, null, list or object), got ${typeof v}`);
+    return true;
+  };
+  for (const [k, v] of Object.entries(ext)) {
+    if (!k.startsWith('x-')) c.error(join(field, k), 'extension fields are named x-*');
+    if (!walk(v, join(field, k), 1)) return;
+  }
+}
+
+function checkKeys(c: Collector, o: unknown, field: string, what: string, envKeys = false): void {
+  if (!isObj(o)) return;
+  for (const [k, v] of Object.entries(o)) {
+    const f = join(field, k);
+    if (k === '') c.error(field, `${what} names must not be empty`);
+    else if (k.length > 4096) c.error(field, `${what} name "${clip(k)}" is longer than 4096 characters`);
+    else if (envKeys && k.includes('=')) c.error(f, `${what} name "${clip(k)}" must not contain "="`);
+    else if (k.includes('\0')) c.error(field, `${what} name "${clip(k)}" must not contain a NUL character`);
+    if (typeof v === 'string' && v.includes('\0')) c.error(f, 'must not contain a NUL character');
+  }
+}
+
+interface StackContext {
+  stack: string;
+  networks: Json;
+  volumes: Json;
+  services: Json;
+}
+
+function checkService(c: Collector, s: unknown, field: string, name: string | undefined, ctx: StackContext | undefined): void {
+  if (!isObj(s)) return;
+  const image = str(s, 'image');
+  if (image !== undefined) c.error(join(field, 'image'), checkImageRef(image));
+  for (const k of ['command', 'entrypoint'] as const) {
+    const list = s[k];
+    if (Array.isArray(list)) list.forEach((a, i) => typeof a === 'string' && a.includes('\0') && c.error(`${join(field, k)}[${i}]`, 'must not contain a NUL character'));
+  }
+  checkKeys(c, s.environment, join(field, 'environment'), 'environment variable', true);
+  checkKeys(c, s.labels, join(field, 'labels'), 'label');
+  const user = str(s, 'user');
+  if (user !== undefined) c.error(join(field, 'user'), checkUser(user));
+  const wd = str(s, 'working_dir');
+  if (wd !== undefined && !wd.startsWith('/')) c.error(join(field, 'working_dir'), `must be an absolute path, got "${clip(wd)}"`);
+  const sig = str(s, 'stop_signal');
+  if (sig !== undefined) c.error(join(field, 'stop_signal'), checkSignal(sig));
+  checkDuration(c, s, 'stop_grace_period', field);
+  const host = str(s, 'hostname');
+  if (host !== undefined && !HOSTNAME_RE.test(host)) c.error(join(field, 'hostname'), `invalid hostname "${clip(host)}": use letters, digits, - and dots (RFC 1123)`);
+
+  if (Array.isArray(s.ports)) {
+    const published = new Map<string, number>();
+    s.ports.forEach((p, i) => {
+      if (!isObj(p)) return;
+      const pf = `${join(field, 'ports')}[${i}]`;
+      const ip = str(p, 'host_ip');
+      if (ip !== undefined && isIP(ip) === 0) c.error(join(pf, 'host_ip'), `"${clip(ip)}" is not an IPv4 or IPv6 address`);
+      if (typeof p.published === 'number') {
+        const key = `${p.published}/${String(p.protocol)}@${ip ?? ''}`;
+        const prev = published.get(key);
+        if (prev !== undefined && (s.ports as Json[])[prev].target !== p.target) {
+          c.error(join(pf, 'published'), `port ${p.published}/${String(p.protocol)} is published twice (also ports[${prev}])`);
+        } else published.set(key, i);
+      }
+    });
+  }
+
+  if (Array.isArray(s.volumes)) {
+    const targets = new Map<string, number>();
+    s.volumes.forEach((m, i) => {
+      if (!isObj(m)) return;
+      const mf = `${join(field, 'volumes')}[${i}]`;
+      const target = str(m, 'target');
+      const source = str(m, 'source');
+      if (target !== undefined) {
+        if (!target.startsWith('/')) c.error(join(mf, 'target'), `must be an absolute path, got "${clip(target)}"`);
+        else if (posix.normalize(target) === '/') c.error(join(mf, 'target'), 'cannot mount over /');
+        const prev = targets.get(target);
+        if (prev !== undefined) c.error(join(mf, 'target'), `duplicate mount target ${clip(target)} (also volumes[${prev}])`);
+        else targets.set(target, i);
+      }
+      if (m.type === 'bind') {
+        if (source === undefined) c.error(join(mf, 'source'), 'a bind mount needs a source path');
+        else if (!source.startsWith('/')) c.error(join(mf, 'source'), `a bind source must be an absolute path, got "${clip(source)}"`);
+        else {
+          const why = dangerousBindSource(source);
+          if (why) c.warn(join(mf, 'source'), why);
+        }
+      } else if (m.type === 'tmpfs') {
+        if (source !== undefined) c.error(join(mf, 'source'), 'a tmpfs mount has no source');
+      } else if (m.type === 'volume' && source !== undefined) {
+        if (ctx) {
+          if (!own(ctx.volumes, source)) c.error(join(mf, 'source'), `service ${name} uses volume "${clip(source)}", which is not declared in the top-level volumes section`);
+        } else {
+          c.error(join(mf, 'source'), checkName('volume', source));
+        }
+      }
+    });
+  }
+
+  if (isObj(s.networks)) {
+    for (const [n, spec] of Object.entries(s.networks)) {
+      const nf = join(join(field, 'networks'), n);
+      if (ctx) {
+        if (!own(ctx.networks, n)) c.error(nf, `service ${name} uses network "${clip(n)}", which is not declared in the top-level networks section`);
+      } else c.error(nf, checkName('network', n));
+      if (isObj(spec) && Array.isArray(spec.aliases)) {
+        spec.aliases.forEach((a, i) => {
+          if (typeof a === 'string' && !HOSTNAME_RE.test(a)) c.error(`${join(nf, 'aliases')}[${i}]`, `invalid alias "${clip(a)}": use letters, digits, - and dots`);
+        });
+      }
+    }
+  }
+
+  if (isObj(s.healthcheck)) {
+    const hf = join(field, 'healthcheck');
+    const h = s.healthcheck;
+    for (const k of ['interval', 'timeout', 'start_period']) checkDuration(c, h, k, hf);
+    if (Array.isArray(h.test) && h.test.length > 0) {
+      const kind = h.test[0];
+      if (kind !== 'CMD' && kind !== 'CMD-SHELL' && kind !== 'NONE') c.error(join(hf, 'test'), 'a test list must start with CMD, CMD-SHELL or NONE');
+      else if (kind !== 'NONE' && h.test.length < 2) c.error(join(hf, 'test'), `${String(kind)} needs a command`);
+    }
+  }
+
+  if (isObj(s.depends_on)) {
+    for (const dep of Object.keys(s.depends_on)) {
+      const df = join(join(field, 'depends_on'), dep);
+      if (dep === name) c.error(df, `service ${name} cannot depend on itself`);
+      else if (ctx && !own(ctx.services, dep)) c.error(df, `service ${name} depends on undefined service "${clip(dep)}"`);
+    }
+  }
+
+  if (isObj(s.deploy)) {
+    const df = join(field, 'deploy');
+    const d = s.deploy;
+    checkKeys(c, d.labels, join(df, 'labels'), 'label');
+    if (isObj(d.restart_policy)) {
+      const rf = join(df, 'restart_policy');
+      for (const k of ['delay', 'window', 'x-max-delay']) checkDuration(c, d.restart_policy, k, rf);
+    }
+    for (const u of ['update_config', 'rollback_config']) {
+      const uc = d[u];
+      if (isObj(uc)) for (const k of ['delay', 'monitor']) checkDuration(c, uc, k, join(df, u));
+    }
+    if (isObj(d.placement) && Array.isArray(d.placement.constraints)) {
+      d.placement.constraints.forEach((x, i) => {
+        if (typeof x === 'string' && !CONSTRAINT_RE.test(x)) {
+          c.error(`${join(df, 'placement.constraints')}[${i}]`, `invalid constraint "${clip(x)}": expected e.g. node.role==manager or node.labels.disk!=ssd`);
+        }
+      });
+    }
+  }
+  checkExtensions(c, s.extensions, join(field, 'extensions'));
+}
+
+function checkCycles(c: Collector, services: Json): void {
+  const state = new Map<string, 'visiting' | 'done'>();
+  const path: string[] = [];
+  const deps = (s: string): string[] => {
+    const svc = services[s];
+    return isObj(svc) && isObj(svc.depends_on) ? Object.keys(svc.depends_on) : [];
+  };
+  // iterative depth-first search: a long chain of dependencies must not exhaust the stack
+  for (const start of Object.keys(services)) {
+    if (state.has(start)) continue;
+    const stack: { s: string; next: string[]; i: number }[] = [{ s: start, next: deps(start), i: 0 }];
+    state.set(start, 'visiting');
+    path.push(start);
+    while (stack.length) {
+      const top = stack[stack.length - 1];
+      if (top.i >= top.next.length) {
+        state.set(top.s, 'done');
+        path.pop();
+        stack.pop();
+        continue;
+      }
+      const dep = top.next[top.i++];
+      if (!own(services, dep)) continue;
+      const st = state.get(dep);
+      if (st === 'visiting') {
+        const cycle = [...path.slice(path.indexOf(dep)), dep].join(' -> ');
+        c.error(`services.${top.s}.depends_on.${dep}`, `dependency cycle: ${cycle}`);
+      } else if (st === undefined) {
+        state.set(dep, 'visiting');
+        path.push(dep);
+        stack.push({ s: dep, next: deps(dep), i: 0 });
+      }
+    }
+  }
+}
+
+function checkResources(c: Collector, kind: 'network' | 'volume', all: unknown, stack: string | undefined): void {
+  if (!isObj(all)) return;
+  const top = `${kind}s`;
+  for (const [key, spec] of Object.entries(all)) {
+    const f = join(top, key);
+    c.error(f, checkName(kind, key));
+    if (!isObj(spec)) continue;
+    const name = str(spec, 'name');
+    if (name !== undefined) c.error(join(f, 'name'), checkName(kind, name));
+    const engineName = name ?? (spec.external === true ? key : stack !== undefined ? `${stack}_${key}` : undefined);
+    if (kind === 'network' && engineName !== undefined && RESERVED_NETWORK_NAMES.includes(engineName) && (name !== undefined || spec.external === true)) {
+      c.error(name !== undefined ? join(f, 'name') : f, `"${engineName}" is a reserved engine network: a stack cannot attach tasks to it`);
+    }
+    if (name === undefined && spec.external !== true && stack !== undefined && engineName !== undefined && engineName.length > LIMITS.nameLength) {
+      c.error(f, `the full ${kind} name "${clip(engineName)}" is ${engineName.length} characters long; at most ${LIMITS.nameLength}`);
+    }
+    checkKeys(c, spec.labels, join(f, 'labels'), 'label');
+    checkKeys(c, spec.driver_opts, join(f, 'driver_opts'), 'option');
+  }
+}
+
+// ---- entry points ----
+
+/** A normalised stack as the API receives it (untrusted JSON) or as the parser produced it. */
+export function validateStack(input: unknown): ValidationResult<StackSpec> {
+  const v = validators();
+  const errors = structural(v.stack, StackSpecSchema, input, '');
+  const c = new Collector(new Set(errors.map((e) => e.field ?? '')));
+  if (isObj(input)) {
+    const name = str(input, 'name');
+    if (name !== undefined) c.error('name', checkName('stack', name));
+    const services = isObj(input.services) ? input.services : {};
+    const ctx: StackContext = {
+      stack: name ?? '',
+      networks: isObj(input.networks) ? input.networks : {},
+      volumes: isObj(input.volumes) ? input.volumes : {},
+      services,
+    };
+    if (isObj(input.services) && Object.keys(services).length === 0) c.error('services', 'a stack needs at least one service');
+    for (const [svc, spec] of Object.entries(services)) {
+      const f = join('services', svc);
+      const bad = checkName('service', svc);
+      c.error(f, bad);
+      if (!bad && name !== undefined && `${name}_${svc}`.length > LIMITS.nameLength) {
+        c.error(f, `the full service name "${name}_${svc}" is ${name.length + 1 + svc.length} characters long; at most ${LIMITS.nameLength}`);
+      }
+      checkService(c, spec, f, svc, ctx);
+    }
+    checkCycles(c, services);
+    checkResources(c, 'network', input.networks, name);
+    checkResources(c, 'volume', input.volumes, name);
+    checkExtensions(c, input.extensions, 'extensions');
+  }
+  errors.push(...c.errors);
+  return errors.length ? { errors, warnings: c.warnings } : { value: input as StackSpec, errors, warnings: c.warnings };
+}
+
+/** One service spec (e.g. the result of `service update` flags applied to a stored spec); `field` prefixes error paths. */
+export function validateServiceSpec(input: unknown, field = ''): ValidationResult<ServiceSpec> {
+  const v = validators();
+  const errors = structural(v.service, ServiceSpecSchema, input, field);
+  const c = new Collector(new Set(errors.map((e) => e.field ?? '')));
+  checkService(c, input, field, undefined, undefined);
+  errors.push(...c.errors);
+  return errors.length ? { errors, warnings: c.warnings } : { value: input as ServiceSpec, errors, warnings: c.warnings };
+}

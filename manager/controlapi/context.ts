@@ -1,0 +1,19 @@
+// What the route plugins are given: the store they read and write, the dispatcher (logs), the
+// manager's log, its identity, and the checks that need manager-side knowledge.
+
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Logger } from 'pino';
+import type { Dispatcher } from '../dispatcher/dispatcher.js';
+import type { Store } from '../store/store.js';
+import type { DeployValidation } from './deploy.js';
+
+export interface ApiContext {
+  store: Store;
+  dispatcher: Pick<Dispatcher, 'logs'>;
+  log: Logger;
+  info: () => Record<string, unknown>;
+  validation?: DeployValidation;
+}
+
+/** A route plugin: registered with `{ ctx }`; its schemas type its requests. */
+export type RoutePlugin = FastifyPluginAsyncTypebox<{ ctx: ApiContext }>;

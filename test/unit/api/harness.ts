@@ -1,0 +1,56 @@
+// An API on a real Store (FileLog in a temp dir) and a dispatcher that has no agents: what the
+// API tests drive with app.inject().
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
+import { buildApi } from '../../../manager/controlapi/server.js';
+import { FileLog } from '../../../manager/store/file-log.js';
+import { Store } from '../../../manager/store/store.js';
+import { validateConstraint } from '../../../manager/scheduler/index.js';
+
+export interface Harness {
+  app: FastifyInstance;
+  store: Store;
+  /** The store's index and state, to compare before and after a refused request. */
+  snapshot(): string;
+  close(): Promise<void>;
+}
+
+export async function harness(): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), 'tsswarm-api-'));
+  const store = new Store(new FileLog(dir));
+  await store.open();
+  const app = buildApi({
+    store,
+    // No agent is connected: a log request ends at once.
+    dispatcher: { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
+    log: pino({ level: 'silent' }),
+    info: () => ({ version: 'test' }),
+    validation: { validateConstraint },
+  });
+  await app.ready();
+  return {
+    app, store,
+    snapshot: () => JSON.stringify({ index: store.index, state: store.state() }),
+    async close() {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A normalised service spec, as the CLI sends it. */
+export const serviceSpec = (over: Partial<ServiceSpec> = {}): ServiceSpec => ({
+  image: 'busybox', environment: {}, labels: {}, ports: [], volumes: [], networks: { default: { aliases: [] } },
+  depends_on: {}, deploy: defaultDeploy(), ...over,
+});
+
+/** A normalised stack with a default network, as the CLI sends it. */
+export const stackSpec = (name: string, services: Record<string, ServiceSpec>, over: Partial<StackSpec> = {}): StackSpec => ({
+  name, services, networks: { default: { driver: 'bridge', external: false, labels: {}, driver_opts: {} } }, volumes: {}, ...over,
+});
