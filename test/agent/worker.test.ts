@@ -178,7 +178,8 @@ describe('worker', () => {
     const old = events.stream!;
     old.destroy();
     await waitFor('event stream reconnected', () => events.stream !== undefined && events.stream !== old, 5_000);
-    await new Promise((r) => setTimeout(r, 200));
+    // The reconnect's resync pass has finished: from now on only the event stream can tell.
+    await w.settle();
     const killedAt = Date.now();
     await docker.getContainer(s.containerId!).kill();
     await rec.waitState(t.id, (x) => x.state === 'failed', 5_000);
