@@ -4,29 +4,28 @@
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
 import type { StackSpec } from '../common/spec.js';
 import type { ClusterObj, ClusterSpec, NodeObj, TaskObj } from '../common/api/objects.js';
-import type { DeployPlan, LogLineView, ServiceUpdateFlags, ServiceView, StackSummary } from '../common/api/types.js';
+import type {
+  DeployResponse, InfoResponse, LogLineView, RollbackResponse, ScaleResponse, ServiceUpdateFlags, ServiceUpdateResponse,
+  ServiceView, StackRemoveResponse, StackSummary,
+} from '../common/api/types.js';
 import type { ApiClient } from './client.js';
 
-// Responses the routes return that common/api/types.ts does not name yet; each is built only
-// from the contract's own types.
-export interface DeployResult { plan: DeployPlan; applied: boolean }
-export interface RemoveStackResult { services: string[] }
-export interface ScaleResult { service: string; replicas: number }
-export interface ServiceUpdateResult { service: string; fields: string[]; replaced: boolean; applied: boolean }
-export interface RollbackResult { service: string }
+export type {
+  DeployResponse as DeployResult, StackRemoveResponse as RemoveStackResult, ScaleResponse as ScaleResult,
+  ServiceUpdateResponse as ServiceUpdateResult, RollbackResponse as RollbackResult, InfoResponse as InfoView,
+} from '../common/api/types.js';
 export interface ClusterUpdateResult { kind: 'cluster'; id: 'default'; spec: ClusterSpec }
-export interface InfoView { version: string; clusterId: string; nodeId: string; dataDir: string; pid: number; storeIndex: number }
 
 const seg = encodeURIComponent;
 
-export const info = (c: ApiClient): Promise<InfoView> => c.call('GET', '/v1/info');
+export const info = (c: ApiClient): Promise<InfoResponse> => c.call('GET', '/v1/info');
 
-export const deploy = (c: ApiClient, stack: StackSpec, dryRun: boolean): Promise<DeployResult> =>
+export const deploy = (c: ApiClient, stack: StackSpec, dryRun: boolean): Promise<DeployResponse> =>
   c.call('POST', '/v1/stacks/deploy', { stack, dryRun });
 
 export const stacks = (c: ApiClient): Promise<StackSummary[]> => c.call('GET', '/v1/stacks');
 
-export const removeStack = (c: ApiClient, name: string, volumes: boolean): Promise<RemoveStackResult> =>
+export const removeStack = (c: ApiClient, name: string, volumes: boolean): Promise<StackRemoveResponse> =>
   c.call('DELETE', `/v1/stacks/${seg(name)}${volumes ? '?volumes=1' : ''}`);
 
 export const services = (c: ApiClient, stack?: string): Promise<ServiceView[]> =>
@@ -34,13 +33,13 @@ export const services = (c: ApiClient, stack?: string): Promise<ServiceView[]> =
 
 export const service = (c: ApiClient, ref: string): Promise<ServiceView> => c.call('GET', `/v1/services/${seg(ref)}`);
 
-export const scale = (c: ApiClient, ref: string, replicas: number): Promise<ScaleResult> =>
+export const scale = (c: ApiClient, ref: string, replicas: number): Promise<ScaleResponse> =>
   c.call('POST', `/v1/services/${seg(ref)}/scale`, { replicas });
 
-export const update = (c: ApiClient, ref: string, flags: ServiceUpdateFlags, dryRun: boolean): Promise<ServiceUpdateResult> =>
+export const update = (c: ApiClient, ref: string, flags: ServiceUpdateFlags, dryRun: boolean): Promise<ServiceUpdateResponse> =>
   c.call('POST', `/v1/services/${seg(ref)}/update`, { flags, dryRun });
 
-export const rollback = (c: ApiClient, ref: string): Promise<RollbackResult> => c.call('POST', `/v1/services/${seg(ref)}/rollback`, {});
+export const rollback = (c: ApiClient, ref: string): Promise<RollbackResponse> => c.call('POST', `/v1/services/${seg(ref)}/rollback`, {});
 
 /** Tasks of one service (by name, id or id prefix), of one stack, or of one node. */
 export const tasks = (c: ApiClient, by: { service: string } | { stack: string } | { node: string }): Promise<TaskObj[]> =>
@@ -82,5 +81,5 @@ export const node = (c: ApiClient, ref: string): Promise<NodeObj> => c.call('GET
 
 export const cluster = (c: ApiClient): Promise<ClusterObj> => c.call('GET', '/v1/cluster');
 
-export const clusterUpdate = (c: ApiClient, spec: Partial<ClusterSpec>): Promise<ClusterUpdateResult> =>
+export const clusterUpdate = (c: ApiClient, spec: Partial<Omit<ClusterSpec, 'allowedBindPaths'>> & { allowedBindPaths?: string[] | null }): Promise<ClusterUpdateResult> =>
   c.call('POST', '/v1/cluster/update', { spec });

@@ -85,6 +85,7 @@ export function durationArg(what: string, s: string): number {
   try {
     ms = parseDuration(s);
   } catch (err) {
+    if (err instanceof DurationError && /too long|longer than/.test(err.message)) invalid(`${what} is too long a duration: ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)}`);
     if (err instanceof DurationError) invalid(`${what} must be a duration such as 30s, 1m30s or 500ms, got ${JSON.stringify(s)}`);
     throw err;
   }

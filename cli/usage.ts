@@ -42,6 +42,8 @@ Cluster:
   cluster inspect                  show the cluster settings as JSON
   cluster update --task-history-limit N
                                    tasks kept per slot in \`service ps\`, the live one included (default 5)
+  cluster update --bind-allow PATH [--bind-allow PATH...] | --bind-allow-any
+                                   host paths services may bind-mount (under them only); any path again
 
 Global options:
   -H, --host URL       manager to talk to (unix:///path/tsswarm.sock); default $TSSWARM_HOST,

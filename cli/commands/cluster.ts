@@ -9,20 +9,34 @@ import { USAGE } from '../usage.js';
 
 export type ClusterCommand = { cmd: 'help' }
   | { cmd: 'inspect'; host: Endpoint }
-  | { cmd: 'update'; host: Endpoint; spec: Partial<ClusterSpec>; json: boolean };
+  | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; json: boolean };
+
+/** A settings patch as the API takes it: `allowedBindPaths: null` removes the allow-list. */
+type ClusterUpdate = Partial<Omit<ClusterSpec, 'allowedBindPaths'>> & { allowedBindPaths?: string[] | null };
 
 export function parseCluster(argv: string[]): ClusterCommand {
   const [sub, ...rest] = argv;
   if (sub === '-h' || sub === '--help') return { cmd: 'help' };
   if (sub !== 'inspect' && sub !== 'update') usageError(`unknown cluster command ${JSON.stringify(sub ?? '')} (inspect, update)`);
-  const { values: v, positionals } = parseArgs(rest, sub === 'update' ? { 'task-history-limit': { type: 'string' } } : {});
+  const { values: v, positionals } = parseArgs(rest, sub === 'update' ? {
+    'task-history-limit': { type: 'string' },
+    'bind-allow': { type: 'string', multiple: true },
+    'bind-allow-any': { type: 'boolean' },
+  } : {});
   if (v.help) return { cmd: 'help' };
   if (positionals.length) usageError(`cluster ${sub} takes no arguments, got ${positionals.join(' ')}`);
   const json = formatArg(v.format) === 'json';
   if (sub === 'inspect') return { cmd: 'inspect', host: hostArg(v.host) };
-  const spec: Partial<ClusterSpec> = {};
+  const spec: ClusterUpdate = {};
   if (v['task-history-limit'] !== undefined) spec.taskHistoryLimit = historyLimitArg(v['task-history-limit']);
-  if (Object.keys(spec).length === 0) usageError('cluster update needs a setting, e.g. --task-history-limit N');
+  const allow = v['bind-allow'] as string[] | undefined;
+  if (allow && v['bind-allow-any']) usageError('--bind-allow and --bind-allow-any exclude each other');
+  if (allow) {
+    for (const p of allow) if (!p.startsWith('/')) usageError(`--bind-allow takes absolute host paths, got ${JSON.stringify(p)}`);
+    spec.allowedBindPaths = allow;
+  }
+  if (v['bind-allow-any']) spec.allowedBindPaths = null;
+  if (Object.keys(spec).length === 0) usageError('cluster update needs a setting, e.g. --task-history-limit N or --bind-allow PATH');
   return { cmd: 'update', host: hostArg(v.host), spec, json };
 }
 

@@ -80,14 +80,16 @@ export interface ErrorBody {
 }
 
 /** GET /v1/info */
-export interface InfoResponse {
-  version?: string;
-  clusterId?: string;
-  nodeId?: string;
-  dataDir?: string;
-  pid?: number;
+export interface InfoResponse extends ManagerInfo {
   storeIndex: number;
-  [k: string]: unknown;
+}
+/** What a manager says of itself in GET /v1/info (the store index aside). */
+export interface ManagerInfo {
+  version: string;
+  clusterId: string;
+  nodeId: string;
+  dataDir: string;
+  pid: number;
 }
 
 /** POST /v1/stacks/deploy: a normalised stack (what `tsswarm config` prints). */

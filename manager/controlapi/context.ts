@@ -1,6 +1,7 @@
 // What the route plugins are given: the store they read and write, the dispatcher (logs), the
 // manager's log, its identity, and the checks that need manager-side knowledge.
 
+import type { ManagerInfo } from '../../common/api/types.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
@@ -11,7 +12,7 @@ export interface ApiContext {
   store: Store;
   dispatcher: Pick<Dispatcher, 'logs'>;
   log: Logger;
-  info: () => Record<string, unknown>;
+  info: () => ManagerInfo;
   validation?: DeployValidation;
 }
 

@@ -7,6 +7,7 @@
 // are parsed, stacks and specs are checked by the shared validator, and every refusal is a 4xx
 // { code: TSW_ERR_…, message, details[] } that changed nothing.
 
+import type { ManagerInfo } from '../../common/api/types.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import type { Logger } from 'pino';
@@ -31,7 +32,7 @@ export interface ApiOptions {
   /** Only `logs` is used (a unit test may pass a stub). */
   dispatcher: Pick<Dispatcher, 'logs'>;
   log: Logger;
-  info: () => Record<string, unknown>;
+  info: () => ManagerInfo;
   validation?: DeployValidation;
 }
 

@@ -29,7 +29,7 @@ export async function harness(): Promise<Harness> {
     // No agent is connected: a log request ends at once.
     dispatcher: { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
     log: pino({ level: 'silent' }),
-    info: () => ({ version: 'test' }),
+    info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }),
     validation: { validateConstraint },
   });
   await app.ready();

@@ -158,6 +158,8 @@ describe('node and cluster commands', () => {
     [parseCluster, ['inspect', ...H], { cmd: 'inspect', host }],
     [parseCluster, ['update', '--task-history-limit', '3', '--format', 'json', ...H], { cmd: 'update', host, spec: { taskHistoryLimit: 3 }, json: true }],
     [parseCluster, ['update', '--help'], { cmd: 'help' }],
+    [parseCluster, ['update', '--bind-allow', '/srv', '--bind-allow', '/data/app', ...H], { cmd: 'update', host, spec: { allowedBindPaths: ['/srv', '/data/app'] }, json: false }],
+    [parseCluster, ['update', '--bind-allow-any', ...H], { cmd: 'update', host, spec: { allowedBindPaths: null }, json: false }],
   ] as const)('%#: %j', (parse, argv, want) => {
     expect((parse as (a: readonly string[]) => unknown)([...argv])).toEqual(want);
   });
@@ -170,6 +172,8 @@ describe('node and cluster commands', () => {
     [parseCluster, ['update', '--task-history-limit', 'lots', ...H], /--task-history-limit must be an integer >= 0, got "lots"/],
     [parseCluster, ['inspect', '--task-history-limit', '3', ...H], /Unknown option '--task-history-limit'/],
     [parseCluster, ['reset', ...H], /unknown cluster command "reset" \(inspect, update\)/],
+    [parseCluster, ['update', '--bind-allow', 'srv', ...H], /--bind-allow takes absolute host paths, got "srv"/],
+    [parseCluster, ['update', '--bind-allow', '/srv', '--bind-allow-any', ...H], /exclude each other/],
   ] as const)('refuses %#: %j', async (parse, argv, msg) => {
     expect(await refusal(() => (parse as (a: readonly string[]) => unknown)([...argv]))).toMatch(msg);
   });

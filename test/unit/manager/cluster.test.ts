@@ -27,7 +27,7 @@ async function open(dir: string, snapshotEvery?: number): Promise<Store> {
 
 function api(store: Store) {
   // The cluster routes never reach the dispatcher.
-  return buildApi({ store, dispatcher: {} as Dispatcher, log: pino({ level: 'silent' }), info: () => ({}) });
+  return buildApi({ store, dispatcher: {} as Dispatcher, log: pino({ level: 'silent' }), info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }) });
 }
 
 describe('cluster settings API', () => {
