@@ -389,11 +389,16 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
   return stack;
 }
 
-function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefined {
+/**
+ * A top-level network or volume: the fields both kinds have (driver, external, name, labels,
+ * driver_opts) read once; `extra` adds a kind's own fields.
+ */
+function normaliseResource<T extends NetworkSpec | VolumeSpec>(
+  kind: 'network' | 'volume', r: Reader, e: TEntry, f: string, spec: T, extra: Record<string, (x: TEntry, xf: string) => void> = {},
+): T | undefined {
   const d = r.d;
-  const badName = checkName('network', e.key);
+  const badName = checkName(kind, e.key);
   if (badName) d.error(e.keyPos, f, badName);
-  const spec: NetworkSpec = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
   const m = r.map(e.value, f, true);
   if (!m) return undefined;
   eachKey(d, m, f, {
@@ -406,6 +411,16 @@ function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefi
       const s = r.str(x.value, xf);
       if (s !== undefined) spec.name = s;
     },
+    labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
+    driver_opts: (x, xf) => (spec.driver_opts = r.kv(x.value, xf, false)),
+    ...extra,
+  });
+  return spec;
+}
+
+function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefined {
+  const spec: NetworkSpec = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
+  return normaliseResource('network', r, e, f, spec, {
     attachable: (x, xf) => {
       const b = r.bool(x.value, xf);
       if (b !== undefined) spec.attachable = b;
@@ -414,36 +429,14 @@ function normaliseNetwork(r: Reader, e: TEntry, f: string): NetworkSpec | undefi
       const b = r.bool(x.value, xf);
       if (b !== undefined) spec.internal = b;
     },
-    labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
-    driver_opts: (x, xf) => (spec.driver_opts = r.kv(x.value, xf, false)),
-    ipam: (x, xf) => d.warn(x.keyPos, xf, `ipam ${NOT_YET}`),
-    enable_ipv4: (x, xf) => d.warn(x.keyPos, xf, `enable_ipv4 ${NOT_YET}`),
-    enable_ipv6: (x, xf) => d.warn(x.keyPos, xf, `enable_ipv6 ${NOT_YET}`),
+    ipam: (x, xf) => r.d.warn(x.keyPos, xf, `ipam ${NOT_YET}`),
+    enable_ipv4: (x, xf) => r.d.warn(x.keyPos, xf, `enable_ipv4 ${NOT_YET}`),
+    enable_ipv6: (x, xf) => r.d.warn(x.keyPos, xf, `enable_ipv6 ${NOT_YET}`),
   });
-  return spec;
 }
 
 function normaliseVolume(r: Reader, e: TEntry, f: string): VolumeSpec | undefined {
-  const d = r.d;
-  const badName = checkName('volume', e.key);
-  if (badName) d.error(e.keyPos, f, badName);
-  const spec: VolumeSpec = { driver: 'local', external: false, labels: {}, driver_opts: {} };
-  const m = r.map(e.value, f, true);
-  if (!m) return undefined;
-  eachKey(d, m, f, {
-    driver: (x, xf) => {
-      const s = r.str(x.value, xf);
-      if (s !== undefined) spec.driver = s;
-    },
-    external: (x, xf) => externalField(r, x, xf, spec),
-    name: (x, xf) => {
-      const s = r.str(x.value, xf);
-      if (s !== undefined) spec.name = s;
-    },
-    labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
-    driver_opts: (x, xf) => (spec.driver_opts = r.kv(x.value, xf, false)),
-  });
-  return spec;
+  return normaliseResource('volume', r, e, f, { driver: 'local', external: false, labels: {}, driver_opts: {} } as VolumeSpec);
 }
 
 function externalField(r: Reader, x: TEntry, xf: string, spec: { external: boolean; name?: string }): void {
