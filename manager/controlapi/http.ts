@@ -146,10 +146,14 @@ const BY_STATUS: Record<number, ErrorCode> = {
   415: ErrorCodes.UNSUPPORTED_MEDIA_TYPE,
 };
 
+/** Fastify's own messages quote what the client sent (a 10 kB path, say): answer a bounded prefix. */
+const clip = (m: string): string => (m.length > 300 ? `${m.slice(0, 300)}…` : m);
+
 /** Any error as the status and body the API answers with. */
 export function errorResponse(err: unknown): { status: number; body: ErrorBody } {
   if (err instanceof TsswarmError) return { status: err.httpStatus, body: err.toJSON() };
-  const e = err as Partial<FastifyError> | undefined;
+  const raw = err as Partial<FastifyError> | undefined;
+  const e = raw && { ...raw, code: raw.code, statusCode: raw.statusCode, message: typeof raw.message === 'string' ? clip(raw.message) : undefined };
   const mapped = e?.code ? FASTIFY_CODES[e.code] : undefined;
   const given = typeof e?.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : undefined;
   if (mapped) return { status: mapped === ErrorCodes.INVALID_ARGUMENT ? given ?? 400 : statusOf(mapped), body: { code: mapped, message: e?.message ?? mapped, details: [] } };
