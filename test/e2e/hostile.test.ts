@@ -46,7 +46,7 @@ describe('hostile input against a real manager', () => {
 services:
   web:
     image: tsswarm/busybox:latest
-    command: ["httpd", "-f", "-p", "8080"]
+    command: ["sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"]
     init: true
     ports: ["127.0.0.1:${PORT}:8080"]
 `);
