@@ -17,6 +17,8 @@ export interface SessionWorker {
   localTaskIds(): Promise<string[]>;
   assign(full: boolean, changes: { action: 'update' | 'remove'; kind: 'task' | 'network' | 'volume'; id: string; obj?: any }[]): void;
   logs(req: LogRequest, onLine: (l: LogLine) => void, onEnd: () => void): () => void;
+  /** Resolves once the work the assignments so far started has finished. */
+  settle(): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -120,6 +122,15 @@ export class AgentSession {
           id: c.id,
           obj: c.object_json ? JSON.parse(c.object_json) : undefined,
         })));
+        // Tell the manager once the full set was acted on (statuses first): `node inspect`
+        // shows it as status.syncedAt, and it is what proves a restarted node adopted its tasks.
+        if (a.full) {
+          void this.worker!.settle().then(() => {
+            if (this.call !== call) return;
+            this.flush();
+            call.write({ heartbeat: { full_set_applied: true } });
+          }, (err: Error) => this.opts.log.warn({ err: err.message }, 'could not settle the full assignment set'));
+        }
       } else if (msg.logs) {
         this.serveLogs(msg.logs.request_id, msg.logs.task_ids, msg.logs.follow, msg.logs.tail, msg.logs.timestamps);
       } else if (msg.logs_cancel) {

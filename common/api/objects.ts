@@ -26,7 +26,14 @@ export interface NodeObj {
     resources: { nanoCpus: number; memoryBytes: number };
     engine: { version: string; labels: Record<string, string> };
   };
-  status: { state: NodeState; addr: string; message: string; lastHeartbeat: number };
+  status: {
+    state: NodeState;
+    addr: string;
+    message: string;
+    lastHeartbeat: number;
+    /** When the node's agent last finished acting on a full assignment set (after it registered), ms. */
+    syncedAt?: number;
+  };
 }
 
 export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';

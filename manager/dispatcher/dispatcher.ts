@@ -145,6 +145,7 @@ export class Dispatcher {
             call.destroy(new Error('register first'));
           } else if (msg.heartbeat) {
             this.heard(session.nodeId);
+            if (msg.heartbeat.full_set_applied) await this.markSynced(session.nodeId);
           } else if (msg.statuses) {
             this.heard(session.nodeId);
             await this.updateStatuses(session.nodeId, this.validStatuses(session.nodeId, msg.statuses.updates));
@@ -190,6 +191,14 @@ export class Dispatcher {
     call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers: [] } });
     this.push(session, true);
     return session;
+  }
+
+  /** The node's agent acted on its full assignment set: recorded on the node (status.syncedAt). */
+  private async markSynced(nodeId: string): Promise<void> {
+    await this.opts.store.update((tx) => {
+      const n = tx.get('node', nodeId);
+      if (n) tx.update({ ...n, status: { ...n.status, syncedAt: this.now } });
+    });
   }
 
   /** The updates whose status is well-formed; the others are logged and dropped. */

@@ -94,10 +94,13 @@ describe('single-host tsswarm on a real engine', () => {
   it('keeps the stack across kill -9 of the manager, with no duplicate containers', async () => {
     const before = (await running()).map((x) => x.Id).sort();
     await c.kill9();
+    const restartedAt = Date.now();
     await c.start(false);
-    // The agent adopts what runs; nothing is recreated.
-    await waitFor('service converged after restart', async () => (await liveTasks()).length === 2);
-    await new Promise((r) => setTimeout(r, 1500));
+    // The agent adopts what runs; nothing is recreated. Its node's syncedAt says when it had
+    // acted on the new manager's full assignment set: any recreation would have happened by then.
+    await waitFor('the node synced with the restarted manager', async () =>
+      (await c.json<{ status: { syncedAt?: number } }[]>('node', 'ls')).some((n) => (n.status.syncedAt ?? 0) >= restartedAt));
+    expect(await liveTasks()).toHaveLength(2);
     const after = (await running()).map((x) => x.Id).sort();
     expect(after).toEqual(before);
     expect((await httpGet(PORT)).status).toBe(200);
