@@ -49,11 +49,6 @@ async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Log
   return 0;
 }
 
-function historyLimit(s: string): number {
-  const n = Number(s);
-  if (!/^\d+$/.test(s.trim()) || !Number.isSafeInteger(n)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `--task-history-limit must be an integer >= 0, got ${JSON.stringify(s)}`);
-  return n;
-}
 
 async function runManager(argv: string[]): Promise<number> {
   const v = args(argv, {
@@ -65,6 +60,7 @@ async function runManager(argv: string[]): Promise<number> {
   if (v['task-history-limit'] !== undefined && !v.init) {
     throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--task-history-limit applies with --init; later use `tsswarm cluster update --task-history-limit N`');
   }
+  const historyLimit = v['task-history-limit'] === undefined ? undefined : (await import('../cli/args.js')).historyLimitArg(v['task-history-limit']);
   const log = await createLogger(v['log-level'] ?? 'info');
   const [{ startManager }, { parseDuration }] = await Promise.all([import('../manager/main.js'), import('../common/duration.js')]);
   const embedded = !v['no-agent'];
@@ -72,7 +68,7 @@ async function runManager(argv: string[]): Promise<number> {
   return daemon(() => startManager({
     dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, listen: v.listen,
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
-    cluster: v['task-history-limit'] !== undefined ? { taskHistoryLimit: historyLimit(v['task-history-limit']) } : undefined,
+    cluster: historyLimit === undefined ? undefined : { taskHistoryLimit: historyLimit },
     embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
   }), log);
 }
