@@ -10,6 +10,7 @@ import type { DeployValidation } from './deploy.js';
 
 export interface ApiContext {
   store: Store;
+  /** Only `logs` is used (a unit test may pass a stub). */
   dispatcher: Pick<Dispatcher, 'logs'>;
   log: Logger;
   info: () => ManagerInfo;

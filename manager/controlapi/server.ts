@@ -7,17 +7,12 @@
 // are parsed, stacks and specs are checked by the shared validator, and every refusal is a 4xx
 // { code: TSW_ERR_…, message, details[] } that changed nothing.
 
-import type { ManagerInfo } from '../../common/api/types.js';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
-import type { Logger } from 'pino';
 import { LIMITS } from '../../common/api/limits.js';
 import type { ErrorBody } from '../../common/api/types.js';
 import { ErrorCodes } from '../../common/errors.js';
-import type { Dispatcher } from '../dispatcher/dispatcher.js';
-import type { Store } from '../store/store.js';
 import type { ApiContext } from './context.js';
-import type { DeployValidation } from './deploy.js';
 import { errorResponse, notFound, parseJsonBody, typeboxValidatorCompiler } from './http.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { infoRoutes } from './routes/info.js';
@@ -27,14 +22,8 @@ import { serviceRoutes } from './routes/services.js';
 import { stackRoutes } from './routes/stacks.js';
 import { taskRoutes } from './routes/tasks.js';
 
-export interface ApiOptions {
-  store: Store;
-  /** Only `logs` is used (a unit test may pass a stub). */
-  dispatcher: Pick<Dispatcher, 'logs'>;
-  log: Logger;
-  info: () => ManagerInfo;
-  validation?: DeployValidation;
-}
+/** What the API is built from: what its routes are given (the log becomes the API's own child). */
+export type ApiOptions = ApiContext;
 
 export function buildApi(opts: ApiOptions): FastifyInstance {
   const log = opts.log.child({ component: 'api' });
@@ -77,7 +66,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   });
   app.setNotFoundHandler(notFound);
 
-  const ctx: ApiContext = { store: opts.store, dispatcher: opts.dispatcher, log, info: opts.info, validation: opts.validation };
+  const ctx: ApiContext = { ...opts, log };
   for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, nodeRoutes]) {
     void app.register(routes, { ctx });
   }
