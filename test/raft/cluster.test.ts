@@ -46,7 +46,10 @@ it('kill -9 of the leader loses no acknowledged write; a new leader takes writes
     }
   };
   const writers = [1, 2, 3, 4].map((w) => writer(w));
-  await new Promise((r) => setTimeout(r, 1500));
+  // Kill the leader once writes are flowing (a few hundred acknowledged), not after a fixed time.
+  const warmDeadline = Date.now() + 20_000;
+  while (acked.size < 300 && Date.now() < warmDeadline) await new Promise((r) => setTimeout(r, 20));
+  expect(acked.size).toBeGreaterThanOrEqual(300);
   const before = acked.size;
   const killedCommit = ((await cluster.http(leader, 'GET', '/status')).body as { commit: number }).commit;
   cluster.kill9(leader);
