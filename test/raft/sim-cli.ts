@@ -1,5 +1,6 @@
-// npm run sim -- --seeds N [--first-seed S] [--nodes 3|5] [--duration MS] [--verbose]
+// npm run sim -- --seeds N [--first-seed S] [--nodes 3|5] [--duration MS] [--verbose] [--keep-going]
 // Runs N seeded simulations; prints the first failure (seed, replay command, trace) and exits 1.
+// With --keep-going it runs them all, printing each failure, and says which seeds failed.
 import { formatFailure, runSeed } from './sim.js';
 
 function arg(name: string): string | undefined {
@@ -12,6 +13,8 @@ const first = Number(arg('first-seed') ?? 1);
 const nodes = arg('nodes') ? (Number(arg('nodes')) as 3 | 5) : undefined;
 const durationMs = arg('duration') ? Number(arg('duration')) : undefined;
 const verbose = process.argv.includes('--verbose');
+const keepGoing = process.argv.includes('--keep-going');
+const failedSeeds: number[] = [];
 const t0 = Date.now();
 let failed = 0;
 const totals = { ops: 0, okOps: 0, elections: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0 };
@@ -20,9 +23,10 @@ for (let s = first; s < first + seeds; s++) {
   for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
   if (!r.ok) {
     failed++;
+    failedSeeds.push(s);
     console.error(formatFailure(r));
-    break;
+    if (!keepGoing) break;
   }
 }
-console.log(`${seeds} seeds from ${first}: ${failed ? 'FAILED' : 'all passed'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${JSON.stringify(totals)}`);
+console.log(`${seeds} seeds from ${first}: ${failed ? `FAILED (${failedSeeds.join(', ')})` : 'all passed'} in ${((Date.now() - t0) / 1000).toFixed(1)} s; ${JSON.stringify(totals)}`);
 process.exit(failed ? 1 : 0);
