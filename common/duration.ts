@@ -7,7 +7,7 @@ export class DurationError extends Error {}
 
 /**
  * The longest duration any string may say: the engine keeps durations as int64 nanoseconds
- * (about 292 years). Fields bound their durations far lower (24h: common/api/schema.ts).
+ * (about 292 years). Fields bound their durations far lower (a year: common/api/schema.ts).
  */
 export const MAX_DURATION_MS = 9_223_372_036_854;
 
@@ -54,3 +54,9 @@ export function formatDuration(ms: number): string {
 
 /** Parse then format: the canonical spelling of a user's duration. */
 export const normaliseDuration = (input: string | number): string => formatDuration(parseDuration(input));
+
+/** The longest delay setTimeout honours (about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A delay for setTimeout: never negative, never past MAX_TIMER_MS (a timer for later than that is re-armed when it fires). */
+export const timerDelay = (ms: number): number => Math.min(Math.max(0, ms), MAX_TIMER_MS);

@@ -3,6 +3,7 @@
 // decisions of reconcile.ts (Executor.run). Start-ups are bounded by `parallelism`,
 // stops and removals by 16.
 
+import { timerDelay } from '../../common/duration.js';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { taskStateIndex, type TaskStatus } from '../../common/api/objects.js';
@@ -139,7 +140,7 @@ export class Executor {
         if (!l) return;
         if (l.timer) clearTimeout(l.timer);
         l.wakeAt = a.at;
-        l.timer = setTimeout(() => { l.timer = undefined; l.wakeAt = undefined; this.host.schedule(taskId); }, Math.max(0, a.at - Date.now()) + 5);
+        l.timer = setTimeout(() => { l.timer = undefined; l.wakeAt = undefined; this.host.schedule(taskId); }, timerDelay(a.at - Date.now() + 5));
         return;
       case 'cancel-wait':
         if (l?.timer) clearTimeout(l.timer);

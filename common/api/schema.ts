@@ -12,7 +12,8 @@ import { LIMITS } from './limits.js';
 /** Bounds of the spec beyond LIMITS. Durations are canonical strings, bounded in validate.ts. */
 export const SPEC_BOUNDS = {
   /** Any duration of a spec (grace period, healthcheck, restart and update timings). */
-  durationMs: 24 * 3_600_000,
+  /** Any duration field: a year (8760h). Timers longer than Node's 24.8 days are re-armed, not overflowed. */
+  durationMs: 8760 * 3_600_000,
   /** Longest duration string. */
   durationLength: 64,
   /** Memory limit or reservation, bytes: 1 PiB. */

@@ -301,7 +301,7 @@ function checkDuration(c: Collector, o: Json, k: string, field: string): void {
     if (!(e instanceof DurationError)) throw e;
     return c.error(f, e.message);
   }
-  if (ms > SPEC_BOUNDS.durationMs) c.error(f, `must be at most 24h, got ${clip(s)}`);
+  if (ms > SPEC_BOUNDS.durationMs) c.error(f, `must be at most 8760h (a year), got ${clip(s)}`);
 }
 
 function checkExtensions(c: Collector, ext: unknown, field: string): void {

@@ -6,6 +6,7 @@
 // net. Passes never overlap; changes during a pass trigger one more pass. One object a
 // decision cannot handle is reported (once) and skipped: it never stops the others.
 
+import { timerDelay } from '../../common/duration.js';
 import type { Logger } from 'pino';
 import { newId } from '../../common/ids.js';
 import { checkNodes } from '../nodemonitor/index.js';
@@ -187,6 +188,6 @@ export class ControlLoops {
     if (at === Infinity || at >= this.wakeAt) return;
     if (this.wakeTimer) clearTimeout(this.wakeTimer);
     this.wakeAt = at;
-    this.wakeTimer = setTimeout(() => { this.wakeAt = Infinity; this.trigger(); }, Math.max(0, at - this.now));
+    this.wakeTimer = setTimeout(() => { this.wakeAt = Infinity; this.trigger(); }, timerDelay(at - this.now));
   }
 }

@@ -43,7 +43,7 @@ describe('validateStack', () => {
     ['empty environment key', (s) => (s.services.web.environment = { '': 'x' }), 'services.web.environment', 'must not be empty'],
     ['environment value that is a number', (s) => (s.services.web.environment = { A: 1 }), 'services.web.environment.A', 'must be a string'],
     ['stop_grace_period 1e20h', (s) => (s.services.web.stop_grace_period = '1e20h'), 'services.web.stop_grace_period', 'invalid duration'],
-    ['stop_grace_period 25h', (s) => (s.services.web.stop_grace_period = '25h'), 'services.web.stop_grace_period', 'at most 24h'],
+    ['stop_grace_period 8761h', (s) => (s.services.web.stop_grace_period = '8761h'), 'services.web.stop_grace_period', 'at most 8760h'],
     ['restart delay 99999999999h', (s) => (s.services.web.deploy.restart_policy.delay = '99999999999h'), 'services.web.deploy.restart_policy.delay', 'too long'],
     ['stop_signal SIGFOO', (s) => (s.services.web.stop_signal = 'SIGFOO'), 'services.web.stop_signal', 'unknown signal'],
     ['user root:root:root', (s) => (s.services.web.user = 'root:root:root'), 'services.web.user', 'user[:group]'],
