@@ -803,7 +803,7 @@ function port(r: Reader, n: TNode, f: string, room: number): PortSpec[] {
   }
   const count = target[1] - target[0] + 1;
   if (count > room) {
-    return bad(`the range holds ${count} ports; a service publishes at most ${LIMITS.portsPerService} (${Math.max(room, 0)} more here)`);
+    return bad(`the range holds ${count} ports; a service publishes at most ${LIMITS.portsPerService}${room < LIMITS.portsPerService ? ` (room for ${Math.max(room, 0)} more after its other ports)` : ''}`);
   }
   const out: PortSpec[] = [];
   for (let i = 0; i < count; i++) {
