@@ -3,7 +3,7 @@
 
 import type Dockerode from 'dockerode';
 import { parseDuration } from '../../common/duration.js';
-import { DEFAULT_STOP_GRACE_PERIOD, type PortSpec } from '../../common/spec.js';
+import { DEFAULT_STOP_GRACE_PERIOD, type PortSpec, type ServiceSpec } from '../../common/spec.js';
 import type { HealthState, TaskObj, TaskStatus } from '../../common/api/objects.js';
 import { AgentErrorCodes, isEngineUnavailable, type AgentErrorCode } from '../errors.js';
 
@@ -72,9 +72,12 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   const s = t.spec;
   const exposed: Record<string, object> = {};
   const bindings: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  // on the host network (or none) a port is the node's own: nothing to bind
+  const ownNetwork = s.network_mode !== undefined;
   for (const p of s.ports ?? []) {
     const k = portKey(p);
     exposed[k] = {};
+    if (ownNetwork) continue;
     // Ingress: reachable only by the local proxy, on an ephemeral loopback port.
     const b = p.mode === 'host'
       ? { HostIp: p.host_ip ?? '', HostPort: p.published === undefined ? '' : String(p.published) }
@@ -95,8 +98,10 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   const lim = s.deploy?.resources?.limits ?? {};
   if (lim.memory) hostConfig.Memory = lim.memory;
   if (lim.cpus) hostConfig.NanoCpus = Math.round(lim.cpus * 1e9);
-  if (ctx.networks.length === 0) hostConfig.NetworkMode = 'bridge';
+  if (s.network_mode !== undefined) hostConfig.NetworkMode = s.network_mode;
+  else if (ctx.networks.length === 0) hostConfig.NetworkMode = 'bridge';
   else hostConfig.NetworkMode = ctx.networks[0].name;
+  applyContainerSettings(s, hostConfig);
 
   const opts: Dockerode.ContainerCreateOptions = {
     name: containerName(t),
@@ -126,11 +131,39 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
       };
     }
   }
-  if (ctx.networks.length > 0) {
+  if (ctx.networks.length > 0 && s.network_mode === undefined) {
     const first = ctx.networks[0];
     opts.NetworkingConfig = { EndpointsConfig: { [first.name]: { Aliases: first.aliases } } };
   }
   return opts;
+}
+
+/** Capabilities, devices, kernel settings, DNS, hosts, logging: the spec's fields as the engine's HostConfig has them. */
+function applyContainerSettings(s: ServiceSpec, h: Dockerode.HostConfig): void {
+  if (s.cap_add?.length) h.CapAdd = s.cap_add;
+  if (s.cap_drop?.length) h.CapDrop = s.cap_drop;
+  if (s.privileged !== undefined) h.Privileged = s.privileged;
+  if (s.security_opt?.length) h.SecurityOpt = s.security_opt;
+  if (s.devices?.length) h.Devices = s.devices.map((d) => ({ PathOnHost: d.source, PathInContainer: d.target, CgroupPermissions: d.permissions }));
+  if (s.group_add?.length) h.GroupAdd = s.group_add;
+  if (s.sysctls && Object.keys(s.sysctls).length) h.Sysctls = s.sysctls;
+  if (s.ulimits && Object.keys(s.ulimits).length) h.Ulimits = Object.entries(s.ulimits).map(([Name, u]) => ({ Name, Soft: u.soft, Hard: u.hard }));
+  if (s.pids_limit !== undefined) h.PidsLimit = s.pids_limit;
+  if (s.shm_size !== undefined) h.ShmSize = s.shm_size;
+  if (s.read_only !== undefined) h.ReadonlyRootfs = s.read_only;
+  if (s.tmpfs?.length) {
+    const tmpfs: Record<string, string> = {};
+    for (const t of s.tmpfs) {
+      const i = t.indexOf(':');
+      tmpfs[i === -1 ? t : t.slice(0, i)] = i === -1 ? '' : t.slice(i + 1);
+    }
+    h.Tmpfs = tmpfs;
+  }
+  if (s.extra_hosts?.length) h.ExtraHosts = s.extra_hosts;
+  if (s.dns?.length) h.Dns = s.dns;
+  if (s.dns_search?.length) h.DnsSearch = s.dns_search;
+  if (s.dns_opt?.length) h.DnsOptions = s.dns_opt;
+  if (s.logging) h.LogConfig = { Type: s.logging.driver ?? '', Config: s.logging.options };
 }
 
 export type PortBinding = NonNullable<TaskStatus['portBindings']>[number];
@@ -140,6 +173,10 @@ export function portBindingsOf(t: TaskObj, info: Dockerode.ContainerInspectInfo)
   const ports = t.spec.ports ?? [];
   if (ports.length === 0) return undefined;
   const out: PortBinding[] = [];
+  if (t.spec.network_mode === 'host') {
+    // the task listens on the node's own ports
+    return ports.map((p) => ({ target: p.target, protocol: p.protocol, hostIp: p.host_ip ?? '0.0.0.0', hostPort: p.published ?? p.target }));
+  }
   const actual = (info.NetworkSettings?.Ports ?? {}) as Record<string, { HostIp: string; HostPort: string }[] | null>;
   for (const p of ports) {
     const list = actual[portKey(p)] ?? [];

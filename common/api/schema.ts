@@ -30,6 +30,12 @@ export const SPEC_BOUNDS = {
   pathLength: 4096,
   /** A hostname (RFC 1123). */
   hostnameLength: 253,
+  /** Capabilities in cap_add or cap_drop; entries of security_opt, dns, dns_search, dns_opt, group_add, ulimits. */
+  shortList: 64,
+  /** A ulimit value (-1 = unlimited). */
+  ulimit: Number.MAX_SAFE_INTEGER,
+  /** pids_limit (-1 = unlimited): the kernel's highest pid_max. */
+  pids: 4_194_304,
   /** Extension (x-*) values: nesting depth and number of values (strings, numbers, ...) in all. */
   extensionDepth: LIMITS.depth,
   extensionValues: 10_000,
@@ -67,6 +73,32 @@ export const MountSpecSchema = Type.Object(
     source: Opt(NonEmpty(SPEC_BOUNDS.pathLength)),
     target: NonEmpty(SPEC_BOUNDS.pathLength),
     read_only: Type.Boolean(),
+  },
+  closed,
+);
+
+/** A host device given to the container (`devices`). */
+export const DeviceSpecSchema = Type.Object(
+  {
+    /** absolute path on the node */
+    source: NonEmpty(SPEC_BOUNDS.pathLength),
+    /** absolute path in the container */
+    target: NonEmpty(SPEC_BOUNDS.pathLength),
+    /** cgroup permissions: some of r, w, m */
+    permissions: NonEmpty(3),
+  },
+  closed,
+);
+
+/** One ulimit: soft and hard, -1 = unlimited. */
+export const UlimitSpecSchema = Type.Object({ soft: Int(-1, SPEC_BOUNDS.ulimit), hard: Int(-1, SPEC_BOUNDS.ulimit) }, closed);
+
+/** The container's log driver and its options (the engine's LogConfig). */
+export const LoggingSpecSchema = Type.Object(
+  {
+    /** absent: the engine's default driver */
+    driver: Opt(NonEmpty(255)),
+    options: StrMap(LIMITS.entriesPerService),
   },
   closed,
 );
@@ -180,6 +212,34 @@ export const ServiceSpecSchema = Type.Object(
     /** default 10s (DEFAULT_STOP_GRACE_PERIOD) */
     stop_grace_period: Opt(Dur()),
     hostname: Opt(NonEmpty(SPEC_BOUNDS.hostnameLength)),
+    /** capability names (NET_ADMIN, CAP_NET_ADMIN) or ALL */
+    cap_add: Opt(Type.Array(NonEmpty(64), { maxItems: SPEC_BOUNDS.shortList })),
+    cap_drop: Opt(Type.Array(NonEmpty(64), { maxItems: SPEC_BOUNDS.shortList })),
+    privileged: Opt(Type.Boolean()),
+    /** label=..., apparmor=..., seccomp=unconfined or a JSON profile, no-new-privileges[=true] */
+    security_opt: Opt(Type.Array(NonEmpty(), { maxItems: SPEC_BOUNDS.shortList })),
+    devices: Opt(Type.Array(DeviceSpecSchema, { maxItems: SPEC_BOUNDS.listItems })),
+    /** supplementary groups: names or numeric ids */
+    group_add: Opt(Type.Array(NonEmpty(256), { maxItems: SPEC_BOUNDS.shortList })),
+    /** namespaced kernel parameters, e.g. net.core.somaxconn */
+    sysctls: Opt(StrMap(LIMITS.entriesPerService)),
+    /** key: the limit's name (nofile, nproc, memlock, ...) */
+    ulimits: Opt(Type.Record(Type.String(), UlimitSpecSchema, { maxProperties: SPEC_BOUNDS.shortList })),
+    /** -1 = unlimited */
+    pids_limit: Opt(Int(-1, SPEC_BOUNDS.pids)),
+    /** /dev/shm, bytes */
+    shm_size: Opt(Int(0, SPEC_BOUNDS.memoryBytes)),
+    read_only: Opt(Type.Boolean()),
+    /** "path[:options]": tmpfs mounts (options as mount(8): size=64m,mode=1777) */
+    tmpfs: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.pathLength), { maxItems: SPEC_BOUNDS.listItems })),
+    /** "host:ip" lines added to /etc/hosts (ip may be host-gateway) */
+    extra_hosts: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.hostnameLength + 64), { maxItems: SPEC_BOUNDS.listItems })),
+    dns: Opt(Type.Array(NonEmpty(64), { maxItems: SPEC_BOUNDS.shortList })),
+    dns_search: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.hostnameLength), { maxItems: SPEC_BOUNDS.shortList })),
+    dns_opt: Opt(Type.Array(NonEmpty(256), { maxItems: SPEC_BOUNDS.shortList })),
+    logging: Opt(LoggingSpecSchema),
+    /** host: the node's network stack; none: no network. Absent: the stack networks. */
+    network_mode: Opt(Type.Enum(['host', 'none'])),
     ports: Type.Array(PortSpecSchema, { maxItems: LIMITS.portsPerService }),
     volumes: Type.Array(MountSpecSchema, { maxItems: LIMITS.entriesPerService }),
     /** key: stack-local network name */

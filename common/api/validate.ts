@@ -135,6 +135,50 @@ export function dangerousBindSource(source: string): string | undefined {
   return undefined;
 }
 
+// ---- kernel and engine settings of a container ----
+
+/** Linux capabilities as the engine knows them (without the CAP_ prefix). */
+const CAPABILITIES = new Set([
+  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN', 'DAC_OVERRIDE',
+  'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE', 'LINUX_IMMUTABLE', 'MAC_ADMIN',
+  'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_BROADCAST', 'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID',
+  'SETPCAP', 'SETUID', 'SYS_ADMIN', 'SYS_BOOT', 'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE',
+  'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME', 'SYS_TTY_CONFIG', 'SYSLOG', 'WAKE_ALARM',
+]);
+
+/** Capabilities that give a task the node (or its kernel). */
+const DANGEROUS_CAPABILITIES = new Set(['ALL', 'SYS_ADMIN', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_PTRACE', 'SYS_BOOT', 'DAC_READ_SEARCH', 'BPF']);
+
+/** A capability as written (net_admin, CAP_NET_ADMIN, ALL) -> the engine's name without prefix (NET_ADMIN, ALL). */
+export function normaliseCapability(cap: string): string {
+  const u = cap.toUpperCase();
+  return u.startsWith('CAP_') ? u.slice(4) : u;
+}
+
+/** Why a capability name is not one, or undefined. */
+export function checkCapability(cap: string): string | undefined {
+  const n = normaliseCapability(cap);
+  if (n === 'ALL' || CAPABILITIES.has(n)) return undefined;
+  return `unknown capability "${clip(cap)}": use a name such as NET_ADMIN or CAP_NET_ADMIN, or ALL`;
+}
+
+/** ulimit names the engine accepts. */
+export const ULIMIT_NAMES: readonly string[] = [
+  'core', 'cpu', 'data', 'fsize', 'locks', 'memlock', 'msgqueue', 'nice', 'nofile', 'nproc', 'rss', 'rtprio', 'rttime', 'sigpending', 'stack',
+];
+
+/** Log drivers whose logs the engine can read back (what `tsswarm service logs` shows). */
+export const READABLE_LOG_DRIVERS: readonly string[] = ['json-file', 'local', 'journald'];
+
+/** Sysctls the engine accepts in a container's namespaces (Docker's list). */
+const NAMESPACED_SYSCTLS = new Set(['kernel.msgmax', 'kernel.msgmnb', 'kernel.msgmni', 'kernel.sem', 'kernel.shmall', 'kernel.shmmax', 'kernel.shmmni', 'kernel.shm_rmid_forced']);
+const SYSCTL_RE = /^[a-zA-Z0-9_]+(?:\.[a-zA-Z0-9_-]+)+$/;
+const DEVICE_PERMS_RE = /^(?!.*(.).*\1)[rwm]{1,3}$/;
+const SECURITY_OPT_RE = /^(?:no-new-privileges(?:[=:](?:true|false))?|(?:label|apparmor|seccomp)[=:].+|systempaths=unconfined)$/s;
+const DNS_OPT_RE = /^[a-zA-Z0-9_-]+(?::\S+)?$/;
+const LOG_DRIVER_RE = /^[a-zA-Z0-9][a-zA-Z0-9_./:-]*$/;
+const GROUP_RE = new RegExp(`^${USER_PART}$`);
+
 // ---- structure ----
 
 interface Compiled {
@@ -484,7 +528,119 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
       });
     }
   }
+  checkContainerSettings(c, s, field);
   checkExtensions(c, s.extensions, join(field, 'extensions'));
+}
+
+const strings = (v: unknown): [string, number][] => (Array.isArray(v) ? v.map((x, i) => [x, i] as [unknown, number]).filter((p): p is [string, number] => typeof p[0] === 'string') : []);
+
+/** Capabilities, devices, sysctls, ulimits, DNS, hosts, logging, network_mode: what the engine would refuse, and what gives a task its node. */
+function checkContainerSettings(c: Collector, s: Json, field: string): void {
+  const at = (k: string) => join(field, k);
+  const idx = (k: string, i: number) => `${at(k)}[${i}]`;
+  for (const k of ['cap_add', 'cap_drop'] as const) {
+    for (const [cap, i] of strings(s[k])) {
+      c.error(idx(k, i), checkCapability(cap));
+      if (k === 'cap_add' && DANGEROUS_CAPABILITIES.has(normaliseCapability(cap))) {
+        c.warn(idx(k, i), `cap_add ${normaliseCapability(cap)} gives the task control of its node`);
+      }
+    }
+  }
+  if (s.privileged === true) c.warn(at('privileged'), 'a privileged task has every capability and every device of its node: it controls the node');
+  for (const [opt, i] of strings(s.security_opt)) {
+    const f = idx('security_opt', i);
+    if (!SECURITY_OPT_RE.test(opt)) c.error(f, `invalid security option "${clip(opt)}": expected label=..., apparmor=..., seccomp=..., no-new-privileges[=true|false] or systempaths=unconfined`);
+    else if (/^seccomp[=:]/.test(opt) && !/^seccomp[=:](unconfined|\s*\{)/s.test(opt)) {
+      c.error(f, `"${clip(opt)}": a seccomp profile is given as its JSON text (or unconfined), not as a file path`);
+    } else if (/^(seccomp|apparmor)[=:]unconfined$|^label[=:]disable$|^systempaths=unconfined$/.test(opt)) {
+      c.warn(f, `${opt} lifts a protection of the node from the task`);
+    }
+  }
+  if (Array.isArray(s.devices)) {
+    s.devices.forEach((d, i) => {
+      if (!isObj(d)) return;
+      const f = idx('devices', i);
+      const src = str(d, 'source');
+      const dst = str(d, 'target');
+      const perms = str(d, 'permissions');
+      if (src !== undefined && !src.startsWith('/')) c.error(join(f, 'source'), `must be an absolute path on the node, got "${clip(src)}"`);
+      if (dst !== undefined && !dst.startsWith('/')) c.error(join(f, 'target'), `must be an absolute path in the container, got "${clip(dst)}"`);
+      if (perms !== undefined && !DEVICE_PERMS_RE.test(perms)) c.error(join(f, 'permissions'), `must be some of r, w and m (such as rwm or r), got "${clip(perms)}"`);
+      if (src !== undefined) c.warn(f, `device ${clip(src)} gives the task direct access to the node's hardware`);
+    });
+  }
+  for (const [g, i] of strings(s.group_add)) {
+    if (!GROUP_RE.test(g) || (/^\d+$/.test(g) && Number(g) > 0xfffffffe)) c.error(idx('group_add', i), `invalid group "${clip(g)}": expected a group name or a numeric id`);
+  }
+  const hostNet = s.network_mode === 'host';
+  if (isObj(s.sysctls)) {
+    checkKeys(c, s.sysctls, at('sysctls'), 'sysctl');
+    for (const k of Object.keys(s.sysctls)) {
+      const f = join(at('sysctls'), k);
+      if (!SYSCTL_RE.test(k)) c.error(f, `invalid sysctl name "${clip(k)}": expected e.g. net.core.somaxconn`);
+      else if (!NAMESPACED_SYSCTLS.has(k) && !k.startsWith('net.') && !k.startsWith('fs.mqueue.')) {
+        c.error(f, `sysctl ${clip(k)} is not namespaced: a container may set only net.*, fs.mqueue.*, kernel.msg*, kernel.sem and kernel.shm* (others would change the node)`);
+      } else if (hostNet && k.startsWith('net.')) c.error(f, `sysctl ${clip(k)} would change the node's own network settings: not allowed with network_mode: host`);
+    }
+  }
+  if (isObj(s.ulimits)) {
+    for (const [name, u] of Object.entries(s.ulimits)) {
+      const f = join(at('ulimits'), name);
+      if (!ULIMIT_NAMES.includes(name)) c.error(f, `unknown ulimit "${clip(name)}": one of ${ULIMIT_NAMES.join(', ')}`);
+      else if (isObj(u) && typeof u.soft === 'number' && typeof u.hard === 'number') {
+        const inf = (n: number) => (n === -1 ? Infinity : n);
+        if (inf(u.soft) > inf(u.hard)) c.error(f, `the soft limit (${u.soft}) must not be above the hard limit (${u.hard})`);
+      }
+    }
+  }
+  const mountTargets = new Set(Array.isArray(s.volumes) ? s.volumes.map((m) => (isObj(m) ? m.target : undefined)) : []);
+  for (const [t, i] of strings(s.tmpfs)) {
+    const f = idx('tmpfs', i);
+    const path = t.split(':')[0];
+    if (!path.startsWith('/')) c.error(f, `must be an absolute path (path[:options]), got "${clip(t)}"`);
+    else if (posix.normalize(path) === '/') c.error(f, 'cannot mount over /');
+    else if (mountTargets.has(path)) c.error(f, `${clip(path)} is also the target of a volume`);
+  }
+  for (const [h, i] of strings(s.extra_hosts)) {
+    const colon = h.indexOf(':');
+    const host = colon === -1 ? h : h.slice(0, colon);
+    const ip = colon === -1 ? '' : h.slice(colon + 1);
+    if (!HOSTNAME_RE.test(host) || (ip !== 'host-gateway' && isIP(ip) === 0)) {
+      c.error(idx('extra_hosts', i), `invalid extra host "${clip(h)}": expected host:ip (an IPv4 or IPv6 address, or host-gateway)`);
+    }
+  }
+  for (const [ip, i] of strings(s.dns)) if (isIP(ip) === 0) c.error(idx('dns', i), `"${clip(ip)}" is not an IPv4 or IPv6 address`);
+  for (const [d, i] of strings(s.dns_search)) if (d !== '.' && !HOSTNAME_RE.test(d)) c.error(idx('dns_search', i), `invalid search domain "${clip(d)}"`);
+  for (const [o, i] of strings(s.dns_opt)) if (!DNS_OPT_RE.test(o)) c.error(idx('dns_opt', i), `invalid resolver option "${clip(o)}": expected e.g. ndots:2 or use-vc`);
+  if (isObj(s.logging)) {
+    const f = at('logging');
+    const driver = str(s.logging, 'driver');
+    checkKeys(c, s.logging.options, join(f, 'options'), 'option');
+    if (driver !== undefined) {
+      if (!LOG_DRIVER_RE.test(driver)) c.error(join(f, 'driver'), `invalid log driver "${clip(driver)}"`);
+      else if (!READABLE_LOG_DRIVERS.includes(driver)) {
+        c.warn(join(f, 'driver'), `with log driver ${clip(driver)}, tsswarm service logs shows nothing (it reads ${READABLE_LOG_DRIVERS.join(', ')})`);
+      }
+    }
+  }
+  const mode = str(s, 'network_mode');
+  if (mode === 'host' || mode === 'none') {
+    if (mode === 'host') c.warn(at('network_mode'), 'network_mode: host gives the task the node\'s network stack (every interface and port of the node)');
+    if (isObj(s.networks) && Object.keys(s.networks).length > 0) {
+      c.error(at('networks'), `a service with network_mode: ${mode} cannot join networks; drop its networks section`);
+    }
+    if (Array.isArray(s.ports)) {
+      s.ports.forEach((p, i) => {
+        if (!isObj(p)) return;
+        const f = idx('ports', i);
+        if (mode === 'none') c.error(f, 'a service with network_mode: none has no network: it cannot publish ports');
+        else if (p.mode !== 'host') c.error(join(f, 'mode'), 'a service on the host network (network_mode: host) cannot publish ports through the ingress: use mode: host (published equal to target) or drop the port');
+        else if (p.published !== undefined && p.published !== p.target) {
+          c.error(join(f, 'published'), `on the host network a task listens on the node's own ports: published (${String(p.published)}) must equal target (${String(p.target)})`);
+        }
+      });
+    }
+  }
 }
 
 function checkCycles(c: Collector, services: Json): void {

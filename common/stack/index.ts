@@ -42,6 +42,8 @@ export interface LoadOptions {
   projectName?: string;
   /** directory relative source paths are resolved against (default: process.cwd()) */
   cwd?: string;
+  /** active profiles (`--profile`); absent: COMPOSE_PROFILES (comma-separated) from the environment or .env */
+  profiles?: string[];
 }
 
 export interface LoadResult {
@@ -113,7 +115,8 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
     const nameErrors = d.errors.length;
     const stackName = resolveStackName(merged, opts.projectName, firstAbs, d);
     const nameReported = d.errors.length > nameErrors;
-    stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, home: opts.env.HOME }, d);
+    const profiles = opts.profiles?.length ? opts.profiles : (lookup('COMPOSE_PROFILES') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
+    stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, home: opts.env.HOME, profiles }, d);
     // the rules on values are the shared validator's (the API applies the same): its errors on
     // the normalised stack point back into the files through the merged tree
     const v = validateStack(stack);
@@ -264,7 +267,7 @@ function interpolateTree(n: TNode, field: string, lookup: Lookup, d: Diagnostics
 /** The node:fs edge: read the files (default: compose.yaml & co. in the current directory). */
 export function loadStackFiles(
   paths: string[],
-  opts: { env?: Record<string, string | undefined>; projectName?: string; cwd?: string } = {},
+  opts: { env?: Record<string, string | undefined>; projectName?: string; cwd?: string; profiles?: string[] } = {},
 ): LoadResult {
   const cwd = opts.cwd ?? process.cwd();
   const readFile = (p: string) => decodeUtf8(readFileSync(p));
@@ -307,7 +310,7 @@ export function loadStackFiles(
     }
   }
   if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `cannot read stack file ${[...new Set(errors.map((e) => e.file))].join(', ')}`, errors);
-  return parseStack(sources, { env: opts.env ?? process.env, readFile, projectName: opts.projectName, cwd });
+  return parseStack(sources, { env: opts.env ?? process.env, readFile, projectName: opts.projectName, cwd, profiles: opts.profiles });
 }
 
 /** A file's bytes that are not UTF-8: where the first bad byte is. */

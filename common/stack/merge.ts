@@ -3,8 +3,10 @@
 //   - mappings merge key by key, recursively; scalars and most sequences are replaced;
 //   - environment, labels, deploy.labels, a service's networks and depends_on merge as maps
 //     (their list forms are turned into maps first);
+//   - sysctls merge as a map too;
 //   - ports, env_file, placement constraints and preferences are concatenated
-//     (duplicates removed later);
+//     (duplicates removed later), and so are cap_add, cap_drop, devices, dns, dns_search,
+//     dns_opt, extra_hosts, group_add, security_opt and tmpfs;
 //   - a service's volumes are merged by mount target (the later file wins);
 //   - an explicit null in a later file keeps the earlier value.
 
@@ -12,11 +14,14 @@ import type { TEntry, TMap, TNode, TSeq } from './tree.js';
 
 type Rule = 'map' | 'concat' | 'by-target' | 'replace';
 
+/** Lists of a service that later files add to (Compose's rule for these keys). */
+const CONCAT_LISTS = ['cap_add', 'cap_drop', 'devices', 'dns', 'dns_search', 'dns_opt', 'extra_hosts', 'group_add', 'security_opt', 'tmpfs'];
+
 function ruleFor(path: string[]): Rule {
   if (path[0] === 'services' && path.length >= 3) {
     const rest = path.slice(2).join('.');
-    if (['environment', 'labels', 'deploy.labels', 'networks', 'depends_on'].includes(rest)) return 'map';
-    if (['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences'].includes(rest)) return 'concat';
+    if (['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls'].includes(rest)) return 'map';
+    if (['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences', ...CONCAT_LISTS].includes(rest)) return 'concat';
     if (rest === 'volumes') return 'by-target';
     return 'replace';
   }
@@ -59,7 +64,7 @@ function listToMap(n: TNode, path: string[]): TMap | undefined {
   if (n.kind === 'map') return n;
   if (n.kind !== 'seq') return undefined;
   const last = path[path.length - 1];
-  const kv = last === 'environment' || last === 'labels';
+  const kv = last === 'environment' || last === 'labels' || last === 'sysctls';
   const entries: TEntry[] = [];
   for (const item of n.items) {
     if (item.kind !== 'scalar' || typeof item.value !== 'string') return undefined;

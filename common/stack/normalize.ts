@@ -5,12 +5,15 @@
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { LIMITS } from '../api/limits.js';
-import { checkName } from '../api/validate.js';
+import { checkName, normaliseCapability } from '../api/validate.js';
 import { DurationError, normaliseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
 import {
   defaultDeploy,
   type DependsOnSpec,
+  type DeviceSpec,
+  type LoggingSpec,
+  type UlimitSpec,
   type DeploySpec,
   type HealthcheckSpec,
   type MountSpec,
@@ -39,7 +42,12 @@ export interface NormaliseContext {
   readFile: (absPath: string) => string;
   /** home directory for `~/` bind sources */
   home?: string;
+  /** active profiles: a service that lists profiles is deployed only when one of them is here ('*': all) */
+  profiles: string[];
 }
+
+/** A profile name, as Compose has it. */
+export const PROFILE_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export class Diagnostics {
   readonly errors: ErrorDetail[] = [];
@@ -81,32 +89,17 @@ const NOT_YET = 'is not supported yet and is ignored';
 const IGNORED_SERVICE_KEYS: Record<string, string> = {
   container_name: 'is ignored: tasks are named <service>.<slot>',
   build: 'is ignored: a cluster does not build images; build them first and refer to them with image',
-  privileged: NOT_SUPPORTED,
-  devices: NOT_SUPPORTED,
   pid: NOT_SUPPORTED,
   ipc: NOT_SUPPORTED,
   uts: NOT_SUPPORTED,
   userns_mode: NOT_SUPPORTED,
   cgroup: NOT_SUPPORTED,
   cgroup_parent: NOT_SUPPORTED,
-  security_opt: NOT_SUPPORTED,
-  shm_size: NOT_SUPPORTED,
   links: 'is ignored: services on a common network reach each other by service name',
   external_links: 'is ignored: services on a common network reach each other by service name',
-  network_mode: 'is ignored: services attach to the stack networks',
-  cap_add: NOT_YET,
-  cap_drop: NOT_YET,
-  profiles: 'is ignored: every service of a stack is deployed',
   extends: 'is not supported and is ignored; use YAML anchors and merge keys (<<) instead',
-  sysctls: NOT_YET,
-  ulimits: NOT_YET,
   tty: NOT_YET,
   stdin_open: NOT_YET,
-  logging: 'is ignored: tasks log through the engine default log driver',
-  dns: NOT_YET,
-  dns_search: NOT_YET,
-  dns_opt: NOT_YET,
-  extra_hosts: NOT_YET,
   expose: 'is ignored: services reach every port of each other on a common network',
   domainname: NOT_YET,
   mac_address: NOT_SUPPORTED,
@@ -114,10 +107,7 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   pull_policy: NOT_YET,
   secrets: 'secrets are not supported yet; ignored',
   configs: 'configs are not supported yet; ignored',
-  tmpfs: 'is ignored: use a volume of type tmpfs',
-  read_only: NOT_YET,
   isolation: NOT_SUPPORTED,
-  group_add: NOT_YET,
   scale: 'is ignored: use deploy.replicas',
   mem_limit: 'is ignored: use deploy.resources.limits.memory',
   mem_reservation: 'is ignored: use deploy.resources.reservations.memory',
@@ -128,7 +118,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   cpu_quota: 'is ignored: use deploy.resources.limits.cpus',
   cpu_period: NOT_SUPPORTED,
   cpuset: NOT_SUPPORTED,
-  pids_limit: NOT_YET,
   oom_kill_disable: NOT_SUPPORTED,
   oom_score_adj: NOT_SUPPORTED,
   init_path: NOT_SUPPORTED,
@@ -364,6 +353,8 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
     const names = new Set(sm?.entries.map((e) => e.key) ?? []);
     let defaultUsed = false;
     const depNodes: Record<string, Record<string, TNode>> = {};
+    // services whose profiles are all inactive: read (their errors count) but not deployed
+    const inactive = new Map<string, string[]>();
     for (const se of sm?.entries ?? []) {
       const f = fieldKey('services', se.key);
       const badName = checkName('service', se.key);
@@ -373,9 +364,27 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
       }
       const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names });
       if (!res) continue;
+      if (res.profiles && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
+        inactive.set(se.key, res.profiles);
+        continue;
+      }
       services[se.key] = res.spec;
       depNodes[se.key] = res.depNodes;
       if (res.spec.networks.default) defaultUsed = true;
+    }
+    for (const [s, spec] of Object.entries(services)) {
+      for (const [dep, ds] of Object.entries(spec.depends_on)) {
+        const profiles = inactive.get(dep);
+        if (!profiles) continue;
+        // Compose: an optional dependency on a service that is not deployed is dropped
+        if (!ds.required) {
+          delete spec.depends_on[dep];
+          continue;
+        }
+        const node = depNodes[s][dep];
+        d.error(node?.pos, `services.${s}.depends_on.${dep}`,
+          `service ${s} depends on service ${dep}, which is not deployed: its profiles (${profiles.join(', ')}) are not active; activate one (--profile ${profiles[0]} or COMPOSE_PROFILES) or give ${s} the same profiles`);
+      }
     }
     if (defaultUsed && !networks.default) {
       networks.default = { driver: 'overlay', external: false, labels: {}, driver_opts: {} };
@@ -472,8 +481,9 @@ function normaliseService(
   f: string,
   ctx: NormaliseContext,
   declared: Declared,
-): { spec: ServiceSpec; depNodes: Record<string, TNode> } | undefined {
+): { spec: ServiceSpec; depNodes: Record<string, TNode>; profiles?: string[] } | undefined {
   const d = r.d;
+  let profiles: string[] | undefined;
   const m = r.map(se.value, f, true);
   if (!m) return undefined;
   const spec: ServiceSpec = {
@@ -574,6 +584,15 @@ function normaliseService(
       restart: (x, xf) => (restartBase = restart(r, x.value, xf)),
       depends_on: (x, xf) => (spec.depends_on = dependsOn(r, x.value, xf, declared, se.key, depNodes)),
       deploy: (x) => (deployEntry = x),
+      profiles: (x, xf) => {
+        const list = r.strList(x.value, xf);
+        if (!list) return;
+        list.forEach((p, i) => {
+          if (!PROFILE_RE.test(p)) d.error(x.value.kind === 'seq' ? x.value.items[i].pos : x.value.pos, fieldIdx(xf, i), `invalid profile name "${p}": use letters, digits, _, . and - (starting with a letter or digit)`);
+        });
+        profiles = list;
+      },
+      ...containerSettings(r, spec),
     },
     (x, xf) => {
       if (x.key.startsWith('x-')) extensions[x.key] = toPlain(x.value);
@@ -588,8 +607,8 @@ function normaliseService(
     if (!get(m, 'image')) d.error(se.keyPos, fieldKey(f, 'image'), `service ${se.key} has no image`);
   }
   spec.environment = { ...envFromFiles, ...spec.environment };
-  // a service that names no network joins the stack's default network
-  if (Object.keys(spec.networks).length === 0) spec.networks = { default: { aliases: [] } };
+  // a service that names no network joins the stack's default network (unless it has its own network mode)
+  if (Object.keys(spec.networks).length === 0 && spec.network_mode === undefined) spec.networks = { default: { aliases: [] } };
   if (restartBase) {
     spec.deploy.restart_policy = restartBase;
     d.origin(fieldKey(f, 'deploy.restart_policy'), get(m, 'restart')!);
@@ -608,7 +627,203 @@ function normaliseService(
   spec.ports = ports;
   mountNodes.forEach((node, i) => d.origin(`${fieldKey(f, 'volumes')}[${i}]`, node));
   if (Object.keys(extensions).length) spec.extensions = extensions;
-  return { spec, depNodes };
+  return { spec, depNodes, ...(profiles ? { profiles } : {}) };
+}
+
+// ---- kernel and engine settings: capabilities, devices, sysctls, ulimits, DNS, logging, network mode ----
+
+/** One string of a list, numbers included (group ids, sysctl values). */
+function scalarStr(r: Reader, n: TNode, f: string): string | undefined {
+  if (n.kind === 'scalar' && (typeof n.value === 'string' || typeof n.value === 'number')) return String(n.value);
+  r.d.error(n.pos, f, `must be a string, got ${describe(n)}`);
+  return undefined;
+}
+
+/** A list of strings (numbers accepted); a single string when `single`; null = empty. */
+function looseList(r: Reader, n: TNode, f: string, single: boolean): { value: string; node: TNode; field: string }[] | undefined {
+  if (isNull(n)) return [];
+  if (single && n.kind === 'scalar' && (typeof n.value === 'string' || typeof n.value === 'number')) return [{ value: String(n.value), node: n, field: f }];
+  if (n.kind !== 'seq') {
+    r.d.error(n.pos, f, `must be ${single ? 'a string or ' : ''}a list of strings, got ${describe(n)}`);
+    return undefined;
+  }
+  const out: { value: string; node: TNode; field: string }[] = [];
+  n.items.forEach((it, i) => {
+    const v = scalarStr(r, it, fieldIdx(f, i));
+    if (v !== undefined) out.push({ value: v, node: it, field: fieldIdx(f, i) });
+  });
+  return out;
+}
+
+function device(r: Reader, n: TNode, f: string): DeviceSpec | undefined {
+  if (n.kind === 'map') {
+    const dv: Partial<DeviceSpec> = { permissions: 'rwm' };
+    eachKey(r.d, n, f, {
+      source: (x, xf) => (dv.source = r.str(x.value, xf)),
+      target: (x, xf) => (dv.target = r.str(x.value, xf)),
+      permissions: (x, xf) => (dv.permissions = r.str(x.value, xf)),
+    });
+    if (!get(n, 'source')) return void r.d.error(n.pos, fieldKey(f, 'source'), 'a device needs a source (its path on the node)');
+    if (dv.source === undefined || dv.permissions === undefined) return undefined;
+    return { source: dv.source, target: dv.target ?? dv.source, permissions: dv.permissions };
+  }
+  if (n.kind !== 'scalar' || typeof n.value !== 'string') {
+    return void r.d.error(n.pos, f, `must be a device ("/dev/x", "/dev/x:/dev/y", "/dev/x:/dev/y:rw") or a mapping {source, target, permissions}, got ${describe(n)}`);
+  }
+  const parts = n.value.split(':');
+  if (parts.length > 3 || parts.some((p) => p === '')) return void r.d.error(n.pos, f, `invalid device "${n.value}": expected host_path[:container_path[:permissions]]`);
+  // "/dev/x:rw": a second part that is only permissions (as the docker CLI reads it)
+  if (parts.length === 2 && /^[rwm]+$/.test(parts[1])) return { source: parts[0], target: parts[0], permissions: parts[1] };
+  return { source: parts[0], target: parts[1] ?? parts[0], permissions: parts[2] ?? 'rwm' };
+}
+
+function ulimits(r: Reader, n: TNode, f: string): Record<string, UlimitSpec> | undefined {
+  const m = r.map(n, f, true);
+  if (!m) return undefined;
+  const out: Record<string, UlimitSpec> = {};
+  for (const e of m.entries) {
+    const xf = fieldKey(f, e.key);
+    if (e.value.kind === 'map') {
+      let soft: number | undefined;
+      let hard: number | undefined;
+      eachKey(r.d, e.value, xf, {
+        soft: (x, yf) => (soft = r.int(x.value, yf)),
+        hard: (x, yf) => (hard = r.int(x.value, yf)),
+      });
+      if (!get(e.value, 'soft') || !get(e.value, 'hard')) r.d.error(e.value.pos, xf, 'a ulimit in long form needs soft and hard');
+      else if (soft !== undefined && hard !== undefined) out[e.key] = { soft, hard };
+      continue;
+    }
+    const v = r.int(e.value, xf);
+    if (v !== undefined) out[e.key] = { soft: v, hard: v };
+  }
+  return out;
+}
+
+function extraHosts(r: Reader, n: TNode, f: string): string[] | undefined {
+  const out: string[] = [];
+  const add = (host: string, ip: string) => out.push(`${host}:${ip.replace(/^\[(.*)\]$/, '$1')}`);
+  if (n.kind === 'map') {
+    for (const e of n.entries) {
+      const xf = fieldKey(f, e.key);
+      for (const ip of looseList(r, e.value, xf, true) ?? []) {
+        add(e.key, ip.value);
+        r.d.origin(fieldIdx(f, out.length - 1), ip.node);
+      }
+    }
+    return out;
+  }
+  const list = looseList(r, n, f, false);
+  if (!list) return undefined;
+  for (const it of list) {
+    // host=ip (Compose), or host:ip (an IPv6 address keeps its colons: split at the first)
+    const eq = it.value.indexOf('=');
+    const sep = eq !== -1 ? eq : it.value.indexOf(':');
+    if (sep <= 0) {
+      r.d.error(it.node.pos, it.field, `invalid extra host "${it.value}": expected host:ip or host=ip`);
+      continue;
+    }
+    add(it.value.slice(0, sep), it.value.slice(sep + 1));
+    r.d.origin(fieldIdx(f, out.length - 1), it.node);
+  }
+  return out;
+}
+
+function logging(r: Reader, n: TNode, f: string): LoggingSpec | undefined {
+  const m = r.map(n, f, true);
+  if (!m) return undefined;
+  const out: LoggingSpec = { options: {} };
+  eachKey(r.d, m, f, {
+    driver: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s !== undefined) out.driver = s;
+    },
+    options: (x, xf) => (out.options = r.kv(x.value, xf, false)),
+  });
+  return out;
+}
+
+const NETWORK_MODES: Record<string, string> = {
+  bridge: 'network_mode bridge is not supported: a service joins the stack networks (drop network_mode)',
+  default: 'network_mode default is not supported: a service joins the stack networks (drop network_mode)',
+};
+
+/** Handlers of the service keys that set up the container's kernel and engine settings. */
+function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEntry, f: string) => void> {
+  const d = r.d;
+  const bool = (key: 'privileged' | 'read_only') => (x: TEntry, xf: string) => {
+    const b = r.bool(x.value, xf);
+    if (b !== undefined) spec[key] = b;
+  };
+  const list = (key: 'cap_add' | 'cap_drop' | 'security_opt' | 'group_add' | 'dns' | 'dns_search' | 'dns_opt' | 'tmpfs', single: boolean, map: (s: string) => string = (s) => s) =>
+    (x: TEntry, xf: string) => {
+      const l = looseList(r, x.value, xf, single);
+      if (l) spec[key] = [...new Set(l.map((it) => map(it.value)))]; // merged files may repeat an entry
+    };
+  return {
+    cap_add: list('cap_add', false, normaliseCapability),
+    cap_drop: list('cap_drop', false, normaliseCapability),
+    privileged: bool('privileged'),
+    security_opt: list('security_opt', false),
+    devices: (x, xf) => {
+      if (isNull(x.value)) return void (spec.devices = []);
+      if (x.value.kind !== 'seq') return void d.error(x.value.pos, xf, `must be a list, got ${describe(x.value)}`);
+      const out: DeviceSpec[] = [];
+      x.value.items.forEach((it, i) => {
+        const dv = device(r, it, fieldIdx(xf, i));
+        if (!dv) return;
+        d.origin(fieldIdx(xf, out.length), it);
+        out.push(dv);
+      });
+      spec.devices = out;
+    },
+    group_add: list('group_add', false),
+    sysctls: (x, xf) => {
+      if (x.value.kind === 'map') {
+        const out: Record<string, string> = {};
+        for (const e of x.value.entries) {
+          const v = scalarStr(r, e.value, fieldKey(xf, e.key));
+          if (v !== undefined) out[e.key] = v;
+        }
+        spec.sysctls = out;
+      } else spec.sysctls = r.kv(x.value, xf);
+    },
+    ulimits: (x, xf) => {
+      const u = ulimits(r, x.value, xf);
+      if (u) spec.ulimits = u;
+    },
+    pids_limit: (x, xf) => {
+      const v = r.int(x.value, xf);
+      if (v !== undefined) spec.pids_limit = v;
+    },
+    shm_size: (x, xf) => {
+      const v = x.value.kind === 'scalar' && (typeof x.value.value === 'string' || typeof x.value.value === 'number') ? parseMemory(x.value.value) : undefined;
+      if (v === undefined) d.error(x.value.pos, xf, `must be a size such as 64m, 1g or a number of bytes, got ${describe(x.value)}`);
+      else spec.shm_size = v;
+    },
+    read_only: bool('read_only'),
+    tmpfs: list('tmpfs', true),
+    extra_hosts: (x, xf) => {
+      const h = extraHosts(r, x.value, xf);
+      if (h) spec.extra_hosts = h;
+    },
+    dns: list('dns', true),
+    dns_search: list('dns_search', true),
+    dns_opt: list('dns_opt', false),
+    logging: (x, xf) => {
+      const l = logging(r, x.value, xf);
+      if (l) spec.logging = l;
+    },
+    network_mode: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s === undefined) return;
+      if (s === 'host' || s === 'none') spec.network_mode = s;
+      else if (NETWORK_MODES[s]) d.error(x.value.pos, xf, NETWORK_MODES[s]);
+      else if (/^(service|container):/.test(s)) {
+        d.error(x.value.pos, xf, `network_mode ${s} (sharing another container's network) is not supported: the tasks of two services may run on different nodes; put both services on a common network`);
+      } else d.error(x.value.pos, xf, `network_mode must be host or none, got "${s}" (leave it out to join the stack networks)`);
+    },
+  };
 }
 
 const posStr = (p: Pos): string => `${p.file}:${p.line}:${p.col}`;

@@ -66,7 +66,7 @@ describe('deploy', () => {
     await refused(post('/v1/stacks/deploy', { stack: 'app' }), { status: 400, code: 'TSW_ERR_STACK_INVALID' });
     await refused(post('/v1/stacks/deploy', { stack: null }), { status: 400, code: 'TSW_ERR_STACK_INVALID' });
     await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: serviceSpec() }), force: true }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'force' });
-    await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: { ...serviceSpec(), privileged: true } as never }) }),
+    await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: { ...serviceSpec(), pid: 'host' } as never }) }),
       { status: 400, code: 'TSW_ERR_STACK_INVALID', field: /^services\.web/ });
     await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: serviceSpec() }), dryRun: 'yes' }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'dryRun' });
   });
