@@ -118,6 +118,12 @@ export function formatArg(s: string | undefined, human: 'table' | 'yaml' = 'tabl
   return s === undefined ? human : choiceArg('--format', s, ['json', human] as const);
 }
 
+/** `--profile NAME`: a Compose profile name (letters, digits, _ . -; `*` activates every profile). */
+export function profileArg(s: string): string {
+  if (s !== '*' && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(s)) invalid(`--profile must be a profile name (letters, digits, _, . and -), got ${JSON.stringify(s)}`);
+  return s;
+}
+
 /** `service scale` arguments: SERVICE=REPLICAS, replicas within LIMITS.replicas. */
 export function scaleArg(s: string): { ref: string; replicas: number } {
   const m = /^([^=]+)=(.*)$/s.exec(s);

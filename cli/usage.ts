@@ -13,9 +13,11 @@ Daemons:
                                    run an agent that joins a manager
 
 Stacks:
-  config [-c FILE]... [--format yaml|json]     print the normalised stack
-  deploy [-c FILE]... [FILE] [NAME] [--detach] [--dry-run] [--timeout 5m]
+  config [-c FILE]... [--profile P]... [--format yaml|json]     print the normalised stack
+  deploy [-c FILE]... [FILE] [NAME] [--profile P]... [--detach] [--dry-run] [--timeout 5m]
                                    deploy or update a stack, waiting until it converged
+                                   (--profile: also deploy the services of profile P; default
+                                   COMPOSE_PROFILES, comma-separated)
   stack ls                         list stacks
   stack ps STACK [--no-trunc]      list the tasks of a stack
   stack rm STACK [--volumes]       remove a stack (named volumes are kept unless --volumes)

@@ -2,7 +2,7 @@
 
 import { ErrorCodes, formatDetail, TsswarmError } from '../../common/errors.js';
 import * as api from '../api.js';
-import { durationArg, formatArg, hostArg, parseArgs, usageError, type Endpoint, type Options } from '../args.js';
+import { durationArg, formatArg, hostArg, parseArgs, profileArg, usageError, type Endpoint, type Options } from '../args.js';
 import { ApiClient } from '../client.js';
 import { watchDeploy } from '../deploy-watch.js';
 import { printJson, type Io } from '../io.js';
@@ -10,14 +10,25 @@ import { changedServices, planLines, stackTable } from '../render.js';
 import { USAGE } from '../usage.js';
 import { PS_OPTIONS, printTasks, taskView, type TaskView } from './tasks.js';
 
-const FILES = { 'compose-file': { type: 'string', short: 'c', multiple: true } } as const satisfies Options;
+const FILES = {
+  'compose-file': { type: 'string', short: 'c', multiple: true },
+  profile: { type: 'string', multiple: true },
+} as const satisfies Options;
 
-export type ConfigCommand = { cmd: 'help' } | { cmd: 'config'; files: string[]; format: 'json' | 'yaml' };
+export type ConfigCommand = { cmd: 'help' } | { cmd: 'config'; files: string[]; format: 'json' | 'yaml'; profiles?: string[] };
 
 export type DeployCommand = { cmd: 'help' } | {
   cmd: 'deploy'; host: Endpoint; files: string[]; name?: string;
   detach: boolean; dryRun: boolean; timeoutMs: number; json: boolean;
+  /** --profile NAME...: absent when none is given (COMPOSE_PROFILES then applies) */
+  profiles?: string[];
 };
+
+/** `--profile NAME` (repeatable): present only when given. */
+function profilesOf(v: Record<string, unknown>): { profiles?: string[] } {
+  const list = (v.profile as string[] | undefined) ?? [];
+  return list.length ? { profiles: list.map((p) => profileArg(p)) } : {};
+}
 
 export type StackCommand = { cmd: 'help' }
   | { cmd: 'ls'; host: Endpoint; json: boolean }
@@ -27,7 +38,7 @@ export type StackCommand = { cmd: 'help' }
 export function parseConfig(argv: string[]): ConfigCommand {
   const { values: v, positionals } = parseArgs(argv, FILES);
   if (v.help) return { cmd: 'help' };
-  return { cmd: 'config', files: [...(v['compose-file'] ?? []), ...positionals], format: formatArg(v.format, 'yaml') as 'json' | 'yaml' };
+  return { cmd: 'config', files: [...(v['compose-file'] ?? []), ...positionals], format: formatArg(v.format, 'yaml') as 'json' | 'yaml', ...profilesOf(v) };
 }
 
 export function parseDeploy(argv: string[]): DeployCommand {
@@ -41,7 +52,7 @@ export function parseDeploy(argv: string[]): DeployCommand {
   if (pos.length > 1) usageError(`too many arguments: ${pos.join(' ')}`);
   return {
     cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'],
-    timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json',
+    timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json', ...profilesOf(v),
   };
 }
 
@@ -77,10 +88,10 @@ function noPositionals(what: string, p: ReturnType<typeof parseArgs>): ReturnTyp
 }
 
 // The YAML parser loads only for the commands that use it: every CLI call starts a process.
-async function loadStack(files: string[], io: Io, name?: string) {
+async function loadStack(files: string[], io: Io, name?: string, profiles?: string[]) {
   // No file given: compose.yaml, docker-compose.yml... in the current folder, as Compose does.
   const { loadStackFiles } = await import('../../common/stack/index.js');
-  const { stack, warnings } = loadStackFiles(files, { env: process.env, projectName: name });
+  const { stack, warnings } = loadStackFiles(files, { env: process.env, projectName: name, profiles });
   for (const w of warnings) io.err(`warning: ${formatDetail(w)}\n`);
   return stack;
 }
@@ -88,7 +99,7 @@ async function loadStack(files: string[], io: Io, name?: string) {
 export async function runConfig(argv: string[], io: Io): Promise<number> {
   const c = parseConfig(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const stack = await loadStack(c.files, io);
+  const stack = await loadStack(c.files, io, undefined, c.profiles);
   if (c.format === 'json') printJson(io, stack);
   else io.out((await import('../../common/stack/index.js')).stackToYaml(stack));
   return 0;
@@ -97,7 +108,7 @@ export async function runConfig(argv: string[], io: Io): Promise<number> {
 export async function runDeploy(argv: string[], io: Io): Promise<number> {
   const c = parseDeploy(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const stack = await loadStack(c.files, io, c.name);
+  const stack = await loadStack(c.files, io, c.name, c.profiles);
   const client = new ApiClient(c.host);
   const res = await api.deploy(client, stack, c.dryRun);
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }

@@ -13,9 +13,9 @@ import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { Document } from 'yaml';
 import { LIMITS } from '../api/limits.js';
-import { checkName, validateStack } from '../api/validate.js';
+import { checkName, validateServiceSpec, validateStack } from '../api/validate.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../errors.js';
-import type { StackSpec } from '../spec.js';
+import type { ServiceSpec, StackSpec } from '../spec.js';
 import { parseDotenv } from './dotenv.js';
 import { interpolate, InterpolationError, type Lookup } from './interpolate.js';
 import { mergeTrees } from './merge.js';
@@ -116,7 +116,8 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
     const stackName = resolveStackName(merged, opts.projectName, firstAbs, d);
     const nameReported = d.errors.length > nameErrors;
     const profiles = opts.profiles?.length ? opts.profiles : (lookup('COMPOSE_PROFILES') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
-    stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, home: opts.env.HOME, profiles }, d);
+    const inactive: Record<string, ServiceSpec> = {};
+    stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, home: opts.env.HOME, profiles, inactive }, d);
     // the rules on values are the shared validator's (the API applies the same): its errors on
     // the normalised stack point back into the files through the merged tree
     const v = validateStack(stack);
@@ -130,6 +131,14 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
       d.error(place(e), e.field, e.message);
     }
     for (const w of v.warnings) d.warn(place(w), w.field, w.message);
+    // a service left out by its profiles is still checked, as Compose does (its references aside)
+    for (const [name, spec] of Object.entries(inactive)) {
+      const f = `services.${name}`;
+      for (const e of validateServiceSpec(spec, f).errors) {
+        if (reported.has(e.field) || /^services\.[^.]+\.(networks|volumes\[\d+\]\.source)\b/.test(e.field ?? '')) continue;
+        d.error(place(e), e.field, e.message);
+      }
+    }
   }
   const order = new Map(sources.map((s, i) => [s.path, i]));
   const rank = (x: ErrorDetail) => (x.file === undefined ? -1 : (order.get(x.file) ?? sources.length));

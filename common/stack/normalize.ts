@@ -44,6 +44,8 @@ export interface NormaliseContext {
   home?: string;
   /** active profiles: a service that lists profiles is deployed only when one of them is here ('*': all) */
   profiles: string[];
+  /** out: the services left out because none of their profiles is active (still validated) */
+  inactive?: Record<string, ServiceSpec>;
 }
 
 /** A profile name, as Compose has it. */
@@ -366,6 +368,7 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
       if (!res) continue;
       if (res.profiles && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
         inactive.set(se.key, res.profiles);
+        if (ctx.inactive) ctx.inactive[se.key] = res.spec;
         continue;
       }
       services[se.key] = res.spec;

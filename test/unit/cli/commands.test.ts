@@ -132,6 +132,11 @@ describe('stack commands', () => {
     [parseDeploy, [...H], { cmd: 'deploy', host, files: [], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false }],
     [parseConfig, ['-c', 'a.yml', 'b.yml'], { cmd: 'config', files: ['a.yml', 'b.yml'], format: 'yaml' }],
     [parseConfig, ['--format', 'json'], { cmd: 'config', files: [], format: 'json' }],
+    [parseConfig, ['--profile', 'debug', '--profile', 'admin'], { cmd: 'config', files: [], format: 'yaml', profiles: ['debug', 'admin'] }],
+    [parseDeploy, ['stack.yml', 'st', '--profile', 'debug', ...H],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, profiles: ['debug'] }],
+    [parseDeploy, ['stack.yml', '--profile', '*', ...H],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false, profiles: ['*'] }],
   ] as const)('%#: %j', (parse, argv, want) => {
     expect((parse as (a: readonly string[]) => unknown)([...argv])).toEqual(want);
   });
@@ -146,6 +151,8 @@ describe('stack commands', () => {
     [parseDeploy, ['a.yml', '--timeout', 'nonsense', ...H], /--timeout must be a duration.*"nonsense"/],
     [parseDeploy, ['a.yml', '--host', 'nowhere'], /invalid --host "nowhere"/],
     [parseConfig, ['--format', 'table'], /--format must be json or yaml/],
+    [parseDeploy, ['a.yml', '--profile', '-bad', ...H], /--profile must be a profile name.*"-bad"/],
+    [parseConfig, ['--profile', 'a b'], /--profile must be a profile name/],
   ] as const)('refuses %#: %j', async (parse, argv, msg) => {
     expect(await refusal(() => (parse as (a: readonly string[]) => unknown)([...argv]))).toMatch(msg);
   });

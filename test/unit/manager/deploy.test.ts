@@ -47,6 +47,22 @@ describe('planDeploy', () => {
     expect(diffPaths({ x: { y: 1, z: 2 } }, { x: { y: 1, z: 3 } })).toEqual(['x.z']);
   });
 
+  it.each([
+    ['cap_add', { cap_add: ['NET_ADMIN'] }], ['cap_drop', { cap_drop: ['ALL'] }], ['privileged', { privileged: true }],
+    ['security_opt', { security_opt: ['no-new-privileges'] }], ['devices', { devices: [{ source: '/dev/null', target: '/dev/x', permissions: 'rwm' }] }],
+    ['group_add', { group_add: ['audio'] }], ['sysctls', { sysctls: { 'net.core.somaxconn': '1024' } }],
+    ['ulimits', { ulimits: { nofile: { soft: 1, hard: 2 } } }], ['pids_limit', { pids_limit: 10 }], ['shm_size', { shm_size: 1024 }],
+    ['read_only', { read_only: true }], ['tmpfs', { tmpfs: ['/run'] }], ['extra_hosts', { extra_hosts: ['db:10.0.0.1'] }],
+    ['dns', { dns: ['1.1.1.1'] }], ['dns_search', { dns_search: ['example.com'] }], ['dns_opt', { dns_opt: ['ndots:1'] }],
+    ['logging', { logging: { driver: 'local', options: {} } }], ['network_mode', { network_mode: 'host', networks: {} }],
+  ] as [string, Partial<ServiceSpec>][])('a change of %s replaces the tasks (plan: update)', (key, change) => {
+    const state = empty();
+    state.services = [svcObj('web', svcSpec())];
+    expect(needsNewTasks(svcSpec(), svcSpec(change))).toBe(true);
+    const p = planDeploy(stack({ web: svcSpec(change) }), state);
+    expect(p.services[0]).toMatchObject({ action: 'update', fields: expect.arrayContaining([expect.stringMatching(new RegExp(`^${key}`))]) });
+  });
+
   it('rejects a published port another stack holds, naming the field', () => {
     const state = empty();
     state.services = [svcObj('web', svcSpec({ ports: [{ target: 80, published: 8080, protocol: 'tcp', mode: 'ingress' }] }), 'other')];
