@@ -151,7 +151,7 @@ describe('stack commands', () => {
     [parseDeploy, ['a.yml', '--timeout', 'nonsense', ...H], /--timeout must be a duration.*"nonsense"/],
     [parseDeploy, ['a.yml', '--host', 'nowhere'], /invalid --host "nowhere"/],
     [parseConfig, ['--format', 'table'], /--format must be json or yaml/],
-    [parseDeploy, ['a.yml', '--profile', '-bad', ...H], /--profile must be a profile name.*"-bad"/],
+    [parseDeploy, ['a.yml', '--profile=-bad', ...H], /--profile must be a profile name.*"-bad"/],
     [parseConfig, ['--profile', 'a b'], /--profile must be a profile name/],
   ] as const)('refuses %#: %j', async (parse, argv, msg) => {
     expect(await refusal(() => (parse as (a: readonly string[]) => unknown)([...argv]))).toMatch(msg);
