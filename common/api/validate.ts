@@ -635,7 +635,8 @@ function checkContainerSettings(c: Collector, s: Json, field: string): void {
         const f = idx('ports', i);
         if (mode === 'none') c.error(f, 'a service with network_mode: none has no network: it cannot publish ports');
         else if (p.mode !== 'host') c.error(join(f, 'mode'), 'a service on the host network (network_mode: host) cannot publish ports through the ingress: use mode: host (published equal to target) or drop the port');
-        else if (p.published !== undefined && p.published !== p.target) {
+        else if (p.published === undefined) c.error(f, `on the host network a task listens on the node's own ports: give published (equal to target, ${String(p.target)}) so that no other task takes it`);
+        else if (p.published !== p.target) {
           c.error(join(f, 'published'), `on the host network a task listens on the node's own ports: published (${String(p.published)}) must equal target (${String(p.target)})`);
         }
       });

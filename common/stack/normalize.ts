@@ -628,6 +628,8 @@ function normaliseService(
     ports.push(p);
   });
   spec.ports = ports;
+  // on the host network a task's port is the node's: published is the target (what the scheduler reserves)
+  if (spec.network_mode === 'host') for (const p of spec.ports) if (p.mode === 'host' && p.published === undefined) p.published = p.target;
   mountNodes.forEach((node, i) => d.origin(`${fieldKey(f, 'volumes')}[${i}]`, node));
   if (Object.keys(extensions).length) spec.extensions = extensions;
   return { spec, depNodes, ...(profiles ? { profiles } : {}) };

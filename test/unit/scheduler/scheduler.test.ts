@@ -103,6 +103,17 @@ describe('schedule', () => {
     });
   });
 
+  it('a service on the host network holds its published ports like any host-mode port', () => {
+    const media = service('media', { replicas: 2, ports: [{ target: 8096, published: 8096, protocol: 'tcp', mode: 'host' }] });
+    media.spec = { ...media.spec, network_mode: 'host', networks: {} };
+    const other = service('other', { ports: [{ target: 8096, published: 8096, protocol: 'tcp', mode: 'host' }] });
+    const nodes = [node('n1'), node('n2')];
+    const tasks = [task(other, { slot: 1, nodeId: 'n1' }), pending(media, 1), pending(media, 2)];
+    expect(placed(cluster({ nodes, services: [media, other], tasks }))).toEqual({
+      'media.1': 'n2', 'media.2': 'ERR no suitable node (host-mode port 8096/tcp in use on 2 nodes)',
+    });
+  });
+
   it('max_replicas_per_node', () => {
     const svc = service('web', { replicas: 3, maxPerNode: 1 });
     expect(placed(cluster({ nodes: [node('n1'), node('n2')], services: [svc], tasks: [1, 2, 3].map((i) => pending(svc, i)) }))).toEqual({

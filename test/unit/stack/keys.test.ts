@@ -54,6 +54,10 @@ describe('container settings: forms -> the normalised spec', () => {
     expect(warnings).toEqual([{ file: 'stack.yml', line: 4, col: 19, field: 'services.web.network_mode', message: expect.stringContaining("the node's network stack") }]);
   });
 
+  it('network_mode: host: a host-mode port without published is published on the target', () => {
+    expect(web(svc('network_mode: host\nports: [{target: 53, protocol: udp, mode: host}]')).ports).toEqual([{ target: 53, published: 53, protocol: 'udp', mode: 'host' }]);
+  });
+
   it('network_mode: none', () => {
     expect(web(svc('network_mode: none'))).toMatchObject({ network_mode: 'none', networks: {} });
   });

@@ -84,6 +84,11 @@ describe('container settings on raw JSON', () => {
       w.networks = {};
       w.ports = [{ target: 80, published: 8080, protocol: 'tcp', mode: 'host' }];
     }, 'services.web.ports[0].published', 'must equal target'],
+    ['network_mode host with a port not published', (w) => {
+      w.network_mode = 'host';
+      w.networks = {};
+      w.ports = [{ target: 80, protocol: 'tcp', mode: 'host' }];
+    }, 'services.web.ports[0]', 'give published (equal to target, 80)'],
     ['network_mode host with a net.* sysctl', (w) => {
       w.network_mode = 'host';
       w.networks = {};
