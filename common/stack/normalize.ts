@@ -707,7 +707,10 @@ function ulimits(r: Reader, n: TNode, f: string): Record<string, UlimitSpec> | u
 
 function extraHosts(r: Reader, n: TNode, f: string): string[] | undefined {
   const out: string[] = [];
-  const add = (host: string, ip: string) => out.push(`${host}:${ip.replace(/^\[(.*)\]$/, '$1')}`);
+  const add = (host: string, ip: string) => {
+    const line = `${host}:${ip.replace(/^\[(.*)\]$/, '$1')}`;
+    if (!out.includes(line)) out.push(line); // merged files may repeat a host
+  };
   if (n.kind === 'map') {
     for (const e of n.entries) {
       const xf = fieldKey(f, e.key);
@@ -774,9 +777,11 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       if (isNull(x.value)) return void (spec.devices = []);
       if (x.value.kind !== 'seq') return void d.error(x.value.pos, xf, `must be a list, got ${describe(x.value)}`);
       const out: DeviceSpec[] = [];
+      const seen = new Set<string>();
       x.value.items.forEach((it, i) => {
         const dv = device(r, it, fieldIdx(xf, i));
-        if (!dv) return;
+        if (!dv || seen.has(JSON.stringify(dv))) return; // merged files may repeat a device
+        seen.add(JSON.stringify(dv));
         d.origin(fieldIdx(xf, out.length), it);
         out.push(dv);
       });
