@@ -55,6 +55,19 @@ describe('deploy', () => {
     expect(fields).toContain('services.../../x y.deploy.replicas');
   });
 
+  it.each([
+    ['network_mode bridge', { network_mode: 'bridge', networks: {} }, 'services.web.network_mode'],
+    ['network_mode host with an ingress port', { network_mode: 'host', networks: {}, ports: [{ target: 80, published: 80, protocol: 'tcp', mode: 'ingress' }] }, 'services.web.ports[0].mode'],
+    ['an unknown capability', { cap_add: ['ROOT'] }, 'services.web.cap_add[0]'],
+    ['a sysctl of the node', { sysctls: { 'kernel.panic': '1' } }, 'services.web.sysctls.kernel.panic'],
+    ['a ulimit soft above hard', { ulimits: { nofile: { soft: 9, hard: 1 } } }, 'services.web.ulimits.nofile'],
+    ['a device with a relative path', { devices: [{ source: 'null', target: '/dev/x', permissions: 'r' }] }, 'services.web.devices[0].source'],
+    ['a DNS server that is not an IP', { dns: ['resolver'] }, 'services.web.dns[0]'],
+    ['shm_size as a string', { shm_size: '1g' }, 'services.web.shm_size'],
+  ])('container settings sent raw: %s is refused', async (_what, change, field) => {
+    await refused(post('/v1/stacks/deploy', { stack: stackSpec('keys', { web: { ...serviceSpec(), ...change } as never }) }), { status: 400, code: 'TSW_ERR_STACK_INVALID', field });
+  });
+
   it('a partial stack (not normalised) is refused with the missing fields named', async () => {
     const body = await refused(post('/v1/stacks/deploy', { stack: { name: 'raw1', services: { web: { image: 'busybox' } } } }),
       { status: 400, code: 'TSW_ERR_STACK_INVALID', field: 'services.web.deploy' });
