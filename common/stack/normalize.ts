@@ -197,6 +197,12 @@ class Reader {
     return v;
   }
 
+  /** A size in bytes (512M, 1g, 1048576); `example` shows the user a typical value. */
+  size(n: TNode, f: string, example: string): number | undefined {
+    const v = n.kind === 'scalar' && (typeof n.value === 'string' || typeof n.value === 'number') ? parseMemory(n.value) : undefined;
+    if (v === undefined) this.d.error(n.pos, f, `must be a size such as ${example}, 1g or a number of bytes, got ${describe(n)}`);
+    return v;
+  }
   bool(n: TNode, f: string): boolean | undefined {
     if (n.kind === 'scalar') {
       if (typeof n.value === 'boolean') return n.value;
@@ -807,9 +813,8 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       if (v !== undefined) spec.pids_limit = v;
     },
     shm_size: (x, xf) => {
-      const v = x.value.kind === 'scalar' && (typeof x.value.value === 'string' || typeof x.value.value === 'number') ? parseMemory(x.value.value) : undefined;
-      if (v === undefined) d.error(x.value.pos, xf, `must be a size such as 64m, 1g or a number of bytes, got ${describe(x.value)}`);
-      else spec.shm_size = v;
+      const v = r.size(x.value, xf, '64m');
+      if (v !== undefined) spec.shm_size = v;
     },
     read_only: bool('read_only'),
     tmpfs: list('tmpfs', true),
@@ -1390,9 +1395,8 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
             if (v !== undefined) res.cpus = v;
           },
           memory: (z, zf) => {
-            const v = z.value.kind === 'scalar' && (typeof z.value.value === 'string' || typeof z.value.value === 'number') ? parseMemory(z.value.value) : undefined;
-            if (v === undefined) d.error(z.value.pos, zf, `must be a size such as 512M, 1g or a number of bytes, got ${describe(z.value)}`);
-            else res.memory = v;
+            const v = r.size(z.value, zf, '512M');
+            if (v !== undefined) res.memory = v;
           },
           pids: (z, zf) => d.warn(z.keyPos, zf, `pids ${NOT_YET}`),
           devices: (z, zf) => d.warn(z.keyPos, zf, `devices ${NOT_SUPPORTED}`),

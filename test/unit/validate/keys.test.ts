@@ -2,25 +2,10 @@
 // settings, DNS, hosts, logging, network mode): what the API refuses, with the field named.
 import { describe, expect, it } from 'vitest';
 import { validateServiceSpec, validateStack } from '../../../common/api/validate.js';
-import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
+import type { ServiceSpec } from '../../../common/spec.js';
+import { service, stack as makeStack } from './fixtures.js';
 
-const service = (): ServiceSpec => ({
-  image: 'nginx:1.27',
-  environment: {},
-  labels: {},
-  ports: [],
-  volumes: [],
-  networks: { default: { aliases: [] } },
-  depends_on: {},
-  deploy: defaultDeploy(),
-});
-
-const stack = (): StackSpec => ({
-  name: 'app',
-  services: { web: service() },
-  networks: { default: { driver: 'overlay', external: false, labels: {}, driver_opts: {} } },
-  volumes: {},
-});
+const stack = () => makeStack();
 
 type Json = Record<string, any>;
 

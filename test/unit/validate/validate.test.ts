@@ -2,25 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../common/api/limits.js';
 import { checkImageRef, checkName, validateServiceSpec, validateStack } from '../../../common/api/validate.js';
-import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
+import { service, stack as makeStack, volume } from './fixtures.js';
 
-const service = (): ServiceSpec => ({
-  image: 'nginx:1.27',
-  environment: {},
-  labels: {},
-  ports: [],
-  volumes: [],
-  networks: { default: { aliases: [] } },
-  depends_on: {},
-  deploy: defaultDeploy(),
-});
-
-const stack = (): StackSpec => ({
-  name: 'app',
-  services: { web: service() },
-  networks: { default: { driver: 'overlay', external: false, labels: {}, driver_opts: {} } },
-  volumes: { data: { driver: 'local', external: false, labels: {}, driver_opts: {} } },
-});
+const stack = () => makeStack({ data: volume() });
 
 type Json = Record<string, any>;
 
