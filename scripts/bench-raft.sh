@@ -14,5 +14,5 @@ if [ ! -x /usr/bin/etcd ]; then
     echo "[bench:raft] /usr/bin/etcd is missing (install etcd-server as root): the etcd baseline will be missing" >&2
   fi
 fi
-npx tsc -p tsconfig.json || exit 1
+npm run --silent build || exit 1
 exec node dist/test/bench/raft-bench.js "$@"

@@ -5,7 +5,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 command -v wrk >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-npx tsc -p tsconfig.json || exit 1
+npm run --silent build || exit 1
 # shellcheck source=scripts/engine.sh
 source scripts/engine.sh
 engine_ensure || exit 1

@@ -46,7 +46,7 @@ say "generated gRPC types are current"
 npm run --silent proto:check || exit 1
 
 say "type check and build"
-npx tsc -p tsconfig.json || exit 1
+npm run --silent build || exit 1
 
 say "lint"
 npx eslint . || exit 1

@@ -9,7 +9,7 @@ say() { printf '\n== %s\n' "$*"; }
 
 say "npm packages and build"
 if [ ! -d node_modules ] || ! npm ls --depth=0 >/dev/null 2>&1; then npm ci --no-audit --no-fund || exit 1; fi
-npx tsc -p tsconfig.json || exit 1
+npm run --silent build || exit 1
 echo "built dist/ (the CLI is bin/tsswarm.js; \`npm link\` puts \`tsswarm\` on your PATH)"
 
 say "Docker engine and images"
