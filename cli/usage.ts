@@ -20,7 +20,8 @@ Stacks:
                                    COMPOSE_PROFILES, comma-separated)
   stack ls                         list stacks
   stack ps STACK [--no-trunc]      list the tasks of a stack
-  stack rm STACK [--volumes]       remove a stack (named volumes are kept unless --volumes)
+  stack rm STACK [--volumes] [--detach] [--timeout 5m]
+                                   remove a stack and wait until its tasks stopped (named volumes are kept unless --volumes)
 
 Services:
   service ls [--stack S]           list services

@@ -33,7 +33,7 @@ function profilesOf(v: Record<string, unknown>): { profiles?: string[] } {
 export type StackCommand = { cmd: 'help' }
   | { cmd: 'ls'; host: Endpoint; json: boolean }
   | { cmd: 'ps'; host: Endpoint; name: string; view: TaskView }
-  | { cmd: 'rm'; host: Endpoint; names: string[]; volumes: boolean };
+  | { cmd: 'rm'; host: Endpoint; names: string[]; volumes: boolean; detach: boolean; timeoutMs: number };
 
 export function parseConfig(argv: string[]): ConfigCommand {
   const { values: v, positionals } = parseArgs(argv, FILES);
@@ -71,11 +71,14 @@ export function parseStack(argv: string[]): StackCommand {
       return { cmd: 'ps', host: hostArg(v.host), name, view: taskView(v) };
     }
     case 'rm': case 'remove': case 'down': {
-      const { values: v, positionals } = parseArgs(rest, { volumes: { type: 'boolean' } });
+      const { values: v, positionals } = parseArgs(rest, { volumes: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' }, timeout: { type: 'string' } });
       if (v.help) return { cmd: 'help' };
       if (positionals.length === 0) usageError('stack rm needs a STACK');
       formatArg(v.format);
-      return { cmd: 'rm', host: hostArg(v.host), names: positionals, volumes: !!v.volumes };
+      return {
+        cmd: 'rm', host: hostArg(v.host), names: positionals, volumes: !!v.volumes, detach: !!v.detach,
+        timeoutMs: durationArg('--timeout', v.timeout ?? '5m'),
+      };
     }
     case '-h': case '--help': return { cmd: 'help' };
     default: return usageError(`unknown stack command ${JSON.stringify(sub ?? '')} (ls, ps, rm)`);
@@ -150,9 +153,33 @@ export async function runStack(argv: string[], io: Io): Promise<number> {
       for (const name of c.names) {
         const r = await api.removeStack(client, name, c.volumes);
         for (const s of r.services) io.out(`Removing service ${s}\n`);
+        if (!c.detach) await waitTasksGone(client, name, c.timeoutMs, io);
         io.out(`Removed stack ${name}${c.volumes ? ' and its volumes' : ''}\n`);
       }
       return 0;
     }
   }
 }
+
+/**
+ * `stack rm` returns once the stack's tasks are gone (stopped with their grace period and
+ * reaped), so that stopping the manager right after it leaves no container running; --detach
+ * returns at once, as before.
+ */
+async function waitTasksGone(client: ApiClient, stack: string, timeoutMs: number, io: Io): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let said = false;
+  for (;;) {
+    const left = await api.tasks(client, { stack });
+    if (left.length === 0) return;
+    if (!said) {
+      io.out(`Waiting for ${left.length} task${left.length === 1 ? '' : 's'} of ${stack} to stop\n`);
+      said = true;
+    }
+    if (Date.now() >= deadline) {
+      throw new TsswarmError(ErrorCodes.UNAVAILABLE, `stack ${stack} is removed, but ${left.length} task${left.length === 1 ? ' is' : 's are'} still stopping after ${Math.round(timeoutMs / 1000)} s; see tsswarm stack ps ${stack}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+

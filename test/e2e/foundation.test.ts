@@ -188,6 +188,8 @@ services:
 
   it('stack rm leaves no container or network, and keeps named volumes unless asked', async () => {
     expect(await c.cliOk('stack', 'rm', STACK)).toContain(`Removed stack ${STACK}`);
+    // rm waited for the tasks: none of the stack's containers runs any more.
+    expect(await c.containers(STACK)).toHaveLength(0);
     await waitFor('containers gone', async () => (await c.containers(STACK, true)).length === 0, 60_000);
     await waitFor('network gone', async () => !(await c.docker.listNetworks()).some((n) => n.Name.startsWith(`${STACK}_`)), 30_000);
     const vols = (await c.docker.listVolumes()).Volumes ?? [];

@@ -123,8 +123,9 @@ describe('stack commands', () => {
   it.each([
     [parseStack, ['ls', ...H], { cmd: 'ls', host, json: false }],
     [parseStack, ['ps', 'st', '-f', 'name=st_web', ...H], { cmd: 'ps', host, name: 'st', view: { json: false, noTrunc: false, filters: [{ name: 'st_web' }] } }],
-    [parseStack, ['rm', 'a', 'b', '--volumes', ...H], { cmd: 'rm', host, names: ['a', 'b'], volumes: true }],
-    [parseStack, ['down', 'a', ...H], { cmd: 'rm', host, names: ['a'], volumes: false }],
+    [parseStack, ['rm', 'a', 'b', '--volumes', ...H], { cmd: 'rm', host, names: ['a', 'b'], volumes: true, detach: false, timeoutMs: 300_000 }],
+    [parseStack, ['down', 'a', ...H], { cmd: 'rm', host, names: ['a'], volumes: false, detach: false, timeoutMs: 300_000 }],
+    [parseStack, ['rm', 'a', '-d', '--timeout', '30s', ...H], { cmd: 'rm', host, names: ['a'], volumes: false, detach: true, timeoutMs: 30_000 }],
     [parseDeploy, ['-c', 'a.yml', '-c', 'b.yml', 'st', ...H],
       { cmd: 'deploy', host, files: ['a.yml', 'b.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false }],
     [parseDeploy, ['stack.yml', 'st', '--timeout', '90s', '-d', '--dry-run', '--format', 'json', ...H],
