@@ -104,7 +104,11 @@ export function prepareServiceSpec(cur: ServiceObj | NewService, spec: ServiceSp
  * tasks; the old spec is kept for rollback. Scaling alone does not bump.
  */
 export function writeServiceSpec(tx: WriteTx, cur: ServiceObj | NewService, spec: ServiceSpec, opts: SpecWriteOptions = {}): SpecWrite {
-  const w = prepareServiceSpec(cur, spec, tx.get('cluster', 'default')?.spec, opts);
+  return commitServiceSpec(tx, cur, prepareServiceSpec(cur, spec, tx.get('cluster', 'default')?.spec, opts));
+}
+
+/** Stores what prepareServiceSpec made of `cur` (for a caller that prepared it already, e.g. to answer a dry run). */
+export function commitServiceSpec(tx: WriteTx, cur: ServiceObj | NewService, w: SpecWrite): SpecWrite {
   if ('kind' in cur) tx.update(w.service);
   else tx.create(w.service);
   return w;

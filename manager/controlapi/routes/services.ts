@@ -9,8 +9,8 @@ import { diffPaths, validateDeploy } from '../deploy.js';
 import { findService, serviceView } from '../lookup.js';
 import { RefParams, RollbackBody, ScaleBody, ServiceUpdateBody, ServicesQuery } from '../schemas.js';
 import { applyServiceUpdate } from '../service-update.js';
-import { prepareServiceSpec, writeServiceSpec } from '../write-spec.js';
-import type { ReadTx } from '../../store/store.js';
+import { commitServiceSpec, prepareServiceSpec, writeServiceSpec } from '../write-spec.js';
+import type { ReadTx, WriteTx } from '../../store/store.js';
 import type { ServiceObj } from '../../store/types.js';
 import type { ServiceSpec } from '../../../common/spec.js';
 import type { DeployValidation } from '../deploy.js';
@@ -46,16 +46,16 @@ export const serviceRoutes: RoutePlugin = async (app, { ctx }) => {
 
   app.post('/v1/services/:ref/update', { schema: { params: RefParams, body: ServiceUpdateBody } }, async (req): Promise<ServiceUpdateResponse> => {
     const { flags, dryRun } = req.body;
-    const run = (tx: ReadTx, write?: (svc: ServiceObj, spec: ServiceSpec) => void): ServiceUpdateResponse => {
+    const run = (tx: ReadTx, write?: WriteTx): ServiceUpdateResponse => {
       const svc = findService(tx, req.params.ref);
       const spec = applyServiceUpdate(svc.spec, flags, ctx.validation?.validateConstraint);
       checkAgainstOthers(tx, svc, spec, ctx.validation);
-      const { replaced } = prepareServiceSpec(svc, spec, tx.get('cluster', 'default')?.spec, { force: flags.force });
-      write?.(svc, spec);
-      return { service: svc.name, fields: diffPaths(svc.spec, spec), replaced, applied: !!write };
+      const w = prepareServiceSpec(svc, spec, tx.get('cluster', 'default')?.spec, { force: flags.force });
+      if (write) commitServiceSpec(write, svc, w);
+      return { service: svc.name, fields: diffPaths(svc.spec, spec), replaced: w.replaced, applied: !!write };
     };
     if (dryRun) return store.view((tx) => run(tx));
-    const r = await store.update((tx) => run(tx, (svc, spec) => writeServiceSpec(tx, svc, spec, { force: flags.force })));
+    const r = await store.update((tx) => run(tx, tx));
     log.info({ service: r.service, fields: r.fields, replaced: r.replaced }, 'service updated');
     return r;
   });
