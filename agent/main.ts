@@ -42,7 +42,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   });
   if (!nodeId) {
     // A new node learns its id from the manager before its worker can label containers.
-    const bootstrap = { localTaskIds: async () => [], assign: () => undefined, settle: async () => undefined, logs: (_r: unknown, _c: unknown, end: () => void) => { end(); return () => undefined; } };
+    const bootstrap = { localTaskIds: async () => [], assign: () => undefined, applied: async () => undefined, logs: (_r: unknown, _c: unknown, end: () => void) => { end(); return () => undefined; } };
     session.start(bootstrap);
     await session.connected;
     nodeId = session.id!;

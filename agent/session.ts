@@ -17,8 +17,8 @@ export interface SessionWorker {
   localTaskIds(): Promise<string[]>;
   assign(full: boolean, changes: { action: 'update' | 'remove'; kind: 'task' | 'network' | 'volume'; id: string; obj?: any }[]): void;
   logs(req: LogRequest, onLine: (l: LogLine) => void, onEnd: () => void): () => void;
-  /** Resolves once the work the assignments so far started has finished. */
-  settle(): Promise<void>;
+  /** Resolves once the assignments received so far have been acted on. */
+  applied(): Promise<void>;
 }
 
 export interface SessionOptions {
@@ -125,7 +125,7 @@ export class AgentSession {
         // Tell the manager once the full set was acted on (statuses first): `node inspect`
         // shows it as status.syncedAt, and it is what proves a restarted node adopted its tasks.
         if (a.full) {
-          void this.worker!.settle().then(() => {
+          void this.worker!.applied().then(() => {
             if (this.call !== call) return;
             this.flush();
             call.write({ heartbeat: { full_set_applied: true } });

@@ -1,20 +1,17 @@
 // The manager's HTTP API as the CLI calls it: one typed function per route. Shapes come from
 // the shared contract (common/api); cli/client.ts is the transport underneath.
 
-import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
 import type { StackSpec } from '../common/spec.js';
 import type { ClusterObj, ClusterSpec, NodeObj, TaskObj } from '../common/api/objects.js';
 import type {
   DeployResponse, InfoResponse, LogLineView, RollbackResponse, ScaleResponse, ServiceUpdateFlags, ServiceUpdateResponse,
   ServiceView, StackRemoveResponse, StackSummary,
 } from '../common/api/types.js';
-import type { ApiClient } from './client.js';
+import { errorFrom, type ApiClient } from './client.js';
 
-export type {
-  DeployResponse as DeployResult, StackRemoveResponse as RemoveStackResult, ScaleResponse as ScaleResult,
-  ServiceUpdateResponse as ServiceUpdateResult, RollbackResponse as RollbackResult, InfoResponse as InfoView,
-} from '../common/api/types.js';
 export interface ClusterUpdateResult { kind: 'cluster'; id: 'default'; spec: ClusterSpec }
+/** A settings patch as the API takes it: `allowedBindPaths: null` removes the allow-list. */
+export type ClusterUpdate = Partial<Omit<ClusterSpec, 'allowedBindPaths'>> & { allowedBindPaths?: string[] | null };
 
 const seg = encodeURIComponent;
 
@@ -57,9 +54,7 @@ export async function* logs(c: ApiClient, ref: string, o: LogOptions): AsyncGene
   if (res.status >= 400) {
     let body = '';
     for await (const chunk of res.stream) body += String(chunk);
-    let e: { code?: TsswarmError['code']; message?: string; details?: ErrorDetail[] } = {};
-    try { e = JSON.parse(body); } catch { e = { message: body }; }
-    throw new TsswarmError(e.code ?? ErrorCodes.INTERNAL, e.message || `HTTP ${res.status}`, e.details ?? [], res.status);
+    throw errorFrom(res.status, body);
   }
   // A character may be split across chunks: decode as a stream.
   const utf8 = new TextDecoder();
@@ -81,5 +76,5 @@ export const node = (c: ApiClient, ref: string): Promise<NodeObj> => c.call('GET
 
 export const cluster = (c: ApiClient): Promise<ClusterObj> => c.call('GET', '/v1/cluster');
 
-export const clusterUpdate = (c: ApiClient, spec: Partial<Omit<ClusterSpec, 'allowedBindPaths'>> & { allowedBindPaths?: string[] | null }): Promise<ClusterUpdateResult> =>
+export const clusterUpdate = (c: ApiClient, spec: ClusterUpdate): Promise<ClusterUpdateResult> =>
   c.call('POST', '/v1/cluster/update', { spec });

@@ -5,20 +5,14 @@ import { request } from 'node:http';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../common/errors.js';
 import type { Endpoint } from './args.js';
 
-export type { Endpoint } from './args.js';
-
 export class ApiClient {
   constructor(readonly endpoint: Endpoint) {}
 
   async call<T>(method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.raw(method, path, body);
     const text = await readAll(res.stream);
-    let json: any;
-    try { json = text ? JSON.parse(text) : undefined; } catch { json = { message: text }; }
-    if (res.status >= 400) {
-      throw new TsswarmError(json?.code ?? ErrorCodes.INTERNAL, json?.message ?? `HTTP ${res.status}`, (json?.details ?? []) as ErrorDetail[], res.status);
-    }
-    return json as T;
+    if (res.status >= 400) throw errorFrom(res.status, text);
+    try { return (text ? JSON.parse(text) : undefined) as T; } catch { return { message: text } as T; }
   }
 
   /** A streaming GET: resolves with the response stream once headers arrived. */
@@ -46,3 +40,11 @@ async function readAll(s: NodeJS.ReadableStream): Promise<string> {
   for await (const c of s) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/** An error answer of the API (`{ code, message, details }`, or whatever text came) as the error it stands for. */
+export function errorFrom(status: number, text: string): TsswarmError {
+  let e: { code?: TsswarmError['code']; message?: string; details?: ErrorDetail[] } = {};
+  try { e = text ? JSON.parse(text) : {}; } catch { e = { message: text }; }
+  return new TsswarmError(e?.code ?? ErrorCodes.INTERNAL, e?.message || `HTTP ${status}`, e?.details ?? [], status);
+}
+

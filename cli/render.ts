@@ -3,7 +3,7 @@
 
 import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
 import type { DeployPlan, LogLineView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
-import type { ServiceUpdateResult } from './api.js';
+import type { ServiceUpdateResponse } from '../common/api/types.js';
 import type { TaskFilter } from './args.js';
 import { cap, ports, table, taskState, trunc } from './format.js';
 
@@ -90,5 +90,5 @@ export function logText(l: LogLineView): string {
 }
 
 /** `service update`'s one-line answer. */
-export const updateSummary = (r: ServiceUpdateResult, dryRun: boolean): string =>
+export const updateSummary = (r: ServiceUpdateResponse, dryRun: boolean): string =>
   `${dryRun ? 'Would update' : 'Updated'} ${r.service}: ${r.fields.length ? r.fields.join(', ') : 'no change'}${r.replaced ? ' (tasks will be replaced)' : ''}\n`;

@@ -118,7 +118,7 @@ export class Worker {
       this.indexReady = this.index.refresh().then(() => undefined);
       void this.indexReady.then(() => {
         for (const id of this.assigned.tasks.keys()) this.schedule(id);
-        for (const id of this.index.byTask.keys()) if (!this.assigned.tasks.has(id)) this.schedule(id); // orphans
+        for (const id of orphans(this.index.byTask.keys(), this.assigned)) this.schedule(id);
         if (firstFull) this.log.info({ tasks: this.assigned.tasks.size }, 'first full assignment: adopting and removing orphans');
       });
     }
@@ -136,6 +136,15 @@ export class Worker {
    * that pass and every operation it started are done: whatever the worker would do about the
    * current state, it has done.
    */
+  /**
+   * Resolves once the assignments received so far have been acted on: the engine looked at
+   * after the last full set, and every operation they started done (no new pass over the engine).
+   */
+  async applied(): Promise<void> {
+    await this.indexReady;
+    await this.queue.idle();
+  }
+
   async settle(): Promise<void> {
     while (this.resyncing) await this.resyncing;
     await this.runResync();
@@ -201,10 +210,7 @@ export class Worker {
   }
 
   private async containerIdFor(taskId: string): Promise<string | undefined> {
-    const known = this.assigned.tasks.get(taskId)?.containerId ?? this.index.byTask.get(taskId);
-    if (known) return known;
-    const list = await this.docker.listContainers({ all: true, filters: { label: [`${LABEL.taskId}=${taskId}`] } });
-    return list[0]?.Id;
+    return this.assigned.tasks.get(taskId)?.containerId ?? (await this.index.containersOf(taskId))[0];
   }
 
   private report(l: Local, s: TaskStatus): void {

@@ -1,6 +1,6 @@
 // Cluster-wide settings: `cluster inspect|update`.
 
-import type { ClusterSpec } from '../../common/api/objects.js';
+import type { ClusterUpdate } from '../api.js';
 import * as api from '../api.js';
 import { formatArg, historyLimitArg, hostArg, parseArgs, usageError, type Endpoint } from '../args.js';
 import { ApiClient } from '../client.js';
@@ -10,9 +10,6 @@ import { USAGE } from '../usage.js';
 export type ClusterCommand = { cmd: 'help' }
   | { cmd: 'inspect'; host: Endpoint }
   | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; json: boolean };
-
-/** A settings patch as the API takes it: `allowedBindPaths: null` removes the allow-list. */
-type ClusterUpdate = Partial<Omit<ClusterSpec, 'allowedBindPaths'>> & { allowedBindPaths?: string[] | null };
 
 export function parseCluster(argv: string[]): ClusterCommand {
   const [sub, ...rest] = argv;
