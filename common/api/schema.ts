@@ -11,8 +11,7 @@ import { LIMITS } from './limits.js';
 
 /** Bounds of the spec beyond LIMITS. Durations are canonical strings, bounded in validate.ts. */
 export const SPEC_BOUNDS = {
-  /** Any duration of a spec (grace period, healthcheck, restart and update timings). */
-  /** Any duration field: a year (8760h). Timers longer than Node's 24.8 days are re-armed, not overflowed. */
+  /** Any duration of a spec (grace period, healthcheck, restart and update timings): a year (8760h). Timers longer than Node's 24.8 days are re-armed, not overflowed. */
   durationMs: 8760 * 3_600_000,
   /** Longest duration string. */
   durationLength: 64,

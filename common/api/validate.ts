@@ -13,8 +13,9 @@ import type { Validator } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { DurationError, parseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
-import type { ServiceSpec, StackSpec } from '../spec.js';
+import { serviceFullName, type ServiceSpec, type StackSpec } from '../spec.js';
 import { LIMITS } from './limits.js';
+import { normaliseHostPath } from './objects.js';
 import { SPEC_BOUNDS, ServiceSpecSchema, StackSpecSchema } from './schema.js';
 
 export interface ValidationResult<T> {
@@ -127,7 +128,7 @@ const DANGEROUS_TREES = ['/etc', '/proc', '/sys', '/boot', '/dev', '/root'];
 
 /** Why a bind mount of `source` is dangerous, or undefined. */
 export function dangerousBindSource(source: string): string | undefined {
-  const p = posix.normalize(source).replace(/(.)\/+$/, '$1');
+  const p = normaliseHostPath(source);
   if (p.endsWith('docker.sock')) return `bind-mounting ${p} gives the task control of the engine (root on the node)`;
   if (DANGEROUS_EXACT.has(p)) return `bind-mounting ${p} exposes the node's ${p === '/' ? 'whole file system' : p} to the task`;
   const tree = DANGEROUS_TREES.find((t) => p === t || p.startsWith(`${t}/`));
@@ -723,8 +724,9 @@ export function validateStack(input: unknown): ValidationResult<StackSpec> {
       const f = join('services', svc);
       const bad = checkName('service', svc);
       c.error(f, bad);
-      if (!bad && name !== undefined && `${name}_${svc}`.length > LIMITS.nameLength) {
-        c.error(f, `the full service name "${name}_${svc}" is ${name.length + 1 + svc.length} characters long; at most ${LIMITS.nameLength}`);
+      const full = name === undefined ? undefined : serviceFullName(name, svc);
+      if (!bad && full !== undefined && full.length > LIMITS.nameLength) {
+        c.error(f, `the full service name "${full}" is ${full.length} characters long; at most ${LIMITS.nameLength}`);
       }
       checkService(c, spec, f, svc, ctx);
     }

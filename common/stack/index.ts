@@ -94,7 +94,7 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
   let merged: TMap | undefined;
   const missingReported = new Set<string>();
   for (const src of sources) {
-    const bytes = src.text.length > LIMITS.stackFileBytes ? src.text.length : src.text.length * 3 > LIMITS.stackFileBytes ? Buffer.byteLength(src.text, 'utf8') : 0;
+    const bytes = Buffer.byteLength(src.text, 'utf8');
     if (bytes > LIMITS.stackFileBytes) {
       d.error({ file: src.path, line: 0, col: 0 }, undefined, tooLarge(bytes));
       continue;

@@ -17,11 +17,15 @@ type Rule = 'map' | 'concat' | 'by-target' | 'replace';
 /** Lists of a service that later files add to (Compose's rule for these keys). */
 const CONCAT_LISTS = ['cap_add', 'cap_drop', 'devices', 'dns', 'dns_search', 'dns_opt', 'extra_hosts', 'group_add', 'security_opt', 'tmpfs'];
 
+/** Service keys (dotted below the service) merged as maps, and those whose lists later files add to. */
+const MAP_KEYS = new Set(['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls']);
+const CONCAT_KEYS = new Set(['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences', ...CONCAT_LISTS]);
+
 function ruleFor(path: string[]): Rule {
   if (path[0] === 'services' && path.length >= 3) {
     const rest = path.slice(2).join('.');
-    if (['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls'].includes(rest)) return 'map';
-    if (['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences', ...CONCAT_LISTS].includes(rest)) return 'concat';
+    if (MAP_KEYS.has(rest)) return 'map';
+    if (CONCAT_KEYS.has(rest)) return 'concat';
     if (rest === 'volumes') return 'by-target';
     return 'replace';
   }

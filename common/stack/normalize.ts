@@ -29,7 +29,7 @@ import {
 import { parseDotenv } from './dotenv.js';
 import type { Lookup } from './interpolate.js';
 import { ShellSplitError, shellSplit } from './shellsplit.js';
-import { getEntry, isNull, toPlain, type Pos, type TEntry, type TMap, type TNode } from './tree.js';
+import { get, isNull, toPlain, type Pos, type TEntry, type TMap, type TNode } from './tree.js';
 
 export interface NormaliseContext {
   /** absolute directory of the first stack file: relative paths resolve against it (Compose's project dir) */
@@ -475,8 +475,6 @@ function externalField(r: Reader, x: TEntry, xf: string, spec: { external: boole
   const b = r.bool(x.value, xf);
   if (b !== undefined) spec.external = b;
 }
-
-const get = (m: TMap, key: string): TNode | undefined => getEntry(m, key)?.value;
 
 interface Declared {
   networks: Record<string, NetworkSpec>;
