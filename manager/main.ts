@@ -12,7 +12,6 @@ import { Store } from './store/store.js';
 import { VERSION } from '../common/version.js';
 import { apiSocketPath, dispatcherSocketPath } from '../common/api/datadir.js';
 import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterSpec } from './store/types.js';
-import { validateConstraint } from './scheduler/index.js';
 
 export interface ManagerOptions {
   dataDir: string;
@@ -68,7 +67,6 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const api = buildApi({
     store, dispatcher, log,
     info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid }),
-    validation: { validateConstraint },
   });
   const socket = apiSocketPath(opts.dataDir);
   await listenUnix(api, socket);

@@ -14,6 +14,7 @@ import type { TSchema } from 'typebox';
 import { DurationError, parseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
 import { serviceFullName, type ServiceSpec, type StackSpec } from '../spec.js';
+import { validateConstraint } from './constraint.js';
 import { LIMITS } from './limits.js';
 import { normaliseHostPath } from './objects.js';
 import { SPEC_BOUNDS, ServiceSpecSchema, StackSpecSchema } from './schema.js';
@@ -120,7 +121,6 @@ export function checkUser(u: string): string | undefined {
 }
 
 const HOSTNAME_RE = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
-const CONSTRAINT_RE = /^\s*[^=!\s]+\s*(==|!=)\s*\S.*$/;
 
 /** Host paths whose bind mount gives a task the host (or the engine). */
 const DANGEROUS_EXACT = new Set(['/', '/var/run/docker.sock', '/run/docker.sock', '/var/run', '/run', '/var/lib/docker']);
@@ -523,9 +523,7 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
     }
     if (isObj(d.placement) && Array.isArray(d.placement.constraints)) {
       d.placement.constraints.forEach((x, i) => {
-        if (typeof x === 'string' && !CONSTRAINT_RE.test(x)) {
-          c.error(`${join(df, 'placement.constraints')}[${i}]`, `invalid constraint "${clip(x)}": expected e.g. node.role==manager or node.labels.disk!=ssd`);
-        }
+        if (typeof x === 'string') c.error(`${join(df, 'placement.constraints')}[${i}]`, validateConstraint(clip(x)));
       });
     }
   }

@@ -6,7 +6,6 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import type { Store } from '../store/store.js';
-import type { DeployValidation } from './deploy.js';
 
 export interface ApiContext {
   store: Store;
@@ -14,7 +13,6 @@ export interface ApiContext {
   dispatcher: Pick<Dispatcher, 'logs'>;
   log: Logger;
   info: () => ManagerInfo;
-  validation?: DeployValidation;
 }
 
 /** A route plugin: registered with `{ ctx }`; its schemas type its requests. */

@@ -26,11 +26,7 @@ export function diffPaths(a: unknown, b: unknown, path = ''): string[] {
   return [path || '.'];
 }
 
-export interface DeployValidation {
-  validateConstraint?: (expr: string) => string | undefined;
-}
-
-export function validateDeploy(stack: StackSpec, state: ClusterState, v: DeployValidation = {}): void {
+export function validateDeploy(stack: StackSpec, state: ClusterState): void {
   const errors: ErrorDetail[] = [];
   const mine = new Set(Object.keys(stack.services).map((s) => serviceFullName(stack.name, s)));
   const taken = new Map<string, string>(); // "port/proto" -> service using it in ingress mode
@@ -48,10 +44,6 @@ export function validateDeploy(stack: StackSpec, state: ClusterState, v: DeployV
         errors.push({ field: `services.${short}.ports[${i}]`, message: `published port ${key} is already used by service ${other}` });
       }
       taken.set(key, name);
-    });
-    spec.deploy.placement.constraints.forEach((c, i) => {
-      const why = v.validateConstraint?.(c);
-      if (why) errors.push({ field: `services.${short}.deploy.placement.constraints[${i}]`, message: why });
     });
   }
   if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `stack ${stack.name} cannot be deployed`, errors);

@@ -2,6 +2,7 @@
 // The flags' shapes are checked by the route's schema (schemas.ts), the resulting spec by the
 // shared validator when it is written (write-spec.ts); here: what each flag means.
 
+import { validateConstraint } from '../../common/api/constraint.js';
 import { normaliseDuration } from '../../common/duration.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { parseMemory, parsePortSpec } from '../../common/stack/index.js';
@@ -12,7 +13,7 @@ import type { ServiceUpdateFlags } from '../../common/api/types.js';
 
 const clone = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
 
-export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, validateConstraint?: (c: string) => string | undefined): ServiceSpec {
+export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags): ServiceSpec {
   const s = clone(spec);
   const errors: ErrorDetail[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
@@ -54,7 +55,7 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags, val
   }
   for (const c of f.constraintRm ?? []) s.deploy.placement.constraints = s.deploy.placement.constraints.filter((x) => x.replace(/\s/g, '') !== c.replace(/\s/g, ''));
   for (const c of f.constraintAdd ?? []) {
-    const why = validateConstraint?.(c);
+    const why = validateConstraint(c);
     if (why) bad('constraint-add', why);
     else if (!s.deploy.placement.constraints.includes(c)) s.deploy.placement.constraints.push(c);
   }

@@ -1,6 +1,6 @@
 // Global services: one task per eligible node, following joins, drains, pauses and labels.
 
-import { nodeSatisfies } from '../objects/constraint.js';
+import { nodeSatisfies } from '../../common/api/constraint.js';
 import type { ClusterState, NodeObj, ServiceObj } from '../store/types.js';
 import { byId } from '../objects/task.js';
 import { reconcileWith, type Reconcile } from './reconcile.js';

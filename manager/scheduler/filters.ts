@@ -1,7 +1,7 @@
 // The scheduler's feasibility pipeline: small filters, each one question about a node (as in
 // swarmkit's manager/scheduler/filter.go). A new placement rule is one more class here.
 
-import { parseConstraints, matchConstraints, type Constraint } from '../objects/constraint.js';
+import { parseConstraints, matchConstraints, type Constraint } from '../../common/api/constraint.js';
 import { hostPortsOf, taskMemory, taskNanoCpus, type NodeInfo } from './nodeinfo.js';
 import type { TaskObj } from '../store/types.js';
 

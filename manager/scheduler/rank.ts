@@ -2,7 +2,7 @@
 // holding the fewest tasks of this service wins), then fewest tasks of this service, then
 // fewest tasks in total, then node id so the choice is deterministic.
 
-import { nodeAttribute } from '../objects/constraint.js';
+import { nodeAttribute } from '../../common/api/constraint.js';
 import type { NodeInfo } from './nodeinfo.js';
 import { cmpStr } from '../objects/task.js';
 import type { TaskObj } from '../store/types.js';

@@ -13,12 +13,11 @@ import { commitServiceSpec, prepareServiceSpec, writeServiceSpec } from '../writ
 import type { ReadTx, WriteTx } from '../../store/store.js';
 import type { ServiceObj } from '../../store/types.js';
 import type { ServiceSpec } from '../../../common/spec.js';
-import type { DeployValidation } from '../deploy.js';
 
-/** The published-port and constraint checks a deploy makes, for one service's new spec. */
-function checkAgainstOthers(tx: ReadTx, svc: ServiceObj, spec: ServiceSpec, v: DeployValidation | undefined): void {
+/** The published-port checks a deploy makes against other services, for one service's new spec. */
+function checkAgainstOthers(tx: ReadTx, svc: ServiceObj, spec: ServiceSpec): void {
   validateDeploy({ name: '\u0000update', services: { [svc.shortName]: spec }, networks: {}, volumes: {} },
-    { nodes: [], services: tx.list('service', (x) => x.id !== svc.id), tasks: [], networks: [], volumes: [] }, v);
+    { nodes: [], services: tx.list('service', (x) => x.id !== svc.id), tasks: [], networks: [], volumes: [] });
 }
 
 export const serviceRoutes: RoutePlugin = async (app, { ctx }) => {
@@ -48,8 +47,8 @@ export const serviceRoutes: RoutePlugin = async (app, { ctx }) => {
     const { flags, dryRun } = req.body;
     const run = (tx: ReadTx, write?: WriteTx): ServiceUpdateResponse => {
       const svc = findService(tx, req.params.ref);
-      const spec = applyServiceUpdate(svc.spec, flags, ctx.validation?.validateConstraint);
-      checkAgainstOthers(tx, svc, spec, ctx.validation);
+      const spec = applyServiceUpdate(svc.spec, flags);
+      checkAgainstOthers(tx, svc, spec);
       const w = prepareServiceSpec(svc, spec, tx.get('cluster', 'default')?.spec, { force: flags.force });
       if (write) commitServiceSpec(write, svc, w);
       return { service: svc.name, fields: diffPaths(svc.spec, spec), replaced: w.replaced, applied: !!write };

@@ -26,13 +26,13 @@ export const stackRoutes: RoutePlugin = async (app, { ctx }) => {
     const stack = checked.value;
     if (req.body.dryRun) {
       return store.view((tx) => {
-        validateDeploy(stack, stateOf(tx), ctx.validation);
+        validateDeploy(stack, stateOf(tx));
         return { plan: planDeploy(stack, stateOf(tx)), applied: false };
       });
     }
     // Checked and written in one batch: what was checked is what is written.
     const plan = await store.update((tx) => {
-      validateDeploy(stack, stateOf(tx), ctx.validation);
+      validateDeploy(stack, stateOf(tx));
       return applyDeploy(tx, stack, newId);
     });
     log.info({ stack: stack.name, changes: plan.services.filter((s) => s.action !== 'unchanged').map((s) => `${s.action} ${s.name}`) }, 'stack deployed');

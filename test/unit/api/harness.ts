@@ -10,7 +10,6 @@ import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common
 import { buildApi } from '../../../manager/controlapi/server.js';
 import { FileLog } from '../../../manager/store/file-log.js';
 import { Store } from '../../../manager/store/store.js';
-import { validateConstraint } from '../../../manager/scheduler/index.js';
 
 export interface Harness {
   app: FastifyInstance;
@@ -30,7 +29,6 @@ export async function harness(): Promise<Harness> {
     dispatcher: { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
     log: pino({ level: 'silent' }),
     info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }),
-    validation: { validateConstraint },
   });
   await app.ready();
   return {

@@ -1,7 +1,9 @@
 // Placement constraints ("node.labels.zone==eu", "node.role!=manager"), as Swarm spells them.
-// Parsing is separate from matching so the API can reject a bad stack before anything runs.
+// Parsing is separate from matching: the shared validator (validate.ts) refuses a bad
+// constraint in a stack file or a request with this parser; the scheduler and the global
+// orchestrator match with it.
 
-import type { NodeObj } from '../store/types.js';
+import type { NodeObj } from './objects.js';
 
 export interface Constraint {
   /** The expression as written. */
