@@ -28,9 +28,6 @@ import { KeyedQueue } from './queue.js';
 import { coarseListed, coarseStatus, decide, wouldReport } from './reconcile.js';
 
 export type { Assignment } from './assignments.js';
-export type { LogRequest } from '../../common/api/logs.js';
-/** A log line as the worker hands it to the session. */
-export type LogChunkOut = LogLine;
 
 export interface WorkerOptions {
   docker: Dockerode;
@@ -127,7 +124,7 @@ export class Worker {
     if (this.gc.size) void this.indexReady.then(() => this.sweep(true));
   }
 
-  logs(req: LogRequest, onChunk: (c: LogChunkOut) => void, onEnd: () => void): () => void {
+  logs(req: LogRequest, onChunk: (c: LogLine) => void, onEnd: () => void): () => void {
     return fanOutLogs({ docker: this.docker, log: this.log, containerIdFor: (id) => this.containerIdFor(id) }, req, onChunk, onEnd);
   }
 
