@@ -16,6 +16,11 @@ export const ErrorCodes = {
   UNAVAILABLE: 'TSW_ERR_UNAVAILABLE', // the manager cannot be reached
   DATA_DIR: 'TSW_ERR_DATA_DIR', // the data dir is missing, locked, or of another kind
   CORRUPT: 'TSW_ERR_CORRUPT', // on-disk state failed its checksum
+  NO_QUORUM: 'TSW_ERR_NO_QUORUM', // too few managers reachable to commit a change (the message says how many)
+  DISK_FULL: 'TSW_ERR_DISK_FULL', // the manager's data dir is full: the change was not made durable
+  OUTCOME_UNKNOWN: 'TSW_ERR_OUTCOME_UNKNOWN', // leadership was lost while a change was being committed: it may or may not have been applied
+  TOKEN_INVALID: 'TSW_ERR_TOKEN_INVALID', // a join token that is malformed, rotated away, or of the wrong role
+  QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -41,6 +46,11 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_UNAVAILABLE: 503,
   TSW_ERR_DATA_DIR: 500,
   TSW_ERR_CORRUPT: 500,
+  TSW_ERR_NO_QUORUM: 503,
+  TSW_ERR_DISK_FULL: 507,
+  TSW_ERR_OUTCOME_UNKNOWN: 503,
+  TSW_ERR_TOKEN_INVALID: 403,
+  TSW_ERR_QUORUM_AT_RISK: 409,
   TSW_ERR_INTERNAL: 500,
 };
 
