@@ -53,7 +53,8 @@ async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Log
 async function runManager(argv: string[]): Promise<number> {
   const v = args(argv, {
     init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
-    listen: { type: 'string', multiple: true }, 'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
+    listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' },
+    'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
     'task-history-limit': { type: 'string' },
   });
   if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
@@ -67,10 +68,19 @@ async function runManager(argv: string[]): Promise<number> {
   const startAgent = embedded ? (await import('../agent/main.js')).startAgent : undefined;
   return daemon(() => startManager({
     dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, listen: v.listen,
+    listenAddr: v['listen-addr'] && hostPort(v['listen-addr'], '--listen-addr'),
+    advertiseAddr: v['advertise-addr'] && hostPort(v['advertise-addr'], '--advertise-addr'),
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
     cluster: historyLimit === undefined ? undefined : { taskHistoryLimit: historyLimit },
     embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
   }), log);
+}
+
+/** HOST:PORT with a port in 0..65535 (IPv6 hosts in brackets). */
+function hostPort(v: string, flag: string): string {
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `${flag} must be HOST:PORT (e.g. 0.0.0.0:4242), got ${JSON.stringify(v.slice(0, 100))}`);
+  return v;
 }
 
 async function runAgent(argv: string[]): Promise<number> {

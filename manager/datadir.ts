@@ -4,6 +4,7 @@
 // and sockets 0600), whatever modes it had before (secureDataDir, on init and on every start).
 
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync, renameSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
@@ -13,6 +14,19 @@ export interface ClusterIdentity {
   nodeId: string;
   role: 'manager';
   createdAt: string;
+  /** This manager's member id in the Raft group (assigned on first start if absent). */
+  raftId?: number;
+  /** The gRPC address it listens on (host:port; the port actually bound when 0 was asked). */
+  listenAddr?: string;
+  /** The address other managers and agents reach it at. */
+  advertiseAddr?: string;
+}
+
+/** Rewrites cluster.json atomically (0600). */
+export function saveIdentity(dir: string, id: ClusterIdentity): void {
+  const file = join(dir, 'cluster.json');
+  writeFileSync(`${file}.tmp`, JSON.stringify(id, null, 2) + '\n', { mode: 0o600 });
+  renameSync(`${file}.tmp`, file);
 }
 
 export function openDataDir(dir: string, init: boolean): ClusterIdentity {
@@ -22,9 +36,8 @@ export function openDataDir(dir: string, init: boolean): ClusterIdentity {
       throw new TsswarmError(ErrorCodes.DATA_DIR, `${dir} already holds a cluster (${file}); start it without --init, or choose another --data-dir`);
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const id: ClusterIdentity = { clusterId: newId(), nodeId: newId(), role: 'manager', createdAt: new Date().toISOString() };
-    writeFileSync(`${file}.tmp`, JSON.stringify(id, null, 2) + '\n', { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+    const id: ClusterIdentity = { clusterId: newId(), nodeId: newId(), role: 'manager', createdAt: new Date().toISOString(), raftId: newRaftId() };
+    saveIdentity(dir, id);
     return id;
   }
   if (!existsSync(file)) {
@@ -35,6 +48,11 @@ export function openDataDir(dir: string, init: boolean): ClusterIdentity {
   } catch (err) {
     throw new TsswarmError(ErrorCodes.DATA_DIR, `${file} is unreadable: ${(err as Error).message}`);
   }
+}
+
+/** A random Raft member id (a positive safe integer, 48 bits). */
+export function newRaftId(): number {
+  return randomBytes(6).readUIntBE(0, 6) || 1;
 }
 
 /** Take the data dir's pid lock; a stale lock (its process is gone) is taken over. */

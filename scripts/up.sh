@@ -2,6 +2,7 @@
 # Quickstart: `npm run up` brings up a local single-host tsswarm cluster on the local Docker
 # engine and deploys deploy/examples/hello. Safe to run again: it reuses what is there.
 #   TSSWARM_DATA_DIR   where the manager keeps its state (default /var/lib/tsswarm as root)
+#   TSSWARM_LISTEN_ADDR the gRPC address managers and agents reach (default 127.0.0.1:4242: this machine only)
 #   HELLO_PORT         the example's published port (default 8080)
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +28,7 @@ if tsswarm node ls >/dev/null 2>&1; then
   echo "a manager already answers on $TSSWARM_HOST"
 else
   mkdir -p "$DATA_DIR"
-  init=(); [ -f "$DATA_DIR/cluster.json" ] || init=(--init)
+  init=(); [ -f "$DATA_DIR/cluster.json" ] || init=(--init --listen-addr "${TSSWARM_LISTEN_ADDR:-127.0.0.1:4242}")
   echo "starting: tsswarm manager ${init[*]} --data-dir $DATA_DIR  (log: $DATA_DIR/manager.log)"
   DOCKER_HOST="$DOCKER_HOST" setsid node bin/tsswarm.js manager "${init[@]}" --data-dir "$DATA_DIR" >>"$DATA_DIR/manager.log" 2>&1 < /dev/null &
   for _ in $(seq 1 100); do tsswarm node ls >/dev/null 2>&1 && break; sleep 0.2; done

@@ -99,6 +99,14 @@ export class ControlLoops {
 
   /** One pass of every loop. Each loop's ops are committed before the next loop looks. */
   private async pass(): Promise<void> {
+    // Decide on everything committed so far (ReadIndex), never on a deposed leader's view.
+    try {
+      await this.opts.store.barrier();
+    } catch (err) {
+      this.failed('barrier', '', err instanceof Error ? err.message : String(err), { err });
+      return;
+    }
+    this.settle('barrier', []);
     let wake = Infinity;
     const run = async (name: string, decide: (s: ClusterState) => Decision) => {
       const state = this.opts.store.state();

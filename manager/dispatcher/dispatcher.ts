@@ -29,7 +29,11 @@ export interface DispatcherOptions {
   managerNodeId?: string;
   heartbeatPeriodMs?: number;
   now?: () => number;
+  /** The manager's gRPC server, shared with Raft's transport (one listen address); the dispatcher binds and closes it. */
+  server?: grpc.Server;
 }
+
+export const newGrpcServer = (): grpc.Server => new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
 
 interface Session {
   nodeId: string;
@@ -51,7 +55,7 @@ export class Dispatcher {
   private readonly sessions = new Map<string, Session>();
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly logSubs = new Map<string, LogSubscriber>();
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+  private readonly server: grpc.Server;
   private unwatch?: () => void;
   private pushScheduled = false;
   private readonly period: number;
@@ -59,6 +63,7 @@ export class Dispatcher {
 
   constructor(private readonly opts: DispatcherOptions) {
     this.period = opts.heartbeatPeriodMs ?? 1000;
+    this.server = opts.server ?? newGrpcServer();
     const proto = dispatcherProto().tsswarm.dispatcher.v1;
     this.server.addService(proto.Dispatcher.service, {
       Session: (call: Session['call']) => this.onSession(call),
@@ -69,17 +74,19 @@ export class Dispatcher {
   private get now(): number { return this.opts.now?.() ?? Date.now(); }
 
   /** Listen on each address (unix:///path or host:port). */
-  async listen(addresses: string[], credentials = grpc.ServerCredentials.createInsecure()): Promise<void> {
+  async listen(addresses: string[], credentials = grpc.ServerCredentials.createInsecure()): Promise<number[]> {
+    const ports: number[] = [];
     for (const addr of addresses) {
       // A socket file left by a killed manager: the data dir lock says it is ours to replace.
       const path = addr.startsWith('unix://') ? addr.slice(7) : undefined;
       if (path && existsSync(path)) unlinkSync(path);
-      await new Promise<void>((resolve, reject) =>
-        this.server.bindAsync(addr, credentials, (err) => (err ? reject(err) : resolve())));
+      ports.push(await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(addr, credentials, (err, port) => (err ? reject(err) : resolve(port)))));
       // Only this user may talk to the manager through its socket (as the API socket).
       if (path) chmodSync(path, 0o600);
     }
     this.unwatch = this.opts.store.watch(() => this.schedulePush());
+    return ports;
   }
 
   async close(): Promise<void> {

@@ -44,7 +44,7 @@ interface NodeHandle extends FileHandle {
 
 export class NodeFileSystem implements FileSystem {
   mkdirp(dir: string): void {
-    fs.mkdirSync(dir, { recursive: true });
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
   list(dir: string): string[] {
     return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
@@ -56,7 +56,7 @@ export class NodeFileSystem implements FileSystem {
     return fs.readFileSync(path);
   }
   openWrite(path: string): FileHandle {
-    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
     return { path, fd } as NodeHandle;
   }
   writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
@@ -68,7 +68,7 @@ export class NodeFileSystem implements FileSystem {
     // 1 MiB writes, flushed every 8 MiB so that the dirty data never piles up behind the
     // WAL's own fsyncs.
     const zeros = Buffer.alloc(Math.min(size, 1 << 20));
-    const fh = await fsp.open(path, 'w', 0o644);
+    const fh = await fsp.open(path, 'w', 0o600);
     let done = false;
     try {
       for (let off = 0; off < size; ) {
@@ -104,7 +104,7 @@ export class NodeFileSystem implements FileSystem {
   }
   async writeFileAtomicAsync(path: string, parts: Uint8Array[]): Promise<void> {
     const tmp = `${path}.tmp`;
-    const fh = await fsp.open(tmp, 'w', 0o644);
+    const fh = await fsp.open(tmp, 'w', 0o600);
     try {
       for (const p of parts) await fh.write(p, 0, p.length);
       await fh.datasync();

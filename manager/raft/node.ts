@@ -51,6 +51,11 @@ export interface RaftNodeOptions {
   listen?: string;
   /** Initial voters when the data dir is empty (a new cluster); omit to join an existing one. */
   bootstrap?: NodeId[];
+  /**
+   * With bootstrap: the state machine's initial state (a migrated or restored store), as a
+   * snapshot at `index`; the log starts after it.
+   */
+  bootstrapState?: { index: number; data: Uint8Array };
   sm: StateMachine;
   tickMs?: number;
   electionTick?: number;
@@ -99,6 +104,7 @@ export class RaftNode {
   /** Core inputs that arrived while persisting, in arrival order. */
   private inbox: (() => void)[] = [];
   private applied = 0;
+  private appliedWaiters: { index: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   /** Take a snapshot at the next chance, whatever the thresholds (a member was added). */
   private snapshotNow = false;
   /** Snapshots received from a leader and restored (diagnostics, tests). */
@@ -114,7 +120,11 @@ export class RaftNode {
   async start(): Promise<void> {
     const fs = this.o.fs ?? new NodeFileSystem();
     this.disk = DiskStorage.open(fs, this.o.dir, this.o.wal);
-    if (this.disk.isEmpty() && this.o.bootstrap) this.disk.bootstrap(this.o.bootstrap);
+    if (this.disk.isEmpty() && this.o.bootstrap) {
+      const st = this.o.bootstrapState;
+      if (st && st.index > 0) this.disk.bootstrapWithState(this.o.bootstrap, st.index, st.data);
+      else this.disk.bootstrap(this.o.bootstrap);
+    }
     const snap = this.disk.mem.snapshot();
     if (snap.data.length) this.o.sm.restore(snap.data);
     this.applied = snap.meta.index;
@@ -165,6 +175,36 @@ export class RaftNode {
 
   get role(): Role {
     return this.core.role;
+  }
+  /** The index of the last entry applied here. */
+  get appliedIndex(): number {
+    return this.applied;
+  }
+  /** The commit index this node knows of. */
+  get commitIndex(): number {
+    return this.core.hardState().commit;
+  }
+
+  /** Resolves once this node has applied `index` (rejects if the node stops first). */
+  waitApplied(index: number): Promise<void> {
+    if (this.applied >= index) return Promise.resolve();
+    if (this.stopped) return Promise.reject(this.fatal ?? new RaftError('raft node stopped'));
+    return new Promise((resolve, reject) => this.appliedWaiters.push({ index, resolve, reject }));
+  }
+
+  /** Starts an election at once (a single-voter cluster need not wait an election timeout). */
+  campaign(): void {
+    this.input(() => this.core.campaign());
+  }
+
+  private notifyApplied(): void {
+    if (!this.appliedWaiters.length) return;
+    const still: typeof this.appliedWaiters = [];
+    for (const w of this.appliedWaiters) {
+      if (this.applied >= w.index) w.resolve();
+      else still.push(w);
+    }
+    this.appliedWaiters = still;
   }
   get leader(): NodeId {
     return this.core.lead;
@@ -343,6 +383,7 @@ export class RaftNode {
       if (r) r.index = rs.index;
     }
     this.core.advance();
+    this.notifyApplied();
     this.serveReads();
     if (rd.softState) {
       this.o.onRoleChange?.(rd.softState.role, rd.softState.lead, this.core.term);
@@ -421,6 +462,8 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    for (const w of this.appliedWaiters) w.reject(this.fatal ?? new RaftError('raft node stopped'));
+    this.appliedWaiters = [];
     if (this.timer) clearInterval(this.timer);
     if (this.commitTimer) clearTimeout(this.commitTimer);
     await this.transport?.close();

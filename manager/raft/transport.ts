@@ -22,6 +22,11 @@ export interface TransportOptions {
   channelCredentials?: grpc.ChannelCredentials;
   snapshotChunkBytes?: number;
   maxBackoffMs?: number;
+  /**
+   * A gRPC server the manager shares between Raft, the dispatcher and its own service: the
+   * transport adds its service to it and neither binds nor shuts it down (`listen` unused).
+   */
+  server?: grpc.Server;
 }
 
 /** What the runner needs from a transport (GrpcTransport; tests plug in an in-memory one). */
@@ -155,7 +160,7 @@ export class GrpcTransport implements RaftTransport {
   }
 
   async start(): Promise<void> {
-    const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+    const server = this.o.server ?? new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
     const svc = raftProto().tsswarm.raft.v1.Raft.service;
     server.addService(svc, {
       Stream: (call: grpc.ServerReadableStream<MessageBatch__Output, object>, cb: grpc.sendUnaryData<object>) => {
@@ -190,6 +195,7 @@ export class GrpcTransport implements RaftTransport {
         call.on('error', () => undefined);
       },
     });
+    if (this.o.server) return;
     this.server = server;
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.o.listen, this.o.serverCredentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),

@@ -117,6 +117,19 @@ export class DiskStorage {
   }
 
   /**
+   * A brand-new cluster whose state machine starts from `data` (a migrated or restored state)
+   * at `index`: a snapshot at (index, term 1) naming the voters, and a hard state committing it.
+   */
+  bootstrapWithState(voters: number[], index: number, data: Uint8Array): void {
+    if (!this.isEmpty()) throw new RaftError('storage is not empty: cannot bootstrap');
+    const snap: Snapshot = { meta: { index, term: 1, confState: { ...emptyConfState(), voters: [...voters] } }, data };
+    this.writeSnapshotFile(snap);
+    this.recovery.snapshotIndex = index;
+    this.mem.restoreSnapshot(snap);
+    this.save({ entries: [], hardState: { term: 1, vote: 0, commit: index } });
+  }
+
+  /**
    * Persists one Ready: an installed snapshot (file first, then a WAL marker), entries and
    * hard state, then fsyncs. When this returns, the data is durable.
    */

@@ -11,8 +11,7 @@
 // Snapshots are the sorted objects with a checksum: an edited or truncated snapshot is refused
 // with the reason, never applied.
 //
-// The manager's store applies through this module once it sits on Raft (docs/raft.md, "The store
-// on Raft"); until then it runs single-node on the file log (store.ts, file-log.ts).
+// The manager's store (store.ts) applies every committed Raft entry through this module.
 
 import { crc32 } from '../../common/crc32.js';
 import type { ObjKind, StoreObj } from './types.js';
@@ -138,7 +137,11 @@ export class StoreMachine {
 
   /** A snapshot's bytes: a header line (magic, index, length, CRC-32 of the body), then the body. */
   snapshot(): Uint8Array {
-    const s = this.state();
+    return StoreMachine.encodeSnapshot(this.state());
+  }
+
+  /** The bytes of a snapshot of state `s` (a migrated or restored state, or this machine's). */
+  static encodeSnapshot(s: MachineSnapshot): Uint8Array {
     const body = new TextEncoder().encode(JSON.stringify(s));
     const header = new TextEncoder().encode(`${SNAPSHOT_MAGIC} ${s.index} ${body.length} ${crc32(body).toString(16).padStart(8, '0')}\n`);
     const out = new Uint8Array(header.length + body.length);
@@ -149,7 +152,11 @@ export class StoreMachine {
 
   /** Replaces the state with a snapshot's; throws SnapshotError (and changes nothing) if it is not intact. */
   restore(bytes: Uint8Array): void {
-    const s = StoreMachine.decodeSnapshot(bytes);
+    this.load(StoreMachine.decodeSnapshot(bytes));
+  }
+
+  /** Replaces the state with `s` (already checked). */
+  load(s: MachineSnapshot): void {
     for (const m of this.objects.values()) m.clear();
     for (const o of s.objects) this.objects.get(o.kind)!.set(o.id, o);
     this.applied = s.index;

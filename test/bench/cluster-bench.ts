@@ -64,7 +64,7 @@ class Tsswarm {
   dir = mkdtempSync(join(tmpdir(), 'tsswarm-bench-'));
   env = { ...process.env, TSSWARM_HOST: `unix://${join(this.dir, 'tsswarm.sock')}` };
   async start(): Promise<void> {
-    this.proc = spawn(process.execPath, [BIN, 'manager', '--init', '--data-dir', this.dir, '--log-level', 'warn'], { stdio: 'ignore', env: process.env });
+    this.proc = spawn(process.execPath, [BIN, 'manager', '--init', '--listen-addr', '127.0.0.1:0', '--data-dir', this.dir, '--log-level', 'warn'], { stdio: 'ignore', env: process.env });
     await waitUntil('tsswarm manager', async () => { try { await this.cli('node', 'ls'); return true; } catch { return false; } });
   }
   async cli(...args: string[]): Promise<string> {

@@ -43,7 +43,7 @@ export class Cluster {
   async start(init = true, extra: string[] = []): Promise<void> {
     this.logFd = openSync(this.logFile, 'a');
     const args = ['manager', '--data-dir', this.dataDir, '--log-level', 'debug', '--heartbeat-period', '500ms', ...extra];
-    if (init) args.splice(1, 0, '--init');
+    if (init) args.splice(1, 0, '--init', '--listen-addr', '127.0.0.1:0');
     this.proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', this.logFd, this.logFd], env: { ...process.env } });
     await waitFor(`manager ${this.name} to answer`, async () => (await this.cli('node', 'ls')).code === 0 && (await this.nodeReady()), 30_000, 100);
   }

@@ -119,7 +119,7 @@ describe('the data dir is private', () => {
     writeFileSync(join(dir, 'notes.txt'), 'x', { mode: 0o644 });
     try {
       // A manager of its own on this dir, without an agent: only its files are under test.
-      const r = runCli(['manager', '--init', '--data-dir', dir, '--no-agent'], {});
+      const r = runCli(['manager', '--init', '--listen-addr', '127.0.0.1:0', '--data-dir', dir, '--no-agent'], {});
       await waitFor('the API socket', () => { try { return statSync(join(dir, 'tsswarm.sock')).isSocket(); } catch { return false; } }, 30_000);
       const mode = (p: string) => (statSync(join(dir, p)).mode & 0o777).toString(8);
       expect(mode('.')).toBe('700');

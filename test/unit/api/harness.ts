@@ -1,4 +1,4 @@
-// An API on a real Store (FileLog in a temp dir) and a dispatcher that has no agents: what the
+// An API on a real Store (a one-manager Raft log in a temp dir) and a dispatcher that has no agents: what the
 // API tests drive with app.inject().
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
 import { buildApi } from '../../../manager/controlapi/server.js';
-import { FileLog } from '../../../manager/store/file-log.js';
+import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
 
 export interface Harness {
@@ -21,7 +21,7 @@ export interface Harness {
 
 export async function harness(): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-api-'));
-  const store = new Store(new FileLog(dir));
+  const store = new Store(loneBackend(dir));
   await store.open();
   const app = buildApi({
     store,

@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -45,10 +45,12 @@ describe('data dir permissions', () => {
     const d = tmp();
     loosen(d);
     const first = recordingLog();
-    let m = await startManager({ dataDir: d, init: true, log: first.log });
+    let m = await startManager({ dataDir: d, init: true, log: first.log, listenAddr: '127.0.0.1:0' });
     const expectPrivate = () => {
-      expect([d, join(d, 'store')].map(mode)).toEqual(['700', '700']);
-      const files = ['notes.txt', 'cluster.json', 'manager.pid', 'store/wal.log', 'dispatcher.sock', 'tsswarm.sock'];
+      const wal = readdirSync(join(d, 'raft', 'wal')).filter((f) => f.endsWith('.wal')).map((f) => `raft/wal/${f}`);
+      expect(wal.length).toBeGreaterThan(0);
+      expect([d, join(d, 'raft'), join(d, 'raft', 'wal'), join(d, 'raft', 'snap')].map(mode)).toEqual(['700', '700', '700', '700']);
+      const files = ['notes.txt', 'cluster.json', 'manager.pid', ...wal, 'dispatcher.sock', 'tsswarm.sock'];
       expect(files.map((f) => [f, mode(join(d, f))])).toEqual(files.map((f) => [f, '600']));
     };
     try { expectPrivate(); } finally { await m.close(); }
@@ -57,12 +59,13 @@ describe('data dir permissions', () => {
 
     // Restored from a backup with loose modes: the next start tightens them again.
     loosen(d);
-    chmodSync(join(d, 'store'), 0o755);
-    chmodSync(join(d, 'store', 'wal.log'), 0o644);
+    chmodSync(join(d, 'raft'), 0o755);
+    const seg = join('raft', 'wal', readdirSync(join(d, 'raft', 'wal')).find((f) => f.endsWith('.wal'))!);
+    chmodSync(join(d, seg), 0o644);
     const second = recordingLog();
     m = await startManager({ dataDir: d, init: false, log: second.log });
     try { expectPrivate(); } finally { await m.close(); }
     expect(second.records.filter((r) => r.msg === 'data dir permissions tightened').map((r) => String(r.path).slice(d.length)))
-      .toEqual(['', '/notes.txt', '/store', '/store/wal.log']);
+      .toEqual(['', '/notes.txt', '/raft', `/${seg}`]);
   });
 });

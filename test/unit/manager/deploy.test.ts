@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
 import { applyDeploy, diffPaths, needsNewTasks, planDeploy, removeStack, validateDeploy } from '../../../manager/controlapi/deploy.js';
 import { writeServiceSpec } from '../../../manager/controlapi/write-spec.js';
-import type { StoreLog } from '../../../manager/store/log.js';
+import { memoryLog } from '../store/memory-log.js';
 import { Store } from '../../../manager/store/store.js';
 import { assignmentsFor } from '../../../manager/objects/assignments.js';
 import type { ClusterState, ServiceObj, TaskObj } from '../../../manager/store/types.js';
@@ -90,8 +90,7 @@ describe('assignmentsFor', () => {
 });
 
 const memStore = async (): Promise<Store> => {
-  const log: StoreLog = { recover: async () => ({ entries: [] }), append: async () => undefined, snapshot: async () => undefined, close: async () => undefined };
-  const st = new Store(log);
+  const st = new Store(memoryLog());
   await st.open();
   return st;
 };

@@ -6,7 +6,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ControlLoops } from '../../../manager/control/loops.js';
 import { ORCHESTRATION_FAILED } from '../../../manager/orchestrator/index.js';
-import { FileLog } from '../../../manager/store/file-log.js';
+import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
 import type { StoreObj } from '../../../manager/store/types.js';
 import { T0, node, service } from '../orchestrator/fixtures.js';
@@ -21,7 +21,7 @@ afterEach(async () => {
 async function storeWith(objs: StoreObj[]): Promise<Store> {
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-loops-'));
   dirs.push(dir);
-  const store = new Store(new FileLog(dir));
+  const store = new Store(loneBackend(dir));
   await store.open();
   await store.update((tx) => { for (const o of objs) tx.create(o); });
   return store;

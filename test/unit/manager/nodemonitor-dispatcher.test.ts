@@ -10,7 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../common/api/limits.js';
 import { Dispatcher } from '../../../manager/dispatcher/dispatcher.js';
 import { parseTaskStatus } from '../../../manager/dispatcher/status.js';
-import { FileLog } from '../../../manager/store/file-log.js';
+import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
 import type { TaskStatus } from '../../../manager/store/types.js';
 import { dispatcherProto } from '../../../proto/load.js';
@@ -54,7 +54,7 @@ describe('Dispatcher', () => {
   it('records heartbeats, listens 0600, stores valid statuses and drops the others without ending the session', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'tsswarm-dispatcher-'));
     dirs.push(dir);
-    const store = new Store(new FileLog(join(dir, 'store')));
+    const store = new Store(loneBackend(join(dir, 'raft')));
     await store.open();
     cleanup.push(() => store.close());
     const svc = service('web', { replicas: 2 });

@@ -1,0 +1,73 @@
+// The store's log: a RaftNode over the manager's WAL (`<data dir>/raft`). A one-manager
+// cluster is a Raft group of one; more managers are the same code with peers.
+
+import { RaftNode, type RaftNodeOptions } from '../raft/node.js';
+import type { RaftTransport } from '../raft/transport.js';
+import type { NodeId } from '../raft/types.js';
+import { type ReplicatedMachine, type StoreLog } from './store.js';
+
+export type RaftBackendOptions = Omit<RaftNodeOptions, 'sm'>;
+
+export class RaftBackend implements StoreLog {
+  node!: RaftNode;
+
+  constructor(private readonly o: RaftBackendOptions) {}
+
+  private leaderWaiters: (() => void)[] = [];
+
+  async open(sm: ReplicatedMachine): Promise<void> {
+    this.node = new RaftNode({
+      ...this.o,
+      sm,
+      onRoleChange: (role, lead, term) => {
+        if (role === 'leader') for (const w of this.leaderWaiters.splice(0)) w();
+        this.o.onRoleChange?.(role, lead, term);
+      },
+    });
+    await this.node.start();
+    const voters = this.node.membership.voters;
+    if (voters.length === 1 && voters[0] === this.o.id) {
+      // Alone in the group: lead at once rather than after an election timeout, and apply
+      // everything the log holds (an entry of this term committed) before anyone reads.
+      const elected = new Promise<void>((resolve) => this.leaderWaiters.push(resolve));
+      this.node.campaign();
+      await elected;
+      await this.node.readIndex();
+    } else {
+      // What the log held when it stopped is applied before anyone reads the store.
+      await this.node.waitApplied(this.node.commitIndex);
+    }
+  }
+
+  propose(data: Uint8Array): Promise<unknown> {
+    return this.node.propose(data);
+  }
+
+  readIndex(): Promise<void> {
+    return this.node.readIndex();
+  }
+
+  close(): Promise<void> {
+    return this.node.stop();
+  }
+}
+
+/** A transport for a group of one: there is no one to talk to. */
+export class LoneTransport implements RaftTransport {
+  async start(): Promise<void> {}
+  send(): void {}
+  addPeer(): void {}
+  removePeer(): void {}
+  async close(): Promise<void> {}
+}
+
+/** A one-manager store in `dir` with no network (tests, tools). */
+export function loneBackend(dir: string, opts: Partial<RaftBackendOptions> = {}): RaftBackend {
+  const id: NodeId = 1;
+  return new RaftBackend({
+    id, dir, peers: new Map([[id, 'lone']]), bootstrap: [id],
+    transportFactory: () => new LoneTransport(),
+    wal: { preallocate: false, ...opts.wal },
+    ...opts,
+  });
+}
