@@ -134,6 +134,26 @@ export interface ClusterObj {
   id: 'default';
   meta: Meta;
   spec: ClusterSpec;
+  /** The managers: Raft members and where they are reached (written by join, promote, demote, rm). */
+  managers?: ManagerMember[];
+  /**
+   * The current join tokens (as Swarm keeps them in its Raft store: every manager can print
+   * them; the API's cluster view leaves them out). Rotation replaces one.
+   */
+  joinTokens?: { worker: string; manager: string };
+  /** Digest of the cluster CA certificate (the join token carries it). */
+  caDigest?: string;
+}
+
+export interface ManagerMember {
+  /** Raft member id. */
+  raftId: number;
+  /** The manager's node id (its embedded agent's node, if it has one). */
+  nodeId: string;
+  /** gRPC address other managers and agents reach it at (host:port). */
+  addr: string;
+  /** What it should be: a voter, or a learner (demoted, or joining and not caught up yet). */
+  desired: 'voter' | 'learner';
 }
 
 export interface ClusterSpec {

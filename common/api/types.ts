@@ -137,3 +137,46 @@ export interface RollbackResponse {
 export interface ClusterUpdateRequest {
   spec: Record<string, unknown>;
 }
+
+/** One manager in `tsswarm cluster status` (GET /v1/cluster/status). */
+export interface ClusterMember {
+  nodeId: string;
+  raftId: number;
+  /** gRPC address other managers and agents reach it at. */
+  addr: string;
+  /** Its Raft role as it reports it, or `unreachable` when it did not answer. */
+  role: 'leader' | 'follower' | 'learner' | 'candidate' | 'preCandidate' | 'unreachable';
+  /** It votes (counts towards the quorum). */
+  voter: boolean;
+  reachable: boolean;
+  /** The last log index it applied (absent when unreachable). */
+  applied?: number;
+  /** How many committed entries it has yet to apply. */
+  lag?: number;
+}
+
+/** GET /v1/cluster/status. */
+export interface ClusterStatus {
+  clusterId: string;
+  /** The leader's node id (absent: no leader). */
+  leader?: string;
+  /** Voting managers needed to commit. */
+  quorum: number;
+  voters: number;
+  /** How many voting managers may fail with the cluster still committing. */
+  tolerates: number;
+  commitIndex: number;
+  managers: ClusterMember[];
+  /** E.g. an even number of voters, or no quorum. */
+  warnings: string[];
+  /** Set when no leader answered: this manager's own view. */
+  stale?: boolean;
+}
+
+/** GET /v1/cluster/join-token/:role, POST /v1/cluster/join-token/:role/rotate. */
+export interface JoinTokenResponse {
+  role: 'worker' | 'manager';
+  token: string;
+  /** The command a new member runs (with a manager address to reach). */
+  command: string;
+}

@@ -4,6 +4,7 @@
 import type { ManagerInfo } from '../../common/api/types.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
+import type { ClusterControl } from '../cluster/control.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
 import type { Store } from '../store/store.js';
 
@@ -13,6 +14,17 @@ export interface ApiContext {
   dispatcher: Pick<Dispatcher, 'logs'>;
   log: Logger;
   info: () => ManagerInfo;
+  /**
+   * The manager's place in the cluster (forwarding to the leader, membership, status). Absent
+   * in unit tests of a lone API: it then acts as the leader of a cluster of one.
+   */
+  cluster?: ClusterApi;
+}
+
+export type ClusterApi = Pick<ClusterControl,
+  'isLeader' | 'leaderAddr' | 'forward' | 'noQuorum' | 'reachableVoters' | 'status' | 'members' | 'memberByNode' | 'promote' | 'demote' | 'remove' | 'managerAddrs'> & {
+  /** Replaces a role's join token with a fresh secret (leader). */
+  rotateToken(role: 'worker' | 'manager'): Promise<string>;
 }
 
 /** A route plugin: registered with `{ ctx }`; its schemas type its requests. */

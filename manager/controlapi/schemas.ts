@@ -30,6 +30,8 @@ const Word = Str(256);
 // ---- params ----------------------------------------------------------------------------
 export const StackParams = Type.Object({ name: StackName }, closed);
 export const RefParams = Type.Object({ ref: Ref }, closed);
+export const RoleParams = Type.Object({ role: Type.Union([Type.Literal('worker'), Type.Literal('manager')]) }, closed);
+export const NodeRemoveQuery = Type.Object({ force: Type.Optional(Type.Boolean()) }, closed);
 
 // ---- query strings (values arrive as strings; validator.ts turns "1"/"true" and digits into booleans and integers) ----
 export const StackRemoveQuery = Type.Object({ volumes: Type.Optional(Type.Boolean()) }, closed);

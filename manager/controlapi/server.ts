@@ -7,11 +7,13 @@
 // are parsed, stacks and specs are checked by the shared validator, and every refusal is a 4xx
 // { code: TSW_ERR_…, message, details[] } that changed nothing.
 
-import Fastify, { LogController, type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { LIMITS } from '../../common/api/limits.js';
 import type { ErrorBody } from '../../common/api/types.js';
-import { ErrorCodes } from '../../common/errors.js';
+import { ErrorCodes, TsswarmError } from '../../common/errors.js';
+import { FORWARDED_HEADER, STALE_HEADER } from '../cluster/control.js';
 import type { ApiContext } from './context.js';
 import { errorResponse, notFound, parseJsonBody, typeboxValidatorCompiler } from './http.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -33,6 +35,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     bodyLimit: LIMITS.requestBodyBytes,
     // Longer than any schema allows: an over-long param is refused by its schema, naming it.
     routerOptions: { maxParamLength: 512 },
+    // `?consistent=true` on any read: taken off before routing (the routes' query schemas do
+    // not know it) and honoured by the leader hook: a ReadIndex barrier on the leader.
+    rewriteUrl: (req) => stripConsistent(req),
     // A malformed URL (bad percent-encoding) is answered like any other refusal.
     frameworkErrors: (err, _req, reply) => {
       const { status, body } = errorResponse(err);
@@ -58,6 +63,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     }
   });
 
+  // A follower sends writes, consistent reads, logs and status to the leader (cluster/control.ts).
+  if (opts.cluster) app.addHook('onRequest', leaderHook(opts));
+
   app.setValidatorCompiler(typeboxValidatorCompiler);
   app.setErrorHandler((err, _req, reply) => {
     const { status, body } = errorResponse(err);
@@ -77,4 +85,85 @@ export async function listenUnix(app: FastifyInstance, path: string): Promise<vo
   if (existsSync(path)) unlinkSync(path);
   await app.listen({ path });
   chmodSync(path, 0o600);
+}
+
+const CONSISTENT = /([?&])consistent=(true|1|false|0)(&|$)/;
+
+function stripConsistent(req: IncomingMessage): string {
+  const url = req.url ?? '/';
+  const m = CONSISTENT.exec(url);
+  if (!m) return url;
+  (req as IncomingMessage & { tsswarmConsistent?: boolean }).tsswarmConsistent = m[2] === 'true' || m[2] === '1';
+  const out = url.slice(0, m.index) + (m[3] === '&' ? m[1] : '') + url.slice(m.index + m[0].length);
+  return out.endsWith('?') ? out.slice(0, -1) : out;
+}
+
+/** Does this request need the leader (a write, a consistent read, logs from the leader's sessions, status)? */
+function needsLeader(method: string, url: string, consistent: boolean): boolean {
+  if (method !== 'GET' && method !== 'HEAD') return true;
+  if (consistent) return true;
+  const path = url.split('?')[0]!;
+  return path.endsWith('/logs') || path === '/v1/cluster/status';
+}
+
+function leaderHook(opts: ApiOptions) {
+  const c = opts.cluster!;
+  return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+    const consistent = !!(req.raw as IncomingMessage & { tsswarmConsistent?: boolean }).tsswarmConsistent;
+    if (c.isLeader) {
+      if (consistent) await opts.store.barrier();
+      return;
+    }
+    const leaderOnly = needsLeader(req.method, req.url, consistent);
+    const leader = c.leaderAddr();
+    if (req.headers[FORWARDED_HEADER] !== undefined || !leader) {
+      if (!leaderOnly) {
+        if (!leader) void reply.header(STALE_HEADER, 'no leader: answered from this manager\'s applied state');
+        return;
+      }
+      // Status is this manager's own view when no leader answers.
+      if (req.url.split('?')[0] === '/v1/cluster/status') return;
+      const { reachable, voters } = await c.reachableVoters();
+      const quorum = Math.floor(voters / 2) + 1;
+      throw new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
+    }
+    const body = await readBody(req.raw, LIMITS.requestBodyBytes);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
+    const url = consistent ? `${req.url}${req.url.includes('?') ? '&' : '?'}consistent=true` : req.url;
+    void reply.hijack();
+    const raw = reply.raw;
+    await new Promise<void>((resolve) => {
+      c.forward({ method: req.method, url, headers, body }, {
+        head: (status, h) => raw.writeHead(status, h),
+        data: (d) => raw.write(d),
+        end: () => { raw.end(); resolve(); },
+        error: (e) => {
+          const { status, body: b } = errorResponse(e);
+          if (!raw.headersSent) raw.writeHead(status, { 'content-type': 'application/json; charset=utf-8' });
+          raw.end(JSON.stringify(b));
+          resolve();
+        },
+        onClose: (fn) => raw.on('close', fn),
+      });
+    });
+  };
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    req.on('data', (d: Buffer) => {
+      n += d.length;
+      if (n > limit) {
+        req.destroy();
+        reject(new TsswarmError(ErrorCodes.REQUEST_TOO_LARGE, `request body over ${limit} bytes`));
+        return;
+      }
+      parts.push(d);
+    });
+    req.on('end', () => resolve(Buffer.concat(parts)));
+    req.on('error', reject);
+  });
 }

@@ -1,13 +1,19 @@
-// Cluster settings: show (defaults when the store has no cluster object yet), update.
+// Cluster settings (show, update), status of the managers, join tokens.
 
+import type { ClusterStatus, JoinTokenResponse } from '../../../common/api/types.js';
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterObj } from '../../store/types.js';
 import type { RoutePlugin } from '../context.js';
-import { ClusterUpdateBody } from '../schemas.js';
+import { ClusterUpdateBody, RoleParams } from '../schemas.js';
 
 export const clusterRoutes: RoutePlugin = async (app, { ctx }) => {
   const { store } = ctx;
-  app.get('/v1/cluster', async (): Promise<ClusterObj> => store.view((tx) => tx.get('cluster', 'default')) ?? newClusterObj());
+  app.get('/v1/cluster', async (): Promise<ClusterObj> => {
+    const c = store.view((tx) => tx.get('cluster', 'default')) ?? newClusterObj();
+    // The join tokens are shown only by the join-token route.
+    const { joinTokens: _tokens, ...shown } = c;
+    return shown as ClusterObj;
+  });
 
   app.post('/v1/cluster/update', { schema: { body: ClusterUpdateBody } }, async (req) => store.update((tx) => {
     const cur = tx.get('cluster', 'default');
@@ -22,4 +28,32 @@ export const clusterRoutes: RoutePlugin = async (app, { ctx }) => {
     else tx.create(newClusterObj(spec));
     return { kind: 'cluster' as const, id: 'default' as const, spec };
   }));
+
+  app.get('/v1/cluster/status', async (_req, reply): Promise<ClusterStatus> => {
+    const c = ctx.cluster;
+    if (!c) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'this manager runs without cluster membership');
+    const st = await c.status();
+    if (!c.isLeader) {
+      st.stale = true;
+      void reply.header('x-tsswarm-stale', 'no leader answered: this manager\'s own view');
+    }
+    return st;
+  });
+
+  const tokenAnswer = (role: 'worker' | 'manager', token: string): JoinTokenResponse => {
+    const addr = ctx.cluster?.leaderAddr() ?? ctx.cluster?.managerAddrs()[0] ?? 'MANAGER:4242';
+    const cmd = role === 'manager' ? `tsswarm manager --join ${addr} --token ${token} --listen-addr HOST:PORT --data-dir DIR` : `tsswarm agent --join ${addr} --token ${token}`;
+    return { role, token, command: cmd };
+  };
+
+  app.get('/v1/cluster/join-token/:role', { schema: { params: RoleParams } }, async (req): Promise<JoinTokenResponse> => {
+    const t = store.view((tx) => tx.get('cluster', 'default'))?.joinTokens?.[req.params.role];
+    if (!t) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'this cluster has no join tokens (it was created by an older release: rotate them with --rotate)');
+    return tokenAnswer(req.params.role, t);
+  });
+
+  app.post('/v1/cluster/join-token/:role/rotate', { schema: { params: RoleParams } }, async (req): Promise<JoinTokenResponse> => {
+    if (!ctx.cluster) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'this manager runs without cluster membership');
+    return tokenAnswer(req.params.role, await ctx.cluster.rotateToken(req.params.role));
+  });
 };

@@ -1,0 +1,411 @@
+// Managers as a cluster: the gRPC service managers and joiners talk to (join, forwarded API
+// requests, each member's view of itself), and what the leader does for the membership
+// (promote caught-up learners, refuse changes that would lose quorum, report status).
+//
+// Who decides: the leader. A follower forwards API writes (and consistent reads, logs, status)
+// to the leader over `ForwardHttp`, which replays them on the leader's own API socket, so every
+// write runs the leader's checks on the leader's state, serialised by its store. With no
+// leader, reads are answered from this manager's applied state, marked stale, and writes fail
+// at once with TSW_ERR_NO_QUORUM saying how many managers answer.
+
+import * as grpc from '@grpc/grpc-js';
+import { request } from 'node:http';
+import type { Logger } from 'pino';
+import type { ClusterMember, ClusterStatus } from '../../common/api/types.js';
+import { ErrorCodes, TsswarmError } from '../../common/errors.js';
+import { hashJoinSecret, parseJoinToken, requireRole, type JoinRole } from '../../common/token.js';
+import { loadProto } from '../../proto/load.js';
+import type { ProtoGrpcType } from '../../proto/gen/manager.js';
+import type { ManagerClient } from '../../proto/gen/tsswarm/manager/v1/Manager.js';
+import type { HttpChunk } from '../../proto/gen/tsswarm/manager/v1/HttpChunk.js';
+import type { HttpRequest__Output } from '../../proto/gen/tsswarm/manager/v1/HttpRequest.js';
+import type { JoinRequest__Output } from '../../proto/gen/tsswarm/manager/v1/JoinRequest.js';
+import type { JoinResponse } from '../../proto/gen/tsswarm/manager/v1/JoinResponse.js';
+import type { MemberInfo, MemberInfo__Output } from '../../proto/gen/tsswarm/manager/v1/MemberInfo.js';
+import type { RaftNode } from '../raft/node.js';
+import type { Store } from '../store/store.js';
+import type { ClusterObj, ManagerMember } from '../store/types.js';
+
+export const managerProto = (): ProtoGrpcType => loadProto<ProtoGrpcType>('manager.proto');
+
+/** Marks a request a follower forwarded: the leader never forwards it again. */
+export const FORWARDED_HEADER = 'x-tsswarm-forwarded';
+/** Set on answers computed from a manager's local state while it knows no leader. */
+export const STALE_HEADER = 'x-tsswarm-stale';
+
+export interface ClusterControlOptions {
+  clusterId: string;
+  nodeId: string;
+  raftId: number;
+  /** This manager's advertised gRPC address. */
+  addr: string;
+  /** The HTTP API's unix socket: forwarded requests are replayed on it. */
+  apiSocket: string;
+  store: Store;
+  raft: () => RaftNode;
+  log: Logger;
+  /** The cluster CA certificate (PEM), handed to joiners. */
+  caCertPem: string;
+  /** How often the leader looks for learners to promote (ms). */
+  promoteEveryMs?: number;
+}
+
+/** How far behind (entries) a learner may be and still be promoted. */
+const PROMOTE_LAG = 64;
+const RPC_DEADLINE_MS = 1500;
+
+export class ClusterControl {
+  private readonly clients = new Map<string, ManagerClient>();
+  private promoteTimer?: NodeJS.Timeout;
+  private promoting = false;
+  private closed = false;
+
+  constructor(private readonly o: ClusterControlOptions) {}
+
+  // ------------------------------------------------------------------ who is who
+
+  get isLeader(): boolean { return this.o.raft().role === 'leader'; }
+
+  members(): ManagerMember[] {
+    return this.o.store.view((tx) => tx.get('cluster', 'default'))?.managers ?? [];
+  }
+
+  /** The leader's advertised address, if a leader is known. */
+  leaderAddr(): string | undefined {
+    const lead = this.o.raft().leader;
+    if (!lead) return undefined;
+    if (lead === this.o.raftId) return this.o.addr;
+    return this.members().find((m) => m.raftId === lead)?.addr;
+  }
+
+  /** Every manager's address (agents fall back to these). */
+  managerAddrs(): string[] {
+    const addrs = this.members().map((m) => m.addr);
+    return addrs.length ? addrs : [this.o.addr];
+  }
+
+  /** Where peers are reached, for members Raft learned of from a snapshot (no conf change replayed). */
+  connectPeers(): void {
+    for (const m of this.members()) if (m.raftId !== this.o.raftId) this.o.raft().addPeer(m.raftId, m.addr);
+  }
+
+  // ------------------------------------------------------------------ the gRPC service
+
+  register(server: grpc.Server): void {
+    server.addService(managerProto().tsswarm.manager.v1.Manager.service, {
+      Join: (call: grpc.ServerUnaryCall<JoinRequest__Output, JoinResponse>, cb: grpc.sendUnaryData<JoinResponse>) => {
+        this.join(call.request).then((r) => cb(null, r), (e: Error) => cb(grpcError(e)));
+      },
+      ForwardHttp: (call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>) => this.serveForwarded(call),
+      Member: (_call: grpc.ServerUnaryCall<unknown, MemberInfo>, cb: grpc.sendUnaryData<MemberInfo>) => cb(null, this.self()),
+    });
+  }
+
+  private self(): MemberInfo {
+    const r = this.o.raft();
+    const learner = r.membership.learners.includes(this.o.raftId);
+    return {
+      raft_id: this.o.raftId, node_id: this.o.nodeId, addr: this.o.addr,
+      role: learner ? 'learner' : r.role, term: r.core.term, applied: r.appliedIndex, commit: r.commitIndex, leader: r.leader,
+    };
+  }
+
+  private client(addr: string): ManagerClient {
+    let c = this.clients.get(addr);
+    if (!c) {
+      const Ctor = managerProto().tsswarm.manager.v1.Manager;
+      c = new Ctor(addr, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+      this.clients.set(addr, c);
+    }
+    return c;
+  }
+
+  // ------------------------------------------------------------------ join
+
+  /** Admits a manager (as a learner; promoted once caught up) or checks a worker's token. */
+  async join(req: JoinRequest__Output): Promise<JoinResponse> {
+    const role = req.role as JoinRole;
+    if (role !== 'manager' && role !== 'worker') throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `role must be manager or worker, got ${JSON.stringify(String(req.role).slice(0, 20))}`);
+    if (!this.isLeader) {
+      const leader = this.leaderAddr();
+      if (!leader) throw this.noQuorum('cannot admit a new member');
+      return new Promise((resolve, reject) => this.client(leader).Join(req, { deadline: Date.now() + 30_000 }, (err, r) => (err ? reject(fromGrpc(err)) : resolve(r!))));
+    }
+    await this.o.store.barrier();
+    const cluster = this.o.store.view((tx) => tx.get('cluster', 'default'));
+    const tokens = cluster?.joinTokens;
+    if (!cluster || !tokens || !cluster.caDigest) throw new TsswarmError(ErrorCodes.INTERNAL, 'this cluster has no join tokens yet');
+    requireRole(req.token, role, {
+      caDigest: cluster.caDigest,
+      workerHash: hashJoinSecret(parseJoinToken(tokens.worker).secret),
+      managerHash: hashJoinSecret(parseJoinToken(tokens.manager).secret),
+    });
+    const answer = (): JoinResponse => ({ cluster_id: this.o.clusterId, managers: this.members().map((m) => ({ raft_id: m.raftId, addr: m.addr, node_id: m.nodeId })), ca_cert_pem: this.o.caCertPem });
+    if (role === 'worker') return answer();
+
+    const raftId = Number(req.raft_id);
+    if (!Number.isSafeInteger(raftId) || raftId <= 0) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'a joining manager must name its Raft id');
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$|^\[[0-9a-fA-F:.]+\]:\d{1,5}$/.test(req.addr)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `a joining manager must give its address as HOST:PORT, got ${JSON.stringify(req.addr.slice(0, 80))}`);
+    if (!/^[a-z0-9]{1,64}$/.test(req.node_id)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'a joining manager must give its node id');
+    const raft = this.o.raft();
+    const known = this.members().find((m) => m.raftId === raftId);
+    const inConf = raft.membership.voters.includes(raftId) || raft.membership.learners.includes(raftId);
+    if (known && inConf) {
+      if (known.addr !== req.addr) throw new TsswarmError(ErrorCodes.CONFLICT, `manager ${raftId} is a member already, at ${known.addr}`);
+      return answer(); // a retried join
+    }
+    this.o.log.info({ raftId, addr: req.addr, node: req.node_id }, 'admitting a manager (as a learner until it has caught up)');
+    await this.recordMember({ raftId, nodeId: req.node_id, addr: req.addr, desired: 'voter' });
+    if (!inConf) await this.changeConf({ type: 'addLearner', nodeId: raftId }, req.addr);
+    return answer();
+  }
+
+  private async recordMember(m: ManagerMember): Promise<void> {
+    await this.o.store.update((tx) => {
+      const c = tx.get('cluster', 'default')!;
+      const managers = (c.managers ?? []).filter((x) => x.raftId !== m.raftId);
+      tx.update({ ...c, managers: [...managers, m].sort((a, b) => a.raftId - b.raftId) });
+    });
+  }
+
+  /** Proposes one membership change and waits until it is applied here. */
+  private async changeConf(change: { type: 'addNode' | 'addLearner' | 'removeNode'; nodeId: number }, addr?: string): Promise<void> {
+    const raft = this.o.raft();
+    let r: { index: number };
+    try {
+      r = await raft.proposeConfChange({ changes: [change], context: addr });
+    } catch (e) {
+      throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `membership change refused: ${(e as Error).message}`);
+    }
+    await raft.waitApplied(r.index);
+  }
+
+  // ------------------------------------------------------------------ the leader's duties
+
+  /** On election: promote learners that should vote once they have caught up. */
+  startLeading(): void {
+    if (this.promoteTimer || this.closed) return;
+    this.promoteTimer = setInterval(() => void this.promoteCaughtUp(), this.o.promoteEveryMs ?? 250);
+  }
+
+  stopLeading(): void {
+    if (this.promoteTimer) clearInterval(this.promoteTimer);
+    this.promoteTimer = undefined;
+  }
+
+  private async promoteCaughtUp(): Promise<void> {
+    if (this.promoting || !this.isLeader) return;
+    this.promoting = true;
+    try {
+      const raft = this.o.raft();
+      const st = raft.core.status();
+      const last = raft.core.status().commit;
+      for (const m of this.members()) {
+        if (m.desired !== 'voter' || !raft.membership.learners.includes(m.raftId)) continue;
+        const pr = st.progress.get(m.raftId);
+        if (!pr || pr.state !== 'replicate' || pr.match + PROMOTE_LAG < last) continue;
+        this.o.log.info({ raftId: m.raftId, addr: m.addr, match: pr.match }, 'learner caught up: promoting it to a voter');
+        await this.changeConf({ type: 'addNode', nodeId: m.raftId });
+        break; // one change at a time
+      }
+    } catch (e) {
+      this.o.log.warn({ err: (e as Error).message }, 'could not promote a learner; will retry');
+    } finally {
+      this.promoting = false;
+    }
+  }
+
+  // ------------------------------------------------------------------ promote, demote, remove
+
+  /** Makes a manager a voter again (it must be a learner of this cluster). */
+  async promote(raftId: number): Promise<string> {
+    const m = this.member(raftId);
+    const raft = this.o.raft();
+    if (raft.membership.voters.includes(raftId)) return `${m.nodeId} is already a voting manager`;
+    await this.recordMember({ ...m, desired: 'voter' });
+    return `${m.nodeId} will vote once it has caught up (it is a learner now)`;
+  }
+
+  /** A voter stops voting (it keeps a replica as a learner): refused if that would lose quorum. */
+  async demote(raftId: number): Promise<string> {
+    const m = this.member(raftId);
+    const raft = this.o.raft();
+    if (!raft.membership.voters.includes(raftId)) {
+      await this.recordMember({ ...m, desired: 'learner' });
+      return `${m.nodeId} does not vote already`;
+    }
+    if (raftId === this.o.raftId) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'this manager is the leader: hand leadership over first (stop it, or demote it from another manager once another leads)');
+    this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'demoting');
+    await this.recordMember({ ...m, desired: 'learner' });
+    await this.changeConf({ type: 'addLearner', nodeId: raftId });
+    return `${m.nodeId} demoted: it no longer votes`;
+  }
+
+  /** Takes a manager out of the cluster: it must not vote (demote it first) unless `force`. */
+  async remove(raftId: number, force: boolean): Promise<string> {
+    const m = this.member(raftId);
+    const raft = this.o.raft();
+    const voting = raft.membership.voters.includes(raftId);
+    if (raftId === this.o.raftId) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'a manager cannot remove itself while it leads: demote it from another manager first');
+    if (voting && !force) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${m.nodeId} is a voting manager: demote it first (\`tsswarm node demote ${m.nodeId}\`), or use --force`);
+    if (voting) this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'removing');
+    if (voting || raft.membership.learners.includes(raftId)) await this.changeConf({ type: 'removeNode', nodeId: raftId });
+    await this.o.store.update((tx) => {
+      const c = tx.get('cluster', 'default')!;
+      tx.update({ ...c, managers: (c.managers ?? []).filter((x) => x.raftId !== raftId) });
+    });
+    return `${m.nodeId} removed from the managers`;
+  }
+
+  /** Refuses a change after which the reachable voters would not make a quorum. */
+  private checkQuorumAfter(voters: number[], what: string): void {
+    const st = this.o.raft().core.status();
+    const reachable = voters.filter((v) => v === this.o.raftId || st.progress.get(v)?.recentActive).length;
+    const quorum = Math.floor(voters.length / 2) + 1;
+    if (voters.length === 0 || reachable < quorum) {
+      throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${what} it would leave ${voters.length} voting manager(s), of which ${reachable} answer: a quorum needs ${quorum}. Bring managers back first.`);
+    }
+  }
+
+  member(raftId: number): ManagerMember {
+    const m = this.members().find((x) => x.raftId === raftId);
+    if (!m) throw new TsswarmError(ErrorCodes.NODE_NOT_FOUND, `no manager with Raft id ${raftId}`);
+    return m;
+  }
+
+  /** The manager whose node id is `nodeId` (or starts with it). */
+  memberByNode(ref: string): ManagerMember | undefined {
+    const ms = this.members();
+    return ms.find((m) => m.nodeId === ref) ?? (ref.length >= 4 ? ms.filter((m) => m.nodeId.startsWith(ref)).at(0) : undefined);
+  }
+
+  // ------------------------------------------------------------------ status
+
+  /** Every manager, its role, reachability and lag, as this manager sees them (the leader's view is authoritative). */
+  async status(): Promise<ClusterStatus> {
+    const raft = this.o.raft();
+    const conf = raft.membership;
+    const members = this.members();
+    const ids = new Set<number>([...conf.voters, ...conf.learners, ...members.map((m) => m.raftId)]);
+    const infos = await Promise.all([...ids].map(async (id): Promise<[number, MemberInfo__Output | undefined]> => {
+      if (id === this.o.raftId) return [id, this.self() as MemberInfo__Output];
+      const addr = members.find((m) => m.raftId === id)?.addr;
+      return [id, addr ? await this.ask(addr) : undefined];
+    }));
+    const commit = Math.max(raft.commitIndex, ...infos.map(([, i]) => Number(i?.commit ?? 0)));
+    const list: ClusterMember[] = infos.map(([id, info]) => {
+      const m = members.find((x) => x.raftId === id);
+      const voter = conf.voters.includes(id);
+      const role = !info ? 'unreachable' : conf.learners.includes(id) ? 'learner' : info.role === 'leader' ? 'leader' : voter ? 'follower' : 'learner';
+      return {
+        nodeId: m?.nodeId ?? info?.node_id ?? '', raftId: id, addr: m?.addr ?? info?.addr ?? '',
+        role: role as ClusterMember['role'], voter, reachable: !!info,
+        applied: info ? Number(info.applied) : undefined, lag: info ? Math.max(0, commit - Number(info.applied)) : undefined,
+      };
+    }).sort((a, b) => (a.role === 'leader' ? -1 : b.role === 'leader' ? 1 : a.addr.localeCompare(b.addr)));
+    const voters = conf.voters.length;
+    const quorum = Math.floor(voters / 2) + 1;
+    const reachableVoters = list.filter((m) => m.voter && m.reachable).length;
+    const warnings: string[] = [];
+    if (voters % 2 === 0) warnings.push(`${voters} voting managers tolerate no more failures than ${voters - 1}: use an odd number`);
+    if (reachableVoters < quorum) warnings.push(`no quorum: ${reachableVoters} of ${voters} voting managers answer, ${quorum} are needed`);
+    const leader = list.find((m) => m.role === 'leader');
+    return { clusterId: this.o.clusterId, leader: leader?.nodeId, quorum, voters, tolerates: Math.max(0, voters - quorum), commitIndex: commit, managers: list, warnings };
+  }
+
+  private ask(addr: string): Promise<MemberInfo__Output | undefined> {
+    return new Promise((resolve) => this.client(addr).Member({}, { deadline: Date.now() + RPC_DEADLINE_MS }, (err, r) => resolve(err ? undefined : r)));
+  }
+
+  /** The error for a write (or a consistent read) no leader can take. */
+  noQuorum(what = 'cannot apply a change'): TsswarmError {
+    const conf = this.o.raft().membership;
+    const voters = conf.voters.length;
+    const quorum = Math.floor(voters / 2) + 1;
+    return new TsswarmError(ErrorCodes.NO_QUORUM, `no leader: this manager ${what} (${voters} voting managers, ${quorum} needed for a quorum; see \`tsswarm cluster status\`)`);
+  }
+
+  /** How many voting managers answer (for the no-quorum message). */
+  async reachableVoters(): Promise<{ reachable: number; voters: number }> {
+    const conf = this.o.raft().membership;
+    const members = this.members();
+    const answers = await Promise.all(conf.voters.map((id) => (id === this.o.raftId ? Promise.resolve(true) : this.ask(members.find((m) => m.raftId === id)?.addr ?? '').then((r) => !!r))));
+    return { reachable: answers.filter(Boolean).length, voters: conf.voters.length };
+  }
+
+  // ------------------------------------------------------------------ forwarding
+
+  /** Sends an API request to the leader; the answer streams into `sink`. */
+  forward(req: { method: string; url: string; headers: Record<string, string>; body: Buffer }, sink: ForwardSink): void {
+    const leader = this.leaderAddr();
+    if (!leader || leader === this.o.addr) {
+      sink.error(this.noQuorum());
+      return;
+    }
+    const call = this.client(leader).ForwardHttp({ method: req.method, url: req.url, headers: { ...req.headers, [FORWARDED_HEADER]: this.o.addr }, body: req.body });
+    let started = false;
+    call.on('data', (c: HttpChunk & { status: number; headers: Record<string, string>; data: Buffer }) => {
+      if (!started) {
+        started = true;
+        sink.head(c.status, c.headers);
+      }
+      if (c.data?.length) sink.data(c.data);
+    });
+    call.on('end', () => (started ? sink.end() : sink.error(new TsswarmError(ErrorCodes.UNAVAILABLE, `the leader at ${leader} ended the request without an answer`))));
+    call.on('error', (e: grpc.ServiceError) => {
+      if (started) sink.end();
+      else sink.error(new TsswarmError(ErrorCodes.UNAVAILABLE, `cannot reach the leader at ${leader}: ${e.details || e.message}; the change was not sent (retry)`));
+    });
+    sink.onClose(() => call.cancel());
+  }
+
+  /** The leader's end: replay the request on its own API socket and stream the answer back. */
+  private serveForwarded(call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>): void {
+    const r = call.request;
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.headers ?? {})) if (!['host', 'connection', 'transfer-encoding'].includes(k.toLowerCase())) headers[k] = v;
+    headers['content-length'] = String(r.body?.length ?? 0);
+    const req = request({ socketPath: this.o.apiSocket, method: r.method, path: r.url, headers }, (res) => {
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string' && k !== 'connection' && k !== 'transfer-encoding') out[k] = v;
+      call.write({ status: res.statusCode ?? 500, headers: out, data: Buffer.alloc(0) });
+      res.on('data', (d: Buffer) => call.write({ status: 0, headers: {}, data: d }));
+      res.on('end', () => call.end());
+      res.on('error', () => call.end());
+    });
+    req.on('error', (e) => call.destroy(e));
+    call.on('cancelled', () => req.destroy());
+    req.end(r.body ?? Buffer.alloc(0));
+  }
+
+  close(): void {
+    this.closed = true;
+    this.stopLeading();
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+export interface ForwardSink {
+  head(status: number, headers: Record<string, string>): void;
+  data(d: Buffer): void;
+  end(): void;
+  error(e: Error): void;
+  onClose(fn: () => void): void;
+}
+
+function grpcError(e: Error): Partial<grpc.StatusObject> {
+  const code = e instanceof TsswarmError ? e.code : ErrorCodes.INTERNAL;
+  const md = new grpc.Metadata();
+  md.set('tsswarm-code', code);
+  return { code: code === ErrorCodes.TOKEN_INVALID ? grpc.status.PERMISSION_DENIED : code === ErrorCodes.NO_QUORUM ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: e.message, metadata: md };
+}
+
+/** A gRPC error from another manager as the TsswarmError it carried. */
+export function fromGrpc(e: grpc.ServiceError): Error {
+  const code = e.metadata?.get('tsswarm-code')?.[0];
+  if (typeof code === 'string' && code.startsWith('TSW_ERR_')) return new TsswarmError(code as TsswarmError['code'], e.details);
+  return new TsswarmError(ErrorCodes.UNAVAILABLE, e.details || e.message);
+}
+
+export type { ClusterObj };
