@@ -131,14 +131,14 @@ describe('formatJoinToken and parseJoinToken', () => {
     const huge = `TSWTKN-1-${'a'.repeat(10 * 1024 * 1024)}`;
     const t0 = performance.now();
     const err = thrown(() => parseJoinToken(huge));
-    expect(performance.now() - t0).toBeLessThan(50);
+    expect(performance.now() - t0).toBeLessThan(100);
     expect(err.code).toBe(ErrorCodes.TOKEN_INVALID);
     expect(err.message).toMatch(/10485769 characters long/);
     expect(err.message.length).toBeLessThan(400);
     const t1 = performance.now();
     thrown(() => parseJoinToken('\u0000'.repeat(10 * 1024 * 1024)));
     thrown(() => parseJoinToken('-'.repeat(140)));
-    expect(performance.now() - t1).toBeLessThan(50);
+    expect(performance.now() - t1).toBeLessThan(100);
   });
 });
 
