@@ -55,12 +55,15 @@ async function runManager(argv: string[]): Promise<number> {
     init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
     listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' },
     'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
+    join: { type: 'string' }, token: { type: 'string' }, restore: { type: 'string' }, 'force-new-cluster': { type: 'boolean' },
     'task-history-limit': { type: 'string' },
   });
   if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
   if (v['task-history-limit'] !== undefined && !v.init) {
     throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--task-history-limit applies with --init; later use `tsswarm cluster update --task-history-limit N`');
   }
+  if (v.join && !v.token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN (print one on a manager with `tsswarm cluster join-token manager`)');
+  if (v.token && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--token goes with --join HOST:PORT');
   const historyLimit = v['task-history-limit'] === undefined ? undefined : (await import('../cli/args.js')).historyLimitArg(v['task-history-limit']);
   const log = await createLogger(v['log-level'] ?? 'info');
   const [{ startManager }, { parseDuration }] = await Promise.all([import('../manager/main.js'), import('../common/duration.js')]);
@@ -70,6 +73,8 @@ async function runManager(argv: string[]): Promise<number> {
     dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, listen: v.listen,
     listenAddr: v['listen-addr'] && hostPort(v['listen-addr'], '--listen-addr'),
     advertiseAddr: v['advertise-addr'] && hostPort(v['advertise-addr'], '--advertise-addr'),
+    join: v.join ? { addr: hostPort(v.join, '--join'), token: v.token } : undefined,
+    restore: v.restore, forceNewCluster: !!v['force-new-cluster'],
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
     cluster: historyLimit === undefined ? undefined : { taskHistoryLimit: historyLimit },
     embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
@@ -84,10 +89,21 @@ function hostPort(v: string, flag: string): string {
 }
 
 async function runAgent(argv: string[]): Promise<number> {
-  const v = args(argv, { manager: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
+  const v = args(argv, { manager: { type: 'string' }, join: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
   if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
-  if (!v.manager) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'agent needs --manager ADDR (host:port or unix:///path/dispatcher.sock)');
+  if (!v.manager && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'agent needs --join HOST:PORT --token TOKEN (or --manager ADDR: host:port or unix:///path/dispatcher.sock)');
+  if (v.join && !v.token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN (print one on a manager with `tsswarm cluster join-token worker`)');
   const log = await createLogger(v['log-level'] ?? 'info');
   const [{ startAgent }, { join }] = await Promise.all([import('../agent/main.js'), import('node:path')]);
-  return daemon(() => startAgent({ manager: v.manager, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr }), log);
+  let managers: string[] = [];
+  let manager: string = v.manager;
+  if (v.join) {
+    // The token is checked by the cluster; the answer names every manager to keep a session with.
+    const { requestJoin } = await import('../manager/cluster/start.js');
+    const r = await requestJoin(hostPort(v.join, '--join'), { token: v.token, role: 'worker', nodeId: '' });
+    managers = r.managers.map((m) => m.addr);
+    manager = v.join;
+    log.info({ cluster: r.cluster_id, managers }, 'join token accepted');
+  }
+  return daemon(() => startAgent({ manager, managers, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr } as Parameters<typeof startAgent>[0]), log);
 }

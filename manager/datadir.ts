@@ -20,6 +20,8 @@ export interface ClusterIdentity {
   listenAddr?: string;
   /** The address other managers and agents reach it at. */
   advertiseAddr?: string;
+  /** It created the cluster (--init, --force-new-cluster): an empty Raft log is bootstrapped with it alone. */
+  founder?: boolean;
 }
 
 /** Rewrites cluster.json atomically (0600). */
@@ -36,7 +38,7 @@ export function openDataDir(dir: string, init: boolean): ClusterIdentity {
       throw new TsswarmError(ErrorCodes.DATA_DIR, `${dir} already holds a cluster (${file}); start it without --init, or choose another --data-dir`);
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const id: ClusterIdentity = { clusterId: newId(), nodeId: newId(), role: 'manager', createdAt: new Date().toISOString(), raftId: newRaftId() };
+    const id: ClusterIdentity = { clusterId: newId(), nodeId: newId(), role: 'manager', createdAt: new Date().toISOString(), raftId: newRaftId(), founder: true };
     saveIdentity(dir, id);
     return id;
   }

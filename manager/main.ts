@@ -1,36 +1,53 @@
 // Wires a manager process: data dir, store, dispatcher (gRPC), control loops, HTTP API, and
 // the embedded agent (a manager is a worker too). Tests wire the same parts differently.
 
-import { networkInterfaces } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ControlLoops } from './control/loops.js';
 import { buildApi, listenUnix } from './controlapi/server.js';
-import { lockDataDir, newRaftId, openDataDir, saveIdentity, secureDataDir } from './datadir.js';
+import { lockDataDir, newRaftId, openDataDir, saveIdentity, secureDataDir, type ClusterIdentity } from './datadir.js';
+import { caDigest, caPaths, initClusterCA, loadClusterCA } from './ca/ca.js';
+import { ClusterControl } from './cluster/control.js';
+import { committedState, readBackup, requestJoin } from './cluster/start.js';
+import type { ClusterApi } from './controlapi/context.js';
+import { ErrorCodes, TsswarmError } from '../common/errors.js';
+import { newId } from '../common/ids.js';
+import { formatJoinToken, newJoinSecret, parseJoinToken } from '../common/token.js';
 import { Dispatcher, newGrpcServer } from './dispatcher/dispatcher.js';
 import { legacyStoreDir, readLegacyStore, retireLegacyStore } from './store/migrate.js';
-import { StoreMachine } from './store/machine.js';
+import { StoreMachine, type MachineSnapshot } from './store/machine.js';
 import { RaftBackend, type RaftBackendOptions } from './store/raft-backend.js';
 import { Store } from './store/store.js';
 import { VERSION } from '../common/version.js';
 import { apiSocketPath, dispatcherSocketPath } from '../common/api/datadir.js';
-import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterSpec } from './store/types.js';
+import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterSpec, type ManagerMember, type NodeObj } from './store/types.js';
 
 export interface ManagerOptions {
   dataDir: string;
   init: boolean;
   log: Logger;
   /** Starts the embedded agent (a manager is a worker too), wired by the launcher; none: --no-agent. */
-  embeddedAgent?: (a: { manager: string; nodeId: string }) => Promise<{ close(): Promise<void> }>;
+  embeddedAgent?: (a: { manager: string; managers: string[]; nodeId: string }) => Promise<{ close(): Promise<void> }>;
   /** The gRPC address managers and agents reach (host:port; port 0: any). Default: what the data dir recorded, else 0.0.0.0:4242. */
   listenAddr?: string;
   /** The address others reach this manager at (default: the first non-loopback address, with the bound port). */
   advertiseAddr?: string;
+  /** Join the cluster of the manager at `addr` with a manager join token (a new data dir). */
+  join?: { addr: string; token: string };
+  /** With init: start the new cluster from a backup file (`tsswarm cluster backup`). */
+  restore?: string;
+  /** Restart this survivor as a one-manager cluster with the state it committed. */
+  forceNewCluster?: boolean;
   /** Extra gRPC listen addresses for remote agents (host:port). */
   listen?: string[];
   heartbeatPeriodMs?: number;
   /** With init: the cluster's initial settings (e.g. taskHistoryLimit). */
   cluster?: Partial<ClusterSpec>;
+  /** Raft timing (tests): tick length and election timeout in ticks. */
+  raftTickMs?: number;
+  electionTicks?: number;
 }
 
 export interface RunningManager {
@@ -46,36 +63,86 @@ export const DEFAULT_LISTEN_ADDR = '0.0.0.0:4242';
 
 export async function startManager(opts: ManagerOptions): Promise<RunningManager> {
   const log = opts.log;
-  const identity = openDataDir(opts.dataDir, opts.init);
+  if ([opts.init, !!opts.join, !!opts.forceNewCluster].filter(Boolean).length > 1) {
+    throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--init, --join and --force-new-cluster exclude each other');
+  }
+  if (opts.restore && !opts.init) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--restore FILE starts a new cluster: use it with --init');
+  const restored = opts.restore ? readBackup(opts.restore) : undefined;
+  const identity = opts.join ? joiningIdentity(opts.dataDir) : openDataDir(opts.dataDir, opts.init);
+  if (restored) adoptRestoredNodeId(identity, restored);
   // Private whatever it was before (an existing dir given to --init, files restored from a backup).
   for (const t of secureDataDir(opts.dataDir)) {
     log.warn({ path: t.path, from: t.from.toString(8), to: t.to.toString(8) }, 'data dir permissions tightened');
   }
   const unlock = lockDataDir(opts.dataDir);
-  if (identity.raftId === undefined) identity.raftId = newRaftId();
-  const raftId = identity.raftId;
+  try {
+    return await run(opts, identity, restored, unlock);
+  } catch (e) {
+    unlock();
+    throw e;
+  }
+}
 
-  // A data dir of the release before the store moved onto Raft: its state seeds the Raft log.
+async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: MachineSnapshot | undefined, unlock: () => void): Promise<RunningManager> {
+  const log = opts.log;
+  if (identity.raftId === undefined) identity.raftId = newRaftId();
+  // Data dirs from before membership existed were made by --init: their manager founded the cluster.
+  if (identity.founder === undefined && !opts.join) identity.founder = true;
+  const raftId = identity.raftId;
+  const raftDir = join(opts.dataDir, 'raft');
+
+  // Where the store starts when the Raft log is empty: a legacy store dir, a backup, or (forced)
+  // what this survivor had committed.
+  let seed: MachineSnapshot | undefined = restored;
   const legacy = legacyStoreDir(opts.dataDir);
-  const legacyState = legacy ? readLegacyStore(legacy) : undefined;
+  if (legacy) seed = readLegacyStore(legacy);
+  if (opts.forceNewCluster) {
+    const c = committedState(raftDir);
+    seed = c.state;
+    log.warn({ index: c.state.index, objects: c.state.objects.length, droppedUncommitted: c.dropped, oldLog: c.movedTo }, 'forcing a new one-manager cluster from the state this manager committed');
+    identity.founder = true;
+  }
 
   const server = newGrpcServer();
   const listenAddr = opts.listenAddr ?? identity.listenAddr ?? DEFAULT_LISTEN_ADDR;
+  // Filled in as the parts come up (the dispatcher may be asked before the others exist).
+  const late: { control?: ClusterControl; leadership?: Leadership } = {};
   const backend = new RaftBackend({
     id: raftId,
-    dir: join(opts.dataDir, 'raft'),
-    peers: new Map([[raftId, identity.advertiseAddr ?? listenAddr]]),
-    bootstrap: [raftId],
-    bootstrapState: legacyState && { index: legacyState.index, data: StoreMachine.encodeSnapshot(legacyState) },
+    dir: raftDir,
+    peers: new Map(),
+    bootstrap: identity.founder ? [raftId] : undefined,
+    bootstrapState: seed && { index: seed.index, data: StoreMachine.encodeSnapshot(seed) },
     transport: { server },
-    onRoleChange: (role) => leadership.role(role === 'leader'),
+    tickMs: opts.raftTickMs,
+    electionTick: opts.electionTicks,
+    onRoleChange: (role) => late.leadership?.role(role === 'leader'),
     onStorageError: (err?: Error) => {
       if (err) log.error({ err: err.message }, 'data dir full: changes are refused until space is freed (nothing committed is lost)');
       else log.info('data dir writable again: accepting changes');
     },
   } as RaftBackendOptions);
   const store = new Store(backend);
-  const dispatcher = new Dispatcher({ store, server, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs });
+  const dispatcher = new Dispatcher({
+    store, server, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs,
+    leader: () => ({ isLeader: backend.node?.role === 'leader', leaderAddr: late.control?.leaderAddr() }),
+    managers: () => late.control?.managerAddrs() ?? [],
+  });
+  // Bind first: the address (and port, when 0 was asked) is what others are told.
+  const dispatcherSocket = `unix://${dispatcherSocketPath(opts.dataDir)}`;
+  const [, port] = await dispatcher.listen([dispatcherSocket, listenAddr, ...(opts.listen ?? [])]);
+  const bound = withPort(listenAddr, port!);
+  const advertise = opts.advertiseAddr ?? (opts.listenAddr ? undefined : identity.advertiseAddr) ?? advertised(bound);
+  if (!isLoopback(bound)) log.warn({ listen: bound }, 'the gRPC port is reachable from other hosts and not yet protected by TLS: use it on a network you trust');
+
+  const caPem = existsSync(caPaths(opts.dataDir).cert) ? readFileSync(caPaths(opts.dataDir).cert, 'utf8') : '';
+  const control = new ClusterControl({
+    clusterId: identity.clusterId, nodeId: identity.nodeId, raftId, addr: advertise, apiSocket: apiSocketPath(opts.dataDir),
+    store, raft: () => backend.node, log: log.child({ component: 'cluster' }), caCertPem: caPem,
+  });
+  control.register(server);
+  late.control = control;
+
   const loops = new ControlLoops({
     store,
     log: log.child({ component: 'orchestrator' }),
@@ -85,21 +152,32 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     onPurgeVolumes: (vols) => dispatcher.purgeVolumes(vols.map((v) => ({ id: v.id, json: JSON.stringify(v) }))),
   });
   // The control loops run on the leader only: started when it is elected, stopped when it is not.
-  const leadership = new Leadership(loops, log);
+  const leadership = new Leadership(loops, control, dispatcher, log);
+  late.leadership = leadership;
+
   await store.open();
+  control.connectPeers();
   if (legacy) {
     const to = retireLegacyStore(legacy);
-    log.warn({ from: legacy, to, index: legacyState!.index, objects: legacyState!.objects.length }, 'store migrated onto the Raft log; the old store dir is kept aside and no longer read');
-  }
-  if (opts.init) {
-    const spec = patchClusterSpec(defaultClusterSpec(), opts.cluster ?? {});
-    await store.update((tx) => { if (!tx.get('cluster', 'default')) tx.create(newClusterObj(spec)); });
+    log.warn({ from: legacy, to, index: seed!.index }, 'store migrated onto the Raft log; the old store dir is kept aside and no longer read');
   }
 
-  const dispatcherSocket = `unix://${dispatcherSocketPath(opts.dataDir)}`;
-  const [, port] = await dispatcher.listen([dispatcherSocket, listenAddr, ...(opts.listen ?? [])]);
-  const bound = withPort(listenAddr, port!);
-  const advertise = opts.advertiseAddr ?? identity.advertiseAddr ?? advertised(bound);
+  if (opts.join) {
+    const r = await requestJoin(opts.join.addr, { token: opts.join.token, role: 'manager', nodeId: identity.nodeId, raftId, addr: advertise });
+    const expected = parseJoinToken(opts.join.token).caDigest;
+    if (!r.ca_cert_pem || caDigest(r.ca_cert_pem) !== expected) {
+      throw new TsswarmError(ErrorCodes.TOKEN_INVALID, `the manager at ${opts.join.addr} presented a cluster CA that does not match the token's digest: refusing to join`);
+    }
+    writeCaCert(opts.dataDir, r.ca_cert_pem);
+    for (const m of r.managers) if (Number(m.raft_id) !== raftId) backend.node.addPeer(Number(m.raft_id), m.addr);
+    identity.clusterId = r.cluster_id;
+    saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise });
+    removeJoining(opts.dataDir);
+    log.info({ cluster: r.cluster_id, via: opts.join.addr }, 'joined: catching up from the leader');
+    await waitFor(store, (st) => !!st.cluster?.managers?.some((m) => m.raftId === raftId), 120_000, 'the cluster state to arrive from the leader');
+  } else if (identity.founder && (opts.init || opts.forceNewCluster || !store.state().cluster?.managers)) {
+    await founderSetup(opts, store, identity, raftId, advertise);
+  }
   if (identity.listenAddr !== bound || identity.advertiseAddr !== advertise) {
     saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise });
   }
@@ -108,14 +186,14 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
 
   const api = buildApi({
-    store, dispatcher, log,
+    store, dispatcher, log, cluster: clusterApi(control, store),
     info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid }),
   });
   const socket = apiSocketPath(opts.dataDir);
   await listenUnix(api, socket);
   log.info({ socket }, 'API listening');
 
-  const agent = await opts.embeddedAgent?.({ manager: dispatcherSocket, nodeId: identity.nodeId });
+  const agent = await opts.embeddedAgent?.({ manager: dispatcherSocket, managers: control.managerAddrs(), nodeId: identity.nodeId });
 
   return {
     socket,
@@ -125,6 +203,7 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
       await api.close();
       unheard();
       await leadership.close();
+      control.close();
       await dispatcher.close();
       await store.close();
       unlock();
@@ -132,13 +211,60 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   };
 }
 
-/** Starts and stops the control loops as leadership comes and goes, one transition at a time. */
+/**
+ * The founder's cluster object: settings, itself as the one manager, join tokens and the CA.
+ * On --init (or an older data dir seen for the first time) the CA is created; a restored or
+ * forced cluster gets itself as the only manager and fresh tokens.
+ */
+async function founderSetup(opts: ManagerOptions, store: Store, identity: ClusterIdentity, raftId: number, advertise: string): Promise<void> {
+  const ca = existsSync(caPaths(opts.dataDir).dir) ? loadClusterCA(opts.dataDir) : initClusterCA(opts.dataDir, identity.clusterId);
+  const me: ManagerMember = { raftId, nodeId: identity.nodeId, addr: advertise, desired: 'voter' };
+  const tokens = { worker: formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() }), manager: formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() }) };
+  await store.update((tx) => {
+    const cur = tx.get('cluster', 'default');
+    const spec = cur?.spec ?? patchClusterSpec(defaultClusterSpec(), opts.cluster ?? {});
+    const next = { ...(cur ?? newClusterObj(spec)), spec, managers: [me], caDigest: ca.digest, joinTokens: cur?.joinTokens && cur.caDigest === ca.digest && !opts.forceNewCluster && !opts.restore ? cur.joinTokens : tokens };
+    if (cur) tx.update(next);
+    else tx.create(next);
+  });
+}
+
+function clusterApi(control: ClusterControl, store: Store): ClusterApi {
+  return Object.assign(Object.create(control) as ClusterControl, {
+    rotateToken: async (role: 'worker' | 'manager'): Promise<string> => store.update((tx) => {
+      const c = tx.get('cluster', 'default');
+      if (!c?.caDigest) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'this cluster has no CA digest yet');
+      const token = formatJoinToken({ caDigest: c.caDigest, secret: newJoinSecret() });
+      const cur = c.joinTokens ?? { worker: token, manager: token };
+      const joinTokens = { ...cur, [role]: token };
+      if (joinTokens.worker === joinTokens.manager) joinTokens[role === 'worker' ? 'manager' : 'worker'] = formatJoinToken({ caDigest: c.caDigest, secret: newJoinSecret() });
+      tx.update({ ...c, joinTokens });
+      return token;
+    }),
+  });
+}
+
+/** Resolves once `pred` holds on the store (checked at every change), or fails after `ms`. */
+function waitFor(store: Store, pred: (s: ReturnType<Store['state']>) => boolean, ms: number, what: string): Promise<void> {
+  if (pred(store.state())) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { stop(); reject(new TsswarmError(ErrorCodes.UNAVAILABLE, `timed out after ${ms / 1000}s waiting for ${what}`)); }, ms);
+    const stop = store.watch(() => {
+      if (!pred(store.state())) return;
+      clearTimeout(timer);
+      stop();
+      resolve();
+    });
+  });
+}
+
+/** Starts and stops the leader's work as leadership comes and goes, one transition at a time. */
 class Leadership {
   private chain: Promise<void> = Promise.resolve();
   private leading = false;
   private closed = false;
 
-  constructor(private readonly loops: ControlLoops, private readonly log: Logger) {}
+  constructor(private readonly loops: ControlLoops, private readonly control: ClusterControl, private readonly dispatcher: Dispatcher, private readonly log: Logger) {}
 
   role(leader: boolean): void {
     if (this.closed || leader === this.leading) return;
@@ -146,9 +272,13 @@ class Leadership {
     this.chain = this.chain.then(async () => {
       if (leader && !this.closed) {
         this.log.info('elected leader: control loops start');
+        this.dispatcher.leadershipChanged(true);
         this.loops.start();
+        this.control.startLeading();
       } else if (!leader) {
         this.log.info('no longer the leader: control loops stop');
+        this.control.stopLeading();
+        this.dispatcher.leadershipChanged(false);
         await this.loops.stop();
       }
     });
@@ -157,6 +287,7 @@ class Leadership {
   async close(): Promise<void> {
     this.closed = true;
     await this.chain;
+    this.control.stopLeading();
     await this.loops.stop();
   }
 }
@@ -175,4 +306,42 @@ function advertised(addr: string): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${addr.slice(i + 1)}`;
   }
   return `127.0.0.1:${addr.slice(i + 1)}`;
+}
+
+function isLoopback(addr: string): boolean {
+  const host = addr.slice(0, addr.lastIndexOf(':'));
+  return host.startsWith('127.') || host === 'localhost' || host === '[::1]';
+}
+
+/** A data dir about to join: new, or left by a join that did not finish (same ids, so a retried join is recognised). */
+function joiningIdentity(dir: string): ClusterIdentity {
+  if (existsSync(join(dir, 'cluster.json'))) {
+    throw new TsswarmError(ErrorCodes.DATA_DIR, `${dir} already holds a cluster member: start it without --join (or choose an empty --data-dir)`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const pending = join(dir, 'joining.json');
+  if (existsSync(pending)) return JSON.parse(readFileSync(pending, 'utf8')) as ClusterIdentity;
+  const id: ClusterIdentity = { clusterId: '', nodeId: newId(), role: 'manager', createdAt: new Date().toISOString(), raftId: newRaftId(), founder: false };
+  writeFileSync(pending, JSON.stringify(id), { mode: 0o600 });
+  return id;
+}
+
+function removeJoining(dir: string): void {
+  rmSync(join(dir, 'joining.json'), { force: true });
+}
+
+function writeCaCert(dataDir: string, pem: string): void {
+  const { dir, cert } = caPaths(dataDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(cert, pem, { mode: 0o600 });
+}
+
+/**
+ * A cluster restored on a host that ran it: this host keeps the node id it had in the backup
+ * (matched by hostname), so its agent adopts the containers it still runs instead of starting
+ * duplicates.
+ */
+function adoptRestoredNodeId(identity: ClusterIdentity, state: MachineSnapshot): void {
+  const mine = state.objects.filter((o): o is NodeObj => o.kind === 'node' && o.description.hostname === hostname());
+  if (mine.length === 1) identity.nodeId = mine[0]!.id;
 }

@@ -103,7 +103,7 @@ function needsLeader(method: string, url: string, consistent: boolean): boolean 
   if (method !== 'GET' && method !== 'HEAD') return true;
   if (consistent) return true;
   const path = url.split('?')[0]!;
-  return path.endsWith('/logs') || path === '/v1/cluster/status';
+  return path.endsWith('/logs') || path === '/v1/cluster/status' || path === '/v1/cluster/backup';
 }
 
 function leaderHook(opts: ApiOptions) {

@@ -40,6 +40,15 @@ export const clusterRoutes: RoutePlugin = async (app, { ctx }) => {
     return st;
   });
 
+  // A consistent snapshot of the whole store (through the leader, after a ReadIndex barrier):
+  // the bytes `manager --init --restore FILE` starts a cluster from (checksummed).
+  app.get('/v1/cluster/backup', async (_req, reply) => {
+    await store.barrier();
+    void reply.header('content-type', 'application/octet-stream');
+    void reply.header('x-tsswarm-index', String(store.index));
+    return Buffer.from(store.machine.snapshot());
+  });
+
   const tokenAnswer = (role: 'worker' | 'manager', token: string): JoinTokenResponse => {
     const addr = ctx.cluster?.leaderAddr() ?? ctx.cluster?.managerAddrs()[0] ?? 'MANAGER:4242';
     const cmd = role === 'manager' ? `tsswarm manager --join ${addr} --token ${token} --listen-addr HOST:PORT --data-dir DIR` : `tsswarm agent --join ${addr} --token ${token}`;
