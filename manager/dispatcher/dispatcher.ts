@@ -4,6 +4,11 @@
 // memory) and exposes it; deciding that a node is down or back is the node monitor's
 // (manager/nodemonitor), run by the control loops. Statuses from agents are validated before
 // they reach the store (status.ts).
+//
+// Every manager runs one, but only the Raft leader's keeps sessions (what agents report is
+// written to the store, and only the leader writes): elsewhere a Session ends at once with
+// FAILED_PRECONDITION and the leader's address (trailing metadata `tsswarm-leader`), and the
+// leader ends its sessions the same way when it steps down (leadershipChanged(false)).
 
 import type { LogLine, LogRequest } from '../../common/api/logs.js';
 import * as grpc from '@grpc/grpc-js';
@@ -31,7 +36,18 @@ export interface DispatcherOptions {
   now?: () => number;
   /** The manager's gRPC server, shared with Raft's transport (one listen address); the dispatcher binds and closes it. */
   server?: grpc.Server;
+  /**
+   * Whether this manager leads the Raft group, and the leader's gRPC address (host:port as
+   * other hosts reach it; undefined while unknown). Only the leader keeps sessions. Absent:
+   * this dispatcher always leads (a lone manager, tests).
+   */
+  leader?: () => { isLeader: boolean; leaderAddr?: string };
+  /** Every manager's advertised gRPC address: sent in Welcome, and as a ManagerList when it changes. Absent: none. */
+  managers?: () => string[];
 }
+
+/** Trailing metadata of a refused Session: the leader's address (see proto/dispatcher.proto). */
+export const LEADER_METADATA = 'tsswarm-leader';
 
 export const newGrpcServer = (): grpc.Server => new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
 
@@ -39,6 +55,7 @@ interface Session {
   nodeId: string;
   call: grpc.ServerDuplexStream<AgentMessage__Output, ManagerMessage>;
   sent: Map<string, string>; // `${kind}/${id}` -> version sent
+  managersSent: string; // JSON of the manager list the agent was last sent
   timer?: NodeJS.Timeout;
 }
 
@@ -53,6 +70,8 @@ interface LogSubscriber {
 
 export class Dispatcher {
   private readonly sessions = new Map<string, Session>();
+  /** Every open Session call, registered or not yet: the ones leadershipChanged(false) ends. */
+  private readonly calls = new Set<Session['call']>();
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly logSubs = new Map<string, LogSubscriber>();
   private readonly server: grpc.Server;
@@ -91,9 +110,62 @@ export class Dispatcher {
 
   async close(): Promise<void> {
     this.unwatch?.();
-    for (const s of this.sessions.values()) { if (s.timer) clearTimeout(s.timer); s.call.end(); }
+    for (const s of this.sessions.values()) if (s.timer) clearTimeout(s.timer);
+    for (const call of [...this.calls]) this.endCall(call);
     await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     this.server.forceShutdown();
+  }
+
+  /**
+   * This manager won or lost the Raft leadership. Lost: every open session ends as a Session
+   * opened on a follower would (the agents go to the new leader; their containers keep
+   * running) and the heartbeats heard so far are forgotten. Won: nothing to do (sessions come
+   * as agents find this manager; the node monitor gives every node a grace period).
+   */
+  leadershipChanged(isLeader: boolean): void {
+    if (isLeader) return;
+    const open = this.calls.size;
+    for (const call of [...this.calls]) this.refuse(call);
+    this.lastHeartbeat.clear();
+    if (open > 0) this.opts.log.info({ sessions: open, leader: this.leaderState().leaderAddr }, 'no longer the leader: agent sessions ended');
+  }
+
+  /** The manager addresses to send agents now; call managersChanged() when it changes outside the store. */
+  managersChanged(): void {
+    const list = this.managerList();
+    for (const s of this.sessions.values()) this.sendManagers(s, list);
+  }
+
+  private leaderState(): { isLeader: boolean; leaderAddr?: string } {
+    return this.opts.leader?.() ?? { isLeader: true };
+  }
+
+  private managerList(): string[] {
+    return [...(this.opts.managers?.() ?? [])];
+  }
+
+  private sendManagers(s: Session, list: string[]): void {
+    const key = JSON.stringify(list);
+    if (s.managersSent === key) return;
+    s.managersSent = key;
+    s.call.write({ managers: { managers: list } });
+  }
+
+  /** End a Session call (status OK): this side ends it, so it is forgotten now. */
+  private endCall(call: Session['call']): void {
+    this.calls.delete(call);
+    call.end();
+  }
+
+  /** End a Session call: not the leader (FAILED_PRECONDITION, with the leader's address when known). */
+  private refuse(call: Session['call']): void {
+    this.calls.delete(call);
+    const { leaderAddr } = this.leaderState();
+    const metadata = new grpc.Metadata();
+    if (leaderAddr) metadata.set(LEADER_METADATA, leaderAddr);
+    const details = leaderAddr ? `not the leader; the leader is at ${leaderAddr}` : 'no leader elected yet';
+    // grpc-js ends a server stream with the status of an 'error' it is given.
+    call.emit('error', Object.assign(new Error(details), { code: grpc.status.FAILED_PRECONDITION, details, metadata }));
   }
 
   /** When each node was last heard from (a heartbeat, a status batch, its registration). */
@@ -142,12 +214,19 @@ export class Dispatcher {
   }
 
   private onSession(call: Session['call']): void {
+    if (!this.leaderState().isLeader) {
+      call.on('error', () => undefined);
+      this.refuse(call);
+      return;
+    }
+    this.calls.add(call);
     let session: Session | undefined;
     call.on('data', (msg: AgentMessage__Output) => {
+      if (!this.calls.has(call)) return; // ended (leadership lost): nothing more is recorded
       void (async () => {
         try {
           if (msg.register) {
-            session = await this.register(call, msg.register.node_id, msg.register.description);
+            session = await this.register(call, msg.register.node_id, msg.register.description, msg.register.task_ids ?? []);
           } else if (!session) {
             call.destroy(new Error('register first'));
           } else if (msg.heartbeat) {
@@ -163,6 +242,7 @@ export class Dispatcher {
       })();
     });
     const end = () => {
+      this.calls.delete(call);
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
         this.opts.log.info({ node: session.nodeId }, 'agent session ended');
@@ -174,7 +254,8 @@ export class Dispatcher {
     call.on('cancelled', end);
   }
 
-  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null): Promise<Session> {
+  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null, taskIds: string[]): Promise<Session | undefined> {
+    if (!this.leaderState().isLeader) { this.refuse(call); return undefined; }
     const nodeId = wantedId || newId();
     const role = nodeId === this.opts.managerNodeId ? 'manager' : 'worker';
     await this.opts.store.update((tx) => {
@@ -189,13 +270,16 @@ export class Dispatcher {
       if (cur) tx.update({ ...cur, description, status });
       else tx.create({ kind: 'node', id: nodeId, meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec: { role, availability: 'active', labels: {} }, description, status });
     });
+    // Leadership lost (or the agent gone) while the node was written: no session to keep.
+    if (!this.calls.has(call)) return undefined;
     const old = this.sessions.get(nodeId);
-    if (old && old.call !== call) old.call.end();
-    const session: Session = { nodeId, call, sent: new Map() };
+    if (old && old.call !== call) this.endCall(old.call);
+    const managers = this.managerList();
+    const session: Session = { nodeId, call, sent: new Map(), managersSent: JSON.stringify(managers) };
     this.sessions.set(nodeId, session);
     this.heard(nodeId);
-    this.opts.log.info({ node: nodeId, hostname: d?.hostname }, 'agent registered');
-    call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers: [] } });
+    this.opts.log.info({ node: nodeId, hostname: d?.hostname, tasks: taskIds.length }, 'agent registered');
+    call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers } });
     this.push(session, true);
     return session;
   }
@@ -245,9 +329,12 @@ export class Dispatcher {
     this.pushScheduled = true;
     setImmediate(() => {
       this.pushScheduled = false;
+      // The manager list may live in the store (and is cheap to compare): sent when it changed.
+      const managers = this.sessions.size > 0 ? this.managerList() : [];
       for (const s of this.sessions.values()) {
         // One node's set that cannot be built (a malformed object) must not starve the others.
         try {
+          this.sendManagers(s, managers);
           this.push(s, false);
         } catch (err) {
           this.opts.log.error({ err, node: s.nodeId }, 'pushing assignments failed');

@@ -9,6 +9,7 @@ import type { Heartbeat as _tsswarm_dispatcher_v1_Heartbeat, Heartbeat__Output a
 import type { LogChunk as _tsswarm_dispatcher_v1_LogChunk, LogChunk__Output as _tsswarm_dispatcher_v1_LogChunk__Output } from './tsswarm/dispatcher/v1/LogChunk.js';
 import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from './tsswarm/dispatcher/v1/LogsCancel.js';
 import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Output as _tsswarm_dispatcher_v1_LogsRequest__Output } from './tsswarm/dispatcher/v1/LogsRequest.js';
+import type { ManagerList as _tsswarm_dispatcher_v1_ManagerList, ManagerList__Output as _tsswarm_dispatcher_v1_ManagerList__Output } from './tsswarm/dispatcher/v1/ManagerList.js';
 import type { ManagerMessage as _tsswarm_dispatcher_v1_ManagerMessage, ManagerMessage__Output as _tsswarm_dispatcher_v1_ManagerMessage__Output } from './tsswarm/dispatcher/v1/ManagerMessage.js';
 import type { NodeDescription as _tsswarm_dispatcher_v1_NodeDescription, NodeDescription__Output as _tsswarm_dispatcher_v1_NodeDescription__Output } from './tsswarm/dispatcher/v1/NodeDescription.js';
 import type { PublishLogsResponse as _tsswarm_dispatcher_v1_PublishLogsResponse, PublishLogsResponse__Output as _tsswarm_dispatcher_v1_PublishLogsResponse__Output } from './tsswarm/dispatcher/v1/PublishLogsResponse.js';
@@ -33,6 +34,7 @@ export interface ProtoGrpcType {
         LogChunk: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogChunk, _tsswarm_dispatcher_v1_LogChunk__Output>
         LogsCancel: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogsCancel, _tsswarm_dispatcher_v1_LogsCancel__Output>
         LogsRequest: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogsRequest, _tsswarm_dispatcher_v1_LogsRequest__Output>
+        ManagerList: MessageTypeDefinition<_tsswarm_dispatcher_v1_ManagerList, _tsswarm_dispatcher_v1_ManagerList__Output>
         ManagerMessage: MessageTypeDefinition<_tsswarm_dispatcher_v1_ManagerMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>
         NodeDescription: MessageTypeDefinition<_tsswarm_dispatcher_v1_NodeDescription, _tsswarm_dispatcher_v1_NodeDescription__Output>
         PublishLogsResponse: MessageTypeDefinition<_tsswarm_dispatcher_v1_PublishLogsResponse, _tsswarm_dispatcher_v1_PublishLogsResponse__Output>

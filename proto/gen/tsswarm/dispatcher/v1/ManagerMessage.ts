@@ -4,13 +4,15 @@ import type { Welcome as _tsswarm_dispatcher_v1_Welcome, Welcome__Output as _tss
 import type { Assignments as _tsswarm_dispatcher_v1_Assignments, Assignments__Output as _tsswarm_dispatcher_v1_Assignments__Output } from '../../../tsswarm/dispatcher/v1/Assignments.js';
 import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Output as _tsswarm_dispatcher_v1_LogsRequest__Output } from '../../../tsswarm/dispatcher/v1/LogsRequest.js';
 import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from '../../../tsswarm/dispatcher/v1/LogsCancel.js';
+import type { ManagerList as _tsswarm_dispatcher_v1_ManagerList, ManagerList__Output as _tsswarm_dispatcher_v1_ManagerList__Output } from '../../../tsswarm/dispatcher/v1/ManagerList.js';
 
 export interface ManagerMessage {
   'welcome'?: (_tsswarm_dispatcher_v1_Welcome | null);
   'assignments'?: (_tsswarm_dispatcher_v1_Assignments | null);
   'logs'?: (_tsswarm_dispatcher_v1_LogsRequest | null);
   'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel";
+  'managers'?: (_tsswarm_dispatcher_v1_ManagerList | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers";
 }
 
 export interface ManagerMessage__Output {
@@ -18,5 +20,6 @@ export interface ManagerMessage__Output {
   'assignments'?: (_tsswarm_dispatcher_v1_Assignments__Output | null);
   'logs'?: (_tsswarm_dispatcher_v1_LogsRequest__Output | null);
   'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel__Output | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel";
+  'managers'?: (_tsswarm_dispatcher_v1_ManagerList__Output | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers";
 }
