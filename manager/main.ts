@@ -135,7 +135,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   const advertise = opts.advertiseAddr ?? (opts.listenAddr ? undefined : identity.advertiseAddr) ?? advertised(bound);
   if (!isLoopback(bound)) log.warn({ listen: bound }, 'the gRPC port is reachable from other hosts and not yet protected by TLS: use it on a network you trust');
 
-  const caPem = existsSync(caPaths(opts.dataDir).cert) ? readFileSync(caPaths(opts.dataDir).cert, 'utf8') : '';
+  const caPem = (): string => (existsSync(caPaths(opts.dataDir).cert) ? readFileSync(caPaths(opts.dataDir).cert, 'utf8') : '');
   const control = new ClusterControl({
     clusterId: identity.clusterId, nodeId: identity.nodeId, raftId, addr: advertise, apiSocket: apiSocketPath(opts.dataDir),
     store, raft: () => backend.node, log: log.child({ component: 'cluster' }), caCertPem: caPem,

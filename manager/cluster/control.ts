@@ -45,7 +45,7 @@ export interface ClusterControlOptions {
   raft: () => RaftNode;
   log: Logger;
   /** The cluster CA certificate (PEM), handed to joiners. */
-  caCertPem: string;
+  caCertPem: () => string;
   /** How often the leader looks for learners to promote (ms). */
   promoteEveryMs?: number;
 }
@@ -53,6 +53,8 @@ export interface ClusterControlOptions {
 /** How far behind (entries) a learner may be and still be promoted. */
 const PROMOTE_LAG = 64;
 const RPC_DEADLINE_MS = 1500;
+/** How long a follower waits for a leader to forward a request to. */
+const FORWARD_PATIENCE_MS = 5000;
 
 export class ClusterControl {
   private readonly clients = new Map<string, ManagerClient>();
@@ -140,7 +142,7 @@ export class ClusterControl {
       workerHash: hashJoinSecret(parseJoinToken(tokens.worker).secret),
       managerHash: hashJoinSecret(parseJoinToken(tokens.manager).secret),
     });
-    const answer = (): JoinResponse => ({ cluster_id: this.o.clusterId, managers: this.members().map((m) => ({ raft_id: m.raftId, addr: m.addr, node_id: m.nodeId })), ca_cert_pem: this.o.caCertPem });
+    const answer = (): JoinResponse => ({ cluster_id: this.o.clusterId, managers: this.members().map((m) => ({ raft_id: m.raftId, addr: m.addr, node_id: m.nodeId })), ca_cert_pem: this.o.caCertPem() });
     if (role === 'worker') return answer();
 
     const raftId = Number(req.raft_id);
@@ -335,47 +337,92 @@ export class ClusterControl {
 
   // ------------------------------------------------------------------ forwarding
 
-  /** Sends an API request to the leader; the answer streams into `sink`. */
+  /**
+   * Sends an API request to the leader; the answer streams into `sink`. While no leader is
+   * known, or the one known cannot be reached (nothing was sent), it waits for the next leader
+   * and tries again, for up to FORWARD_PATIENCE_MS: a request made during a failover completes
+   * on the new leader.
+   */
   forward(req: { method: string; url: string; headers: Record<string, string>; body: Buffer }, sink: ForwardSink): void {
-    const leader = this.leaderAddr();
-    if (!leader || leader === this.o.addr) {
-      sink.error(this.noQuorum());
-      return;
-    }
-    const call = this.client(leader).ForwardHttp({ method: req.method, url: req.url, headers: { ...req.headers, [FORWARDED_HEADER]: this.o.addr }, body: req.body });
-    let started = false;
-    call.on('data', (c: HttpChunk & { status: number; headers: Record<string, string>; data: Buffer }) => {
-      if (!started) {
-        started = true;
-        sink.head(c.status, c.headers);
+    const until = Date.now() + FORWARD_PATIENCE_MS;
+    let cancelled = false;
+    let cancel = (): void => { cancelled = true; };
+    sink.onClose(() => cancel());
+    const attempt = (): void => {
+      if (cancelled || this.closed) return;
+      // Elected meanwhile: this manager answers it itself.
+      if (this.isLeader) { this.replay(req, sink); return; }
+      const leader = this.leaderAddr();
+      if (!leader || leader === this.o.addr) {
+        if (Date.now() < until) { setTimeout(attempt, 50); return; }
+        void this.reachableVoters().then(({ reachable, voters }) => sink.error(this.noQuorum(`found no leader within ${FORWARD_PATIENCE_MS / 1000}s: ${reachable} of ${voters} voting managers reachable`)));
+        return;
       }
-      if (c.data?.length) sink.data(c.data);
-    });
-    call.on('end', () => (started ? sink.end() : sink.error(new TsswarmError(ErrorCodes.UNAVAILABLE, `the leader at ${leader} ended the request without an answer`))));
-    call.on('error', (e: grpc.ServiceError) => {
-      if (started) sink.end();
-      else sink.error(new TsswarmError(ErrorCodes.UNAVAILABLE, `cannot reach the leader at ${leader}: ${e.details || e.message}; the change was not sent (retry)`));
-    });
-    sink.onClose(() => call.cancel());
+      const call = this.client(leader).ForwardHttp({ method: req.method, url: req.url, headers: { ...req.headers, [FORWARDED_HEADER]: this.o.addr }, body: req.body });
+      cancel = () => { cancelled = true; call.cancel(); };
+      let started = false;
+      let finished = false;
+      // gRPC may report both an error and the end of the stream: the sink hears one of them.
+      const finish = (err?: Error): void => {
+        if (finished) return;
+        finished = true;
+        if (started) sink.end();
+        else sink.error(err ?? new TsswarmError(ErrorCodes.UNAVAILABLE, `the leader at ${leader} ended the request without an answer`));
+      };
+      call.on('data', (c: HttpChunk & { status: number; headers: Record<string, string>; data: Buffer }) => {
+        if (finished) return;
+        if (!started) {
+          started = true;
+          sink.head(c.status, c.headers);
+        }
+        if (c.data?.length) sink.data(c.data);
+      });
+      call.on('end', () => finish());
+      call.on('error', (e: grpc.ServiceError) => {
+        if (finished || cancelled) return;
+        const notSent = !started && e.code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(e.details ?? '');
+        if (notSent && Date.now() < until) {
+          finished = true;
+          setTimeout(attempt, 50);
+          return;
+        }
+        const read = req.method === 'GET' || req.method === 'HEAD';
+        finish(new TsswarmError(notSent || read ? ErrorCodes.UNAVAILABLE : ErrorCodes.OUTCOME_UNKNOWN, notSent || read
+          ? `cannot reach the leader at ${leader} (${e.details || e.message}); nothing was changed: retry`
+          : `the leader at ${leader} failed while handling the request (${e.details || e.message}): the change may or may not have been applied; check before retrying`));
+      });
+    };
+    attempt();
   }
 
   /** The leader's end: replay the request on its own API socket and stream the answer back. */
   private serveForwarded(call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>): void {
     const r = call.request;
+    this.replay({ method: r.method, url: r.url, headers: r.headers ?? {}, body: r.body ?? Buffer.alloc(0) }, {
+      head: (status, headers) => call.write({ status, headers, data: Buffer.alloc(0) }),
+      data: (d) => call.write({ status: 0, headers: {}, data: d }),
+      end: () => call.end(),
+      error: (e) => call.destroy(e),
+      onClose: (fn) => call.on('cancelled', fn),
+    });
+  }
+
+  /** Runs an API request on this manager's own socket, the answer into `sink`. */
+  private replay(r: { method: string; url: string; headers: Record<string, string>; body: Buffer }, sink: ForwardSink): void {
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(r.headers ?? {})) if (!['host', 'connection', 'transfer-encoding'].includes(k.toLowerCase())) headers[k] = v;
-    headers['content-length'] = String(r.body?.length ?? 0);
+    for (const [k, v] of Object.entries(r.headers)) if (!['host', 'connection', 'transfer-encoding'].includes(k.toLowerCase())) headers[k] = v;
+    headers['content-length'] = String(r.body.length);
     const req = request({ socketPath: this.o.apiSocket, method: r.method, path: r.url, headers }, (res) => {
       const out: Record<string, string> = {};
       for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string' && k !== 'connection' && k !== 'transfer-encoding') out[k] = v;
-      call.write({ status: res.statusCode ?? 500, headers: out, data: Buffer.alloc(0) });
-      res.on('data', (d: Buffer) => call.write({ status: 0, headers: {}, data: d }));
-      res.on('end', () => call.end());
-      res.on('error', () => call.end());
+      sink.head(res.statusCode ?? 500, out);
+      res.on('data', (d: Buffer) => sink.data(d));
+      res.on('end', () => sink.end());
+      res.on('error', () => sink.end());
     });
-    req.on('error', (e) => call.destroy(e));
-    call.on('cancelled', () => req.destroy());
-    req.end(r.body ?? Buffer.alloc(0));
+    req.on('error', (e) => sink.error(e));
+    sink.onClose(() => req.destroy());
+    req.end(r.body);
   }
 
   close(): void {

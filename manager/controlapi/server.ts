@@ -116,16 +116,22 @@ function leaderHook(opts: ApiOptions) {
     }
     const leaderOnly = needsLeader(req.method, req.url, consistent);
     const leader = c.leaderAddr();
-    if (req.headers[FORWARDED_HEADER] !== undefined || !leader) {
-      if (!leaderOnly) {
-        if (!leader) void reply.header(STALE_HEADER, 'no leader: answered from this manager\'s applied state');
-        return;
-      }
-      // Status is this manager's own view when no leader answers.
+    if (!leaderOnly) {
+      if (!leader) void reply.header(STALE_HEADER, 'no leader: answered from this manager\'s applied state');
+      return;
+    }
+    if (req.headers[FORWARDED_HEADER] !== undefined) {
+      throw new TsswarmError(ErrorCodes.NO_QUORUM, 'leadership moved while the request was forwarded; nothing was changed: retry');
+    }
+    if (!leader) {
+      // Status is this manager's own view when no leader is known (cluster recover reads it).
       if (req.url.split('?')[0] === '/v1/cluster/status') return;
+      // No quorum: refuse at once. A quorum but no leader yet (an election): wait for it.
       const { reachable, voters } = await c.reachableVoters();
       const quorum = Math.floor(voters / 2) + 1;
-      throw new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
+      if (reachable < quorum) {
+        throw new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
+      }
     }
     const body = await readBody(req.raw, LIMITS.requestBodyBytes);
     const headers: Record<string, string> = {};
