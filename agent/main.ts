@@ -10,7 +10,9 @@ import { AgentSession } from './session.js';
 import { describeNode, dockerFromEnv } from './docker.js';
 
 export interface AgentOptions {
-  manager: string; // unix:///path or host:port
+  manager: string; // unix:///path or host:port: the manager tried first
+  /** More managers to fall back to (unix:///path or host:port); the leader's list is learned on top. */
+  managers?: string[];
   log: Logger;
   nodeId?: string; // the embedded agent is told its node id; a standalone one keeps it in stateDir
   stateDir?: string;
@@ -32,6 +34,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   if (!nodeId && idFile && existsSync(idFile)) nodeId = readFileSync(idFile, 'utf8').trim() || undefined;
   const session = new AgentSession({
     manager: opts.manager,
+    managers: opts.managers,
     nodeId,
     log,
     describe: () => describeNode(docker, opts.addr),
@@ -46,8 +49,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     session.start(bootstrap);
     await session.connected;
     nodeId = session.id!;
+    const managers = session.knownManagers();
     session.close();
-    return startAgent({ ...opts, nodeId });
+    return startAgent({ ...opts, nodeId, managers });
   }
   const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind });
   await worker.start();

@@ -1,6 +1,15 @@
 // The agent's end of the session with a manager: registers, feeds assignments to the worker,
 // sends heartbeats and batched task statuses, answers log requests. Reconnects with backoff;
 // while no manager is reachable the worker keeps its containers running.
+//
+// Sessions are kept with the Raft leader's dispatcher only. A manager that is not the leader
+// ends the call with FAILED_PRECONDITION and, when it knows the leader, its address in the
+// trailing metadata `tsswarm-leader`: the agent goes there at once (a few times in a row at
+// most, then with backoff). A session lost otherwise (the manager died, the stream ended, no
+// leader known) moves to the next known manager with backoff, cycling through them all. The
+// known managers are the ones it was started with plus the list the leader sends (Welcome,
+// then ManagerList). A new session re-registers with the node id and the local task ids; the
+// worker and its containers are not touched.
 
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -22,8 +31,10 @@ export interface SessionWorker {
 }
 
 export interface SessionOptions {
-  /** Manager address: unix:///path/dispatcher.sock or host:port. */
+  /** Manager address to try first: unix:///path/dispatcher.sock or host:port. */
   manager: string;
+  /** More manager addresses to fall back to (same forms); the leader's list is added to them. */
+  managers?: string[];
   nodeId?: string;
   describe: () => Promise<NodeDescription>;
   log: Logger;
@@ -32,9 +43,24 @@ export interface SessionOptions {
   onNodeId?: (id: string) => void;
 }
 
+/** Trailing metadata of a refused Session: the leader's address (proto/dispatcher.proto). */
+const LEADER_METADATA = 'tsswarm-leader';
+/** Redirects followed at once in a row (then with backoff): two managers that each name the other cannot spin the agent. */
+const MAX_REDIRECTS = 3;
+
+type SessionCall = grpc.ClientDuplexStream<AgentMessage, ManagerMessage__Output>;
+
 export class AgentSession {
-  private client: DispatcherClient;
-  private call?: grpc.ClientDuplexStream<AgentMessage, ManagerMessage__Output>;
+  private readonly clients = new Map<string, DispatcherClient>();
+  /** The addresses the agent was started with, then the leader's list (replaced by each new one). */
+  private readonly initial: string[];
+  private learned: string[] = [];
+  /** The address being tried (or the session's). */
+  private addr: string;
+  private redirects = 0;
+  private call?: SessionCall;
+  /** The call once welcomed: statuses and heartbeats go only there. */
+  private live?: SessionCall;
   private worker?: SessionWorker;
   private nodeId: string | undefined;
   private stopped = false;
@@ -48,17 +74,34 @@ export class AgentSession {
   readonly connected: Promise<void>;
 
   constructor(private readonly opts: SessionOptions) {
-    const proto = dispatcherProto().tsswarm.dispatcher.v1;
-    this.client = new proto.Dispatcher(opts.manager, opts.credentials ?? grpc.credentials.createInsecure(), {
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
-      'grpc.max_receive_message_length': 64 << 20,
-    });
+    this.initial = unique([opts.manager, ...(opts.managers ?? [])]);
+    this.addr = opts.manager;
     this.nodeId = opts.nodeId;
     this.connected = new Promise((resolve) => { this.connectedOnce = resolve; });
   }
 
   get id(): string | undefined { return this.nodeId; }
+
+  /** The address of the manager the session is established with (undefined between sessions). */
+  get manager(): string | undefined { return this.live ? this.addr : undefined; }
+
+  /** The managers this agent knows of, in the order it tries them. */
+  knownManagers(): string[] { return unique([...this.initial, ...this.learned]); }
+
+  /** One gRPC client per manager address, made when first needed. */
+  private client(addr: string): DispatcherClient {
+    let c = this.clients.get(addr);
+    if (!c) {
+      const proto = dispatcherProto().tsswarm.dispatcher.v1;
+      c = new proto.Dispatcher(addr, this.opts.credentials ?? grpc.credentials.createInsecure(), {
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5_000,
+        'grpc.max_receive_message_length': 64 << 20,
+      });
+      this.clients.set(addr, c);
+    }
+    return c;
+  }
 
   start(worker: SessionWorker): void {
     this.worker = worker;
@@ -79,15 +122,18 @@ export class AgentSession {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     for (const c of this.logCancels.values()) c();
     this.call?.end();
-    this.client.close();
+    this.call = this.live = undefined;
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
   }
 
   private flush(): void {
     this.flushScheduled = false;
-    if (!this.call || this.pending.size === 0) return;
+    // Not before Welcome: a manager that refuses the session would drop them.
+    if (!this.live || this.pending.size === 0) return;
     const updates = [...this.pending].map(([task_id, s]) => ({ task_id, status_json: JSON.stringify(s) }));
     this.pending.clear();
-    this.call.write({ statuses: { updates } });
+    this.live.write({ statuses: { updates } });
   }
 
   private async connect(): Promise<void> {
@@ -100,20 +146,29 @@ export class AgentSession {
       this.opts.log.warn({ err }, 'cannot describe this node (is the Docker engine up?); retrying');
       return this.retry();
     }
-    const call = this.client.Session();
+    if (this.stopped) return;
+    const addr = this.addr;
+    const call = this.client(addr).Session();
     this.call = call;
     let welcomed = false;
     call.on('data', (msg: ManagerMessage__Output) => {
+      if (this.call !== call) return;
       if (msg.welcome) {
         welcomed = true;
+        this.live = call;
         this.backoffMs = 100;
+        this.redirects = 0;
         this.nodeId = msg.welcome.node_id;
         this.opts.onNodeId?.(this.nodeId);
+        this.learn(msg.welcome.managers);
         if (this.heartbeat) clearInterval(this.heartbeat);
-        this.heartbeat = setInterval(() => this.call?.write({ heartbeat: {} }), Math.max(100, msg.welcome.heartbeat_period_ms || 1000));
-        this.opts.log.info({ node: this.nodeId, manager: this.opts.manager }, 'session established');
+        this.heartbeat = setInterval(() => this.live?.write({ heartbeat: {} }), Math.max(100, msg.welcome.heartbeat_period_ms || 1000));
+        this.opts.log.info({ node: this.nodeId, manager: addr, managers: this.knownManagers() }, 'session established');
         this.connectedOnce?.();
         this.flush();
+      } else if (msg.managers) {
+        this.learn(msg.managers.managers);
+        this.opts.log.debug({ managers: this.knownManagers() }, 'manager list updated');
       } else if (msg.assignments) {
         const a = msg.assignments;
         this.worker!.assign(a.full, a.changes.map((c) => ({
@@ -132,35 +187,67 @@ export class AgentSession {
           }, (err: Error) => this.opts.log.warn({ err: err.message }, 'could not settle the full assignment set'));
         }
       } else if (msg.logs) {
-        this.serveLogs(msg.logs.request_id, msg.logs.task_ids, msg.logs.follow, msg.logs.tail, msg.logs.timestamps);
+        this.serveLogs(addr, msg.logs.request_id, msg.logs.task_ids, msg.logs.follow, msg.logs.tail, msg.logs.timestamps);
       } else if (msg.logs_cancel) {
         this.logCancels.get(msg.logs_cancel.request_id)?.();
         this.logCancels.delete(msg.logs_cancel.request_id);
       }
     });
-    const lost = (err?: Error) => {
+    // The call's end, seen once: an error or a status says how (a refusal names the leader);
+    // a bare end of the stream (after which grpc-js still reports a status) waits a turn.
+    const ended = (how?: { code?: number; details?: string; metadata?: grpc.Metadata }) => {
       if (this.call !== call) return;
-      this.call = undefined;
+      this.call = this.live = undefined;
       if (this.heartbeat) clearInterval(this.heartbeat);
-      if (!this.stopped) {
-        this.opts.log[welcomed ? 'warn' : 'debug']({ err: err?.message, manager: this.opts.manager }, 'session lost; reconnecting');
-        this.retry();
-      }
+      if (this.stopped) return;
+      const leader = how?.code === grpc.status.FAILED_PRECONDITION ? String(how.metadata?.get(LEADER_METADATA)[0] ?? '') : '';
+      if (leader && leader !== addr) return this.redirect(addr, leader, welcomed);
+      this.addr = this.next(addr);
+      this.opts.log[welcomed ? 'warn' : 'debug']({ err: how?.details, code: how?.code, manager: addr, next: this.addr }, 'session lost; trying the next manager');
+      this.retry();
     };
-    call.on('error', (err) => lost(err));
-    call.on('end', () => lost());
+    call.on('error', (err: grpc.ServiceError) => ended(err));
+    call.on('status', (status: grpc.StatusObject) => ended(status));
+    call.on('end', () => setImmediate(() => ended()));
     call.write({ register: { node_id: this.nodeId ?? '', description, task_ids: taskIds } });
+  }
+
+  /** A manager that is not the leader named it: go there at once, unless that keeps happening. */
+  private redirect(from: string, leader: string, wasWelcomed: boolean): void {
+    if (!this.knownManagers().includes(leader)) this.learned.push(leader);
+    this.addr = leader;
+    if (this.redirects < MAX_REDIRECTS) {
+      this.redirects++;
+      this.opts.log[wasWelcomed ? 'info' : 'debug']({ manager: from, leader }, wasWelcomed ? 'the manager is no longer the leader; going to the leader' : 'not the leader; going to the leader');
+      void this.connect();
+    } else {
+      this.opts.log.debug({ manager: from, leader }, 'redirected too often in a row; backing off');
+      this.retry();
+    }
+  }
+
+  /** The known manager after `addr` (the first when `addr` is no longer known). */
+  private next(addr: string): string {
+    const list = this.knownManagers();
+    return list[(list.indexOf(addr) + 1) % list.length];
+  }
+
+  /** The leader's list of managers replaces the previous one (the initial addresses stay). */
+  private learn(managers: string[] | undefined): void {
+    this.learned = unique((managers ?? []).filter((m) => typeof m === 'string' && m.length > 0));
   }
 
   private retry(): void {
     if (this.stopped) return;
+    this.redirects = 0;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 5000);
     this.reconnectTimer = setTimeout(() => void this.connect(), wait);
   }
 
-  private serveLogs(requestId: string, taskIds: string[], follow: boolean, tail: number, timestamps: boolean): void {
-    const stream = this.client.PublishLogs(() => undefined);
+  private serveLogs(addr: string, requestId: string, taskIds: string[], follow: boolean, tail: number, timestamps: boolean): void {
+    // To the manager whose session asked: it holds the request.
+    const stream = this.client(addr).PublishLogs(() => undefined);
     const cancel = this.worker!.logs({ taskIds, follow, tail, timestamps },
       (c) => stream.write({ request_id: requestId, task_id: c.taskId, stream: c.stream, data: c.data, timestamp_ms: c.timestampMs, eof: false }),
       () => {
@@ -171,3 +258,5 @@ export class AgentSession {
     this.logCancels.set(requestId, () => { cancel(); stream.end(); });
   }
 }
+
+const unique = (xs: string[]): string[] => [...new Set(xs)];

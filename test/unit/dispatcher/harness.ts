@@ -1,6 +1,7 @@
 // Several managers' dispatchers in one process: real gRPC servers on loopback ports (and a unix
 // socket each), one shared in-memory store, and a leader the test moves at will. What the
 // tests wait on are events (log records, dispatcher callbacks), each with a bound.
+import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +61,10 @@ export interface Managers {
   leader: number | undefined;
   /** What every dispatcher's managers() reports (default: every TCP address). */
   managers?: string[];
+  /** Overrides what dispatcher i's leader() reports (managers that disagree). */
+  leaderOf?: (i: number) => { isLeader: boolean; leaderAddr?: string };
+  /** Closes dispatcher i (a manager that died); close() skips it. */
+  kill(i: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,10 +73,15 @@ export async function startManagers(n: number, leader: number | undefined): Prom
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-managers-'));
   const store = new Store(memoryLog());
   await store.open();
+  const dead = new Set<number>();
   const m: Managers = {
     store, dispatchers: [], addrs: [], sockets: [], taps: [], leader,
+    async kill(i) {
+      dead.add(i);
+      await m.dispatchers[i].close();
+    },
     async close() {
-      for (const d of m.dispatchers) await d.close();
+      for (const [i, d] of m.dispatchers.entries()) if (!dead.has(i)) await d.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
@@ -82,7 +92,7 @@ export async function startManagers(n: number, leader: number | undefined): Prom
       store,
       log: tap.log,
       heartbeatPeriodMs: 60_000,
-      leader: () => ({ isLeader: m.leader === i, leaderAddr: m.leader === undefined ? undefined : m.addrs[m.leader] }),
+      leader: () => m.leaderOf?.(i) ?? { isLeader: m.leader === i, leaderAddr: m.leader === undefined ? undefined : m.addrs[m.leader] },
       managers: () => m.managers ?? m.addrs,
     });
     const socket = `unix://${join(dir, `d${i}.sock`)}`;
@@ -100,12 +110,30 @@ export class FakeWorker implements SessionWorker {
   /** When each connection attempt asked for the local tasks (one call per attempt). */
   readonly attempts: number[] = [];
   fullSets = 0;
+  private readonly ev = new EventEmitter();
   constructor(readonly taskIds: string[]) {}
   async localTaskIds(): Promise<string[]> {
     this.attempts.push(performance.now());
+    this.ev.emit('change');
     return [...this.taskIds];
   }
-  assign(full: boolean): void { if (full) this.fullSets++; }
+  assign(full: boolean): void {
+    if (!full) return;
+    this.fullSets++;
+    this.ev.emit('change');
+  }
+  /** Resolves once `what()` holds (checked now and on each attempt or full set); fails after `timeoutMs`. */
+  until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<void> {
+    if (cond()) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const on = () => { if (cond()) { clearTimeout(timer); this.ev.off('change', on); resolve(); } };
+      const timer = setTimeout(() => {
+        this.ev.off('change', on);
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (attempts: ${this.attempts.length}, full sets: ${this.fullSets})`));
+      }, timeoutMs);
+      this.ev.on('change', on);
+    });
+  }
   logs(_req: unknown, _onLine: unknown, onEnd: () => void): () => void { onEnd(); return () => undefined; }
   async applied(): Promise<void> {}
 }
