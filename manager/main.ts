@@ -149,6 +149,8 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     heartbeats: () => dispatcher.heartbeats(),
     // A node is down after 3 missed heartbeat periods (decided by the node monitor).
     nodeGraceMs: (opts.heartbeatPeriodMs ?? 1000) * 3,
+    // After an election (or a restart) agents first find the new leader: 10 s before one is down.
+    startGraceMs: Math.max((opts.heartbeatPeriodMs ?? 1000) * 3, 10_000),
     onPurgeVolumes: (vols) => dispatcher.purgeVolumes(vols.map((v) => ({ id: v.id, json: JSON.stringify(v) }))),
   });
   // The control loops run on the leader only: started when it is elected, stopped when it is not.

@@ -23,6 +23,8 @@ export interface LoopOptions {
   heartbeats?: () => ReadonlyMap<string, number>;
   /** A ready node is down once silent for this long (3 heartbeat periods). */
   nodeGraceMs?: number;
+  /** The grace of nodes not heard from since the loops started (an election): default nodeGraceMs. */
+  startGraceMs?: number;
   onPurgeVolumes?: (vols: VolumeObj[]) => void;
   now?: () => number;
   tickMs?: number;
@@ -131,7 +133,7 @@ export class ControlLoops {
       d.committed?.();
     };
     await run('nodes', (s) => {
-      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, heartbeats: this.opts.heartbeats?.(), watchingSince: this.watchingSince });
+      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, startGraceMs: this.opts.startGraceMs, heartbeats: this.opts.heartbeats?.(), watchingSince: this.watchingSince });
       return {
         ...d,
         committed: () => {

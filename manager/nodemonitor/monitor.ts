@@ -19,6 +19,11 @@ export interface NodeMonitorInput {
    * were ready when the previous manager stopped have had no one to heartbeat to).
    */
   watchingSince?: number;
+  /**
+   * The grace of a node not heard from since watching started (default graceMs): longer, as
+   * after an election every agent has to find the new leader and open a session first.
+   */
+  startGraceMs?: number;
 }
 
 export interface NodeMonitorDecision {
@@ -43,10 +48,11 @@ export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMo
     let next = n;
     if (n.status.state === 'ready') {
       const since = Math.max(last, input.watchingSince ?? 0);
-      if (now - since > graceMs) {
+      const grace = last < (input.watchingSince ?? 0) ? Math.max(graceMs, input.startGraceMs ?? graceMs) : graceMs;
+      if (now - since > grace) {
         next = { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...n.status, state: 'down', message: 'heartbeat failure', lastHeartbeat: last } };
         down.push(next);
-      } else wakeAt = Math.min(wakeAt ?? Infinity, since + graceMs + 1);
+      } else wakeAt = Math.min(wakeAt ?? Infinity, since + grace + 1);
     } else if (n.status.state === 'down' && heard !== undefined && now - heard <= graceMs) {
       // Heard from again (its session came back or its heartbeats were only late).
       next = { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...n.status, state: 'ready', message: '', lastHeartbeat: heard } };

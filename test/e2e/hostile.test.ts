@@ -125,7 +125,10 @@ describe('the data dir is private', () => {
       expect(mode('.')).toBe('700');
       expect(mode('notes.txt')).toBe('600');
       expect(mode('cluster.json')).toBe('600');
-      expect(mode('store')).toBe('700');
+      expect(mode('raft')).toBe('700');
+      expect(mode('raft/wal')).toBe('700');
+      expect(mode('ca')).toBe('700');
+      expect(mode('ca/ca.key')).toBe('600');
       expect(mode('tsswarm.sock')).toBe('600');
       expect(mode('dispatcher.sock')).toBe('600');
       const pid = Number(readFileSync(join(dir, 'manager.pid'), 'utf8'));
