@@ -83,7 +83,7 @@ export class ManagerProc extends Proc {
   async answering(timeoutMs = 60_000): Promise<void> {
     await waitFor(`manager ${this.name} to answer`, async () => {
       if (this.proc && !this.running) throw new Error(`manager ${this.name} exited:\n${this.logTail()}`);
-      return (await this.cli('info')).code === 0;
+      try { return (await this.api('GET', '/v1/info')).status === 200; } catch { return false; }
     }, timeoutMs, 100);
   }
 
