@@ -1,5 +1,5 @@
 // What the commands print, as pure functions of what the API returned: deploy plans, the
-// task, service, stack and node tables, log lines. cli/format.ts holds the building blocks.
+// task, service, stack and node tables, log lines, the stale-answer warning. cli/format.ts holds the building blocks.
 
 import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
 import type { DeployPlan, LogLineView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
@@ -92,3 +92,8 @@ export function logText(l: LogLineView): string {
 /** `service update`'s one-line answer. */
 export const updateSummary = (r: ServiceUpdateResponse, dryRun: boolean): string =>
   `${dryRun ? 'Would update' : 'Updated'} ${r.service}: ${r.fields.length ? r.fields.join(', ') : 'no change'}${r.replaced ? ' (tasks will be replaced)' : ''}\n`;
+
+/** Said once (on stderr) when an answer was computed by a manager that knew no leader. */
+export const staleWarning = (reason: string): string =>
+  `WARNING: no leader elected: this answer is this manager's own view and may be stale (${reason})\n`;
+

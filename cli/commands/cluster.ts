@@ -3,7 +3,7 @@
 import type { ClusterUpdate } from '../api.js';
 import * as api from '../api.js';
 import { formatArg, historyLimitArg, hostArg, parseArgs, usageError, type Endpoint } from '../args.js';
-import { ApiClient } from '../client.js';
+import { clientFor } from '../client.js';
 import { printJson, type Io } from '../io.js';
 import { USAGE } from '../usage.js';
 
@@ -40,7 +40,7 @@ export function parseCluster(argv: string[]): ClusterCommand {
 export async function runCluster(argv: string[], io: Io): Promise<number> {
   const c = parseCluster(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io);
   switch (c.cmd) {
     case 'inspect': printJson(io, await api.cluster(client)); return 0;
     case 'update': {

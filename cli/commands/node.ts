@@ -2,7 +2,7 @@
 
 import * as api from '../api.js';
 import { formatArg, hostArg, parseArgs, usageError, type Endpoint } from '../args.js';
-import { ApiClient } from '../client.js';
+import { clientFor } from '../client.js';
 import { printJson, type Io } from '../io.js';
 import { nodeTable } from '../render.js';
 import { USAGE } from '../usage.js';
@@ -29,7 +29,7 @@ export function parseNode(argv: string[]): NodeCommand {
 export async function runNode(argv: string[], io: Io): Promise<number> {
   const c = parseNode(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io);
   switch (c.cmd) {
     case 'ls': {
       const [nodes, info] = await Promise.all([api.nodes(client), api.info(client)]);

@@ -69,6 +69,13 @@ describe('one function per route', () => {
     ['node', (c) => api.node(c, 'n1'), { method: 'GET', url: '/v1/nodes/n1', body: undefined }],
     ['cluster', (c) => api.cluster(c), { method: 'GET', url: '/v1/cluster', body: undefined }],
     ['clusterUpdate', (c) => api.clusterUpdate(c, { taskHistoryLimit: 2 }), { method: 'POST', url: '/v1/cluster/update', body: { spec: { taskHistoryLimit: 2 } } }],
+    ['clusterStatus', (c) => api.clusterStatus(c), { method: 'GET', url: '/v1/cluster/status', body: undefined }],
+    ['joinToken', (c) => api.joinToken(c, 'worker'), { method: 'GET', url: '/v1/cluster/join-token/worker', body: undefined }],
+    ['rotateJoinToken', (c) => api.rotateJoinToken(c, 'manager'), { method: 'POST', url: '/v1/cluster/join-token/manager/rotate', body: undefined }],
+    ['promote', (c) => api.promote(c, 'n 1'), { method: 'POST', url: '/v1/nodes/n%201/promote', body: undefined }],
+    ['demote', (c) => api.demote(c, 'n1'), { method: 'POST', url: '/v1/nodes/n1/demote', body: undefined }],
+    ['removeNode', (c) => api.removeNode(c, 'n1', false), { method: 'DELETE', url: '/v1/nodes/n1', body: undefined }],
+    ['removeNode --force', (c) => api.removeNode(c, 'n1', true), { method: 'DELETE', url: '/v1/nodes/n1?force=true', body: undefined }],
   ])('%s', async (_name, call, want) => {
     await call(client());
     expect(seen).toEqual([want]);
@@ -99,6 +106,78 @@ describe('one function per route', () => {
     answers['GET /v1/services/nope/logs?'] = json(404, { code: ErrorCodes.SERVICE_NOT_FOUND, message: 'service nope not found' });
     const err = await (async () => { for await (const _ of api.logs(client(), 'nope', { follow: false, tail: 'all', timestamps: false })) void _; })().catch((e) => e);
     expect(err).toMatchObject({ code: ErrorCodes.SERVICE_NOT_FOUND, message: 'service nope not found' });
+  });
+});
+
+describe('--consistent and stale answers', () => {
+  const consistent = () => new ApiClient({ socketPath: sock, display: `unix://${sock}` }, { consistent: true });
+
+  it.each<[string, (c: ApiClient) => Promise<unknown>, string]>([
+    ['a GET without a query', (c) => api.nodes(c), 'GET /v1/nodes?consistent=true'],
+    ['a GET with a query', (c) => api.tasks(c, { stack: 's' }), 'GET /v1/tasks?stack=s&consistent=true'],
+    ['a POST is left alone', (c) => api.promote(c, 'n1'), 'POST /v1/nodes/n1/promote'],
+    ['a DELETE is left alone', (c) => api.removeNode(c, 'n1', true), 'DELETE /v1/nodes/n1?force=true'],
+  ])('%s', async (_name, call, want) => {
+    await call(consistent());
+    expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual([want]);
+  });
+
+  it('an answer\'s headers are handed back with its body', async () => {
+    answers['GET /v1/info'] = (res) => { res.writeHead(200, { 'content-type': 'application/json', 'x-tsswarm-index': '7' }); res.end('{"nodeId":"n1"}'); };
+    const r = await client().request<{ nodeId: string }>('GET', '/v1/info');
+    expect(r.body).toEqual({ nodeId: 'n1' });
+    expect(r.headers['x-tsswarm-index']).toBe('7');
+  });
+
+  const stale = (body: unknown, reason = 'no leader: answered from this manager\'s applied state') => (res: ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'x-tsswarm-stale': reason });
+    res.end(JSON.stringify(body));
+  };
+
+  it('a stale answer is reported once on stderr, however many answers are stale', async () => {
+    answers['GET /v1/tasks?stack=s'] = stale([]);
+    answers['GET /v1/stacks'] = stale([{ name: 's', services: 0 }]);
+    answers['GET /v1/nodes'] = stale([]);
+    const io = capture();
+    expect(await run(['stack', 'ps', 's', '--host', `unix://${sock}`], io)).toBe(0);
+    expect(seen.map((x) => x.url)).toEqual(['/v1/tasks?stack=s', '/v1/stacks', '/v1/nodes']);
+    expect(io.stderr).toBe('WARNING: no leader elected: this answer is this manager\'s own view and may be stale (no leader: answered from this manager\'s applied state)\n');
+    expect(io.stdout).toMatch(/^ID +NAME +IMAGE/);
+  });
+
+  it('no warning when the answer is fresh', async () => {
+    answers['GET /v1/stacks'] = json(200, [{ name: 's', services: 1 }]);
+    const io = capture();
+    expect(await run(['stack', 'ls', '--host', `unix://${sock}`], io)).toBe(0);
+    expect(io.stderr).toBe('');
+    expect(io.stdout).toBe('NAME   SERVICES\ns      1\n');
+  });
+
+  it.each([
+    [['service', 'ls', '--consistent'], ['/v1/services?consistent=true']],
+    [['service', 'inspect', 'web', '--consistent'], ['/v1/services/web?consistent=true']],
+    [['stack', 'ls', '--consistent'], ['/v1/stacks?consistent=true']],
+    [['stack', 'ps', 's', '--consistent', '--format', 'json'], ['/v1/tasks?stack=s&consistent=true', '/v1/stacks?consistent=true']],
+    [['service', 'ps', 'web', '--consistent', '--format', 'json'], ['/v1/tasks?service=web&consistent=true']],
+  ])('%j reads through the leader', async (argv, urls) => {
+    answers['GET /v1/services?consistent=true'] = json(200, []);
+    answers['GET /v1/stacks?consistent=true'] = json(200, [{ name: 's', services: 0 }]);
+    answers['GET /v1/tasks?stack=s&consistent=true'] = json(200, []);
+    answers['GET /v1/tasks?service=web&consistent=true'] = json(200, []);
+    const io = capture();
+    expect(await run([...argv, '--host', `unix://${sock}`], io)).toBe(0);
+    expect(seen.map((x) => x.url)).toEqual(urls);
+  });
+
+  it('a write refused for want of a quorum prints the manager\'s message and code', async () => {
+    answers['POST /v1/services/web/scale'] = json(503, { code: ErrorCodes.NO_QUORUM, message: 'no quorum: 1 of 3 voting managers reachable, 2 needed; nothing was changed', details: [] });
+    const io = capture();
+    const before = process.exitCode;
+    try {
+      await main(['service', 'scale', 'web=2', '-d', '--host', `unix://${sock}`], io);
+      expect(process.exitCode).toBe(1);
+    } finally { process.exitCode = before; }
+    expect(io.stderr).toBe('Error: no quorum: 1 of 3 voting managers reachable, 2 needed; nothing was changed (TSW_ERR_NO_QUORUM)\n');
   });
 });
 
