@@ -247,6 +247,44 @@ describe('commands against the stand-in', () => {
     expect(JSON.parse(io.stdout)).toEqual([{ id: 'n1' }]);
   });
 
+  it('node promote/demote/rm: one node at a time, in order, the manager\'s message for each', async () => {
+    answers['POST /v1/nodes/a/promote'] = json(200, { message: 'a will vote once it has caught up (it is a learner now)' });
+    answers['POST /v1/nodes/b/promote'] = json(200, { message: 'b is already a voting manager' });
+    const io = capture();
+    expect(await run(['node', 'promote', 'a', 'b', ...H()], io)).toBe(0);
+    expect(io.stdout).toBe('a will vote once it has caught up (it is a learner now)\nb is already a voting manager\n');
+    expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual(['POST /v1/nodes/a/promote', 'POST /v1/nodes/b/promote']);
+
+    seen = [];
+    answers['DELETE /v1/nodes/a?force=true'] = json(200, { message: 'a removed from the managers' });
+    const rm = capture();
+    expect(await run(['node', 'rm', '--force', 'a', ...H()], rm)).toBe(0);
+    expect(rm.stdout).toBe('a removed from the managers\n');
+    expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual(['DELETE /v1/nodes/a?force=true']);
+  });
+
+  it('node demote stops at the first refusal: later nodes are not asked', async () => {
+    answers['POST /v1/nodes/a/demote'] = json(200, { message: 'a demoted: it no longer votes' });
+    answers['POST /v1/nodes/b/demote'] = json(409, { code: ErrorCodes.QUORUM_AT_RISK, message: 'demoting it would leave 2 voting manager(s), of which 1 answer: a quorum needs 2. Bring managers back first.', details: [] });
+    const io = capture();
+    const before = process.exitCode;
+    try {
+      await main(['node', 'demote', 'a', 'b', 'c', ...H()], io);
+      expect(process.exitCode).toBe(1);
+    } finally { process.exitCode = before; }
+    expect(io.stdout).toBe('a demoted: it no longer votes\n');
+    expect(io.stderr).toBe('Error: demoting it would leave 2 voting manager(s), of which 1 answer: a quorum needs 2. Bring managers back first. (TSW_ERR_QUORUM_AT_RISK)\n');
+    expect(seen.map((x) => x.url)).toEqual(['/v1/nodes/a/demote', '/v1/nodes/b/demote']);
+  });
+
+  it('node ls --consistent reads both of its answers through the leader', async () => {
+    answers['GET /v1/nodes?consistent=true'] = json(200, []);
+    answers['GET /v1/info?consistent=true'] = json(200, { nodeId: 'n1' });
+    const io = capture();
+    expect(await run(['node', 'ls', '--consistent', ...H()], io)).toBe(0);
+    expect(seen.map((x) => x.url).sort()).toEqual(['/v1/info?consistent=true', '/v1/nodes?consistent=true']);
+  });
+
   it('cluster update', async () => {
     const io = capture();
     expect(await run(['cluster', 'update', '--task-history-limit', '4', ...H()], io)).toBe(0);
