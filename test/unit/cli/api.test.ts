@@ -285,6 +285,67 @@ describe('commands against the stand-in', () => {
     expect(seen.map((x) => x.url).sort()).toEqual(['/v1/info?consistent=true', '/v1/nodes?consistent=true']);
   });
 
+  const member = (x: string, o: Record<string, unknown> = {}) => ({ nodeId: x.repeat(20), raftId: x.charCodeAt(0) - 96, addr: `10.0.0.${x.charCodeAt(0) - 96}:4242`, role: 'follower', voter: true, reachable: true, applied: 10, lag: 0, ...o });
+  const healthy = { clusterId: 'c1', leader: 'a'.repeat(20), quorum: 2, voters: 3, tolerates: 1, commitIndex: 10, warnings: [],
+    managers: [member('a', { role: 'leader' }), member('b'), member('c')] };
+
+  it('cluster status: the table; --format json: the status as is', async () => {
+    answers['GET /v1/cluster/status'] = json(200, healthy);
+    const io = capture();
+    expect(await run(['cluster', 'status', ...H()], io)).toBe(0);
+    expect(io.stdout).toMatch(/^NODE ID +ADDRESS +RAFT ROLE +VOTER +REACHABLE +APPLIED +LAG\naaaaaaaaaaaa +10\.0\.0\.1:4242 +leader +yes +yes +10 +0\n/);
+    expect(io.stdout).toMatch(/\nQuorum: 2 of 3 voting managers \(tolerates 1 failure\)\n$/);
+    const j = capture();
+    expect(await run(['cluster', 'status', '--format', 'json', ...H()], j)).toBe(0);
+    expect(JSON.parse(j.stdout)).toEqual(healthy);
+  });
+
+  it('cluster status with no leader: this manager\'s view, said on stdout and warned on stderr', async () => {
+    const stale = { ...healthy, leader: undefined, stale: true, managers: [member('a', { role: 'preCandidate' }), member('b', { role: 'unreachable', reachable: false }), member('c', { role: 'unreachable', reachable: false })] };
+    answers['GET /v1/cluster/status'] = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-tsswarm-stale': 'no leader answered: this manager\'s own view' });
+      res.end(JSON.stringify(stale));
+    };
+    const io = capture();
+    expect(await run(['cluster', 'status', ...H()], io)).toBe(0);
+    expect(io.stdout).toMatch(/\nNo leader answered: this is the view of the manager asked, on its own; it may be out of date\.\n$/);
+    expect(io.stderr).toBe('WARNING: no leader elected: this answer is this manager\'s own view and may be stale (no leader answered: this manager\'s own view)\n');
+    // recover: no quorum, exit code 1, the force-new-cluster plan.
+    const r = capture();
+    expect(await run(['cluster', 'recover', ...H()], r)).toBe(1);
+    expect(r.stdout).toMatch(/^No quorum: 1 of 3 voting managers answer, 2 are needed/);
+    expect(r.stdout).toMatch(/\n {7}tsswarm manager --force-new-cluster --data-dir <its --data-dir>\n/);
+  });
+
+  it('cluster recover: healthy, exit code 0; --format json: the health and the plan', async () => {
+    answers['GET /v1/cluster/status'] = json(200, healthy);
+    const io = capture();
+    expect(await run(['cluster', 'recover', ...H()], io)).toBe(0);
+    expect(io.stdout).toMatch(/^The cluster is healthy: all 3 voting managers answer/);
+    const j = capture();
+    expect(await run(['cluster', 'recover', '--format', 'json', ...H()], j)).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ health: 'healthy', plan: [expect.stringMatching(/^The cluster is healthy/), expect.stringMatching(/^Rule: /)] });
+  });
+
+  it('cluster join-token: GET, or --rotate: POST first; -q: the token only', async () => {
+    const t = { role: 'manager', token: 'TSWTKN-1-abc-def', command: 'tsswarm manager --join 10.0.0.1:4242 --token TSWTKN-1-abc-def --listen-addr HOST:PORT --data-dir DIR' };
+    answers['GET /v1/cluster/join-token/manager'] = json(200, t);
+    answers['POST /v1/cluster/join-token/manager/rotate'] = json(200, t);
+    const io = capture();
+    expect(await run(['cluster', 'join-token', 'manager', ...H()], io)).toBe(0);
+    expect(io.stdout).toBe(`To add a manager to this cluster, run the following command:\n\n    ${t.command}\n`);
+    const q = capture();
+    expect(await run(['cluster', 'join-token', '--rotate', '-q', 'manager', ...H()], q)).toBe(0);
+    expect(q.stdout).toBe('TSWTKN-1-abc-def\n');
+    expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /v1/cluster/join-token/manager', 'POST /v1/cluster/join-token/manager/rotate']);
+  });
+
+  it('cluster inspect --consistent', async () => {
+    const io = capture();
+    expect(await run(['cluster', 'inspect', '--consistent', ...H()], io)).toBe(0);
+    expect(seen.map((x) => x.url)).toEqual(['/v1/cluster?consistent=true']);
+  });
+
   it('cluster update', async () => {
     const io = capture();
     expect(await run(['cluster', 'update', '--task-history-limit', '4', ...H()], io)).toBe(0);
