@@ -120,3 +120,6 @@ export function joinTokenText(t: JoinTokenResponse, o: { quiet: boolean; rotated
     `To add a ${t.role} to this cluster, run the following command:\n\n    ${t.command}\n`;
 }
 
+/** `cluster backup`'s last line. */
+export const backupSummary = (index: number | undefined, file: string, bytes: number): string =>
+  `Backup of the cluster state at ${index === undefined ? 'an index the manager did not give' : `index ${index}`} written to ${file === '-' ? 'stdout' : file} (${plural(bytes, 'byte')})\n`;

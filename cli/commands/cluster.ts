@@ -1,15 +1,16 @@
 // The cluster: settings (`cluster inspect|update`), its managers (`cluster status`, `cluster
-// recover`), and join tokens (`cluster join-token`).
+// recover`), join tokens (`cluster join-token`), and backups (`cluster backup`).
 
 import type { ClusterUpdate, JoinRole } from '../api.js';
 import * as api from '../api.js';
 import {
   choiceArg, formatArg, historyLimitArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options,
 } from '../args.js';
+import { checkTarget, writeFileAtomic, writeStream } from '../backup.js';
 import { clientFor } from '../client.js';
 import { printJson, type Io } from '../io.js';
 import { clusterHealth, recoveryPlan } from '../recover.js';
-import { clusterStatusText, joinTokenText } from '../render.js';
+import { backupSummary, clusterStatusText, joinTokenText } from '../render.js';
 import { USAGE } from '../usage.js';
 
 export type ClusterCommand = { cmd: 'help' }
@@ -17,9 +18,10 @@ export type ClusterCommand = { cmd: 'help' }
   | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; json: boolean }
   | { cmd: 'status'; host: Endpoint; json: boolean }
   | { cmd: 'join-token'; host: Endpoint; role: JoinRole; quiet: boolean; rotate: boolean; json: boolean }
+  | { cmd: 'backup'; host: Endpoint; file: string; force: boolean }
   | { cmd: 'recover'; host: Endpoint; json: boolean };
 
-const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'recover'] as const;
+const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'backup', 'recover'] as const;
 
 const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
   inspect: READ,
@@ -30,6 +32,7 @@ const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
   },
   status: {},
   'join-token': { quiet: { type: 'boolean', short: 'q' }, rotate: { type: 'boolean' } },
+  backup: { force: { type: 'boolean', short: 'f' } },
   recover: {},
 };
 
@@ -48,6 +51,13 @@ export function parseCluster(argv: string[]): ClusterCommand {
       const role = choiceArg('ROLE', positionals[0], ['worker', 'manager'] as const);
       if (v.quiet && json) usageError('--quiet and --format json exclude each other');
       return { cmd: 'join-token', host: hostArg(v.host), role, quiet: !!v.quiet, rotate: !!v.rotate, json };
+    }
+    case 'backup': {
+      if (positionals.length === 0) usageError('cluster backup needs a FILE (- for stdout)');
+      if (positionals.length > 1) usageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
+      if (json) usageError('cluster backup writes bytes: --format json does not apply');
+      if (positionals[0] === '-' && v.force) usageError('--force replaces a FILE: it does not apply to - (stdout)');
+      return { cmd: 'backup', host: hostArg(v.host), file: positionals[0], force: !!v.force };
     }
   }
   if (positionals.length) usageError(`cluster ${s} takes no arguments, got ${positionals.join(' ')}`);
@@ -88,6 +98,17 @@ export async function runCluster(argv: string[], io: Io): Promise<number> {
     case 'join-token': {
       const t = c.rotate ? await api.rotateJoinToken(client, c.role) : await api.joinToken(client, c.role);
       if (c.json) printJson(io, t); else io.out(joinTokenText(t, { quiet: c.quiet, rotated: c.rotate }));
+      return 0;
+    }
+    case 'backup': {
+      const toStdout = c.file === '-';
+      if (toStdout && io.tty) usageError('refusing to write the backup to a terminal: redirect stdout, or give a FILE');
+      if (!toStdout) await checkTarget(c.file, c.force);
+      const b = await api.backup(client);
+      const bytes = toStdout
+        ? await writeStream(b.stream, io.binary ?? process.stdout, b.length)
+        : await writeFileAtomic(c.file, b.stream, { force: c.force, expectedBytes: b.length });
+      (toStdout ? io.err : io.out)(backupSummary(b.index, c.file, bytes));
       return 0;
     }
     case 'recover': {

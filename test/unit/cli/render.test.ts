@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import type { NodeObj, TaskObj } from '../../../common/api/objects.js';
 import type { ClusterStatus, DeployPlan, ServiceChange, ServiceView } from '../../../common/api/types.js';
 import {
-  changedServices, clusterStatusText, describeChange, filterTasks, joinTokenText, logText, nodeTable, planLines, serviceTable,
+  backupSummary, changedServices, clusterStatusText, describeChange, filterTasks, joinTokenText, logText, nodeTable, planLines, serviceTable,
   sortTasks, staleWarning, taskRows, updateSummary,
 } from '../../../cli/render.js';
 
@@ -183,7 +183,7 @@ describe('cluster status', () => {
   });
 });
 
-describe('join tokens, stale answers', () => {
+describe('join tokens, backups, stale answers', () => {
   const manager = { role: 'manager' as const, token: 'TSWTKN-1-abc-def', command: 'tsswarm manager --join 10.0.0.1:4242 --token TSWTKN-1-abc-def --listen-addr HOST:PORT --data-dir DIR' };
   const worker = { role: 'worker' as const, token: 'TSWTKN-1-abc-ghi', command: 'tsswarm agent --join 10.0.0.1:4242 --token TSWTKN-1-abc-ghi' };
 
@@ -195,6 +195,12 @@ describe('join tokens, stale answers', () => {
     [manager, true, true, 'TSWTKN-1-abc-def\n'],
   ])('%#: %j quiet=%s rotated=%s', (t, quiet, rotated, want) => {
     expect(joinTokenText(t, { quiet, rotated })).toBe(want);
+  });
+
+  it('backup summaries', () => {
+    expect(backupSummary(42, '/backups/c.bin', 1234)).toBe('Backup of the cluster state at index 42 written to /backups/c.bin (1234 bytes)\n');
+    expect(backupSummary(1, '-', 1)).toBe('Backup of the cluster state at index 1 written to stdout (1 byte)\n');
+    expect(backupSummary(undefined, 'b', 0)).toBe('Backup of the cluster state at an index the manager did not give written to b (0 bytes)\n');
   });
 
   it('the stale warning', () => {
