@@ -4,10 +4,10 @@
 import type { StackSpec } from '../common/spec.js';
 import type { ClusterObj, ClusterSpec, NodeObj, TaskObj } from '../common/api/objects.js';
 import type {
-  DeployResponse, InfoResponse, LogLineView, RollbackResponse, ScaleResponse, ServiceUpdateFlags, ServiceUpdateResponse,
-  ServiceView, StackRemoveResponse, StackSummary,
+  ClusterStatus, DeployResponse, InfoResponse, JoinTokenResponse, LogLineView, RollbackResponse, ScaleResponse, ServiceUpdateFlags,
+  ServiceUpdateResponse, ServiceView, StackRemoveResponse, StackSummary,
 } from '../common/api/types.js';
-import { errorFrom, type ApiClient } from './client.js';
+import { errorOf, header, type ApiClient } from './client.js';
 
 export interface ClusterUpdateResult { kind: 'cluster'; id: 'default'; spec: ClusterSpec }
 /** A settings patch as the API takes it: `allowedBindPaths: null` removes the allow-list. */
@@ -51,11 +51,7 @@ export async function* logs(c: ApiClient, ref: string, o: LogOptions): AsyncGene
   if (o.tail !== 'all') q.set('tail', String(o.tail));
   if (o.timestamps) q.set('timestamps', '1');
   const res = await c.raw('GET', `/v1/services/${seg(ref)}/logs?${q}`);
-  if (res.status >= 400) {
-    let body = '';
-    for await (const chunk of res.stream) body += String(chunk);
-    throw errorFrom(res.status, body);
-  }
+  if (res.status >= 400) throw await errorOf(res);
   // A character may be split across chunks: decode as a stream.
   const utf8 = new TextDecoder();
   let buf = '';
@@ -78,3 +74,43 @@ export const cluster = (c: ApiClient): Promise<ClusterObj> => c.call('GET', '/v1
 
 export const clusterUpdate = (c: ApiClient, spec: ClusterUpdate): Promise<ClusterUpdateResult> =>
   c.call('POST', '/v1/cluster/update', { spec });
+
+/** Every manager, its Raft role, reachability and lag (the leader's view, or this manager's own, marked stale). */
+export const clusterStatus = (c: ApiClient): Promise<ClusterStatus> => c.call('GET', '/v1/cluster/status');
+
+export type JoinRole = JoinTokenResponse['role'];
+
+export const joinToken = (c: ApiClient, role: JoinRole): Promise<JoinTokenResponse> => c.call('GET', `/v1/cluster/join-token/${seg(role)}`);
+
+export const rotateJoinToken = (c: ApiClient, role: JoinRole): Promise<JoinTokenResponse> =>
+  c.call('POST', `/v1/cluster/join-token/${seg(role)}/rotate`);
+
+/** What the membership routes answer. */
+export interface MessageResponse { message: string }
+
+/** A learner manager votes again once it has caught up. */
+export const promote = (c: ApiClient, ref: string): Promise<MessageResponse> => c.call('POST', `/v1/nodes/${seg(ref)}/promote`);
+
+/** A voting manager stops voting (refused if the rest would not make a quorum). */
+export const demote = (c: ApiClient, ref: string): Promise<MessageResponse> => c.call('POST', `/v1/nodes/${seg(ref)}/demote`);
+
+/** A node leaves the cluster: a manager (demoted first, unless `force`), or a worker (down, unless `force`). */
+export const removeNode = (c: ApiClient, ref: string, force: boolean): Promise<MessageResponse> =>
+  c.call('DELETE', `/v1/nodes/${seg(ref)}${force ? '?force=true' : ''}`);
+
+/** A backup as it arrives: the store index it was taken at, its size when announced, and its bytes. */
+export interface BackupStream {
+  /** `x-tsswarm-index` (absent if the manager did not say). */
+  index?: number;
+  /** `content-length` (absent for a chunked answer). */
+  length?: number;
+  stream: NodeJS.ReadableStream;
+}
+
+/** A consistent snapshot of the whole store (checksummed bytes `manager --init --restore FILE` reads). */
+export async function backup(c: ApiClient): Promise<BackupStream> {
+  const res = await c.raw('GET', '/v1/cluster/backup');
+  if (res.status >= 400) throw await errorOf(res);
+  const num = (v: string): number | undefined => (/^\d{1,16}$/.test(v) ? Number(v) : undefined);
+  return { index: num(header(res.headers['x-tsswarm-index'])), length: num(header(res.headers['content-length'])), stream: res.stream };
+}

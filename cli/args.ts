@@ -26,6 +26,14 @@ export const COMMON = {
   help: { type: 'boolean', short: 'h' },
 } as const satisfies Options;
 
+/** Options of the commands that only read: `--consistent` asks the leader rather than this manager's applied state. */
+export const READ = {
+  consistent: { type: 'boolean' },
+} as const satisfies Options;
+
+/** `--consistent`, present in a command only when given. */
+export const readOpts = (v: Parsed['values']): { consistent?: true } => (v.consistent ? { consistent: true } : {});
+
 /** A refused argument: TSW_ERR_INVALID_ARGUMENT with `message` as is. */
 export function invalid(message: string): never {
   throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, message);

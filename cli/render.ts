@@ -1,8 +1,8 @@
 // What the commands print, as pure functions of what the API returned: deploy plans, the
-// task, service, stack and node tables, log lines. cli/format.ts holds the building blocks.
+// task, service, stack and node tables, log lines, the managers' status, join tokens. cli/format.ts holds the building blocks.
 
 import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
-import type { DeployPlan, LogLineView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
+import type { ClusterStatus, DeployPlan, JoinTokenResponse, LogLineView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
 import type { ServiceUpdateResponse } from '../common/api/types.js';
 import type { TaskFilter } from './args.js';
 import { cap, ports, table, taskState, trunc } from './format.js';
@@ -92,3 +92,34 @@ export function logText(l: LogLineView): string {
 /** `service update`'s one-line answer. */
 export const updateSummary = (r: ServiceUpdateResponse, dryRun: boolean): string =>
   `${dryRun ? 'Would update' : 'Updated'} ${r.service}: ${r.fields.length ? r.fields.join(', ') : 'no change'}${r.replaced ? ' (tasks will be replaced)' : ''}\n`;
+
+/** Said once (on stderr) when an answer was computed by a manager that knew no leader. */
+export const staleWarning = (reason: string): string =>
+  `WARNING: no leader elected: this answer is this manager's own view and may be stale (${reason})\n`;
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+const orDash = (x: number | string | undefined): string => (x === undefined || x === '' ? '-' : String(x));
+
+/** `cluster status`: one row per manager, then the quorum, the warnings, and whose view it is. */
+export function clusterStatusText(s: ClusterStatus): string {
+  const rows = s.managers.map((m) => [
+    orDash(m.nodeId.slice(0, 12)), orDash(m.addr), m.role, yesNo(m.voter), yesNo(m.reachable), orDash(m.applied), orDash(m.lag),
+  ]);
+  const lines = [
+    `Quorum: ${s.quorum} of ${plural(s.voters, 'voting manager')} (tolerates ${plural(s.tolerates, 'failure')})`,
+    ...s.warnings.map((w) => `WARNING: ${w}`),
+    ...(s.stale ? ['No leader answered: this is the view of the manager asked, on its own; it may be out of date.'] : []),
+  ];
+  return table(['NODE ID', 'ADDRESS', 'RAFT ROLE', 'VOTER', 'REACHABLE', 'APPLIED', 'LAG'], rows) + '\n' + lines.join('\n') + '\n';
+}
+
+/** `cluster join-token`: the command to run on a new member, as docker prints it; only the token with `quiet`. */
+export function joinTokenText(t: JoinTokenResponse, o: { quiet: boolean; rotated: boolean }): string {
+  if (o.quiet) return `${t.token}\n`;
+  return (o.rotated ? `Successfully rotated ${t.role} join token.\n\n` : '') +
+    `To add a ${t.role} to this cluster, run the following command:\n\n    ${t.command}\n`;
+}
+
+/** `cluster backup`'s last line. */
+export const backupSummary = (index: number | undefined, file: string, bytes: number): string =>
+  `Backup of the cluster state at ${index === undefined ? 'an index the manager did not give' : `index ${index}`} written to ${file === '-' ? 'stdout' : file} (${plural(bytes, 'byte')})\n`;

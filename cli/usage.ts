@@ -7,10 +7,20 @@ export const USAGE = `Usage: tsswarm COMMAND
 A Swarm-like container orchestrator.
 
 Daemons:
-  manager [--init [--task-history-limit N]] [--data-dir DIR] [--no-agent] [--listen ADDR] [--log-level LEVEL]
-                                   run a manager (with an embedded agent)
+  manager --init [--listen-addr HOST:PORT] [--advertise-addr HOST:PORT] [--restore FILE] [--task-history-limit N]
+                                   start a new cluster and its first manager (--restore: from a \`cluster backup\` FILE)
+  manager --join HOST:PORT --token TOKEN [--listen-addr HOST:PORT] [--advertise-addr HOST:PORT] --data-dir DIR
+                                   join the cluster of the manager at HOST:PORT as a manager (a new, empty data dir)
+  manager --force-new-cluster --data-dir DIR
+                                   restart a surviving manager as a one-manager cluster (quorum lost for good)
+  manager [--data-dir DIR]         restart a manager from its data dir
+          every manager: [--data-dir DIR] [--no-agent] [--listen HOST:PORT] [--log-level LEVEL]
+          --listen-addr: where managers and agents reach it (default 0.0.0.0:4242; \`npm run up\`: 127.0.0.1:4242);
+          --advertise-addr: the address others are told (default: the first non-loopback address, that port)
+  agent --join HOST:PORT --token TOKEN [--data-dir DIR]
+                                   run an agent that joins the cluster of the manager at HOST:PORT
   agent --manager ADDR [--data-dir DIR]
-                                   run an agent that joins a manager
+                                   run an agent connected to one manager (host:port or unix:///path/dispatcher.sock)
 
 Stacks:
   config [-c FILE]... [--profile P]... [--format yaml|json]     print the normalised stack
@@ -18,15 +28,18 @@ Stacks:
                                    deploy or update a stack, waiting until it converged
                                    (--profile: also deploy the services of profile P; default
                                    COMPOSE_PROFILES, comma-separated)
-  stack ls                         list stacks
-  stack ps STACK [--no-trunc]      list the tasks of a stack
+  stack ls [--consistent]          list stacks
+  stack ps STACK [--no-trunc] [--consistent]
+                                   list the tasks of a stack
   stack rm STACK [--volumes] [--detach] [--timeout 5m]
                                    remove a stack and wait until its tasks stopped (named volumes are kept unless --volumes)
 
 Services:
-  service ls [--stack S]           list services
-  service ps SERVICE [--no-trunc] [--filter desired-state=running]
-  service inspect SERVICE          show a service as JSON
+  service ls [--stack S] [--consistent]
+                                   list services
+  service ps SERVICE [--no-trunc] [--filter desired-state=running] [--consistent]
+  service inspect SERVICE [--consistent]
+                                   show a service as JSON
   service scale SERVICE=N [SERVICE=N...] [--detach]
   service update [--image I] [--env-add K=V] [--env-rm K] [--replicas N] [--publish-add P] [--publish-rm P]
                  [--constraint-add C] [--constraint-rm C] [--update-parallelism N] [--update-order start-first]
@@ -38,11 +51,23 @@ Services:
   service logs SERVICE [-f] [--tail N] [-t]
 
 Nodes:
-  node ls                          list nodes
-  node inspect NODE|self           show a node as JSON (self: the manager's own)
+  node ls [--consistent]           list nodes
+  node inspect NODE|self [--consistent]
+                                   show a node as JSON (self: the manager's own)
+  node promote NODE...             make managers that do not vote (learners) vote again, once caught up
+  node demote NODE...              make voting managers stop voting (refused if the rest would not make a quorum)
+  node rm [--force] NODE...        remove nodes: a manager once demoted (or --force), a worker once down (or --force)
 
 Cluster:
-  cluster inspect                  show the cluster settings as JSON
+  cluster status                   the managers: Raft role, voter, reachable, applied index, lag; the quorum, warnings
+  cluster join-token worker|manager [-q] [--rotate]
+                                   print the command a new agent or manager joins with (-q: the token only;
+                                   --rotate: replace the token first)
+  cluster backup FILE|- [--force]  write a consistent snapshot of the cluster state to FILE (0600; - : stdout),
+                                   for \`manager --init --restore FILE\`; an existing FILE is kept unless --force
+  cluster recover                  the commands that bring the cluster back to its number of voting managers
+                                   after a loss (exit code 0: nothing to do)
+  cluster inspect [--consistent]   show the cluster settings as JSON
   cluster update --task-history-limit N
                                    tasks kept per slot in \`service ps\`, the live one included (default 5)
   cluster update --bind-allow PATH [--bind-allow PATH...] | --bind-allow-any
@@ -52,6 +77,9 @@ Global options:
   -H, --host URL       manager to talk to (unix:///path/tsswarm.sock); default $TSSWARM_HOST,
                        then the socket in ${defaultDataDir()}
   --format json        machine-readable output
+  --consistent         reads: answered by the leader, up to date (default: by the manager asked, from
+                       what it has applied). An answer from a manager that knows no leader is marked,
+                       and a warning said on stderr
   --log-level LEVEL    daemons: trace, debug, info, warn, error
   -h, --help           this text (also after any command)
   version              print the version

@@ -1,29 +1,71 @@
-// Cluster-wide settings: `cluster inspect|update`.
+// The cluster: settings (`cluster inspect|update`), its managers (`cluster status`, `cluster
+// recover`), join tokens (`cluster join-token`), and backups (`cluster backup`).
 
-import type { ClusterUpdate } from '../api.js';
+import type { ClusterUpdate, JoinRole } from '../api.js';
 import * as api from '../api.js';
-import { formatArg, historyLimitArg, hostArg, parseArgs, usageError, type Endpoint } from '../args.js';
-import { ApiClient } from '../client.js';
+import {
+  choiceArg, formatArg, historyLimitArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options,
+} from '../args.js';
+import { checkTarget, writeFileAtomic, writeStream } from '../backup.js';
+import { clientFor } from '../client.js';
 import { printJson, type Io } from '../io.js';
+import { clusterHealth, recoveryPlan } from '../recover.js';
+import { backupSummary, clusterStatusText, joinTokenText } from '../render.js';
 import { USAGE } from '../usage.js';
 
 export type ClusterCommand = { cmd: 'help' }
-  | { cmd: 'inspect'; host: Endpoint }
-  | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; json: boolean };
+  | { cmd: 'inspect'; host: Endpoint; consistent?: true }
+  | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; json: boolean }
+  | { cmd: 'status'; host: Endpoint; json: boolean }
+  | { cmd: 'join-token'; host: Endpoint; role: JoinRole; quiet: boolean; rotate: boolean; json: boolean }
+  | { cmd: 'backup'; host: Endpoint; file: string; force: boolean }
+  | { cmd: 'recover'; host: Endpoint; json: boolean };
+
+const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'backup', 'recover'] as const;
+
+const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
+  inspect: READ,
+  update: {
+    'task-history-limit': { type: 'string' },
+    'bind-allow': { type: 'string', multiple: true },
+    'bind-allow-any': { type: 'boolean' },
+  },
+  status: {},
+  'join-token': { quiet: { type: 'boolean', short: 'q' }, rotate: { type: 'boolean' } },
+  backup: { force: { type: 'boolean', short: 'f' } },
+  recover: {},
+};
 
 export function parseCluster(argv: string[]): ClusterCommand {
   const [sub, ...rest] = argv;
   if (sub === '-h' || sub === '--help') return { cmd: 'help' };
-  if (sub !== 'inspect' && sub !== 'update') usageError(`unknown cluster command ${JSON.stringify(sub ?? '')} (inspect, update)`);
-  const { values: v, positionals } = parseArgs(rest, sub === 'update' ? {
-    'task-history-limit': { type: 'string' },
-    'bind-allow': { type: 'string', multiple: true },
-    'bind-allow-any': { type: 'boolean' },
-  } : {});
+  if (!(SUBCOMMANDS as readonly string[]).includes(sub ?? '')) usageError(`unknown cluster command ${JSON.stringify(sub ?? '')} (${SUBCOMMANDS.join(', ')})`);
+  const s = sub as (typeof SUBCOMMANDS)[number];
+  const { values: v, positionals } = parseArgs(rest, OPTIONS[s]);
   if (v.help) return { cmd: 'help' };
-  if (positionals.length) usageError(`cluster ${sub} takes no arguments, got ${positionals.join(' ')}`);
   const json = formatArg(v.format) === 'json';
-  if (sub === 'inspect') return { cmd: 'inspect', host: hostArg(v.host) };
+  switch (s) {
+    case 'join-token': {
+      if (positionals.length === 0) usageError('cluster join-token needs a ROLE: worker or manager');
+      if (positionals.length > 1) usageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
+      const role = choiceArg('ROLE', positionals[0], ['worker', 'manager'] as const);
+      if (v.quiet && json) usageError('--quiet and --format json exclude each other');
+      return { cmd: 'join-token', host: hostArg(v.host), role, quiet: !!v.quiet, rotate: !!v.rotate, json };
+    }
+    case 'backup': {
+      if (positionals.length === 0) usageError('cluster backup needs a FILE (- for stdout)');
+      if (positionals.length > 1) usageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
+      if (json) usageError('cluster backup writes bytes: --format json does not apply');
+      if (positionals[0] === '-' && v.force) usageError('--force replaces a FILE: it does not apply to - (stdout)');
+      return { cmd: 'backup', host: hostArg(v.host), file: positionals[0], force: !!v.force };
+    }
+  }
+  if (positionals.length) usageError(`cluster ${s} takes no arguments, got ${positionals.join(' ')}`);
+  switch (s) {
+    case 'inspect': return { cmd: 'inspect', host: hostArg(v.host), ...readOpts(v) };
+    case 'status': return { cmd: 'status', host: hostArg(v.host), json };
+    case 'recover': return { cmd: 'recover', host: hostArg(v.host), json };
+  }
   const spec: ClusterUpdate = {};
   if (v['task-history-limit'] !== undefined) spec.taskHistoryLimit = historyLimitArg(v['task-history-limit']);
   const allow = v['bind-allow'] as string[] | undefined;
@@ -40,13 +82,42 @@ export function parseCluster(argv: string[]): ClusterCommand {
 export async function runCluster(argv: string[], io: Io): Promise<number> {
   const c = parseCluster(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io, { consistent: c.cmd === 'inspect' && c.consistent });
   switch (c.cmd) {
     case 'inspect': printJson(io, await api.cluster(client)); return 0;
     case 'update': {
       const r = await api.clusterUpdate(client, c.spec);
       if (c.json) printJson(io, r); else io.out('Cluster updated\n');
       return 0;
+    }
+    case 'status': {
+      const st = await api.clusterStatus(client);
+      if (c.json) printJson(io, st); else io.out(clusterStatusText(st));
+      return 0;
+    }
+    case 'join-token': {
+      const t = c.rotate ? await api.rotateJoinToken(client, c.role) : await api.joinToken(client, c.role);
+      if (c.json) printJson(io, t); else io.out(joinTokenText(t, { quiet: c.quiet, rotated: c.rotate }));
+      return 0;
+    }
+    case 'backup': {
+      const toStdout = c.file === '-';
+      if (toStdout && io.tty) usageError('refusing to write the backup to a terminal: redirect stdout, or give a FILE');
+      if (!toStdout) await checkTarget(c.file, c.force);
+      const b = await api.backup(client);
+      const bytes = toStdout
+        ? await writeStream(b.stream, io.binary ?? process.stdout, b.length)
+        : await writeFileAtomic(c.file, b.stream, { force: c.force, expectedBytes: b.length });
+      (toStdout ? io.err : io.out)(backupSummary(b.index, c.file, bytes));
+      return 0;
+    }
+    case 'recover': {
+      const st = await api.clusterStatus(client);
+      const health = clusterHealth(st);
+      const plan = recoveryPlan(st);
+      if (c.json) printJson(io, { health, plan });
+      else io.out(plan.join('\n') + '\n');
+      return health === 'healthy' ? 0 : 1;
     }
   }
 }

@@ -1,35 +1,52 @@
-// Nodes: `node ls|inspect`.
+// Nodes: `node ls|inspect`, and the managers' membership: `node promote|demote|rm`.
 
 import * as api from '../api.js';
-import { formatArg, hostArg, parseArgs, usageError, type Endpoint } from '../args.js';
-import { ApiClient } from '../client.js';
+import { formatArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options } from '../args.js';
+import { clientFor } from '../client.js';
 import { printJson, type Io } from '../io.js';
 import { nodeTable } from '../render.js';
 import { USAGE } from '../usage.js';
 
 export type NodeCommand = { cmd: 'help' }
-  | { cmd: 'ls'; host: Endpoint; json: boolean }
-  | { cmd: 'inspect'; host: Endpoint; nodes: string[] };
+  | { cmd: 'ls'; host: Endpoint; json: boolean; consistent?: true }
+  | { cmd: 'inspect'; host: Endpoint; nodes: string[]; consistent?: true }
+  | { cmd: 'promote' | 'demote'; host: Endpoint; nodes: string[] }
+  | { cmd: 'rm'; host: Endpoint; nodes: string[]; force: boolean };
+
+const SUBCOMMANDS: Record<string, { cmd: Exclude<NodeCommand['cmd'], 'help'>; options: Options }> = {
+  ls: { cmd: 'ls', options: READ },
+  list: { cmd: 'ls', options: READ },
+  inspect: { cmd: 'inspect', options: READ },
+  promote: { cmd: 'promote', options: {} },
+  demote: { cmd: 'demote', options: {} },
+  rm: { cmd: 'rm', options: { force: { type: 'boolean', short: 'f' } } },
+  remove: { cmd: 'rm', options: { force: { type: 'boolean', short: 'f' } } },
+};
 
 export function parseNode(argv: string[]): NodeCommand {
   const [sub, ...rest] = argv;
   if (sub === '-h' || sub === '--help') return { cmd: 'help' };
-  if (sub !== 'ls' && sub !== 'list' && sub !== 'inspect') usageError(`unknown node command ${JSON.stringify(sub ?? '')} (ls, inspect)`);
-  const { values: v, positionals } = parseArgs(rest, {});
+  const s = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub) ? SUBCOMMANDS[sub] : undefined;
+  if (!s) return usageError(`unknown node command ${JSON.stringify(sub ?? '')} (ls, inspect, promote, demote, rm)`);
+  const { values: v, positionals } = parseArgs(rest, s.options);
   if (v.help) return { cmd: 'help' };
   const json = formatArg(v.format) === 'json';
-  if (sub === 'inspect') {
-    if (positionals.length === 0) usageError('node inspect needs a NODE');
-    return { cmd: 'inspect', host: hostArg(v.host), nodes: positionals };
+  if (s.cmd === 'ls') {
+    if (positionals.length) usageError(`node ${sub} takes no arguments, got ${positionals.join(' ')}`);
+    return { cmd: 'ls', host: hostArg(v.host), json, ...readOpts(v) };
   }
-  if (positionals.length) usageError(`node ${sub} takes no arguments, got ${positionals.join(' ')}`);
-  return { cmd: 'ls', host: hostArg(v.host), json };
+  if (positionals.length === 0) usageError(`node ${sub} needs a NODE`);
+  switch (s.cmd) {
+    case 'inspect': return { cmd: 'inspect', host: hostArg(v.host), nodes: positionals, ...readOpts(v) };
+    case 'rm': return { cmd: 'rm', host: hostArg(v.host), nodes: positionals, force: !!v.force };
+    default: return { cmd: s.cmd, host: hostArg(v.host), nodes: positionals };
+  }
 }
 
 export async function runNode(argv: string[], io: Io): Promise<number> {
   const c = parseNode(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io, { consistent: (c.cmd === 'ls' || c.cmd === 'inspect') && c.consistent });
   switch (c.cmd) {
     case 'ls': {
       const [nodes, info] = await Promise.all([api.nodes(client), api.info(client)]);
@@ -41,6 +58,14 @@ export async function runNode(argv: string[], io: Io): Promise<number> {
       // `self` is the node the manager runs on.
       const self = c.nodes.includes('self') ? (await api.info(client)).nodeId : undefined;
       printJson(io, await Promise.all(c.nodes.map((n) => api.node(client, n === 'self' ? self! : n))));
+      return 0;
+    }
+    case 'promote': case 'demote': case 'rm': {
+      // One membership change at a time, in the order given; the first refusal stops the rest.
+      for (const n of c.nodes) {
+        const r = c.cmd === 'rm' ? await api.removeNode(client, n, c.force) : c.cmd === 'promote' ? await api.promote(client, n) : await api.demote(client, n);
+        io.out(`${r.message}\n`);
+      }
       return 0;
     }
   }

@@ -4,10 +4,10 @@ import { LIMITS } from '../../common/api/limits.js';
 import type { ServiceUpdateFlags } from '../../common/api/types.js';
 import * as api from '../api.js';
 import {
-  choiceArg, durationArg, formatArg, hostArg, intArg, invalid, numberArg, parseArgs, scaleArg, sizeArg, tailArg, usageError,
-  type Endpoint, type Options, type Parsed,
+  choiceArg, durationArg, formatArg, hostArg, intArg, invalid, numberArg, parseArgs, READ, readOpts, scaleArg, sizeArg, tailArg,
+  usageError, type Endpoint, type Options, type Parsed,
 } from '../args.js';
-import { ApiClient } from '../client.js';
+import { clientFor } from '../client.js';
 import { followServices } from '../deploy-watch.js';
 import { printJson, type Io } from '../io.js';
 import { logText, serviceTable, updateSummary } from '../render.js';
@@ -15,9 +15,9 @@ import { USAGE } from '../usage.js';
 import { PS_OPTIONS, printTasks, taskView, type TaskView } from './tasks.js';
 
 export type ServiceCommand = { cmd: 'help' }
-  | { cmd: 'ls'; host: Endpoint; stack?: string; json: boolean }
-  | { cmd: 'ps'; host: Endpoint; services: string[]; view: TaskView }
-  | { cmd: 'inspect'; host: Endpoint; services: string[] }
+  | { cmd: 'ls'; host: Endpoint; stack?: string; json: boolean; consistent?: true }
+  | { cmd: 'ps'; host: Endpoint; services: string[]; view: TaskView; consistent?: true }
+  | { cmd: 'inspect'; host: Endpoint; services: string[]; consistent?: true }
   | { cmd: 'scale'; host: Endpoint; targets: { ref: string; replicas: number }[]; detach: boolean }
   | { cmd: 'update'; host: Endpoint; ref: string; flags: ServiceUpdateFlags; dryRun: boolean; detach: boolean; json: boolean }
   | { cmd: 'rollback'; host: Endpoint; ref: string; detach: boolean }
@@ -54,23 +54,23 @@ export async function parseService(argv: string[]): Promise<ServiceCommand> {
   };
   switch (sub) {
     case 'ls': case 'list': {
-      const p = parse({ stack: { type: 'string' } });
+      const p = parse({ stack: { type: 'string' }, ...READ });
       if (!p) return { cmd: 'help' };
       if (p.positionals.length) usageError(`service ${sub} takes no arguments, got ${p.positionals.join(' ')}`);
-      return { cmd: 'ls', host: hostArg(p.values.host), stack: p.values.stack, json: formatArg(p.values.format) === 'json' };
+      return { cmd: 'ls', host: hostArg(p.values.host), stack: p.values.stack, json: formatArg(p.values.format) === 'json', ...readOpts(p.values) };
     }
     case 'ps': {
       const p = parse(PS_OPTIONS);
       if (!p) return { cmd: 'help' };
       if (p.positionals.length === 0) usageError('service ps needs a SERVICE');
-      return { cmd: 'ps', host: hostArg(p.values.host), services: p.positionals, view: taskView(p.values) };
+      return { cmd: 'ps', host: hostArg(p.values.host), services: p.positionals, view: taskView(p.values), ...readOpts(p.values) };
     }
     case 'inspect': {
-      const p = parse({});
+      const p = parse(READ);
       if (!p) return { cmd: 'help' };
       if (p.positionals.length === 0) usageError('service inspect needs a SERVICE');
       formatArg(p.values.format);
-      return { cmd: 'inspect', host: hostArg(p.values.host), services: p.positionals };
+      return { cmd: 'inspect', host: hostArg(p.values.host), services: p.positionals, ...readOpts(p.values) };
     }
     case 'scale': {
       const p = parse(DETACH);
@@ -177,7 +177,7 @@ export async function updateFlags(v: Parsed['values']): Promise<ServiceUpdateFla
 export async function runService(argv: string[], io: Io): Promise<number> {
   const c = await parseService(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io, { consistent: 'consistent' in c && c.consistent });
   switch (c.cmd) {
     case 'ls': {
       const svcs = await api.services(client, c.stack);

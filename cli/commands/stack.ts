@@ -2,8 +2,8 @@
 
 import { ErrorCodes, formatDetail, TsswarmError } from '../../common/errors.js';
 import * as api from '../api.js';
-import { durationArg, formatArg, hostArg, parseArgs, profileArg, usageError, type Endpoint, type Options } from '../args.js';
-import { ApiClient } from '../client.js';
+import { durationArg, formatArg, hostArg, parseArgs, profileArg, READ, readOpts, usageError, type Endpoint, type Options } from '../args.js';
+import { clientFor, type ApiClient } from '../client.js';
 import { watchDeploy } from '../deploy-watch.js';
 import { printJson, type Io } from '../io.js';
 import { changedServices, planLines, stackTable } from '../render.js';
@@ -31,8 +31,8 @@ function profilesOf(v: Record<string, unknown>): { profiles?: string[] } {
 }
 
 export type StackCommand = { cmd: 'help' }
-  | { cmd: 'ls'; host: Endpoint; json: boolean }
-  | { cmd: 'ps'; host: Endpoint; name: string; view: TaskView }
+  | { cmd: 'ls'; host: Endpoint; json: boolean; consistent?: true }
+  | { cmd: 'ps'; host: Endpoint; name: string; view: TaskView; consistent?: true }
   | { cmd: 'rm'; host: Endpoint; names: string[]; volumes: boolean; detach: boolean; timeoutMs: number };
 
 export function parseConfig(argv: string[]): ConfigCommand {
@@ -60,15 +60,15 @@ export function parseStack(argv: string[]): StackCommand {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'ls': case 'list': {
-      const { values: v } = noPositionals(`stack ${sub}`, parseArgs(rest, {}));
-      return v.help ? { cmd: 'help' } : { cmd: 'ls', host: hostArg(v.host), json: formatArg(v.format) === 'json' };
+      const { values: v } = noPositionals(`stack ${sub}`, parseArgs(rest, READ));
+      return v.help ? { cmd: 'help' } : { cmd: 'ls', host: hostArg(v.host), json: formatArg(v.format) === 'json', ...readOpts(v) };
     }
     case 'ps': {
       const { values: v, positionals } = parseArgs(rest, PS_OPTIONS);
       if (v.help) return { cmd: 'help' };
       if (positionals.length > 1) usageError(`too many arguments: ${positionals.slice(1).join(' ')}`);
       const name = positionals[0] ?? usageError('stack ps needs a STACK');
-      return { cmd: 'ps', host: hostArg(v.host), name, view: taskView(v) };
+      return { cmd: 'ps', host: hostArg(v.host), name, view: taskView(v), ...readOpts(v) };
     }
     case 'rm': case 'remove': case 'down': {
       const { values: v, positionals } = parseArgs(rest, { volumes: { type: 'boolean' }, detach: { type: 'boolean', short: 'd' }, timeout: { type: 'string' } });
@@ -112,7 +112,7 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   const c = parseDeploy(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
   const stack = await loadStack(c.files, io, c.name, c.profiles);
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io);
   const res = await api.deploy(client, stack, c.dryRun);
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
   const p = res.plan;
@@ -134,7 +134,7 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
 export async function runStack(argv: string[], io: Io): Promise<number> {
   const c = parseStack(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const client = new ApiClient(c.host);
+  const client = clientFor(c.host, io, { consistent: c.cmd !== 'rm' && c.consistent });
   switch (c.cmd) {
     case 'ls': {
       const stacks = await api.stacks(client);

@@ -2,7 +2,7 @@
 
 import type { TaskObj } from '../../common/api/objects.js';
 import * as api from '../api.js';
-import { filterArgs, formatArg, type Options, type Parsed, type TaskFilter } from '../args.js';
+import { filterArgs, formatArg, READ, type Options, type Parsed, type TaskFilter } from '../args.js';
 import type { ApiClient } from '../client.js';
 import { printJson, type Io } from '../io.js';
 import { filterTasks, sortTasks, taskTable } from '../render.js';
@@ -10,6 +10,7 @@ import { filterTasks, sortTasks, taskTable } from '../render.js';
 export const PS_OPTIONS = {
   'no-trunc': { type: 'boolean' },
   filter: { type: 'string', short: 'f', multiple: true },
+  ...READ,
 } as const satisfies Options;
 
 /** How to show a list of tasks. */

@@ -1,9 +1,13 @@
-// What the CLI prints, from what the API returned: deploy plans, task rows, tables, log lines.
+// What the CLI prints, from what the API returned: deploy plans, task rows, tables, log lines,
+// the managers' status, join tokens.
 
 import { describe, expect, it } from 'vitest';
 import type { NodeObj, TaskObj } from '../../../common/api/objects.js';
-import type { DeployPlan, ServiceChange, ServiceView } from '../../../common/api/types.js';
-import { changedServices, describeChange, filterTasks, logText, nodeTable, planLines, serviceTable, sortTasks, taskRows, updateSummary } from '../../../cli/render.js';
+import type { ClusterStatus, DeployPlan, ServiceChange, ServiceView } from '../../../common/api/types.js';
+import {
+  backupSummary, changedServices, clusterStatusText, describeChange, filterTasks, joinTokenText, logText, nodeTable, planLines, serviceTable,
+  sortTasks, staleWarning, taskRows, updateSummary,
+} from '../../../cli/render.js';
 
 const change = (c: Partial<ServiceChange> & Pick<ServiceChange, 'action' | 'name'>): ServiceChange => ({ shortName: c.name, fields: [], ...c });
 
@@ -125,5 +129,82 @@ describe('tables and lines', () => {
     expect(updateSummary({ service: 's_web', fields: ['image', 'environment.A'], replaced: true, applied: true }, false))
       .toBe('Updated s_web: image, environment.A (tasks will be replaced)\n');
     expect(updateSummary({ service: 's_web', fields: [], replaced: false, applied: false }, true)).toBe('Would update s_web: no change\n');
+  });
+});
+
+describe('cluster status', () => {
+  const status: ClusterStatus = {
+    clusterId: 'c1', leader: 'a'.repeat(25), quorum: 2, voters: 3, tolerates: 1, commitIndex: 120,
+    managers: [
+      { nodeId: 'a'.repeat(25), raftId: 1, addr: '10.0.0.1:4242', role: 'leader', voter: true, reachable: true, applied: 120, lag: 0 },
+      { nodeId: 'b'.repeat(25), raftId: 2, addr: '10.0.0.2:4242', role: 'follower', voter: true, reachable: true, applied: 118, lag: 2 },
+      { nodeId: 'c'.repeat(25), raftId: 3, addr: '10.0.0.3:4242', role: 'unreachable', voter: true, reachable: false },
+      { nodeId: 'd'.repeat(25), raftId: 4, addr: '10.0.0.4:4242', role: 'learner', voter: false, reachable: true, applied: 60, lag: 60 },
+    ],
+    warnings: [],
+  };
+
+  it('a table of the managers, then the quorum', () => {
+    expect(clusterStatusText(status)).toBe(
+      'NODE ID        ADDRESS         RAFT ROLE     VOTER   REACHABLE   APPLIED   LAG\n' +
+      'aaaaaaaaaaaa   10.0.0.1:4242   leader        yes     yes         120       0\n' +
+      'bbbbbbbbbbbb   10.0.0.2:4242   follower      yes     yes         118       2\n' +
+      'cccccccccccc   10.0.0.3:4242   unreachable   yes     no          -         -\n' +
+      'dddddddddddd   10.0.0.4:4242   learner       no      yes         60        60\n' +
+      '\n' +
+      'Quorum: 2 of 3 voting managers (tolerates 1 failure)\n');
+  });
+
+  it('warnings, and whose view a stale answer is', () => {
+    const alone: ClusterStatus = {
+      ...status, leader: undefined, quorum: 2, voters: 2, tolerates: 0, stale: true,
+      managers: [
+        { nodeId: 'b'.repeat(25), raftId: 2, addr: '10.0.0.2:4242', role: 'preCandidate', voter: true, reachable: true, applied: 118, lag: 0 },
+        { nodeId: '', raftId: 3, addr: '', role: 'unreachable', voter: true, reachable: false },
+      ],
+      warnings: ['2 voting managers tolerate no more failures than 1: use an odd number', 'no quorum: 1 of 2 voting managers answer, 2 are needed'],
+    };
+    expect(clusterStatusText(alone).split('\n')).toEqual([
+      'NODE ID        ADDRESS         RAFT ROLE      VOTER   REACHABLE   APPLIED   LAG',
+      'bbbbbbbbbbbb   10.0.0.2:4242   preCandidate   yes     yes         118       0',
+      '-              -               unreachable    yes     no          -         -',
+      '',
+      'Quorum: 2 of 2 voting managers (tolerates 0 failures)',
+      'WARNING: 2 voting managers tolerate no more failures than 1: use an odd number',
+      'WARNING: no quorum: 1 of 2 voting managers answer, 2 are needed',
+      'No leader answered: this is the view of the manager asked, on its own; it may be out of date.',
+      '',
+    ]);
+  });
+
+  it('one voting manager', () => {
+    const one: ClusterStatus = { ...status, quorum: 1, voters: 1, tolerates: 0, managers: [status.managers[0]] };
+    expect(clusterStatusText(one)).toMatch(/\nQuorum: 1 of 1 voting manager \(tolerates 0 failures\)\n$/);
+  });
+});
+
+describe('join tokens, backups, stale answers', () => {
+  const manager = { role: 'manager' as const, token: 'TSWTKN-1-abc-def', command: 'tsswarm manager --join 10.0.0.1:4242 --token TSWTKN-1-abc-def --listen-addr HOST:PORT --data-dir DIR' };
+  const worker = { role: 'worker' as const, token: 'TSWTKN-1-abc-ghi', command: 'tsswarm agent --join 10.0.0.1:4242 --token TSWTKN-1-abc-ghi' };
+
+  it.each([
+    [manager, false, false, `To add a manager to this cluster, run the following command:\n\n    ${manager.command}\n`],
+    [worker, false, false, `To add a worker to this cluster, run the following command:\n\n    ${worker.command}\n`],
+    [manager, false, true, `Successfully rotated manager join token.\n\nTo add a manager to this cluster, run the following command:\n\n    ${manager.command}\n`],
+    [worker, true, false, 'TSWTKN-1-abc-ghi\n'],
+    [manager, true, true, 'TSWTKN-1-abc-def\n'],
+  ])('%#: %j quiet=%s rotated=%s', (t, quiet, rotated, want) => {
+    expect(joinTokenText(t, { quiet, rotated })).toBe(want);
+  });
+
+  it('backup summaries', () => {
+    expect(backupSummary(42, '/backups/c.bin', 1234)).toBe('Backup of the cluster state at index 42 written to /backups/c.bin (1234 bytes)\n');
+    expect(backupSummary(1, '-', 1)).toBe('Backup of the cluster state at index 1 written to stdout (1 byte)\n');
+    expect(backupSummary(undefined, 'b', 0)).toBe('Backup of the cluster state at an index the manager did not give written to b (0 bytes)\n');
+  });
+
+  it('the stale warning', () => {
+    expect(staleWarning('no leader: answered from this manager\'s applied state'))
+      .toBe('WARNING: no leader elected: this answer is this manager\'s own view and may be stale (no leader: answered from this manager\'s applied state)\n');
   });
 });
