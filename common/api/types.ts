@@ -158,6 +158,8 @@ export interface ClusterMember {
 /** GET /v1/cluster/status. */
 export interface ClusterStatus {
   clusterId: string;
+  /** The node id of the manager whose view this is (the leader's, unless `stale`). */
+  answeredBy: string;
   /** The leader's node id (absent: no leader). */
   leader?: string;
   /** Voting managers needed to commit. */

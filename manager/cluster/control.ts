@@ -255,6 +255,11 @@ export class ClusterControl {
     await this.o.store.update((tx) => {
       const c = tx.get('cluster', 'default')!;
       tx.update({ ...c, managers: (c.managers ?? []).filter((x) => x.raftId !== raftId) });
+      // Its host's node goes too (its tasks are rescheduled), as `docker node rm` does.
+      if (tx.get('node', m.nodeId)) {
+        for (const t of tx.list('task', (t) => t.nodeId === m.nodeId && t.desiredState !== 'shutdown' && t.desiredState !== 'remove')) tx.update({ ...t, desiredState: 'shutdown' });
+        tx.delete('node', m.nodeId);
+      }
     });
     return `${m.nodeId} removed from the managers`;
   }
@@ -298,7 +303,8 @@ export class ClusterControl {
     const list: ClusterMember[] = infos.map(([id, info]) => {
       const m = members.find((x) => x.raftId === id);
       const voter = conf.voters.includes(id);
-      const role = !info ? 'unreachable' : conf.learners.includes(id) ? 'learner' : info.role === 'leader' ? 'leader' : voter ? 'follower' : 'learner';
+      const role = !info ? 'unreachable' : conf.learners.includes(id) ? 'learner'
+        : ['leader', 'candidate', 'preCandidate'].includes(info.role) ? info.role : voter ? 'follower' : 'learner';
       return {
         nodeId: m?.nodeId ?? info?.node_id ?? '', raftId: id, addr: m?.addr ?? info?.addr ?? '',
         role: role as ClusterMember['role'], voter, reachable: !!info,
@@ -309,10 +315,10 @@ export class ClusterControl {
     const quorum = Math.floor(voters / 2) + 1;
     const reachableVoters = list.filter((m) => m.voter && m.reachable).length;
     const warnings: string[] = [];
-    if (voters % 2 === 0) warnings.push(`${voters} voting managers tolerate no more failures than ${voters - 1}: use an odd number`);
+    if (voters > 0 && voters % 2 === 0) warnings.push(`${voters} voting managers tolerate as many failures as ${voters - 1} would (${voters - quorum}): use an odd number`);
     if (reachableVoters < quorum) warnings.push(`no quorum: ${reachableVoters} of ${voters} voting managers answer, ${quorum} are needed`);
     const leader = list.find((m) => m.role === 'leader');
-    return { clusterId: this.o.clusterId, leader: leader?.nodeId, quorum, voters, tolerates: Math.max(0, voters - quorum), commitIndex: commit, managers: list, warnings };
+    return { clusterId: this.o.clusterId, answeredBy: this.o.nodeId, leader: leader?.nodeId, quorum, voters, tolerates: Math.max(0, voters - quorum), commitIndex: commit, managers: list, warnings };
   }
 
   private ask(addr: string): Promise<MemberInfo__Output | undefined> {

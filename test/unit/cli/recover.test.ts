@@ -18,7 +18,7 @@ function status(managers: ClusterMember[], o: Partial<ClusterStatus> = {}): Clus
   const voters = managers.filter((x) => x.voter).length;
   const quorum = Math.floor(voters / 2) + 1;
   return {
-    clusterId: 'c1', leader: managers.find((x) => x.role === 'leader')?.nodeId, quorum, voters, tolerates: voters - quorum,
+    clusterId: 'c1', answeredBy: 'm1', leader: managers.find((x) => x.role === 'leader')?.nodeId, quorum, voters, tolerates: voters - quorum,
     commitIndex: 100, managers, warnings: [], ...o,
   };
 }

@@ -134,7 +134,7 @@ describe('tables and lines', () => {
 
 describe('cluster status', () => {
   const status: ClusterStatus = {
-    clusterId: 'c1', leader: 'a'.repeat(25), quorum: 2, voters: 3, tolerates: 1, commitIndex: 120,
+    clusterId: 'c1', answeredBy: 'a'.repeat(25), leader: 'a'.repeat(25), quorum: 2, voters: 3, tolerates: 1, commitIndex: 120,
     managers: [
       { nodeId: 'a'.repeat(25), raftId: 1, addr: '10.0.0.1:4242', role: 'leader', voter: true, reachable: true, applied: 120, lag: 0 },
       { nodeId: 'b'.repeat(25), raftId: 2, addr: '10.0.0.2:4242', role: 'follower', voter: true, reachable: true, applied: 118, lag: 2 },
