@@ -69,7 +69,8 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   if (opts.restore && !opts.init) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--restore FILE starts a new cluster: use it with --init');
   const restored = opts.restore ? readBackup(opts.restore) : undefined;
   const identity = opts.join ? joiningIdentity(opts.dataDir) : openDataDir(opts.dataDir, opts.init);
-  if (restored) adoptRestoredNodeId(identity, restored);
+  // This host's agent (the embedded one) adopts what it ran before the backup: same node id.
+  if (restored && opts.embeddedAgent) adoptRestoredNodeId(identity, restored);
   // Private whatever it was before (an existing dir given to --init, files restored from a backup).
   for (const t of secureDataDir(opts.dataDir)) {
     log.warn({ path: t.path, from: t.from.toString(8), to: t.to.toString(8) }, 'data dir permissions tightened');
