@@ -15,6 +15,9 @@
 // a torn write of an unacknowledged append and is cut away (zeroed inside a preallocated
 // segment). A bad record followed by any valid record, or in an older segment, is corruption
 // of data that was acknowledged: opening fails with WalCorruptionError instead of dropping it.
+//
+// A failed save (a full disk) may be retried with the same Ready: records go at explicit
+// offsets and the end of the records moves only once they are written (and synced).
 import { crc32, Reader, Writer } from './codec.js';
 import { join, writeFileAtomic, type FileHandle, type FileSystem } from './fs.js';
 import { bootstrapEntries, MemoryStorage } from './storage.js';
@@ -48,11 +51,21 @@ interface Segment {
 
 interface OpenSegment {
   h: FileHandle;
-  /** Where the next record goes: the end of the records written so far. */
+  /** Where the next record goes: the end of the records written so far (0: the segment's header is still to be written). */
   size: number;
   /** The file's length (beyond `size`: preallocated zeros). */
   capacity: number;
   seq: number;
+  /** A write (or its fsync) failed: part of it may lie past `size`, for the retry to overwrite here. */
+  failed?: boolean;
+}
+
+/** The segment being started (kept across a failed attempt, so that a retry finishes the same one). */
+interface NewSegment {
+  seq: number;
+  name?: string;
+  /** The sealed segment before it, to be cut to the end of its records once this one exists. */
+  shorten?: { path: string; len: number };
 }
 
 /**
@@ -70,6 +83,7 @@ export class DiskStorage {
   private readonly snapDir: string;
   private segments: Segment[] = [];
   private current: OpenSegment | undefined;
+  private newSegment: NewSegment | undefined;
   /** The last segment as recovery left it: where its records end (writing resumes there) and its length. */
   private recoveredLast = { tail: 0, length: 0 };
   private readonly preallocate: boolean;
@@ -118,12 +132,18 @@ export class DiskStorage {
 
   /**
    * Persists one Ready: an installed snapshot (file first, then a WAL marker), entries and
-   * hard state, then fsyncs. When this returns, the data is durable.
+   * hard state, then fsyncs. When this returns, the data is durable. When it throws, nothing
+   * of the Ready counts (the in-memory view is unchanged): after a full disk (isNoSpace) the
+   * same Ready is to be saved again (before any other), and goes to the same place.
    */
   save(rd: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }, sync = true): void {
+    const installs = !!rd.snapshot && rd.snapshot.meta.index > 0;
+    if (installs) this.writeSnapshotFile(rd.snapshot!);
     const w = new Writer(64 + rd.entries.length * 64);
-    if (rd.snapshot && rd.snapshot.meta.index > 0) {
-      this.writeSnapshotFile(rd.snapshot);
+    const cur = this.hasRecords(rd) ? this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1) : undefined;
+    // A new segment starts with its header, written with its first records.
+    if (cur && cur.size === 0) this.segmentHeader(w);
+    if (installs) {
       record(w, REC_SNAPSHOT, (p) => p.u64(rd.snapshot!.meta.index).u64(rd.snapshot!.meta.term));
     }
     for (const e of rd.entries) {
@@ -133,24 +153,46 @@ export class DiskStorage {
       const hs = rd.hardState;
       record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
     }
-    if (w.len > 0) {
-      const cur = this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1);
-      this.fs.writeAt(cur.h, w.finish(), cur.size);
+    if (cur) {
+      try {
+        this.fs.writeAt(cur.h, w.finish(), cur.size);
+        if (sync) this.fs.fsync(cur.h);
+      } catch (e) {
+        cur.failed = true;
+        throw e;
+      }
+      // Only now: a failed write or fsync leaves the end where it was, for a retry to rewrite.
+      cur.failed = false;
       cur.size += w.len;
       cur.capacity = Math.max(cur.capacity, cur.size);
-      if (sync) this.fs.fsync(cur.h);
     }
-    if (rd.snapshot && rd.snapshot.meta.index > 0) this.mem.applySnapshot(rd.snapshot);
+    if (installs) this.mem.applySnapshot(rd.snapshot!);
     if (rd.entries.length) this.mem.append(rd.entries);
     if (rd.hardState) {
       this.hardState = { ...rd.hardState };
       this.mem.setHardState(rd.hardState);
     }
-    // An installed snapshot (durable, with its marker) supersedes the log before it, as our own do.
-    if (sync && rd.snapshot && rd.snapshot.meta.index > 0) {
-      this.releaseSegments(rd.snapshot.meta.index);
-      this.releaseSnapshots();
+    // An installed snapshot (durable, with its marker) supersedes the log before it, as our own
+    // do. The Ready is durable: a failure here must not make it look unsaved (a retry would
+    // write it twice); what is not released now is at the next snapshot.
+    if (sync && installs) {
+      try {
+        this.releaseSegments(rd.snapshot!.meta.index);
+        this.releaseSnapshots();
+      } catch (e) {
+        this.snapshotError = e as Error;
+      }
     }
+  }
+
+  private hasRecords(rd: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }): boolean {
+    return rd.entries.length > 0 || !!rd.hardState || (!!rd.snapshot && rd.snapshot.meta.index > 0);
+  }
+
+  /** A segment's first record: the hard state, so that older segments can be dropped. */
+  private segmentHeader(w: Writer): void {
+    const hs = this.hardState;
+    record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
   }
 
   /**
@@ -195,7 +237,7 @@ export class DiskStorage {
     return this.snapshotWrite !== undefined;
   }
   private snapshotWrite: Promise<void> | undefined;
-  /** Why the last background snapshot write failed, if it did (cleared by the caller). */
+  /** Why the last background snapshot write (or a release of old files) failed, if it did (cleared by the caller). */
   snapshotError: Error | undefined;
 
   close(): void {
@@ -307,59 +349,72 @@ export class DiskStorage {
 
   // ------------------------------------------------------------------ segments
 
+  /**
+   * The segment the next records go to, started (or the recovered last one reopened) when
+   * needed. After a failure (a full disk) it may be called again: a segment sealed stays
+   * sealed, a segment being started is finished under the same name.
+   */
   private ensureSegment(nextIndex: number): OpenSegment {
     const cur = this.current;
+    // A failed write is retried where it went (never left, part written, in a sealed segment).
+    if (cur?.failed) return cur;
     // A segment that grows (no preallocated one was ready) is cut as soon as one is.
     if (cur && cur.size < this.segmentBytes && (cur.capacity >= this.segmentBytes || this.next?.state !== 'ready')) return cur;
-    let seq = 0;
     if (cur) {
-      // Seal the old segment durably at the end of its records: only the last segment may
-      // have a torn tail or unused space.
-      if (cur.capacity > cur.size) this.fs.truncate(cur.h.path, cur.size);
+      // Seal the old segment: its records durable (unsynced saves included), closed. Its unused
+      // space is cut off only once the next segment exists: the last segment is never one that
+      // we shortened.
       this.fs.fsync(cur.h);
+      this.current = undefined;
+      this.newSegment = { seq: cur.seq + 1, shorten: cur.capacity > cur.size ? { path: cur.h.path, len: cur.size } : undefined };
       this.fs.close(cur.h);
-      seq = cur.seq + 1;
-    } else if (this.segments.length) {
-      const lastName = this.segments[this.segments.length - 1]!.name;
-      const path = join(this.walDir, lastName);
-      const { tail, length } = this.recoveredLast;
-      seq = parseInt(lastName.slice(0, 16), 16);
-      if (tail < this.segmentBytes) {
-        this.current = { h: this.fs.openWrite(path), size: tail, capacity: length, seq };
-        // A crash between creating a segment and writing its first record left it empty.
-        if (tail === 0) this.writeHardStateRecord(this.current);
-        this.prepareNext();
-        return this.ensureSegment(nextIndex);
+    } else if (!this.newSegment) {
+      if (this.segments.length) {
+        const lastName = this.segments[this.segments.length - 1]!.name;
+        const path = join(this.walDir, lastName);
+        const { tail, length } = this.recoveredLast;
+        const seq = parseInt(lastName.slice(0, 16), 16);
+        if (tail < this.segmentBytes) {
+          // Writing resumes after its records (a segment left empty by a crash gets its header then).
+          this.current = { h: this.fs.openWrite(path), size: tail, capacity: length, seq };
+          this.prepareNext();
+          return this.ensureSegment(nextIndex);
+        }
+        this.newSegment = { seq: seq + 1, shorten: tail < length ? { path, len: tail } : undefined };
+      } else {
+        this.newSegment = { seq: 0 };
       }
-      if (tail < length) this.fs.truncate(path, tail);
-      seq += 1;
     }
-    const name = `${hex(seq)}-${hex(nextIndex)}.wal`;
+    const ns = this.newSegment!;
+    const name = (ns.name ??= `${hex(ns.seq)}-${hex(nextIndex)}.wal`);
     const path = join(this.walDir, name);
-    let capacity = 0;
     if (this.next?.state === 'ready') {
       this.fs.rename(join(this.walDir, NEXT_READY), path);
       this.next = undefined;
-      capacity = this.segmentBytes;
     }
     const h = this.fs.openWrite(path);
-    this.current = { h, size: 0, capacity, seq };
-    // Every segment starts with the hard state, so older segments can be dropped.
-    this.writeHardStateRecord(this.current);
-    this.fs.fsyncDir(this.walDir);
-    this.segments.push({ name, startIndex: nextIndex });
+    let capacity: number;
+    try {
+      // Its length: beyond the records, the zeros of a prepared segment.
+      capacity = this.fs.size(path);
+      this.fs.fsyncDir(this.walDir);
+    } catch (e) {
+      this.fs.close(h);
+      throw e;
+    }
+    this.segments.push({ name, startIndex: parseInt(name.slice(17, 33), 16) });
+    this.current = { h, size: 0, capacity, seq: ns.seq };
+    this.newSegment = undefined;
+    if (ns.shorten) {
+      // Best effort: a sealed segment's zeros after its records are read as its end anyway.
+      try {
+        this.fs.truncate(ns.shorten.path, ns.shorten.len);
+      } catch {
+        // kept as it is
+      }
+    }
     this.prepareNext();
     return this.current;
-  }
-
-  private writeHardStateRecord(seg: OpenSegment): void {
-    const w = new Writer(64);
-    const hs = this.hardState;
-    record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
-    this.fs.writeAt(seg.h, w.finish(), seg.size);
-    seg.size += w.len;
-    seg.capacity = Math.max(seg.capacity, seg.size);
-    this.fs.fsync(seg.h);
   }
 
   /** Starts zero-filling the next segment, unless one is ready or being filled. */
@@ -377,7 +432,13 @@ export class DiskStorage {
     };
     const failed = (): void => {
       // A full disk, say: the WAL goes on with growing segments, and tries again at the next cut.
-      if (this.next === next) this.next = undefined;
+      if (this.next !== next) return;
+      this.next = undefined;
+      try {
+        if (this.fs.exists(filling)) this.fs.unlink(filling);
+      } catch {
+        // removed at the next start
+      }
     };
     try {
       const r = this.fs.createZeroed(filling, this.segmentBytes, cancel);

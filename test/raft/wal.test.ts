@@ -4,7 +4,7 @@ import { DiskStorage, WalCorruptionError } from '../../manager/raft/wal.js';
 import type { Entry } from '../../manager/raft/types.js';
 import { SimFS } from './simfs.js';
 import { enc, seededRand } from './harness.js';
-import { NodeFileSystem, writeFileAtomic } from '../../manager/raft/fs.js';
+import { isNoSpace, NodeFileSystem, writeFileAtomic, type FileHandle } from '../../manager/raft/fs.js';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,7 +222,8 @@ describe('WAL', () => {
           d.save({ entries: [e(idx, 1)], hardState: { term: 1, vote: 1, commit: idx - 1 } }, rand() < 0.8);
           if (fs.unsyncedBytes() === 0) acked = idx;
         }
-        if (rand() < 0.3 && d.mem.lastIndex() > 3) d.compact(d.mem.lastIndex() - 1, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, enc('s'));
+        // (a snapshot may cover entries saved unsynced, which a crash then loses: it must be newer)
+        if (rand() < 0.3 && d.mem.lastIndex() > 3 && d.mem.lastIndex() - 1 > d.mem.snapshot().meta.index) d.compact(d.mem.lastIndex() - 1, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, enc('s'));
         fs.crash();
         d = DiskStorage.open(fs, '/d', opts);
         expect(d.mem.lastIndex(), `seed ${seed}`).toBeGreaterThanOrEqual(acked);
@@ -369,6 +370,140 @@ describe('WAL', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+/** Saves entries (each committed at once) until the segment being written holds `fill` bytes of records. */
+function fillSegment(d: DiskStorage, fill: number): number {
+  let idx = d.mem.lastIndex();
+  do {
+    idx++;
+    d.save({ entries: [e(idx, 1)], hardState: { term: 1, vote: 1, commit: idx } });
+  } while (d.tail()!.offset < fill);
+  return idx;
+}
+
+/** A simulated disk on which the n-th next operation fails with ENOSPC (a write after writing half its bytes). */
+class NoSpaceAt extends SimFS {
+  countdown = 0;
+  failed: string[] = [];
+  private op(what: string): void {
+    if (this.countdown > 0 && --this.countdown === 0) {
+      this.failed.push(what);
+      throw Object.assign(new Error(`ENOSPC: no space left on device, ${what}`), { code: 'ENOSPC' });
+    }
+  }
+  override openWrite(path: string): FileHandle {
+    this.op(`open ${path}`);
+    return super.openWrite(path);
+  }
+  override writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
+    try {
+      this.op(`write ${h.path}`);
+    } catch (x) {
+      super.writeAt(h, data.subarray(0, data.length >> 1), pos);
+      throw x;
+    }
+    super.writeAt(h, data, pos);
+  }
+  override fsync(h: FileHandle): void {
+    this.op(`fsync ${h.path}`);
+    super.fsync(h);
+  }
+  override rename(from: string, to: string): void {
+    this.op(`rename ${from}`);
+    super.rename(from, to);
+  }
+  override fsyncDir(dir: string): void {
+    this.op(`fsyncdir ${dir}`);
+    super.fsyncDir(dir);
+  }
+  override truncate(path: string, len: number): void {
+    this.op(`truncate ${path}`);
+    super.truncate(path, len);
+  }
+}
+
+describe('WAL on a full disk', () => {
+  it('a save failing with ENOSPC at any step (a new segment, its preallocation, a snapshot) counts for nothing, and saved again it is whole', () => {
+    const cs = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    for (const opts of [SMALL, GROWING, { segmentBytes: 1 << 14, preallocate: true, fails: 'zero-fill' }]) {
+      let steps = 0;
+      for (let k = 1; ; k++) {
+        const fs = new NoSpaceAt();
+        const d = DiskStorage.open(fs, '/d', opts);
+        d.bootstrap([1]);
+        if ('fails' in opts) fs.failZeroed = true; // growing segments from here
+        const last = fillSegment(d, opts.segmentBytes); // the next save starts a segment
+        const first = d.mem.lastIndex() + 1;
+        // A snapshot from the leader, entries after it, the hard state: every kind of write.
+        const rd = {
+          snapshot: { meta: { index: last + 5, term: 2, confState: cs }, data: enc('S') },
+          entries: [e(last + 6, 2), e(last + 7, 2)],
+          hardState: { term: 2, vote: 1, commit: last + 6 },
+        };
+        expect(first).toBe(last + 1);
+        const tail = d.tail();
+        fs.countdown = k;
+        try {
+          d.save(rd);
+        } catch (x) {
+          expect(isNoSpace(x), `step ${k}: ${String(x)}`).toBe(true);
+          // nothing of it counts
+          expect(d.mem.lastIndex()).toBe(last);
+          expect(d.mem.snapshot().meta.index).toBe(0);
+          d.save(rd); // space again
+        }
+        const failedAt = fs.failed[0];
+        fs.countdown = 0;
+        d.save({ entries: [e(last + 8, 2)], hardState: { term: 2, vote: 1, commit: last + 8 } });
+        d.close();
+        const r = DiskStorage.open(fs, '/d', opts);
+        expect(r.mem.snapshot().meta.index, `step ${k} (${failedAt})`).toBe(last + 5);
+        expect(r.mem.lastIndex(), `step ${k} (${failedAt})`).toBe(last + 8);
+        expect(r.mem.term(last + 6)).toBe(2);
+        expect(r.mem.hardState.commit).toBe(last + 8);
+        expect(r.recovery.truncatedBytes, `step ${k} (${failedAt})`).toBe(0);
+        r.close();
+        if (failedAt === undefined) {
+          // k is past the last operation of the save: every step was tried
+          expect(tail).toBeDefined();
+          break;
+        }
+        steps++;
+      }
+      expect(steps).toBeGreaterThan(5);
+    }
+  });
+
+  it('a failed write is retried in the same place, even when a prepared segment became ready meanwhile', async () => {
+    // The zero-fill of the next segment completes when the test says so.
+    class DeferredZeroFS extends NoSpaceAt {
+      fills: (() => void)[] = [];
+      override createZeroed(path: string, size: number): Promise<void> {
+        return new Promise((resolve) => this.fills.push(() => resolve(super.createZeroed(path, size))));
+      }
+    }
+    const fs = new DeferredZeroFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]); // a growing first segment; the next one is being zero-filled
+    expect(fs.fills).toHaveLength(1);
+    const seg = d.tail()!.segment;
+    fs.countdown = 1; // the next write: half of it lands, then ENOSPC
+    const rd = { entries: [e(2, 1, 'two'), e(3, 1, 'three')], hardState: { term: 1, vote: 1, commit: 3 } };
+    expect(() => d.save(rd)).toThrow(/ENOSPC/);
+    // the zero-fill finishes: a prepared segment is ready, which would end a growing one
+    fs.fills.shift()!();
+    await d.idle();
+    expect(fs.list('/d/wal')).toContain('next.wal.ready');
+    d.save(rd);
+    expect(d.tail()!.segment).toBe(seg); // over the half-written records, not after them
+    d.save({ entries: [e(4, 1)] }); // (and now the growing segment is cut)
+    expect(d.tail()!.segment).not.toBe(seg);
+    d.close();
+    const r = DiskStorage.open(fs, '/d', SMALL);
+    expect(r.mem.lastIndex()).toBe(4);
+    expect(new TextDecoder().decode(r.mem.entries(3, 4, Infinity)[0]!.data)).toBe('three');
   });
 });
 
