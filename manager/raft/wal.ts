@@ -5,6 +5,8 @@
 // Layout under `dir`:
 //   wal/<seq:16x>-<startIndex:16x>.wal   records: [len u32][crc32 u32][type u8][payload]
 //   snap/<index:16x>-<term:16x>.snap     [crc32 u32][index u64][term u64][confState][data]
+// Each segment starts with a segment record (its capacity, see below; segments written before
+// 2026-12 lack it) and the hard state.
 //
 // Durability: save() writes all records of a Ready in one write and fsyncs before returning
 // (the acknowledgement). Segments are preallocated: the next one is zero-filled and synced in
@@ -16,6 +18,15 @@
 // segment). A bad record followed by any valid record, or in an older segment, is corruption
 // of data that was acknowledged: opening fails with WalCorruptionError instead of dropping it.
 //
+// A WAL cut short (by a copy, a restore, a repair tool) must not start from an older state:
+// - the last segment's first record gives the length its file had when it was started, i.e.
+//   its preallocated capacity. Nothing of ours shortens the last segment below that (a torn
+//   tail is zeroed inside it, a sealed segment's unused space is cut off only once the next
+//   segment exists), so a last segment shorter than its capacity was cut. A growing segment
+//   has capacity 0: a cut at one of its record boundaries looks like an earlier state of it
+//   and is caught only by the next check;
+// - the hard state's commit index beyond the last entry the log holds (never written so:
+//   entries go before the hard state that commits them).
 // A failed save (a full disk) may be retried with the same Ready: records go at explicit
 // offsets and the end of the records moves only once they are written (and synced).
 import { crc32, Reader, Writer } from './codec.js';
@@ -27,6 +38,8 @@ const REC_ENTRY = 1;
 const REC_HARDSTATE = 2;
 /** A snapshot installed from the leader: the log restarts after (index, term). */
 const REC_SNAPSHOT = 3;
+/** A segment's first record: [capacity u64], its file's length when it was started (0: growing). */
+const REC_SEGMENT = 4;
 
 export class WalCorruptionError extends RaftError {
   override name = 'WalCorruptionError';
@@ -142,7 +155,7 @@ export class DiskStorage {
     const w = new Writer(64 + rd.entries.length * 64);
     const cur = this.hasRecords(rd) ? this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1) : undefined;
     // A new segment starts with its header, written with its first records.
-    if (cur && cur.size === 0) this.segmentHeader(w);
+    if (cur && cur.size === 0) this.segmentHeader(w, cur);
     if (installs) {
       record(w, REC_SNAPSHOT, (p) => p.u64(rd.snapshot!.meta.index).u64(rd.snapshot!.meta.term));
     }
@@ -189,8 +202,9 @@ export class DiskStorage {
     return rd.entries.length > 0 || !!rd.hardState || (!!rd.snapshot && rd.snapshot.meta.index > 0);
   }
 
-  /** A segment's first record: the hard state, so that older segments can be dropped. */
-  private segmentHeader(w: Writer): void {
+  /** A segment's first records: its capacity (see recovery), then the hard state, so that older segments can be dropped. */
+  private segmentHeader(w: Writer, seg: OpenSegment): void {
+    record(w, REC_SEGMENT, (p) => p.u64(seg.capacity));
     const hs = this.hardState;
     record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
   }
@@ -283,12 +297,18 @@ export class DiskStorage {
     const names = fs.list(this.walDir).filter((f) => f.endsWith('.wal'));
     this.segments = names.map((name) => ({ name, startIndex: parseInt(name.slice(17, 33), 16) }));
     let ents: Entry[] = [];
+    /** The segment each entry was read from (to name a file in errors). */
+    const from = new Map<number, string>();
     let hs: HardState | undefined;
+    /** Where the log ends: the segment of the last entry or installed-snapshot record. */
+    let logEnd = names.length ? join(this.walDir, names[names.length - 1]!) : this.walDir;
     names.forEach((name, i) => {
       const path = join(this.walDir, name);
       const buf = fs.readFile(path);
       const last = i === names.length - 1;
       let length = buf.length;
+      /** The segment record's capacity (undefined: a segment written before it existed). */
+      let capacity: number | undefined;
       let pos = 0;
       while (pos < buf.length) {
         const r = readRecord(buf, pos);
@@ -299,19 +319,25 @@ export class DiskStorage {
           if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos} in a sealed segment; refusing to start (data was acknowledged)`);
           const after = findValidRecordAfter(buf, pos + 1, end);
           if (after !== undefined) {
-            throw new WalCorruptionError(`WAL ${path}: corrupted record at offset ${pos} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`);
+            throw new WalCorruptionError(
+              `WAL ${path}: corrupted record at offset ${pos} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`,
+            );
           }
           // Torn write at the tail: the append was never acknowledged. Cut it away; inside
           // preallocated space, zero it so that the segment again ends where its records do.
+          // Never shorten the segment below its recorded capacity (that is how a cut is told).
           this.recovery.truncatedBytes = end - pos;
-          if (end < buf.length) {
+          const keep = capacity !== undefined ? Math.max(pos, capacity) : end < buf.length ? buf.length : pos;
+          const zeroTo = Math.min(end, keep);
+          if (zeroTo > pos) {
             const h = fs.openWrite(path);
-            fs.writeAt(h, new Uint8Array(end - pos), pos);
+            fs.writeAt(h, new Uint8Array(zeroTo - pos), pos);
             fs.fsync(h);
             fs.close(h);
-          } else {
-            fs.truncate(path, pos);
-            length = pos;
+          }
+          if (keep < buf.length) {
+            fs.truncate(path, keep);
+            length = keep;
           }
           break;
         }
@@ -321,11 +347,22 @@ export class DiskStorage {
           const e: Entry = { term: rd.u64(), index: rd.u64(), type: rd.u8() === 1 ? 'confChange' : 'normal', data: rd.bytes() };
           while (ents.length && ents[ents.length - 1]!.index >= e.index) ents.pop();
           ents.push(e);
+          from.set(e.index, path);
+          logEnd = path;
         } else if (r.type === REC_HARDSTATE) {
           hs = { term: rd.u64(), vote: rd.u64(), commit: rd.u64() };
         } else if (r.type === REC_SNAPSHOT) {
           rd.u64();
           ents = [];
+          logEnd = path;
+        } else if (r.type === REC_SEGMENT && pos === 0) {
+          capacity = rd.u64();
+          // Checked before anything here is repaired: a cut file is left as it was found.
+          if (last && buf.length < capacity) {
+            throw new WalCorruptionError(
+              `WAL ${path}: the last segment is ${buf.length} bytes long but was started with ${capacity} (preallocated): the WAL was cut; refusing to start (restore from a backup, or remove the data dir and rejoin)`,
+            );
+          }
         }
         pos = r.next;
       }
@@ -334,12 +371,20 @@ export class DiskStorage {
     const base = this.mem.lastIndex();
     ents = ents.filter((e) => e.index > base);
     if (ents.length && ents[0]!.index !== base + 1) {
-      throw new WalCorruptionError(`WAL in ${this.walDir}: entries start at ${ents[0]!.index} but the snapshot ends at ${base}; missing segment?`);
+      throw new WalCorruptionError(`WAL ${from.get(ents[0]!.index)}: entries start at ${ents[0]!.index} but the snapshot ends at ${base}; missing segment?`);
     }
     for (let i = 1; i < ents.length; i++) {
-      if (ents[i]!.index !== ents[i - 1]!.index + 1) throw new WalCorruptionError(`WAL in ${this.walDir}: gap between entries ${ents[i - 1]!.index} and ${ents[i]!.index}`);
+      const [a, b] = [ents[i - 1]!.index, ents[i]!.index];
+      if (b !== a + 1) throw new WalCorruptionError(`WAL ${from.get(a)}: entries end at ${a}, and the next, in ${from.get(b)}, is ${b}: the WAL was cut or a segment is missing; refusing to start`);
     }
     this.mem.append(ents);
+    // Entries are written before the hard state that commits them: a commit beyond the log
+    // means records that were written (and acknowledged) are gone.
+    if (hs && hs.commit > this.mem.lastIndex()) {
+      throw new WalCorruptionError(
+        `WAL ${logEnd}: log ends at entry ${this.mem.lastIndex()} but its hard state recorded commit ${hs.commit}: the WAL was cut; refusing to start (restore from a backup, or remove the data dir and rejoin)`,
+      );
+    }
     if (hs) {
       this.hardState = hs;
       this.mem.setHardState(hs);
@@ -395,7 +440,7 @@ export class DiskStorage {
     const h = this.fs.openWrite(path);
     let capacity: number;
     try {
-      // Its length: beyond the records, the zeros of a prepared segment.
+      // Its zeros, if it was prepared, are durable: that length goes into its header.
       capacity = this.fs.size(path);
       this.fs.fsyncDir(this.walDir);
     } catch (e) {
@@ -524,7 +569,7 @@ function readRecord(buf: Uint8Array, pos: number): { type: number; payload: Uint
   const crc = v.getUint32(pos + 4);
   if (len < 1 || pos + 8 + len > buf.length) return undefined;
   const type = buf[pos + 8]!;
-  if (type < REC_ENTRY || type > REC_SNAPSHOT) return undefined;
+  if (type < REC_ENTRY || type > REC_SEGMENT) return undefined;
   if (crc32(buf, pos + 8, pos + 8 + len) !== crc) return undefined;
   return { type, payload: buf.subarray(pos + 9, pos + 8 + len), next: pos + 8 + len };
 }

@@ -373,6 +373,19 @@ describe('WAL', () => {
   });
 });
 
+/** The records of a segment file up to its first zero length: [start, end, type]. */
+function recordsOf(buf: Uint8Array): [number, number, number][] {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: [number, number, number][] = [];
+  for (let pos = 0; pos + 9 <= buf.length; ) {
+    const len = v.getUint32(pos);
+    if (len === 0 || pos + 8 + len > buf.length) break;
+    out.push([pos, pos + 8 + len, buf[pos + 8]!]);
+    pos += 8 + len;
+  }
+  return out;
+}
+
 /** Saves entries (each committed at once) until the segment being written holds `fill` bytes of records. */
 function fillSegment(d: DiskStorage, fill: number): number {
   let idx = d.mem.lastIndex();
@@ -504,6 +517,202 @@ describe('WAL on a full disk', () => {
     const r = DiskStorage.open(fs, '/d', SMALL);
     expect(r.mem.lastIndex()).toBe(4);
     expect(new TextDecoder().decode(r.mem.entries(3, 4, Infinity)[0]!.data)).toBe('three');
+  });
+});
+
+describe('WAL cut short', () => {
+  it('a preallocated last segment cut in half is refused, naming the file; the file is left as it was found', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    const last = fillSegment(d, SMALL.segmentBytes * 0.75);
+    d.close();
+    const file = walFile(fs);
+    expect(fs.size(file)).toBe(SMALL.segmentBytes);
+    fs.cut(file, SMALL.segmentBytes / 2);
+    const before = fs.readFile(file);
+    let err: unknown;
+    try {
+      DiskStorage.open(fs, '/d', SMALL);
+    } catch (x) {
+      err = x;
+    }
+    expect(err).toBeInstanceOf(WalCorruptionError);
+    expect((err as Error).message).toContain(file);
+    expect((err as Error).message).toMatch(/8192 bytes long but was started with 16384 .*the WAL was cut; refusing to start \(restore from a backup, or remove the data dir and rejoin\)/);
+    expect(fs.readFile(file)).toEqual(before); // no "repair" of the cut tail
+    // (without the check it would have started from an older state)
+    expect(last).toBeGreaterThan(100);
+  });
+
+  it('a growing segment cut in half is refused, naming the file: at a record boundary (the commit is past the log) or inside a record', () => {
+    const opts = { segmentBytes: 4096, preallocate: false };
+    const make = (): { fs: SimFS; file: string; last: number } => {
+      const fs = new SimFS();
+      const d = DiskStorage.open(fs, '/d', opts);
+      d.bootstrap([1]);
+      const last = fillSegment(d, opts.segmentBytes);
+      const file = d.tail()!.segment;
+      // The next save starts a new segment: only hard state records there, committing `last`.
+      d.save({ entries: [], hardState: { term: 2, vote: 1, commit: last } });
+      expect(d.tail()!.segment).not.toBe(file);
+      d.close();
+      return { fs, file, last };
+    };
+    // at the record boundary nearest the middle: the records left are whole, the entries end early
+    const a = make();
+    const recs = recordsOf(a.fs.readFile(a.file));
+    const boundary = recs.find(([, end]) => end >= a.fs.size(a.file) / 2)![1];
+    a.fs.cut(a.file, boundary);
+    const ea = (() => {
+      try {
+        DiskStorage.open(a.fs, '/d', opts);
+      } catch (x) {
+        return x as Error;
+      }
+    })();
+    expect(ea).toBeInstanceOf(WalCorruptionError);
+    expect(ea!.message).toMatch(new RegExp(`^WAL ${a.file}: log ends at entry \\d+ but its hard state recorded commit ${a.last}: the WAL was cut; refusing to start \\(restore from a backup, or remove the data dir and rejoin\\)$`));
+    expect(Number(/log ends at entry (\d+)/.exec(ea!.message)![1])).toBeLessThan(a.last);
+    // in the middle of a record: a bad record in a sealed segment
+    const b = make();
+    b.fs.cut(b.file, Math.floor(b.fs.size(b.file) / 2) | 1);
+    expect(() => DiskStorage.open(b.fs, '/d', opts)).toThrow(new RegExp(`WAL ${b.file}: bad record at offset \\d+ in a sealed segment`));
+  });
+
+  it('a torn append that ran past the preallocated end is cut back to the capacity, not below (it never reads as a cut)', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    const last = fillSegment(d, SMALL.segmentBytes - 200);
+    const file = d.tail()!.segment;
+    // One append of 2 KiB from 200 bytes before the end: the file grows past its capacity...
+    const start = d.tail()!.offset;
+    d.save({ entries: [e(last + 1, 1, 'x'.repeat(2048))] });
+    expect(d.tail()!.segment).toBe(file);
+    expect(fs.size(file)).toBeGreaterThan(SMALL.segmentBytes);
+    d.close();
+    // ...and the power goes before it is durable: only its first part made it.
+    fs.cut(file, SMALL.segmentBytes + 100);
+    const r = DiskStorage.open(fs, '/d', SMALL);
+    expect(r.mem.lastIndex()).toBe(last);
+    expect(r.recovery.truncatedBytes).toBe(SMALL.segmentBytes + 100 - start);
+    expect(fs.size(file)).toBe(SMALL.segmentBytes); // cut back to the capacity, zeros up to it
+    expect(fs.readFile(file).subarray(start).every((x) => x === 0)).toBe(true);
+    r.close();
+    const again = DiskStorage.open(fs, '/d', SMALL);
+    expect(again.mem.lastIndex()).toBe(last);
+    again.save({ entries: [e(last + 1, 1)] });
+    again.close();
+    expect(DiskStorage.open(fs, '/d', SMALL).mem.lastIndex()).toBe(last + 1);
+  });
+
+  it('a segment sealed short of its capacity (segmentBytes lowered) is cut only once the next exists: power lost at any step reopens', () => {
+    /** A disk whose process dies with the power: after die(), every operation fails. */
+    class DyingFS extends SimFS {
+      dead = false;
+      die(): void {
+        this.crash(false);
+        this.dead = true;
+      }
+      private alive(): void {
+        if (this.dead) throw new Error('EIO: the process is gone');
+      }
+      override openWrite(path: string): FileHandle {
+        this.alive();
+        return super.openWrite(path);
+      }
+      override writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
+        this.alive();
+        super.writeAt(h, data, pos);
+      }
+      override fsync(h: FileHandle): void {
+        this.alive();
+        super.fsync(h);
+      }
+      override rename(from: string, to: string): void {
+        this.alive();
+        super.rename(from, to);
+      }
+      override fsyncDir(dir: string): void {
+        this.alive();
+        super.fsyncDir(dir);
+      }
+      override truncate(path: string, len: number): void {
+        this.alive();
+        super.truncate(path, len);
+      }
+    }
+    const big = { segmentBytes: 1 << 14, preallocate: true };
+    const small = { segmentBytes: 1 << 11, preallocate: true };
+    for (const dieAt of ['before the truncate', 'after the truncate', 'never'] as const) {
+      const fs = new DyingFS();
+      const d = DiskStorage.open(fs, '/d', big);
+      d.bootstrap([1]);
+      const last = fillSegment(d, 4096); // a preallocated 16 KiB segment holding 4 KiB of records
+      const file = d.tail()!.segment;
+      const records = d.tail()!.offset;
+      d.close();
+      fs.recordOps = true;
+      const truncate = fs.truncate.bind(fs);
+      fs.truncate = (path, len) => {
+        if (path === file && dieAt === 'before the truncate') fs.die();
+        truncate(path, len);
+        if (path === file && dieAt === 'after the truncate') fs.die();
+      };
+      // Reopened with smaller segments: the 16 KiB one is full, sealed at its records' end.
+      const r = DiskStorage.open(fs, '/d', small);
+      try {
+        r.save({ entries: [e(last + 1, 1)], hardState: { term: 1, vote: 1, commit: last + 1 } });
+        expect(dieAt).toBe('never');
+        expect(r.tail()!.segment).not.toBe(file);
+      } catch (x) {
+        expect((x as Error).message).toMatch(/the process is gone/);
+      }
+      fs.dead = false;
+      fs.truncate = truncate;
+      // Whenever the power went, the WAL opens with everything acknowledged.
+      const after = DiskStorage.open(fs, '/d', small);
+      expect(after.mem.lastIndex(), dieAt).toBe(dieAt === 'never' ? last + 1 : last);
+      if (dieAt !== 'never') continue;
+      // the next segment's name was durable before the old one was cut to its records
+      const ops = fs.ops;
+      const created = ops.findIndex((o) => o.startsWith('create /d/wal/') && o !== `create ${file}`);
+      const dirSync = ops.findIndex((o, i) => i > created && o === 'fsyncdir /d/wal');
+      expect(created).toBeGreaterThanOrEqual(0);
+      expect(dirSync).toBeGreaterThan(created);
+      expect(ops.indexOf(`truncate ${file} ${records}`)).toBeGreaterThan(dirSync);
+      expect(fs.size(file)).toBe(records);
+    }
+  });
+
+  it('a WAL written before segment records existed opens, and is written on', () => {
+    for (const opts of [SMALL, GROWING]) {
+      const fs = new SimFS();
+      writeN(fs, 20, opts);
+      // As the code before segment records wrote it: each segment starts with the hard state.
+      for (const s of segments(fs)) {
+        const path = `/d/wal/${s}`;
+        const buf = fs.readFile(path);
+        const [first] = recordsOf(buf);
+        expect(first![2]).toBe(4);
+        const old = new Uint8Array(buf.length);
+        old.set(buf.subarray(first![1]));
+        fs.cut(path, 0);
+        const h = fs.openWrite(path);
+        fs.writeAt(h, opts.preallocate ? old : old.subarray(0, buf.length - first![1]), 0);
+        fs.fsync(h);
+        fs.close(h);
+      }
+      expect(segments(fs).every((s) => recordsOf(fs.readFile(`/d/wal/${s}`))[0]![2] === 2)).toBe(true);
+      const r = DiskStorage.open(fs, '/d', opts);
+      expect(r.mem.lastIndex()).toBe(23);
+      for (let i = 24; i < 400; i++) r.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+      r.close();
+      const again = DiskStorage.open(fs, '/d', opts);
+      expect(again.mem.lastIndex()).toBe(399);
+      expect(again.mem.hardState.commit).toBe(399);
+    }
   });
 });
 
