@@ -316,11 +316,11 @@ export class DiskStorage {
           const end = endOfData(buf, pos);
           // Nothing but zeros from here: the unused, preallocated rest of the segment.
           if (end === pos) break;
-          if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos} in a sealed segment; refusing to start (data was acknowledged)`);
+          if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos}${zerosNote(buf, pos, end)} in a sealed segment; refusing to start (data was acknowledged)`);
           const after = findValidRecordAfter(buf, pos + 1, end);
           if (after !== undefined) {
             throw new WalCorruptionError(
-              `WAL ${path}: corrupted record at offset ${pos} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`,
+              `WAL ${path}: corrupted record at offset ${pos}${zerosNote(buf, pos, after)} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`,
             );
           }
           // Torn write at the tail: the append was never acknowledged. Cut it away; inside
@@ -533,7 +533,7 @@ export class DiskStorage {
     const path = join(this.snapDir, newest);
     const buf = this.fs.readFile(path);
     if (buf.length < 24 || new Reader(buf).u32() !== crc32(buf, 4)) {
-      throw new WalCorruptionError(`snapshot ${path} fails its checksum; refusing to start`);
+      throw new WalCorruptionError(`snapshot ${path} fails its checksum (${snapshotDamage(buf)}); refusing to start`);
     }
     const r = new Reader(buf, 4);
     const index = r.u64();
@@ -583,6 +583,43 @@ function findValidRecordAfter(buf: Uint8Array, from: number, end: number): numbe
 }
 
 const ZEROS = new Uint8Array(64 << 10);
+
+/** A run of zero bytes this long is no record's, nor a snapshot header's: a zeroed block (a disk sector is 512 bytes). */
+const ZERO_RUN = 512;
+
+/** The first run of at least ZERO_RUN zero bytes in buf[from, to), as [start, end). */
+function zeroRun(buf: Uint8Array, from: number, to: number): [number, number] | undefined {
+  for (let p = from; p < to; p++) {
+    if (buf[p] !== 0) continue;
+    let q = p;
+    while (q < to && buf[q] === 0) q++;
+    if (q - p >= ZERO_RUN) return [p, q];
+    p = q;
+  }
+  return undefined;
+}
+
+/** ", bytes A-B zeroed" when bad data in buf[from, to) holds a zeroed block. */
+function zerosNote(buf: Uint8Array, from: number, to: number): string {
+  const z = zeroRun(buf, from, to);
+  return z ? ` (bytes ${z[0]}-${z[1] - 1} are zeros: a zeroed block?)` : '';
+}
+
+/** Why a snapshot file fails its checksum, as far as can be told: cut, zeroed where, or changed. */
+function snapshotDamage(buf: Uint8Array): string {
+  if (buf.length < 24) return `${buf.length} bytes: too short for its header`;
+  const found: string[] = [];
+  const z = zeroRun(buf, 0, buf.length);
+  if (z) found.push(`bytes ${z[0]}-${z[1] - 1} (from offset ${z[0]}) are zeros: a zeroed block?`);
+  // The lengths in the header (when they can be read) against the file's.
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const confLen = v.getUint32(20);
+  if (24 + confLen + 4 <= buf.length) {
+    const want = 24 + confLen + 4 + v.getUint32(24 + confLen);
+    if (want !== buf.length) found.push(`${buf.length} bytes long where its header says ${want}`);
+  }
+  return found.length ? found.join('; ') : 'some bytes changed; the checksum does not say where';
+}
 
 /** One past the last non-zero byte at or after `from` (`from` itself if there is none). */
 function endOfData(buf: Uint8Array, from: number): number {

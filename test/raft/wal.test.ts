@@ -373,6 +373,8 @@ describe('WAL', () => {
   });
 });
 
+const CS = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+
 /** The records of a segment file up to its first zero length: [start, end, type]. */
 function recordsOf(buf: Uint8Array): [number, number, number][] {
   const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -713,6 +715,95 @@ describe('WAL cut short', () => {
       expect(again.mem.lastIndex()).toBe(399);
       expect(again.mem.hardState.commit).toBe(399);
     }
+  });
+});
+
+describe('WAL and snapshot damage is refused with the file and the offset', () => {
+  const BLOCK = 4096;
+  const zeroBlock = (fs: SimFS, path: string, at: number): void => fs.writeBytes(path, at, new Uint8Array(BLOCK));
+
+  it('a zeroed 4 KiB block in the middle of the last segment', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    fillSegment(d, 3 * BLOCK);
+    const file = d.tail()!.segment;
+    d.close();
+    zeroBlock(fs, file, BLOCK);
+    const err = (() => {
+      try {
+        DiskStorage.open(fs, '/d', SMALL);
+      } catch (x) {
+        return x as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(WalCorruptionError);
+    const m = new RegExp(`^WAL ${file}: corrupted record at offset (\\d+) \\(bytes (\\d+)-(\\d+) are zeros: a zeroed block\\?\\) followed by a valid record at (\\d+)`).exec(err!.message);
+    expect(m, err!.message).not.toBeNull();
+    const [at, z0, z1, valid] = m!.slice(1).map(Number) as [number, number, number, number];
+    expect(at).toBeLessThanOrEqual(BLOCK);
+    expect(at).toBeGreaterThan(BLOCK - 100); // the record the block begins in
+    expect(z0).toBeLessThanOrEqual(BLOCK);
+    expect(z1).toBeGreaterThanOrEqual(2 * BLOCK - 1);
+    expect(valid).toBeGreaterThanOrEqual(2 * BLOCK);
+  });
+
+  it('a zeroed 4 KiB block in the middle of a sealed segment', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    fillSegment(d, 3 * BLOCK);
+    const file = d.tail()!.segment;
+    fillSegment(d, SMALL.segmentBytes); // fills it...
+    fillSegment(d, 100); // ...and goes on in the next one
+    expect(d.tail()!.segment).not.toBe(file);
+    d.close();
+    zeroBlock(fs, file, 2 * BLOCK);
+    expect(() => DiskStorage.open(fs, '/d', SMALL)).toThrow(new RegExp(`^WAL ${file}: bad record at offset \\d+ \\(bytes \\d+-\\d+ are zeros: a zeroed block\\?\\) in a sealed segment`));
+  });
+
+  const withSnapshot = (): { fs: SimFS; path: string; size: number } => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 });
+    d.bootstrap([1]);
+    for (let i = 2; i < 50; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+    d.compact(40, CS, enc('state of the application; '.repeat(1000))); // ~26 KB, no zero bytes
+    d.close();
+    const snaps = fs.list('/d/snap').filter((f) => f.endsWith('.snap'));
+    const path = `/d/snap/${snaps.at(-1)}`;
+    expect(path).toContain('0000000000000028-');
+    return { fs, path, size: fs.size(path) };
+  };
+
+  it('a zeroed 4 KiB block in a snapshot file', () => {
+    const { fs, path, size } = withSnapshot();
+    expect(size).toBeGreaterThan(4 * BLOCK);
+    zeroBlock(fs, path, 2 * BLOCK);
+    expect(() => DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 })).toThrow(
+      new RegExp(`^snapshot ${path} fails its checksum \\(bytes 8192-12287 \\(from offset 8192\\) are zeros: a zeroed block\\?\\); refusing to start$`),
+    );
+    // its header zeroed: the same, not a JSON error
+    const b = withSnapshot();
+    zeroBlock(b.fs, b.path, 0);
+    expect(() => DiskStorage.open(b.fs, '/d', { segmentBytes: 1 << 16 })).toThrow(new RegExp(`^snapshot ${b.path} fails its checksum \\(bytes 0-4095 \\(from offset 0\\) are zeros`));
+  });
+
+  it('an edited snapshot file (one byte changed) is refused, naming the file', () => {
+    for (const at of [0, 5, 30, 9000]) {
+      const { fs, path, size } = withSnapshot();
+      expect(at).toBeLessThan(size);
+      const bytes = fs.readFile(path);
+      fs.writeBytes(path, at, Uint8Array.of(bytes[at]! ^ 0x20));
+      expect(() => DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 }), `byte ${at}`).toThrow(
+        new RegExp(`^snapshot ${path} fails its checksum \\((some bytes changed; the checksum does not say where|${size} bytes long where its header says \\d+)\\); refusing to start$`),
+      );
+    }
+  });
+
+  it('a snapshot file cut short is refused, naming the file and both lengths', () => {
+    const { fs, path, size } = withSnapshot();
+    fs.cut(path, size - 1000);
+    expect(() => DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 })).toThrow(new RegExp(`^snapshot ${path} fails its checksum \\(${size - 1000} bytes long where its header says ${size}\\)`));
   });
 });
 
