@@ -16,6 +16,7 @@ export interface FileSystem {
   readFile(path: string): Uint8Array;
   /** Opens for writes at explicit offsets, creating the file if needed. */
   openWrite(path: string): FileHandle;
+  /** Writes all of `data` at `pos`, or throws: a short write is never reported as done. */
   writeAt(h: FileHandle, data: Uint8Array, pos: number): void;
   /**
    * Creates `path` holding `size` zero bytes, written and fsynced (its name is not: the caller
@@ -42,6 +43,17 @@ interface NodeHandle extends FileHandle {
   fd: number;
 }
 
+/** ENOSPC or EDQUOT: the disk (or the quota) is full. Space may come back; nothing else went wrong. */
+export function isNoSpace(e: unknown): e is NodeJS.ErrnoException {
+  const code = (e as { code?: unknown } | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** A write that made no progress at all (write(2) returning 0 for a non-empty buffer): an I/O error, not a loop. */
+function noProgress(path: string, pos: number, len: number): Error {
+  return Object.assign(new Error(`EIO: write to ${path} at offset ${pos} wrote 0 of ${len} bytes`), { code: 'EIO' });
+}
+
 export class NodeFileSystem implements FileSystem {
   mkdirp(dir: string): void {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -61,8 +73,18 @@ export class NodeFileSystem implements FileSystem {
   }
   writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
     const fd = (h as NodeHandle).fd;
+    // write(2) may write less than asked (a signal, a nearly full disk): go on from where it
+    // stopped, at explicit offsets, until every byte is written or it throws (ENOSPC...).
     let off = 0;
-    while (off < data.length) off += fs.writeSync(fd, data, off, data.length - off, pos + off);
+    while (off < data.length) {
+      const n = this.writeOnce(fd, data, off, data.length - off, pos + off);
+      if (n <= 0) throw noProgress(h.path, pos + off, data.length - off);
+      off += n;
+    }
+  }
+  /** One write(2) at an offset; returns the count written (a seam for tests of short writes). */
+  protected writeOnce(fd: number, data: Uint8Array, off: number, len: number, pos: number): number {
+    return fs.writeSync(fd, data, off, len, pos);
   }
   async createZeroed(path: string, size: number, cancel?: { cancelled: boolean }): Promise<void> {
     // 1 MiB writes, flushed every 8 MiB so that the dirty data never piles up behind the
@@ -73,9 +95,9 @@ export class NodeFileSystem implements FileSystem {
     try {
       for (let off = 0; off < size; ) {
         if (cancel?.cancelled) return;
-        const n = Math.min(zeros.length, size - off);
-        await fh.write(zeros, 0, n, off);
-        off += n;
+        const { bytesWritten } = await fh.write(zeros, 0, Math.min(zeros.length, size - off), off);
+        if (bytesWritten <= 0) throw noProgress(path, off, size - off);
+        off += bytesWritten;
         if (off % (8 << 20) === 0 || off === size) await fh.datasync();
       }
       done = true;
@@ -106,11 +128,24 @@ export class NodeFileSystem implements FileSystem {
     const tmp = `${path}.tmp`;
     const fh = await fsp.open(tmp, 'w', 0o600);
     try {
-      for (const p of parts) await fh.write(p, 0, p.length);
+      let at = 0;
+      for (const p of parts) {
+        // Positional and complete: a short write goes on where it stopped.
+        for (let off = 0; off < p.length; ) {
+          const { bytesWritten } = await fh.write(p, off, p.length - off, at);
+          if (bytesWritten <= 0) throw noProgress(tmp, at, p.length - off);
+          off += bytesWritten;
+          at += bytesWritten;
+        }
+      }
       await fh.datasync();
-    } finally {
-      await fh.close();
+    } catch (e) {
+      // A full disk, say: give the space of the partial file back at once.
+      await fh.close().catch(() => undefined);
+      await fsp.rm(tmp, { force: true }).catch(() => undefined);
+      throw e;
     }
+    await fh.close();
     await fsp.rename(tmp, path);
     const dir = await fsp.open(dirname(path), 'r');
     try {
@@ -141,9 +176,18 @@ export function writeFileAtomic(fsys: FileSystem, path: string, ...parts: Uint8A
       at += p.length;
     }
     fsys.fsync(h);
-  } finally {
-    fsys.close(h);
+  } catch (e) {
+    // A full disk, say: give the space of the partial file back at once (best effort: a
+    // leftover .tmp is removed at the next start anyway).
+    try {
+      fsys.close(h);
+      fsys.unlink(tmp);
+    } catch {
+      // ignored: the write's error is the one to report
+    }
+    throw e;
   }
+  fsys.close(h);
   fsys.rename(tmp, path);
   fsys.fsyncDir(dirname(path));
 }

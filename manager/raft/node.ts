@@ -19,11 +19,18 @@
 // The fsync itself is synchronous. An fsync on the libuv thread pool measured slightly slower
 // at every concurrency: two thread hand-offs per fsync, and under load its completion waits
 // behind the request parsing that the free loop took on meanwhile.
+//
+// Storage errors stop the node, except a full disk (ENOSPC, EDQUOT): the Ready that could not
+// be saved is kept, the core left untouched (as between the turns above), and the save retried
+// with a backoff (200 ms doubling to 2 s). Meanwhile new proposals, membership changes and
+// reads are refused at once with DiskFullError, the proposals already taken stay pending
+// (nothing was acknowledged; they commit once the save goes through), and messages from peers
+// and ticks are dropped (Raft tolerates lost messages; the inbox does not grow).
 import { RaftCore } from './core.js';
-import { NodeFileSystem, type FileSystem } from './fs.js';
+import { isNoSpace, NodeFileSystem, type FileSystem } from './fs.js';
 import { GrpcTransport, type RaftTransport, type TransportOptions } from './transport.js';
 import type { Ready } from './core.js';
-import { decodeConfChange, NotLeaderError, RaftError, type ConfChange, type ConfState, type Entry, type NodeId, type Role } from './types.js';
+import { decodeConfChange, DiskFullError, NotLeaderError, RaftError, type ConfChange, type ConfState, type Entry, type NodeId, type Role } from './types.js';
 import { DiskStorage, type DiskStorageOptions } from './wal.js';
 
 export class LeadershipLostError extends RaftError {
@@ -80,7 +87,16 @@ export interface RaftNodeOptions {
   transportFactory?: (o: TransportOptions) => RaftTransport;
   rand?: () => number;
   onRoleChange?: (role: Role, lead: NodeId, term: number) => void;
+  /**
+   * The data dir filled up (a DiskFullError), or (undefined) a save went through again: called
+   * once at each change. Without it the node logs both to stderr.
+   */
+  onStorageError?: (err: Error | undefined) => void;
 }
+
+/** Retries of a Ready that could not be saved for lack of space: first delay, then doubled up to the cap. */
+const DISK_FULL_RETRY_MS = 200;
+const DISK_FULL_RETRY_MAX_MS = 2000;
 
 interface Waiter {
   term: number;
@@ -114,6 +130,8 @@ export class RaftNode {
   private confState!: ConfState;
   private stopped = false;
   private fatal?: Error;
+  /** The disk is full: the Ready not yet saved, retried after `delay` ms (the core waits for it). */
+  private full?: { err: DiskFullError; rd: Ready; sync: boolean; delay: number; timer?: NodeJS.Timeout };
 
   constructor(readonly o: RaftNodeOptions) {}
 
@@ -154,7 +172,9 @@ export class RaftNode {
             // proposals dropped etc.
           }
         }),
-      onSnapshotStatus: (to, ok) => this.input(() => this.core.reportSnapshot(to, ok)),
+      // Kept while the disk is full: at most one per peer (one snapshot in flight each), and
+      // without it the peer would wait in snapshot state for good.
+      onSnapshotStatus: (to, ok) => this.input(() => this.core.reportSnapshot(to, ok), true),
       onUnreachable: (to) => this.input(() => this.core.reportUnreachable(to)),
       ...this.o.transport,
     };
@@ -165,9 +185,12 @@ export class RaftNode {
     this.schedule();
   }
 
-  /** Feeds the core now, or after the Ready being persisted is done; then runs the loop. */
-  private input(fn: () => void): void {
-    if (this.stopped) return;
+  /**
+   * Feeds the core now, or after the Ready being persisted is done; then runs the loop. While
+   * the disk is full, inputs are dropped unless `keepWhileFull`.
+   */
+  private input(fn: () => void, keepWhileFull = false): void {
+    if (this.stopped || (this.full && !keepWhileFull)) return;
     if (this.persisting) this.inbox.push(fn);
     else fn();
     this.schedule();
@@ -209,10 +232,15 @@ export class RaftNode {
   get leader(): NodeId {
     return this.core.lead;
   }
+  /** Set (a DiskFullError) while the data dir is full and a Ready waits to be saved. */
+  get diskFull(): Error | undefined {
+    return this.full?.err;
+  }
 
   /** Proposes data; resolves with the state machine's result once applied here. */
   propose(data: Uint8Array): Promise<unknown> {
     if (this.fatal) return Promise.reject(this.fatal);
+    if (this.full) return Promise.reject(this.full.err);
     if (this.core.role !== 'leader') return Promise.reject(new NotLeaderError(this.core.lead));
     return new Promise((resolve, reject) => {
       this.proposals.push({ data, resolve, reject });
@@ -222,6 +250,9 @@ export class RaftNode {
 
   /** A linearizable read barrier: resolves once this node has applied everything committed before the call. */
   readIndex(): Promise<void> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    // The core is waiting for a Ready to be saved: it cannot confirm leadership meanwhile.
+    if (this.full) return Promise.reject(this.full.err);
     if (this.core.role !== 'leader') return Promise.reject(new NotLeaderError(this.core.lead));
     const ctx = `${this.o.id}-${this.nextRead++}`;
     return new Promise((resolve, reject) => {
@@ -239,6 +270,8 @@ export class RaftNode {
 
   /** Proposes a membership change; resolves once it is in the leader's log (not yet committed). */
   proposeConfChange(cc: ConfChange): Promise<{ index: number; term: number }> {
+    if (this.fatal) return Promise.reject(this.fatal);
+    if (this.full) return Promise.reject(this.full.err);
     return new Promise((resolve, reject) =>
       this.input(() => {
         try {
@@ -330,7 +363,7 @@ export class RaftNode {
         setImmediate(() => this.persistReady(rd));
         return;
       }
-      this.disk.save(rd, sync);
+      if (!this.save(rd, sync)) return;
       this.finishReady(rd);
     }
     // A commit-index advance waits up to commitDelayMs for an append to carry it; the wait
@@ -359,7 +392,7 @@ export class RaftNode {
   private persistReady(rd: Ready): void {
     if (this.stopped) return;
     try {
-      this.disk.save(rd, true);
+      if (!this.save(rd, true)) return;
       this.persisting = false;
       this.finishReady(rd);
       this.run();
@@ -431,7 +464,7 @@ export class RaftNode {
 
   private maybeSnapshot(): void {
     if (this.disk.snapshotError) {
-      console.error(`raft node ${this.o.id}: writing a snapshot failed (the WAL still holds everything; retrying later): ${this.disk.snapshotError.message}`);
+      console.error(`raft node ${this.o.id}: writing a snapshot or releasing old files failed (the WAL still holds everything; retrying later): ${this.disk.snapshotError.message}`);
       this.disk.snapshotError = undefined;
     }
     // One snapshot file at a time (it is written off the event loop).
@@ -444,9 +477,79 @@ export class RaftNode {
       if (this.appliedBytes < last.data.length) return;
     }
     if (this.applied <= last.meta.index) return;
-    this.disk.compact(this.applied, this.confState, this.o.sm.snapshot(), Math.min(every, 5000));
+    try {
+      this.disk.compact(this.applied, this.confState, this.o.sm.snapshot(), Math.min(every, 5000));
+    } catch (e) {
+      // Written on the loop (a file system without a background writer) and out of space: as
+      // when a background write fails, the WAL still holds everything.
+      if (!isNoSpace(e)) throw e;
+      this.disk.snapshotError = e;
+    }
     this.appliedBytes = 0;
     this.snapshotNow = false;
+  }
+
+  /**
+   * Saves a Ready. False if the disk is full: the Ready is kept and retried (see retrySave),
+   * and until then nothing touches the core. Other errors are thrown (fatal).
+   */
+  private save(rd: Ready, sync: boolean): boolean {
+    try {
+      this.disk.save(rd, sync);
+      return true;
+    } catch (e) {
+      if (!isNoSpace(e)) throw e;
+      this.persisting = true;
+      this.full = { err: new DiskFullError(this.o.dir, e.code ?? 'ENOSPC', e), rd, sync, delay: DISK_FULL_RETRY_MS };
+      this.storageEvent(this.full.err);
+      this.scheduleRetry();
+      return false;
+    }
+  }
+
+  private scheduleRetry(): void {
+    const f = this.full!;
+    f.timer = setTimeout(() => this.retrySave(), f.delay);
+    f.delay = Math.min(f.delay * 2, DISK_FULL_RETRY_MAX_MS);
+  }
+
+  /** Saves the kept Ready again; once it goes through, the node carries on where it stopped. */
+  private retrySave(): void {
+    const f = this.full;
+    if (!f || this.stopped) return;
+    f.timer = undefined;
+    try {
+      this.disk.save(f.rd, f.sync);
+    } catch (e) {
+      if (isNoSpace(e)) {
+        this.scheduleRetry();
+      } else {
+        this.full = undefined;
+        this.fail(e as Error);
+      }
+      return;
+    }
+    this.full = undefined;
+    this.persisting = false;
+    this.storageEvent(undefined);
+    try {
+      this.finishReady(f.rd);
+      this.run();
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  private storageEvent(err: Error | undefined): void {
+    if (!this.o.onStorageError) {
+      console.error(err ? `raft node ${this.o.id}: ${err.message}` : `raft node ${this.o.id}: the data dir ${this.o.dir} takes writes again`);
+      return;
+    }
+    try {
+      this.o.onStorageError(err);
+    } catch {
+      // the callback's own trouble must not stop the node
+    }
   }
 
   private fail(e: Error): void {
@@ -466,6 +569,7 @@ export class RaftNode {
     this.appliedWaiters = [];
     if (this.timer) clearInterval(this.timer);
     if (this.commitTimer) clearTimeout(this.commitTimer);
+    if (this.full?.timer) clearTimeout(this.full.timer);
     await this.transport?.close();
     this.disk?.close();
     await this.disk?.idle();

@@ -231,3 +231,18 @@ export class UnavailableError extends RaftError {
 export class SnapshotTemporarilyUnavailableError extends RaftError {
   override name = 'SnapshotTemporarilyUnavailableError';
 }
+/**
+ * The node's data dir is full (ENOSPC) or over quota (EDQUOT): nothing more can be made
+ * durable here, so nothing new is taken. What was already proposed stays pending (neither
+ * acknowledged nor failed) and carries on once space is freed.
+ */
+export class DiskFullError extends RaftError {
+  override name = 'DiskFullError';
+  constructor(
+    readonly dir: string,
+    readonly errno: string,
+    cause?: unknown,
+  ) {
+    super(`no space left for the Raft data dir ${dir} (${errno}): not taking changes until space is freed`, { cause });
+  }
+}

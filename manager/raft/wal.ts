@@ -5,6 +5,8 @@
 // Layout under `dir`:
 //   wal/<seq:16x>-<startIndex:16x>.wal   records: [len u32][crc32 u32][type u8][payload]
 //   snap/<index:16x>-<term:16x>.snap     [crc32 u32][index u64][term u64][confState][data]
+// Each segment starts with a segment record (its capacity, see below; segments written before
+// 2026-12 lack it) and the hard state.
 //
 // Durability: save() writes all records of a Ready in one write and fsyncs before returning
 // (the acknowledgement). Segments are preallocated: the next one is zero-filled and synced in
@@ -15,6 +17,18 @@
 // a torn write of an unacknowledged append and is cut away (zeroed inside a preallocated
 // segment). A bad record followed by any valid record, or in an older segment, is corruption
 // of data that was acknowledged: opening fails with WalCorruptionError instead of dropping it.
+//
+// A WAL cut short (by a copy, a restore, a repair tool) must not start from an older state:
+// - the last segment's first record gives the length its file had when it was started, i.e.
+//   its preallocated capacity. Nothing of ours shortens the last segment below that (a torn
+//   tail is zeroed inside it, a sealed segment's unused space is cut off only once the next
+//   segment exists), so a last segment shorter than its capacity was cut. A growing segment
+//   has capacity 0: a cut at one of its record boundaries looks like an earlier state of it
+//   and is caught only by the next check;
+// - the hard state's commit index beyond the last entry the log holds (never written so:
+//   entries go before the hard state that commits them).
+// A failed save (a full disk) may be retried with the same Ready: records go at explicit
+// offsets and the end of the records moves only once they are written (and synced).
 import { crc32, Reader, Writer } from './codec.js';
 import { join, writeFileAtomic, type FileHandle, type FileSystem } from './fs.js';
 import { bootstrapEntries, MemoryStorage } from './storage.js';
@@ -24,6 +38,8 @@ const REC_ENTRY = 1;
 const REC_HARDSTATE = 2;
 /** A snapshot installed from the leader: the log restarts after (index, term). */
 const REC_SNAPSHOT = 3;
+/** A segment's first record: [capacity u64], its file's length when it was started (0: growing). */
+const REC_SEGMENT = 4;
 
 export class WalCorruptionError extends RaftError {
   override name = 'WalCorruptionError';
@@ -48,11 +64,21 @@ interface Segment {
 
 interface OpenSegment {
   h: FileHandle;
-  /** Where the next record goes: the end of the records written so far. */
+  /** Where the next record goes: the end of the records written so far (0: the segment's header is still to be written). */
   size: number;
   /** The file's length (beyond `size`: preallocated zeros). */
   capacity: number;
   seq: number;
+  /** A write (or its fsync) failed: part of it may lie past `size`, for the retry to overwrite here. */
+  failed?: boolean;
+}
+
+/** The segment being started (kept across a failed attempt, so that a retry finishes the same one). */
+interface NewSegment {
+  seq: number;
+  name?: string;
+  /** The sealed segment before it, to be cut to the end of its records once this one exists. */
+  shorten?: { path: string; len: number };
 }
 
 /**
@@ -70,6 +96,7 @@ export class DiskStorage {
   private readonly snapDir: string;
   private segments: Segment[] = [];
   private current: OpenSegment | undefined;
+  private newSegment: NewSegment | undefined;
   /** The last segment as recovery left it: where its records end (writing resumes there) and its length. */
   private recoveredLast = { tail: 0, length: 0 };
   private readonly preallocate: boolean;
@@ -131,12 +158,18 @@ export class DiskStorage {
 
   /**
    * Persists one Ready: an installed snapshot (file first, then a WAL marker), entries and
-   * hard state, then fsyncs. When this returns, the data is durable.
+   * hard state, then fsyncs. When this returns, the data is durable. When it throws, nothing
+   * of the Ready counts (the in-memory view is unchanged): after a full disk (isNoSpace) the
+   * same Ready is to be saved again (before any other), and goes to the same place.
    */
   save(rd: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }, sync = true): void {
+    const installs = !!rd.snapshot && rd.snapshot.meta.index > 0;
+    if (installs) this.writeSnapshotFile(rd.snapshot!);
     const w = new Writer(64 + rd.entries.length * 64);
-    if (rd.snapshot && rd.snapshot.meta.index > 0) {
-      this.writeSnapshotFile(rd.snapshot);
+    const cur = this.hasRecords(rd) ? this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1) : undefined;
+    // A new segment starts with its header, written with its first records.
+    if (cur && cur.size === 0) this.segmentHeader(w, cur);
+    if (installs) {
       record(w, REC_SNAPSHOT, (p) => p.u64(rd.snapshot!.meta.index).u64(rd.snapshot!.meta.term));
     }
     for (const e of rd.entries) {
@@ -146,24 +179,47 @@ export class DiskStorage {
       const hs = rd.hardState;
       record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
     }
-    if (w.len > 0) {
-      const cur = this.ensureSegment(rd.entries[0]?.index ?? this.mem.lastIndex() + 1);
-      this.fs.writeAt(cur.h, w.finish(), cur.size);
+    if (cur) {
+      try {
+        this.fs.writeAt(cur.h, w.finish(), cur.size);
+        if (sync) this.fs.fsync(cur.h);
+      } catch (e) {
+        cur.failed = true;
+        throw e;
+      }
+      // Only now: a failed write or fsync leaves the end where it was, for a retry to rewrite.
+      cur.failed = false;
       cur.size += w.len;
       cur.capacity = Math.max(cur.capacity, cur.size);
-      if (sync) this.fs.fsync(cur.h);
     }
-    if (rd.snapshot && rd.snapshot.meta.index > 0) this.mem.applySnapshot(rd.snapshot);
+    if (installs) this.mem.applySnapshot(rd.snapshot!);
     if (rd.entries.length) this.mem.append(rd.entries);
     if (rd.hardState) {
       this.hardState = { ...rd.hardState };
       this.mem.setHardState(rd.hardState);
     }
-    // An installed snapshot (durable, with its marker) supersedes the log before it, as our own do.
-    if (sync && rd.snapshot && rd.snapshot.meta.index > 0) {
-      this.releaseSegments(rd.snapshot.meta.index);
-      this.releaseSnapshots();
+    // An installed snapshot (durable, with its marker) supersedes the log before it, as our own
+    // do. The Ready is durable: a failure here must not make it look unsaved (a retry would
+    // write it twice); what is not released now is at the next snapshot.
+    if (sync && installs) {
+      try {
+        this.releaseSegments(rd.snapshot!.meta.index);
+        this.releaseSnapshots();
+      } catch (e) {
+        this.snapshotError = e as Error;
+      }
     }
+  }
+
+  private hasRecords(rd: { hardState?: HardState; entries: Entry[]; snapshot?: Snapshot }): boolean {
+    return rd.entries.length > 0 || !!rd.hardState || (!!rd.snapshot && rd.snapshot.meta.index > 0);
+  }
+
+  /** A segment's first records: its capacity (see recovery), then the hard state, so that older segments can be dropped. */
+  private segmentHeader(w: Writer, seg: OpenSegment): void {
+    record(w, REC_SEGMENT, (p) => p.u64(seg.capacity));
+    const hs = this.hardState;
+    record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
   }
 
   /**
@@ -208,7 +264,7 @@ export class DiskStorage {
     return this.snapshotWrite !== undefined;
   }
   private snapshotWrite: Promise<void> | undefined;
-  /** Why the last background snapshot write failed, if it did (cleared by the caller). */
+  /** Why the last background snapshot write (or a release of old files) failed, if it did (cleared by the caller). */
   snapshotError: Error | undefined;
 
   close(): void {
@@ -254,12 +310,18 @@ export class DiskStorage {
     const names = fs.list(this.walDir).filter((f) => f.endsWith('.wal'));
     this.segments = names.map((name) => ({ name, startIndex: parseInt(name.slice(17, 33), 16) }));
     let ents: Entry[] = [];
+    /** The segment each entry was read from (to name a file in errors). */
+    const from = new Map<number, string>();
     let hs: HardState | undefined;
+    /** Where the log ends: the segment of the last entry or installed-snapshot record. */
+    let logEnd = names.length ? join(this.walDir, names[names.length - 1]!) : this.walDir;
     names.forEach((name, i) => {
       const path = join(this.walDir, name);
       const buf = fs.readFile(path);
       const last = i === names.length - 1;
       let length = buf.length;
+      /** The segment record's capacity (undefined: a segment written before it existed). */
+      let capacity: number | undefined;
       let pos = 0;
       while (pos < buf.length) {
         const r = readRecord(buf, pos);
@@ -267,22 +329,28 @@ export class DiskStorage {
           const end = endOfData(buf, pos);
           // Nothing but zeros from here: the unused, preallocated rest of the segment.
           if (end === pos) break;
-          if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos} in a sealed segment; refusing to start (data was acknowledged)`);
+          if (!last) throw new WalCorruptionError(`WAL ${path}: bad record at offset ${pos}${zerosNote(buf, pos, end)} in a sealed segment; refusing to start (data was acknowledged)`);
           const after = findValidRecordAfter(buf, pos + 1, end);
           if (after !== undefined) {
-            throw new WalCorruptionError(`WAL ${path}: corrupted record at offset ${pos} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`);
+            throw new WalCorruptionError(
+              `WAL ${path}: corrupted record at offset ${pos}${zerosNote(buf, pos, after)} followed by a valid record at ${after}; refusing to start rather than drop acknowledged entries`,
+            );
           }
           // Torn write at the tail: the append was never acknowledged. Cut it away; inside
           // preallocated space, zero it so that the segment again ends where its records do.
+          // Never shorten the segment below its recorded capacity (that is how a cut is told).
           this.recovery.truncatedBytes = end - pos;
-          if (end < buf.length) {
+          const keep = capacity !== undefined ? Math.max(pos, capacity) : end < buf.length ? buf.length : pos;
+          const zeroTo = Math.min(end, keep);
+          if (zeroTo > pos) {
             const h = fs.openWrite(path);
-            fs.writeAt(h, new Uint8Array(end - pos), pos);
+            fs.writeAt(h, new Uint8Array(zeroTo - pos), pos);
             fs.fsync(h);
             fs.close(h);
-          } else {
-            fs.truncate(path, pos);
-            length = pos;
+          }
+          if (keep < buf.length) {
+            fs.truncate(path, keep);
+            length = keep;
           }
           break;
         }
@@ -292,11 +360,22 @@ export class DiskStorage {
           const e: Entry = { term: rd.u64(), index: rd.u64(), type: rd.u8() === 1 ? 'confChange' : 'normal', data: rd.bytes() };
           while (ents.length && ents[ents.length - 1]!.index >= e.index) ents.pop();
           ents.push(e);
+          from.set(e.index, path);
+          logEnd = path;
         } else if (r.type === REC_HARDSTATE) {
           hs = { term: rd.u64(), vote: rd.u64(), commit: rd.u64() };
         } else if (r.type === REC_SNAPSHOT) {
           rd.u64();
           ents = [];
+          logEnd = path;
+        } else if (r.type === REC_SEGMENT && pos === 0) {
+          capacity = rd.u64();
+          // Checked before anything here is repaired: a cut file is left as it was found.
+          if (last && buf.length < capacity) {
+            throw new WalCorruptionError(
+              `WAL ${path}: the last segment is ${buf.length} bytes long but was started with ${capacity} (preallocated): the WAL was cut; refusing to start (restore from a backup, or remove the data dir and rejoin)`,
+            );
+          }
         }
         pos = r.next;
       }
@@ -305,12 +384,20 @@ export class DiskStorage {
     const base = this.mem.lastIndex();
     ents = ents.filter((e) => e.index > base);
     if (ents.length && ents[0]!.index !== base + 1) {
-      throw new WalCorruptionError(`WAL in ${this.walDir}: entries start at ${ents[0]!.index} but the snapshot ends at ${base}; missing segment?`);
+      throw new WalCorruptionError(`WAL ${from.get(ents[0]!.index)}: entries start at ${ents[0]!.index} but the snapshot ends at ${base}; missing segment?`);
     }
     for (let i = 1; i < ents.length; i++) {
-      if (ents[i]!.index !== ents[i - 1]!.index + 1) throw new WalCorruptionError(`WAL in ${this.walDir}: gap between entries ${ents[i - 1]!.index} and ${ents[i]!.index}`);
+      const [a, b] = [ents[i - 1]!.index, ents[i]!.index];
+      if (b !== a + 1) throw new WalCorruptionError(`WAL ${from.get(a)}: entries end at ${a}, and the next, in ${from.get(b)}, is ${b}: the WAL was cut or a segment is missing; refusing to start`);
     }
     this.mem.append(ents);
+    // Entries are written before the hard state that commits them: a commit beyond the log
+    // means records that were written (and acknowledged) are gone.
+    if (hs && hs.commit > this.mem.lastIndex()) {
+      throw new WalCorruptionError(
+        `WAL ${logEnd}: log ends at entry ${this.mem.lastIndex()} but its hard state recorded commit ${hs.commit}: the WAL was cut; refusing to start (restore from a backup, or remove the data dir and rejoin)`,
+      );
+    }
     if (hs) {
       this.hardState = hs;
       this.mem.setHardState(hs);
@@ -320,59 +407,72 @@ export class DiskStorage {
 
   // ------------------------------------------------------------------ segments
 
+  /**
+   * The segment the next records go to, started (or the recovered last one reopened) when
+   * needed. After a failure (a full disk) it may be called again: a segment sealed stays
+   * sealed, a segment being started is finished under the same name.
+   */
   private ensureSegment(nextIndex: number): OpenSegment {
     const cur = this.current;
+    // A failed write is retried where it went (never left, part written, in a sealed segment).
+    if (cur?.failed) return cur;
     // A segment that grows (no preallocated one was ready) is cut as soon as one is.
     if (cur && cur.size < this.segmentBytes && (cur.capacity >= this.segmentBytes || this.next?.state !== 'ready')) return cur;
-    let seq = 0;
     if (cur) {
-      // Seal the old segment durably at the end of its records: only the last segment may
-      // have a torn tail or unused space.
-      if (cur.capacity > cur.size) this.fs.truncate(cur.h.path, cur.size);
+      // Seal the old segment: its records durable (unsynced saves included), closed. Its unused
+      // space is cut off only once the next segment exists: the last segment is never one that
+      // we shortened.
       this.fs.fsync(cur.h);
+      this.current = undefined;
+      this.newSegment = { seq: cur.seq + 1, shorten: cur.capacity > cur.size ? { path: cur.h.path, len: cur.size } : undefined };
       this.fs.close(cur.h);
-      seq = cur.seq + 1;
-    } else if (this.segments.length) {
-      const lastName = this.segments[this.segments.length - 1]!.name;
-      const path = join(this.walDir, lastName);
-      const { tail, length } = this.recoveredLast;
-      seq = parseInt(lastName.slice(0, 16), 16);
-      if (tail < this.segmentBytes) {
-        this.current = { h: this.fs.openWrite(path), size: tail, capacity: length, seq };
-        // A crash between creating a segment and writing its first record left it empty.
-        if (tail === 0) this.writeHardStateRecord(this.current);
-        this.prepareNext();
-        return this.ensureSegment(nextIndex);
+    } else if (!this.newSegment) {
+      if (this.segments.length) {
+        const lastName = this.segments[this.segments.length - 1]!.name;
+        const path = join(this.walDir, lastName);
+        const { tail, length } = this.recoveredLast;
+        const seq = parseInt(lastName.slice(0, 16), 16);
+        if (tail < this.segmentBytes) {
+          // Writing resumes after its records (a segment left empty by a crash gets its header then).
+          this.current = { h: this.fs.openWrite(path), size: tail, capacity: length, seq };
+          this.prepareNext();
+          return this.ensureSegment(nextIndex);
+        }
+        this.newSegment = { seq: seq + 1, shorten: tail < length ? { path, len: tail } : undefined };
+      } else {
+        this.newSegment = { seq: 0 };
       }
-      if (tail < length) this.fs.truncate(path, tail);
-      seq += 1;
     }
-    const name = `${hex(seq)}-${hex(nextIndex)}.wal`;
+    const ns = this.newSegment!;
+    const name = (ns.name ??= `${hex(ns.seq)}-${hex(nextIndex)}.wal`);
     const path = join(this.walDir, name);
-    let capacity = 0;
     if (this.next?.state === 'ready') {
       this.fs.rename(join(this.walDir, NEXT_READY), path);
       this.next = undefined;
-      capacity = this.segmentBytes;
     }
     const h = this.fs.openWrite(path);
-    this.current = { h, size: 0, capacity, seq };
-    // Every segment starts with the hard state, so older segments can be dropped.
-    this.writeHardStateRecord(this.current);
-    this.fs.fsyncDir(this.walDir);
-    this.segments.push({ name, startIndex: nextIndex });
+    let capacity: number;
+    try {
+      // Its zeros, if it was prepared, are durable: that length goes into its header.
+      capacity = this.fs.size(path);
+      this.fs.fsyncDir(this.walDir);
+    } catch (e) {
+      this.fs.close(h);
+      throw e;
+    }
+    this.segments.push({ name, startIndex: parseInt(name.slice(17, 33), 16) });
+    this.current = { h, size: 0, capacity, seq: ns.seq };
+    this.newSegment = undefined;
+    if (ns.shorten) {
+      // Best effort: a sealed segment's zeros after its records are read as its end anyway.
+      try {
+        this.fs.truncate(ns.shorten.path, ns.shorten.len);
+      } catch {
+        // kept as it is
+      }
+    }
     this.prepareNext();
     return this.current;
-  }
-
-  private writeHardStateRecord(seg: OpenSegment): void {
-    const w = new Writer(64);
-    const hs = this.hardState;
-    record(w, REC_HARDSTATE, (p) => p.u64(hs.term).u64(hs.vote).u64(hs.commit));
-    this.fs.writeAt(seg.h, w.finish(), seg.size);
-    seg.size += w.len;
-    seg.capacity = Math.max(seg.capacity, seg.size);
-    this.fs.fsync(seg.h);
   }
 
   /** Starts zero-filling the next segment, unless one is ready or being filled. */
@@ -390,7 +490,13 @@ export class DiskStorage {
     };
     const failed = (): void => {
       // A full disk, say: the WAL goes on with growing segments, and tries again at the next cut.
-      if (this.next === next) this.next = undefined;
+      if (this.next !== next) return;
+      this.next = undefined;
+      try {
+        if (this.fs.exists(filling)) this.fs.unlink(filling);
+      } catch {
+        // removed at the next start
+      }
     };
     try {
       const r = this.fs.createZeroed(filling, this.segmentBytes, cancel);
@@ -440,7 +546,7 @@ export class DiskStorage {
     const path = join(this.snapDir, newest);
     const buf = this.fs.readFile(path);
     if (buf.length < 24 || new Reader(buf).u32() !== crc32(buf, 4)) {
-      throw new WalCorruptionError(`snapshot ${path} fails its checksum; refusing to start`);
+      throw new WalCorruptionError(`snapshot ${path} fails its checksum (${snapshotDamage(buf)}); refusing to start`);
     }
     const r = new Reader(buf, 4);
     const index = r.u64();
@@ -476,7 +582,7 @@ function readRecord(buf: Uint8Array, pos: number): { type: number; payload: Uint
   const crc = v.getUint32(pos + 4);
   if (len < 1 || pos + 8 + len > buf.length) return undefined;
   const type = buf[pos + 8]!;
-  if (type < REC_ENTRY || type > REC_SNAPSHOT) return undefined;
+  if (type < REC_ENTRY || type > REC_SEGMENT) return undefined;
   if (crc32(buf, pos + 8, pos + 8 + len) !== crc) return undefined;
   return { type, payload: buf.subarray(pos + 9, pos + 8 + len), next: pos + 8 + len };
 }
@@ -490,6 +596,43 @@ function findValidRecordAfter(buf: Uint8Array, from: number, end: number): numbe
 }
 
 const ZEROS = new Uint8Array(64 << 10);
+
+/** A run of zero bytes this long is no record's, nor a snapshot header's: a zeroed block (a disk sector is 512 bytes). */
+const ZERO_RUN = 512;
+
+/** The first run of at least ZERO_RUN zero bytes in buf[from, to), as [start, end). */
+function zeroRun(buf: Uint8Array, from: number, to: number): [number, number] | undefined {
+  for (let p = from; p < to; p++) {
+    if (buf[p] !== 0) continue;
+    let q = p;
+    while (q < to && buf[q] === 0) q++;
+    if (q - p >= ZERO_RUN) return [p, q];
+    p = q;
+  }
+  return undefined;
+}
+
+/** ", bytes A-B zeroed" when bad data in buf[from, to) holds a zeroed block. */
+function zerosNote(buf: Uint8Array, from: number, to: number): string {
+  const z = zeroRun(buf, from, to);
+  return z ? ` (bytes ${z[0]}-${z[1] - 1} are zeros: a zeroed block?)` : '';
+}
+
+/** Why a snapshot file fails its checksum, as far as can be told: cut, zeroed where, or changed. */
+function snapshotDamage(buf: Uint8Array): string {
+  if (buf.length < 24) return `${buf.length} bytes: too short for its header`;
+  const found: string[] = [];
+  const z = zeroRun(buf, 0, buf.length);
+  if (z) found.push(`bytes ${z[0]}-${z[1] - 1} (from offset ${z[0]}) are zeros: a zeroed block?`);
+  // The lengths in the header (when they can be read) against the file's.
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const confLen = v.getUint32(20);
+  if (24 + confLen + 4 <= buf.length) {
+    const want = 24 + confLen + 4 + v.getUint32(24 + confLen);
+    if (want !== buf.length) found.push(`${buf.length} bytes long where its header says ${want}`);
+  }
+  return found.length ? found.join('; ') : 'some bytes changed; the checksum does not say where';
+}
 
 /** One past the last non-zero byte at or after `from` (`from` itself if there is none). */
 function endOfData(buf: Uint8Array, from: number): number {

@@ -4,7 +4,7 @@ import { DiskStorage, WalCorruptionError } from '../../manager/raft/wal.js';
 import type { Entry } from '../../manager/raft/types.js';
 import { SimFS } from './simfs.js';
 import { enc, seededRand } from './harness.js';
-import { NodeFileSystem, writeFileAtomic } from '../../manager/raft/fs.js';
+import { isNoSpace, NodeFileSystem, writeFileAtomic, type FileHandle } from '../../manager/raft/fs.js';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -222,7 +222,8 @@ describe('WAL', () => {
           d.save({ entries: [e(idx, 1)], hardState: { term: 1, vote: 1, commit: idx - 1 } }, rand() < 0.8);
           if (fs.unsyncedBytes() === 0) acked = idx;
         }
-        if (rand() < 0.3 && d.mem.lastIndex() > 3) d.compact(d.mem.lastIndex() - 1, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, enc('s'));
+        // (a snapshot may cover entries saved unsynced, which a crash then loses: it must be newer)
+        if (rand() < 0.3 && d.mem.lastIndex() > 3 && d.mem.lastIndex() - 1 > d.mem.snapshot().meta.index) d.compact(d.mem.lastIndex() - 1, { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false }, enc('s'));
         fs.crash();
         d = DiskStorage.open(fs, '/d', opts);
         expect(d.mem.lastIndex(), `seed ${seed}`).toBeGreaterThanOrEqual(acked);
@@ -369,6 +370,440 @@ describe('WAL', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+const CS = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+
+/** The records of a segment file up to its first zero length: [start, end, type]. */
+function recordsOf(buf: Uint8Array): [number, number, number][] {
+  const v = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: [number, number, number][] = [];
+  for (let pos = 0; pos + 9 <= buf.length; ) {
+    const len = v.getUint32(pos);
+    if (len === 0 || pos + 8 + len > buf.length) break;
+    out.push([pos, pos + 8 + len, buf[pos + 8]!]);
+    pos += 8 + len;
+  }
+  return out;
+}
+
+/** Saves entries (each committed at once) until the segment being written holds `fill` bytes of records. */
+function fillSegment(d: DiskStorage, fill: number): number {
+  let idx = d.mem.lastIndex();
+  do {
+    idx++;
+    d.save({ entries: [e(idx, 1)], hardState: { term: 1, vote: 1, commit: idx } });
+  } while (d.tail()!.offset < fill);
+  return idx;
+}
+
+/** A simulated disk on which the n-th next operation fails with ENOSPC (a write after writing half its bytes). */
+class NoSpaceAt extends SimFS {
+  countdown = 0;
+  failed: string[] = [];
+  private op(what: string): void {
+    if (this.countdown > 0 && --this.countdown === 0) {
+      this.failed.push(what);
+      throw Object.assign(new Error(`ENOSPC: no space left on device, ${what}`), { code: 'ENOSPC' });
+    }
+  }
+  override openWrite(path: string): FileHandle {
+    this.op(`open ${path}`);
+    return super.openWrite(path);
+  }
+  override writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
+    try {
+      this.op(`write ${h.path}`);
+    } catch (x) {
+      super.writeAt(h, data.subarray(0, data.length >> 1), pos);
+      throw x;
+    }
+    super.writeAt(h, data, pos);
+  }
+  override fsync(h: FileHandle): void {
+    this.op(`fsync ${h.path}`);
+    super.fsync(h);
+  }
+  override rename(from: string, to: string): void {
+    this.op(`rename ${from}`);
+    super.rename(from, to);
+  }
+  override fsyncDir(dir: string): void {
+    this.op(`fsyncdir ${dir}`);
+    super.fsyncDir(dir);
+  }
+  override truncate(path: string, len: number): void {
+    this.op(`truncate ${path}`);
+    super.truncate(path, len);
+  }
+}
+
+describe('WAL on a full disk', () => {
+  it('a save failing with ENOSPC at any step (a new segment, its preallocation, a snapshot) counts for nothing, and saved again it is whole', () => {
+    const cs = { voters: [1], learners: [], votersOutgoing: [], learnersNext: [], autoLeave: false };
+    for (const opts of [SMALL, GROWING, { segmentBytes: 1 << 14, preallocate: true, fails: 'zero-fill' }]) {
+      let steps = 0;
+      for (let k = 1; ; k++) {
+        const fs = new NoSpaceAt();
+        const d = DiskStorage.open(fs, '/d', opts);
+        d.bootstrap([1]);
+        if ('fails' in opts) fs.failZeroed = true; // growing segments from here
+        const last = fillSegment(d, opts.segmentBytes); // the next save starts a segment
+        const first = d.mem.lastIndex() + 1;
+        // A snapshot from the leader, entries after it, the hard state: every kind of write.
+        const rd = {
+          snapshot: { meta: { index: last + 5, term: 2, confState: cs }, data: enc('S') },
+          entries: [e(last + 6, 2), e(last + 7, 2)],
+          hardState: { term: 2, vote: 1, commit: last + 6 },
+        };
+        expect(first).toBe(last + 1);
+        const tail = d.tail();
+        fs.countdown = k;
+        try {
+          d.save(rd);
+        } catch (x) {
+          expect(isNoSpace(x), `step ${k}: ${String(x)}`).toBe(true);
+          // nothing of it counts
+          expect(d.mem.lastIndex()).toBe(last);
+          expect(d.mem.snapshot().meta.index).toBe(0);
+          d.save(rd); // space again
+        }
+        const failedAt = fs.failed[0];
+        fs.countdown = 0;
+        d.save({ entries: [e(last + 8, 2)], hardState: { term: 2, vote: 1, commit: last + 8 } });
+        d.close();
+        const r = DiskStorage.open(fs, '/d', opts);
+        expect(r.mem.snapshot().meta.index, `step ${k} (${failedAt})`).toBe(last + 5);
+        expect(r.mem.lastIndex(), `step ${k} (${failedAt})`).toBe(last + 8);
+        expect(r.mem.term(last + 6)).toBe(2);
+        expect(r.mem.hardState.commit).toBe(last + 8);
+        expect(r.recovery.truncatedBytes, `step ${k} (${failedAt})`).toBe(0);
+        r.close();
+        if (failedAt === undefined) {
+          // k is past the last operation of the save: every step was tried
+          expect(tail).toBeDefined();
+          break;
+        }
+        steps++;
+      }
+      expect(steps).toBeGreaterThan(5);
+    }
+  });
+
+  it('a failed write is retried in the same place, even when a prepared segment became ready meanwhile', async () => {
+    // The zero-fill of the next segment completes when the test says so.
+    class DeferredZeroFS extends NoSpaceAt {
+      fills: (() => void)[] = [];
+      override createZeroed(path: string, size: number): Promise<void> {
+        return new Promise((resolve) => this.fills.push(() => resolve(super.createZeroed(path, size))));
+      }
+    }
+    const fs = new DeferredZeroFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]); // a growing first segment; the next one is being zero-filled
+    expect(fs.fills).toHaveLength(1);
+    const seg = d.tail()!.segment;
+    fs.countdown = 1; // the next write: half of it lands, then ENOSPC
+    const rd = { entries: [e(2, 1, 'two'), e(3, 1, 'three')], hardState: { term: 1, vote: 1, commit: 3 } };
+    expect(() => d.save(rd)).toThrow(/ENOSPC/);
+    // the zero-fill finishes: a prepared segment is ready, which would end a growing one
+    fs.fills.shift()!();
+    await d.idle();
+    expect(fs.list('/d/wal')).toContain('next.wal.ready');
+    d.save(rd);
+    expect(d.tail()!.segment).toBe(seg); // over the half-written records, not after them
+    d.save({ entries: [e(4, 1)] }); // (and now the growing segment is cut)
+    expect(d.tail()!.segment).not.toBe(seg);
+    d.close();
+    const r = DiskStorage.open(fs, '/d', SMALL);
+    expect(r.mem.lastIndex()).toBe(4);
+    expect(new TextDecoder().decode(r.mem.entries(3, 4, Infinity)[0]!.data)).toBe('three');
+  });
+});
+
+describe('WAL cut short', () => {
+  it('a preallocated last segment cut in half is refused, naming the file; the file is left as it was found', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    const last = fillSegment(d, SMALL.segmentBytes * 0.75);
+    d.close();
+    const file = walFile(fs);
+    expect(fs.size(file)).toBe(SMALL.segmentBytes);
+    fs.cut(file, SMALL.segmentBytes / 2);
+    const before = fs.readFile(file);
+    let err: unknown;
+    try {
+      DiskStorage.open(fs, '/d', SMALL);
+    } catch (x) {
+      err = x;
+    }
+    expect(err).toBeInstanceOf(WalCorruptionError);
+    expect((err as Error).message).toContain(file);
+    expect((err as Error).message).toMatch(/8192 bytes long but was started with 16384 .*the WAL was cut; refusing to start \(restore from a backup, or remove the data dir and rejoin\)/);
+    expect(fs.readFile(file)).toEqual(before); // no "repair" of the cut tail
+    // (without the check it would have started from an older state)
+    expect(last).toBeGreaterThan(100);
+  });
+
+  it('a growing segment cut in half is refused, naming the file: at a record boundary (the commit is past the log) or inside a record', () => {
+    const opts = { segmentBytes: 4096, preallocate: false };
+    const make = (): { fs: SimFS; file: string; last: number } => {
+      const fs = new SimFS();
+      const d = DiskStorage.open(fs, '/d', opts);
+      d.bootstrap([1]);
+      const last = fillSegment(d, opts.segmentBytes);
+      const file = d.tail()!.segment;
+      // The next save starts a new segment: only hard state records there, committing `last`.
+      d.save({ entries: [], hardState: { term: 2, vote: 1, commit: last } });
+      expect(d.tail()!.segment).not.toBe(file);
+      d.close();
+      return { fs, file, last };
+    };
+    // at the record boundary nearest the middle: the records left are whole, the entries end early
+    const a = make();
+    const recs = recordsOf(a.fs.readFile(a.file));
+    const boundary = recs.find(([, end]) => end >= a.fs.size(a.file) / 2)![1];
+    a.fs.cut(a.file, boundary);
+    const ea = (() => {
+      try {
+        DiskStorage.open(a.fs, '/d', opts);
+      } catch (x) {
+        return x as Error;
+      }
+    })();
+    expect(ea).toBeInstanceOf(WalCorruptionError);
+    expect(ea!.message).toMatch(new RegExp(`^WAL ${a.file}: log ends at entry \\d+ but its hard state recorded commit ${a.last}: the WAL was cut; refusing to start \\(restore from a backup, or remove the data dir and rejoin\\)$`));
+    expect(Number(/log ends at entry (\d+)/.exec(ea!.message)![1])).toBeLessThan(a.last);
+    // in the middle of a record: a bad record in a sealed segment
+    const b = make();
+    b.fs.cut(b.file, Math.floor(b.fs.size(b.file) / 2) | 1);
+    expect(() => DiskStorage.open(b.fs, '/d', opts)).toThrow(new RegExp(`WAL ${b.file}: bad record at offset \\d+ in a sealed segment`));
+  });
+
+  it('a torn append that ran past the preallocated end is cut back to the capacity, not below (it never reads as a cut)', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    const last = fillSegment(d, SMALL.segmentBytes - 200);
+    const file = d.tail()!.segment;
+    // One append of 2 KiB from 200 bytes before the end: the file grows past its capacity...
+    const start = d.tail()!.offset;
+    d.save({ entries: [e(last + 1, 1, 'x'.repeat(2048))] });
+    expect(d.tail()!.segment).toBe(file);
+    expect(fs.size(file)).toBeGreaterThan(SMALL.segmentBytes);
+    d.close();
+    // ...and the power goes before it is durable: only its first part made it.
+    fs.cut(file, SMALL.segmentBytes + 100);
+    const r = DiskStorage.open(fs, '/d', SMALL);
+    expect(r.mem.lastIndex()).toBe(last);
+    expect(r.recovery.truncatedBytes).toBe(SMALL.segmentBytes + 100 - start);
+    expect(fs.size(file)).toBe(SMALL.segmentBytes); // cut back to the capacity, zeros up to it
+    expect(fs.readFile(file).subarray(start).every((x) => x === 0)).toBe(true);
+    r.close();
+    const again = DiskStorage.open(fs, '/d', SMALL);
+    expect(again.mem.lastIndex()).toBe(last);
+    again.save({ entries: [e(last + 1, 1)] });
+    again.close();
+    expect(DiskStorage.open(fs, '/d', SMALL).mem.lastIndex()).toBe(last + 1);
+  });
+
+  it('a segment sealed short of its capacity (segmentBytes lowered) is cut only once the next exists: power lost at any step reopens', () => {
+    /** A disk whose process dies with the power: after die(), every operation fails. */
+    class DyingFS extends SimFS {
+      dead = false;
+      die(): void {
+        this.crash(false);
+        this.dead = true;
+      }
+      private alive(): void {
+        if (this.dead) throw new Error('EIO: the process is gone');
+      }
+      override openWrite(path: string): FileHandle {
+        this.alive();
+        return super.openWrite(path);
+      }
+      override writeAt(h: FileHandle, data: Uint8Array, pos: number): void {
+        this.alive();
+        super.writeAt(h, data, pos);
+      }
+      override fsync(h: FileHandle): void {
+        this.alive();
+        super.fsync(h);
+      }
+      override rename(from: string, to: string): void {
+        this.alive();
+        super.rename(from, to);
+      }
+      override fsyncDir(dir: string): void {
+        this.alive();
+        super.fsyncDir(dir);
+      }
+      override truncate(path: string, len: number): void {
+        this.alive();
+        super.truncate(path, len);
+      }
+    }
+    const big = { segmentBytes: 1 << 14, preallocate: true };
+    const small = { segmentBytes: 1 << 11, preallocate: true };
+    for (const dieAt of ['before the truncate', 'after the truncate', 'never'] as const) {
+      const fs = new DyingFS();
+      const d = DiskStorage.open(fs, '/d', big);
+      d.bootstrap([1]);
+      const last = fillSegment(d, 4096); // a preallocated 16 KiB segment holding 4 KiB of records
+      const file = d.tail()!.segment;
+      const records = d.tail()!.offset;
+      d.close();
+      fs.recordOps = true;
+      const truncate = fs.truncate.bind(fs);
+      fs.truncate = (path, len) => {
+        if (path === file && dieAt === 'before the truncate') fs.die();
+        truncate(path, len);
+        if (path === file && dieAt === 'after the truncate') fs.die();
+      };
+      // Reopened with smaller segments: the 16 KiB one is full, sealed at its records' end.
+      const r = DiskStorage.open(fs, '/d', small);
+      try {
+        r.save({ entries: [e(last + 1, 1)], hardState: { term: 1, vote: 1, commit: last + 1 } });
+        expect(dieAt).toBe('never');
+        expect(r.tail()!.segment).not.toBe(file);
+      } catch (x) {
+        expect((x as Error).message).toMatch(/the process is gone/);
+      }
+      fs.dead = false;
+      fs.truncate = truncate;
+      // Whenever the power went, the WAL opens with everything acknowledged.
+      const after = DiskStorage.open(fs, '/d', small);
+      expect(after.mem.lastIndex(), dieAt).toBe(dieAt === 'never' ? last + 1 : last);
+      if (dieAt !== 'never') continue;
+      // the next segment's name was durable before the old one was cut to its records
+      const ops = fs.ops;
+      const created = ops.findIndex((o) => o.startsWith('create /d/wal/') && o !== `create ${file}`);
+      const dirSync = ops.findIndex((o, i) => i > created && o === 'fsyncdir /d/wal');
+      expect(created).toBeGreaterThanOrEqual(0);
+      expect(dirSync).toBeGreaterThan(created);
+      expect(ops.indexOf(`truncate ${file} ${records}`)).toBeGreaterThan(dirSync);
+      expect(fs.size(file)).toBe(records);
+    }
+  });
+
+  it('a WAL written before segment records existed opens, and is written on', () => {
+    for (const opts of [SMALL, GROWING]) {
+      const fs = new SimFS();
+      writeN(fs, 20, opts);
+      // As the code before segment records wrote it: each segment starts with the hard state.
+      for (const s of segments(fs)) {
+        const path = `/d/wal/${s}`;
+        const buf = fs.readFile(path);
+        const [first] = recordsOf(buf);
+        expect(first![2]).toBe(4);
+        const old = new Uint8Array(buf.length);
+        old.set(buf.subarray(first![1]));
+        fs.cut(path, 0);
+        const h = fs.openWrite(path);
+        fs.writeAt(h, opts.preallocate ? old : old.subarray(0, buf.length - first![1]), 0);
+        fs.fsync(h);
+        fs.close(h);
+      }
+      expect(segments(fs).every((s) => recordsOf(fs.readFile(`/d/wal/${s}`))[0]![2] === 2)).toBe(true);
+      const r = DiskStorage.open(fs, '/d', opts);
+      expect(r.mem.lastIndex()).toBe(23);
+      for (let i = 24; i < 400; i++) r.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+      r.close();
+      const again = DiskStorage.open(fs, '/d', opts);
+      expect(again.mem.lastIndex()).toBe(399);
+      expect(again.mem.hardState.commit).toBe(399);
+    }
+  });
+});
+
+describe('WAL and snapshot damage is refused with the file and the offset', () => {
+  const BLOCK = 4096;
+  const zeroBlock = (fs: SimFS, path: string, at: number): void => fs.writeBytes(path, at, new Uint8Array(BLOCK));
+
+  it('a zeroed 4 KiB block in the middle of the last segment', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    fillSegment(d, 3 * BLOCK);
+    const file = d.tail()!.segment;
+    d.close();
+    zeroBlock(fs, file, BLOCK);
+    const err = (() => {
+      try {
+        DiskStorage.open(fs, '/d', SMALL);
+      } catch (x) {
+        return x as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(WalCorruptionError);
+    const m = new RegExp(`^WAL ${file}: corrupted record at offset (\\d+) \\(bytes (\\d+)-(\\d+) are zeros: a zeroed block\\?\\) followed by a valid record at (\\d+)`).exec(err!.message);
+    expect(m, err!.message).not.toBeNull();
+    const [at, z0, z1, valid] = m!.slice(1).map(Number) as [number, number, number, number];
+    expect(at).toBeLessThanOrEqual(BLOCK);
+    expect(at).toBeGreaterThan(BLOCK - 100); // the record the block begins in
+    expect(z0).toBeLessThanOrEqual(BLOCK);
+    expect(z1).toBeGreaterThanOrEqual(2 * BLOCK - 1);
+    expect(valid).toBeGreaterThanOrEqual(2 * BLOCK);
+  });
+
+  it('a zeroed 4 KiB block in the middle of a sealed segment', () => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', SMALL);
+    d.bootstrap([1]);
+    fillSegment(d, 3 * BLOCK);
+    const file = d.tail()!.segment;
+    fillSegment(d, SMALL.segmentBytes); // fills it...
+    fillSegment(d, 100); // ...and goes on in the next one
+    expect(d.tail()!.segment).not.toBe(file);
+    d.close();
+    zeroBlock(fs, file, 2 * BLOCK);
+    expect(() => DiskStorage.open(fs, '/d', SMALL)).toThrow(new RegExp(`^WAL ${file}: bad record at offset \\d+ \\(bytes \\d+-\\d+ are zeros: a zeroed block\\?\\) in a sealed segment`));
+  });
+
+  const withSnapshot = (): { fs: SimFS; path: string; size: number } => {
+    const fs = new SimFS();
+    const d = DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 });
+    d.bootstrap([1]);
+    for (let i = 2; i < 50; i++) d.save({ entries: [e(i, 1)], hardState: { term: 1, vote: 1, commit: i } });
+    d.compact(40, CS, enc('state of the application; '.repeat(1000))); // ~26 KB, no zero bytes
+    d.close();
+    const snaps = fs.list('/d/snap').filter((f) => f.endsWith('.snap'));
+    const path = `/d/snap/${snaps.at(-1)}`;
+    expect(path).toContain('0000000000000028-');
+    return { fs, path, size: fs.size(path) };
+  };
+
+  it('a zeroed 4 KiB block in a snapshot file', () => {
+    const { fs, path, size } = withSnapshot();
+    expect(size).toBeGreaterThan(4 * BLOCK);
+    zeroBlock(fs, path, 2 * BLOCK);
+    expect(() => DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 })).toThrow(
+      new RegExp(`^snapshot ${path} fails its checksum \\(bytes 8192-12287 \\(from offset 8192\\) are zeros: a zeroed block\\?\\); refusing to start$`),
+    );
+    // its header zeroed: the same, not a JSON error
+    const b = withSnapshot();
+    zeroBlock(b.fs, b.path, 0);
+    expect(() => DiskStorage.open(b.fs, '/d', { segmentBytes: 1 << 16 })).toThrow(new RegExp(`^snapshot ${b.path} fails its checksum \\(bytes 0-4095 \\(from offset 0\\) are zeros`));
+  });
+
+  it('an edited snapshot file (one byte changed) is refused, naming the file', () => {
+    for (const at of [0, 5, 30, 9000]) {
+      const { fs, path, size } = withSnapshot();
+      expect(at).toBeLessThan(size);
+      const bytes = fs.readFile(path);
+      fs.writeBytes(path, at, Uint8Array.of(bytes[at]! ^ 0x20));
+      expect(() => DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 }), `byte ${at}`).toThrow(
+        new RegExp(`^snapshot ${path} fails its checksum \\((some bytes changed; the checksum does not say where|${size} bytes long where its header says \\d+)\\); refusing to start$`),
+      );
+    }
+  });
+
+  it('a snapshot file cut short is refused, naming the file and both lengths', () => {
+    const { fs, path, size } = withSnapshot();
+    fs.cut(path, size - 1000);
+    expect(() => DiskStorage.open(fs, '/d', { segmentBytes: 1 << 16 })).toThrow(new RegExp(`^snapshot ${path} fails its checksum \\(${size - 1000} bytes long where its header says ${size}\\)`));
   });
 });
 
