@@ -8,5 +8,9 @@ export function createLogger(level = 'info', name = 'tsswarm'): Logger {
   if (process.stdout.isTTY) {
     return pino({ name, level, transport: { target: 'pino-pretty', options: { colorize: true, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' } } });
   }
-  return pino({ name, level });
+  // A log that cannot be written (its disk is full, its reader gone) loses lines; it never
+  // stops the daemon that writes it.
+  const dest = pino.destination({ dest: 1, sync: false });
+  dest.on('error', () => undefined);
+  return pino({ name, level }, dest);
 }

@@ -18,7 +18,7 @@ import { formatJoinToken, newJoinSecret, parseJoinToken } from '../common/token.
 import { Dispatcher, newGrpcServer } from './dispatcher/dispatcher.js';
 import { legacyStoreDir, readLegacyStore, retireLegacyStore } from './store/migrate.js';
 import { StoreMachine, type MachineSnapshot } from './store/machine.js';
-import { RaftBackend, type RaftBackendOptions } from './store/raft-backend.js';
+import { RaftBackend } from './store/raft-backend.js';
 import { Store } from './store/store.js';
 import { VERSION } from '../common/version.js';
 import { apiSocketPath, dispatcherSocketPath } from '../common/api/datadir.js';
@@ -122,7 +122,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
       if (err) log.error({ err: err.message }, 'data dir full: changes are refused until space is freed (nothing committed is lost)');
       else log.info('data dir writable again: accepting changes');
     },
-  } as RaftBackendOptions);
+  });
   const store = new Store(backend);
   const dispatcher = new Dispatcher({
     store, server, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs,

@@ -19,6 +19,10 @@ export class RaftBackend implements StoreLog {
     this.node = new RaftNode({
       ...this.o,
       sm,
+      onStorageError: (err) => {
+        if (err) for (const w of [...this.fullWaiters]) w(err);
+        this.o.onStorageError?.(err);
+      },
       onRoleChange: (role, lead, term) => {
         if (role === 'leader') for (const w of this.leaderWaiters.splice(0)) w();
         this.o.onRoleChange?.(role, lead, term);
@@ -39,9 +43,21 @@ export class RaftBackend implements StoreLog {
     }
   }
 
+  /**
+   * Proposes `data`. If the data dir fills up while it waits, the caller hears it at once
+   * (DiskFullError): the entry is not durable, and is applied only if space comes back before
+   * this manager stops.
+   */
   propose(data: Uint8Array): Promise<unknown> {
-    return this.node.propose(data);
+    const p = this.node.propose(data);
+    return new Promise((resolve, reject) => {
+      const full = (err: Error): void => reject(Object.assign(new Error(`${err.message}; the change is not durable: it is applied if space is freed before the manager stops, otherwise it is lost — check before retrying`), { name: 'DiskFullError' }));
+      this.fullWaiters.add(full);
+      p.then(resolve, reject).finally(() => this.fullWaiters.delete(full));
+    });
   }
+
+  private readonly fullWaiters = new Set<(err: Error) => void>();
 
   readIndex(): Promise<void> {
     return this.node.readIndex();

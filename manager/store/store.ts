@@ -278,7 +278,7 @@ export function storeError(e: unknown): Error {
     return new TsswarmError(ErrorCodes.OUTCOME_UNKNOWN, `${msg}: the change may or may not have been applied; check with a read before retrying`);
   }
   if (name === 'NotLeaderError') return new TsswarmError(ErrorCodes.NO_QUORUM, `this manager is not the leader (${msg})`);
-  if (name === 'DiskFullError') return new TsswarmError(ErrorCodes.DISK_FULL, `${msg}: the change was not made durable; free space in the data dir and retry`);
+  if (name === 'DiskFullError') return new TsswarmError(ErrorCodes.DISK_FULL, /not durable/.test(msg) ? msg : `${msg}: nothing was changed; free space in the data dir and retry`);
   return e instanceof Error ? e : new Error(msg);
 }
 

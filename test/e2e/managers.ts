@@ -17,11 +17,14 @@ export class Proc {
   private logFd?: number;
   readonly dataDir: string;
 
-  constructor(readonly name: string, dataDir?: string) {
+  /** Where its output goes (by default in its data dir). */
+  readonly logFile: string;
+
+  constructor(readonly name: string, dataDir?: string, logFile?: string) {
     this.dataDir = dataDir ?? mkdtempSync(`/tmp/tsswarm-mgr-${name}-`);
+    this.logFile = logFile ?? join(this.dataDir, 'process.log');
   }
 
-  get logFile(): string { return join(this.dataDir, 'process.log'); }
   get running(): boolean { return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null; }
 
   spawn(args: string[]): void {
@@ -81,10 +84,16 @@ export class ManagerProc extends Proc {
   }
 
   async answering(timeoutMs = 60_000): Promise<void> {
-    await waitFor(`manager ${this.name} to answer`, async () => {
-      if (this.proc && !this.running) throw new Error(`manager ${this.name} exited:\n${this.logTail()}`);
-      try { return (await this.api('GET', '/v1/info')).status === 200; } catch { return false; }
-    }, timeoutMs, 100);
+    let exited = false;
+    try {
+      await waitFor(`manager ${this.name} to answer`, async () => {
+        if (this.proc && !this.running) { exited = true; return true; }
+        try { return (await this.api('GET', '/v1/info')).status === 200; } catch { return false; }
+      }, timeoutMs, 100);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\nlog tail:\n${this.logTail()}`);
+    }
+    if (exited) throw new Error(`manager ${this.name} exited:\n${this.logTail()}`);
   }
 
   cli(...args: string[]): Promise<CliResult> {
