@@ -116,7 +116,12 @@ export class ClusterControl {
     let c = this.clients.get(addr);
     if (!c) {
       const Ctor = managerProto().tsswarm.manager.v1.Manager;
-      c = new Ctor(addr, grpc.credentials.createInsecure(), { 'grpc.max_receive_message_length': 64 << 20 });
+      c = new Ctor(addr, grpc.credentials.createInsecure(), {
+        'grpc.max_receive_message_length': 64 << 20,
+        'grpc.keepalive_time_ms': 2000,
+        'grpc.keepalive_timeout_ms': 2000,
+        'grpc.keepalive_permit_without_calls': 1,
+      });
       this.clients.set(addr, c);
     }
     return c;

@@ -27,9 +27,15 @@ export class Proc {
 
   get running(): boolean { return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null; }
 
+  /** A cgroup's `cgroup.procs`: the process joins it before it starts (so do all its sockets). */
+  cgroupProcs?: string;
+
   spawn(args: string[]): void {
     this.logFd = openSync(this.logFile, 'a');
-    this.proc = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', this.logFd, this.logFd], env: { ...process.env } });
+    const opts = { stdio: ['ignore', this.logFd, this.logFd] as ['ignore', number, number], env: { ...process.env } };
+    this.proc = this.cgroupProcs
+      ? spawn('sh', ['-c', `echo $$ > ${this.cgroupProcs} && exec "$0" "$@"`, process.execPath, BIN, ...args], opts)
+      : spawn(process.execPath, [BIN, ...args], opts);
   }
 
   async kill9(): Promise<void> {
