@@ -241,8 +241,9 @@ export class ClusterControl {
       await this.recordMember({ ...m, desired: 'learner' });
       return `${m.nodeId} does not vote already`;
     }
-    if (raftId === this.o.raftId) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'this manager is the leader: hand leadership over first (stop it, or demote it from another manager once another leads)');
     this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'demoting');
+    // The leader demoted: it hands leadership over first, and the new leader demotes it.
+    if (raftId === this.o.raftId) return this.handOver('POST', `/v1/nodes/${m.nodeId}/demote`);
     await this.recordMember({ ...m, desired: 'learner' });
     await this.changeConf({ type: 'addLearner', nodeId: raftId });
     return `${m.nodeId} demoted: it no longer votes`;
@@ -253,9 +254,12 @@ export class ClusterControl {
     const m = this.member(raftId);
     const raft = this.o.raft();
     const voting = raft.membership.voters.includes(raftId);
-    if (raftId === this.o.raftId) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'a manager cannot remove itself while it leads: demote it from another manager first');
     if (voting && !force) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${m.nodeId} is a voting manager: demote it first (\`tsswarm node demote ${m.nodeId}\`), or use --force`);
     if (voting) this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'removing');
+    if (raftId === this.o.raftId) {
+      if (!voting) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'this manager leads and is not a voter: wait for a voter to lead, then remove it from there');
+      return this.handOver('DELETE', `/v1/nodes/${m.nodeId}?force=true`);
+    }
     if (voting || raft.membership.learners.includes(raftId)) await this.changeConf({ type: 'removeNode', nodeId: raftId });
     await this.o.store.update((tx) => {
       const c = tx.get('cluster', 'default')!;
@@ -267,6 +271,41 @@ export class ClusterControl {
       }
     });
     return `${m.nodeId} removed from the managers`;
+  }
+
+  /**
+   * Leadership goes to the most up-to-date other voter that answers; then the request is
+   * replayed on the new leader (which changes this manager's membership) and its answer returned.
+   */
+  private async handOver(method: string, url: string): Promise<string> {
+    const raft = this.o.raft();
+    const st = raft.core.status();
+    const to = raft.membership.voters
+      .filter((v) => v !== this.o.raftId && st.progress.get(v)?.recentActive)
+      .sort((a, b) => (st.progress.get(b)?.match ?? 0) - (st.progress.get(a)?.match ?? 0))[0];
+    if (to === undefined) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'no other voting manager answers to hand leadership to');
+    this.o.log.info({ to }, 'handing leadership over before changing this manager\'s membership');
+    raft.transferLeadership(to);
+    const until = Date.now() + 5000;
+    while (this.isLeader || !this.leaderAddr()) {
+      if (Date.now() > until) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'leadership was not handed over within 5 s; nothing was changed: retry');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const parts: Buffer[] = [];
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      let code = 0;
+      this.forward({ method, url, headers: {}, body: Buffer.alloc(0) }, {
+        head: (s) => { code = s; },
+        data: (d) => parts.push(d),
+        end: () => resolve({ status: code, body: Buffer.concat(parts).toString('utf8') }),
+        error: reject,
+        onClose: () => undefined,
+      });
+    });
+    let parsed: { message?: string; code?: string } = {};
+    try { parsed = JSON.parse(body) as typeof parsed; } catch { /* not JSON */ }
+    if (status >= 400) throw new TsswarmError((parsed.code as TsswarmError['code']) ?? ErrorCodes.INTERNAL, parsed.message ?? body);
+    return parsed.message ?? body;
   }
 
   /** Refuses a change after which the reachable voters would not make a quorum. */

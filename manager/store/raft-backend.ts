@@ -14,6 +14,7 @@ export class RaftBackend implements StoreLog {
   constructor(private readonly o: RaftBackendOptions) {}
 
   private leaderWaiters: (() => void)[] = [];
+  private openFull?: () => void;
 
   async open(sm: ReplicatedMachine): Promise<void> {
     this.node = new RaftNode({
@@ -21,6 +22,7 @@ export class RaftBackend implements StoreLog {
       sm,
       onStorageError: (err) => {
         if (err) for (const w of [...this.fullWaiters]) w(err);
+        if (err) this.openFull?.();
         this.o.onStorageError?.(err);
       },
       onRoleChange: (role, lead, term) => {
@@ -34,9 +36,11 @@ export class RaftBackend implements StoreLog {
       // Alone in the group: lead at once rather than after an election timeout, and apply
       // everything the log holds (an entry of this term committed) before anyone reads.
       const elected = new Promise<void>((resolve) => this.leaderWaiters.push(resolve));
+      // A full data dir: start anyway (reads answer, writes are refused); it leads once space is back.
+      const full = new Promise<void>((resolve) => { this.openFull = resolve; });
       this.node.campaign();
-      await elected;
-      await this.node.readIndex();
+      await Promise.race([elected.then(() => this.node.readIndex()).catch((e: Error) => { if (e.name !== 'DiskFullError') throw e; }), full]);
+      this.openFull = undefined;
     } else {
       // What the log held when it stopped is applied before anyone reads the store.
       await this.node.waitApplied(this.node.commitIndex);

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import Docker from 'dockerode';
 import { dockerFromEnv } from '../../agent/docker.js';
+import { printReplicated, replicatedBench } from './replicated-bench.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -390,6 +391,14 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
+  // Replicated managers, after the single-manager system is gone (one agent on the engine at a time).
+  const replicated = argv.includes('--no-replicated') ? undefined : await replicatedBench({
+    bin: BIN, runs: RUNS, sizes: SIZES.slice(0, 2), big: BIG, waitUntil,
+    stackFile: (n) => { const d = mkdtempSync(join(tmpdir(), 'tsswarm-bench-rep-')); return stackFile(d, n); },
+    running: (stack) => running('tsswarm', stack),
+    all: async (stack) => (await containers('tsswarm', stack, true)).length,
+  });
+
   const f = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} s` : '—');
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '—');
   const lines = [['row', 'tsswarm', 'swarm', 'raw engine', 'tsswarm/swarm', 'tsswarm/raw', 'goal']];
@@ -407,8 +416,9 @@ async function main(): Promise<void> {
   console.log(`\ntsswarm manager RSS (embedded agent) after the ${SIZES[SIZES.length - 1]}-replica deploy: ${rss.toFixed(0)} MiB`);
   console.log(`HTTP (wrk -t2 -c32 -d5s, loopback): through the ingress proxy ${http.ingress?.toFixed(0) ?? '—'} req/s; straight to one task ${http.direct?.toFixed(0) ?? '—'} req/s; Swarm routing mesh: not measured (it needs IPVS in the kernel; see docs/benchmarks.md)`);
   printRolls(rolls);
+  if (replicated) printReplicated(replicated, median);
   const out = join(tmpdir(), 'tsswarm-bench-results.json');
-  writeFileSync(out, JSON.stringify({ runs: RUNS, rows: results, rssMiB: rss, http, rollingUpdates: rolls }, null, 2));
+  writeFileSync(out, JSON.stringify({ runs: RUNS, rows: results, rssMiB: rss, http, rollingUpdates: rolls, replicated: replicated && { ...replicated, rows: Object.fromEntries(replicated.rows) } }, null, 2));
   console.log(`\nJSON: ${out}`);
 }
 

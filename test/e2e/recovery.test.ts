@@ -65,6 +65,16 @@ describe('membership changes and recovery on a real engine', () => {
     for (const m of [...all(), agent]) m.remove();
   });
 
+  it('the leader demoted hands leadership over first; promoted back, it votes again', async () => {
+    const leader = await leaderOf(ms);
+    const id = member(await leader.status(), leader).nodeId;
+    expect(await leader.cliOk('node', 'demote', id)).toMatch(/demoted/);
+    const st = await waitStatus(ms, 'the old leader a learner, another leading', (s) => member(s, leader).role === 'learner' && !!s.leader && s.leader !== id);
+    expect(st.voters).toBe(2);
+    await leader.cliOk('node', 'promote', id);
+    await waitStatus(ms, 'three voters again', (s) => s.voters === 3 && s.managers.every((m) => m.voter && m.reachable));
+  });
+
   it('demote and promote a manager; with one voter unreachable, a demotion that would lose quorum is refused; rm needs demote or --force', async () => {
     const leader = await leaderOf(ms);
     const [x, y] = ms.filter((m) => m !== leader) as [ManagerProc, ManagerProc];
