@@ -53,6 +53,8 @@ export interface ClusterControlOptions {
 /** How far behind (entries) a learner may be and still be promoted. */
 const PROMOTE_LAG = 64;
 const RPC_DEADLINE_MS = 1500;
+/** A voter the leader has not heard from for this long does not count towards a quorum for new writes. */
+const QUORUM_SILENCE_MS = 1000;
 /** How long a follower waits for a leader to forward a request to. */
 const FORWARD_PATIENCE_MS = 5000;
 
@@ -369,6 +371,19 @@ export class ClusterControl {
     return new Promise((resolve) => this.client(addr).Member({}, { deadline: Date.now() + RPC_DEADLINE_MS }, (err, r) => resolve(err ? undefined : r)));
   }
 
+  /**
+   * Leader: the voters it heard from within an election timeout or two make a quorum. Writes
+   * are refused at once when they do not (a leader that lost its quorum steps down only after
+   * an election timeout; until then its proposals would only hang).
+   */
+  quorumActive(): { ok: boolean; reachable: number; voters: number; quorum: number } {
+    const raft = this.o.raft();
+    const voters = raft.membership.voters;
+    const reachable = voters.filter((v) => v === this.o.raftId || raft.heardWithin(v, QUORUM_SILENCE_MS)).length;
+    const quorum = Math.floor(voters.length / 2) + 1;
+    return { ok: reachable >= quorum, reachable, voters: voters.length, quorum };
+  }
+
   /** The error for a write (or a consistent read) no leader can take. */
   noQuorum(what = 'cannot apply a change'): TsswarmError {
     const conf = this.o.raft().membership;
@@ -403,12 +418,28 @@ export class ClusterControl {
       // Elected meanwhile: this manager answers it itself.
       if (this.isLeader) { this.replay(req, sink); return; }
       const leader = this.leaderAddr();
-      if (!leader || leader === this.o.addr) {
-        if (Date.now() < until) { setTimeout(attempt, 50); return; }
-        void this.reachableVoters().then(({ reachable, voters }) => sink.error(this.noQuorum(`found no leader within ${FORWARD_PATIENCE_MS / 1000}s: ${reachable} of ${voters} voting managers reachable`)));
-        return;
-      }
-      const call = this.client(leader).ForwardHttp({ method: req.method, url: req.url, headers: { ...req.headers, [FORWARDED_HEADER]: this.o.addr }, body: req.body });
+      // No leader to send it to (none known, or the one known does not answer): refused at once
+      // without a quorum, else the next leader is waited for.
+      const noLeader = (): void => {
+        void this.reachableVoters().then(({ reachable, voters }) => {
+          const quorum = Math.floor(voters / 2) + 1;
+          if (reachable >= quorum && Date.now() < until) { setTimeout(attempt, 50); return; }
+          sink.error(new TsswarmError(ErrorCodes.NO_QUORUM, reachable < quorum
+            ? `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``
+            : `no leader elected within ${FORWARD_PATIENCE_MS / 1000}s (${reachable} of ${voters} voting managers reachable); nothing was changed: retry`));
+        });
+      };
+      if (!leader || leader === this.o.addr) { noLeader(); return; }
+      // Only a request that reached the leader can have been applied: connect first.
+      const client = this.client(leader);
+      client.waitForReady(Date.now() + 1000, (err) => {
+        if (cancelled) return;
+        if (err) { noLeader(); return; }
+        send(client, leader);
+      });
+    };
+    const send = (client: ManagerClient, leader: string): void => {
+      const call = client.ForwardHttp({ method: req.method, url: req.url, headers: { ...req.headers, [FORWARDED_HEADER]: this.o.addr }, body: req.body });
       cancel = () => { cancelled = true; call.cancel(); };
       let started = false;
       let finished = false;
@@ -431,12 +462,13 @@ export class ClusterControl {
       call.on('error', (e: grpc.ServiceError) => {
         if (finished || cancelled) return;
         const notSent = !started && e.code === grpc.status.UNAVAILABLE && /No connection established|ECONNREFUSED|connect/i.test(e.details ?? '');
-        if (notSent && Date.now() < until) {
+        const read = req.method === 'GET' || req.method === 'HEAD';
+        // Not sent, or a read (harmless to repeat) that got no answer: try the next leader.
+        if ((notSent || (read && !started)) && Date.now() < until) {
           finished = true;
           setTimeout(attempt, 50);
           return;
         }
-        const read = req.method === 'GET' || req.method === 'HEAD';
         finish(new TsswarmError(notSent || read ? ErrorCodes.UNAVAILABLE : ErrorCodes.OUTCOME_UNKNOWN, notSent || read
           ? `cannot reach the leader at ${leader} (${e.details || e.message}); nothing was changed: retry`
           : `the leader at ${leader} failed while handling the request (${e.details || e.message}): the change may or may not have been applied; check before retrying`));

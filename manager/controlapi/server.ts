@@ -110,11 +110,16 @@ function leaderHook(opts: ApiOptions) {
   const c = opts.cluster!;
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const consistent = !!(req.raw as IncomingMessage & { tsswarmConsistent?: boolean }).tsswarmConsistent;
+    const leaderOnly = needsLeader(req.method, req.url, consistent);
     if (c.isLeader) {
+      const write = req.method !== 'GET' && req.method !== 'HEAD';
+      if (write || consistent) {
+        const q = c.quorumActive();
+        if (!q.ok) throw new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${q.reachable} of ${q.voters} voting managers reachable, ${q.quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
+      }
       if (consistent) await opts.store.barrier();
       return;
     }
-    const leaderOnly = needsLeader(req.method, req.url, consistent);
     const leader = c.leaderAddr();
     if (!leaderOnly) {
       if (!leader) void reply.header(STALE_HEADER, 'no leader: answered from this manager\'s applied state');

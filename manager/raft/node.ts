@@ -164,14 +164,16 @@ export class RaftNode {
       id: this.o.id,
       listen: this.o.listen ?? this.o.peers.get(this.o.id)!,
       peers: this.o.peers,
-      onMessage: (m) =>
+      onMessage: (m) => {
+        this.heard.set(m.from, Date.now());
         this.input(() => {
           try {
             this.core.step(m);
           } catch {
             // proposals dropped etc.
           }
-        }),
+        });
+      },
       // Kept while the disk is full: at most one per peer (one snapshot in flight each), and
       // without it the peer would wait in snapshot state for good.
       onSnapshotStatus: (to, ok) => this.input(() => this.core.reportSnapshot(to, ok), true),
@@ -199,6 +201,16 @@ export class RaftNode {
   get role(): Role {
     return this.core.role;
   }
+  /** When each peer was last heard from (any Raft message), ms since the epoch. */
+  private readonly heard = new Map<NodeId, number>();
+
+  /** This peer sent a message within the last `ms`. */
+  heardWithin(id: NodeId, ms: number): boolean {
+    const heard = this.heard.get(id) ?? 0;
+    // A connection that failed since (the peer's process died): not heard, whatever the time.
+    return Date.now() - heard <= ms && (this.transport.lastFailure?.(id) ?? 0) < heard;
+  }
+
   /** The index of the last entry applied here. */
   get appliedIndex(): number {
     return this.applied;

@@ -38,6 +38,8 @@ export interface RaftTransport {
   addPeer(id: NodeId, addr: string): void;
   /** Stops talking to a member (after its removal is applied). */
   removePeer(id: NodeId): void;
+  /** When the connection to a member last failed (ms since the epoch; 0: never). */
+  lastFailure?(id: NodeId): number;
   close(): Promise<void>;
 }
 
@@ -145,6 +147,12 @@ export class GrpcTransport implements RaftTransport {
 
   constructor(private o: TransportOptions) {
     for (const [id, addr] of o.peers) if (id !== o.id) this.addPeer(id, addr);
+  }
+
+  private readonly failures = new Map<NodeId, number>();
+
+  lastFailure(id: NodeId): number {
+    return this.failures.get(id) ?? 0;
   }
 
   addPeer(id: NodeId, addr: string): void {
@@ -257,12 +265,14 @@ export class GrpcTransport implements RaftTransport {
     const stream = client.Stream((err) => {
       if (p.stream === stream) p.stream = undefined;
       if (err && !this.closed) {
+        this.failures.set(p.id, Date.now());
         p.retryAt = Date.now() + p.backoffMs;
         p.backoffMs = Math.min(p.backoffMs * 2, this.o.maxBackoffMs ?? 1000);
       }
     });
     stream.on('error', () => {
       if (p.stream === stream) p.stream = undefined;
+      if (!this.closed) this.failures.set(p.id, Date.now());
     });
     // A stream that carries data successfully resets the backoff.
     p.backoffMs = 50;

@@ -37,6 +37,8 @@ describe('five managers', () => {
     const live = others.slice(1);
     await waitFor('a write accepted with two managers down', () => write(live[0]!, 11), 20_000, 100);
     await others[1]!.kill9();
+    // Once the survivors see it (the status shows 3 unreachable), writes are refused at once.
+    await waitFor('3 managers unreachable', async () => (await live[1]!.status()).managers.filter((m) => !m.reachable).length === 3, 20_000);
     const refused = await live[1]!.api<{ code: string; message: string }>('POST', '/v1/cluster/update', { spec: { taskHistoryLimit: 12 } });
     expect(refused.body.code).toBe('TSW_ERR_NO_QUORUM');
     expect(refused.body.message).toMatch(/2 of 5 voting managers reachable, 3 needed/);
