@@ -2,22 +2,13 @@
 // goes to the leader that manager names; on losing the session it tries the next manager it
 // knows (the ones it was started with, then the leader's list), with backoff. Real dispatchers
 // on loopback ports share one in-memory store; the worker is a fake that runs nothing.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AgentSession } from '../../../agent/session.js';
 import type { TaskStatus } from '../../../common/api/objects.js';
 import { service, task } from '../orchestrator/fixtures.js';
-import { establishedAt, FakeWorker, LogTap, registered, startManagers, type LogRecord, type Managers } from '../dispatcher/harness.js';
+import { dispatcherFixture, establishedAt, FakeWorker, LogTap, registered, type LogRecord } from '../dispatcher/harness.js';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-async function managers(n: number, leader: number | undefined): Promise<Managers> {
-  const m = await startManagers(n, leader);
-  cleanup.push(() => m.close());
-  return m;
-}
+const { cleanup, managers } = dispatcherFixture();
 
 function agent(manager: string, more?: string[]) {
   const tap = new LogTap();

@@ -5,8 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CA_VALID_DAYS, caDigest, caPaths, initClusterCA, loadClusterCA } from '../../../manager/ca/ca.js';
 import { createRootCA, issueCert, newNodeKey } from '../../../manager/ca/x509.js';
-import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
+import { ErrorCodes } from '../../../common/errors.js';
 import { caDigestOfDer, formatJoinToken, newJoinSecret, parseJoinToken } from '../../../common/token.js';
+import { thrown } from './thrown.js';
 
 const CLUSTER = 'k3p9w1yq0c2x8v7n6m5b4l3z2';
 const dirs: string[] = [];
@@ -21,15 +22,6 @@ afterEach(() => {
 
 const mode = (p: string): number => statSync(p).mode & 0o777;
 
-function thrown(fn: () => unknown): TsswarmError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TsswarmError);
-    return err as TsswarmError;
-  }
-  throw new Error('expected an error');
-}
 
 describe('initClusterCA', () => {
   it('writes ca/ca.crt and ca/ca.key (0600) in ca/ (0700), and what it returns is what is on disk', () => {

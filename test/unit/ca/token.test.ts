@@ -6,20 +6,11 @@ import {
   CA_DIGEST_LENGTH, JOIN_SECRET_LENGTH, JOIN_TOKEN_LENGTH, base36, caDigestOfDer, checkJoinToken, formatJoinToken,
   hashJoinSecret, newJoinSecret, parseJoinToken, requireRole, type JoinSecrets,
 } from '../../../common/token.js';
+import { thrown } from './thrown.js';
 
 const DIGEST = caDigestOfDer(Buffer.from('a CA certificate'));
 const token = (secret: string, caDigest = DIGEST): string => formatJoinToken({ caDigest, secret });
 
-/** The TsswarmError `fn` throws (failing the test when it throws none, or something else). */
-function thrown(fn: () => unknown): TsswarmError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TsswarmError);
-    return err as TsswarmError;
-  }
-  throw new Error('expected an error');
-}
 
 /** No error may show 5 or more characters of a secret in a row. */
 function leaks(message: string, secret: string): string | undefined {

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pino, { type Logger } from 'pino';
+import { afterEach } from 'vitest';
 import type { SessionWorker } from '../../../agent/session.js';
 import { Dispatcher } from '../../../manager/dispatcher/dispatcher.js';
 import { Store } from '../../../manager/store/store.js';
@@ -143,3 +144,22 @@ export const establishedAt = (addr: string) => (r: LogRecord): boolean => r.msg 
 
 /** A dispatcher's record of `node` registering with `tasks` local tasks. */
 export const registered = (node: string, tasks: number) => (r: LogRecord): boolean => r.msg === 'agent registered' && r.node === node && r.tasks === tasks;
+
+/**
+ * What a test file needs around the dispatchers: `cleanup` (run in reverse after each test) and
+ * `managers(n, leader)`, dispatchers closed after the test.
+ */
+export function dispatcherFixture(): { cleanup: (() => Promise<void> | void)[]; managers: (n: number, leader: number | undefined) => Promise<Managers> } {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+  return {
+    cleanup,
+    managers: async (n, leader) => {
+      const m = await startManagers(n, leader);
+      cleanup.push(() => m.close());
+      return m;
+    },
+  };
+}

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Dispatcher, LEADER_METADATA } from '../../../manager/dispatcher/dispatcher.js';
 import { Store } from '../../../manager/store/store.js';
 import { dispatcherProto } from '../../../proto/load.js';
@@ -12,18 +12,9 @@ import type { AgentMessage } from '../../../proto/gen/tsswarm/dispatcher/v1/Agen
 import type { ManagerMessage__Output } from '../../../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
 import { service, task } from '../orchestrator/fixtures.js';
 import { memoryLog } from '../store/memory-log.js';
-import { startManagers, type Managers } from './harness.js';
+import { dispatcherFixture } from './harness.js';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-async function managers(n: number, leader: number | undefined): Promise<Managers> {
-  const m = await startManagers(n, leader);
-  cleanup.push(() => m.close());
-  return m;
-}
+const { cleanup, managers } = dispatcherFixture();
 
 /** `p`, or a failure naming `what` after `ms`. */
 function within<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
