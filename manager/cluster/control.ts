@@ -480,6 +480,14 @@ export class ClusterControl {
   /** The leader's end: replay the request on its own API socket and stream the answer back. */
   private serveForwarded(call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>): void {
     const r = call.request;
+    // Until every connection is mutual TLS (the identity issue), only managers' hosts may
+    // replay API requests here: the host a request comes from must be a member's (or loopback).
+    const from = peerHost(call.getPeer());
+    if (!this.fromMember(from)) {
+      this.o.log.warn({ from: call.getPeer() }, 'refused a forwarded API request from a host that is no manager');
+      call.destroy(Object.assign(new Error(`forwarded requests are taken from managers only (${from} is none)`), { code: grpc.status.PERMISSION_DENIED }));
+      return;
+    }
     this.replay({ method: r.method, url: r.url, headers: r.headers ?? {}, body: r.body ?? Buffer.alloc(0) }, {
       head: (status, headers) => call.write({ status, headers, data: Buffer.alloc(0) }),
       data: (d) => call.write({ status: 0, headers: {}, data: d }),
@@ -487,6 +495,11 @@ export class ClusterControl {
       error: (e) => call.destroy(e),
       onClose: (fn) => call.on('cancelled', fn),
     });
+  }
+
+  private fromMember(host: string): boolean {
+    if (host.startsWith('127.') || host === '::1' || host === 'localhost') return true;
+    return this.members().some((m) => peerHost(m.addr) === host);
   }
 
   /** Runs an API request on this manager's own socket, the answer into `sink`. */
@@ -521,6 +534,13 @@ export interface ForwardSink {
   end(): void;
   error(e: Error): void;
   onClose(fn: () => void): void;
+}
+
+/** The host of `ipv4:1.2.3.4:5`, `[::1]:5`, `ipv6:[::1]:5` or `host:5`. */
+function peerHost(peer: string): string {
+  const p = peer.replace(/^ipv[46]:/, '');
+  const host = p.slice(0, p.lastIndexOf(':'));
+  return host.replace(/^\[|\]$/g, '').replace(/^::ffff:/, '');
 }
 
 function grpcError(e: Error): Partial<grpc.StatusObject> {
