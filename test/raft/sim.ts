@@ -20,8 +20,36 @@ export interface SimOptions {
   nodes: 3 | 5;
   /** Virtual milliseconds of chaos, then a calm period to check progress. */
   durationMs?: number;
+  /** Virtual milliseconds of the calm period (default 4000). */
+  calmMs?: number;
   clients?: number;
   verbose?: boolean;
+  /** Another state machine instead of the key-value one (sim-store.ts); unset: the KV simulation. */
+  hooks?: SimHooks;
+}
+
+/**
+ * What a simulation built on this one plugs in (sim-store.ts). With hooks set, the KV state
+ * machine is not used: the hooks own the state machine, its snapshots and their restoring.
+ * None of them may call process(): they run inside it (defer work with at()).
+ */
+export interface SimHooks {
+  /** The node's state machine from a snapshot's data (empty: the initial state), at start or when a snapshot is installed. */
+  restore(n: SimNode, data: Uint8Array, index: number, why: 'start' | 'snapshot'): void;
+  /** A committed entry (normal, empty or conf change) applied on n, after the simulation's own checks. */
+  apply(n: SimNode, e: Entry): void;
+  /** The state machine's snapshot data, for compaction at n.appliedIndex. */
+  snapshot(n: SimNode): Uint8Array;
+  /** n's soft state (role, leader) changed. */
+  softState?(n: SimNode): void;
+  /** n crashed (its core is gone). */
+  crash?(n: SimNode): void;
+  /** The calm period begins (network healed, crashed nodes restarted). */
+  calm?(): void;
+  /** In the calm period, after every event: true ends the run early (it is done). */
+  done?(): boolean;
+  /** After the calm period's progress check: throw a Violation to fail the run. */
+  end?(): void;
 }
 
 export interface SimResult {
@@ -32,7 +60,7 @@ export interface SimResult {
   stats: { ops: number; okOps: number; elections: number; crashes: number; confChanges: number; transfers: number; snapshotsSent: number; events: number };
 }
 
-class Violation extends Error {}
+export class Violation extends Error {}
 
 interface Cmd {
   op: number;
@@ -41,7 +69,7 @@ interface Cmd {
   value?: string;
 }
 
-interface SimNode {
+export interface SimNode {
   id: NodeId;
   fs: SimFS;
   disk?: DiskStorage;
@@ -133,7 +161,7 @@ export class Simulation {
   private maxCommitted = 0;
   private nextId: number;
   stats = { ops: 0, okOps: 0, elections: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0 };
-  private chaos = true;
+  chaos = true;
   private clientProc = new Map<number, number>();
   private readonly deferCommit: boolean;
 
@@ -150,13 +178,13 @@ export class Simulation {
     }
   }
 
-  private log(s: string): void {
+  log(s: string): void {
     this.trace.push(`${String(this.now).padStart(6)} ${s}`);
     if (this.trace.length > 400) this.trace.splice(0, 100);
     if (this.o.verbose) console.log(`${String(this.now).padStart(6)} ${s}`);
   }
 
-  private at(dt: number, fn: () => void): void {
+  at(dt: number, fn: () => void): void {
     this.q.push({ t: this.now + dt, seq: this.seq++, fn });
   }
 
@@ -183,7 +211,8 @@ export class Simulation {
   private start(n: SimNode): void {
     n.disk ??= DiskStorage.open(n.fs, '/raft', { segmentBytes: 4096 });
     const snap = n.disk.mem.snapshot();
-    n.kv = snap.data.length ? new Map(JSON.parse(dec.decode(snap.data)) as [string, string][]) : new Map();
+    if (this.o.hooks) this.o.hooks.restore(n, snap.data, snap.meta.index, 'start');
+    else n.kv = snap.data.length ? new Map(JSON.parse(dec.decode(snap.data)) as [string, string][]) : new Map();
     n.appliedIndex = snap.meta.index;
     n.confState = snap.meta.confState;
     n.core = new RaftCore({
@@ -226,11 +255,12 @@ export class Simulation {
     n.disk = undefined;
     n.fs.crash();
     for (const [opId, p] of this.pendingOps) if (p.node === n.id) this.indeterminate(opId, 'node crashed');
+    this.o.hooks?.crash?.(n);
   }
 
   // ---------------------------------------------------------------- ready loop
 
-  private process(n: SimNode): void {
+  process(n: SimNode): void {
     const core = n.core;
     if (!core) return;
     let guard = 0;
@@ -252,7 +282,8 @@ export class Simulation {
       for (const m of rd.messages) this.send(m);
       if (rd.snapshot && rd.snapshot.meta.index > 0) {
         const s = rd.snapshot;
-        n.kv = new Map(JSON.parse(dec.decode(s.data)) as [string, string][]);
+        if (this.o.hooks) this.o.hooks.restore(n, s.data, s.meta.index, 'snapshot');
+        else n.kv = new Map(JSON.parse(dec.decode(s.data)) as [string, string][]);
         n.appliedIndex = s.meta.index;
         n.confState = s.meta.confState;
         this.log(`${n.id} installed snapshot ${s.meta.index}/${s.meta.term}`);
@@ -307,6 +338,7 @@ export class Simulation {
       for (const [, op] of n.reads) this.fail(op);
       n.reads.clear();
     }
+    this.o.hooks?.softState?.(n);
   }
 
   private apply(n: SimNode, e: Entry): void {
@@ -336,7 +368,7 @@ export class Simulation {
           });
         }
       }
-    } else if (e.data.length) {
+    } else if (e.data.length && !this.o.hooks) {
       const cmd = JSON.parse(data) as Cmd;
       if (cmd.kind === 'put') n.kv.set(cmd.key, cmd.value!);
       else result = n.kv.get(cmd.key) ?? null;
@@ -348,6 +380,7 @@ export class Simulation {
       if (p.term === e.term) this.complete(p.op, result ?? null);
       else this.fail(p.op);
     }
+    this.o.hooks?.apply(n, e);
   }
 
   private serveReads(n: SimNode): void {
@@ -362,7 +395,7 @@ export class Simulation {
   private maybeCompact(n: SimNode): void {
     const snapIndex = n.disk!.mem.snapshot().meta.index;
     if (n.appliedIndex - snapIndex < 40) return;
-    const data = enc.encode(JSON.stringify([...n.kv]));
+    const data = this.o.hooks ? this.o.hooks.snapshot(n) : enc.encode(JSON.stringify([...n.kv]));
     n.disk!.compact(n.appliedIndex, n.confState, data, 10);
   }
 
@@ -402,7 +435,7 @@ export class Simulation {
 
   // ---------------------------------------------------------------- clients
 
-  private leaderNode(): SimNode | undefined {
+  leaderNode(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes.values()) if (n.core?.role === 'leader' && (!best || n.core.term > best.core!.term)) best = n;
     return best;
@@ -637,6 +670,7 @@ export class Simulation {
           this.now = ev.t;
           ev.fn();
           if (++steps % 200 === 0) this.checkLogMatching();
+          if (!this.chaos && this.o.hooks?.done?.()) return;
         }
         this.now = t;
       };
@@ -646,9 +680,10 @@ export class Simulation {
       this.blocked.clear();
       this.log('CALM: heal all, restart crashed nodes');
       for (const n of this.nodes.values()) if (!n.core && !n.removed) this.start(n);
+      this.o.hooks?.calm?.();
       const commitBefore = this.maxCommitted;
       let progressed = false;
-      const deadline = duration + 4000;
+      const deadline = duration + (this.o.calmMs ?? 4000);
       const probe = (): void => {
         const l = this.leaderNode();
         if (l?.core) {
@@ -666,6 +701,7 @@ export class Simulation {
       runUntil(deadline);
       this.checkLogMatching();
       if (!progressed) throw new Violation(`liveness: no entry committed within 4 s after healing (leader: ${this.leaderNode()?.id ?? NONE})`);
+      this.o.hooks?.end?.();
       for (const [opId] of this.pendingOps) this.indeterminate(opId, 'end of run');
       const lin = checkLinearizable(this.history);
       if (!lin.ok) {
