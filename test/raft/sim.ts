@@ -137,6 +137,8 @@ const less = (x: { t: number; seq: number }, y: { t: number; seq: number }): boo
 
 const TICK_MS = 10;
 const COMMIT_DELAY_MS = 3;
+/** How long the transport takes to report a snapshot that did not arrive (with hooks only). */
+const SNAP_FAILURE_MS = 50;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -405,16 +407,21 @@ export class Simulation {
     if (m.type === 'snap') this.stats.snapshotsSent++;
     const copies = this.chaos && this.rand() < this.dupRate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      if (this.chaos && this.rand() < this.dropRate) continue;
+      if (this.chaos && this.rand() < this.dropRate) {
+        if (m.type === 'snap' && this.o.hooks) this.at(SNAP_FAILURE_MS, () => this.snapshotFailed(m));
+        continue;
+      }
       const delay = 1 + Math.floor(this.rand() * this.maxDelay);
       this.at(delay, () => this.deliver(m));
     }
   }
 
   private deliver(m: Message): void {
-    if (this.blocked.has(`${m.from}>${m.to}`)) return;
     const n = this.nodes.get(m.to);
-    if (!n?.core) return;
+    if (this.blocked.has(`${m.from}>${m.to}`) || !n?.core) {
+      if (m.type === 'snap' && this.o.hooks) this.at(SNAP_FAILURE_MS, () => this.snapshotFailed(m));
+      return;
+    }
     this.stats.events++;
     if (this.o.verbose) this.log(`  ${describeMessage(m)}`);
     try {
@@ -431,6 +438,18 @@ export class Simulation {
         this.process(from);
       }
     }
+  }
+
+  /**
+   * With hooks only (the KV simulation never reports it): a snapshot that did not arrive is
+   * reported failed to its sender, as the real transport does (RaftNode onSnapshotStatus);
+   * otherwise the follower's progress waits in the snapshot state for ever.
+   */
+  private snapshotFailed(m: Message): void {
+    const from = this.nodes.get(m.from);
+    if (!from?.core || from.core.role !== 'leader' || from.core.term !== m.term) return;
+    from.core.reportSnapshot(m.to, false);
+    this.process(from);
   }
 
   // ---------------------------------------------------------------- clients
