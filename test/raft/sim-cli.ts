@@ -1,7 +1,9 @@
 // npm run sim -- --seeds N [--first-seed S] [--nodes 3|5] [--duration MS] [--verbose] [--keep-going]
 // Runs N seeded simulations; prints the first failure (seed, replay command, trace) and exits 1.
 // With --keep-going it runs them all, printing each failure, and says which seeds failed.
-// --store (npm run sim:store): the store simulation (sim-store.ts) instead of the KV one.
+// --store (npm run sim:store): the store simulation (sim-store.ts) instead of the KV one; with
+// --no-barrier (loops start without applying an entry of their term) or --drop-refused (the
+// dispatcher drops a write refused at apply): the negative controls.
 import { formatFailure, runSeed } from './sim.js';
 import { formatStoreFailure, runStoreSeed } from './sim-store.js';
 
@@ -42,7 +44,13 @@ function runStore(): never {
   let maxConverge = { seed: 0, ms: -1 };
   for (let s = first; s < first + seeds; s++) {
     const t1 = Date.now();
-    const r = runStoreSeed(s, { ...(nodes ? { nodes } : {}), ...(durationMs ? { durationMs } : {}), verbose });
+    const r = runStoreSeed(s, {
+      ...(nodes ? { nodes } : {}),
+      ...(durationMs ? { durationMs } : {}),
+      verbose,
+      noBarrier: process.argv.includes('--no-barrier'),
+      retryRefused: !process.argv.includes('--drop-refused'),
+    });
     const ms = Date.now() - t1;
     if (ms > slowest.ms) slowest = { seed: s, ms };
     if (r.stats.convergeMs > maxConverge.ms) maxConverge = { seed: s, ms: r.stats.convergeMs };

@@ -51,7 +51,7 @@ import { checkNodes } from '../../manager/nodemonitor/index.js';
 import { assignmentsFor } from '../../manager/objects/assignments.js';
 import { isUp, withStatus } from '../../manager/objects/task.js';
 import { reapTasks, reconcileServices } from '../../manager/orchestrator/index.js';
-import type { Entry, NodeId } from '../../manager/raft/types.js';
+import { decodeConfChange, type Entry, type NodeId } from '../../manager/raft/types.js';
 import { defaultFilters, schedule } from '../../manager/scheduler/index.js';
 import { StoreMachine, type ApplyResult, type Batch, type BatchOp } from '../../manager/store/machine.js';
 import {
@@ -63,7 +63,7 @@ import { Simulation, Violation, type SimNode } from './sim.js';
 export interface StoreSimOptions {
   seed: number;
   nodes: 3 | 5;
-  /** Virtual ms of chaos (default 3000). */
+  /** Virtual ms of chaos (default 2500). */
   durationMs?: number;
   /** Virtual ms after healing within which the cluster must converge (default 10000). */
   calmMs?: number;
@@ -122,7 +122,7 @@ const CLIENT_TIMEOUT_MS = 1500;
 const MAX_SERVICES = 4;
 /** The convergence must hold this long (every check) to count. */
 const STABLE_MS = 300;
-/** Every manager's state is compared at every index (quickDigest), in full at multiples of this and at snapshots. */
+/** Every manager's state is compared at every index (SetDigest), in full at multiples of this and at snapshots. */
 const FULL_DIGEST_EVERY = 32;
 
 const enc = new TextEncoder();
@@ -143,7 +143,14 @@ interface Mgr {
   /** The dispatcher's memory: last time each worker was heard from. */
   heartbeats: Map<string, number>;
   loops?: Loops;
+  /** The digest of the machine's state, kept up to date by apply. */
+  digest: SetDigest;
   pushScheduled: boolean;
+  /**
+   * A member was added: snapshot at once (as RaftNode does), since the new member refuses a
+   * snapshot whose configuration does not name it.
+   */
+  snapshotNow: boolean;
   /** Bumped at every crash and start: callbacks of an earlier life are ignored. */
   life: number;
 }
@@ -245,25 +252,59 @@ const fullDigest = (m: StoreMachine): string => hash(JSON.stringify(m.state()));
 /** Each stored object's CRC-32 (objects in a StoreMachine are replaced, never changed in place). */
 const objectCrc = new WeakMap<object, number>();
 
-/**
- * A cheap digest of the state: the objects in snapshot order, each one's serialisation hashed
- * once. Equal digests mean equal snapshot bodies (the body is the objects' serialisations in this
- * order). An object changed in place would go unseen here: fullDigest catches that.
- */
-function quickDigest(m: StoreMachine): string {
-  const st = m.state();
-  let h1 = st.index >>> 0;
-  let h2 = 0x9e3779b9;
-  for (const o of st.objects) {
-    let c = objectCrc.get(o);
-    if (c === undefined) {
-      c = crc32(enc.encode(JSON.stringify(o)));
-      objectCrc.set(o, c);
-    }
-    h1 = (Math.imul(h1, 0x01000193) ^ c) >>> 0;
-    h2 = (Math.imul(h2 ^ c, 0x5bd1e995) + 0x6b) >>> 0;
+function crcOf(o: StoreObj): number {
+  let c = objectCrc.get(o);
+  if (c === undefined) {
+    c = crc32(enc.encode(JSON.stringify(o)));
+    objectCrc.set(o, c);
   }
-  return `${st.objects.length}:${h1.toString(16)}:${h2.toString(16)}`;
+  return c;
+}
+
+/**
+ * A digest of the set of objects, kept up to date from each apply's events: the count, sum and
+ * xor of the objects' serialisations' CRCs (mixed). Equal digests mean equal snapshot bodies
+ * (the body is the serialisations in an order fixed by the set). The events could disagree with
+ * the machine, or an object be changed in place: fullDigest, compared at every
+ * FULL_DIGEST_EVERY index and every snapshot, catches those.
+ */
+class SetDigest {
+  private count = 0;
+  private sum = 0;
+  private xor = 0;
+
+  static of(m: StoreMachine): SetDigest {
+    const d = new SetDigest();
+    for (const o of m.state().objects) d.add(o);
+    return d;
+  }
+
+  add(o: StoreObj): void {
+    const c = crcOf(o);
+    this.count++;
+    this.sum = (this.sum + c) >>> 0;
+    this.xor = (this.xor ^ Math.imul(c ^ (c >>> 15), 0x2c1b3c6d)) >>> 0;
+  }
+
+  remove(o: StoreObj): void {
+    const c = crcOf(o);
+    this.count--;
+    this.sum = (this.sum - c) >>> 0;
+    this.xor = (this.xor ^ Math.imul(c ^ (c >>> 15), 0x2c1b3c6d)) >>> 0;
+  }
+
+  apply(r: ApplyResult): void {
+    if (!r.ok) return;
+    for (const ev of r.events) {
+      if (ev.prev) this.remove(ev.prev);
+      if (ev.op === 'delete') this.remove(ev.obj);
+      else this.add(ev.obj);
+    }
+  }
+
+  toString(): string {
+    return `${this.count}:${this.sum.toString(16)}:${this.xor.toString(16)}`;
+  }
 }
 
 const stopFirst = (s: ServiceObj): boolean => s.spec.deploy.update_config.order === 'stop-first' && s.spec.deploy.rollback_config.order === 'stop-first';
@@ -387,7 +428,7 @@ export class StoreSimulation {
     this.sim = new Simulation({
       seed: o.seed,
       nodes: o.nodes,
-      durationMs: o.durationMs ?? 3000,
+      durationMs: o.durationMs ?? 2500,
       calmMs: o.calmMs ?? 10_000,
       clients: 0,
       verbose: o.verbose,
@@ -395,6 +436,7 @@ export class StoreSimulation {
         restore: (n, data, index, why) => this.restore(n, data, index, why),
         apply: (n, e) => this.apply(n, e),
         snapshot: (n) => this.snapshot(n),
+        snapshotNow: (n) => this.mgr(n).snapshotNow && n.appliedIndex > (n.disk?.mem.snapshot().meta.index ?? 0),
         softState: (n) => this.softState(n),
         crash: (n) => this.crashed(n),
         calm: () => this.calm(),
@@ -423,7 +465,7 @@ export class StoreSimulation {
   mgr(n: SimNode): Mgr {
     let m = this.mgrs.get(n.id);
     if (!m) {
-      m = { machine: new StoreMachine(), appliedTerm: 0, proposals: new Map(), heartbeats: new Map(), life: 0, pushScheduled: false };
+      m = { machine: new StoreMachine(), appliedTerm: 0, proposals: new Map(), heartbeats: new Map(), life: 0, pushScheduled: false, snapshotNow: false, digest: new SetDigest() };
       this.mgrs.set(n.id, m);
     }
     return m;
@@ -447,16 +489,18 @@ export class StoreSimulation {
     if (data.length) machine.restore(data);
     if (machine.index !== index) throw new Violation(`node ${n.id}: the snapshot at ${index} restores a state at ${machine.index}`);
     m.machine = machine;
+    m.digest = SetDigest.of(machine);
     m.appliedTerm = 0;
     if (index > 0) {
       this.checkDigest(this.fullDigests, n, index, fullDigest(machine), `restored from a snapshot (${why})`);
-      this.checkDigest(this.digests, n, index, quickDigest(machine), `restored from a snapshot (${why})`);
+      this.checkDigest(this.digests, n, index, m.digest.toString(), `restored from a snapshot (${why})`);
     }
   }
 
   private snapshot(n: SimNode): Uint8Array {
     const m = this.mgr(n);
     if (m.machine.index !== n.appliedIndex) throw new Violation(`node ${n.id}: snapshot at ${n.appliedIndex} of a machine at ${m.machine.index}`);
+    m.snapshotNow = false;
     const bytes = m.machine.snapshot();
     // The snapshot's body is the state: check it against the others' at this index.
     const body = dec.decode(bytes.subarray(bytes.indexOf(0x0a) + 1));
@@ -468,13 +512,15 @@ export class StoreSimulation {
     const m = this.mgr(n);
     let batch: Batch = { ops: [], now: 0 };
     if (e.type === 'normal' && e.data.length) batch = JSON.parse(dec.decode(e.data)) as Batch;
+    if (e.type === 'confChange' && decodeConfChange(e.data).changes.some((c) => c.type !== 'removeNode')) m.snapshotNow = true;
     const result = m.machine.apply(e.index, batch);
     if (m.machine.index !== n.appliedIndex) throw new Violation(`node ${n.id}: machine at ${m.machine.index} after applying ${n.appliedIndex}`);
     m.appliedTerm = e.term;
     const first = !this.results.has(e.index);
     if (e.index > this.maxApplied) this.maxApplied = e.index;
     this.checkResult(n, e.index, result.ok ? 'ok' : result.reason);
-    this.checkDigest(this.digests, n, e.index, quickDigest(m.machine), 'applied');
+    m.digest.apply(result);
+    this.checkDigest(this.digests, n, e.index, m.digest.toString(), 'applied');
     if (e.index % FULL_DIGEST_EVERY === 0) this.checkDigest(this.fullDigests, n, e.index, fullDigest(m.machine), 'applied');
     if (first) {
       this.stats.entries++;
@@ -517,6 +563,7 @@ export class StoreSimulation {
     if (m.loops) m.loops.stopped = true;
     m.loops = undefined;
     m.life++;
+    m.snapshotNow = false;
     m.heartbeats = new Map();
     this.failProposals(m, `node ${n.id} ${why}`);
   }
@@ -663,8 +710,9 @@ export class StoreSimulation {
   /**
    * A dispatcher write (its store.update): ops computed on the leader's applied state, proposed
    * as one batch. Refused at apply (someone wrote meanwhile), it is computed again on the new
-   * state and proposed again (unless the option retryRefused is false: then it is dropped).
-   * `done` may run at once.
+   * state and proposed again; refused at once (a leadership transfer is under way), it is tried
+   * again shortly, while the node is leader of that term. With the option retryRefused false,
+   * both are dropped. `done` may run at once.
    */
   private dispatcherWrite(n: SimNode, term: number, what: string, compute: (m: Mgr) => StoreOp[], done: (ok: boolean) => void, tries = 0): void {
     if (!this.isLeader(n, term)) return done(false);
@@ -680,7 +728,11 @@ export class StoreSimulation {
       if (o.applied) this.stats.dispatcherDropped++;
       done(false);
     });
-    if (!proposed) done(false);
+    if (proposed) return;
+    if (this.o.retryRefused !== false && tries < 100 && this.isLeader(n, term)) {
+      this.stats.dispatcherRetries++;
+      this.sim.at(20, () => this.dispatcherWrite(n, term, what, compute, done, tries + 1));
+    } else done(false);
   }
 
   /** Dispatcher.updateStatuses: each status validated, never backwards, written compare-and-set. */
@@ -1162,11 +1214,11 @@ export class StoreSimulation {
       this.propose(n, [{ op: 'update', obj: { ...idle, spec: { ...idle.spec, availability: 'active' } }, expect: idle.meta.version }], 'operator activates', () => undefined);
       return fail(`node ${idle.id} is ${idle.spec.availability}`);
     }
-    const digest = quickDigest(m.machine);
+    const digest = m.digest.toString();
     for (const x of this.members(n)) {
       if (!x.core) return fail(`member ${x.id} is down`);
       if (x.appliedIndex !== n.appliedIndex) return fail(`node ${x.id} applied ${x.appliedIndex}, the leader ${n.appliedIndex}`);
-      if (quickDigest(this.mgr(x).machine) !== digest) throw new Violation(`identical replicas: nodes ${x.id} and ${n.id} hold different states at ${n.appliedIndex}`);
+      if (this.mgr(x).digest.toString() !== digest) throw new Violation(`identical replicas: nodes ${x.id} and ${n.id} hold different states at ${n.appliedIndex}`);
     }
     for (const a of this.agents) {
       const node = st.nodes.find((x) => x.id === a.id);
@@ -1222,8 +1274,10 @@ export class StoreSimulation {
   private end(): void {
     if (!this.finished) throw new Violation(`liveness: not converged ${this.o.calmMs ?? 10_000} ms after healing: ${this.notConverged}`);
     // Invariant 2, on every manager.
-    const leader = this.sim.leaderNode();
-    for (const n of leader ? this.members(leader) : []) {
+    const leader = this.sim.leaderNode()!;
+    const full = fullDigest(this.mgr(leader).machine);
+    for (const n of this.members(leader)) {
+      if (fullDigest(this.mgr(n).machine) !== full) throw new Violation(`identical replicas: nodes ${n.id} and ${leader.id} hold different states at the end`);
       const m = this.mgr(n).machine;
       const byService = new Map<string, Ack[]>();
       for (const a of this.acks) byService.set(a.service, [...(byService.get(a.service) ?? []), a]);

@@ -40,6 +40,8 @@ export interface SimHooks {
   apply(n: SimNode, e: Entry): void;
   /** The state machine's snapshot data, for compaction at n.appliedIndex. */
   snapshot(n: SimNode): Uint8Array;
+  /** Compact now, whatever the threshold (RaftNode does after applying the addition of a member). */
+  snapshotNow?(n: SimNode): boolean;
   /** n's soft state (role, leader) changed. */
   softState?(n: SimNode): void;
   /** n crashed (its core is gone). */
@@ -396,7 +398,7 @@ export class Simulation {
 
   private maybeCompact(n: SimNode): void {
     const snapIndex = n.disk!.mem.snapshot().meta.index;
-    if (n.appliedIndex - snapIndex < 40) return;
+    if (n.appliedIndex - snapIndex < 40 && !this.o.hooks?.snapshotNow?.(n)) return;
     const data = this.o.hooks ? this.o.hooks.snapshot(n) : enc.encode(JSON.stringify([...n.kv]));
     n.disk!.compact(n.appliedIndex, n.confState, data, 10);
   }
