@@ -80,6 +80,8 @@ export interface StoreSimOptions {
    * new state and proposed again (default true). False: dropped, like the loops' batches.
    */
   retryRefused?: boolean;
+  /** Clocks of managers and agents are off by up to this much, each its own (default 15 ms). */
+  skewMs?: number;
 }
 
 export interface StoreSimStats {
@@ -322,7 +324,7 @@ class Loops {
   readonly watchingSince: number;
 
   constructor(private readonly ss: StoreSimulation, readonly n: SimNode, readonly term: number) {
-    this.watchingSince = ss.clock();
+    this.watchingSince = ss.clock(n);
     this.tick();
   }
 
@@ -386,7 +388,7 @@ class Loops {
     if (at === Infinity || at >= this.wakeAt) return;
     this.wakeAt = at;
     const gen = ++this.wakeGen;
-    this.ss.sim.at(timerDelay(at - this.ss.clock()), () => {
+    this.ss.sim.at(timerDelay(at - this.ss.clock(this.n)), () => {
       if (gen !== this.wakeGen) return;
       this.wakeAt = Infinity;
       this.trigger();
@@ -402,6 +404,7 @@ export class StoreSimulation {
     clientOps: 0, clientAcks: 0, clientUnknown: 0, nodesDown: 0, convergeMs: -1,
   };
   private readonly rand: () => number;
+  private readonly skews = new Map<string, number>();
   private readonly mgrs = new Map<NodeId, Mgr>();
   private readonly agents: Agent[] = [];
   private ids = 0;
@@ -446,8 +449,24 @@ export class StoreSimulation {
     });
   }
 
-  clock(): number {
-    return T0 + this.sim.now;
+  /** A manager's clock (each one a little off, see skewMs). */
+  clock(n: SimNode): number {
+    return T0 + this.sim.now + this.skew(`m${n.id}`);
+  }
+
+  /** An agent's clock. */
+  aclock(a: Agent): number {
+    return T0 + this.sim.now + this.skew(a.id);
+  }
+
+  private skew(who: string): number {
+    let k = this.skews.get(who);
+    if (k === undefined) {
+      const max = this.o.skewMs ?? 15;
+      k = Math.round((this.rand() * 2 - 1) * max);
+      this.skews.set(who, k);
+    }
+    return k;
   }
 
   private log(s: string): void {
@@ -589,7 +608,7 @@ export class StoreSimulation {
   propose(n: SimNode, ops: BatchOp[], what: string, done: (o: Outcome) => void): boolean {
     const core = n.core;
     if (!core || n.removed || core.role !== 'leader') return false;
-    const batch: Batch = { ops, now: this.clock() };
+    const batch: Batch = { ops, now: this.clock(n) };
     let res;
     try {
       res = core.propose(enc.encode(JSON.stringify(batch)));
@@ -607,7 +626,7 @@ export class StoreSimulation {
 
   decide(name: LoopName, m: Mgr, loops: Loops): { ops: StoreOp[]; wakeAt?: number } {
     const s = clusterState(m.machine);
-    const now = this.clock();
+    const now = this.clock(loops.n);
     switch (name) {
       case 'nodes': {
         const d = checkNodes(s, { now, graceMs: GRACE_MS, heartbeats: m.heartbeats, watchingSince: loops.watchingSince });
@@ -702,7 +721,7 @@ export class StoreSimulation {
 
   private heard(n: SimNode, nodeId: string): void {
     const m = this.mgr(n);
-    m.heartbeats.set(nodeId, this.clock());
+    m.heartbeats.set(nodeId, this.clock(n));
     // ControlLoops.nodeHeard
     if (m.loops && m.machine.get('node', nodeId)?.status.state === 'down') m.loops.trigger();
   }
@@ -755,7 +774,7 @@ export class StoreSimulation {
         if (isTerminal(cur.state) && cur.state !== status.state) continue;
         if (taskStateIndex(status.state) < taskStateIndex(cur.state)) continue;
         if (JSON.stringify({ ...cur, timestamp: 0 }) === JSON.stringify({ ...status, timestamp: 0 })) continue;
-        ops.push({ op: 'update', obj: withStatus(t, status, this.clock()) });
+        ops.push({ op: 'update', obj: withStatus(t, status, this.clock(n)) });
       }
       return ops;
     }, () => undefined);
@@ -832,7 +851,7 @@ export class StoreSimulation {
         resources: { nanoCpus: 4e9, memoryBytes: 8 * 1024 ** 3 },
         engine: { version: '27.0.0', labels: {} },
       };
-      const status: NodeObj['status'] = { state: 'ready', addr: `10.0.0.${a.index}`, message: '', lastHeartbeat: this.clock() };
+      const status: NodeObj['status'] = { state: 'ready', addr: `10.0.0.${a.index}`, message: '', lastHeartbeat: this.clock(n) };
       return [cur
         ? { op: 'update', obj: { ...cur, description, status } }
         : { op: 'create', obj: { kind: 'node', id: a.id, meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec: { role: 'worker', availability: 'active', labels: {} }, description, status } }];
@@ -892,8 +911,8 @@ export class StoreSimulation {
   }
 
   /** What the engine shows of a container (statusFromContainer). */
-  private observe(c: Container): Observed {
-    const base = { timestamp: this.clock(), containerId: c.id };
+  private observe(a: Agent, c: Container): Observed {
+    const base = { timestamp: this.aclock(a), containerId: c.id };
     let status: TaskStatus | undefined;
     if (c.state === 'running') status = { ...base, state: 'running', message: 'started', health: 'none' };
     else if (c.state === 'exited') {
@@ -917,10 +936,10 @@ export class StoreSimulation {
     let container: Observed | undefined;
     if (c && l) {
       l.hadContainer = true;
-      container = this.observe(c);
-    } else if (c && removable) container = { ...this.observe(c), status: undefined };
+      container = this.observe(a, c);
+    } else if (c && removable) container = { ...this.observe(a, c), status: undefined };
     const actions = decide({
-      now: this.clock(),
+      now: this.aclock(a),
       task: l && { task: l.task, last: l.last, hadContainer: l.hadContainer, wakeAt: l.wakeAt, ingressReady: true },
       container,
       fullReceived: a.fullReceived,
@@ -939,7 +958,7 @@ export class StoreSimulation {
         if (!l) return;
         l.wakeAt = act.at;
         const gen = ++l.wakeGen;
-        this.sim.at(timerDelay(act.at - this.clock() + 5), () => {
+        this.sim.at(timerDelay(act.at - this.aclock(a) + 5), () => {
           if (l.wakeGen !== gen) return;
           l.wakeAt = undefined;
           this.scheduleReconcile(a, id);
@@ -999,12 +1018,12 @@ export class StoreSimulation {
     const start = (c: Container) => {
       this.sim.at(5 + Math.floor(this.rand() * 20), () => {
         if (fate === 'fail') {
-          this.report(a, l, { state: 'failed', timestamp: this.clock(), message: 'start failed', containerId: c.id, err: 'simulated start failure', errCode: AgentErrorCodes.CONTAINER_START_FAILED });
+          this.report(a, l, { state: 'failed', timestamp: this.aclock(a), message: 'start failed', containerId: c.id, err: 'simulated start failure', errCode: AgentErrorCodes.CONTAINER_START_FAILED });
         } else if (a.containers.get(id) !== c) {
-          this.report(a, l, { state: 'failed', timestamp: this.clock(), message: 'container removed', err: 'the task\'s container vanished while starting', errCode: AgentErrorCodes.CONTAINER_REMOVED });
+          this.report(a, l, { state: 'failed', timestamp: this.aclock(a), message: 'container removed', err: 'the task\'s container vanished while starting', errCode: AgentErrorCodes.CONTAINER_REMOVED });
         } else {
           if (c.state === 'created') c.state = 'running';
-          const st = this.observe(c).status;
+          const st = this.observe(a, c).status;
           if (st) this.report(a, l, st);
         }
         finish();
@@ -1012,18 +1031,18 @@ export class StoreSimulation {
     };
     if (!current()) return finish();
     if (existing) {
-      this.report(a, l, { state: 'starting', timestamp: this.clock(), message: 'starting', containerId: existing.id });
+      this.report(a, l, { state: 'starting', timestamp: this.aclock(a), message: 'starting', containerId: existing.id });
       return start(existing);
     }
-    this.report(a, l, { state: 'preparing', timestamp: this.clock(), message: 'preparing' });
+    this.report(a, l, { state: 'preparing', timestamp: this.aclock(a), message: 'preparing' });
     this.sim.at(10 + Math.floor(this.rand() * 40), () => {
       if (!current()) return finish();
       if (fate === 'reject') {
-        this.report(a, l, { state: 'rejected', timestamp: this.clock(), message: 'preparing failed', err: 'simulated: no such image', errCode: AgentErrorCodes.IMAGE_NOT_FOUND });
+        this.report(a, l, { state: 'rejected', timestamp: this.aclock(a), message: 'preparing failed', err: 'simulated: no such image', errCode: AgentErrorCodes.IMAGE_NOT_FOUND });
         return finish();
       }
       if (taskStateIndex(l.task.desiredState) > taskStateIndex('running')) return finish();
-      this.report(a, l, { state: 'starting', timestamp: this.clock(), message: 'starting' });
+      this.report(a, l, { state: 'starting', timestamp: this.aclock(a), message: 'starting' });
       const c: Container = { id: `c${id}`, state: 'created', stopping: false };
       a.containers.set(id, c);
       l.hadContainer = true;
