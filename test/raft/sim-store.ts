@@ -21,24 +21,51 @@
 // - clients create, scale, update and delete services, and drain/activate nodes, through the
 //   leader with compare-and-set, and record the writes acknowledged (applied, ok) to them.
 //
-// Invariants (a Violation fails the seed; see docs in sim-store.test.ts for why each holds):
-//  1. identical replicas: every manager that applied index i holds the same StoreMachine state
-//     at i (same serialisation, same apply result); snapshots written and restored at i too;
-//  2. no acknowledged write lost: after healing, every manager holds every service whose
-//     create/update was acknowledged, at that version or later, unless a client delete of it
-//     (acknowledged or of unknown outcome) expected that version or a later one; a service whose
-//     delete was acknowledged is gone;
-//  3. slots: at every applied index, for every (service, slot) — slot = replica number, or node
-//     for global services — (a) at most one live task (desired running, not terminal) per spec
-//     version, (b) at most two live tasks, (c) for a service whose update and rollback order is
-//     stop-first, at most one task whose desired state is running;
-//  4. tasks only move forward: a task's status never goes back (and never changes once
-//     terminal), its desired state never goes back, its node, slot, service and spec version
-//     never change once set; a service's spec version never decreases;
-//  5. liveness: after healing, within calmMs, the cluster converges: a leader runs the loops,
-//     every manager applied the same index with the same state, every worker is ready, every
-//     replicated service has exactly one live task per slot 1..replicas, up, on a ready node
-//     (global: one per node), nothing else live, and the agents run exactly those tasks.
+// Invariants (a Violation fails the seed):
+//  1. identical replicas: every manager that applied index i holds the same state at i: the
+//     same apply result, the same set of objects (a digest kept from the apply events, compared
+//     at every index), the same serialisation in full (at every 32nd index, at every snapshot
+//     written or restored, and of every member at the end). True because StoreMachine.apply is a
+//     function of (state, entry), Raft gives every manager the same entries in order, and a
+//     snapshot is exactly the serialised state.
+//  2. acknowledged writes kept: after healing, every member holds every service whose create or
+//     update was acknowledged (applied in its proposer's term), at that version or a later one
+//     (equal to what was written if at that version), unless a client delete of it that was
+//     acknowledged or whose outcome is unknown expected that version or a later one; a service
+//     whose delete was acknowledged is gone. True because an applied entry is committed, and
+//     later writes of a service are compare-and-set: none can apply to an older version.
+//  3. slots: at every applied index, for every (service, slot) — the replica number, or the node
+//     for a global service: (a) at most one live task (desired running, status not terminal)
+//     per spec version; (b) at most two live tasks; (c) for a service whose update and rollback
+//     order are stop-first (a client never changes the order here), at most one task whose
+//     desired state is running, live or not. Not "one live task per slot": a start-first update
+//     runs the old and the new task side by side, and a spec change between an orchestrator's
+//     read and its commit can leave two older-version tasks live until the next pass. True
+//     because (i) only the orchestrator creates tasks, and nothing makes a task live or desired
+//     running again (invariant 4), so between its decisions those sets only shrink; (ii) the
+//     orchestrator decisions that commit are totally ordered, each one read a state holding
+//     every earlier one: within a term a leader's loops run one batch at a time, each applied
+//     here before the next loop reads; a new leader reads only after applying an entry of its
+//     term at some index j, and an earlier term's entry that ever commits sits below j (terms
+//     never decrease along the log), so a deposed leader's batch is either read by its successor
+//     or never committed; (iii) on the state it reads, a decision stops every extra live task
+//     of a generation (current / older spec) in the batch that creates, and creates a task only
+//     in a slot with no live task of the current spec; stop-first creates only once the slot's
+//     other tasks are stopped or in the same batch as stopping them; (iv) the batch is all or
+//     nothing and compare-and-set on every task it stops. The negative control noBarrier
+//     (loops started before that first applied entry of the term) breaks (a).
+//  4. forward only: a task's status never goes back nor leaves a terminal state, its desired
+//     state never goes back, its node once set, its slot, service and spec version never change;
+//     a service's spec version never decreases. True because each writer moves tasks only
+//     forward from the version it read and compare-and-set refuses a write over a newer one.
+//  5. convergence: within calmMs after healing (10 s; it takes under 2 s), for STABLE_MS: a
+//     leader runs the loops with nothing in flight, every member applied the same index with the
+//     same state, every worker is ready (and active: an operator re-activates drained ones),
+//     every replicated service has exactly one live task per slot 1..replicas, up (running),
+//     a global service one per node, nothing else is live, and the agents run exactly those
+//     tasks. With --drop-refused (the dispatcher drops a status batch refused at apply, as a
+//     store.update that does not retry would) statuses are lost for good and seeds never
+//     converge: the agent reports a status once, and again only after a new session.
 import { crc32 } from '../../common/crc32.js';
 import { timerDelay } from '../../common/duration.js';
 import { defaultDeploy, type ServiceSpec } from '../../common/spec.js';
