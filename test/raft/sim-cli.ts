@@ -3,7 +3,8 @@
 // With --keep-going it runs them all, printing each failure, and says which seeds failed.
 // --store (npm run sim:store): the store simulation (sim-store.ts) instead of the KV one; with
 // --no-barrier (loops start without applying an entry of their term) or --drop-refused (the
-// dispatcher drops a write refused at apply): the negative controls.
+// dispatcher drops a write refused at apply): the negative controls; --skew MS: clocks off by up
+// to MS (default 15).
 import { formatFailure, runSeed } from './sim.js';
 import { formatStoreFailure, runStoreSeed } from './sim-store.js';
 
@@ -50,6 +51,7 @@ function runStore(): never {
       verbose,
       noBarrier: process.argv.includes('--no-barrier'),
       retryRefused: !process.argv.includes('--drop-refused'),
+      ...(arg('skew') ? { skewMs: Number(arg('skew')) } : {}),
     });
     const ms = Date.now() - t1;
     if (ms > slowest.ms) slowest = { seed: s, ms };

@@ -77,7 +77,7 @@ import { decide, wouldReport, type Action, type Observed } from '../../agent/wor
 import { checkNodes } from '../../manager/nodemonitor/index.js';
 import { assignmentsFor } from '../../manager/objects/assignments.js';
 import { isUp, withStatus } from '../../manager/objects/task.js';
-import { reapTasks, reconcileServices } from '../../manager/orchestrator/index.js';
+import { reapTasks, reconcileServices, rollbackService } from '../../manager/orchestrator/index.js';
 import { decodeConfChange, type Entry, type NodeId } from '../../manager/raft/types.js';
 import { defaultFilters, schedule } from '../../manager/scheduler/index.js';
 import { StoreMachine, type ApplyResult, type Batch, type BatchOp } from '../../manager/store/machine.js';
@@ -113,6 +113,8 @@ export interface StoreSimOptions {
 
 export interface StoreSimStats {
   elections: number;
+  /** Leader terms whose loops started. */
+  loopStarts: number;
   crashes: number;
   confChanges: number;
   transfers: number;
@@ -426,7 +428,7 @@ class Loops {
 export class StoreSimulation {
   sim!: Simulation;
   readonly stats: StoreSimStats = {
-    elections: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0, entries: 0,
+    elections: 0, loopStarts: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0, entries: 0,
     loopBatches: 0, loopConflicts: 0, tasksCreated: 0, statusBatches: 0, registrations: 0, dispatcherRetries: 0, dispatcherDropped: 0,
     clientOps: 0, clientAcks: 0, clientUnknown: 0, nodesDown: 0, convergeMs: -1,
   };
@@ -626,7 +628,7 @@ export class StoreSimulation {
     const m = this.mgr(n);
     if (m.loops && m.loops.term === core.term) return;
     if (!this.o.noBarrier && m.appliedTerm !== core.term) return;
-    this.stats.elections++;
+    this.stats.loopStarts++;
     this.log(`${n.id} LOOPS start (term ${core.term}, applied ${n.appliedIndex})`);
     m.loops = new Loops(this, n, core.term);
   }
@@ -1172,6 +1174,14 @@ export class StoreSimulation {
         what = `create ${id}${global ? ' (global)' : ''}`;
         svcId = id;
         ack = (index) => ({ kind: 'create', service: id, index, obj: { ...w.service, meta: { version: index, createdAt: 0, updatedAt: 0 } } });
+      } else if (r < 0.28 && services.some((x) => x.previousSpec)) {
+        // `service rollback` (the API's transition)
+        const s = this.pick(services.filter((x) => x.previousSpec))!;
+        const rolled = rollbackService(s, this.clock(n), 'rollback requested')!;
+        ops = [{ op: 'update', obj: rolled, expect: s.meta.version }];
+        what = `roll ${s.id} back to spec version ${rolled.specVersion}`;
+        svcId = s.id;
+        ack = (index) => ({ kind: 'update', service: s.id, index, obj: { ...rolled, meta: { ...rolled.meta, version: index } } });
       } else if (r < 0.75) {
         const s = this.pick(services)!;
         const spec = structuredClone(s.spec);
@@ -1357,7 +1367,7 @@ export class StoreSimulation {
     this.sim.at(400, () => this.agentNemesis());
     const r = this.sim.run();
     const b = r.stats;
-    Object.assign(this.stats, { crashes: b.crashes, confChanges: b.confChanges, transfers: b.transfers, snapshotsSent: b.snapshotsSent, events: b.events });
+    Object.assign(this.stats, { elections: b.elections, crashes: b.crashes, confChanges: b.confChanges, transfers: b.transfers, snapshotsSent: b.snapshotsSent, events: b.events });
     return { seed: this.o.seed, ok: r.ok, ...(r.violation !== undefined ? { violation: r.violation } : {}), trace: r.trace, stats: this.stats };
   }
 }
