@@ -2,9 +2,9 @@
 // Runs N seeded simulations; prints the first failure (seed, replay command, trace) and exits 1.
 // With --keep-going it runs them all, printing each failure, and says which seeds failed.
 // --store (npm run sim:store): the store simulation (sim-store.ts) instead of the KV one; with
-// --no-barrier (loops start without applying an entry of their term) or --drop-refused (the
-// dispatcher drops a write refused at apply): the negative controls; --skew MS: clocks off by up
-// to MS (default 15).
+// --no-barrier (loops start without applying an entry of their term), --pipelined (a loop does
+// not wait for its batch to apply) or --drop-refused (the dispatcher drops a write refused at
+// apply): the negative controls; --skew MS: clocks off by up to MS (default 15).
 import { formatFailure, runSeed } from './sim.js';
 import { formatStoreFailure, runStoreSeed } from './sim-store.js';
 
@@ -50,6 +50,7 @@ function runStore(): never {
       ...(durationMs ? { durationMs } : {}),
       verbose,
       noBarrier: process.argv.includes('--no-barrier'),
+      pipelined: process.argv.includes('--pipelined'),
       retryRefused: !process.argv.includes('--drop-refused'),
       ...(arg('skew') ? { skewMs: Number(arg('skew')) } : {}),
     });

@@ -40,6 +40,12 @@ describe('store simulation', () => {
     expect(r.violation).toMatch(/^slots: at \d+, \S+ slot 1 has two live tasks of one spec version/);
   });
 
+  it('catches a leader filling one slot twice when a loop reads before its previous batch was applied (seed 1)', () => {
+    const r = runStoreSeed(1, { pipelined: true });
+    expect(r.ok).toBe(false);
+    expect(r.violation).toMatch(/^slots: at \d+, .* has two live tasks of one spec version/);
+  });
+
   it('catches statuses lost for good when the dispatcher drops a status batch refused at apply (seed 6)', () => {
     expect(runStoreSeed(6).ok).toBe(true);
     const r = runStoreSeed(6, { retryRefused: false });

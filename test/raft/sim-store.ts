@@ -107,6 +107,11 @@ export interface StoreSimOptions {
    * new state and proposed again (default true). False: dropped, like the loops' batches.
    */
   retryRefused?: boolean;
+  /**
+   * Negative control: a loop does not wait for its batch to be applied before the next loop
+   * reads, nor a pass for the previous one's batches.
+   */
+  pipelined?: boolean;
   /** Clocks of managers and agents are off by up to this much, each its own (default 15 ms). */
   skewMs?: number;
 }
@@ -397,7 +402,12 @@ class Loops {
       this.runLoop(i + 1, wake);
       return;
     }
+    const pipelined = this.ss.pipelined;
     const proposed = this.ss.propose(this.n, toBatchOps(d.ops, m.machine), `loop ${name}`, (o) => {
+      if (pipelined) {
+        if (o.applied && o.result.ok) this.ss.stats.loopBatches++;
+        return;
+      }
       if (o.applied && o.result.ok) this.ss.stats.loopBatches++;
       else {
         // Refused (someone wrote meanwhile) or lost: the pass runs again on what is there now.
@@ -410,7 +420,7 @@ class Loops {
       // Refused at once (a leadership transfer is under way): try again a little later.
       this.running = false;
       this.ss.sim.at(20, () => this.trigger());
-    }
+    } else if (pipelined) this.runLoop(i + 1, wake);
   }
 
   private armWake(at: number): void {
@@ -432,6 +442,10 @@ export class StoreSimulation {
     loopBatches: 0, loopConflicts: 0, tasksCreated: 0, statusBatches: 0, registrations: 0, dispatcherRetries: 0, dispatcherDropped: 0,
     clientOps: 0, clientAcks: 0, clientUnknown: 0, nodesDown: 0, convergeMs: -1,
   };
+  get pipelined(): boolean {
+    return !!this.o.pipelined;
+  }
+
   private readonly rand: () => number;
   private readonly skews = new Map<string, number>();
   private readonly mgrs = new Map<NodeId, Mgr>();
