@@ -20,8 +20,38 @@ export interface SimOptions {
   nodes: 3 | 5;
   /** Virtual milliseconds of chaos, then a calm period to check progress. */
   durationMs?: number;
+  /** Virtual milliseconds of the calm period (default 4000). */
+  calmMs?: number;
   clients?: number;
   verbose?: boolean;
+  /** Another state machine instead of the key-value one (sim-store.ts); unset: the KV simulation. */
+  hooks?: SimHooks;
+}
+
+/**
+ * What a simulation built on this one plugs in (sim-store.ts). With hooks set, the KV state
+ * machine is not used: the hooks own the state machine, its snapshots and their restoring.
+ * None of them may call process(): they run inside it (defer work with at()).
+ */
+export interface SimHooks {
+  /** The node's state machine from a snapshot's data (empty: the initial state), at start or when a snapshot is installed. */
+  restore(n: SimNode, data: Uint8Array, index: number, why: 'start' | 'snapshot'): void;
+  /** A committed entry (normal, empty or conf change) applied on n, after the simulation's own checks. */
+  apply(n: SimNode, e: Entry): void;
+  /** The state machine's snapshot data, for compaction at n.appliedIndex. */
+  snapshot(n: SimNode): Uint8Array;
+  /** Compact now, whatever the threshold (RaftNode does after applying the addition of a member). */
+  snapshotNow?(n: SimNode): boolean;
+  /** n's soft state (role, leader) changed. */
+  softState?(n: SimNode): void;
+  /** n crashed (its core is gone). */
+  crash?(n: SimNode): void;
+  /** The calm period begins (network healed, crashed nodes restarted). */
+  calm?(): void;
+  /** In the calm period, after every event: true ends the run early (it is done). */
+  done?(): boolean;
+  /** After the calm period's progress check: throw a Violation to fail the run. */
+  end?(): void;
 }
 
 export interface SimResult {
@@ -32,7 +62,7 @@ export interface SimResult {
   stats: { ops: number; okOps: number; elections: number; crashes: number; confChanges: number; transfers: number; snapshotsSent: number; events: number };
 }
 
-class Violation extends Error {}
+export class Violation extends Error {}
 
 interface Cmd {
   op: number;
@@ -41,7 +71,7 @@ interface Cmd {
   value?: string;
 }
 
-interface SimNode {
+export interface SimNode {
   id: NodeId;
   fs: SimFS;
   disk?: DiskStorage;
@@ -109,6 +139,8 @@ const less = (x: { t: number; seq: number }, y: { t: number; seq: number }): boo
 
 const TICK_MS = 10;
 const COMMIT_DELAY_MS = 3;
+/** How long the transport takes to report a snapshot that did not arrive (with hooks only). */
+const SNAP_FAILURE_MS = 50;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
@@ -133,7 +165,7 @@ export class Simulation {
   private maxCommitted = 0;
   private nextId: number;
   stats = { ops: 0, okOps: 0, elections: 0, crashes: 0, confChanges: 0, transfers: 0, snapshotsSent: 0, events: 0 };
-  private chaos = true;
+  chaos = true;
   private clientProc = new Map<number, number>();
   private readonly deferCommit: boolean;
 
@@ -150,13 +182,13 @@ export class Simulation {
     }
   }
 
-  private log(s: string): void {
+  log(s: string): void {
     this.trace.push(`${String(this.now).padStart(6)} ${s}`);
     if (this.trace.length > 400) this.trace.splice(0, 100);
     if (this.o.verbose) console.log(`${String(this.now).padStart(6)} ${s}`);
   }
 
-  private at(dt: number, fn: () => void): void {
+  at(dt: number, fn: () => void): void {
     this.q.push({ t: this.now + dt, seq: this.seq++, fn });
   }
 
@@ -183,7 +215,8 @@ export class Simulation {
   private start(n: SimNode): void {
     n.disk ??= DiskStorage.open(n.fs, '/raft', { segmentBytes: 4096 });
     const snap = n.disk.mem.snapshot();
-    n.kv = snap.data.length ? new Map(JSON.parse(dec.decode(snap.data)) as [string, string][]) : new Map();
+    if (this.o.hooks) this.o.hooks.restore(n, snap.data, snap.meta.index, 'start');
+    else n.kv = snap.data.length ? new Map(JSON.parse(dec.decode(snap.data)) as [string, string][]) : new Map();
     n.appliedIndex = snap.meta.index;
     n.confState = snap.meta.confState;
     n.core = new RaftCore({
@@ -226,11 +259,12 @@ export class Simulation {
     n.disk = undefined;
     n.fs.crash();
     for (const [opId, p] of this.pendingOps) if (p.node === n.id) this.indeterminate(opId, 'node crashed');
+    this.o.hooks?.crash?.(n);
   }
 
   // ---------------------------------------------------------------- ready loop
 
-  private process(n: SimNode): void {
+  process(n: SimNode): void {
     const core = n.core;
     if (!core) return;
     let guard = 0;
@@ -252,7 +286,8 @@ export class Simulation {
       for (const m of rd.messages) this.send(m);
       if (rd.snapshot && rd.snapshot.meta.index > 0) {
         const s = rd.snapshot;
-        n.kv = new Map(JSON.parse(dec.decode(s.data)) as [string, string][]);
+        if (this.o.hooks) this.o.hooks.restore(n, s.data, s.meta.index, 'snapshot');
+        else n.kv = new Map(JSON.parse(dec.decode(s.data)) as [string, string][]);
         n.appliedIndex = s.meta.index;
         n.confState = s.meta.confState;
         this.log(`${n.id} installed snapshot ${s.meta.index}/${s.meta.term}`);
@@ -307,6 +342,7 @@ export class Simulation {
       for (const [, op] of n.reads) this.fail(op);
       n.reads.clear();
     }
+    this.o.hooks?.softState?.(n);
   }
 
   private apply(n: SimNode, e: Entry): void {
@@ -336,7 +372,7 @@ export class Simulation {
           });
         }
       }
-    } else if (e.data.length) {
+    } else if (e.data.length && !this.o.hooks) {
       const cmd = JSON.parse(data) as Cmd;
       if (cmd.kind === 'put') n.kv.set(cmd.key, cmd.value!);
       else result = n.kv.get(cmd.key) ?? null;
@@ -348,6 +384,7 @@ export class Simulation {
       if (p.term === e.term) this.complete(p.op, result ?? null);
       else this.fail(p.op);
     }
+    this.o.hooks?.apply(n, e);
   }
 
   private serveReads(n: SimNode): void {
@@ -361,8 +398,8 @@ export class Simulation {
 
   private maybeCompact(n: SimNode): void {
     const snapIndex = n.disk!.mem.snapshot().meta.index;
-    if (n.appliedIndex - snapIndex < 40) return;
-    const data = enc.encode(JSON.stringify([...n.kv]));
+    if (n.appliedIndex - snapIndex < 40 && !this.o.hooks?.snapshotNow?.(n)) return;
+    const data = this.o.hooks ? this.o.hooks.snapshot(n) : enc.encode(JSON.stringify([...n.kv]));
     n.disk!.compact(n.appliedIndex, n.confState, data, 10);
   }
 
@@ -372,16 +409,21 @@ export class Simulation {
     if (m.type === 'snap') this.stats.snapshotsSent++;
     const copies = this.chaos && this.rand() < this.dupRate ? 2 : 1;
     for (let c = 0; c < copies; c++) {
-      if (this.chaos && this.rand() < this.dropRate) continue;
+      if (this.chaos && this.rand() < this.dropRate) {
+        if (m.type === 'snap' && this.o.hooks) this.at(SNAP_FAILURE_MS, () => this.snapshotFailed(m));
+        continue;
+      }
       const delay = 1 + Math.floor(this.rand() * this.maxDelay);
       this.at(delay, () => this.deliver(m));
     }
   }
 
   private deliver(m: Message): void {
-    if (this.blocked.has(`${m.from}>${m.to}`)) return;
     const n = this.nodes.get(m.to);
-    if (!n?.core) return;
+    if (this.blocked.has(`${m.from}>${m.to}`) || !n?.core) {
+      if (m.type === 'snap' && this.o.hooks) this.at(SNAP_FAILURE_MS, () => this.snapshotFailed(m));
+      return;
+    }
     this.stats.events++;
     if (this.o.verbose) this.log(`  ${describeMessage(m)}`);
     try {
@@ -400,9 +442,21 @@ export class Simulation {
     }
   }
 
+  /**
+   * With hooks only (the KV simulation never reports it): a snapshot that did not arrive is
+   * reported failed to its sender, as the real transport does (RaftNode onSnapshotStatus);
+   * otherwise the follower's progress waits in the snapshot state for ever.
+   */
+  private snapshotFailed(m: Message): void {
+    const from = this.nodes.get(m.from);
+    if (!from?.core || from.core.role !== 'leader' || from.core.term !== m.term) return;
+    from.core.reportSnapshot(m.to, false);
+    this.process(from);
+  }
+
   // ---------------------------------------------------------------- clients
 
-  private leaderNode(): SimNode | undefined {
+  leaderNode(): SimNode | undefined {
     let best: SimNode | undefined;
     for (const n of this.nodes.values()) if (n.core?.role === 'leader' && (!best || n.core.term > best.core!.term)) best = n;
     return best;
@@ -637,6 +691,7 @@ export class Simulation {
           this.now = ev.t;
           ev.fn();
           if (++steps % 200 === 0) this.checkLogMatching();
+          if (!this.chaos && this.o.hooks?.done?.()) return;
         }
         this.now = t;
       };
@@ -646,9 +701,10 @@ export class Simulation {
       this.blocked.clear();
       this.log('CALM: heal all, restart crashed nodes');
       for (const n of this.nodes.values()) if (!n.core && !n.removed) this.start(n);
+      this.o.hooks?.calm?.();
       const commitBefore = this.maxCommitted;
       let progressed = false;
-      const deadline = duration + 4000;
+      const deadline = duration + (this.o.calmMs ?? 4000);
       const probe = (): void => {
         const l = this.leaderNode();
         if (l?.core) {
@@ -666,6 +722,7 @@ export class Simulation {
       runUntil(deadline);
       this.checkLogMatching();
       if (!progressed) throw new Violation(`liveness: no entry committed within 4 s after healing (leader: ${this.leaderNode()?.id ?? NONE})`);
+      this.o.hooks?.end?.();
       for (const [opId] of this.pendingOps) this.indeterminate(opId, 'end of run');
       const lin = checkLinearizable(this.history);
       if (!lin.ok) {
