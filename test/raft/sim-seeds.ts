@@ -13,7 +13,7 @@ export function simulationSeeds(first: number, count: number): void {
       if (!r.ok) expect.fail(formatFailure(r));
     }
     expect(ops).toBeGreaterThan(count * 50);
-  });
+  }, 300_000); // ~60 s on an idle 2-core machine; a loaded one (other suites beside it) takes longer
 }
 
 export const HALF = Number(process.env.RAFT_SIM_SEEDS ?? 1000) / 2;
