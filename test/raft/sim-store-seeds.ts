@@ -20,4 +20,4 @@ export function storeSimulationSeeds(first: number, count: number): void {
   });
 }
 
-export const STORE_HALF = Number(process.env.STORE_SIM_SEEDS ?? 160) / 2;
+export const STORE_HALF = Number(process.env.STORE_SIM_SEEDS ?? 120) / 2;

@@ -2,8 +2,8 @@
 // loops on the leader once it applied an entry of its term, agents driven by the real worker's
 // decisions through the dispatcher's writes, clients writing with compare-and-set, under the Raft
 // simulation's nemesis. The first half of the seeds runs here, the second in sim-store-b.test.ts
-// (STORE_SIM_SEEDS, default 160, sets how many); then the checks that the simulation fails runs
-// it should fail. Replay a seed: npm run sim:store -- --seeds 1 --first-seed S --verbose
+// (STORE_SIM_SEEDS, default 120, sets how many: ~0.4 s each); then checks that it fails the runs
+// it must fail (negative controls). Replay a seed: npm run sim:store -- --seeds 1 --first-seed S --verbose
 import { describe, expect, it } from 'vitest';
 import { StoreMachine } from '../../manager/store/machine.js';
 import type { StoreOp } from '../../manager/store/types.js';
