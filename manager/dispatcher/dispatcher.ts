@@ -238,6 +238,13 @@ export class Dispatcher {
           }
         } catch (err) {
           this.opts.log.warn({ err, node: session?.nodeId }, 'session message failed');
+          // What the agent sent was not recorded (a registration, statuses): it sends each only
+          // once per session, so the session ends and the agent comes back and reports again.
+          if ((msg.register || msg.statuses) && this.calls.has(call)) {
+            const details = `the manager could not record what this agent sent (${(err as Error).message}); reconnect and report again`;
+            this.calls.delete(call);
+            call.emit('error', Object.assign(new Error(details), { code: grpc.status.UNAVAILABLE, details }));
+          }
         }
       })();
     });

@@ -53,6 +53,26 @@ describe('agent session: the leader only', () => {
     });
   });
 
+  it('a status the manager could not record ends the session: the agent comes back and reports it again', async () => {
+    const m = await managers(1, 0);
+    const svc = service('web');
+    await m.store.update((tx) => { tx.create(svc); tx.create(task(svc, { id: 'x1', slot: 1, nodeId: 'n1', state: 'assigned' })); });
+    const a = agent(m.addrs[0]);
+    await a.tap.waitFor('the session', establishedAt(m.addrs[0]));
+    await a.worker.until('the first full set', () => a.worker.fullSets === 1);
+    // The next write fails once (a full disk, a lost leadership): the status is not recorded.
+    const update = m.store.update.bind(m.store);
+    let failures = 1;
+    m.store.update = ((fn: Parameters<typeof update>[0]) => (failures-- > 0 ? Promise.reject(new Error('disk full')) : update(fn))) as typeof m.store.update;
+    a.session.report('x1', { state: 'running', timestamp: 2, message: 'started' });
+    await a.tap.waitFor('the session lost', lost);
+    // A new session: the agent registers again and acts on the full set, where the real worker
+    // reports every task's status again (agent/worker: statuses follow each full set).
+    await a.worker.until('a second full set (a new session)', () => a.worker.fullSets === 2);
+    expect(failures).toBeLessThan(1); // the failing write happened
+    expect(m.taps[0].records.some((r) => r.msg === 'session message failed')).toBe(true);
+  });
+
   it('when the leader changes, it follows to the new leader and registers there with its node id and local tasks', async () => {
     const m = await managers(3, 0);
     const a = agent(m.addrs[0]);
