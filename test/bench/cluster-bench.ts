@@ -392,12 +392,13 @@ async function main(): Promise<void> {
   }
 
   // Replicated managers, after the single-manager system is gone (one agent on the engine at a time).
+  const repDir = mkdtempSync(join(tmpdir(), 'tsswarm-bench-rep-'));
   const replicated = argv.includes('--no-replicated') ? undefined : await replicatedBench({
     bin: BIN, runs: RUNS, sizes: SIZES.slice(0, 2), big: BIG, waitUntil,
-    stackFile: (n) => { const d = mkdtempSync(join(tmpdir(), 'tsswarm-bench-rep-')); return stackFile(d, n); },
+    stackFile: (n) => stackFile(repDir, n),
     running: (stack) => running('tsswarm', stack),
     all: async (stack) => (await containers('tsswarm', stack, true)).length,
-  });
+  }).finally(() => rmSync(repDir, { recursive: true, force: true }));
 
   const f = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)} s` : '—');
   const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}x` : '—');

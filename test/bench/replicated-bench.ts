@@ -142,9 +142,11 @@ export async function replicatedBench(o: ReplicatedOptions): Promise<ReplicatedR
             await new Promise((r) => setTimeout(r, 2000));
             res.rss.idle.push(...ms.map((x) => x.rssMiB()));
             // 1,000 tasks that no node can take (a constraint nothing matches): the store holds them, the engine runs none.
-            const f = join(mkdtempSync(join(tmpdir(), 'tsswarm-bench-pending-')), 'pending.yml');
+            const pendingDir = mkdtempSync(join(tmpdir(), 'tsswarm-bench-pending-'));
+            const f = join(pendingDir, 'pending.yml');
             writeFileSync(f, 'services:\n  app:\n    image: tsswarm/busybox:latest\n    deploy:\n      replicas: 1000\n      placement: { constraints: ["node.labels.bench==none"] }\n');
             await m.cli('deploy', '--detach', '-c', f, 'benchpending');
+            rmSync(pendingDir, { recursive: true, force: true });
             await o.waitUntil('1,000 tasks in every store', async () => {
               for (const x of ms) {
                 const out = await x.cli('service', 'ps', 'benchpending_app', '--format', 'json').catch(() => '[]');
