@@ -22,6 +22,7 @@ import type { HttpRequest__Output } from '../../proto/gen/tsswarm/manager/v1/Htt
 import type { JoinRequest__Output } from '../../proto/gen/tsswarm/manager/v1/JoinRequest.js';
 import type { JoinResponse } from '../../proto/gen/tsswarm/manager/v1/JoinResponse.js';
 import type { MemberInfo, MemberInfo__Output } from '../../proto/gen/tsswarm/manager/v1/MemberInfo.js';
+import { removeNode } from '../objects/task.js';
 import type { RaftNode } from '../raft/node.js';
 import type { Store } from '../store/store.js';
 import type { ClusterObj, ManagerMember } from '../store/types.js';
@@ -137,7 +138,7 @@ export class ClusterControl {
     if (role !== 'manager' && role !== 'worker') throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `role must be manager or worker, got ${JSON.stringify(String(req.role).slice(0, 20))}`);
     if (!this.isLeader) {
       const leader = this.leaderAddr();
-      if (!leader) throw this.noQuorum('cannot admit a new member');
+      if (!leader) { const { reachable, voters } = await this.reachableVoters(); throw noQuorumError(reachable, voters); }
       return new Promise((resolve, reject) => this.client(leader).Join(req, { deadline: Date.now() + 30_000 }, (err, r) => (err ? reject(fromGrpc(err)) : resolve(r!))));
     }
     await this.o.store.barrier();
@@ -208,7 +209,7 @@ export class ClusterControl {
     try {
       const raft = this.o.raft();
       const st = raft.core.status();
-      const last = raft.core.status().commit;
+      const last = st.commit;
       for (const m of this.members()) {
         if (m.desired !== 'voter' || !raft.membership.learners.includes(m.raftId)) continue;
         const pr = st.progress.get(m.raftId);
@@ -267,10 +268,7 @@ export class ClusterControl {
       const c = tx.get('cluster', 'default')!;
       tx.update({ ...c, managers: (c.managers ?? []).filter((x) => x.raftId !== raftId) });
       // Its host's node goes too (its tasks are rescheduled), as `docker node rm` does.
-      if (tx.get('node', m.nodeId)) {
-        for (const t of tx.list('task', (t) => t.nodeId === m.nodeId && t.desiredState !== 'shutdown' && t.desiredState !== 'remove')) tx.update({ ...t, desiredState: 'shutdown' });
-        tx.delete('node', m.nodeId);
-      }
+      if (tx.get('node', m.nodeId)) removeNode(tx, m.nodeId);
     });
     return `${m.nodeId} removed from the managers`;
   }
@@ -384,14 +382,6 @@ export class ClusterControl {
     return { ok: reachable >= quorum, reachable, voters: voters.length, quorum };
   }
 
-  /** The error for a write (or a consistent read) no leader can take. */
-  noQuorum(what = 'cannot apply a change'): TsswarmError {
-    const conf = this.o.raft().membership;
-    const voters = conf.voters.length;
-    const quorum = Math.floor(voters / 2) + 1;
-    return new TsswarmError(ErrorCodes.NO_QUORUM, `no leader: this manager ${what} (${voters} voting managers, ${quorum} needed for a quorum; see \`tsswarm cluster status\`)`);
-  }
-
   /** How many voting managers answer (for the no-quorum message). */
   async reachableVoters(): Promise<{ reachable: number; voters: number }> {
     const conf = this.o.raft().membership;
@@ -424,9 +414,8 @@ export class ClusterControl {
         void this.reachableVoters().then(({ reachable, voters }) => {
           const quorum = Math.floor(voters / 2) + 1;
           if (reachable >= quorum && Date.now() < until) { setTimeout(attempt, 50); return; }
-          sink.error(new TsswarmError(ErrorCodes.NO_QUORUM, reachable < quorum
-            ? `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``
-            : `no leader elected within ${FORWARD_PATIENCE_MS / 1000}s (${reachable} of ${voters} voting managers reachable); nothing was changed: retry`));
+          sink.error(reachable < quorum ? noQuorumError(reachable, voters)
+            : new TsswarmError(ErrorCodes.NO_QUORUM, `no leader elected within ${FORWARD_PATIENCE_MS / 1000}s (${reachable} of ${voters} voting managers reachable); nothing was changed: retry`));
         });
       };
       if (!leader || leader === this.o.addr) { noLeader(); return; }
@@ -534,6 +523,12 @@ export interface ForwardSink {
   end(): void;
   error(e: Error): void;
   onClose(fn: () => void): void;
+}
+
+/** The answer to a change (or a consistent read) while too few voting managers answer. */
+export function noQuorumError(reachable: number, voters: number): TsswarmError {
+  const quorum = Math.floor(voters / 2) + 1;
+  return new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
 }
 
 /** The host of `ipv4:1.2.3.4:5`, `[::1]:5`, `ipv6:[::1]:5` or `host:5`. */

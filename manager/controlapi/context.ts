@@ -22,7 +22,7 @@ export interface ApiContext {
 }
 
 export type ClusterApi = Pick<ClusterControl,
-  'isLeader' | 'leaderAddr' | 'forward' | 'noQuorum' | 'quorumActive' | 'reachableVoters' | 'status' | 'members' | 'memberByNode' | 'promote' | 'demote' | 'remove' | 'managerAddrs'> & {
+  'isLeader' | 'leaderAddr' | 'forward' | 'quorumActive' | 'reachableVoters' | 'status' | 'members' | 'memberByNode' | 'promote' | 'demote' | 'remove' | 'managerAddrs'> & {
   /** Replaces a role's join token with a fresh secret (leader). */
   rotateToken(role: 'worker' | 'manager'): Promise<string>;
 }

@@ -13,7 +13,7 @@ import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { LIMITS } from '../../common/api/limits.js';
 import type { ErrorBody } from '../../common/api/types.js';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
-import { FORWARDED_HEADER, STALE_HEADER } from '../cluster/control.js';
+import { FORWARDED_HEADER, noQuorumError, STALE_HEADER } from '../cluster/control.js';
 import type { ApiContext } from './context.js';
 import { errorResponse, notFound, parseJsonBody, typeboxValidatorCompiler } from './http.js';
 import { clusterRoutes } from './routes/cluster.js';
@@ -115,7 +115,7 @@ function leaderHook(opts: ApiOptions) {
       const write = req.method !== 'GET' && req.method !== 'HEAD';
       if (write || consistent) {
         const q = c.quorumActive();
-        if (!q.ok) throw new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${q.reachable} of ${q.voters} voting managers reachable, ${q.quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
+        if (!q.ok) throw noQuorumError(q.reachable, q.voters);
       }
       if (consistent) await opts.store.barrier();
       return;
@@ -133,10 +133,7 @@ function leaderHook(opts: ApiOptions) {
       if (req.url.split('?')[0] === '/v1/cluster/status') return;
       // No quorum: refuse at once. A quorum but no leader yet (an election): wait for it.
       const { reachable, voters } = await c.reachableVoters();
-      const quorum = Math.floor(voters / 2) + 1;
-      if (reachable < quorum) {
-        throw new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
-      }
+      if (reachable < Math.floor(voters / 2) + 1) throw noQuorumError(reachable, voters);
     }
     const body = await readBody(req.raw, LIMITS.requestBodyBytes);
     const headers: Record<string, string> = {};

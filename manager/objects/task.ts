@@ -3,6 +3,7 @@
 
 import { isTerminal, taskStateIndex, type ServiceObj, type StoreOp, type TaskObj } from '../store/types.js';
 import type { ServiceSpec } from '../../common/spec.js';
+import type { WriteTx } from '../store/store.js';
 
 /** Wanted running and not (yet) dead. */
 export const isLive = (t: TaskObj): boolean => t.desiredState === 'running' && !isTerminal(t.status.state);
@@ -131,4 +132,13 @@ export class Plan {
   ops(): StoreOp[] {
     return this.order.map((id) => ({ op: this.created.has(id) ? 'create' : 'update', obj: this.changed.get(id)! }) as StoreOp);
   }
+}
+
+/**
+ * Takes a node out of the store (`node rm`): its tasks are told to shut down (the orchestrators
+ * replace them elsewhere, as for a node that is down) and its node object goes.
+ */
+export function removeNode(tx: WriteTx, nodeId: string): void {
+  for (const t of tx.list('task', (t) => t.nodeId === nodeId && t.desiredState !== 'shutdown' && t.desiredState !== 'remove')) tx.update({ ...t, desiredState: 'shutdown' });
+  tx.delete('node', nodeId);
 }

@@ -51,8 +51,6 @@ export interface ReplicatedMachine {
   restore(data: Uint8Array): void;
 }
 
-const KINDS: readonly ObjKind[] = ['node', 'service', 'task', 'network', 'volume', 'cluster'];
-
 export class Store {
   readonly machine = new StoreMachine();
   private readonly listeners = new Set<Listener>();
@@ -282,4 +280,3 @@ export function storeError(e: unknown): Error {
   return e instanceof Error ? e : new Error(msg);
 }
 
-export { KINDS };

@@ -65,8 +65,10 @@ describe('replicated managers on a real engine', () => {
   afterAll(async () => {
     await agent.kill9();
     for (const m of ms) await m.kill9();
-    for (const c of await docker.listContainers({ all: true, filters: { label: [`tsswarm.stack.namespace=${STACK}`] } })) {
-      await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+    for (const ns of [STACK, `${STACK}x`]) {
+      for (const c of await docker.listContainers({ all: true, filters: { label: [`tsswarm.stack.namespace=${ns}`] } })) {
+        await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined);
+      }
     }
     for (const n of await docker.listNetworks()) if (n.Name.startsWith(`${STACK}_`)) await docker.getNetwork(n.Id).remove().catch(() => undefined);
     for (const m of [...ms, agent]) m.remove();
@@ -98,6 +100,25 @@ describe('replicated managers on a real engine', () => {
     for (const m of ms) {
       await waitFor(`${m.name} to have the service`, async () => (await m.cli('service', 'inspect', `${STACK}_web`)).code === 0, 10_000);
     }
+  });
+
+  it('kill -9 the leader during a deploy: it completes after the failover (or says it may not have), never half-applied', async () => {
+    const leader = await leaderOf(ms);
+    const other = ms.find((m) => m !== leader)!;
+    const f2 = join(other.dataDir, 'stack2.yml');
+    writeFileSync(f2, stack(1));
+    const deploying = other.cli('deploy', '-c', f2, `${STACK}x`, '--detach');
+    await leader.kill9();
+    const r = await deploying;
+    if (r.code !== 0) expect(r.stderr).toMatch(/TSW_ERR_(OUTCOME_UNKNOWN|UNAVAILABLE|NO_QUORUM)/);
+    // Deploying again is idempotent: the stack ends whole, once.
+    await waitFor('the deploy accepted by the new leader', async () => (await other.cli('deploy', '-c', f2, `${STACK}x`, '--detach')).code === 0, 20_000, 200);
+    await waitFor('one container of the second stack', async () => (await docker.listContainers({ filters: { label: [`tsswarm.stack.namespace=${STACK}x`] } })).length === 1, 60_000);
+    expect((await other.api<unknown[]>('GET', `/v1/services?stack=${STACK}x`)).body).toHaveLength(1);
+    await other.cliOk('stack', 'rm', `${STACK}x`);
+    await leader.restart();
+    await leader.answering();
+    await waitStatus(ms, 'three reachable voters again', (st) => st.voters === 3 && st.managers.every((m) => m.reachable));
   });
 
   it('kill -9 the leader during a scale: the scale completes on the new leader, nothing restarts', async () => {

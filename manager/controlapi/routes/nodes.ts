@@ -2,6 +2,7 @@
 // managers (Raft membership, one change at a time, never losing quorum); remove workers.
 
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
+import { removeNode } from '../../objects/task.js';
 import type { NodeObj } from '../../store/types.js';
 import type { ApiContext, RoutePlugin } from '../context.js';
 import { findNode } from '../lookup.js';
@@ -29,10 +30,7 @@ export const nodeRoutes: RoutePlugin = async (app, { ctx }) => {
     if (node.status.state !== 'down' && !force) {
       throw new TsswarmError(ErrorCodes.CONFLICT, `node ${node.description.hostname} is ${node.status.state}: stop its agent first, or use --force`);
     }
-    await ctx.store.update((tx) => {
-      for (const t of tx.list('task', (t) => t.nodeId === node.id && t.desiredState !== 'shutdown' && t.desiredState !== 'remove')) tx.update({ ...t, desiredState: 'shutdown' });
-      tx.delete('node', node.id);
-    });
+    await ctx.store.update((tx) => removeNode(tx, node.id));
     return { message: `node ${node.description.hostname} removed` };
   });
 };
