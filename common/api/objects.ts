@@ -34,6 +34,18 @@ export interface NodeObj {
     /** When the node's agent last finished acting on a full assignment set (after it registered), ms. */
     syncedAt?: number;
   };
+  /**
+   * The certificates the cluster issued to this node that are still valid (the current one,
+   * and the one before it until it expires): a connection presenting any other is refused, so
+   * `node rm` (which deletes this object) revokes them at once.
+   */
+  certs?: IssuedCert[];
+}
+
+/** A certificate the cluster issued, by serial (lower-case hex) and end of validity (ms). */
+export interface IssuedCert {
+  serial: string;
+  notAfter: number;
 }
 
 export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
@@ -143,6 +155,50 @@ export interface ClusterObj {
   joinTokens?: { worker: string; manager: string };
   /** Digest of the cluster CA certificate (the join token carries it). */
   caDigest?: string;
+  /**
+   * The cluster CA: its certificate, and its private key sealed with the cluster's data key
+   * (manager/keys), so any manager can sign when it leads. During a CA rotation `next` is the
+   * new root and `crossSigned` the new root's key certified by the current one (docs/identity.md).
+   */
+  ca?: { certPem: string; keySealed: string; next?: { certPem: string; keySealed: string; crossSignedPem: string } };
+  /** Autolock on: the unlock key, sealed with the data key (each manager re-wraps its data key with it). */
+  autolock?: { keySealed: string };
+}
+
+/**
+ * A secret: its value is sealed with the cluster's data key (AES-256-GCM, manager/keys), so
+ * the Raft log and snapshots never hold it in clear. Only agents running a task that uses it
+ * receive it, and only over mutual TLS.
+ */
+export interface SecretObj {
+  kind: 'secret';
+  id: string;
+  meta: Meta;
+  /** What services reference: `<stack>_<key>` for a stack's secrets, as given for `secret create`. */
+  name: string;
+  /** '' for secrets made with `tsswarm secret create` (shared by stacks, `external: true`). */
+  stack: string;
+  labels: Record<string, string>;
+  /** The value, sealed (manager/keys Sealer, additional data `secret/<id>`): never the value. */
+  sealed: string;
+  /** Bumped each time the value changes (`secret update`): services using it roll. */
+  revision: number;
+  /** Length of the value in bytes (shown by ls/inspect; the value never is). */
+  size: number;
+}
+
+/** A config: like a secret, but not confidential (stored as given, shown by inspect). */
+export interface ConfigObj {
+  kind: 'config';
+  id: string;
+  meta: Meta;
+  name: string;
+  stack: string;
+  labels: Record<string, string>;
+  /** The content, base64. */
+  data: string;
+  revision: number;
+  size: number;
 }
 
 export interface ManagerMember {
@@ -154,6 +210,8 @@ export interface ManagerMember {
   addr: string;
   /** What it should be: a voter, or a learner (demoted, or joining and not caught up yet). */
   desired: 'voter' | 'learner';
+  /** Its manager certificates still valid (as NodeObj.certs). */
+  certs?: IssuedCert[];
 }
 
 export interface ClusterSpec {
@@ -228,7 +286,7 @@ export function bindAllowed(source: string, allowed: string[] | undefined): bool
   return allowed.some((a) => a === '/' || src === a || src.startsWith(`${a}/`));
 }
 
-export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj | ClusterObj;
+export type StoreObj = NodeObj | ServiceObj | TaskObj | NetworkObj | VolumeObj | ClusterObj | SecretObj | ConfigObj;
 export type ObjKind = StoreObj['kind'];
 export type ObjOf<K extends ObjKind> = Extract<StoreObj, { kind: K }>;
 
