@@ -47,7 +47,7 @@ export interface MachineSnapshot {
   objects: StoreObj[];
 }
 
-const KINDS: readonly ObjKind[] = ['cluster', 'node', 'service', 'task', 'network', 'volume'];
+const KINDS: readonly ObjKind[] = ['cluster', 'node', 'service', 'task', 'network', 'volume', 'secret', 'config'];
 const SNAPSHOT_MAGIC = 'tsswarm-store-snapshot/1';
 
 export class SnapshotError extends Error {

@@ -86,6 +86,8 @@ export class Store {
       networks: tx.list('network'),
       volumes: tx.list('volume'),
       cluster: tx.get('cluster', 'default'),
+      secrets: tx.list('secret'),
+      configs: tx.list('config'),
     }));
   }
 

@@ -1,7 +1,7 @@
 // The store's own types: the objects are the shared contract's (common/api/objects.ts); what
 // the store adds is how control loops read it (ClusterState) and what they write (StoreOp).
 
-import type { ClusterObj, NetworkObj, NodeObj, ObjKind, ServiceObj, StoreObj, TaskObj, VolumeObj } from '../../common/api/objects.js';
+import type { ClusterObj, ConfigObj, NetworkObj, NodeObj, ObjKind, SecretObj, ServiceObj, StoreObj, TaskObj, VolumeObj } from '../../common/api/objects.js';
 
 export * from '../../common/api/objects.js';
 
@@ -19,4 +19,7 @@ export interface ClusterState {
   networks: NetworkObj[];
   volumes: VolumeObj[];
   cluster?: ClusterObj;
+  /** Secrets (values sealed) and configs; absent in states built by older tests. */
+  secrets?: SecretObj[];
+  configs?: ConfigObj[];
 }
