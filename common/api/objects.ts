@@ -161,6 +161,11 @@ export interface ClusterObj {
    * new root and `crossSigned` the new root's key certified by the current one (docs/identity.md).
    */
   ca?: { certPem: string; keySealed: string; next?: { certPem: string; keySealed: string; crossSignedPem: string } };
+  /**
+   * Certificates issued to remote CLIs (`tsswarm cluster client-cert NAME`): the HTTPS API
+   * accepts a client certificate only while its serial is here (revoking one removes it).
+   */
+  clientCerts?: { name: string; serial: string; notAfter: number; createdAt: number }[];
   /** Autolock on: the unlock key, sealed with the data key (each manager re-wraps its data key with it). */
   autolock?: { keySealed: string };
 }
