@@ -8,6 +8,11 @@ import type { Logger } from 'pino';
 import { Worker } from './worker/index.js';
 import { AgentSession } from './session.js';
 import { describeNode, dockerFromEnv } from './docker.js';
+import { NodeCredentials } from '../proto/credentials.js';
+import { renewCertificate } from '../proto/identity-client.js';
+import { RenewalTimer } from '../common/renewal.js';
+import { certInfo, pemBlocks } from '../common/pki.js';
+import { loadAgentIdentity, saveAgentIdentity } from './identity.js';
 
 export interface AgentOptions {
   manager: string; // unix:///path or host:port: the manager tried first
@@ -18,6 +23,11 @@ export interface AgentOptions {
   stateDir?: string;
   addr?: string;
   ingressBind?: string;
+  /**
+   * The certificate sessions to managers over the network present: the embedded agent's is
+   * its manager's; a standalone agent's is read from (and renewed into) stateDir.
+   */
+  credentials?: NodeCredentials;
 }
 
 export interface RunningAgent {
@@ -29,6 +39,35 @@ export interface RunningAgent {
 export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const docker = dockerFromEnv();
   const log = opts.log.child({ component: 'agent' });
+  // A standalone agent that joined holds its own certificate, and renews it through the leader.
+  let renewer: RenewalTimer | undefined;
+  if (!opts.credentials && opts.stateDir) {
+    const id = loadAgentIdentity(opts.stateDir);
+    if (id) {
+      const credentials = new NodeCredentials(id.material, id.clusterId);
+      opts = { ...opts, credentials, nodeId: id.nodeId, managers: [...(opts.managers ?? []), ...id.managers] };
+      let session: AgentSession | undefined;
+      const valid = () => {
+        const i = certInfo(pemBlocks(credentials.material.certPem)[0]!);
+        return { notBefore: i.notBefore.getTime(), notAfter: i.notAfter.getTime() };
+      };
+      renewer = new RenewalTimer({
+        current: valid,
+        renew: async () => {
+          const addrs = (session?.knownManagers() ?? opts.managers ?? []).filter((a) => !a.startsWith('unix:'));
+          const m = await renewCertificate(credentials, addrs);
+          saveAgentIdentity(opts.stateDir!, { ...id, material: m, managers: addrs });
+          credentials.update(m);
+          log.info({ notAfter: new Date(valid().notAfter).toISOString() }, 'certificate renewed');
+        },
+        onError: (e, wait) => log.warn({ err: e.message, retryInMs: wait }, 'could not renew this node\'s certificate; retrying'),
+      });
+      const running = await startAgent(opts);
+      session = running.session;
+      renewer.start();
+      return { ...running, async close() { renewer!.stop(); await running.close(); } };
+    }
+  }
   let nodeId = opts.nodeId;
   const idFile = opts.stateDir ? join(opts.stateDir, 'node_id') : undefined;
   if (!nodeId && idFile && existsSync(idFile)) nodeId = readFileSync(idFile, 'utf8').trim() || undefined;
@@ -37,6 +76,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     managers: opts.managers,
     nodeId,
     log,
+    credentials: opts.credentials,
     describe: () => describeNode(docker, opts.addr),
     onNodeId: (id) => {
       if (idFile && id !== nodeId) { mkdirSync(opts.stateDir!, { recursive: true }); writeFileSync(idFile, id + '\n'); }

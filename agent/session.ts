@@ -14,6 +14,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { dispatcherProto } from '../proto/load.js';
+import { MANAGER_CHANNEL_OPTIONS, type NodeCredentials } from '../proto/credentials.js';
 import type { DispatcherClient } from '../proto/gen/tsswarm/dispatcher/v1/Dispatcher.js';
 import type { AgentMessage } from '../proto/gen/tsswarm/dispatcher/v1/AgentMessage.js';
 import type { ManagerMessage__Output } from '../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
@@ -38,7 +39,11 @@ export interface SessionOptions {
   nodeId?: string;
   describe: () => Promise<NodeDescription>;
   log: Logger;
-  credentials?: grpc.ChannelCredentials;
+  /**
+   * This node's certificate: sessions to managers over the network are mutual TLS with it
+   * (a unix socket, the embedded agent's way to its own manager, needs none).
+   */
+  credentials?: NodeCredentials;
   /** Called when the manager assigns or confirms this node's id (persist it). */
   onNodeId?: (id: string) => void;
 }
@@ -93,7 +98,9 @@ export class AgentSession {
     let c = this.clients.get(addr);
     if (!c) {
       const proto = dispatcherProto().tsswarm.dispatcher.v1;
-      c = new proto.Dispatcher(addr, this.opts.credentials ?? grpc.credentials.createInsecure(), {
+      const tls = !addr.startsWith('unix:') && this.opts.credentials;
+      c = new proto.Dispatcher(addr, tls ? tls.channelCredentials() : grpc.credentials.createInsecure(), {
+        ...(tls ? MANAGER_CHANNEL_OPTIONS : {}),
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.max_receive_message_length': 64 << 20,

@@ -21,6 +21,10 @@ export const ErrorCodes = {
   OUTCOME_UNKNOWN: 'TSW_ERR_OUTCOME_UNKNOWN', // leadership was lost while a change was being committed: it may or may not have been applied
   TOKEN_INVALID: 'TSW_ERR_TOKEN_INVALID', // a join token that is malformed, rotated away, or of the wrong role
   QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
+  UNAUTHENTICATED: 'TSW_ERR_UNAUTHENTICATED', // no credentials, or a certificate the cluster's CA does not vouch for (expired, forged, foreign)
+  PERMISSION_DENIED: 'TSW_ERR_PERMISSION_DENIED', // a valid certificate whose holder may not do this (wrong role, another node, revoked)
+  CLUSTER_LOCKED: 'TSW_ERR_CLUSTER_LOCKED', // autolock: the manager waits for its unlock key
+  UNLOCK_KEY_INVALID: 'TSW_ERR_UNLOCK_KEY_INVALID', // the unlock key given does not open this manager's data key
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -51,6 +55,10 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_OUTCOME_UNKNOWN: 503,
   TSW_ERR_TOKEN_INVALID: 403,
   TSW_ERR_QUORUM_AT_RISK: 409,
+  TSW_ERR_UNAUTHENTICATED: 401,
+  TSW_ERR_PERMISSION_DENIED: 403,
+  TSW_ERR_CLUSTER_LOCKED: 423,
+  TSW_ERR_UNLOCK_KEY_INVALID: 403,
   TSW_ERR_INTERNAL: 500,
 };
 

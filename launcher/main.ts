@@ -94,16 +94,23 @@ async function runAgent(argv: string[]): Promise<number> {
   if (!v.manager && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'agent needs --join HOST:PORT --token TOKEN (or --manager ADDR: host:port or unix:///path/dispatcher.sock)');
   if (v.join && !v.token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN (print one on a manager with `tsswarm cluster join-token worker`)');
   const log = await createLogger(v['log-level'] ?? 'info');
-  const [{ startAgent }, { join }] = await Promise.all([import('../agent/main.js'), import('node:path')]);
+  const [{ startAgent }, { join }, { loadAgentIdentity, saveAgentIdentity }] = await Promise.all([import('../agent/main.js'), import('node:path'), import('../agent/identity.js')]);
+  const stateDir = join(v['data-dir'] ?? defaultDataDir(), 'agent');
   let managers: string[] = [];
   let manager: string = v.manager;
   if (v.join) {
-    // The token is checked by the cluster; the answer names every manager to keep a session with.
-    const { requestJoin } = await import('../manager/cluster/start.js');
-    const r = await requestJoin(hostPort(v.join, '--join'), { token: v.token, role: 'worker', nodeId: '' });
-    managers = r.managers.map((m) => m.addr);
-    manager = v.join;
-    log.info({ cluster: r.cluster_id, managers }, 'join token accepted');
+    manager = hostPort(v.join, '--join');
+    const known = loadAgentIdentity(stateDir);
+    if (known) {
+      log.info({ node: known.nodeId, cluster: known.clusterId }, 'this agent joined already: its certificate is used, not the token');
+    } else {
+      // The token pins the cluster CA; the cluster answers with this node's certificate.
+      const [{ joinCluster }, { newId }, { hostname }] = await Promise.all([import('../proto/identity-client.js'), import('../common/ids.js'), import('node:os')]);
+      const r = await joinCluster(manager, { token: v.token, role: 'worker', nodeId: newId(), hostname: hostname() });
+      managers = r.managers.map((m) => m.addr);
+      saveAgentIdentity(stateDir, { clusterId: r.clusterId, nodeId: r.nodeId, material: r, managers: [manager, ...managers] });
+      log.info({ cluster: r.clusterId, node: r.nodeId, managers }, 'joined the cluster');
+    }
   }
-  return daemon(() => startAgent({ manager, managers, log, stateDir: join(v['data-dir'] ?? defaultDataDir(), 'agent'), addr: v.addr } as Parameters<typeof startAgent>[0]), log);
+  return daemon(() => startAgent({ manager, managers, log, stateDir, addr: v.addr }), log);
 }

@@ -8,13 +8,21 @@ import type { Logger } from 'pino';
 import { ControlLoops } from './control/loops.js';
 import { buildApi, listenUnix } from './controlapi/server.js';
 import { lockDataDir, newRaftId, openDataDir, saveIdentity, secureDataDir, type ClusterIdentity } from './datadir.js';
-import { caDigest, caPaths, initClusterCA, loadClusterCA } from './ca/ca.js';
+import { caDigest, caPaths, loadClusterCA } from './ca/ca.js';
+import { createRootCA } from './ca/x509.js';
 import { ClusterControl } from './cluster/control.js';
-import { committedState, readBackup, requestJoin } from './cluster/start.js';
+import { committedState, readBackup } from './cluster/start.js';
+import { Authorizer } from './auth/authz.js';
+import { CA_KEY_AAD, Issuer } from './auth/issuer.js';
+import { Keyring } from './keys/keyring.js';
+import { certPaths, loadManagerCerts, saveManagerCerts, selfIssue, validity, waitForUnlock } from './identity.js';
+import { NodeCredentials, refusal as refusalOf, type TlsMaterial } from '../proto/credentials.js';
+import { joinCluster } from '../proto/identity-client.js';
+import { RenewalTimer } from '../common/renewal.js';
 import type { ClusterApi } from './controlapi/context.js';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
-import { formatJoinToken, newJoinSecret, parseJoinToken } from '../common/token.js';
+import { formatJoinToken, newJoinSecret } from '../common/token.js';
 import { Dispatcher, newGrpcServer } from './dispatcher/dispatcher.js';
 import { legacyStoreDir, readLegacyStore, retireLegacyStore } from './store/migrate.js';
 import { StoreMachine, type MachineSnapshot } from './store/machine.js';
@@ -22,14 +30,16 @@ import { RaftBackend } from './store/raft-backend.js';
 import { Store } from './store/store.js';
 import { VERSION } from '../common/version.js';
 import { apiSocketPath, dispatcherSocketPath } from '../common/api/datadir.js';
-import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterSpec, type ManagerMember, type NodeObj } from './store/types.js';
+import { DEFAULT_CERT_EXPIRY_MS, defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterObj, type ClusterSpec, type ManagerMember, type NodeObj } from './store/types.js';
 
 export interface ManagerOptions {
   dataDir: string;
   init: boolean;
   log: Logger;
-  /** Starts the embedded agent (a manager is a worker too), wired by the launcher; none: --no-agent. */
-  embeddedAgent?: (a: { manager: string; managers: string[]; nodeId: string }) => Promise<{ close(): Promise<void> }>;
+  /** Starts the embedded agent (a manager is a worker too), wired by the launcher; none: --no-agent. It reaches other managers with this manager's credentials. */
+  embeddedAgent?: (a: { manager: string; managers: string[]; nodeId: string; credentials: NodeCredentials }) => Promise<{ close(): Promise<void> }>;
+  /** Autolock: the unlock key (else a locked manager waits for `tsswarm manager unlock`). */
+  unlockKey?: string;
   /** The gRPC address managers and agents reach (host:port; port 0: any). Default: what the data dir recorded, else 0.0.0.0:4242. */
   listenAddr?: string;
   /** The address others reach this manager at (default: the first non-loopback address, with the bound port). */
@@ -92,6 +102,28 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   const raftId = identity.raftId;
   const raftDir = join(opts.dataDir, 'raft');
 
+  // The keyring (the cluster's data key): a joiner gets the key from the cluster; a locked
+  // manager waits for its unlock key before anything else starts.
+  let keyring: Keyring | undefined;
+  if (!opts.join) {
+    if (Keyring.exists(opts.dataDir)) {
+      keyring = Keyring.isLocked(opts.dataDir) && !opts.unlockKey
+        ? await waitForUnlock(opts.dataDir, apiSocketPath(opts.dataDir), log)
+        : Keyring.open(opts.dataDir, opts.unlockKey);
+    } else if (identity.founder) {
+      keyring = Keyring.create(opts.dataDir);
+    } else {
+      throw new TsswarmError(ErrorCodes.DATA_DIR, `${opts.dataDir} holds no keyring: this manager joined under an older release; remove it (\`tsswarm node rm\` on the leader) and join it again with a new data dir`);
+    }
+  }
+  const sealer = (): Keyring => {
+    if (!keyring) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'this manager has not joined yet');
+    return keyring;
+  };
+  // This manager's certificate: absent on a founder's first start (made once the store is open)
+  // and on a joiner's (given by the cluster): servers bound meanwhile accept no TLS connection.
+  const credentials = new NodeCredentials(keyring ? loadManagerCerts(opts.dataDir, keyring) : undefined, identity.clusterId);
+
   // Where the store starts when the Raft log is empty: a legacy store dir, a backup, or (forced)
   // what this survivor had committed.
   let seed: MachineSnapshot | undefined = restored;
@@ -107,14 +139,23 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   const server = newGrpcServer();
   const listenAddr = opts.listenAddr ?? identity.listenAddr ?? DEFAULT_LISTEN_ADDR;
   // Filled in as the parts come up (the dispatcher may be asked before the others exist).
-  const late: { control?: ClusterControl; leadership?: Leadership } = {};
+  const late: { control?: ClusterControl; leadership?: Leadership; authorizer?: Authorizer } = {};
   const backend = new RaftBackend({
     id: raftId,
     dir: raftDir,
     peers: new Map(),
     bootstrap: identity.founder ? [raftId] : undefined,
     bootstrapState: seed && { index: seed.index, data: StoreMachine.encodeSnapshot(seed) },
-    transport: { server },
+    transport: {
+      server,
+      channelCredentials: credentials.channelCredentials(),
+      // Only managers of this cluster speak Raft here, each for itself.
+      admit: (call, cut) => {
+        const peer = late.authorizer!.check(call, 'manager', 'a Raft stream');
+        if (peer.raftId === undefined) throw refusalOf('denied', `${peer.nodeId} has no Raft id in this cluster`);
+        return { raftId: peer.raftId, done: late.authorizer!.track(call, peer, 'manager', cut) };
+      },
+    },
     tickMs: opts.raftTickMs,
     electionTick: opts.electionTicks,
     onRoleChange: (role) => late.leadership?.role(role === 'leader'),
@@ -124,25 +165,41 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     },
   });
   const store = new Store(backend);
+  const authorizer = new Authorizer({ store, clusterId: () => identity.clusterId, log: log.child({ component: 'auth' }) });
+  late.authorizer = authorizer;
+  const issuer = new Issuer({ store, sealer, clusterId: () => identity.clusterId });
   const dispatcher = new Dispatcher({
     store, server, log: log.child({ component: 'dispatcher' }), managerNodeId: identity.nodeId, heartbeatPeriodMs: opts.heartbeatPeriodMs,
     leader: () => ({ isLeader: backend.node?.role === 'leader', leaderAddr: late.control?.leaderAddr() }),
     managers: () => late.control?.managerAddrs() ?? [],
+    authorizer,
   });
   // Bind first: the address (and port, when 0 was asked) is what others are told.
   const dispatcherSocket = `unix://${dispatcherSocketPath(opts.dataDir)}`;
-  const [, port] = await dispatcher.listen([dispatcherSocket, listenAddr, ...(opts.listen ?? [])]);
+  const [, port] = await dispatcher.listen([dispatcherSocket, listenAddr, ...(opts.listen ?? [])], credentials.serverCredentials());
   const bound = withPort(listenAddr, port!);
   const advertise = opts.advertiseAddr ?? (opts.listenAddr ? undefined : identity.advertiseAddr) ?? advertised(bound);
-  if (!isLoopback(bound)) log.warn({ listen: bound }, 'the gRPC port is reachable from other hosts and not yet protected by TLS: use it on a network you trust');
 
-  const caPem = (): string => (existsSync(caPaths(opts.dataDir).cert) ? readFileSync(caPaths(opts.dataDir).cert, 'utf8') : '');
   const control = new ClusterControl({
     clusterId: identity.clusterId, nodeId: identity.nodeId, raftId, addr: advertise, apiSocket: apiSocketPath(opts.dataDir),
-    store, raft: () => backend.node, log: log.child({ component: 'cluster' }), caCertPem: caPem,
+    store, raft: () => backend.node, log: log.child({ component: 'cluster' }),
+    credentials, authorizer, issuer, dataKey: () => sealer().dataKey(),
   });
   control.register(server);
   late.control = control;
+
+  // A joiner asks the cluster for its certificate and the data key before its store starts.
+  let joinedPeers: { raftId: number; addr: string }[] = [];
+  if (opts.join) {
+    const r = await joinCluster(opts.join.addr, { token: opts.join.token, role: 'manager', nodeId: identity.nodeId, raftId, addr: advertise, hostname: hostname() });
+    if (!r.dataKey || r.dataKey.length !== 32) throw new TsswarmError(ErrorCodes.INTERNAL, `the manager at ${opts.join.addr} did not hand over the cluster's data key`);
+    identity.clusterId = r.clusterId;
+    control.setClusterId(r.clusterId);
+    keyring = Keyring.exists(opts.dataDir) ? Keyring.open(opts.dataDir) : Keyring.create(opts.dataDir, r.dataKey);
+    saveManagerCerts(opts.dataDir, keyring, r);
+    credentials.update(r, r.clusterId);
+    joinedPeers = r.managers;
+  }
 
   const loops = new ControlLoops({
     store,
@@ -166,25 +223,36 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   }
 
   if (opts.join) {
-    const r = await requestJoin(opts.join.addr, { token: opts.join.token, role: 'manager', nodeId: identity.nodeId, raftId, addr: advertise });
-    const expected = parseJoinToken(opts.join.token).caDigest;
-    if (!r.ca_cert_pem || caDigest(r.ca_cert_pem) !== expected) {
-      throw new TsswarmError(ErrorCodes.TOKEN_INVALID, `the manager at ${opts.join.addr} presented a cluster CA that does not match the token's digest: refusing to join`);
-    }
-    writeCaCert(opts.dataDir, r.ca_cert_pem);
-    for (const m of r.managers) if (Number(m.raft_id) !== raftId) backend.node.addPeer(Number(m.raft_id), m.addr);
-    identity.clusterId = r.cluster_id;
+    for (const m of joinedPeers) if (m.raftId !== raftId) backend.node.addPeer(m.raftId, m.addr);
     saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise });
     removeJoining(opts.dataDir);
-    log.info({ cluster: r.cluster_id, via: opts.join.addr }, 'joined: catching up from the leader');
+    log.info({ cluster: identity.clusterId, via: opts.join.addr }, 'joined: catching up from the leader');
     await waitFor(store, (st) => !!st.cluster?.managers?.some((m) => m.raftId === raftId), 120_000, 'the cluster state to arrive from the leader');
-  } else if (identity.founder && (opts.init || opts.forceNewCluster || !store.state().cluster?.managers)) {
-    await founderSetup(opts, store, identity, raftId, advertise);
+  } else if (identity.founder && (opts.init || opts.forceNewCluster || !store.state().cluster?.managers || !store.state().cluster?.ca || !credentials.ready)) {
+    await founderSetup(opts, store, identity, raftId, advertise, sealer(), credentials, log);
+  }
+  if (!credentials.ready) {
+    throw new TsswarmError(ErrorCodes.DATA_DIR, `${certPaths(opts.dataDir).dir} holds no certificate for this manager: it joined under an older release; remove it (\`tsswarm node rm\` on the leader) and join it again with a new data dir`);
   }
   if (identity.listenAddr !== bound || identity.advertiseAddr !== advertise) {
     saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise });
   }
   log.info({ dataDir: opts.dataDir, cluster: identity.clusterId, node: identity.nodeId, raftId, listen: bound, advertise, storeIndex: store.index, init: opts.init }, 'manager starting');
+
+  // A manager renews its own certificate with the CA (every manager holds its key, sealed).
+  const renewer = new RenewalTimer({
+    current: () => validity(credentials.material),
+    renew: async () => {
+      const c = store.view((tx) => tx.get('cluster', 'default'));
+      if (!c?.ca) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'the cluster CA is not in the store yet');
+      const m = await selfIssueFrom(c, sealer(), identity);
+      saveManagerCerts(opts.dataDir, sealer(), m);
+      credentials.update(m);
+      log.info({ notAfter: new Date(validity(m).notAfter).toISOString() }, 'certificate renewed');
+    },
+    onError: (e, wait) => log.warn({ err: e.message, retryInMs: wait }, 'could not renew this manager\'s certificate; retrying'),
+  });
+  renewer.start();
 
   const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
 
@@ -196,17 +264,19 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   await listenUnix(api, socket);
   log.info({ socket }, 'API listening');
 
-  const agent = await opts.embeddedAgent?.({ manager: dispatcherSocket, managers: control.managerAddrs(), nodeId: identity.nodeId });
+  const agent = await opts.embeddedAgent?.({ manager: dispatcherSocket, managers: control.managerAddrs(), nodeId: identity.nodeId, credentials });
 
   return {
     socket,
     addr: advertise,
     async close() {
+      renewer.stop();
       await agent?.close();
       await api.close();
       unheard();
       await leadership.close();
       control.close();
+      authorizer.close();
       await dispatcher.close();
       await store.close();
       unlock();
@@ -214,22 +284,55 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   };
 }
 
+/** A fresh manager certificate signed with the store's CA (the new root during a rotation). */
+async function selfIssueFrom(c: ClusterObj, keyring: Keyring, identity: ClusterIdentity): Promise<TlsMaterial> {
+  const ca = c.ca!;
+  const signing = ca.next ?? ca;
+  return selfIssue({ certPem: signing.certPem, keyPem: keyring.open(signing.keySealed, CA_KEY_AAD).toString('utf8') }, {
+    nodeId: identity.nodeId, clusterId: identity.clusterId, validMs: c.spec.certExpiryMs ?? DEFAULT_CERT_EXPIRY_MS,
+    caPems: ca.next ? [ca.certPem, ca.next.certPem] : [ca.certPem], intermediatePem: ca.next?.crossSignedPem,
+  });
+}
+
 /**
  * The founder's cluster object: settings, itself as the one manager, join tokens and the CA.
- * On --init (or an older data dir seen for the first time) the CA is created; a restored or
- * forced cluster gets itself as the only manager and fresh tokens.
+ * On --init (or an older data dir seen for the first time) the CA is created (or taken from
+ * the data dir of an older release) and its key sealed into the store; this manager issues
+ * itself its certificate. A restored or forced cluster gets itself as the only manager and
+ * fresh tokens; a restored one whose CA key this keyring cannot open gets a new CA.
  */
-async function founderSetup(opts: ManagerOptions, store: Store, identity: ClusterIdentity, raftId: number, advertise: string): Promise<void> {
-  const ca = existsSync(caPaths(opts.dataDir).dir) ? loadClusterCA(opts.dataDir) : initClusterCA(opts.dataDir, identity.clusterId);
+async function founderSetup(opts: ManagerOptions, store: Store, identity: ClusterIdentity, raftId: number, advertise: string, keyring: Keyring, credentials: NodeCredentials, log: Logger): Promise<void> {
+  const cur0 = store.view((tx) => tx.get('cluster', 'default'));
+  let ca = cur0?.ca && opensWith(keyring, cur0.ca.keySealed) ? cur0.ca : undefined;
+  if (!ca) {
+    const legacy = existsSync(caPaths(opts.dataDir).key) ? await loadClusterCA(opts.dataDir) : undefined;
+    const pair = legacy ? { certPem: legacy.certPem, keyPem: legacy.keyPem } : await createRootCA({ clusterId: identity.clusterId, validDays: 7300 });
+    if (cur0?.ca) log.warn('the restored CA key cannot be opened with this manager\'s data key: a new cluster CA is made (nodes join again)');
+    ca = { certPem: pair.certPem, keySealed: keyring.seal(Buffer.from(pair.keyPem), CA_KEY_AAD) };
+  }
+  const digest = caDigest(ca.certPem);
   const me: ManagerMember = { raftId, nodeId: identity.nodeId, addr: advertise, desired: 'voter' };
-  const tokens = { worker: formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() }), manager: formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() }) };
+  const tokens = { worker: formatJoinToken({ caDigest: digest, secret: newJoinSecret() }), manager: formatJoinToken({ caDigest: digest, secret: newJoinSecret() }) };
   await store.update((tx) => {
     const cur = tx.get('cluster', 'default');
     const spec = cur?.spec ?? patchClusterSpec(defaultClusterSpec(), opts.cluster ?? {});
-    const next = { ...(cur ?? newClusterObj(spec)), spec, managers: [me], caDigest: ca.digest, joinTokens: cur?.joinTokens && cur.caDigest === ca.digest && !opts.forceNewCluster && !opts.restore ? cur.joinTokens : tokens };
+    const keep = cur?.joinTokens && cur.caDigest === digest && !opts.forceNewCluster && !opts.restore;
+    const next: ClusterObj = { ...(cur ?? newClusterObj(spec)), spec, managers: [me], caDigest: digest, ca, joinTokens: keep ? cur!.joinTokens : tokens };
     if (cur) tx.update(next);
     else tx.create(next);
   });
+  if (!credentials.ready || !credentials.material.caPems.includes(ca.certPem)) {
+    const c = store.view((tx) => tx.get('cluster', 'default'))!;
+    const m = await selfIssueFrom(c, keyring, identity);
+    saveManagerCerts(opts.dataDir, keyring, m);
+    credentials.update(m);
+  }
+  // The CA's key now lives sealed in the store: the copy in clear goes.
+  if (existsSync(caPaths(opts.dataDir).key)) rmSync(caPaths(opts.dataDir).dir, { recursive: true, force: true });
+}
+
+function opensWith(keyring: Keyring, sealed: string): boolean {
+  try { keyring.open(sealed, CA_KEY_AAD); return true; } catch { return false; }
 }
 
 function clusterApi(control: ClusterControl, store: Store): ClusterApi {
@@ -331,12 +434,6 @@ function joiningIdentity(dir: string): ClusterIdentity {
 
 function removeJoining(dir: string): void {
   rmSync(join(dir, 'joining.json'), { force: true });
-}
-
-function writeCaCert(dataDir: string, pem: string): void {
-  const { dir, cert } = caPaths(dataDir);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  writeFileSync(cert, pem, { mode: 0o600 });
 }
 
 /**

@@ -46,6 +46,8 @@ export interface NodeObj {
 export interface IssuedCert {
   serial: string;
   notAfter: number;
+  /** Digest of the root CA that issued it (a CA rotation ends once every node has one of the new root's). */
+  root?: string;
 }
 
 export type UpdateState = 'updating' | 'paused' | 'completed' | 'rollback_started' | 'rollback_paused' | 'rollback_completed';
@@ -229,7 +231,20 @@ export interface ClusterSpec {
    * An empty list forbids bind mounts.
    */
   allowedBindPaths?: string[];
+  /**
+   * How long node certificates are valid (ms; absent: DEFAULT_CERT_EXPIRY_MS). Nodes renew
+   * theirs between half and four fifths of the way through; a worker that stays off longer
+   * than this must join again with a token.
+   */
+  certExpiryMs?: number;
 }
+
+/** Node certificates are valid 30 days by default. */
+export const DEFAULT_CERT_EXPIRY_MS = 30 * 24 * 3600 * 1000;
+/** The shortest validity accepted (10 s: for tests of renewal; real clusters use hours or days). */
+export const MIN_CERT_EXPIRY_MS = 10_000;
+/** The longest: 10 years. */
+export const MAX_CERT_EXPIRY_MS = 10 * 365 * 24 * 3600 * 1000;
 
 export const DEFAULT_TASK_HISTORY_LIMIT = 5;
 /** At most this many entries in allowedBindPaths, each at most MAX_BIND_PATH_LENGTH characters. */
@@ -240,7 +255,7 @@ export const defaultClusterSpec = (): ClusterSpec => ({ taskHistoryLimit: DEFAUL
 /** The cluster object as first written (the store stamps its meta). */
 export const newClusterObj = (spec: ClusterSpec = defaultClusterSpec()): ClusterObj => ({ kind: 'cluster', id: 'default', meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec });
 
-const CLUSTER_SETTINGS = ['taskHistoryLimit', 'allowedBindPaths'];
+const CLUSTER_SETTINGS = ['taskHistoryLimit', 'allowedBindPaths', 'certExpiryMs'];
 
 /**
  * A cluster spec with `patch` applied; throws TSW_ERR_INVALID_ARGUMENT naming the field on a
@@ -262,6 +277,11 @@ export function patchClusterSpec(cur: ClusterSpec, patch: Record<string, unknown
         const why = bindPathProblem(p);
         return why ? bad(k, `allowedBindPaths[${i}]: ${why}`, `${k}[${i}]`) : normaliseHostPath(p as string);
       });
+    } else if (k === 'certExpiryMs') {
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < MIN_CERT_EXPIRY_MS || v > MAX_CERT_EXPIRY_MS) {
+        bad(k, `certExpiryMs must be a whole number of milliseconds from ${MIN_CERT_EXPIRY_MS} (10s) to ${MAX_CERT_EXPIRY_MS} (10 years), got ${JSON.stringify(v)?.slice(0, 40)}`);
+      }
+      next.certExpiryMs = v as number;
     } else {
       bad(k, `unknown cluster setting ${k} (${CLUSTER_SETTINGS.join(', ')})`);
     }

@@ -182,3 +182,20 @@ export interface JoinTokenResponse {
   /** The command a new member runs (with a manager address to reach). */
   command: string;
 }
+
+/** POST /v1/cluster/autolock, GET /v1/cluster/unlock-key, POST /v1/cluster/unlock-key/rotate. */
+export interface UnlockKeyResponse {
+  enabled: boolean;
+  /** The key, when autolock is on (shown to managers' operators only: the API socket, or a manager's certificate). */
+  unlockKey?: string;
+  message: string;
+}
+
+/** GET /v1/cluster/ca, POST /v1/cluster/ca/rotate. */
+export interface CaStatusResponse {
+  /** The current root's digest (what join tokens carry). */
+  digest: string;
+  /** During a rotation: the new root's digest, and the nodes that still hold a certificate of the old one. */
+  next?: { digest: string; pending: string[] };
+  message: string;
+}

@@ -7,6 +7,10 @@
 // write runs the leader's checks on the leader's state, serialised by its store. With no
 // leader, reads are answered from this manager's applied state, marked stale, and writes fail
 // at once with TSW_ERR_NO_QUORUM saying how many managers answer.
+//
+// Every call but Join needs a certificate of this cluster (manager/auth): Join is how a node
+// without one gets one, with a join token; Renew takes any current node's; the rest, a
+// manager's. Calls between managers present this manager's own certificate.
 
 import * as grpc from '@grpc/grpc-js';
 import { request } from 'node:http';
@@ -23,6 +27,14 @@ import type { JoinRequest__Output } from '../../proto/gen/tsswarm/manager/v1/Joi
 import type { JoinResponse } from '../../proto/gen/tsswarm/manager/v1/JoinResponse.js';
 import type { MemberInfo, MemberInfo__Output } from '../../proto/gen/tsswarm/manager/v1/MemberInfo.js';
 import { removeNode } from '../objects/task.js';
+import { MANAGER_CHANNEL_OPTIONS, type NodeCredentials } from '../../proto/credentials.js';
+import { LEADER_ADDR_METADATA } from '../../proto/identity-client.js';
+import type { RenewRequest__Output } from '../../proto/gen/tsswarm/manager/v1/RenewRequest.js';
+import type { RenewResponse } from '../../proto/gen/tsswarm/manager/v1/RenewResponse.js';
+import type { Authorizer } from '../auth/authz.js';
+import type { Issuer } from '../auth/issuer.js';
+import { newId } from '../../common/ids.js';
+import type { IssuedCert, NodeObj } from '../store/types.js';
 import type { RaftNode } from '../raft/node.js';
 import type { Store } from '../store/store.js';
 import type { ClusterObj, ManagerMember } from '../store/types.js';
@@ -45,8 +57,14 @@ export interface ClusterControlOptions {
   store: Store;
   raft: () => RaftNode;
   log: Logger;
-  /** The cluster CA certificate (PEM), handed to joiners. */
-  caCertPem: () => string;
+  /** This manager's certificate and the roots it trusts: calls to other managers present them. */
+  credentials: NodeCredentials;
+  /** Checks callers' certificates (absent: every caller is trusted; unit tests). */
+  authorizer?: Authorizer;
+  /** Signs joiners' and renewing nodes' certificates (the leader's). */
+  issuer: Issuer;
+  /** The cluster's data key, handed to joining managers. */
+  dataKey: () => Buffer;
   /** How often the leader looks for learners to promote (ms). */
   promoteEveryMs?: number;
 }
@@ -66,6 +84,9 @@ export class ClusterControl {
   private closed = false;
 
   constructor(private readonly o: ClusterControlOptions) {}
+
+  /** A joiner learns its cluster's id from the join's answer. */
+  setClusterId(id: string): void { this.o.clusterId = id; }
 
   // ------------------------------------------------------------------ who is who
 
@@ -98,11 +119,40 @@ export class ClusterControl {
 
   register(server: grpc.Server): void {
     server.addService(managerProto().tsswarm.manager.v1.Manager.service, {
+      // Anyone may ask to join: the token decides.
       Join: (call: grpc.ServerUnaryCall<JoinRequest__Output, JoinResponse>, cb: grpc.sendUnaryData<JoinResponse>) => {
+        // A follower relays a join to the leader: the leader keeps the joiner's request as is.
         this.join(call.request).then((r) => cb(null, r), (e: Error) => cb(grpcError(e)));
       },
-      ForwardHttp: (call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>) => this.serveForwarded(call),
-      Member: (_call: grpc.ServerUnaryCall<unknown, MemberInfo>, cb: grpc.sendUnaryData<MemberInfo>) => cb(null, this.self()),
+      ForwardHttp: (call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>) => {
+        try {
+          this.o.authorizer?.check(call, 'manager', 'a forwarded API request');
+        } catch (e) {
+          call.destroy(e as Error);
+          return;
+        }
+        this.serveForwarded(call);
+      },
+      Member: (call: grpc.ServerUnaryCall<unknown, MemberInfo>, cb: grpc.sendUnaryData<MemberInfo>) => {
+        try {
+          this.o.authorizer?.check(call, 'manager', 'member status');
+        } catch (e) {
+          cb(e as grpc.ServiceError);
+          return;
+        }
+        cb(null, this.self());
+      },
+      Renew: (call: grpc.ServerUnaryCall<RenewRequest__Output, RenewResponse>, cb: grpc.sendUnaryData<RenewResponse>) => {
+        let peer;
+        try {
+          if (!this.o.authorizer) throw grpcError(new TsswarmError(ErrorCodes.UNAVAILABLE, 'certificates are not renewed here'));
+          peer = this.o.authorizer.check(call, 'node', 'renewing a certificate');
+        } catch (e) {
+          cb(e as grpc.ServiceError);
+          return;
+        }
+        this.renew(peer.nodeId, peer.role as 'manager' | 'worker', call.request.csr).then((r) => cb(null, r), (e: Error) => cb(grpcError(e, this.leaderAddr())));
+      },
     });
   }
 
@@ -119,7 +169,8 @@ export class ClusterControl {
     let c = this.clients.get(addr);
     if (!c) {
       const Ctor = managerProto().tsswarm.manager.v1.Manager;
-      c = new Ctor(addr, grpc.credentials.createInsecure(), {
+      c = new Ctor(addr, this.o.credentials.channelCredentials(), {
+        ...MANAGER_CHANNEL_OPTIONS,
         'grpc.max_receive_message_length': 64 << 20,
         'grpc.keepalive_time_ms': 2000,
         'grpc.keepalive_timeout_ms': 2000,
@@ -150,8 +201,31 @@ export class ClusterControl {
       workerHash: hashJoinSecret(parseJoinToken(tokens.worker).secret),
       managerHash: hashJoinSecret(parseJoinToken(tokens.manager).secret),
     });
-    const answer = (): JoinResponse => ({ cluster_id: this.o.clusterId, managers: this.members().map((m) => ({ raft_id: m.raftId, addr: m.addr, node_id: m.nodeId })), ca_cert_pem: this.o.caCertPem() });
-    if (role === 'worker') return answer();
+    if (typeof req.csr !== 'string' || !req.csr || req.csr.length > 16_384) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'a join request must carry a CSR (PEM, at most 16 KiB) for the key the node will use');
+    const hostname = typeof req.hostname === 'string' ? req.hostname.replace(/[^\x20-\x7e]/g, '').slice(0, 253) : '';
+    const answer = (nodeId: string, cert: { certPem: string; caPems: string[] }): JoinResponse => ({
+      cluster_id: this.o.clusterId, managers: this.members().map((m) => ({ raft_id: m.raftId, addr: m.addr, node_id: m.nodeId })),
+      ca_cert_pem: cert.caPems[0], node_id: nodeId, cert_pem: cert.certPem, ca_pems: cert.caPems,
+      data_key: role === 'manager' ? this.o.dataKey() : Buffer.alloc(0),
+    });
+    if (role === 'worker') {
+      // The node id asked for, unless a node has it already: a token never yields another node's identity.
+      const asked = typeof req.node_id === 'string' && /^[a-z0-9]{1,64}$/.test(req.node_id) ? req.node_id : '';
+      const nodeId = asked && !this.o.store.view((tx) => tx.get('node', asked)) ? asked : newId();
+      const cert = await this.o.issuer.sign(req.csr, nodeId, 'worker');
+      await this.o.store.update((tx) => {
+        if (tx.get('node', nodeId)) throw new TsswarmError(ErrorCodes.CONFLICT, `node ${nodeId} appeared meanwhile: join again`);
+        tx.create({
+          kind: 'node', id: nodeId, meta: { version: 0, createdAt: 0, updatedAt: 0 },
+          spec: { role: 'worker', availability: 'active', labels: {} },
+          description: { hostname, platform: { os: 'linux', arch: '' }, resources: { nanoCpus: 0, memoryBytes: 0 }, engine: { version: '', labels: {} } },
+          status: { state: 'unknown', addr: '', message: 'joined; waiting for its agent to connect', lastHeartbeat: 0 },
+          certs: [{ serial: cert.serial, notAfter: cert.notAfter }],
+        } satisfies NodeObj);
+      });
+      this.o.log.info({ node: nodeId, hostname }, 'a worker joined');
+      return answer(nodeId, cert);
+    }
 
     const raftId = Number(req.raft_id);
     if (!Number.isSafeInteger(raftId) || raftId <= 0) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'a joining manager must name its Raft id');
@@ -160,14 +234,34 @@ export class ClusterControl {
     const raft = this.o.raft();
     const known = this.members().find((m) => m.raftId === raftId);
     const inConf = raft.membership.voters.includes(raftId) || raft.membership.learners.includes(raftId);
-    if (known && inConf) {
-      if (known.addr !== req.addr) throw new TsswarmError(ErrorCodes.CONFLICT, `manager ${raftId} is a member already, at ${known.addr}`);
-      return answer(); // a retried join
-    }
+    if (known && known.nodeId !== req.node_id) throw new TsswarmError(ErrorCodes.CONFLICT, `Raft id ${raftId} belongs to manager ${known.nodeId} already`);
+    if (!known && this.members().some((m) => m.nodeId === req.node_id)) throw new TsswarmError(ErrorCodes.CONFLICT, `node id ${req.node_id} is another manager's already`);
+    if (known && inConf && known.addr !== req.addr) throw new TsswarmError(ErrorCodes.CONFLICT, `manager ${raftId} is a member already, at ${known.addr}`);
+    const cert = await this.o.issuer.sign(req.csr, req.node_id, 'manager');
+    if (known && inConf) return answer(req.node_id, cert); // a retried join
     this.o.log.info({ raftId, addr: req.addr, node: req.node_id }, 'admitting a manager (as a learner until it has caught up)');
     await this.recordMember({ raftId, nodeId: req.node_id, addr: req.addr, desired: 'voter' });
     if (!inConf) await this.changeConf({ type: 'addLearner', nodeId: raftId }, req.addr);
-    return answer();
+    return answer(req.node_id, cert);
+  }
+
+  /**
+   * A new certificate for a node that holds a current one (the leader signs and, for a
+   * worker, records the serial: the older certificate stays valid until it expires).
+   */
+  async renew(nodeId: string, role: 'manager' | 'worker', csr: string): Promise<RenewResponse> {
+    if (!this.isLeader) throw new TsswarmError(ErrorCodes.UNAVAILABLE, this.leaderAddr() ? `not the leader; the leader is at ${this.leaderAddr()}` : 'no leader elected yet: retry');
+    if (typeof csr !== 'string' || !csr || csr.length > 16_384) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'a renewal must carry a CSR (PEM, at most 16 KiB)');
+    const cert = await this.o.issuer.sign(csr, nodeId, role);
+    if (role === 'worker') {
+      await this.o.store.update((tx) => {
+        const n = tx.get('node', nodeId);
+        if (!n) throw new TsswarmError(ErrorCodes.PERMISSION_DENIED, `node ${nodeId} was removed`);
+        tx.update({ ...n, certs: keepCerts(n.certs, { serial: cert.serial, notAfter: cert.notAfter }, Date.now()) });
+      });
+    }
+    this.o.log.info({ node: nodeId, role, notAfter: new Date(cert.notAfter).toISOString() }, 'certificate renewed');
+    return { cert_pem: cert.certPem, ca_pems: cert.caPems };
   }
 
   private async recordMember(m: ManagerMember): Promise<void> {
@@ -469,14 +563,6 @@ export class ClusterControl {
   /** The leader's end: replay the request on its own API socket and stream the answer back. */
   private serveForwarded(call: grpc.ServerWritableStream<HttpRequest__Output, HttpChunk>): void {
     const r = call.request;
-    // Until every connection is mutual TLS (the identity issue), only managers' hosts may
-    // replay API requests here: the host a request comes from must be a member's (or loopback).
-    const from = peerHost(call.getPeer());
-    if (!this.fromMember(from)) {
-      this.o.log.warn({ from: call.getPeer() }, 'refused a forwarded API request from a host that is no manager');
-      call.destroy(Object.assign(new Error(`forwarded requests are taken from managers only (${from} is none)`), { code: grpc.status.PERMISSION_DENIED }));
-      return;
-    }
     this.replay({ method: r.method, url: r.url, headers: r.headers ?? {}, body: r.body ?? Buffer.alloc(0) }, {
       head: (status, headers) => call.write({ status, headers, data: Buffer.alloc(0) }),
       data: (d) => call.write({ status: 0, headers: {}, data: d }),
@@ -484,11 +570,6 @@ export class ClusterControl {
       error: (e) => call.destroy(e),
       onClose: (fn) => call.on('cancelled', fn),
     });
-  }
-
-  private fromMember(host: string): boolean {
-    if (host.startsWith('127.') || host === '::1' || host === 'localhost') return true;
-    return this.members().some((m) => peerHost(m.addr) === host);
   }
 
   /** Runs an API request on this manager's own socket, the answer into `sink`. */
@@ -531,18 +612,22 @@ export function noQuorumError(reachable: number, voters: number): TsswarmError {
   return new TsswarmError(ErrorCodes.NO_QUORUM, `no quorum: ${reachable} of ${voters} voting managers reachable, ${quorum} needed; nothing was changed. See \`tsswarm cluster status\``);
 }
 
-/** The host of `ipv4:1.2.3.4:5`, `[::1]:5`, `ipv6:[::1]:5` or `host:5`. */
-function peerHost(peer: string): string {
-  const p = peer.replace(/^ipv[46]:/, '');
-  const host = p.slice(0, p.lastIndexOf(':'));
-  return host.replace(/^\[|\]$/g, '').replace(/^::ffff:/, '');
+/** The certificates of a node to keep: the new one, and older ones until they expire (at most 3). */
+export function keepCerts(cur: IssuedCert[] | undefined, added: IssuedCert, now: number): IssuedCert[] {
+  return [added, ...(cur ?? []).filter((c) => c.notAfter > now && c.serial !== added.serial)].slice(0, 3);
 }
 
-function grpcError(e: Error): Partial<grpc.StatusObject> {
+function grpcError(e: Error, leader?: string): Partial<grpc.StatusObject> {
+  if ('code' in e && typeof (e as grpc.ServiceError).code === 'number' && (e as grpc.ServiceError).metadata) return e as grpc.ServiceError;
   const code = e instanceof TsswarmError ? e.code : ErrorCodes.INTERNAL;
   const md = new grpc.Metadata();
   md.set('tsswarm-code', code);
-  return { code: code === ErrorCodes.TOKEN_INVALID ? grpc.status.PERMISSION_DENIED : code === ErrorCodes.NO_QUORUM ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION, details: e.message, metadata: md };
+  if (leader) md.set(LEADER_ADDR_METADATA, leader);
+  const status = code === ErrorCodes.TOKEN_INVALID || code === ErrorCodes.PERMISSION_DENIED ? grpc.status.PERMISSION_DENIED
+    : code === ErrorCodes.UNAUTHENTICATED ? grpc.status.UNAUTHENTICATED
+      : code === ErrorCodes.NO_QUORUM || code === ErrorCodes.UNAVAILABLE ? grpc.status.UNAVAILABLE : grpc.status.FAILED_PRECONDITION;
+  // Internal errors are logged by the caller, never sent (they may hold anything).
+  return { code: status, details: code === ErrorCodes.INTERNAL ? 'internal error' : e.message, metadata: md };
 }
 
 /** A gRPC error from another manager as the TsswarmError it carried. */

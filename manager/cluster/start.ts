@@ -2,31 +2,12 @@
 // cluster from a backup (`--init --restore FILE`), or a survivor forced into a new one-manager
 // cluster (`--force-new-cluster`) with the state it had committed.
 
-import * as grpc from '@grpc/grpc-js';
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
-import type { JoinResponse__Output } from '../../proto/gen/tsswarm/manager/v1/JoinResponse.js';
 import { NodeFileSystem } from '../raft/fs.js';
 import { DiskStorage } from '../raft/wal.js';
 import { decodeBatch } from '../store/store.js';
 import { SnapshotError, StoreMachine, type MachineSnapshot } from '../store/machine.js';
-import { fromGrpc, managerProto } from './control.js';
-
-/** Asks the manager at `addr` to admit this one (or to check a worker's token). */
-export function requestJoin(addr: string, req: { token: string; role: 'manager' | 'worker'; nodeId: string; raftId?: number; addr?: string }, timeoutMs = 30_000): Promise<JoinResponse__Output> {
-  const Ctor = managerProto().tsswarm.manager.v1.Manager;
-  const client = new Ctor(addr, grpc.credentials.createInsecure());
-  return new Promise<JoinResponse__Output>((resolve, reject) => {
-    client.Join({ token: req.token, role: req.role, node_id: req.nodeId, raft_id: req.raftId ?? 0, addr: req.addr ?? '' }, { deadline: Date.now() + timeoutMs }, (err, r) => {
-      client.close();
-      if (!err) return resolve(r!);
-      if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-        return reject(new TsswarmError(ErrorCodes.UNAVAILABLE, `cannot reach a manager at ${addr} (${err.details || err.message}); check the address and that its --listen-addr is reachable from here`));
-      }
-      reject(fromGrpc(err));
-    });
-  });
-}
 
 /** The store state a backup file holds (refused, naming the file, if it is not intact). */
 export function readBackup(file: string): MachineSnapshot {

@@ -1,7 +1,7 @@
 // What the route plugins are given: the store they read and write, the dispatcher (logs), the
 // manager's log, its identity, and the checks that need manager-side knowledge.
 
-import type { ManagerInfo } from '../../common/api/types.js';
+import type { CaStatusResponse, ManagerInfo, UnlockKeyResponse } from '../../common/api/types.js';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { ClusterControl } from '../cluster/control.js';
@@ -25,6 +25,16 @@ export type ClusterApi = Pick<ClusterControl,
   'isLeader' | 'leaderAddr' | 'forward' | 'quorumActive' | 'reachableVoters' | 'status' | 'members' | 'memberByNode' | 'promote' | 'demote' | 'remove' | 'managerAddrs'> & {
   /** Replaces a role's join token with a fresh secret (leader). */
   rotateToken(role: 'worker' | 'manager'): Promise<string>;
+  /** Autolock on (a new unlock key, shown once here) or off (leader). */
+  setAutolock(enabled: boolean): Promise<UnlockKeyResponse>;
+  /** The current unlock key, if autolock is on. */
+  unlockKey(): UnlockKeyResponse;
+  /** A new unlock key (leader): the old one opens managers that were down meanwhile. */
+  rotateUnlockKey(): Promise<UnlockKeyResponse>;
+  /** The root CA, and the progress of a rotation. */
+  caStatus(): CaStatusResponse;
+  /** Starts a root CA rotation (leader): every node gets a certificate of the new root, then the old one is dropped. */
+  rotateCA(): Promise<CaStatusResponse>;
 }
 
 /** A route plugin: registered with `{ ctx }`; its schemas type its requests. */

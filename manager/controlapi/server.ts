@@ -17,6 +17,7 @@ import { FORWARDED_HEADER, noQuorumError, STALE_HEADER } from '../cluster/contro
 import type { ApiContext } from './context.js';
 import { errorResponse, notFound, parseJsonBody, typeboxValidatorCompiler } from './http.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { identityRoutes } from './routes/identity.js';
 import { infoRoutes } from './routes/info.js';
 import { logRoutes } from './routes/logs.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -75,7 +76,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   app.setNotFoundHandler(notFound);
 
   const ctx: ApiContext = { ...opts, log };
-  for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, nodeRoutes]) {
+  for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, identityRoutes, nodeRoutes]) {
     void app.register(routes, { ctx });
   }
   return app as unknown as FastifyInstance;

@@ -9,6 +9,11 @@
 // written to the store, and only the leader writes): elsewhere a Session ends at once with
 // FAILED_PRECONDITION and the leader's address (trailing metadata `tsswarm-leader`), and the
 // leader ends its sessions the same way when it steps down (leadershipChanged(false)).
+//
+// Who an agent is comes from its certificate (mutual TLS, manager/auth): a session over the
+// network registers the node its certificate names and no other, and is cut when that node is
+// removed. The manager's own embedded agent comes through the unix socket (0600), served by a
+// separate local server, and is trusted as the manager's own process.
 
 import type { LogLine, LogRequest } from '../../common/api/logs.js';
 import * as grpc from '@grpc/grpc-js';
@@ -26,6 +31,7 @@ import { isTerminal, taskStateIndex, type NodeObj, type TaskStatus } from '../st
 import { parseTaskStatus } from './status.js';
 import { withStatus } from '../objects/task.js';
 import { assignmentsFor, type AssignmentSet } from '../objects/assignments.js';
+import type { Authorizer, AuthorizedPeer } from '../auth/authz.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -44,6 +50,11 @@ export interface DispatcherOptions {
   leader?: () => { isLeader: boolean; leaderAddr?: string };
   /** Every manager's advertised gRPC address: sent in Welcome, and as a ManagerList when it changes. Absent: none. */
   managers?: () => string[];
+  /**
+   * Checks network peers' certificates (absent: every peer is trusted, as on the local socket;
+   * unit tests). With it, unix:// addresses are served by a server of their own, trusted.
+   */
+  authorizer?: Authorizer;
 }
 
 /** Trailing metadata of a refused Session: the leader's address (see proto/dispatcher.proto). */
@@ -75,6 +86,8 @@ export class Dispatcher {
   private readonly lastHeartbeat = new Map<string, number>();
   private readonly logSubs = new Map<string, LogSubscriber>();
   private readonly server: grpc.Server;
+  /** Serves the unix socket (the embedded agent) when network peers are checked. */
+  private readonly localServer?: grpc.Server;
   private unwatch?: () => void;
   private pushScheduled = false;
   private readonly period: number;
@@ -84,23 +97,33 @@ export class Dispatcher {
     this.period = opts.heartbeatPeriodMs ?? 1000;
     this.server = opts.server ?? newGrpcServer();
     const proto = dispatcherProto().tsswarm.dispatcher.v1;
-    this.server.addService(proto.Dispatcher.service, {
-      Session: (call: Session['call']) => this.onSession(call),
-      PublishLogs: (call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>) => this.onPublishLogs(call, cb),
+    const serve = (server: grpc.Server, local: boolean): void => server.addService(proto.Dispatcher.service, {
+      Session: (call: Session['call']) => this.onSession(call, local),
+      PublishLogs: (call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>) => this.onPublishLogs(call, cb, local),
     });
+    serve(this.server, !opts.authorizer);
+    if (opts.authorizer) {
+      this.localServer = newGrpcServer();
+      serve(this.localServer, true);
+    }
   }
 
   private get now(): number { return this.opts.now?.() ?? Date.now(); }
 
-  /** Listen on each address (unix:///path or host:port). */
+  /**
+   * Listen on each address (unix:///path or host:port): network addresses with `credentials`
+   * (the manager's TLS), unix sockets without (on the local server when there is one).
+   */
   async listen(addresses: string[], credentials = grpc.ServerCredentials.createInsecure()): Promise<number[]> {
     const ports: number[] = [];
     for (const addr of addresses) {
       // A socket file left by a killed manager: the data dir lock says it is ours to replace.
       const path = addr.startsWith('unix://') ? addr.slice(7) : undefined;
       if (path && existsSync(path)) unlinkSync(path);
+      const server = path && this.localServer ? this.localServer : this.server;
+      const creds = path && this.localServer ? grpc.ServerCredentials.createInsecure() : credentials;
       ports.push(await new Promise<number>((resolve, reject) =>
-        this.server.bindAsync(addr, credentials, (err, port) => (err ? reject(err) : resolve(port)))));
+        server.bindAsync(addr, creds, (err, port) => (err ? reject(err) : resolve(port)))));
       // Only this user may talk to the manager through its socket (as the API socket).
       if (path) chmodSync(path, 0o600);
     }
@@ -112,8 +135,11 @@ export class Dispatcher {
     this.unwatch?.();
     for (const s of this.sessions.values()) if (s.timer) clearTimeout(s.timer);
     for (const call of [...this.calls]) this.endCall(call);
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
-    this.server.forceShutdown();
+    for (const server of [this.server, this.localServer]) {
+      if (!server) continue;
+      await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      server.forceShutdown();
+    }
   }
 
   /**
@@ -213,20 +239,32 @@ export class Dispatcher {
     };
   }
 
-  private onSession(call: Session['call']): void {
+  private onSession(call: Session['call'], local: boolean): void {
+    let peer: AuthorizedPeer | undefined;
+    if (!local && this.opts.authorizer) {
+      try {
+        peer = this.opts.authorizer.check(call, 'node', 'an agent session');
+      } catch (e) {
+        call.on('error', () => undefined);
+        call.emit('error', e);
+        return;
+      }
+    }
     if (!this.leaderState().isLeader) {
       call.on('error', () => undefined);
       this.refuse(call);
       return;
     }
     this.calls.add(call);
+    // Cut when the node is removed or its certificate stops passing (expired, replaced).
+    const untrack = peer ? this.opts.authorizer!.track(call, peer, 'node', (e) => { this.calls.delete(call); call.emit('error', e); }) : () => undefined;
     let session: Session | undefined;
     call.on('data', (msg: AgentMessage__Output) => {
       if (!this.calls.has(call)) return; // ended (leadership lost): nothing more is recorded
       void (async () => {
         try {
           if (msg.register) {
-            session = await this.register(call, msg.register.node_id, msg.register.description, msg.register.task_ids ?? []);
+            session = await this.register(call, msg.register.node_id, msg.register.description, msg.register.task_ids ?? [], peer);
           } else if (!session) {
             call.destroy(new Error('register first'));
           } else if (msg.heartbeat) {
@@ -249,6 +287,7 @@ export class Dispatcher {
       })();
     });
     const end = () => {
+      untrack();
       this.calls.delete(call);
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
@@ -261,10 +300,18 @@ export class Dispatcher {
     call.on('cancelled', end);
   }
 
-  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null, taskIds: string[]): Promise<Session | undefined> {
+  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null, taskIds: string[], peer?: AuthorizedPeer): Promise<Session | undefined> {
     if (!this.leaderState().isLeader) { this.refuse(call); return undefined; }
-    const nodeId = wantedId || newId();
-    const role = nodeId === this.opts.managerNodeId ? 'manager' : 'worker';
+    // Over the network a node is who its certificate says, and registers as nobody else.
+    if (peer && wantedId && wantedId !== peer.nodeId) {
+      this.opts.log.warn({ node: peer.nodeId, wanted: String(wantedId).slice(0, 64) }, 'refused a registration as another node');
+      this.calls.delete(call);
+      const details = `this certificate is node ${peer.nodeId}'s: it cannot register as ${String(wantedId).slice(0, 64)}`;
+      call.emit('error', Object.assign(new Error(details), { code: grpc.status.PERMISSION_DENIED, details }));
+      return undefined;
+    }
+    const nodeId = peer?.nodeId ?? (wantedId || newId());
+    const role = peer ? (peer.role === 'manager' ? 'manager' : 'worker') : nodeId === this.opts.managerNodeId ? 'manager' : 'worker';
     await this.opts.store.update((tx) => {
       const cur = tx.get('node', nodeId);
       const description: NodeObj['description'] = {
@@ -387,10 +434,21 @@ export class Dispatcher {
     }
   }
 
-  private onPublishLogs(call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>): void {
+  private onPublishLogs(call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>, local: boolean): void {
+    let peer: AuthorizedPeer | undefined;
+    if (!local && this.opts.authorizer) {
+      try {
+        peer = this.opts.authorizer.check(call, 'node', 'publishing logs');
+      } catch (e) {
+        cb(e as grpc.ServiceError);
+        return;
+      }
+    }
     call.on('data', (c: LogChunk__Output) => {
       const sub = this.logSubs.get(c.request_id);
       if (!sub) return;
+      // A node answers only the log requests sent to it.
+      if (peer && sub.nodeId !== peer.nodeId) return;
       if (c.data && c.data.length) sub.onLine({ taskId: c.task_id, stream: c.stream === 'stderr' ? 'stderr' : 'stdout', data: Buffer.from(c.data), timestampMs: Number(c.timestamp_ms) });
       if (c.eof) {
         if (c.task_id) sub.pendingTasks.delete(c.task_id);

@@ -1,7 +1,9 @@
 // gRPC transport between managers: one long-lived client stream per peer carrying batches of
 // messages (everything queued in one event-loop turn goes in one write), snapshots in chunks
-// on their own call, reconnection with exponential backoff. Credentials are passed in: the
-// seam for mTLS (grpc.credentials.createSsl / ServerCredentials.createSsl with the cluster CA).
+// on their own call, reconnection with exponential backoff. Credentials are passed in (mutual
+// TLS with the cluster's certificates: proto/credentials.ts), and so is `admit`, which decides
+// from the caller's certificate whether it is a manager of the cluster and which Raft member:
+// a message claiming to come from another member is dropped.
 import * as grpc from '@grpc/grpc-js';
 import { loadProto } from '../../proto/load.js';
 import type { ProtoGrpcType } from '../../proto/gen/raft.js';
@@ -20,6 +22,13 @@ export interface TransportOptions {
   onUnreachable: (to: NodeId) => void;
   serverCredentials?: grpc.ServerCredentials;
   channelCredentials?: grpc.ChannelCredentials;
+  /**
+   * Checks the peer of an incoming call before anything it sends is read: its Raft id, and a
+   * function to call when the call ends; throws the gRPC error to refuse it with. It may cut
+   * the call later (calling the `cut` given) when the peer stops being a member. Absent: any
+   * peer is accepted (in-memory tests).
+   */
+  admit?: (call: grpc.ServerReadableStream<unknown, object>, cut: (e: grpc.ServiceError) => void) => { raftId: number; done: () => void };
   snapshotChunkBytes?: number;
   maxBackoffMs?: number;
   /**
@@ -172,19 +181,26 @@ export class GrpcTransport implements RaftTransport {
     const svc = raftProto().tsswarm.raft.v1.Raft.service;
     server.addService(svc, {
       Stream: (call: grpc.ServerReadableStream<MessageBatch__Output, object>, cb: grpc.sendUnaryData<object>) => {
+        const who = this.admit(call, cb);
+        if (!who) return;
         call.on('data', (b: MessageBatch__Output) => {
+          if (who.cutOff) return;
           for (const pb of b.messages) {
             try {
-              this.o.onMessage(fromPb(pb));
+              const m = fromPb(pb);
+              if (who.raftId !== undefined && m.from !== who.raftId) continue; // a member speaks only for itself
+              this.o.onMessage(m);
             } catch {
               // a malformed message from a peer is dropped; Raft tolerates loss
             }
           }
         });
-        call.on('end', () => cb(null, {}));
-        call.on('error', () => undefined);
+        call.on('end', () => { who.done(); if (!who.cutOff) cb(null, {}); });
+        call.on('error', () => who.done());
       },
       Snapshot: (call: grpc.ServerReadableStream<SnapshotChunk__Output, object>, cb: grpc.sendUnaryData<object>) => {
+        const who = this.admit(call, cb);
+        if (!who) return;
         let header: PbMessageOut | undefined;
         let meta = { index: 0, term: 0, cs: '' };
         const parts: Uint8Array[] = [];
@@ -193,14 +209,16 @@ export class GrpcTransport implements RaftTransport {
             header = c.header;
             meta = { index: c.snap_index, term: c.snap_term, cs: c.conf_state_json };
           }
+          if (who.cutOff) return;
+          if (who.raftId !== undefined && header && header.from !== who.raftId) return;
           parts.push(new Uint8Array(c.data));
           if (c.last && header) {
             const data = concat(parts);
             this.o.onMessage({ type: 'snap', from: header.from, to: header.to, term: header.term, snapshot: { meta: { index: meta.index, term: meta.term, confState: JSON.parse(meta.cs) as ConfState }, data } });
           }
         });
-        call.on('end', () => cb(null, { ok: !!header }));
-        call.on('error', () => undefined);
+        call.on('end', () => { who.done(); if (!who.cutOff) cb(null, { ok: !!header }); });
+        call.on('error', () => who.done());
       },
     });
     if (this.o.server) return;
@@ -208,6 +226,21 @@ export class GrpcTransport implements RaftTransport {
     this.port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(this.o.listen, this.o.serverCredentials ?? grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
     );
+  }
+
+  /** The caller of an incoming call, per `admit` (refused: answered with the error, undefined). */
+  private admit(call: grpc.ServerReadableStream<unknown, object>, cb: grpc.sendUnaryData<object>): { raftId?: number; done: () => void; cutOff: boolean } | undefined {
+    if (!this.o.admit) return { done: () => undefined, cutOff: false };
+    const who: { raftId?: number; done: () => void; cutOff: boolean } = { done: () => undefined, cutOff: false };
+    try {
+      const r = this.o.admit(call, (e) => { who.cutOff = true; cb(e); });
+      who.raftId = r.raftId;
+      who.done = r.done;
+      return who;
+    } catch (e) {
+      cb(e as grpc.ServiceError);
+      return undefined;
+    }
   }
 
   send(msgs: WireMessage[]): void {

@@ -9,6 +9,8 @@ import type { ManagerClient as _tsswarm_manager_v1_ManagerClient, ManagerDefinit
 import type { MemberInfo as _tsswarm_manager_v1_MemberInfo, MemberInfo__Output as _tsswarm_manager_v1_MemberInfo__Output } from './tsswarm/manager/v1/MemberInfo.js';
 import type { MemberRequest as _tsswarm_manager_v1_MemberRequest, MemberRequest__Output as _tsswarm_manager_v1_MemberRequest__Output } from './tsswarm/manager/v1/MemberRequest.js';
 import type { Peer as _tsswarm_manager_v1_Peer, Peer__Output as _tsswarm_manager_v1_Peer__Output } from './tsswarm/manager/v1/Peer.js';
+import type { RenewRequest as _tsswarm_manager_v1_RenewRequest, RenewRequest__Output as _tsswarm_manager_v1_RenewRequest__Output } from './tsswarm/manager/v1/RenewRequest.js';
+import type { RenewResponse as _tsswarm_manager_v1_RenewResponse, RenewResponse__Output as _tsswarm_manager_v1_RenewResponse__Output } from './tsswarm/manager/v1/RenewResponse.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
   new(...args: ConstructorParameters<Constructor>): Subtype;
@@ -26,6 +28,8 @@ export interface ProtoGrpcType {
         MemberInfo: MessageTypeDefinition<_tsswarm_manager_v1_MemberInfo, _tsswarm_manager_v1_MemberInfo__Output>
         MemberRequest: MessageTypeDefinition<_tsswarm_manager_v1_MemberRequest, _tsswarm_manager_v1_MemberRequest__Output>
         Peer: MessageTypeDefinition<_tsswarm_manager_v1_Peer, _tsswarm_manager_v1_Peer__Output>
+        RenewRequest: MessageTypeDefinition<_tsswarm_manager_v1_RenewRequest, _tsswarm_manager_v1_RenewRequest__Output>
+        RenewResponse: MessageTypeDefinition<_tsswarm_manager_v1_RenewResponse, _tsswarm_manager_v1_RenewResponse__Output>
       }
     }
   }

@@ -10,9 +10,13 @@ export const clusterRoutes: RoutePlugin = async (app, { ctx }) => {
   const { store } = ctx;
   app.get('/v1/cluster', async (): Promise<ClusterObj> => {
     const c = store.view((tx) => tx.get('cluster', 'default')) ?? newClusterObj();
-    // The join tokens are shown only by the join-token route.
-    const { joinTokens: _tokens, ...shown } = c;
-    return shown as ClusterObj;
+    // The join tokens are shown only by the join-token route; sealed keys never.
+    const { joinTokens: _tokens, autolock, ca, ...shown } = c;
+    return {
+      ...shown,
+      ...(ca ? { ca: { certPem: ca.certPem, ...(ca.next ? { next: { certPem: ca.next.certPem } } : {}) } } : {}),
+      ...(autolock ? { autolock: {} } : {}),
+    } as ClusterObj;
   });
 
   app.post('/v1/cluster/update', { schema: { body: ClusterUpdateBody } }, async (req) => store.update((tx) => {

@@ -8,6 +8,8 @@ export interface JoinRequest {
   'node_id'?: (string);
   'raft_id'?: (number | string | Long);
   'addr'?: (string);
+  'csr'?: (string);
+  'hostname'?: (string);
 }
 
 export interface JoinRequest__Output {
@@ -16,4 +18,6 @@ export interface JoinRequest__Output {
   'node_id': (string);
   'raft_id': (number);
   'addr': (string);
+  'csr': (string);
+  'hostname': (string);
 }

@@ -11,6 +11,7 @@ export interface MemberInfo {
   'commit'?: (number | string | Long);
   'leader'?: (number | string | Long);
   'addr'?: (string);
+  'cert_root'?: (string);
 }
 
 export interface MemberInfo__Output {
@@ -22,4 +23,5 @@ export interface MemberInfo__Output {
   'commit': (number);
   'leader': (number);
   'addr': (string);
+  'cert_root': (string);
 }
