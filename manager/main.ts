@@ -14,6 +14,7 @@ import { ClusterControl } from './cluster/control.js';
 import { committedState, readBackup } from './cluster/start.js';
 import { Authorizer } from './auth/authz.js';
 import { CA_KEY_AAD, Issuer } from './auth/issuer.js';
+import { ClusterKeys } from './auth/cluster-keys.js';
 import { Keyring } from './keys/keyring.js';
 import { certPaths, loadManagerCerts, saveManagerCerts, selfIssue, validity, waitForUnlock } from './identity.js';
 import { NodeCredentials, refusal as refusalOf, type TlsMaterial } from '../proto/credentials.js';
@@ -253,11 +254,17 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     onError: (e, wait) => log.warn({ err: e.message, retryInMs: wait }, 'could not renew this manager\'s certificate; retrying'),
   });
   renewer.start();
+  // Autolock and CA rotations, as the cluster object says.
+  const keys = new ClusterKeys({
+    store, keyring: sealer, credentials, clusterId: () => identity.clusterId, isLeader: () => control.isLeader,
+    managerRoots: () => control.memberRoots(), renewSelf: () => renewer.renewSoon(), log: log.child({ component: 'keys' }),
+  });
+  keys.start();
 
   const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
 
   const api = buildApi({
-    store, dispatcher, log, cluster: clusterApi(control, store),
+    store, dispatcher, log, cluster: clusterApi(control, store, keys),
     info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid }),
   });
   const socket = apiSocketPath(opts.dataDir);
@@ -271,6 +278,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     addr: advertise,
     async close() {
       renewer.stop();
+      keys.close();
       await agent?.close();
       await api.close();
       unheard();
@@ -335,8 +343,13 @@ function opensWith(keyring: Keyring, sealed: string): boolean {
   try { keyring.open(sealed, CA_KEY_AAD); return true; } catch { return false; }
 }
 
-function clusterApi(control: ClusterControl, store: Store): ClusterApi {
+function clusterApi(control: ClusterControl, store: Store, keys: ClusterKeys): ClusterApi {
   return Object.assign(Object.create(control) as ClusterControl, {
+    setAutolock: (enabled: boolean) => keys.setAutolock(enabled),
+    unlockKey: () => keys.unlockKey(),
+    rotateUnlockKey: () => keys.rotateUnlockKey(),
+    caStatus: () => keys.caStatus(),
+    rotateCA: () => keys.rotateCA(),
     rotateToken: async (role: 'worker' | 'manager'): Promise<string> => store.update((tx) => {
       const c = tx.get('cluster', 'default');
       if (!c?.caDigest) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'this cluster has no CA digest yet');

@@ -3,7 +3,7 @@
 // certificates come from the new root and carry the cross-signed intermediate, so peers that
 // still trust only the old root accept them (docs/identity.md).
 
-import { certInfo, type CertRole } from '../../common/pki.js';
+import { caDigest, certInfo, type CertRole } from '../../common/pki.js';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import { DEFAULT_CERT_EXPIRY_MS } from '../../common/api/objects.js';
 import { signCsr } from '../ca/x509.js';
@@ -20,6 +20,8 @@ export interface Issued {
   caPems: string[];
   serial: string;
   notAfter: number;
+  /** Digest of the root that signed it. */
+  root: string;
 }
 
 export class Issuer {
@@ -51,6 +53,7 @@ export class Issuer {
       caPems: this.trust(c),
       serial: info.serial,
       notAfter: info.notAfter.getTime(),
+      root: caDigest(signing.certPem),
     };
   }
 }

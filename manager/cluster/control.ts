@@ -33,6 +33,7 @@ import type { RenewRequest__Output } from '../../proto/gen/tsswarm/manager/v1/Re
 import type { RenewResponse } from '../../proto/gen/tsswarm/manager/v1/RenewResponse.js';
 import type { Authorizer } from '../auth/authz.js';
 import type { Issuer } from '../auth/issuer.js';
+import { ClusterKeys } from '../auth/cluster-keys.js';
 import { newId } from '../../common/ids.js';
 import type { IssuedCert, NodeObj } from '../store/types.js';
 import type { RaftNode } from '../raft/node.js';
@@ -162,7 +163,23 @@ export class ClusterControl {
     return {
       raft_id: this.o.raftId, node_id: this.o.nodeId, addr: this.o.addr,
       role: learner ? 'learner' : r.role, term: r.core.term, applied: r.appliedIndex, commit: r.commitIndex, leader: r.leader,
+      cert_root: this.certRoot(),
     };
+  }
+
+  private certRoot(): string {
+    const c = this.o.store.view((tx) => tx.get('cluster', 'default'));
+    return c && this.o.credentials.ready ? ClusterKeys.rootOf(this.o.credentials.material.certPem, c) ?? '' : '';
+  }
+
+  /** Each manager that answers, and the root its certificate is of (CA rotation). */
+  async memberRoots(): Promise<{ nodeId: string; root?: string }[]> {
+    const out = await Promise.all(this.members().map(async (m): Promise<{ nodeId: string; root?: string } | undefined> => {
+      if (m.raftId === this.o.raftId) return { nodeId: m.nodeId, root: this.certRoot() };
+      const info = await this.ask(m.addr);
+      return info ? { nodeId: m.nodeId, root: info.cert_root || undefined } : undefined;
+    }));
+    return out.filter((x): x is { nodeId: string; root?: string } => !!x);
   }
 
   private client(addr: string): ManagerClient {
@@ -220,7 +237,7 @@ export class ClusterControl {
           spec: { role: 'worker', availability: 'active', labels: {} },
           description: { hostname, platform: { os: 'linux', arch: '' }, resources: { nanoCpus: 0, memoryBytes: 0 }, engine: { version: '', labels: {} } },
           status: { state: 'unknown', addr: '', message: 'joined; waiting for its agent to connect', lastHeartbeat: 0 },
-          certs: [{ serial: cert.serial, notAfter: cert.notAfter }],
+          certs: [{ serial: cert.serial, notAfter: cert.notAfter, root: cert.root }],
         } satisfies NodeObj);
       });
       this.o.log.info({ node: nodeId, hostname }, 'a worker joined');
@@ -257,7 +274,7 @@ export class ClusterControl {
       await this.o.store.update((tx) => {
         const n = tx.get('node', nodeId);
         if (!n) throw new TsswarmError(ErrorCodes.PERMISSION_DENIED, `node ${nodeId} was removed`);
-        tx.update({ ...n, certs: keepCerts(n.certs, { serial: cert.serial, notAfter: cert.notAfter }, Date.now()) });
+        tx.update({ ...n, certs: keepCerts(n.certs, { serial: cert.serial, notAfter: cert.notAfter, root: cert.root }, Date.now()) });
       });
     }
     this.o.log.info({ node: nodeId, role, notAfter: new Date(cert.notAfter).toISOString() }, 'certificate renewed');
