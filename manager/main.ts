@@ -220,7 +220,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
  * forced cluster gets itself as the only manager and fresh tokens.
  */
 async function founderSetup(opts: ManagerOptions, store: Store, identity: ClusterIdentity, raftId: number, advertise: string): Promise<void> {
-  const ca = existsSync(caPaths(opts.dataDir).dir) ? loadClusterCA(opts.dataDir) : initClusterCA(opts.dataDir, identity.clusterId);
+  const ca = existsSync(caPaths(opts.dataDir).dir) ? loadClusterCA(opts.dataDir) : await initClusterCA(opts.dataDir, identity.clusterId);
   const me: ManagerMember = { raftId, nodeId: identity.nodeId, addr: advertise, desired: 'voter' };
   const tokens = { worker: formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() }), manager: formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() }) };
   await store.update((tx) => {
