@@ -21,6 +21,8 @@ export const ErrorCodes = {
   OUTCOME_UNKNOWN: 'TSW_ERR_OUTCOME_UNKNOWN', // leadership was lost while a change was being committed: it may or may not have been applied
   TOKEN_INVALID: 'TSW_ERR_TOKEN_INVALID', // a join token that is malformed, rotated away, or of the wrong role
   QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
+  CLUSTER_LOCKED: 'TSW_ERR_CLUSTER_LOCKED', // autolock is on and this manager has not been given the unlock key
+  UNLOCK_KEY_INVALID: 'TSW_ERR_UNLOCK_KEY_INVALID', // the unlock key given does not open this manager's data key
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -51,6 +53,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_OUTCOME_UNKNOWN: 503,
   TSW_ERR_TOKEN_INVALID: 403,
   TSW_ERR_QUORUM_AT_RISK: 409,
+  TSW_ERR_CLUSTER_LOCKED: 423,
+  TSW_ERR_UNLOCK_KEY_INVALID: 403,
   TSW_ERR_INTERNAL: 500,
 };
 
