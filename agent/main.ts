@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { Worker } from './worker/index.js';
 import { AgentSession } from './session.js';
 import { describeNode, dockerFromEnv } from './docker.js';
-import { NodeCredentials } from '../proto/credentials.js';
+import { NodeCredentials, type TlsMaterial } from '../proto/credentials.js';
 import { renewCertificate } from '../proto/identity-client.js';
 import { RenewalTimer } from '../common/renewal.js';
 import { certInfo, pemBlocks } from '../common/pki.js';
@@ -40,32 +40,14 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const docker = dockerFromEnv();
   const log = opts.log.child({ component: 'agent' });
   // A standalone agent that joined holds its own certificate, and renews it through the leader.
-  let renewer: RenewalTimer | undefined;
   if (!opts.credentials && opts.stateDir) {
     const id = loadAgentIdentity(opts.stateDir);
     if (id) {
       const credentials = new NodeCredentials(id.material, id.clusterId);
-      opts = { ...opts, credentials, nodeId: id.nodeId, managers: [...(opts.managers ?? []), ...id.managers] };
-      let session: AgentSession | undefined;
-      const valid = () => {
-        const i = certInfo(pemBlocks(credentials.material.certPem)[0]!);
-        return { notBefore: i.notBefore.getTime(), notAfter: i.notAfter.getTime() };
-      };
-      renewer = new RenewalTimer({
-        current: valid,
-        renew: async () => {
-          const addrs = (session?.knownManagers() ?? opts.managers ?? []).filter((a) => !a.startsWith('unix:'));
-          const m = await renewCertificate(credentials, addrs);
-          saveAgentIdentity(opts.stateDir!, { ...id, material: m, managers: addrs });
-          credentials.update(m);
-          log.info({ notAfter: new Date(valid().notAfter).toISOString() }, 'certificate renewed');
-        },
-        onError: (e, wait) => log.warn({ err: e.message, retryInMs: wait }, 'could not renew this node\'s certificate; retrying'),
-      });
-      const running = await startAgent(opts);
-      session = running.session;
+      const running = await startAgent({ ...opts, credentials, nodeId: id.nodeId, managers: [...(opts.managers ?? []), ...id.managers] });
+      const renewer = agentRenewer(running.session, credentials, (m) => saveAgentIdentity(opts.stateDir!, { ...id, material: m, managers: running.session.knownManagers().filter((a) => !a.startsWith('unix:')) }), log);
       renewer.start();
-      return { ...running, async close() { renewer!.stop(); await running.close(); } };
+      return { ...running, async close() { renewer.stop(); await running.close(); } };
     }
   }
   let nodeId = opts.nodeId;
@@ -104,4 +86,22 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
       await worker.stop();
     },
   };
+}
+
+/** Renews a standalone agent's certificate through the leader, from the managers its session knows. */
+function agentRenewer(session: AgentSession, credentials: NodeCredentials, save: (m: TlsMaterial) => void, log: Logger): RenewalTimer {
+  const valid = () => {
+    const i = certInfo(pemBlocks(credentials.material.certPem)[0]!);
+    return { notBefore: i.notBefore.getTime(), notAfter: i.notAfter.getTime() };
+  };
+  return new RenewalTimer({
+    current: valid,
+    renew: async () => {
+      const m = await renewCertificate(credentials, session.knownManagers().filter((a) => !a.startsWith('unix:')));
+      save(m);
+      credentials.update(m);
+      log.info({ notAfter: new Date(valid().notAfter).toISOString() }, 'certificate renewed');
+    },
+    onError: (e, wait) => log.warn({ err: e.message, retryInMs: wait }, 'could not renew this node\'s certificate; retrying'),
+  });
 }

@@ -23,7 +23,7 @@ export const ErrorCodes = {
   QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
   UNAUTHENTICATED: 'TSW_ERR_UNAUTHENTICATED', // no credentials, or a certificate the cluster's CA does not vouch for (expired, forged, foreign)
   PERMISSION_DENIED: 'TSW_ERR_PERMISSION_DENIED', // a valid certificate whose holder may not do this (wrong role, another node, revoked)
-  CLUSTER_LOCKED: 'TSW_ERR_CLUSTER_LOCKED', // autolock: the manager waits for its unlock key
+  CLUSTER_LOCKED: 'TSW_ERR_CLUSTER_LOCKED', // autolock is on and this manager has not been given the unlock key
   UNLOCK_KEY_INVALID: 'TSW_ERR_UNLOCK_KEY_INVALID', // the unlock key given does not open this manager's data key
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;

@@ -10,7 +10,8 @@ import { ErrorCodes, TsswarmError, formatError } from '../common/errors.js';
 
 export async function launch(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  if (cmd !== 'manager' && cmd !== 'agent') {
+  // `tsswarm manager unlock` is a CLI command (it speaks to a running, locked manager).
+  if ((cmd !== 'manager' && cmd !== 'agent') || (cmd === 'manager' && rest[0] === 'unlock')) {
     const { main } = await import('../cli/main.js');
     return main(argv);
   }

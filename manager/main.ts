@@ -256,7 +256,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   renewer.start();
   // Autolock and CA rotations, as the cluster object says.
   const keys = new ClusterKeys({
-    store, keyring: sealer, credentials, clusterId: () => identity.clusterId, isLeader: () => control.isLeader,
+    store, dataDir: opts.dataDir, keyring: sealer, credentials, clusterId: () => identity.clusterId, isLeader: () => control.isLeader,
     managerRoots: () => control.memberRoots(), renewSelf: () => renewer.renewSoon(), log: log.child({ component: 'keys' }),
   });
   keys.start();
@@ -425,11 +425,6 @@ function advertised(addr: string): string {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${addr.slice(i + 1)}`;
   }
   return `127.0.0.1:${addr.slice(i + 1)}`;
-}
-
-function isLoopback(addr: string): boolean {
-  const host = addr.slice(0, addr.lastIndexOf(':'));
-  return host.startsWith('127.') || host === 'localhost' || host === '[::1]';
 }
 
 /** A data dir about to join: new, or left by a join that did not finish (same ids, so a retried join is recognised). */

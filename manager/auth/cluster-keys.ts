@@ -34,6 +34,7 @@ export const UNLOCK_KEY_AAD = 'unlock-key';
 
 export interface ClusterKeysOptions {
   store: Store;
+  dataDir: string;
   keyring: () => Keyring;
   credentials: NodeCredentials;
   clusterId: () => string;
@@ -121,7 +122,8 @@ export class ClusterKeys {
     try {
       const keyring = this.o.keyring();
       const key = sealed ? keyring.open(sealed, UNLOCK_KEY_AAD).toString('utf8') : undefined;
-      if (this.appliedAutolock === null && !!key === keyring.autolocked && !key) { this.appliedAutolock = sealed; return; }
+      // At start, a keyring already as the cluster says is left alone.
+      if (this.appliedAutolock === null && !key && !Keyring.isLocked(this.o.dataDir)) { this.appliedAutolock = sealed; return; }
       keyring.setAutolock(key);
       this.appliedAutolock = sealed;
       this.o.log.info({ autolock: !!key }, key ? 'autolock on: this manager\'s data key is now wrapped by the unlock key' : 'autolock off');

@@ -9,11 +9,11 @@ import { X509Certificate, createPrivateKey, createPublicKey, randomBytes, type K
 import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
-import { caDigestOfDer } from '../../common/token.js';
+import { caDigest } from '../../common/pki.js';
 import { createRootCA } from './x509.js';
 
-/** The CA's subject CN. */
-export const CA_COMMON_NAME = 'tsswarm-ca';
+export { caDigest } from '../../common/pki.js';
+export { CA_COMMON_NAME } from './x509.js';
 /** How long a cluster CA is valid: 20 years, as Swarm's. */
 export const CA_VALID_DAYS = 7300;
 
@@ -33,19 +33,10 @@ export const caPaths = (dataDir: string): { dir: string; cert: string; key: stri
 };
 
 /**
- * The digest of a CA certificate (PEM, or a parsed one): the SHA-256 of its DER, 50
- * characters of lower-case base 36, zero-padded (common/token.ts caDigestOfDer).
- */
-export function caDigest(cert: string | X509Certificate): string {
-  const x = typeof cert === 'string' ? new X509Certificate(cert) : cert;
-  return caDigestOfDer(x.raw);
-}
-
-/**
  * Create the cluster CA in `<dataDir>/ca` (the data dir is created if missing, 0700).
  * Refuses if a CA is there already. `opts` are for tests.
  */
-export function initClusterCA(dataDir: string, clusterId: string, opts: { now?: Date; validDays?: number } = {}): ClusterCA {
+export async function initClusterCA(dataDir: string, clusterId: string, opts: { now?: Date; validDays?: number } = {}): Promise<ClusterCA> {
   const { dir, cert, key } = caPaths(dataDir);
   if (existsSync(dir)) {
     throw new TsswarmError(ErrorCodes.DATA_DIR, `${dir} exists already: a cluster CA is never overwritten (start the manager without --init, or choose another --data-dir)`);
@@ -54,7 +45,7 @@ export function initClusterCA(dataDir: string, clusterId: string, opts: { now?: 
   // Leftovers of an init that crashed before its rename hold a private key: remove them.
   for (const name of readdirSync(dataDir)) if (name.startsWith('.ca-tmp-')) rmSync(join(dataDir, name), { recursive: true, force: true });
 
-  const pair = createRootCA({ commonName: CA_COMMON_NAME, organization: clusterId, validDays: opts.validDays ?? CA_VALID_DAYS, now: opts.now });
+  const pair = await createRootCA({ clusterId, validDays: opts.validDays ?? CA_VALID_DAYS, now: opts.now });
   const tmp = join(dataDir, `.ca-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     mkdirSync(tmp, { mode: 0o700 });

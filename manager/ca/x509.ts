@@ -1,58 +1,36 @@
-// X.509 v3 certificates (RFC 5280) built with Node's crypto and the DER encoder next door:
-// Node can make keys and sign, but not build certificates; this does the building.
+// The certificates the cluster CA makes (RFC 5280), built and signed with @peculiar/x509 on
+// Node's WebCrypto (docs/identity.md):
 //
-//   createRootCA  a self-signed cluster root: ECDSA P-256, ecdsa-with-SHA256,
-//                 basicConstraints CA:TRUE (critical), keyUsage keyCertSign|cRLSign (critical),
-//                 subjectKeyIdentifier.
-//   issueCert     a node certificate signed by that root: subject O=<cluster id>,
-//                 OU=<role>, CN=<node id>; basicConstraints CA:FALSE (critical), keyUsage
-//                 digitalSignature (+keyEncipherment for RSA keys) (critical), extKeyUsage
-//                 serverAuth+clientAuth, subjectAltName (DNS names and IPs),
-//                 authorityKeyIdentifier, subjectKeyIdentifier.
+//   createRootCA  the cluster root: ECDSA P-256, self-signed, O=<cluster id>, CN=tsswarm-ca,
+//                 basicConstraints CA:TRUE (critical), keyUsage keyCertSign|cRLSign
+//                 (critical), subjectKeyIdentifier.
+//   signCsr       a holder's certificate from its CSR (whose signature proves it holds the
+//   issueCert     key), or from a bare public key (a manager certifying its own fresh key):
+//                 O=<cluster id>, OU=<role>, CN=<name> whatever the CSR asked for;
+//                 basicConstraints CA:FALSE (critical), keyUsage digitalSignature (critical),
+//                 extKeyUsage serverAuth+clientAuth, subjectAltName (DNS tsswarm-manager for
+//                 managers, plus the names given), authority and subject key identifiers.
+//   crossSign     for root rotation: the new root's subject and key, certified by the old root,
+//                 so a peer that trusts only the old root accepts leaves of the new one.
 //
 // Serial numbers are 20 random octets, positive and non-zero (RFC 5280 4.1.2.2). Validity
-// starts an hour before `now` (clocks of the nodes disagree a little) and lasts `validDays`
-// from `now`; a node certificate never outlives its CA.
+// starts an hour before `now` (clocks of the nodes disagree a little) and a certificate never
+// outlives the CA that signed it.
 
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
+import type * as X509 from '@peculiar/x509';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
-import * as der from './der.js';
+import { CERT_ROLES, MANAGER_SERVER_NAME, certDer, cryptoKeyPair, x509lib, type CertRole } from '../../common/pki.js';
 
-export const OID = {
-  commonName: '2.5.4.3',
-  organizationName: '2.5.4.10',
-  organizationalUnitName: '2.5.4.11',
-  ecdsaWithSHA256: '1.2.840.10045.4.3.2',
-  subjectKeyIdentifier: '2.5.29.14',
-  keyUsage: '2.5.29.15',
-  subjectAltName: '2.5.29.17',
-  basicConstraints: '2.5.29.19',
-  authorityKeyIdentifier: '2.5.29.35',
-  extKeyUsage: '2.5.29.37',
-  serverAuth: '1.3.6.1.5.5.7.3.1',
-  clientAuth: '1.3.6.1.5.5.7.3.2',
-} as const;
-
-/** KeyUsage bit numbers (RFC 5280 4.2.1.3). */
-const KeyUsageBit = { digitalSignature: 0, keyEncipherment: 2, keyCertSign: 5, cRLSign: 6 } as const;
-
+/** The CA's subject CN. */
+export const CA_COMMON_NAME = 'tsswarm-ca';
 /** How far back a certificate's notBefore is set from `now`, for clock skew between nodes. */
 export const BACKDATE_MS = 60 * 60 * 1000;
 /** The longest validity accepted, in days (100 years). */
 export const MAX_VALID_DAYS = 36_500;
-
-export type NodeRole = 'manager' | 'worker';
-
-export interface RootCAOptions {
-  /** the CA's subject CN, e.g. `tsswarm-ca` */
-  commonName: string;
-  /** the CA's subject O (the cluster id), if any */
-  organization?: string;
-  validDays: number;
-  /** the issue time (default: the current time) */
-  now?: Date;
-}
+/** The largest CSR (PEM) signCsr reads: a P-256 one is under 600 bytes, an RSA-4096 one under 2 KiB. */
+export const MAX_CSR_PEM_BYTES = 16 * 1024;
 
 export interface CAKeyPair {
   certPem: string;
@@ -60,247 +38,261 @@ export interface CAKeyPair {
   keyPem: string;
 }
 
-export interface IssueCertOptions {
-  /** the issuing CA: its certificate and private key (what createRootCA or loadClusterCA returns) */
-  ca: { certPem: string; keyPem: string | KeyObject };
-  /** the node's public key: a KeyObject or a PEM (SPKI) */
-  publicKey: KeyObject | string;
-  /** the node id */
+export interface IssueOptions {
+  /** the holder's name: a node id, or a client's name */
   commonName: string;
-  /** the node's role */
-  organizationalUnit: NodeRole;
-  /** the cluster id */
-  organization: string;
-  dnsNames?: readonly string[];
-  ipAddresses?: readonly string[];
-  validDays: number;
+  role: CertRole;
+  clusterId: string;
+  /** how long the certificate is valid from `now`, in seconds (cut to the CA's end) */
+  validSeconds: number;
+  /** the issue time (default: the current time) */
   now?: Date;
-}
-
-export interface IssuedCert {
-  certPem: string;
-  /** upper-case hex, as `X509Certificate.serialNumber` prints it */
-  serialNumber: string;
-  notBefore: Date;
-  notAfter: Date;
+  /** DNS names for subjectAltName (managers always get `tsswarm-manager`) */
+  dnsNames?: readonly string[];
+  /** IPv4/IPv6 addresses for subjectAltName */
+  ips?: readonly string[];
 }
 
 const bad = (message: string): TsswarmError => new TsswarmError(ErrorCodes.INVALID_ARGUMENT, message);
 
+const KU = { digitalSignature: 1, keyCertSign: 32, cRLSign: 64 } as const; // KeyUsageFlags
+const EKU = { serverAuth: '1.3.6.1.5.5.7.3.1', clientAuth: '1.3.6.1.5.5.7.3.2' } as const;
+
 /** A new root CA: a P-256 key and its self-signed certificate. */
-export function createRootCA(opts: RootCAOptions): CAKeyPair {
+export async function createRootCA(opts: { clusterId: string; validDays: number; now?: Date }): Promise<CAKeyPair> {
+  const x = x509lib();
   const now = checkNow(opts.now);
-  const { notBefore, notAfter } = validity(now, opts.validDays);
-  const name = encodeName([
-    ...(opts.organization !== undefined ? [[OID.organizationName, checkAttr('organization', opts.organization)] as const] : []),
-    [OID.commonName, checkAttr('commonName', opts.commonName)],
-  ]);
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const spki = publicKey.export({ type: 'spki', format: 'der' });
-  const extensions = [
-    extension(OID.basicConstraints, true, der.sequence(der.boolean(true))),
-    extension(OID.keyUsage, true, der.namedBits([KeyUsageBit.keyCertSign, KeyUsageBit.cRLSign])),
-    extension(OID.subjectKeyIdentifier, false, der.octetString(keyIdentifier(spki))),
-  ];
-  const certDer = signCertificate(privateKey, { serial: newSerial(), issuer: name, subject: name, notBefore, notAfter, spki, extensions });
-  return { certPem: der.toPem('CERTIFICATE', certDer), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  const clusterId = checkName('clusterId', opts.clusterId);
+  const days = opts.validDays;
+  if (!Number.isInteger(days) || days < 1 || days > MAX_VALID_DAYS) throw bad(`validDays must be a whole number of days from 1 to ${MAX_VALID_DAYS}`);
+  const keyPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+  const { keys, sign } = await cryptoKeyPair(keyPem);
+  const cert = await x.X509CertificateGenerator.createSelfSigned({
+    serialNumber: newSerial(),
+    name: caName(clusterId),
+    notBefore: new Date(now.getTime() - BACKDATE_MS),
+    notAfter: new Date(now.getTime() + days * 86_400_000),
+    keys,
+    signingAlgorithm: sign,
+    extensions: [
+      new x.BasicConstraintsExtension(true, undefined, true),
+      new x.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign, true),
+      await x.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    ],
+  });
+  return { certPem: pem(cert), keyPem };
 }
 
-/** A node certificate for `publicKey`, signed by the CA. */
-export function issueCert(opts: IssueCertOptions): IssuedCert {
-  const now = checkNow(opts.now);
-  if (opts.organizationalUnit !== 'manager' && opts.organizationalUnit !== 'worker') {
-    throw bad(`the role (organizationalUnit) must be "manager" or "worker", not ${JSON.stringify(String(opts.organizationalUnit).slice(0, 20))}`);
+/**
+ * A certificate for the key of a CSR. The CSR must carry a signature that verifies with its
+ * own key (proof that the requester holds it) and an accepted key (EC P-256/P-384, RSA of
+ * 2048 bits or more); everything else it asks for — its subject, its extensions — is ignored:
+ * the CA names the holder from `opts`. INVALID_ARGUMENT otherwise, saying why.
+ */
+export async function signCsr(ca: CAKeyPair, csrPem: string, opts: IssueOptions): Promise<string> {
+  const x = x509lib();
+  const der = csrDer(csrPem);
+  let csr: X509.Pkcs10CertificateRequest;
+  try {
+    csr = new x.Pkcs10CertificateRequest(Uint8Array.from(der));
+  } catch (err) {
+    throw bad(`the CSR cannot be read as PKCS#10: ${(err as Error).message}`);
   }
-  const ca = readCA(opts.ca);
-  if (now.getTime() > ca.notAfter.getTime()) throw bad(`the CA expired on ${ca.notAfter.toISOString()}: it can issue no certificate`);
-  const spki = subjectKey(opts.publicKey);
-  const { notBefore, notAfter: wanted } = validity(now, opts.validDays);
-  const notAfter = wanted.getTime() > ca.notAfter.getTime() ? ca.notAfter : wanted;
-  const subject = encodeName([
-    [OID.organizationName, checkAttr('organization', opts.organization)],
-    [OID.organizationalUnitName, opts.organizationalUnit],
-    [OID.commonName, checkAttr('commonName', opts.commonName)],
-  ]);
-  const san = generalNames(opts.dnsNames ?? [], opts.ipAddresses ?? []);
-  const keyType = createPublicKey({ key: spki, format: 'der', type: 'spki' }).asymmetricKeyType;
-  const usage: number[] = [KeyUsageBit.digitalSignature, ...(keyType === 'rsa' ? [KeyUsageBit.keyEncipherment] : [])];
-  const extensions = [
-    extension(OID.basicConstraints, true, der.sequence()),
-    extension(OID.keyUsage, true, der.namedBits(usage)),
-    extension(OID.extKeyUsage, false, der.sequence(der.oid(OID.serverAuth), der.oid(OID.clientAuth))),
-    ...(san ? [extension(OID.subjectAltName, false, san)] : []),
-    extension(OID.authorityKeyIdentifier, false, der.sequence(der.contextPrimitive(0, ca.keyId))),
-    extension(OID.subjectKeyIdentifier, false, der.octetString(keyIdentifier(spki))),
-  ];
-  const serial = newSerial();
-  const certDer = signCertificate(ca.key, { serial, issuer: ca.subject, subject, notBefore, notAfter, spki, extensions });
-  return { certPem: der.toPem('CERTIFICATE', certDer), serialNumber: serial.toString('hex').toUpperCase(), notBefore, notAfter };
+  const spki = Buffer.from(csr.publicKey.rawData);
+  checkHolderKey(spki, 'the CSR');
+  const verified = await csr.verify().catch(() => false);
+  if (!verified) throw bad("the CSR's signature does not verify with the key it carries: it was altered, or not signed by that key");
+  return issue(ca, spki, opts);
 }
 
-/** A new P-256 key pair for a node, as PEM (PKCS#8 private, SPKI public). */
-export function newNodeKey(): { keyPem: string; publicKeyPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return {
-    keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
-    publicKeyPem: publicKey.export({ type: 'spki', format: 'pem' }) as string,
-  };
+/** signCsr without a CSR: a certificate for `publicKeyPem` (SPKI PEM; a private key PEM is accepted too). */
+export async function issueCert(ca: CAKeyPair, publicKeyPem: string, opts: IssueOptions): Promise<string> {
+  let spki: Buffer;
+  try {
+    spki = createPublicKey(publicKeyPem).export({ type: 'spki', format: 'der' });
+  } catch (err) {
+    throw bad(`the public key cannot be read (an SPKI PEM is expected): ${(err as Error).message}`);
+  }
+  checkHolderKey(spki, 'the public key');
+  return issue(ca, spki, opts);
+}
+
+/**
+ * For root CA rotation (as Swarm's): a CA certificate carrying the new root's subject, public
+ * key and key identifier, issued and signed by the old root (issuer the old subject, authority
+ * key id the old one's), valid as long as the old root. A peer that trusts only the old root
+ * accepts a leaf of the new root sent as `leaf + crossSigned`; one that trusts the new root
+ * accepts it directly.
+ */
+export async function crossSign(oldCa: CAKeyPair, newCaCertPem: string, opts: { now?: Date } = {}): Promise<string> {
+  const x = x509lib();
+  const now = checkNow(opts.now);
+  const old = await readCA(oldCa);
+  let next: X509.X509Certificate;
+  try {
+    next = new x.X509Certificate(Uint8Array.from(certDer(newCaCertPem)));
+  } catch (err) {
+    throw bad(`the new CA certificate cannot be read: ${(err as Error).message}`);
+  }
+  if (next.getExtension(x.BasicConstraintsExtension)?.ca !== true) throw bad('the new CA certificate is not a CA (basicConstraints CA:TRUE missing)');
+  if (!(await next.isSelfSigned())) throw bad('the new CA certificate is not a self-signed root');
+  if (Buffer.from(next.publicKey.rawData).equals(Buffer.from(old.cert.publicKey.rawData))) throw bad('the new CA has the same key as the old one: nothing to cross-sign');
+  if (now.getTime() > old.cert.notAfter.getTime()) throw bad(`the old CA expired on ${old.cert.notAfter.toISOString()}: it can sign nothing`);
+  const notBefore = new Date(Math.max(old.cert.notBefore.getTime(), next.notBefore.getTime()));
+  const cert = await x.X509CertificateGenerator.create({
+    serialNumber: newSerial(),
+    subject: next.subjectName,
+    issuer: old.cert.subjectName,
+    notBefore,
+    notAfter: old.cert.notAfter,
+    publicKey: next.publicKey,
+    signingKey: old.signingKey,
+    signingAlgorithm: old.sign,
+    extensions: [
+      new x.BasicConstraintsExtension(true, undefined, true),
+      new x.KeyUsagesExtension(KU.keyCertSign | KU.cRLSign, true),
+      new x.SubjectKeyIdentifierExtension(await keyId(next)),
+      new x.AuthorityKeyIdentifierExtension(old.keyId),
+    ],
+  });
+  return pem(cert);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reading a certificate
 
-/** The parts of a certificate the builder needs, read from its DER. */
-export interface CertificateFields {
-  /** the DER of the TBSCertificate */
-  tbs: Buffer;
-  version: number;
-  serial: Buffer;
-  /** the DER of the issuer and subject Names, byte for byte */
-  issuer: Buffer;
-  subject: Buffer;
-  notBefore: Date;
-  notAfter: Date;
-  /** the DER of the SubjectPublicKeyInfo */
-  spki: Buffer;
-  extensions: Map<string, { critical: boolean; value: Buffer }>;
-  signatureAlgorithm: string;
-  signature: Buffer;
-}
-
-export function parseCertificate(certDer: Uint8Array): CertificateFields {
-  const cert = der.readExactly(certDer, der.Tag.SEQUENCE, 'Certificate');
-  const [tbsEl, algEl, sigEl, ...extra] = der.readChildren(cert.contents);
-  if (!tbsEl || !algEl || !sigEl || extra.length) throw new der.DerError('Certificate: expected three elements');
-  const parts = der.readChildren(tbsEl.contents);
-  let i = 0;
-  let version = 1;
-  if (parts[0]?.tag === 0xa0) {
-    const v = der.readExactly(parts[0].contents, der.Tag.INTEGER, 'version');
-    version = v.contents.readUIntBE(0, Math.min(v.contents.length, 6)) + 1;
-    i++;
+async function issue(ca: CAKeyPair, spki: Buffer, opts: IssueOptions): Promise<string> {
+  const x = x509lib();
+  if (typeof opts !== 'object' || opts === null) throw bad('the issue options are missing');
+  const now = checkNow(opts.now);
+  if (!CERT_ROLES.includes(opts.role)) {
+    throw bad(`role must be "manager", "worker" or "client", not ${JSON.stringify(String(opts.role).slice(0, 20))}`);
   }
-  const take = (tag: number, what: string): der.DerElement => {
-    const el = parts[i++];
-    if (!el || el.tag !== tag) throw new der.DerError(`TBSCertificate: ${what} missing or of the wrong type`);
-    return el;
-  };
-  const serial = take(der.Tag.INTEGER, 'serialNumber').contents;
-  take(der.Tag.SEQUENCE, 'signature');
-  const issuer = take(der.Tag.SEQUENCE, 'issuer').raw;
-  const validityEl = take(der.Tag.SEQUENCE, 'validity');
-  const [nb, na] = der.readChildren(validityEl.contents);
-  if (!nb || !na) throw new der.DerError('TBSCertificate: validity needs two times');
-  const subject = take(der.Tag.SEQUENCE, 'subject').raw;
-  const spki = take(der.Tag.SEQUENCE, 'subjectPublicKeyInfo').raw;
-  const extensions = new Map<string, { critical: boolean; value: Buffer }>();
-  for (; i < parts.length; i++) {
-    if (parts[i]!.tag !== 0xa3) continue; // issuerUniqueID, subjectUniqueID
-    const list = der.readExactly(parts[i]!.contents, der.Tag.SEQUENCE, 'extensions');
-    for (const ext of der.readChildren(list.contents)) {
-      const f = der.readChildren(ext.contents);
-      const id = der.decodeOid(f[0]!.tag === der.Tag.OID ? f[0]!.contents : Buffer.alloc(0));
-      const critical = f.length === 3 && f[1]!.tag === der.Tag.BOOLEAN && f[1]!.contents[0] !== 0;
-      const value = f[f.length - 1]!;
-      if (value.tag !== der.Tag.OCTET_STRING) throw new der.DerError(`extension ${id}: value is not an OCTET STRING`);
-      extensions.set(id, { critical, value: value.contents });
-    }
+  const commonName = checkName('commonName', opts.commonName);
+  const clusterId = checkName('clusterId', opts.clusterId);
+  const secs = opts.validSeconds;
+  if (!Number.isInteger(secs) || secs < 1 || secs > MAX_VALID_DAYS * 86_400) throw bad(`validSeconds must be a whole number of seconds from 1 to ${MAX_VALID_DAYS * 86_400}`);
+  const san = subjectAltNames(opts.role === 'manager' ? [MANAGER_SERVER_NAME, ...(opts.dnsNames ?? [])] : opts.dnsNames ?? [], opts.ips ?? []);
+  const c = await readCA(ca);
+  if (now.getTime() > c.cert.notAfter.getTime()) throw bad(`the CA expired on ${c.cert.notAfter.toISOString()}: it can issue no certificate`);
+  // Whole seconds: what the certificate says is exactly what was computed.
+  const t = Math.floor(now.getTime() / 1000) * 1000;
+  const notBefore = new Date(Math.max(t - BACKDATE_MS, c.cert.notBefore.getTime()));
+  const notAfter = new Date(Math.min(t + secs * 1000, c.cert.notAfter.getTime()));
+  const cert = await x.X509CertificateGenerator.create({
+    serialNumber: newSerial(),
+    subject: new x.Name([{ O: [{ utf8String: clusterId }] }, { OU: [{ utf8String: opts.role }] }, { CN: [{ utf8String: commonName }] }]),
+    // The CA's subject as it is in the CA certificate: chain building compares the two.
+    issuer: c.cert.subjectName,
+    notBefore,
+    notAfter,
+    publicKey: Uint8Array.from(spki),
+    signingKey: c.signingKey,
+    signingAlgorithm: c.sign,
+    extensions: [
+      new x.BasicConstraintsExtension(false, undefined, true),
+      new x.KeyUsagesExtension(KU.digitalSignature, true),
+      new x.ExtendedKeyUsageExtension([EKU.serverAuth, EKU.clientAuth], false),
+      ...(san.length ? [new x.SubjectAlternativeNameExtension(san, false)] : []),
+      new x.AuthorityKeyIdentifierExtension(c.keyId),
+      await x.SubjectKeyIdentifierExtension.create(Uint8Array.from(spki)),
+    ],
+  });
+  return pem(cert);
+}
+
+interface ReadCA {
+  cert: X509.X509Certificate;
+  signingKey: CryptoKey;
+  sign: EcdsaParams | Algorithm;
+  /** the CA's subjectKeyIdentifier, hex */
+  keyId: string;
+}
+
+/** The CA's certificate and key, checked: a CA, an ECDSA P-256 key, the key of that certificate. */
+async function readCA(ca: CAKeyPair): Promise<ReadCA> {
+  const x = x509lib();
+  if (typeof ca !== 'object' || ca === null) throw bad('the CA is missing');
+  let cert: X509.X509Certificate;
+  try {
+    cert = new x.X509Certificate(Uint8Array.from(certDer(ca.certPem)));
+  } catch (err) {
+    throw bad(`the CA certificate cannot be read: ${(err as Error).message}`);
   }
-  const alg = der.readChildren(algEl.contents)[0];
-  if (!alg || alg.tag !== der.Tag.OID) throw new der.DerError('Certificate: signatureAlgorithm has no OID');
-  if (sigEl.tag !== der.Tag.BIT_STRING) throw new der.DerError('Certificate: signatureValue is not a BIT STRING');
-  return {
-    tbs: tbsEl.raw,
-    version,
-    serial,
-    issuer,
-    subject,
-    notBefore: der.decodeTime(nb),
-    notAfter: der.decodeTime(na),
-    spki,
-    extensions,
-    signatureAlgorithm: der.decodeOid(alg.contents),
-    signature: sigEl.contents.subarray(1),
-  };
-}
-
-/** The subjectPublicKey bits of a SubjectPublicKeyInfo. */
-export function publicKeyBits(spki: Uint8Array): Buffer {
-  const seq = der.readExactly(spki, der.Tag.SEQUENCE, 'SubjectPublicKeyInfo');
-  const [alg, bits] = der.readChildren(seq.contents);
-  if (alg?.tag !== der.Tag.SEQUENCE || bits?.tag !== der.Tag.BIT_STRING || bits.contents[0] !== 0) {
-    throw new der.DerError('SubjectPublicKeyInfo: expected an algorithm and a whole-octet BIT STRING');
+  if (cert.getExtension(x.BasicConstraintsExtension)?.ca !== true) throw bad('the CA certificate is not a CA (basicConstraints CA:TRUE missing)');
+  let key: KeyObject;
+  try {
+    key = createPrivateKey(ca.keyPem);
+  } catch (err) {
+    throw bad(`the CA key cannot be read: ${(err as Error).message}`);
   }
-  return bits.contents.subarray(1);
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw bad('the CA key is not an ECDSA P-256 key: only those sign tsswarm certificates');
+  }
+  if (!createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(Buffer.from(cert.publicKey.rawData))) {
+    throw bad('the CA key does not belong to the CA certificate (their public keys differ)');
+  }
+  const { keys, sign } = await cryptoKeyPair(ca.keyPem);
+  return { cert, signingKey: keys.privateKey, sign, keyId: await keyId(cert) };
 }
 
-/** A key identifier, RFC 5280 4.2.1.2 method (1): the SHA-1 of the subjectPublicKey bits. */
-export const keyIdentifier = (spki: Uint8Array): Buffer => createHash('sha1').update(publicKeyBits(spki)).digest();
-
-// ---------------------------------------------------------------------------------------------
-// Building
-
-interface TbsInput {
-  serial: Buffer;
-  issuer: Buffer;
-  subject: Buffer;
-  notBefore: Date;
-  notAfter: Date;
-  spki: Buffer;
-  extensions: Buffer[];
+/** A certificate's subjectKeyIdentifier (hex), or the RFC 5280 one of its key when it has none. */
+async function keyId(cert: X509.X509Certificate): Promise<string> {
+  const x = x509lib();
+  const ski = cert.getExtension(x.SubjectKeyIdentifierExtension)?.keyId;
+  return ski ?? Buffer.from(await cert.publicKey.getKeyIdentifier()).toString('hex');
 }
 
-function signCertificate(caKey: KeyObject, t: TbsInput): Buffer {
-  const algorithm = der.sequence(der.oid(OID.ecdsaWithSHA256)); // parameters absent (RFC 5758 3.2)
-  const tbs = der.sequence(
-    der.explicit(0, der.integer(2)), // v3
-    der.integer(t.serial),
-    algorithm,
-    t.issuer,
-    der.sequence(der.time(t.notBefore), der.time(t.notAfter)),
-    t.subject,
-    t.spki,
-    der.explicit(3, der.sequence(...t.extensions)),
-  );
-  const signature = sign('sha256', tbs, { key: caKey, dsaEncoding: 'der' });
-  return der.sequence(tbs, algorithm, der.bitString(signature));
+/** The holder's key must be one TLS peers accept and that is not weak. */
+function checkHolderKey(spki: Buffer, what: string): void {
+  const key = createPublicKey({ key: spki, format: 'der', type: 'spki' });
+  const type = key.asymmetricKeyType;
+  const details = key.asymmetricKeyDetails ?? {};
+  if (type === 'ec') {
+    if (!['prime256v1', 'secp384r1'].includes(details.namedCurve ?? '')) throw bad(`${what}: the curve ${details.namedCurve} is not accepted (P-256, P-384)`);
+  } else if (type === 'rsa') {
+    if ((details.modulusLength ?? 0) < 2048) throw bad(`${what}: an RSA key of ${details.modulusLength} bits is too short (2048 at least)`);
+  } else {
+    throw bad(`${what}: ${type} keys are not accepted (EC P-256/P-384, RSA of 2048 bits or more)`);
+  }
 }
 
-/** Extension ::= SEQUENCE { extnID, critical BOOLEAN DEFAULT FALSE, extnValue OCTET STRING } */
-function extension(id: string, critical: boolean, value: Buffer): Buffer {
-  // DER leaves out a value equal to its DEFAULT: a non-critical extension has no BOOLEAN.
-  return der.sequence(der.oid(id), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
+/** The DER of a CSR PEM: one CERTIFICATE REQUEST block and nothing else, bounded in size. */
+function csrDer(csrPem: string): Buffer {
+  if (typeof csrPem !== 'string') throw bad('the CSR is not text (a PEM CERTIFICATE REQUEST is expected)');
+  const size = Buffer.byteLength(csrPem);
+  if (size > MAX_CSR_PEM_BYTES) throw bad(`the CSR is ${size} bytes: at most ${MAX_CSR_PEM_BYTES} are accepted`);
+  const m = /^\s*-----BEGIN (NEW )?CERTIFICATE REQUEST-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END (NEW )?CERTIFICATE REQUEST-----\s*$/.exec(csrPem);
+  if (!m) throw bad('the CSR is not one PEM CERTIFICATE REQUEST block');
+  const b64 = m[2]!.replace(/\r?\n/g, '');
+  const der = Buffer.from(b64, 'base64');
+  if (der.length === 0 || der.toString('base64') !== b64) throw bad('the CSR is not valid base64');
+  return der;
 }
 
-/** Name: one attribute per RDN, in the order given (most significant first). */
-function encodeName(attrs: ReadonlyArray<readonly [string, string]>): Buffer {
-  return der.sequence(...attrs.map(([type, value]) => der.setOf(der.sequence(der.oid(type), der.utf8String(value)))));
+/** A certificate's PEM, with one trailing newline. */
+function pem(cert: X509.X509Certificate): string {
+  return `${cert.toString('pem').trimEnd()}\n`;
 }
 
-/** 20 random octets, positive (top bit clear) and non-zero (next bit set): 158 random bits. */
-function newSerial(): Buffer {
+function caName(clusterId: string): X509.Name {
+  return new (x509lib().Name)([{ O: [{ utf8String: clusterId }] }, { CN: [{ utf8String: CA_COMMON_NAME }] }]);
+}
+
+/** 20 random octets, hex: the top bit clear (positive) and the next set (exactly 20 octets, never zero). */
+function newSerial(): string {
   const b = randomBytes(20);
-  b[0] = (b[0]! & 0x3f) | 0x40;
-  return b;
+  b[0] = (b[0]! & 0x7f) | 0x40;
+  return b.toString('hex');
 }
 
 function checkNow(now: Date | undefined): Date {
   const d = now ?? new Date();
-  if (!(d instanceof Date) || !Number.isFinite(d.getTime())) throw bad('`now` must be a valid Date');
-  return new Date(Math.floor(d.getTime() / 1000) * 1000); // whole seconds, as certificates hold them
-}
-
-function validity(now: Date, validDays: number): { notBefore: Date; notAfter: Date } {
-  if (!Number.isInteger(validDays) || validDays < 1 || validDays > MAX_VALID_DAYS) {
-    throw bad(`validDays must be a whole number of days from 1 to ${MAX_VALID_DAYS}, not ${validDays}`);
-  }
-  const notAfter = new Date(now.getTime() + validDays * 86_400_000);
-  if (notAfter.getUTCFullYear() > 9999) throw bad('the certificate would expire after the year 9999');
-  return { notBefore: new Date(now.getTime() - BACKDATE_MS), notAfter };
+  if (!(d instanceof Date) || Number.isNaN(d.getTime())) throw bad('now must be a valid Date');
+  return d;
 }
 
 /** ub-common-name, ub-organization-name, ub-organizational-unit-name are all 64 (RFC 5280 A.1). */
-function checkAttr(what: string, v: string): string {
+function checkName(what: string, v: string): string {
   if (typeof v !== 'string' || v.length === 0) throw bad(`${what} must be a non-empty string`);
   if ([...v].length > 64) throw bad(`${what} is longer than 64 characters`);
   // eslint-disable-next-line no-control-regex
@@ -309,74 +301,17 @@ function checkAttr(what: string, v: string): string {
   return v;
 }
 
-function subjectKey(publicKey: KeyObject | string): Buffer {
-  let key: KeyObject;
-  try {
-    key = typeof publicKey === 'string' ? createPublicKey(publicKey) : publicKey.type === 'public' ? publicKey : createPublicKey(publicKey);
-  } catch (err) {
-    throw bad(`publicKey is not a public key (a KeyObject or an SPKI PEM): ${(err as Error).message}`);
-  }
-  const type = key.asymmetricKeyType;
-  const details = key.asymmetricKeyDetails ?? {};
-  if (type === 'ec') {
-    if (!['prime256v1', 'secp384r1', 'secp521r1'].includes(details.namedCurve ?? '')) throw bad(`publicKey: the curve ${details.namedCurve} is not accepted (P-256, P-384, P-521)`);
-  } else if (type === 'rsa') {
-    if ((details.modulusLength ?? 0) < 2048) throw bad(`publicKey: an RSA key of ${details.modulusLength} bits is too short (2048 at least)`);
-  } else if (type !== 'ed25519') {
-    throw bad(`publicKey: ${type} keys are not accepted (EC P-256/P-384/P-521, RSA, Ed25519)`);
-  }
-  return key.export({ type: 'spki', format: 'der' });
-}
-
-interface ReadCA {
-  key: KeyObject;
-  subject: Buffer;
-  keyId: Buffer;
-  notAfter: Date;
-}
-
-function readCA(ca: IssueCertOptions['ca']): ReadCA {
-  let fields: CertificateFields;
-  try {
-    fields = parseCertificate(der.fromPem(ca.certPem, 'CERTIFICATE'));
-  } catch (err) {
-    throw bad(`the CA certificate cannot be read: ${(err as Error).message}`);
-  }
-  let key: KeyObject;
-  try {
-    key = typeof ca.keyPem === 'string' ? createPrivateKey(ca.keyPem) : ca.keyPem;
-  } catch (err) {
-    throw bad(`the CA key cannot be read: ${(err as Error).message}`);
-  }
-  if (key.type !== 'private') throw bad('the CA key is not a private key');
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw bad('the CA key is not an ECDSA P-256 key: only those sign tsswarm certificates');
-  }
-  if (!createPublicKey(key).export({ type: 'spki', format: 'der' }).equals(fields.spki)) {
-    throw bad("the CA key does not belong to the CA certificate (their public keys differ)");
-  }
-  const bc = fields.extensions.get(OID.basicConstraints);
-  if (!bc || !isCA(bc.value)) throw bad('the CA certificate is not a CA (basicConstraints CA:TRUE missing)');
-  const ski = fields.extensions.get(OID.subjectKeyIdentifier);
-  const keyId = ski ? der.readExactly(ski.value, der.Tag.OCTET_STRING, 'subjectKeyIdentifier').contents : keyIdentifier(fields.spki);
-  return { key, subject: fields.subject, keyId, notAfter: fields.notAfter };
-}
-
-function isCA(basicConstraints: Buffer): boolean {
-  const seq = der.readExactly(basicConstraints, der.Tag.SEQUENCE, 'basicConstraints');
-  const first = der.readChildren(seq.contents)[0];
-  return first?.tag === der.Tag.BOOLEAN && first.contents[0] !== 0;
-}
-
-/** GeneralNames for subjectAltName: dNSName [2] IA5String, iPAddress [7] OCTET STRING. */
-function generalNames(dnsNames: readonly string[], ips: readonly string[]): Buffer | undefined {
-  const names: Buffer[] = [];
+/** subjectAltName entries: DNS names checked, addresses checked and written as @peculiar/x509 reads them. */
+function subjectAltNames(dnsNames: readonly string[], ips: readonly string[]): X509.JsonGeneralNames {
+  if (!Array.isArray(dnsNames)) throw bad('dnsNames must be a list');
+  if (!Array.isArray(ips)) throw bad('ips must be a list');
+  const out: X509.JsonGeneralNames = [];
   for (const n of new Set(dnsNames)) {
     if (!isDnsName(n)) throw bad(`${JSON.stringify(String(n).slice(0, 64))} is not a DNS name (letters, digits and hyphens in dot-separated labels)`);
-    names.push(der.contextPrimitive(2, Buffer.from(n, 'latin1')));
+    out.push({ type: 'dns', value: n });
   }
-  for (const ip of new Set(ips)) names.push(der.contextPrimitive(7, ipBytes(ip)));
-  return names.length ? der.sequence(...names) : undefined;
+  for (const ip of new Set(ips.map(ipText))) out.push({ type: 'ip', value: ip });
+  return out;
 }
 
 function isDnsName(n: string): boolean {
@@ -384,35 +319,10 @@ function isDnsName(n: string): boolean {
   return n.split('.').every((l) => /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(l));
 }
 
-/** The 4 or 16 octets of an IPv4 or IPv6 address (no zone). */
-export function ipBytes(ip: string): Buffer {
+/** An IPv4 address as is; an IPv6 one in plain hex groups (a dotted IPv4 tail rewritten), no zone. */
+export function ipText(ip: string): string {
   const kind = typeof ip === 'string' ? isIP(ip) : 0;
-  if (kind === 4) return Buffer.from(ip.split('.').map(Number));
-  if (kind === 6 && !ip.includes('%')) {
-    // isIP has checked the syntax: expand `::` and a trailing dotted IPv4 part.
-    let text = ip;
-    const tail: number[] = [];
-    const v4 = /^(.*:)(\d+\.\d+\.\d+\.\d+)$/.exec(text);
-    if (v4) {
-      const o = v4[2]!.split('.').map(Number);
-      tail.push((o[0]! << 8) | o[1]!, (o[2]! << 8) | o[3]!);
-      text = v4[1]!.endsWith('::') ? v4[1]! : v4[1]!.slice(0, -1);
-    }
-    const hex = (s: string): number[] => (s ? s.split(':').map((h) => parseInt(h, 16)) : []);
-    const gap = text.indexOf('::');
-    let groups: number[];
-    if (gap < 0) {
-      groups = [...hex(text), ...tail];
-    } else {
-      const left = hex(text.slice(0, gap));
-      const right = [...hex(text.slice(gap + 2)), ...tail];
-      groups = [...left, ...new Array<number>(Math.max(0, 8 - left.length - right.length)).fill(0), ...right];
-    }
-    if (groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff)) {
-      const out = Buffer.alloc(16);
-      groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-      return out;
-    }
-  }
+  if (kind === 4) return ip;
+  if (kind === 6 && !ip.includes('%')) return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
   throw bad(`${JSON.stringify(String(ip).slice(0, 64))} is not an IP address (IPv4 or IPv6, without a zone)`);
 }

@@ -95,14 +95,14 @@ describe('identity: every gRPC connection is mutual TLS, checked per call', () =
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  const join = async (nodeId = 'n' + Math.random().toString(36).slice(2, 10)) => {
+  const joinWorker = async (nodeId = 'n' + Math.random().toString(36).slice(2, 10)) => {
     const r = await joinCluster(addr, { token: workerToken, role: 'worker', nodeId, hostname: 'test-worker' });
     managerCa = r.caPems;
     return { joined: r, creds: new NodeCredentials(r, r.clusterId) };
   };
 
   it('refuses a session, a Raft stream and a forwarded request without a certificate', async () => {
-    const { joined } = await join();
+    const { joined } = await joinWorker();
     // TLS that trusts the cluster CA (the server is genuine) but presents no certificate.
     const anon = grpc.credentials.createSsl(Buffer.from(joined.caPems.join('\n')), null, null, { checkServerIdentity: () => undefined });
     const s = await session(addr, anon, '').done;
@@ -132,7 +132,7 @@ describe('identity: every gRPC connection is mutual TLS, checked per call', () =
   });
 
   it('a worker certificate registers only as its own node, never speaks Raft nor replays API requests', async () => {
-    const { joined, creds } = await join();
+    const { joined, creds } = await joinWorker();
     const managerNode = (await m.api<{ nodeId: string }>('GET', '/v1/info')).body.nodeId;
     const asOther = await session(addr, creds.channelCredentials(), managerNode).done;
     expect(asOther.code).toBe(grpc.status.PERMISSION_DENIED);
@@ -153,7 +153,7 @@ describe('identity: every gRPC connection is mutual TLS, checked per call', () =
 
   it('a worker token does not make a manager; a rotated token is refused; joined nodes keep working', async () => {
     await expect(joinCluster(addr, { token: workerToken, role: 'manager', nodeId: 'mgrwannabe', hostname: 'x', raftId: 77, addr: '127.0.0.9:1' })).rejects.toThrow(/for workers/);
-    const { creds, joined } = await join();
+    const { creds, joined } = await joinWorker();
     const rotated = await m.api<{ token: string }>('POST', '/v1/cluster/join-token/worker/rotate');
     expect(rotated.status).toBe(200);
     await expect(joinCluster(addr, { token: workerToken, role: 'worker', nodeId: 'late', hostname: 'x' })).rejects.toThrow(/not a current one/);
@@ -165,7 +165,7 @@ describe('identity: every gRPC connection is mutual TLS, checked per call', () =
   });
 
   it('node rm revokes the node: its open session is cut and it cannot come back', async () => {
-    const { creds, joined } = await join();
+    const { creds, joined } = await joinWorker();
     const s = session(addr, creds.channelCredentials(), joined.nodeId, { keepOpen: true });
     await waitFor('the welcome', () => s.messages.some((x) => x.welcome), 10_000);
     const rm = await m.api('DELETE', `/v1/nodes/${joined.nodeId}?force=true`);
@@ -180,7 +180,7 @@ describe('identity: every gRPC connection is mutual TLS, checked per call', () =
 
   it('certificates expire (refused after), and a node renews before they do', async () => {
     expect((await m.api('POST', '/v1/cluster/update', { spec: { certExpiryMs: 12_000 } })).status).toBe(200);
-    const { creds, joined } = await join();
+    const { creds, joined } = await joinWorker();
     const first = certInfo(joined.certPem);
     expect(first.notAfter.getTime() - Date.now()).toBeLessThanOrEqual(12_000);
     // Renewed: a new certificate (new key, new serial) for the same node, and it works.

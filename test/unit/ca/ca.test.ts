@@ -4,10 +4,11 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CA_VALID_DAYS, caDigest, caPaths, initClusterCA, loadClusterCA } from '../../../manager/ca/ca.js';
-import { createRootCA, issueCert, newNodeKey } from '../../../manager/ca/x509.js';
+import { createRootCA, issueCert } from '../../../manager/ca/x509.js';
+import { newKeyPem, verifyIssued } from '../../../common/pki.js';
 import { ErrorCodes } from '../../../common/errors.js';
 import { caDigestOfDer, formatJoinToken, newJoinSecret, parseJoinToken } from '../../../common/token.js';
-import { thrown } from './thrown.js';
+import { rejected, thrown } from './thrown.js';
 
 const CLUSTER = 'k3p9w1yq0c2x8v7n6m5b4l3z2';
 const dirs: string[] = [];
@@ -24,9 +25,9 @@ const mode = (p: string): number => statSync(p).mode & 0o777;
 
 
 describe('initClusterCA', () => {
-  it('writes ca/ca.crt and ca/ca.key (0600) in ca/ (0700), and what it returns is what is on disk', () => {
+  it('writes ca/ca.crt and ca/ca.key (0600) in ca/ (0700), and what it returns is what is on disk', async () => {
     const dir = dataDir();
-    const ca = initClusterCA(dir, CLUSTER);
+    const ca = await initClusterCA(dir, CLUSTER);
     const p = caPaths(dir);
     expect(p).toEqual({ dir: join(dir, 'ca'), cert: join(dir, 'ca', 'ca.crt'), key: join(dir, 'ca', 'ca.key') });
     expect(mode(dir)).toBe(0o700);
@@ -39,9 +40,9 @@ describe('initClusterCA', () => {
     expect(readdirSync(dir)).toEqual(['ca']); // no temporary directory left behind
   });
 
-  it('is a CA named tsswarm-ca of the cluster, valid for 20 years', () => {
+  it('is a CA named tsswarm-ca of the cluster, valid for 20 years', async () => {
     const now = new Date('2026-03-01T12:00:00Z');
-    const ca = initClusterCA(dataDir(), CLUSTER, { now });
+    const ca = await initClusterCA(dataDir(), CLUSTER, { now });
     expect(ca.cert.ca).toBe(true);
     expect(ca.cert.subject).toBe(`O=${CLUSTER}\nCN=tsswarm-ca`);
     expect(CA_VALID_DAYS).toBe(7300);
@@ -49,10 +50,10 @@ describe('initClusterCA', () => {
     expect(ca.digest).toBe(caDigest(ca.certPem));
   });
 
-  it('refuses to overwrite a CA, leaving it as it was', () => {
+  it('refuses to overwrite a CA, leaving it as it was', async () => {
     const dir = dataDir();
-    const first = initClusterCA(dir, CLUSTER);
-    const err = thrown(() => initClusterCA(dir, CLUSTER));
+    const first = await initClusterCA(dir, CLUSTER);
+    const err = await rejected(initClusterCA(dir, CLUSTER));
     expect(err.code).toBe(ErrorCodes.DATA_DIR);
     expect(err.message).toContain(join(dir, 'ca'));
     expect(err.message).toMatch(/never overwritten/);
@@ -60,50 +61,51 @@ describe('initClusterCA', () => {
     expect(readFileSync(caPaths(dir).key, 'utf8')).toBe(first.keyPem);
   });
 
-  it('refuses even when ca/ is there but empty or partial', () => {
+  it('refuses even when ca/ is there but empty or partial', async () => {
     const dir = dataDir();
     mkdirSync(join(dir, 'ca'), { recursive: true });
-    expect(thrown(() => initClusterCA(dir, CLUSTER)).code).toBe(ErrorCodes.DATA_DIR);
+    expect((await rejected(initClusterCA(dir, CLUSTER))).code).toBe(ErrorCodes.DATA_DIR);
     writeFileSync(join(dir, 'ca', 'ca.key'), 'x');
-    expect(thrown(() => initClusterCA(dir, CLUSTER)).code).toBe(ErrorCodes.DATA_DIR);
+    expect((await rejected(initClusterCA(dir, CLUSTER))).code).toBe(ErrorCodes.DATA_DIR);
     expect(readFileSync(join(dir, 'ca', 'ca.key'), 'utf8')).toBe('x');
   });
 
-  it('removes the leftovers of an init that crashed before its rename', () => {
+  it('removes the leftovers of an init that crashed before its rename', async () => {
     const dir = dataDir();
     mkdirSync(join(dir, '.ca-tmp-123-abcd'), { recursive: true });
     writeFileSync(join(dir, '.ca-tmp-123-abcd', 'ca.key'), 'a key that never became the CA');
-    initClusterCA(dir, CLUSTER);
+    await initClusterCA(dir, CLUSTER);
     expect(readdirSync(dir)).toEqual(['ca']);
   });
 
-  it('makes a new CA each time: two clusters have different digests', () => {
-    expect(initClusterCA(dataDir(), CLUSTER).digest).not.toBe(initClusterCA(dataDir(), CLUSTER).digest);
+  it('makes a new CA each time: two clusters have different digests', async () => {
+    expect((await initClusterCA(dataDir(), CLUSTER)).digest).not.toBe((await initClusterCA(dataDir(), CLUSTER)).digest);
   });
 });
 
 describe('loadClusterCA', () => {
-  it('reads back the CA init wrote, key and all', () => {
+  it('reads back the CA init wrote, key and all', async () => {
     const dir = dataDir();
-    const made = initClusterCA(dir, CLUSTER);
+    const made = await initClusterCA(dir, CLUSTER);
     const ca = loadClusterCA(dir);
     expect(ca.certPem).toBe(made.certPem);
     expect(ca.keyPem).toBe(made.keyPem);
     expect(ca.digest).toBe(made.digest);
     expect(ca.cert.checkPrivateKey(ca.key)).toBe(true);
     // and it issues certificates that verify against it
-    const node = issueCert({ ca, publicKey: newNodeKey().publicKeyPem, commonName: 'n1', organizationalUnit: 'worker', organization: CLUSTER, validDays: 90 });
-    expect(new X509Certificate(node.certPem).checkIssued(ca.cert)).toBe(true);
-    expect(new X509Certificate(node.certPem).verify(ca.cert.publicKey)).toBe(true);
+    const node = await issueCert(ca, newKeyPem(), { commonName: 'n1', role: 'worker', clusterId: CLUSTER, validSeconds: 90 * 86_400 });
+    expect(new X509Certificate(node).checkIssued(ca.cert)).toBe(true);
+    expect(new X509Certificate(node).verify(ca.cert.publicKey)).toBe(true);
+    expect(verifyIssued(node, ca.certPem)).toBe(true);
   });
 
-  it('names the missing file: no CA at all, or a key without its certificate', () => {
+  it('names the missing file: no CA at all, or a key without its certificate', async () => {
     const dir = dataDir();
     const e1 = thrown(() => loadClusterCA(dir));
     expect(e1.code).toBe(ErrorCodes.DATA_DIR);
     expect(e1.message).toContain(join(dir, 'ca', 'ca.crt'));
     expect(e1.message).toMatch(/certificate .* is missing/);
-    initClusterCA(dir, CLUSTER);
+    await initClusterCA(dir, CLUSTER);
     rmSync(caPaths(dir).key);
     const e2 = thrown(() => loadClusterCA(dir));
     expect(e2.code).toBe(ErrorCodes.DATA_DIR);
@@ -111,9 +113,9 @@ describe('loadClusterCA', () => {
     expect(e2.message).toMatch(/private key .* is missing/);
   });
 
-  it('names the damaged file: a certificate or key that is not PEM', () => {
+  it('names the damaged file: a certificate or key that is not PEM', async () => {
     const dir = dataDir();
-    const ca = initClusterCA(dir, CLUSTER);
+    const ca = await initClusterCA(dir, CLUSTER);
     const { cert, key } = caPaths(dir);
     writeFileSync(cert, 'garbage');
     const e1 = thrown(() => loadClusterCA(dir));
@@ -126,18 +128,17 @@ describe('loadClusterCA', () => {
     expect(e2.message).toContain(key);
   });
 
-  it("refuses a key of another CA, and a certificate that is not a CA's", () => {
+  it("refuses a key of another CA, and a certificate that is not a CA's", async () => {
     const dir = dataDir();
-    const ca = initClusterCA(dir, CLUSTER);
+    const ca = await initClusterCA(dir, CLUSTER);
     const { cert, key } = caPaths(dir);
-    writeFileSync(key, createRootCA({ commonName: 'tsswarm-ca', validDays: 1 }).keyPem);
+    writeFileSync(key, (await createRootCA({ clusterId: CLUSTER, validDays: 1 })).keyPem);
     const e1 = thrown(() => loadClusterCA(dir));
     expect(e1.code).toBe(ErrorCodes.CORRUPT);
     expect(e1.message).toBe(`${key} does not belong to ${cert} (their public keys differ)`);
     writeFileSync(key, ca.keyPem);
-    const nodeKey = newNodeKey();
-    const leaf = issueCert({ ca, publicKey: nodeKey.publicKeyPem, commonName: 'n', organizationalUnit: 'manager', organization: CLUSTER, validDays: 1 });
-    writeFileSync(cert, leaf.certPem);
+    const leaf = await issueCert(ca, newKeyPem(), { commonName: 'n', role: 'manager', clusterId: CLUSTER, validSeconds: 86_400 });
+    writeFileSync(cert, leaf);
     const e2 = thrown(() => loadClusterCA(dir));
     expect(e2.code).toBe(ErrorCodes.CORRUPT);
     expect(e2.message).toMatch(new RegExp(`${cert} is not a CA certificate`));
@@ -145,8 +146,8 @@ describe('loadClusterCA', () => {
 });
 
 describe('caDigest', () => {
-  it('is the SHA-256 of the DER certificate in 50 characters of lower-case base 36', () => {
-    const { certPem } = createRootCA({ commonName: 'tsswarm-ca', validDays: 1 });
+  it('is the SHA-256 of the DER certificate in 50 characters of lower-case base 36', async () => {
+    const { certPem } = await createRootCA({ clusterId: CLUSTER, validDays: 1 });
     const x = new X509Certificate(certPem);
     const sha = createHash('sha256').update(x.raw).digest('hex');
     expect(x.fingerprint256.replace(/:/g, '').toLowerCase()).toBe(sha);
@@ -157,16 +158,16 @@ describe('caDigest', () => {
     expect(caDigestOfDer(x.raw)).toBe(d); // what a joiner computes from the certificate it is shown
   });
 
-  it('is what a join token carries: a token made from the CA reads back with its digest', () => {
-    const ca = initClusterCA(dataDir(), CLUSTER);
+  it('is what a join token carries: a token made from the CA reads back with its digest', async () => {
+    const ca = await initClusterCA(dataDir(), CLUSTER);
     const t = formatJoinToken({ caDigest: ca.digest, secret: newJoinSecret() });
     expect(parseJoinToken(t).caDigest).toBe(ca.digest);
   });
 });
 
-it('the data dir is created when missing (0700), nested', () => {
+it('the data dir is created when missing (0700), nested', async () => {
   const dir = join(dataDir(), 'a', 'b');
-  initClusterCA(dir, CLUSTER);
+  await initClusterCA(dir, CLUSTER);
   expect(existsSync(caPaths(dir).cert)).toBe(true);
   expect(mode(dir)).toBe(0o700);
 });

@@ -11,3 +11,14 @@ export function thrown(fn: () => unknown): TsswarmError {
   }
   throw new Error('expected an error');
 }
+
+/** The TsswarmError `promise` rejects with (failing the test when it resolves, or rejects with something else). */
+export async function rejected(promise: Promise<unknown>): Promise<TsswarmError> {
+  try {
+    await promise;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TsswarmError);
+    return err as TsswarmError;
+  }
+  throw new Error('expected a rejection');
+}
