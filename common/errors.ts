@@ -21,6 +21,9 @@ export const ErrorCodes = {
   OUTCOME_UNKNOWN: 'TSW_ERR_OUTCOME_UNKNOWN', // leadership was lost while a change was being committed: it may or may not have been applied
   TOKEN_INVALID: 'TSW_ERR_TOKEN_INVALID', // a join token that is malformed, rotated away, or of the wrong role
   QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
+  UNAUTHENTICATED: 'TSW_ERR_UNAUTHENTICATED', // an HTTPS request without a client certificate the cluster CA verifies (none, expired, another CA)
+  PERMISSION_DENIED: 'TSW_ERR_PERMISSION_DENIED', // a verified certificate that may not use the API (another cluster, a worker's, a revoked client's)
+  CLIENT_CERT_NOT_FOUND: 'TSW_ERR_CLIENT_CERT_NOT_FOUND', // no client certificate of that name
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -51,6 +54,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_OUTCOME_UNKNOWN: 503,
   TSW_ERR_TOKEN_INVALID: 403,
   TSW_ERR_QUORUM_AT_RISK: 409,
+  TSW_ERR_UNAUTHENTICATED: 401,
+  TSW_ERR_PERMISSION_DENIED: 403,
+  TSW_ERR_CLIENT_CERT_NOT_FOUND: 404,
   TSW_ERR_INTERNAL: 500,
 };
 
