@@ -6,6 +6,7 @@ import { formatError } from '../common/errors.js';
 import { VERSION } from '../common/version.js';
 import { usageError } from './args.js';
 import { runCluster } from './commands/cluster.js';
+import { runContext } from './commands/context.js';
 import { runNode } from './commands/node.js';
 import { runService } from './commands/service.js';
 import { runConfig, runDeploy, runStack } from './commands/stack.js';
@@ -19,6 +20,7 @@ const GROUPS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   service: runService,
   node: runNode,
   cluster: runCluster,
+  context: runContext,
 };
 
 export async function main(argv: string[], io: Io = processIo()): Promise<void> {
