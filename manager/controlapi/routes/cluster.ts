@@ -110,7 +110,7 @@ export const clusterRoutes: RoutePlugin = async (app, { ctx }) => {
   app.post('/v1/cluster/client-certs', { schema: { body: ClientCertBody } }, async (req): Promise<ClientCertResponse> => {
     const { name, csr } = req.body;
     const validSeconds = clientCertExpiry(req.body.expiry);
-    if (!/^\s*-----BEGIN CERTIFICATE REQUEST-----[\s\S]+-----END CERTIFICATE REQUEST-----\s*$/.test(csr)) {
+    if (!/^\s*-----BEGIN (NEW )?CERTIFICATE REQUEST-----[\s\S]+-----END (NEW )?CERTIFICATE REQUEST-----\s*$/.test(csr)) {
       throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'csr must be a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)', [{ field: 'csr', message: 'not a PEM CSR' }]);
     }
     const now = Date.now();

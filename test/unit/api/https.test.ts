@@ -3,9 +3,14 @@
 // but not allowed), that a refused request changes nothing, and issuing, listing and revoking
 // client certificates.
 
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { Agent } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientCertExpiry } from '../../../manager/controlapi/routes/cluster.js';
+import { listenUnix } from '../../../manager/controlapi/server.js';
 import { judgePeer, normaliseSerial, parseListenAddr, type PeerCert } from '../../../manager/controlapi/tls.js';
 import { issue, makeKeyAndCsr, serialOf, type TestCert } from '../helpers/tls-certs.js';
 import { serviceSpec, stackSpec } from './harness.js';
@@ -90,9 +95,21 @@ describe('who may use the HTTPS API', () => {
     expect(logged[0]!.reason).toMatch(/worker/);
   });
 
-  it('the unix socket is not concerned: app.inject (no TLS) passes', async () => {
-    const r = await h.app.inject({ method: 'GET', url: '/v1/services' });
-    expect(r.statusCode).toBe(200);
+  it('the unix socket is not concerned: the same app answers there without a certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsswarm-sock-'));
+    try {
+      // After listenHttps made the app ready: the order of the two listeners does not matter.
+      await listenUnix(h.app, join(dir, 'api.sock'));
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = httpRequest({ socketPath: join(dir, 'api.sock'), path: '/v1/services' }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(200);
+      expect((await h.app.inject({ method: 'GET', url: '/v1/services' })).statusCode).toBe(200);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
