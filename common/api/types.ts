@@ -191,7 +191,7 @@ export interface ClientCertRequest {
   name: string;
   /** A PKCS#10 certificate signing request, PEM. */
   csr: string;
-  /** How long the certificate is valid: "90d" (the default), "720h", "1y" at most. */
+  /** How long the certificate is valid: "90d" (the default), "720h", "1d12h"; 1h to 365d. */
   expiry?: string;
 }
 /** The certificate issued, the CA certificates to verify managers with, and what identifies it. */
