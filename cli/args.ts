@@ -1,8 +1,12 @@
 // Command-line arguments: the `parseArgs` wrapper every command uses, and one parser per kind of
-// value (counts, durations, sizes, choices, SERVICE=N, filters, the manager's address). Each
+// value (counts, durations, sizes, choices, SERVICE=N, filters, the manager's address and the
+// credentials to reach it with: TLS files, contexts). Each
 // refuses a bad value with TSW_ERR_INVALID_ARGUMENT and names the flag or argument, before a
 // command sends anything to a manager.
 
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { DurationError, parseDuration } from '../common/duration.js';
@@ -21,6 +25,10 @@ export interface Parsed {
 /** Options every CLI command accepts. */
 export const COMMON = {
   host: { type: 'string', short: 'H' },
+  context: { type: 'string' },
+  tlscacert: { type: 'string' },
+  tlscert: { type: 'string' },
+  tlskey: { type: 'string' },
   format: { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -59,6 +67,14 @@ export function parseArgs(argv: string[], options: Options): Parsed {
   }
   for (const p of parsed.positionals) {
     if (p.length > LIMITS.stringLength) invalid(`argument ${JSON.stringify(p.slice(0, 20) + '…')} is longer than ${LIMITS.stringLength} characters`);
+  }
+  // The flags that say how to reach the manager travel together in `host`, so that every
+  // command's `hostArg(values.host)` sees them all.
+  const v = parsed.values;
+  if (HOST_FLAGS.some((k) => v[k] !== undefined)) {
+    const flags: HostFlags = { host: v.host };
+    for (const k of HOST_FLAGS) { if (v[k] !== undefined) flags[k] = v[k]; delete v[k]; }
+    v.host = flags;
   }
   return parsed;
 }
@@ -167,21 +183,148 @@ export function filterArgs(list: string[] | undefined): TaskFilter[] {
   });
 }
 
-/** Where a manager listens. */
-export interface Endpoint { socketPath?: string; host?: string; port?: number; display: string }
+/** The flags besides --host that say how to reach a manager. */
+const HOST_FLAGS = ['context', 'tlscacert', 'tlscert', 'tlskey'] as const;
+
+/** --host with the TLS files and --context (what parseArgs leaves in `values.host` when any is given). */
+export interface HostFlags {
+  host?: string;
+  context?: string;
+  tlscacert?: string;
+  tlscert?: string;
+  tlskey?: string;
+}
+
+/** The files a remote CLI proves itself and checks the manager with (paths). */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Where a manager listens (`tls`: an https:// host, and the files to reach it with). */
+export interface Endpoint { socketPath?: string; host?: string; port?: number; display: string; tls?: TlsFiles }
+
+/** Names of contexts in the config dir, and of client certificates: letters, digits, . _ - (64 at most). */
+export const CONTEXT_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,63}$/;
+
+/** The CLI's own directory: TSSWARM_CONFIG, else ~/.tsswarm (contexts/, config.json). */
+export const configDir = (env: NodeJS.ProcessEnv = process.env): string => env.TSSWARM_CONFIG || join(env.HOME || homedir(), '.tsswarm');
+export const configFile = (env: NodeJS.ProcessEnv = process.env): string => join(configDir(env), 'config.json');
+export const contextsDir = (env: NodeJS.ProcessEnv = process.env): string => join(configDir(env), 'contexts');
+
+/** What `context use NAME` recorded (config.json's currentContext); undefined: the default (local socket). */
+export function currentContext(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = configFile(env);
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    return invalid(`cannot read ${file}: ${(e as Error).message}`);
+  }
+  let cfg: unknown;
+  try { cfg = JSON.parse(text); } catch { return invalid(`${file} is not JSON: fix or remove it`); }
+  const cur = (cfg as { currentContext?: unknown } | null)?.currentContext;
+  if (cur === undefined || cur === null || cur === '' || cur === 'default') return undefined;
+  if (typeof cur !== 'string' || !CONTEXT_NAME.test(cur)) return invalid(`${file}: currentContext must be a context name, got ${JSON.stringify(cur)?.slice(0, 80)}`);
+  return cur;
+}
+
+/** A context: the manager's address and the files to reach it with, paths resolved. */
+export interface Context {
+  /** Its name (imported) or its directory (a bundle used in place). */
+  name: string;
+  dir: string;
+  host?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** `--context DIR|NAME`: a value with a "/" is a directory (a bundle), anything else a name in contextsDir. */
+export function contextDirOf(ref: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (ref.includes('/') || ref === '.' || ref === '..') return resolve(ref);
+  if (!CONTEXT_NAME.test(ref)) invalid(`invalid context name ${JSON.stringify(ref)}: letters, digits, ., _ and - (a directory: ./${ref})`);
+  return join(contextsDir(env), ref);
+}
+
+/** Reads DIR/context.json: `{ host, ca, cert, key }`, the files relative to DIR. */
+export function readContext(dir: string, name: string = dir, what = 'context'): Context {
+  const file = join(dir, 'context.json');
+  let text: string;
+  try { text = readFileSync(file, 'utf8'); } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return invalid(code === 'ENOENT' ? `${what} ${JSON.stringify(name)}: no ${file} (tsswarm context ls; a bundle from \`tsswarm cluster client-cert\` holds one)` : `${what} ${JSON.stringify(name)}: cannot read ${file}: ${(e as Error).message}`);
+  }
+  let raw: unknown;
+  try { raw = JSON.parse(text); } catch { return invalid(`${file} is not JSON`); }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) invalid(`${file} must be a JSON object { "host", "ca", "cert", "key" }`);
+  const o = raw as Record<string, unknown>;
+  const out: Context = { name, dir };
+  for (const k of ['host', 'ca', 'cert', 'key'] as const) {
+    const v = o[k];
+    if (v === undefined || v === '') continue;
+    if (typeof v !== 'string' || v.length > LIMITS.stringLength) invalid(`${file}: ${k} must be a string, got ${JSON.stringify(v)?.slice(0, 80)}`);
+    out[k] = k === 'host' ? v : isAbsolute(v) ? v : join(dir, v);
+  }
+  return out;
+}
 
 /**
- * The manager's address, as the docker CLI finds its engine: --host, then TSSWARM_HOST, then
- * the socket in the default data dir. Accepted: unix:///absolute/path, /absolute/path, and
- * http://host[:port] (plain TCP; https needs TLS material this version does not have).
+ * The manager's address and credentials, as the docker CLI finds its engine. The address:
+ * --host, else --context, else TSSWARM_HOST, else TSSWARM_CONTEXT, else the current context
+ * (`context use`), else the socket in the default data dir (--host and --context exclude each
+ * other). Each TLS file: its flag (--tlscacert, --tlscert, --tlskey), else TSSWARM_CERT_PATH
+ * (ca.pem, cert.pem, key.pem there), else the context's. Accepted addresses:
+ * unix:///absolute/path, /absolute/path, http://host[:port] (plain TCP) and
+ * https://host[:port] (mutual TLS: all three files needed).
  */
-export function hostArg(flag?: string, env: NodeJS.ProcessEnv = process.env): Endpoint {
-  const h = flag ?? env.TSSWARM_HOST;
-  if (h === undefined || (flag === undefined && h === '')) {
+export function hostArg(flag?: string | HostFlags, env: NodeJS.ProcessEnv = process.env): Endpoint {
+  const f: HostFlags = typeof flag === 'object' && flag !== null ? flag : { host: flag };
+  if (f.host !== undefined && f.context !== undefined) invalid('--host and --context exclude each other (a context names its manager)');
+  let h: string | undefined;
+  let what = '--host';
+  let ctx: Context | undefined;
+  const fromContext = (ref: string, how: string) => {
+    ctx = readContext(contextDirOf(ref, env), ref, how);
+    if (!ctx.host) invalid(`context ${JSON.stringify(ref)} names no manager: set "host": "https://HOST:PORT" in ${join(ctx.dir, 'context.json')}`);
+    h = ctx.host;
+    what = `the host of context ${JSON.stringify(ref)}`;
+  };
+  if (f.host !== undefined) h = f.host;
+  else if (f.context !== undefined) fromContext(f.context, 'context');
+  else if (env.TSSWARM_HOST !== undefined && env.TSSWARM_HOST !== '') { h = env.TSSWARM_HOST; what = 'TSSWARM_HOST'; }
+  else if (env.TSSWARM_CONTEXT) fromContext(env.TSSWARM_CONTEXT, 'TSSWARM_CONTEXT');
+  else {
+    const cur = currentContext(env);
+    if (cur !== undefined) fromContext(cur, `the current context (${configFile(env)})`);
+  }
+  const tlsFlags = (['tlscacert', 'tlscert', 'tlskey'] as const).filter((k) => f[k] !== undefined);
+  if (h === undefined) {
+    if (tlsFlags.length) invalid(`--${tlsFlags[0]} applies to https:// hosts: add --host https://HOST:PORT`);
     const socketPath = apiSocketPath(defaultDataDir());
     return { socketPath, display: `unix://${socketPath}` };
   }
-  const what = flag !== undefined ? '--host' : 'TSSWARM_HOST';
+  const ep = endpointOf(h, what);
+  if (!/^https:/i.test(h)) {
+    if (tlsFlags.length) invalid(`--${tlsFlags[0]} applies to https:// hosts, not ${ep.display}`);
+    return ep;
+  }
+  const certPath = env.TSSWARM_CERT_PATH || undefined;
+  const c = ctx as Context | undefined;
+  const files = {
+    ca: f.tlscacert ?? (certPath && join(certPath, 'ca.pem')) ?? c?.ca,
+    cert: f.tlscert ?? (certPath && join(certPath, 'cert.pem')) ?? c?.cert,
+    key: f.tlskey ?? (certPath && join(certPath, 'key.pem')) ?? c?.key,
+  };
+  const missing = ([['ca', '--tlscacert'], ['cert', '--tlscert'], ['key', '--tlskey']] as const).filter(([k]) => !files[k]).map(([, flagName]) => flagName);
+  if (missing.length) {
+    invalid(`${ep.display}: an https:// manager is reached with a client certificate the cluster issued (tsswarm cluster client-cert NAME); missing ${missing.join(', ')}. Give --tlscacert, --tlscert and --tlskey, or TSSWARM_CERT_PATH=DIR, or --context DIR|NAME`);
+  }
+  return { ...ep, tls: files as TlsFiles };
+}
+
+/** One address (--host, TSSWARM_HOST or a context's `host`, named by `what`) as an Endpoint without TLS files. */
+function endpointOf(h: string, what: string): Endpoint {
   const bad = (why: string): never => invalid(`invalid ${what} ${JSON.stringify(h)}: ${why}`);
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(h)) bad('it holds control characters');
@@ -192,13 +335,27 @@ export function hostArg(flag?: string, env: NodeJS.ProcessEnv = process.env): En
     return { socketPath, display: `unix://${socketPath}` };
   }
   if (/^https?:\/\//i.test(h)) {
-    if (/^https:/i.test(h)) invalid(`${h}: https endpoints need the cluster's TLS material, which this version does not have yet; use unix://`);
+    const https = /^https:/i.test(h);
+    const scheme = https ? 'https' : 'http';
     let u: URL;
-    try { u = new URL(h); } catch { return bad('not a URL; use http://HOST:PORT or unix:///path/to/tsswarm.sock'); }
+    try { u = new URL(h); } catch { return bad(`not a URL; use ${scheme}://HOST:PORT or unix:///path/to/tsswarm.sock`); }
     if (!u.hostname) bad('no host name');
     if (u.username || u.password) bad('credentials in the address are not supported');
-    if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) bad('use http://HOST:PORT, without a path');
-    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || 80), display: h };
+    if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash) bad(`use ${scheme}://HOST:PORT, without a path`);
+    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port || (https ? 443 : 80)), display: h };
   }
-  return bad('use unix:///path/to/tsswarm.sock');
+  return bad('use unix:///path/to/tsswarm.sock or https://HOST:PORT');
+}
+
+/** `--api-addr HOST:PORT` (IPv6 as [ADDR]:PORT): a manager's HTTPS address. */
+export function apiAddrArg(s: string): string {
+  const m = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(s);
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535) invalid(`--api-addr must be HOST:PORT (IPv6 as [ADDR]:PORT), got ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** A client certificate's name (its identity in the cluster): 1-64 of letters, digits, ., _ and -. */
+export function certNameArg(s: string): string {
+  if (!/^[A-Za-z0-9._-]{1,64}$/.test(s)) invalid(`invalid client certificate name ${JSON.stringify(s.slice(0, 80))}: 1 to 64 letters, digits, ., _ and -`);
+  return s;
 }

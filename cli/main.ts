@@ -7,6 +7,7 @@ import { VERSION } from '../common/version.js';
 import { usageError } from './args.js';
 import { runCluster } from './commands/cluster.js';
 import { runManager } from './commands/manager.js';
+import { runContext } from './commands/context.js';
 import { runNode } from './commands/node.js';
 import { runService } from './commands/service.js';
 import { runConfig, runDeploy, runStack } from './commands/stack.js';
@@ -21,6 +22,7 @@ const GROUPS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   node: runNode,
   cluster: runCluster,
   manager: runManager,
+  context: runContext,
 };
 
 export async function main(argv: string[], io: Io = processIo()): Promise<void> {

@@ -72,10 +72,28 @@ Cluster:
                                    tasks kept per slot in \`service ps\`, the live one included (default 5)
   cluster update --bind-allow PATH [--bind-allow PATH...] | --bind-allow-any
                                    host paths services may bind-mount (under them only); any path again
+  cluster client-cert NAME [--out DIR] [--expiry 90d] [--api-addr HOST:PORT]
+                                   a certificate for a remote CLI (at most 365d): the key is made here and never
+                                   leaves; writes DIR (default ./tsswarm-NAME, never overwritten): ca.pem,
+                                   cert.pem, key.pem (0600), context.json; a second one for NAME replaces the first
+  cluster client-cert ls           the client certificates issued: names, expiry, serials
+  cluster client-cert rm NAME...   revoke: the managers refuse them from the next request on
+
+Contexts (remote managers over HTTPS):
+  context import NAME DIR          keep the bundle in DIR as context NAME (under ~/.tsswarm/contexts, or $TSSWARM_CONFIG)
+  context ls                       list the contexts (*: the current one)
+  context use NAME                 make NAME the current context (default: the local socket again)
+  context rm [--force] NAME...     remove contexts (the current one with --force)
 
 Global options:
-  -H, --host URL       manager to talk to (unix:///path/tsswarm.sock); default $TSSWARM_HOST,
-                       then the socket in ${defaultDataDir()}
+  -H, --host URL       manager to talk to: unix:///path/tsswarm.sock, or https://HOST:PORT with a client
+                       certificate; default $TSSWARM_HOST, then the current context, then the socket in
+                       ${defaultDataDir()}
+  --tlscacert FILE --tlscert FILE --tlskey FILE
+                       https: the cluster's CA, the client certificate and its key (default: ca.pem,
+                       cert.pem, key.pem in $TSSWARM_CERT_PATH, then the context's)
+  --context DIR|NAME   a bundle of \`cluster client-cert\` or an imported context (not with --host); without
+                       either: $TSSWARM_HOST, then $TSSWARM_CONTEXT, then \`context use\`'s
   --format json        machine-readable output
   --consistent         reads: answered by the leader, up to date (default: by the manager asked, from
                        what it has applied). An answer from a manager that knows no leader is marked,

@@ -21,10 +21,11 @@ export const ErrorCodes = {
   OUTCOME_UNKNOWN: 'TSW_ERR_OUTCOME_UNKNOWN', // leadership was lost while a change was being committed: it may or may not have been applied
   TOKEN_INVALID: 'TSW_ERR_TOKEN_INVALID', // a join token that is malformed, rotated away, or of the wrong role
   QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
-  UNAUTHENTICATED: 'TSW_ERR_UNAUTHENTICATED', // no credentials, or a certificate the cluster's CA does not vouch for (expired, forged, foreign)
-  PERMISSION_DENIED: 'TSW_ERR_PERMISSION_DENIED', // a valid certificate whose holder may not do this (wrong role, another node, revoked)
+  UNAUTHENTICATED: 'TSW_ERR_UNAUTHENTICATED', // no credentials, or a certificate the cluster's CA does not vouch for (none, expired, forged, another CA's)
+  PERMISSION_DENIED: 'TSW_ERR_PERMISSION_DENIED', // a verified certificate whose holder may not do this (another cluster, wrong role, another node, revoked)
   CLUSTER_LOCKED: 'TSW_ERR_CLUSTER_LOCKED', // autolock is on and this manager has not been given the unlock key
   UNLOCK_KEY_INVALID: 'TSW_ERR_UNLOCK_KEY_INVALID', // the unlock key given does not open this manager's data key
+  CLIENT_CERT_NOT_FOUND: 'TSW_ERR_CLIENT_CERT_NOT_FOUND', // no client certificate of that name
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -59,6 +60,7 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_PERMISSION_DENIED: 403,
   TSW_ERR_CLUSTER_LOCKED: 423,
   TSW_ERR_UNLOCK_KEY_INVALID: 403,
+  TSW_ERR_CLIENT_CERT_NOT_FOUND: 404,
   TSW_ERR_INTERNAL: 500,
 };
 

@@ -54,7 +54,7 @@ async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Log
 async function runManager(argv: string[]): Promise<number> {
   const v = args(argv, {
     init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
-    listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' },
+    listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' }, 'api-addr': { type: 'string' },
     'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
     join: { type: 'string' }, token: { type: 'string' }, restore: { type: 'string' }, 'force-new-cluster': { type: 'boolean' },
     'task-history-limit': { type: 'string' },
@@ -74,6 +74,7 @@ async function runManager(argv: string[]): Promise<number> {
     dataDir: v['data-dir'] ?? defaultDataDir(), init: !!v.init, log, listen: v.listen,
     listenAddr: v['listen-addr'] && hostPort(v['listen-addr'], '--listen-addr'),
     advertiseAddr: v['advertise-addr'] && hostPort(v['advertise-addr'], '--advertise-addr'),
+    apiAddr: v['api-addr'] && hostPort(v['api-addr'], '--api-addr'),
     join: v.join ? { addr: hostPort(v.join, '--join'), token: v.token } : undefined,
     restore: v.restore, forceNewCluster: !!v['force-new-cluster'],
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,

@@ -22,6 +22,8 @@ export interface ClusterIdentity {
   advertiseAddr?: string;
   /** It created the cluster (--init, --force-new-cluster): an empty Raft log is bootstrapped with it alone. */
   founder?: boolean;
+  /** The HTTPS API's listen address (host:port), if it serves one. */
+  apiAddr?: string;
 }
 
 /** Rewrites cluster.json atomically (0600). */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ControlLoops } from './control/loops.js';
 import { buildApi, listenUnix } from './controlapi/server.js';
+import { listenHttps, type HttpsListener } from './controlapi/tls.js';
 import { lockDataDir, newRaftId, openDataDir, saveIdentity, secureDataDir, type ClusterIdentity } from './datadir.js';
 import { caDigest, caPaths, loadClusterCA } from './ca/ca.js';
 import { createRootCA } from './ca/x509.js';
@@ -41,6 +42,8 @@ export interface ManagerOptions {
   embeddedAgent?: (a: { manager: string; managers: string[]; nodeId: string; credentials: NodeCredentials }) => Promise<{ close(): Promise<void> }>;
   /** Autolock: the unlock key (else a locked manager waits for `tsswarm manager unlock`). */
   unlockKey?: string;
+  /** The HTTPS API for remote CLIs (host:port; client certificates from `tsswarm cluster client-cert`). Default: what the data dir recorded, else none. */
+  apiAddr?: string;
   /** The gRPC address managers and agents reach (host:port; port 0: any). Default: what the data dir recorded, else 0.0.0.0:4242. */
   listenAddr?: string;
   /** The address others reach this manager at (default: the first non-loopback address, with the bound port). */
@@ -263,13 +266,26 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
 
   const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
 
+  let apiAdvertised: string | undefined;
   const api = buildApi({
-    store, dispatcher, log, cluster: clusterApi(control, store, keys),
-    info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid }),
+    store, dispatcher, log, cluster: clusterApi(control, store, keys, issuer),
+    info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid, ...(apiAdvertised ? { apiAddr: apiAdvertised } : {}) }),
   });
   const socket = apiSocketPath(opts.dataDir);
   await listenUnix(api, socket);
   log.info({ socket }, 'API listening');
+  // Remote CLIs: HTTPS with this manager's certificate, client certificates required per request.
+  const apiAddr = opts.apiAddr ?? identity.apiAddr;
+  let https: HttpsListener | undefined;
+  let unwatchTls: (() => void) | undefined;
+  if (apiAddr) {
+    const tlsOf = (m: TlsMaterial) => ({ certPem: m.certPem, keyPem: m.keyPem, caPems: m.caPems, clusterId: identity.clusterId });
+    https = await listenHttps(api, apiAddr, tlsOf(credentials.material));
+    unwatchTls = credentials.onUpdate((m) => https!.update(tlsOf(m)));
+    apiAdvertised = withPort(advertised(withPort(apiAddr, https.port)), https.port);
+    if (identity.apiAddr !== apiAddr) saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise, apiAddr });
+    log.info({ listen: withPort(apiAddr, https.port), advertise: apiAdvertised }, 'HTTPS API listening (client certificates required)');
+  }
 
   const agent = await opts.embeddedAgent?.({ manager: dispatcherSocket, managers: control.managerAddrs(), nodeId: identity.nodeId, credentials });
 
@@ -279,6 +295,8 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     async close() {
       renewer.stop();
       keys.close();
+      unwatchTls?.();
+      await https?.close();
       await agent?.close();
       await api.close();
       unheard();
@@ -343,8 +361,12 @@ function opensWith(keyring: Keyring, sealed: string): boolean {
   try { keyring.open(sealed, CA_KEY_AAD); return true; } catch { return false; }
 }
 
-function clusterApi(control: ClusterControl, store: Store, keys: ClusterKeys): ClusterApi {
+function clusterApi(control: ClusterControl, store: Store, keys: ClusterKeys, issuer: Issuer): ClusterApi {
   return Object.assign(Object.create(control) as ClusterControl, {
+    signClientCert: async (name: string, csrPem: string, validSeconds: number) => {
+      const c = await issuer.sign(csrPem, name, 'client', validSeconds * 1000);
+      return { certPem: c.certPem, caPems: c.caPems, serial: c.serial, notAfter: c.notAfter };
+    },
     setAutolock: (enabled: boolean) => keys.setAutolock(enabled),
     unlockKey: () => keys.unlockKey(),
     rotateUnlockKey: () => keys.rotateUnlockKey(),

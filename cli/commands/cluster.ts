@@ -1,13 +1,17 @@
 // The cluster: settings (`cluster inspect|update`), its managers (`cluster status`, `cluster
-// recover`), join tokens (`cluster join-token`), and backups (`cluster backup`).
+// recover`), join tokens (`cluster join-token`), backups (`cluster backup`), and the
+// certificates of remote CLIs (`cluster client-cert NAME|ls|rm`).
 
+import { resolve } from 'node:path';
+import type { ClientCertInfo, ClientCertResponse, InfoResponse } from '../../common/api/types.js';
 import type { ClusterUpdate, JoinRole } from '../api.js';
 import * as api from '../api.js';
 import {
-  choiceArg, formatArg, historyLimitArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options,
+  apiAddrArg, certNameArg, choiceArg, formatArg, historyLimitArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options,
 } from '../args.js';
 import { checkTarget, writeFileAtomic, writeStream } from '../backup.js';
-import { clientFor } from '../client.js';
+import { clientFor, type ApiClient } from '../client.js';
+import { checkNew, newKeyAndCsr, writeBundle } from './context.js';
 import { printJson, type Io } from '../io.js';
 import { clusterHealth, recoveryPlan } from '../recover.js';
 import { backupSummary, clusterStatusText, joinTokenText } from '../render.js';
@@ -19,9 +23,12 @@ export type ClusterCommand = { cmd: 'help' }
   | { cmd: 'status'; host: Endpoint; json: boolean }
   | { cmd: 'join-token'; host: Endpoint; role: JoinRole; quiet: boolean; rotate: boolean; json: boolean }
   | { cmd: 'backup'; host: Endpoint; file: string; force: boolean }
-  | { cmd: 'recover'; host: Endpoint; json: boolean };
+  | { cmd: 'recover'; host: Endpoint; json: boolean }
+  | { cmd: 'client-cert'; host: Endpoint; name: string; out: string; expiry?: string; apiAddr?: string }
+  | { cmd: 'client-cert-ls'; host: Endpoint; json: boolean }
+  | { cmd: 'client-cert-rm'; host: Endpoint; names: string[] };
 
-const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'backup', 'recover'] as const;
+const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'backup', 'recover', 'client-cert'] as const;
 
 const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
   inspect: READ,
@@ -34,6 +41,7 @@ const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
   'join-token': { quiet: { type: 'boolean', short: 'q' }, rotate: { type: 'boolean' } },
   backup: { force: { type: 'boolean', short: 'f' } },
   recover: {},
+  'client-cert': { out: { type: 'string', short: 'o' }, expiry: { type: 'string' }, 'api-addr': { type: 'string' } },
 };
 
 export function parseCluster(argv: string[]): ClusterCommand {
@@ -59,6 +67,7 @@ export function parseCluster(argv: string[]): ClusterCommand {
       if (positionals[0] === '-' && v.force) usageError('--force replaces a FILE: it does not apply to - (stdout)');
       return { cmd: 'backup', host: hostArg(v.host), file: positionals[0], force: !!v.force };
     }
+    case 'client-cert': return parseClientCert(v, positionals);
   }
   if (positionals.length) usageError(`cluster ${s} takes no arguments, got ${positionals.join(' ')}`);
   switch (s) {
@@ -77,6 +86,60 @@ export function parseCluster(argv: string[]): ClusterCommand {
   if (v['bind-allow-any']) spec.allowedBindPaths = null;
   if (Object.keys(spec).length === 0) usageError('cluster update needs a setting, e.g. --task-history-limit N or --bind-allow PATH');
   return { cmd: 'update', host: hostArg(v.host), spec, json };
+}
+
+function parseClientCert(v: Record<string, any>, p: string[]): ClusterCommand {
+  const [first, ...more] = p;
+  if (first === undefined) usageError('cluster client-cert needs a NAME (or ls, or rm NAME)');
+  const issueOnly = (['out', 'expiry', 'api-addr'] as const).filter((k) => v[k] !== undefined);
+  if ((first === 'ls' || first === 'rm') && issueOnly.length) usageError(`--${issueOnly[0]} applies to \`cluster client-cert NAME\`, not ${first}`);
+  if (first === 'ls') {
+    if (more.length) usageError(`too many arguments: ${more.join(' ')}`);
+    return { cmd: 'client-cert-ls', host: hostArg(v.host), json: formatArg(v.format) === 'json' };
+  }
+  if (first === 'rm') {
+    if (!more.length) usageError('cluster client-cert rm needs a NAME');
+    return { cmd: 'client-cert-rm', host: hostArg(v.host), names: more.map(certNameArg) };
+  }
+  if (more.length) usageError(`too many arguments: ${more.join(' ')}`);
+  const name = certNameArg(first);
+  return {
+    cmd: 'client-cert', host: hostArg(v.host), name, out: resolve(v.out ?? `tsswarm-${name}`),
+    ...(v.expiry !== undefined ? { expiry: v.expiry as string } : {}),
+    ...(v['api-addr'] !== undefined ? { apiAddr: apiAddrArg(v['api-addr']) } : {}),
+  };
+}
+
+/** Where the bundle's context says the manager is: --api-addr, else the https address in use, else what the manager reports. */
+async function bundleHost(c: Extract<ClusterCommand, { cmd: 'client-cert' }>, client: ApiClient): Promise<string | undefined> {
+  if (c.apiAddr) return `https://${c.apiAddr}`;
+  if (c.host.tls) return c.host.display;
+  const info = await client.call<InfoResponse>('GET', '/v1/info');
+  // A wildcard listen address is no place to connect to.
+  if (!info.apiAddr || /^(0\.0\.0\.0|\[::\]|\[::0\]):/.test(info.apiAddr)) return undefined;
+  return `https://${info.apiAddr}`;
+}
+
+async function issueClientCert(c: Extract<ClusterCommand, { cmd: 'client-cert' }>, client: ApiClient, io: Io): Promise<number> {
+  // Refused before a key is made or anything is asked of the manager.
+  checkNew(c.out, 'a client certificate bundle');
+  const host = await bundleHost(c, client);
+  const { keyPem, csrPem } = await newKeyAndCsr(c.name);
+  const issued = await client.call<ClientCertResponse>('POST', '/v1/cluster/client-certs', { name: c.name, csr: csrPem, ...(c.expiry !== undefined ? { expiry: c.expiry } : {}) });
+  writeBundle(c.out, issued, keyPem, host);
+  io.out(`Client certificate ${JSON.stringify(c.name)} issued: serial ${issued.serial}, valid until ${new Date(issued.notAfter).toISOString()}\n`
+    + `Written to ${c.out}: ca.pem, cert.pem, key.pem (made here; it never left this machine), context.json\n`
+    + (host
+      ? `Use it:  tsswarm service ls --context ${c.out}\n   or:   tsswarm context import ${c.name} ${c.out} && tsswarm context use ${c.name}\n`
+      : `Note: the manager did not say where its HTTPS API listens: set "host": "https://HOST:PORT" in ${resolve(c.out, 'context.json')} (or give --api-addr HOST:PORT)\n`));
+  return 0;
+}
+
+function clientCertTable(rows: ClientCertInfo[]): string {
+  const w = Math.max(4, ...rows.map((r) => r.name.length));
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 16).replace('T', ' ');
+  return `${'NAME'.padEnd(w)}  ${'EXPIRES (UTC)'.padEnd(16)}  ${'CREATED (UTC)'.padEnd(16)}  SERIAL\n`
+    + rows.map((r) => `${r.name.padEnd(w)}  ${day(r.notAfter)}  ${day(r.createdAt)}  ${r.serial}\n`).join('');
 }
 
 export async function runCluster(argv: string[], io: Io): Promise<number> {
@@ -109,6 +172,19 @@ export async function runCluster(argv: string[], io: Io): Promise<number> {
         ? await writeStream(b.stream, io.binary ?? process.stdout, b.length)
         : await writeFileAtomic(c.file, b.stream, { force: c.force, expectedBytes: b.length });
       (toStdout ? io.err : io.out)(backupSummary(b.index, c.file, bytes));
+      return 0;
+    }
+    case 'client-cert': return issueClientCert(c, client, io);
+    case 'client-cert-ls': {
+      const rows = await client.call<ClientCertInfo[]>('GET', '/v1/cluster/client-certs');
+      if (c.json) printJson(io, rows); else io.out(clientCertTable(rows));
+      return 0;
+    }
+    case 'client-cert-rm': {
+      for (const n of c.names) {
+        await client.call('DELETE', `/v1/cluster/client-certs/${encodeURIComponent(n)}`);
+        io.out(`${n}\n`);
+      }
       return 0;
     }
     case 'recover': {

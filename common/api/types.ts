@@ -90,6 +90,8 @@ export interface ManagerInfo {
   nodeId: string;
   dataDir: string;
   pid: number;
+  /** Where its HTTPS API listens for remote CLIs (host:port), when it does. */
+  apiAddr?: string;
 }
 
 /** POST /v1/stacks/deploy: a normalised stack (what `tsswarm config` prints). */
@@ -198,4 +200,30 @@ export interface CaStatusResponse {
   /** During a rotation: the new root's digest, and the nodes that still hold a certificate of the old one. */
   next?: { digest: string; pending: string[] };
   message: string;
+}
+
+/** POST /v1/cluster/client-certs: a remote CLI's certificate request (its key stays with it). */
+export interface ClientCertRequest {
+  /** The identity: 1-64 of [A-Za-z0-9._-]; a second certificate for a name replaces the first. */
+  name: string;
+  /** A PKCS#10 certificate signing request, PEM. */
+  csr: string;
+  /** How long the certificate is valid: "90d" (the default), "720h", "1d12h"; 1h to 365d. */
+  expiry?: string;
+}
+/** The certificate issued, the CA certificates to verify managers with, and what identifies it. */
+export interface ClientCertResponse {
+  certPem: string;
+  caPems: string[];
+  /** Lower-case hex. */
+  serial: string;
+  /** ms since epoch. */
+  notAfter: number;
+}
+/** GET /v1/cluster/client-certs rows: what was issued, never a key. */
+export interface ClientCertInfo {
+  name: string;
+  serial: string;
+  notAfter: number;
+  createdAt: number;
 }

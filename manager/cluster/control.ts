@@ -129,7 +129,8 @@ export class ClusterControl {
         try {
           this.o.authorizer?.check(call, 'manager', 'a forwarded API request');
         } catch (e) {
-          call.destroy(e as Error);
+          // grpc-js ends a server stream with the status of an 'error' it is given.
+          call.emit('error', e);
           return;
         }
         this.serveForwarded(call);

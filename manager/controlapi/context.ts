@@ -35,6 +35,14 @@ export type ClusterApi = Pick<ClusterControl,
   caStatus(): CaStatusResponse;
   /** Starts a root CA rotation (leader): every node gets a certificate of the new root, then the old one is dropped. */
   rotateCA(): Promise<CaStatusResponse>;
+  /**
+   * Signs a remote CLI's certificate request (leader): subject O=<cluster id>, OU=client,
+   * CN=`name`, valid `validSeconds` from now (cut to the CA's own end). Throws a TsswarmError
+   * (TSW_ERR_INVALID_ARGUMENT) on a CSR that is not PEM PKCS#10, whose signature does not
+   * verify, or whose key is weak. The `client-certs` route records the serial in the cluster
+   * object; without this function, issuing is refused as unavailable.
+   */
+  signClientCert(name: string, csrPem: string, validSeconds: number): Promise<{ certPem: string; caPems: string[]; serial: string; notAfter: number }>;
 }
 
 /** A route plugin: registered with `{ ctx }`; its schemas type its requests. */

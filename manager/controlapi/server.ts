@@ -1,6 +1,7 @@
-// The manager's HTTP API for the CLI (JSON over a 0600 unix socket locally). This file builds
-// the app: limits, the body parser, the schema validator, the error mapping; the routes are
-// plugins grouped by resource in routes/. docs/api.md describes the whole API.
+// The manager's HTTP API for the CLI (JSON over a 0600 unix socket locally; over HTTPS with
+// client certificates for remote CLIs: tls.ts). This file builds the app: limits, the body
+// parser, the schema validator, the error mapping; the routes are plugins grouped by resource
+// in routes/. docs/api.md describes the whole API.
 //
 // The API trusts no client: every params, query and body is declared by a schema (schemas.ts),
 // bodies are bounded in size (LIMITS.requestBodyBytes) and nesting (LIMITS.depth) before they
@@ -24,6 +25,7 @@ import { nodeRoutes } from './routes/nodes.js';
 import { serviceRoutes } from './routes/services.js';
 import { stackRoutes } from './routes/stacks.js';
 import { taskRoutes } from './routes/tasks.js';
+import { tlsAuthHook } from './tls.js';
 
 /** What the API is built from: what its routes are given (the log becomes the API's own child). */
 export type ApiOptions = ApiContext;
@@ -64,6 +66,10 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     }
   });
 
+  // Requests over HTTPS (tls.ts) pass only with a client certificate the cluster accepts: the
+  // first hook, so nothing is read, forwarded or changed for one that does not.
+  app.addHook('onRequest', tlsAuthHook(opts.store, log));
+
   // A follower sends writes, consistent reads, logs and status to the leader (cluster/control.ts).
   if (opts.cluster) app.addHook('onRequest', leaderHook(opts));
 
@@ -81,6 +87,8 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   }
   return app as unknown as FastifyInstance;
 }
+
+export { listenHttps, type HttpsListener, type HttpsTls } from './tls.js';
 
 export async function listenUnix(app: FastifyInstance, path: string): Promise<void> {
   if (existsSync(path)) unlinkSync(path);

@@ -134,7 +134,7 @@ describe('hostArg', () => {
     ['http://a:99999', {}, /invalid --host "http:\/\/a:99999": not a URL/],
     ['http://u:p@a:1', {}, /credentials/],
     ['http://a:1/v1', {}, /without a path/],
-    ['https://a:1', {}, /https endpoints need the cluster's TLS material/],
+    ['https://a:1', {}, /https:\/\/a:1: an https:\/\/ manager is reached with a client certificate .*missing --tlscacert, --tlscert, --tlskey/],
     ['', {}, /invalid --host ""/],
     [undefined, { TSSWARM_HOST: 'nonsense' }, /invalid TSSWARM_HOST "nonsense"/],
   ] as const)('refuses %j', async (flag, env, msg) => {
