@@ -21,6 +21,9 @@ export const ErrorCodes = {
   OUTCOME_UNKNOWN: 'TSW_ERR_OUTCOME_UNKNOWN', // leadership was lost while a change was being committed: it may or may not have been applied
   TOKEN_INVALID: 'TSW_ERR_TOKEN_INVALID', // a join token that is malformed, rotated away, or of the wrong role
   QUORUM_AT_RISK: 'TSW_ERR_QUORUM_AT_RISK', // a membership change refused because it would lose (or risk) quorum
+  SECRET_NOT_FOUND: 'TSW_ERR_SECRET_NOT_FOUND',
+  CONFIG_NOT_FOUND: 'TSW_ERR_CONFIG_NOT_FOUND',
+  IN_USE: 'TSW_ERR_IN_USE', // an object services still use (a secret or config): the message names them
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -51,6 +54,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_OUTCOME_UNKNOWN: 503,
   TSW_ERR_TOKEN_INVALID: 403,
   TSW_ERR_QUORUM_AT_RISK: 409,
+  TSW_ERR_SECRET_NOT_FOUND: 404,
+  TSW_ERR_CONFIG_NOT_FOUND: 404,
+  TSW_ERR_IN_USE: 409,
   TSW_ERR_INTERNAL: 500,
 };
 
