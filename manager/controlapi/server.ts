@@ -14,9 +14,12 @@ import { LIMITS } from '../../common/api/limits.js';
 import type { ErrorBody } from '../../common/api/types.js';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import { FORWARDED_HEADER, noQuorumError, STALE_HEADER } from '../cluster/control.js';
-import type { ApiContext } from './context.js';
+import { processSealer, type ApiContext } from './context.js';
+import type { Sealer } from '../keys/sealer.js';
 import { errorResponse, notFound, parseJsonBody, typeboxValidatorCompiler } from './http.js';
 import { clusterRoutes } from './routes/cluster.js';
+import { configRoutes } from './routes/configs.js';
+import { secretRoutes } from './routes/secrets.js';
 import { infoRoutes } from './routes/info.js';
 import { logRoutes } from './routes/logs.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -24,8 +27,11 @@ import { serviceRoutes } from './routes/services.js';
 import { stackRoutes } from './routes/stacks.js';
 import { taskRoutes } from './routes/tasks.js';
 
-/** What the API is built from: what its routes are given (the log becomes the API's own child). */
-export type ApiOptions = ApiContext;
+/**
+ * What the API is built from: what its routes are given (the log becomes the API's own child).
+ * Without a sealer (no data key wired), secrets are sealed with a key of this process only.
+ */
+export type ApiOptions = Omit<ApiContext, 'sealer'> & { sealer?: Sealer };
 
 export function buildApi(opts: ApiOptions): FastifyInstance {
   const log = opts.log.child({ component: 'api' });
@@ -74,8 +80,9 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   });
   app.setNotFoundHandler(notFound);
 
-  const ctx: ApiContext = { ...opts, log };
-  for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, nodeRoutes]) {
+  if (!opts.sealer) log.warn('no cluster data key given: secrets are sealed with a key of this manager process only');
+  const ctx: ApiContext = { ...opts, log, sealer: opts.sealer ?? processSealer() };
+  for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, nodeRoutes, secretRoutes, configRoutes]) {
     void app.register(routes, { ctx });
   }
   return app as unknown as FastifyInstance;
