@@ -399,7 +399,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
 
 // ---- output ----
 
-const TOP_ORDER = ['name', 'services', 'networks', 'volumes'];
+const TOP_ORDER = ['name', 'services', 'networks', 'volumes', 'secrets', 'configs'];
 
 /** `$` must survive the interpolation a re-parse performs. */
 const escapeDollars = (s: string): string => s.replace(/\$/g, '$$$$');
@@ -434,14 +434,22 @@ export function stackToYaml(stack: StackSpec): string {
     }
     services[name] = plain;
   }
+  // Services refer to secrets and configs by stored name; the output declares each as external
+  // under that name (values are never printed), so that it parses again to the same services.
+  const declared = (kind: 'secrets' | 'configs'): Record<string, unknown> | undefined => {
+    const names = [...new Set(Object.values(stack.services).flatMap((s) => (s[kind] ?? []).map((r) => r.source)))];
+    return names.length ? Object.fromEntries(names.map((n) => [n, { external: true, name: n }])) : undefined;
+  };
   const top: Record<string, unknown> = {
     name: stack.name,
     services,
     networks: stack.networks,
     volumes: stack.volumes,
+    secrets: declared('secrets'),
+    configs: declared('configs'),
   };
   const out: Record<string, unknown> = {};
-  for (const k of TOP_ORDER) out[k] = sortedPlain(top[k]);
+  for (const k of TOP_ORDER) if (top[k] !== undefined) out[k] = sortedPlain(top[k]);
   for (const k of Object.keys(stack.extensions ?? {}).sort()) out[k] = sortedPlain(stack.extensions![k]);
   const doc = new Document(out, { aliasDuplicateObjects: false });
   return doc.toString({ lineWidth: 0 });

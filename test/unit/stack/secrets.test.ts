@@ -3,7 +3,7 @@
 // file:line:col — none of which quotes a value.
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../common/api/limits.js';
-import { parseStack } from '../../../common/stack/index.js';
+import { parseStack, stackToYaml } from '../../../common/stack/index.js';
 import { CWD, memReadFile, parse, parseErrors } from './helpers.js';
 
 const PW = 's3cr3t-pw';
@@ -177,5 +177,17 @@ configs:
   it('refuses two secrets at one file', () => {
     const d = errs('services:\n  web:\n    image: x\n    secrets:\n      - a\n      - source: b\n        target: /run/secrets/a\nsecrets:\n  a: {external: true}\n  b: {external: true}\n');
     expect(d).toEqual([{ file: 'stack.yml', line: 7, col: 17, field: 'services.web.secrets[1].target', message: '/run/secrets/a is also the file of secrets[0]' }]);
+  });
+});
+
+describe('tsswarm config output', () => {
+  it('declares the secrets and configs services use as external, by stored name, and parses again to the same services', () => {
+    const first = parse(STACK, { env: { API_KEY: 'k-123' }, files });
+    const yaml = stackToYaml(first.stack);
+    expect(yaml).not.toContain(PW);
+    expect(yaml).not.toContain('k-123');
+    const again = parse(yaml, {});
+    expect(again.stack.services).toEqual(first.stack.services);
+    expect(again.secrets).toEqual({ app_db_pw: { external: true }, app_api_key: { external: true }, shared: { external: true } });
   });
 });
