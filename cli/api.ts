@@ -4,6 +4,7 @@
 import type { StackSpec } from '../common/spec.js';
 import type { ClusterObj, ClusterSpec, NodeObj, TaskObj } from '../common/api/objects.js';
 import type {
+  ConfigView, DeployObjects, ObjectRemoveResponse, ObjectWriteResponse, SecretView,
   ClusterStatus, DeployResponse, InfoResponse, JoinTokenResponse, LogLineView, RollbackResponse, ScaleResponse, ServiceUpdateFlags,
   ServiceUpdateResponse, ServiceView, StackRemoveResponse, StackSummary,
 } from '../common/api/types.js';
@@ -17,8 +18,25 @@ const seg = encodeURIComponent;
 
 export const info = (c: ApiClient): Promise<InfoResponse> => c.call('GET', '/v1/info');
 
-export const deploy = (c: ApiClient, stack: StackSpec, dryRun: boolean): Promise<DeployResponse> =>
-  c.call('POST', '/v1/stacks/deploy', { stack, dryRun });
+/** A stack, and the values of its secrets and configs (read by the CLI: the manager never reads a client's files). */
+export const deploy = (c: ApiClient, stack: StackSpec, dryRun: boolean, objects: { secrets?: DeployObjects; configs?: DeployObjects } = {}): Promise<DeployResponse> =>
+  c.call('POST', '/v1/stacks/deploy', { stack, dryRun, ...objects });
+
+/** Secrets and configs: one set of routes per kind (/v1/secrets, /v1/configs). */
+export type ObjectKind = 'secret' | 'config';
+
+export const createObject = (c: ApiClient, kind: ObjectKind, name: string, data: Buffer, labels: Record<string, string>): Promise<ObjectWriteResponse> =>
+  c.call('POST', `/v1/${kind}s`, { name, data: data.toString('base64'), labels });
+
+export const objects = (c: ApiClient, kind: ObjectKind): Promise<(SecretView | ConfigView)[]> => c.call('GET', `/v1/${kind}s`);
+
+export const object = (c: ApiClient, kind: ObjectKind, ref: string): Promise<SecretView | ConfigView> => c.call('GET', `/v1/${kind}s/${seg(ref)}`);
+
+/** A new value: the next revision, and the services using it roll to it. */
+export const updateObject = (c: ApiClient, kind: ObjectKind, ref: string, data: Buffer, labels?: Record<string, string>): Promise<ObjectWriteResponse> =>
+  c.call('POST', `/v1/${kind}s/${seg(ref)}/update`, { data: data.toString('base64'), ...(labels ? { labels } : {}) });
+
+export const removeObject = (c: ApiClient, kind: ObjectKind, ref: string): Promise<ObjectRemoveResponse> => c.call('DELETE', `/v1/${kind}s/${seg(ref)}`);
 
 export const stacks = (c: ApiClient): Promise<StackSummary[]> => c.call('GET', '/v1/stacks');
 

@@ -8,14 +8,18 @@ import { usageError } from './args.js';
 import { runCluster } from './commands/cluster.js';
 import { runManager } from './commands/manager.js';
 import { runContext } from './commands/context.js';
+import { runConfigGroup } from './commands/config.js';
 import { runNode } from './commands/node.js';
 import { runService } from './commands/service.js';
-import { runConfig, runDeploy, runStack } from './commands/stack.js';
+import { runSecret } from './commands/secret.js';
+import { runDeploy, runStack } from './commands/stack.js';
 import { processIo, type Io } from './io.js';
 import { USAGE } from './usage.js';
 
 const GROUPS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
-  config: runConfig,
+  // `config create|ls|inspect|update|rm` are configs; `config [-c FILE]...` prints the stack.
+  config: runConfigGroup,
+  secret: runSecret,
   deploy: runDeploy,
   stack: runStack,
   service: runService,

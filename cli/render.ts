@@ -2,10 +2,10 @@
 // task, service, stack and node tables, log lines, the managers' status, join tokens. cli/format.ts holds the building blocks.
 
 import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
-import type { ClusterStatus, DeployPlan, JoinTokenResponse, LogLineView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
+import type { ClusterStatus, ConfigView, DeployPlan, JoinTokenResponse, LogLineView, ObjectChange, SecretView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
 import type { ServiceUpdateResponse } from '../common/api/types.js';
 import type { TaskFilter } from './args.js';
-import { cap, ports, table, taskState, trunc } from './format.js';
+import { ago, cap, ports, table, taskState, trunc } from './format.js';
 
 const show = (x: unknown): string => (x === undefined ? '(none)' : JSON.stringify(x));
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -17,17 +17,24 @@ export function describeChange(c: ServiceChange): string {
     case 'remove': return `remove   ${c.name}${c.tasksReplaced ? ` (${plural(c.tasksReplaced, 'task')} stopped)` : ''}`;
     case 'scale': return `scale    ${c.name} ${c.replicas!.from} -> ${c.replicas!.to}`;
     case 'update': return `update   ${c.name} (${c.tasksReplaced ?? 0} task${c.tasksReplaced === 1 ? '' : 's'} replaced)` +
-      (c.changes ?? []).map((d) => `\n           ${d.field}: ${show(d.from)} -> ${show(d.to)}`).join('');
+      (c.changes ?? []).map((d) => `\n           ${d.field}: ${d.redacted ?? `${show(d.from)} -> ${show(d.to)}`}`).join('');
     default: return `unchanged ${c.name}`;
   }
 }
 
-/** A deploy plan as `deploy` prints it; unchanged services only in a dry run. */
+/** A secret's or config's line of a deploy plan: its name and revision, never its value. */
+const objectLine = (kind: 'secret' | 'config', c: ObjectChange): string =>
+  `${c.action === 'unchanged' ? 'unchanged' : c.action.padEnd(8)} ${kind} ${c.name}${c.action === 'update' || c.action === 'create' ? ` (revision ${c.revision})` : ''}`;
+
+/** A deploy plan as `deploy` prints it; unchanged services, secrets and configs only in a dry run. */
 export function planLines(p: DeployPlan, dryRun: boolean): string[] {
+  const objects = (kind: 'secret' | 'config', list: ObjectChange[] = []) => list.filter((c) => c.action !== 'unchanged' || dryRun).map((c) => objectLine(kind, c));
   return [
     `${dryRun ? 'Would deploy' : 'Deploying'} stack ${p.stack}`,
     ...p.networks.map((n) => `${n.action === 'create' ? 'create' : 'remove'}   network ${n.name}`),
     ...p.volumes.map((v) => `${v.action === 'create' ? 'create' : 'release'}   volume ${v.name}`),
+    ...objects('secret', p.secrets),
+    ...objects('config', p.configs),
     ...p.services.filter((c) => c.action !== 'unchanged' || dryRun).map(describeChange),
   ];
 }
@@ -76,6 +83,11 @@ export const stackTable = (stacks: StackSummary[]): string =>
 export const serviceTable = (svcs: ServiceView[]): string =>
   table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], svcs.map((s) => [
     s.id.slice(0, 12), s.name, s.spec.deploy.mode, `${s.running}/${s.desired}`, s.spec.image, ports(s.spec.ports)]));
+
+/** `secret ls` / `config ls`: never a value. */
+export const objectTable = (list: (SecretView | ConfigView)[], now = Date.now()): string =>
+  table(['ID', 'NAME', 'STACK', 'REVISION', 'SIZE', 'CREATED', 'UPDATED'], list.map((o) => [
+    o.id.slice(0, 12), o.name, o.stack || '-', String(o.revision), String(o.size), ago(o.createdAt, now), ago(o.updatedAt, now)]));
 
 /** `node ls`: the node this manager runs on is marked with `*`. */
 export const nodeTable = (nodes: NodeObj[], selfId: string): string =>

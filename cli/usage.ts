@@ -34,6 +34,18 @@ Stacks:
   stack rm STACK [--volumes] [--detach] [--timeout 5m]
                                    remove a stack and wait until its tasks stopped (named volumes are kept unless --volumes)
 
+Secrets and configs:
+  secret create NAME FILE|- [--label K=V]...
+                                   store a secret (- : read it from stdin); up to 500 KiB, sealed by the managers
+  secret ls [--format json]        list secrets: name, revision, size (never a value)
+  secret inspect NAME...           show secrets as JSON (never a value)
+  secret update NAME FILE|- [--label K=V]...
+                                   a new value: the next revision; every service using it rolls (update_config)
+  secret rm NAME...                remove secrets (refused while a service uses one)
+  config create|ls|inspect|update|rm ...
+                                   the same for configs (not confidential: \`config inspect\` shows the content)
+                                   (a stack file declares its own: secrets: and configs:, file/environment/content)
+
 Services:
   service ls [--stack S] [--consistent]
                                    list services

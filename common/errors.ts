@@ -26,6 +26,9 @@ export const ErrorCodes = {
   CLUSTER_LOCKED: 'TSW_ERR_CLUSTER_LOCKED', // autolock is on and this manager has not been given the unlock key
   UNLOCK_KEY_INVALID: 'TSW_ERR_UNLOCK_KEY_INVALID', // the unlock key given does not open this manager's data key
   CLIENT_CERT_NOT_FOUND: 'TSW_ERR_CLIENT_CERT_NOT_FOUND', // no client certificate of that name
+  SECRET_NOT_FOUND: 'TSW_ERR_SECRET_NOT_FOUND',
+  CONFIG_NOT_FOUND: 'TSW_ERR_CONFIG_NOT_FOUND',
+  IN_USE: 'TSW_ERR_IN_USE', // an object services still use (a secret or config): the message names them
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -61,6 +64,9 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_CLUSTER_LOCKED: 423,
   TSW_ERR_UNLOCK_KEY_INVALID: 403,
   TSW_ERR_CLIENT_CERT_NOT_FOUND: 404,
+  TSW_ERR_SECRET_NOT_FOUND: 404,
+  TSW_ERR_CONFIG_NOT_FOUND: 404,
+  TSW_ERR_IN_USE: 409,
   TSW_ERR_INTERNAL: 500,
 };
 

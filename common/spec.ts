@@ -27,6 +27,14 @@ export type ResourcesSpec = Static<typeof S.ResourcesSpecSchema>;
 export type UpdateConfigSpec = Static<typeof S.UpdateConfigSpecSchema>;
 export type NetworkSpec = Static<typeof S.NetworkSpecSchema>;
 export type VolumeSpec = Static<typeof S.VolumeSpecSchema>;
+export type ObjectRef = Static<typeof S.ObjectRefSchema>;
+
+/** Where a secret is mounted when its target is a bare file name. */
+export const SECRETS_DIR = '/run/secrets';
+/** Defaults of a secret's or config's file: root's, readable by all (as Swarm's). */
+export const DEFAULT_OBJECT_UID = '0';
+export const DEFAULT_OBJECT_GID = '0';
+export const DEFAULT_OBJECT_MODE = 0o444;
 
 export const DEFAULT_STOP_GRACE_PERIOD = '10s';
 
@@ -59,5 +67,8 @@ export function defaultDeploy(): DeploySpec {
 export const serviceFullName = (stack: string, service: string): string => `${stack}_${service}`;
 export const networkFullName = (stack: string, net: string, spec?: NetworkSpec): string =>
   spec?.external || spec?.name ? (spec.name ?? net) : `${stack}_${net}`;
+/** A stack's own secret or config: <stack>_<key>, unless named (`name:`) or external. */
+export const objectFullName = (stack: string, key: string, spec?: { external?: boolean; name?: string }): string =>
+  spec?.external || spec?.name ? (spec.name ?? key) : `${stack}_${key}`;
 export const volumeFullName = (stack: string, vol: string, spec?: VolumeSpec): string =>
   spec?.external || spec?.name ? (spec.name ?? vol) : `${stack}_${vol}`;

@@ -268,7 +268,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
 
   let apiAdvertised: string | undefined;
   const api = buildApi({
-    store, dispatcher, log, cluster: clusterApi(control, store, keys, issuer),
+    store, dispatcher, log, cluster: clusterApi(control, store, keys, issuer), sealer: sealer(),
     info: () => ({ version: VERSION, clusterId: identity.clusterId, nodeId: identity.nodeId, dataDir: opts.dataDir, pid: process.pid, ...(apiAdvertised ? { apiAddr: apiAdvertised } : {}) }),
   });
   const socket = apiSocketPath(opts.dataDir);

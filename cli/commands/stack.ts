@@ -94,15 +94,15 @@ function noPositionals(what: string, p: ReturnType<typeof parseArgs>): ReturnTyp
 async function loadStack(files: string[], io: Io, name?: string, profiles?: string[]) {
   // No file given: compose.yaml, docker-compose.yml... in the current folder, as Compose does.
   const { loadStackFiles } = await import('../../common/stack/index.js');
-  const { stack, warnings } = loadStackFiles(files, { env: process.env, projectName: name, profiles });
-  for (const w of warnings) io.err(`warning: ${formatDetail(w)}\n`);
-  return stack;
+  const r = loadStackFiles(files, { env: process.env, projectName: name, profiles });
+  for (const w of r.warnings) io.err(`warning: ${formatDetail(w)}\n`);
+  return r;
 }
 
 export async function runConfig(argv: string[], io: Io): Promise<number> {
   const c = parseConfig(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const stack = await loadStack(c.files, io, undefined, c.profiles);
+  const { stack } = await loadStack(c.files, io, undefined, c.profiles);
   if (c.format === 'json') printJson(io, stack);
   else io.out((await import('../../common/stack/index.js')).stackToYaml(stack));
   return 0;
@@ -111,9 +111,11 @@ export async function runConfig(argv: string[], io: Io): Promise<number> {
 export async function runDeploy(argv: string[], io: Io): Promise<number> {
   const c = parseDeploy(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const stack = await loadStack(c.files, io, c.name, c.profiles);
+  // The values of the stack's secrets and configs are read here and travel with it (base64):
+  // the manager never reads a client's files. No output below prints one.
+  const { stack, secrets, configs } = await loadStack(c.files, io, c.name, c.profiles);
   const client = clientFor(c.host, io);
-  const res = await api.deploy(client, stack, c.dryRun);
+  const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
   const p = res.plan;
   const say = (s: string) => io.out(s + '\n');
@@ -153,6 +155,8 @@ export async function runStack(argv: string[], io: Io): Promise<number> {
       for (const name of c.names) {
         const r = await api.removeStack(client, name, c.volumes);
         for (const s of r.services) io.out(`Removing service ${s}\n`);
+        for (const s of r.secrets ?? []) io.out(`Removing secret ${s}\n`);
+        for (const s of r.configs ?? []) io.out(`Removing config ${s}\n`);
         if (!c.detach) await waitTasksGone(client, name, c.timeoutMs, io);
         io.out(`Removed stack ${name}${c.volumes ? ' and its volumes' : ''}\n`);
       }

@@ -21,6 +21,10 @@ export const LIMITS = {
   portsPerService: 1024,
   /** Environment variables, labels, mounts, networks of one service (each). */
   entriesPerService: 1000,
+  /** A secret's value, bytes (as Swarm's: 500 KiB). */
+  secretBytes: 500 << 10,
+  /** A config's content, bytes (as Swarm's). */
+  configBytes: 500 << 10,
   /** Any one string value (an environment value, a command argument, an image name...). */
   stringLength: 64 << 10,
 } as const;

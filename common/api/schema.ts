@@ -35,6 +35,12 @@ export const SPEC_BOUNDS = {
   ulimit: Number.MAX_SAFE_INTEGER,
   /** pids_limit (-1 = unlimited): the kernel's highest pid_max. */
   pids: 4_194_304,
+  /** uid and gid of a secret's or config's file: a numeric id, as a string. */
+  idLength: 10,
+  /** The highest file mode of a secret's or config's file (permission bits). */
+  fileMode: 0o777,
+  /** Highest revision of a secret or config. */
+  revision: Number.MAX_SAFE_INTEGER,
   /** Extension (x-*) values: nesting depth and number of values (strings, numbers, ...) in all. */
   extensionDepth: LIMITS.depth,
   extensionValues: 10_000,
@@ -196,6 +202,29 @@ export const DeploySpecSchema = Type.Object(
   closed,
 );
 
+/**
+ * A service's use of a secret or config (`secrets:` / `configs:`): which stored object, and the
+ * file the task sees. `id` and `revision` are the manager's: it resolves them from `source`
+ * when it accepts a spec (a client's values are overwritten), and a new revision is a spec
+ * change, so the service rolls.
+ */
+export const ObjectRefSchema = Type.Object(
+  {
+    /** the stored object's name (a stack's own: <stack>_<key>) */
+    source: NonEmpty(LIMITS.nameLength),
+    /** secrets: a file name under /run/secrets/ or an absolute path; configs: an absolute path */
+    target: NonEmpty(SPEC_BOUNDS.pathLength),
+    /** numeric ids, "0" by default */
+    uid: NonEmpty(SPEC_BOUNDS.idLength),
+    gid: NonEmpty(SPEC_BOUNDS.idLength),
+    /** permission bits, 0o444 by default */
+    mode: Int(0, SPEC_BOUNDS.fileMode),
+    id: Opt(NonEmpty(LIMITS.nameLength)),
+    revision: Opt(Int(1, SPEC_BOUNDS.revision)),
+  },
+  closed,
+);
+
 export const ServiceSpecSchema = Type.Object(
   {
     image: NonEmpty(SPEC_BOUNDS.imageLength),
@@ -246,6 +275,10 @@ export const ServiceSpecSchema = Type.Object(
     healthcheck: Opt(HealthcheckSpecSchema),
     depends_on: Type.Record(Type.String(), DependsOnSpecSchema, { maxProperties: LIMITS.servicesPerStack }),
     deploy: DeploySpecSchema,
+    /** secrets the tasks get as files (values never in the spec) */
+    secrets: Opt(Type.Array(ObjectRefSchema, { maxItems: LIMITS.entriesPerService })),
+    /** configs the tasks get as files */
+    configs: Opt(Type.Array(ObjectRefSchema, { maxItems: LIMITS.entriesPerService })),
     /** extension fields kept verbatim (x-*) */
     extensions: Opt(ExtensionsSchema),
   },

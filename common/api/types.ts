@@ -10,8 +10,11 @@ export interface ServiceChange {
   shortName: string;
   /** field paths whose value changed (update/scale) */
   fields: string[];
-  /** the values before and after, per changed field (update/scale) */
-  changes?: { field: string; from: unknown; to: unknown }[];
+  /**
+   * The values before and after, per changed field (update/scale). An environment variable's
+   * values are never shown: `redacted` says what happened to it instead.
+   */
+  changes?: { field: string; from?: unknown; to?: unknown; redacted?: 'added' | 'removed' | 'changed' }[];
   replicas?: { from: number; to: number };
   /** tasks that would be replaced (update) or stopped (scale down, remove) */
   tasksReplaced?: number;
@@ -22,6 +25,77 @@ export interface DeployPlan {
   services: ServiceChange[];
   networks: { action: 'create' | 'remove'; name: string }[];
   volumes: { action: 'create' | 'release'; name: string }[];
+  /** The stack's secrets and configs (names and revisions: never a value); absent from older managers. */
+  secrets?: ObjectChange[];
+  configs?: ObjectChange[];
+}
+
+/** What a deploy does to one of the stack's secrets or configs. */
+export interface ObjectChange {
+  /** update: a new value (the revision goes up) or new labels; remove: the stack no longer declares it and nothing uses it */
+  action: 'create' | 'update' | 'unchanged' | 'remove';
+  name: string;
+  /** the revision after the deploy */
+  revision?: number;
+}
+
+/**
+ * A secret or config a deploy request carries, by the stored name: its value (base64, read by
+ * the CLI from the file or the environment variable the stack file names) and labels, or
+ * `external: true` for one that must exist already.
+ */
+export type DeployObject = { data: string; labels?: Record<string, string> } | { external: true };
+export type DeployObjects = Record<string, DeployObject>;
+
+/** A secret as `secret ls` / `secret inspect` show it: never its value, nor its sealed form. */
+export interface SecretView {
+  id: string;
+  name: string;
+  /** '' for a secret made with `secret create`; else the stack it belongs to */
+  stack: string;
+  labels: Record<string, string>;
+  revision: number;
+  /** bytes */
+  size: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** A config as `config ls` shows it; `config inspect` adds its content (configs are not confidential). */
+export interface ConfigView extends SecretView {
+  /** the content, base64 (inspect only) */
+  data?: string;
+}
+
+/** POST /v1/secrets, POST /v1/configs */
+export interface ObjectCreateRequest {
+  name: string;
+  /** the value, base64 */
+  data: string;
+  labels?: Record<string, string>;
+}
+
+/** POST /v1/secrets/:ref/update, POST /v1/configs/:ref/update: a new value (and labels, if given). */
+export interface ObjectUpdateRequest {
+  data: string;
+  labels?: Record<string, string>;
+}
+
+/** What a create or an update did. */
+export interface ObjectWriteResponse {
+  id: string;
+  name: string;
+  revision: number;
+  /** false: the value (and labels) were the stored ones; nothing was written */
+  changed: boolean;
+  /** services whose tasks roll to the new revision (update) */
+  services: string[];
+}
+
+/** DELETE /v1/secrets/:ref, DELETE /v1/configs/:ref */
+export interface ObjectRemoveResponse {
+  id: string;
+  name: string;
 }
 
 /** `service update` flags (docker service update's), sent as `{ flags }`. */
@@ -94,10 +168,12 @@ export interface ManagerInfo {
   apiAddr?: string;
 }
 
-/** POST /v1/stacks/deploy: a normalised stack (what `tsswarm config` prints). */
+/** POST /v1/stacks/deploy: a normalised stack (what `tsswarm config` prints), and its secrets' and configs' values. */
 export interface DeployRequest {
   stack: unknown; // a StackSpec, checked by common/api/validate.ts's validateStack
   dryRun?: boolean;
+  secrets?: unknown; // DeployObjects, checked by validateDeployObjects
+  configs?: unknown; // DeployObjects, checked by validateDeployObjects
 }
 export interface DeployResponse {
   plan: DeployPlan;
@@ -107,6 +183,9 @@ export interface DeployResponse {
 /** DELETE /v1/stacks/:name[?volumes=1] */
 export interface StackRemoveResponse {
   services: string[];
+  /** the stack's own secrets and configs removed (one still used by another stack's service is kept) */
+  secrets?: string[];
+  configs?: string[];
 }
 
 /** POST /v1/services/:ref/scale */

@@ -13,7 +13,8 @@ import type { Validator } from 'typebox/compile';
 import type { TSchema } from 'typebox';
 import { DurationError, parseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
-import { serviceFullName, type ServiceSpec, type StackSpec } from '../spec.js';
+import { SECRETS_DIR, serviceFullName, type ServiceSpec, type StackSpec } from '../spec.js';
+import type { DeployObject, DeployObjects } from './types.js';
 import { validateConstraint } from './constraint.js';
 import { LIMITS } from './limits.js';
 import { normaliseHostPath } from './objects.js';
@@ -33,8 +34,8 @@ const OBJECT_NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Engine network names a stack must never attach tasks to. */
 export const RESERVED_NETWORK_NAMES: readonly string[] = ['host', 'bridge', 'none', 'ingress', 'docker_gwbridge'];
 
-/** Names: stack, service, network, volume (DNS label rules, LIMITS.nameLength, no '/', not '.'/'..'). Undefined = valid, else the reason. */
-export function checkName(kind: 'stack' | 'service' | 'network' | 'volume', name: string): string | undefined {
+/** Names: stack, service, network, volume, secret, config (DNS label rules, LIMITS.nameLength, no '/', not '.'/'..'). Undefined = valid, else the reason. */
+export function checkName(kind: 'stack' | 'service' | 'network' | 'volume' | 'secret' | 'config', name: string): string | undefined {
   if (typeof name !== 'string' || name === '') return `${kind} name must not be empty`;
   if (name.length > LIMITS.nameLength) return `${kind} name "${clip(name)}" is ${name.length} characters long; at most ${LIMITS.nameLength}`;
   if (kind === 'stack') {
@@ -194,6 +195,7 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
 const own = (o: Json, k: string): boolean => Object.prototype.hasOwnProperty.call(o, k);
 
 function describe(v: unknown): string {
+  if (v === REDACTED) return 'a value not shown';
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'an object';
@@ -241,6 +243,11 @@ const TYPE_NAMES: Record<string, string> = {
   null: 'null',
 };
 
+/** services.<name>.environment.<KEY> (or a lone service spec's environment.<KEY>). */
+const ENV_VALUE_RE = /(^|\.)environment\./;
+/** What describe() says of a value that must not be shown. */
+const REDACTED = Symbol('redacted');
+
 function structural(v: Validator, schema: TSchema, input: unknown, prefix: string): ErrorDetail[] {
   if (v.Check(input)) return [];
   const out: ErrorDetail[] = [];
@@ -254,7 +261,10 @@ function structural(v: Validator, schema: TSchema, input: unknown, prefix: strin
   // a union's own error only when none of its branches said something more precise
   const anyOf = new Map<string, string[]>();
   for (const e of errors) {
-    const { field, value } = pointerToField(input, e.instancePath, prefix);
+    const at = pointerToField(input, e.instancePath, prefix);
+    const field = at.field;
+    // An environment value may be a password: a message never quotes it.
+    const value = ENV_VALUE_RE.test(field) ? REDACTED : at.value;
     const params = e.params as Record<string, unknown>;
     switch (e.keyword) {
       case 'required':
@@ -528,7 +538,135 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
     }
   }
   checkContainerSettings(c, s, field);
+  checkObjectRefs(c, s, field);
   checkExtensions(c, s.extensions, join(field, 'extensions'));
+}
+
+// ---- secrets and configs ----
+
+/** Why the file target of a secret or config is not one, or undefined. */
+export function checkObjectTarget(kind: 'secret' | 'config', target: string): string | undefined {
+  if (target.includes('\0')) return 'must not contain a NUL character';
+  if (target.length > SPEC_BOUNDS.pathLength) return `must be at most ${SPEC_BOUNDS.pathLength} characters long, got ${target.length}`;
+  if (target.split('/').includes('..')) return `"${clip(target)}" holds a ".." segment`;
+  if (kind === 'config' && !target.startsWith('/')) return `must be an absolute path, got "${clip(target)}"`;
+  if (target.endsWith('/') || target.split('/').every((seg) => seg === '' || seg === '.')) return `must name a file, got "${clip(target)}"`;
+  return undefined;
+}
+
+/** The path a task sees a secret or config at: a secret's bare file name is under /run/secrets. */
+export const objectFilePath = (kind: 'secret' | 'config', target: string): string =>
+  posix.normalize(kind === 'secret' && !target.startsWith('/') ? `${SECRETS_DIR}/${target}` : target);
+
+const NUMERIC_ID_RE = /^\d{1,10}$/;
+
+/** A service's `secrets` and `configs`: names, targets (no two at one path, none under a mount), uid, gid. */
+function checkObjectRefs(c: Collector, s: Json, field: string): void {
+  const paths = new Map<string, string>();
+  for (const kind of ['secret', 'config'] as const) {
+    const list = s[`${kind}s`];
+    if (!Array.isArray(list)) continue;
+    list.forEach((ref, i) => {
+      if (!isObj(ref)) return;
+      const rf = `${join(field, `${kind}s`)}[${i}]`;
+      const source = str(ref, 'source');
+      if (source !== undefined) c.error(join(rf, 'source'), checkName(kind, source));
+      const target = str(ref, 'target');
+      if (target !== undefined) {
+        const bad = checkObjectTarget(kind, target);
+        c.error(join(rf, 'target'), bad);
+        const path = objectFilePath(kind, target);
+        const prev = paths.get(path);
+        if (!bad && prev !== undefined) c.error(join(rf, 'target'), `${path} is also the file of ${prev}`);
+        else if (!bad) paths.set(path, `${kind}s[${i}]`);
+      }
+      for (const k of ['uid', 'gid']) {
+        const id = str(ref, k);
+        if (id !== undefined && (!NUMERIC_ID_RE.test(id) || Number(id) > 0xfffffffe)) c.error(join(rf, k), `must be a numeric id (such as "0" or "1000"), got "${clip(id)}"`);
+      }
+    });
+  }
+}
+
+/** The largest base64 text of a value of `max` bytes. */
+const base64Length = (max: number): number => Math.ceil(max / 3) * 4;
+const BASE64_RE = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Bytes a base64 text decodes to (it must be valid). */
+export const base64Size = (b64: string): number => (b64.length / 4) * 3 - (b64.endsWith('==') ? 2 : b64.endsWith('=') ? 1 : 0);
+
+/** The bound of a secret's value or a config's content. */
+export const objectBytes = (kind: 'secret' | 'config'): number => (kind === 'secret' ? LIMITS.secretBytes : LIMITS.configBytes);
+
+/**
+ * Why `data` is not the base64 of a value a secret (config) may hold: 1 byte to
+ * LIMITS.secretBytes (configBytes), as Swarm's. Never quotes the data.
+ */
+export function checkObjectData(kind: 'secret' | 'config', data: unknown): string | undefined {
+  const max = objectBytes(kind);
+  const what = kind === 'secret' ? 'value' : 'content';
+  if (typeof data !== 'string') return `must be the ${what} in base64 (a string), got ${data === null ? 'null' : Array.isArray(data) ? 'a list' : typeof data}`;
+  if (data.length > base64Length(max)) return `the ${what} is over ${max} bytes (${max / 1024} KiB, the bound of a ${kind})`;
+  if (!BASE64_RE.test(data)) return `must be the ${what} in base64 (A-Z, a-z, 0-9, +, / and = padding)`;
+  const n = base64Size(data);
+  if (n === 0) return `the ${what} is empty: a ${kind} holds 1 to ${max} bytes`;
+  if (n > max) return `the ${what} is ${n} bytes; a ${kind} holds at most ${max} bytes (${max / 1024} KiB)`;
+  return undefined;
+}
+
+/** Labels of a secret or config: a mapping of strings, bounded as a service's. */
+function checkObjectLabels(c: Collector, labels: unknown, field: string): void {
+  if (labels === undefined) return;
+  if (!isObj(labels)) return c.error(field, `must be a mapping of strings, got ${describe(labels)}`);
+  const keys = Object.keys(labels);
+  if (keys.length > LIMITS.entriesPerService) return c.error(field, `must have at most ${LIMITS.entriesPerService} entries, got ${keys.length}`);
+  for (const [k, v] of Object.entries(labels)) {
+    if (typeof v !== 'string') c.error(join(field, k), `must be a string, got ${describe(v)}`);
+    else if (v.length > LIMITS.stringLength) c.error(join(field, k), `must be at most ${LIMITS.stringLength} characters long, got ${v.length}`);
+  }
+  checkKeys(c, labels, field, 'label');
+}
+
+/** `secret create` / `config create` (and update, without a name): what a client sent. */
+export function validateObjectRequest(kind: 'secret' | 'config', input: { name?: unknown; data?: unknown; labels?: unknown }, withName: boolean): ErrorDetail[] {
+  const c = new Collector(new Set());
+  if (withName) c.error('name', typeof input.name === 'string' ? checkName(kind, input.name) : 'is required');
+  c.error('data', checkObjectData(kind, input.data));
+  checkObjectLabels(c, input.labels, 'labels');
+  return c.errors;
+}
+
+/**
+ * The secrets (or configs) a deploy request carries, by stored name: `{ data, labels? }` or
+ * `{ external: true }`. Errors name the field and never quote a value.
+ */
+export function validateDeployObjects(kind: 'secret' | 'config', input: unknown, field = `${kind}s`): ValidationResult<DeployObjects> {
+  const c = new Collector(new Set());
+  if (input === undefined || input === null) return { value: {}, errors: [], warnings: [] };
+  if (!isObj(input)) {
+    c.error(field, `must be a mapping of ${kind} names to { data, labels } or { external: true }, got ${describe(input)}`);
+    return { errors: c.errors, warnings: [] };
+  }
+  const names = Object.keys(input);
+  if (names.length > LIMITS.resourcesPerStack) c.error(field, `must have at most ${LIMITS.resourcesPerStack} entries, got ${names.length}`);
+  else {
+    for (const [name, o] of Object.entries(input)) {
+      const f = join(field, name);
+      const bad = checkName(kind, name);
+      if (bad) { c.error(f, bad); continue; }
+      if (!isObj(o)) { c.error(f, `must be { data, labels } or { external: true }, got ${describe(o)}`); continue; }
+      if (own(o, 'external')) {
+        if (o.external !== true) c.error(join(f, 'external'), 'must be true (leave it out for a value the deploy carries)');
+        for (const k of Object.keys(o)) if (k !== 'external') c.error(join(f, k), `an external ${kind} takes no ${k}`);
+        continue;
+      }
+      for (const k of Object.keys(o)) if (k !== 'data' && k !== 'labels') c.error(join(f, k), `unknown field ${k}`);
+      if (!own(o, 'data')) c.error(join(f, 'data'), 'is required');
+      else c.error(join(f, 'data'), checkObjectData(kind, o.data));
+      checkObjectLabels(c, o.labels, join(f, 'labels'));
+    }
+  }
+  return c.errors.length ? { errors: c.errors, warnings: [] } : { value: input as Record<string, DeployObject>, errors: [], warnings: [] };
 }
 
 const strings = (v: unknown): [string, number][] => (Array.isArray(v) ? v.map((x, i) => [x, i] as [unknown, number]).filter((p): p is [string, number] => typeof p[0] === 'string') : []);

@@ -9,13 +9,14 @@
 // parseStack is pure: files other than the stack files themselves (.env, env_file) are read
 // through the injected readFile. loadStackFiles is the node:fs edge.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { Document } from 'yaml';
 import { LIMITS } from '../api/limits.js';
 import { checkName, validateServiceSpec, validateStack } from '../api/validate.js';
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../errors.js';
 import type { ServiceSpec, StackSpec } from '../spec.js';
+import type { DeployObjects } from '../api/types.js';
 import { parseDotenv } from './dotenv.js';
 import { interpolate, InterpolationError, type Lookup } from './interpolate.js';
 import { mergeTrees } from './merge.js';
@@ -38,6 +39,8 @@ export interface LoadOptions {
   env: Record<string, string | undefined>;
   /** reads .env and env_file files; throws an error with code ENOENT when a file is missing */
   readFile: (absPath: string) => string;
+  /** reads a secret's or config's file: at most max + 1 bytes (default: readFile's text) */
+  readBytes?: (absPath: string, max: number) => Buffer;
   /** NAME given on the command line: wins over `name:` and the folder name */
   projectName?: string;
   /** directory relative source paths are resolved against (default: process.cwd()) */
@@ -49,6 +52,9 @@ export interface LoadOptions {
 export interface LoadResult {
   stack: StackSpec;
   warnings: ErrorDetail[];
+  /** The values of the stack's secrets and configs by stored name (base64), or external: what a deploy sends beside the stack. */
+  secrets: DeployObjects;
+  configs: DeployObjects;
 }
 
 /** Default file names looked up when no -c is given, as Compose does. */
@@ -111,13 +117,14 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
   }
 
   let stack: StackSpec | undefined;
+  const objects = { secrets: {} as DeployObjects, configs: {} as DeployObjects };
   if (merged) {
     const nameErrors = d.errors.length;
     const stackName = resolveStackName(merged, opts.projectName, firstAbs, d);
     const nameReported = d.errors.length > nameErrors;
     const profiles = opts.profiles?.length ? opts.profiles : (lookup('COMPOSE_PROFILES') ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '');
     const inactive: Record<string, ServiceSpec> = {};
-    stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, home: opts.env.HOME, profiles, inactive }, d);
+    stack = normaliseStack(merged, { baseDir, displayDir, stackName, lookup, readFile: opts.readFile, readBytes: opts.readBytes, home: opts.env.HOME, profiles, inactive, objects }, d);
     // the rules on values are the shared validator's (the API applies the same): its errors on
     // the normalised stack point back into the files through the merged tree
     const v = validateStack(stack);
@@ -155,7 +162,24 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
     const msg = `invalid stack file ${files}: ${errors.length} error${errors.length === 1 ? '' : 's'}`;
     throw new TsswarmError(ErrorCodes.STACK_INVALID, msg, [...errors, ...notes]);
   }
-  return { stack, warnings: sorted(d.warnings) };
+  return { stack, warnings: sorted(d.warnings), secrets: objects.secrets, configs: objects.configs };
+}
+
+/** At most `max + 1` bytes of a file: enough to tell that it is over `max` without reading it all. */
+export function readFileBounded(absPath: string, max: number): Buffer {
+  const fd = openSync(absPath, 'r');
+  try {
+    const buf = Buffer.alloc(max + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+    }
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const tooLarge = (bytes: number): string =>
@@ -319,7 +343,7 @@ export function loadStackFiles(
     }
   }
   if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `cannot read stack file ${[...new Set(errors.map((e) => e.file))].join(', ')}`, errors);
-  return parseStack(sources, { env: opts.env ?? process.env, readFile, projectName: opts.projectName, cwd, profiles: opts.profiles });
+  return parseStack(sources, { env: opts.env ?? process.env, readFile, readBytes: readFileBounded, projectName: opts.projectName, cwd, profiles: opts.profiles });
 }
 
 /** A file's bytes that are not UTF-8: where the first bad byte is. */
@@ -375,7 +399,7 @@ export function decodeUtf8(bytes: Uint8Array): string {
 
 // ---- output ----
 
-const TOP_ORDER = ['name', 'services', 'networks', 'volumes'];
+const TOP_ORDER = ['name', 'services', 'networks', 'volumes', 'secrets', 'configs'];
 
 /** `$` must survive the interpolation a re-parse performs. */
 const escapeDollars = (s: string): string => s.replace(/\$/g, '$$$$');
@@ -410,14 +434,22 @@ export function stackToYaml(stack: StackSpec): string {
     }
     services[name] = plain;
   }
+  // Services refer to secrets and configs by stored name; the output declares each as external
+  // under that name (values are never printed), so that it parses again to the same services.
+  const declared = (kind: 'secrets' | 'configs'): Record<string, unknown> | undefined => {
+    const names = [...new Set(Object.values(stack.services).flatMap((s) => (s[kind] ?? []).map((r) => r.source)))];
+    return names.length ? Object.fromEntries(names.map((n) => [n, { external: true, name: n }])) : undefined;
+  };
   const top: Record<string, unknown> = {
     name: stack.name,
     services,
     networks: stack.networks,
     volumes: stack.volumes,
+    secrets: declared('secrets'),
+    configs: declared('configs'),
   };
   const out: Record<string, unknown> = {};
-  for (const k of TOP_ORDER) out[k] = sortedPlain(top[k]);
+  for (const k of TOP_ORDER) if (top[k] !== undefined) out[k] = sortedPlain(top[k]);
   for (const k of Object.keys(stack.extensions ?? {}).sort()) out[k] = sortedPlain(stack.extensions![k]);
   const doc = new Document(out, { aliasDuplicateObjects: false });
   return doc.toString({ lineWidth: 0 });

@@ -5,11 +5,17 @@
 import { isIP } from 'node:net';
 import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { LIMITS } from '../api/limits.js';
-import { checkName, normaliseCapability } from '../api/validate.js';
+import type { DeployObjects } from '../api/types.js';
+import { checkName, checkObjectTarget, normaliseCapability, objectBytes } from '../api/validate.js';
 import { DurationError, normaliseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
 import {
+  DEFAULT_OBJECT_GID,
+  DEFAULT_OBJECT_MODE,
+  DEFAULT_OBJECT_UID,
   defaultDeploy,
+  objectFullName,
+  type ObjectRef,
   type DependsOnSpec,
   type DeviceSpec,
   type LoggingSpec,
@@ -40,6 +46,13 @@ export interface NormaliseContext {
   /** variables for `environment: [KEY]` entries and env_file interpolation (shell env over .env) */
   lookup: Lookup;
   readFile: (absPath: string) => string;
+  /**
+   * Reads a secret's or config's `file`: at most `max + 1` bytes (so that a larger file is told
+   * apart without reading it all); throws an error with code ENOENT when it is missing.
+   */
+  readBytes?: (absPath: string, max: number) => Buffer;
+  /** out: the values of the stack's secrets and configs (by stored name), as a deploy sends them */
+  objects?: { secrets: DeployObjects; configs: DeployObjects };
   /** home directory for `~/` bind sources */
   home?: string;
   /** active profiles: a service that lists profiles is deployed only when one of them is here ('*': all) */
@@ -107,8 +120,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   mac_address: NOT_SUPPORTED,
   platform: NOT_YET,
   pull_policy: NOT_YET,
-  secrets: 'secrets are not supported yet; ignored',
-  configs: 'configs are not supported yet; ignored',
   isolation: NOT_SUPPORTED,
   scale: 'is ignored: use deploy.replicas',
   mem_limit: 'is ignored: use deploy.resources.limits.memory',
@@ -318,6 +329,8 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
   const volumes: Record<string, VolumeSpec> = {};
   const services: Record<string, ServiceSpec> = {};
   const extensions: Record<string, unknown> = {};
+  const objects: Declared['objects'] = { secret: {}, config: {} };
+  const values = { secrets: {} as DeployObjects, configs: {} as DeployObjects };
   let servicesEntry: TEntry | undefined;
 
   eachKey(
@@ -342,8 +355,8 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
           if (spec) volumes[ve.key] = spec;
         }
       },
-      secrets: (e, f) => d.warn(e.keyPos, f, 'secrets are not supported yet; ignored'),
-      configs: (e, f) => d.warn(e.keyPos, f, 'configs are not supported yet; ignored'),
+      secrets: (e, f) => topObjects(r, 'secret', e, f, ctx, objects.secret, values.secrets),
+      configs: (e, f) => topObjects(r, 'config', e, f, ctx, objects.config, values.configs),
       include: (e, f) => d.warn(e.keyPos, f, 'include is not supported yet; ignored (pass the files with -c)'),
       models: (e, f) => d.warn(e.keyPos, f, 'models are not supported; ignored'),
     },
@@ -370,7 +383,7 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
         d.error(se.keyPos, f, badName);
         continue;
       }
-      const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names });
+      const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names, objects });
       if (!res) continue;
       if (res.profiles && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
         inactive.set(se.key, res.profiles);
@@ -404,7 +417,185 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
 
   const stack: StackSpec = { name: ctx.stackName, services, networks, volumes };
   if (Object.keys(extensions).length) stack.extensions = extensions;
+  if (ctx.objects) {
+    ctx.objects.secrets = values.secrets;
+    ctx.objects.configs = values.configs;
+  }
   return stack;
+}
+
+// ---- secrets and configs ----
+
+/** A declared secret or config: the stored name services refer to it by. */
+interface DeclaredObject {
+  name: string;
+}
+
+/**
+ * The top-level `secrets:` or `configs:` section: each entry's value is read here (`file`,
+ * relative to the first stack file's folder; `environment`, a variable of the CLI's
+ * environment or the .env file; `content` for a config) and carried, base64, by the deploy
+ * request; `external: true` names one that must exist. Messages never quote a value.
+ */
+function topObjects(r: Reader, kind: 'secret' | 'config', e: TEntry, f: string, ctx: NormaliseContext, declared: Record<string, DeclaredObject>, out: DeployObjects): void {
+  const d = r.d;
+  const m = r.map(e.value, f, true);
+  const byName = new Map<string, string>();
+  for (const oe of m?.entries ?? []) {
+    const of = fieldKey(f, oe.key);
+    const badKey = checkName(kind, oe.key);
+    if (badKey) { d.error(oe.keyPos, of, badKey); continue; }
+    const om = r.map(oe.value, of, true);
+    if (!om) continue;
+    const spec: { external: boolean; name?: string } = { external: false };
+    let labels: Record<string, string> = {};
+    const sources: { key: string; node: TNode; field: string }[] = [];
+    eachKey(d, om, of, {
+      file: (x, xf) => sources.push({ key: 'file', node: x.value, field: xf }),
+      environment: (x, xf) => sources.push({ key: 'environment', node: x.value, field: xf }),
+      ...(kind === 'config' ? { content: (x: TEntry, xf: string) => sources.push({ key: 'content', node: x.value, field: xf }) } : {}),
+      external: (x, xf) => externalField(r, x, xf, spec),
+      name: (x, xf) => {
+        const s = r.str(x.value, xf);
+        if (s === undefined) return;
+        const bad = checkName(kind, s);
+        if (bad) d.error(x.value.pos, xf, bad);
+        else spec.name = s;
+      },
+      labels: (x, xf) => (labels = r.kv(x.value, xf)),
+      driver: (x, xf) => d.warn(x.keyPos, xf, `driver ${NOT_YET}`),
+      driver_opts: (x, xf) => d.warn(x.keyPos, xf, `driver_opts ${NOT_YET}`),
+      template_driver: (x, xf) => d.warn(x.keyPos, xf, `template_driver ${NOT_YET}`),
+    });
+    const full = objectFullName(ctx.stackName, oe.key, spec);
+    const other = byName.get(full);
+    if (other !== undefined) { d.error(oe.keyPos, of, `${kind}s ${other} and ${oe.key} are both stored as ${full}`); continue; }
+    if (!spec.external && !spec.name && full.length > LIMITS.nameLength) {
+      d.error(oe.keyPos, of, `the full ${kind} name "${full}" is ${full.length} characters long; at most ${LIMITS.nameLength}`);
+      continue;
+    }
+    byName.set(full, oe.key);
+    declared[oe.key] = { name: full };
+    const what = kind === 'secret' ? `file, environment or external: true` : `file, environment, content or external: true`;
+    if (spec.external) {
+      for (const src of sources) d.error(src.node.pos, src.field, `an external ${kind} exists already: it takes no ${src.key}`);
+      if (Object.keys(labels).length) d.error(get(om, 'labels')?.pos, fieldKey(of, 'labels'), `an external ${kind} exists already: it takes no labels`);
+      out[full] = { external: true };
+      continue;
+    }
+    if (sources.length === 0) { d.error(oe.keyPos, of, `${kind} ${oe.key} needs one of ${what}`); continue; }
+    if (sources.length > 1) { d.error(sources[1].node.pos, sources[1].field, `${kind} ${oe.key} takes one of ${what}, not ${sources.map((x) => x.key).join(' and ')}`); continue; }
+    const value = objectValue(r, kind, sources[0], ctx);
+    if (value !== undefined) out[full] = { data: value.toString('base64'), labels };
+  }
+}
+
+/** The bytes of a secret's or config's value, within its bound; undefined (reported) otherwise. */
+function objectValue(r: Reader, kind: 'secret' | 'config', src: { key: string; node: TNode; field: string }, ctx: NormaliseContext): Buffer | undefined {
+  const d = r.d;
+  const max = objectBytes(kind);
+  const what = kind === 'secret' ? 'value' : 'content';
+  let bytes: Buffer | undefined;
+  if (src.key === 'file') {
+    const path = r.str(src.node, src.field);
+    if (path === undefined) return undefined;
+    const abs = resolvePath(ctx.baseDir, path);
+    const shown = isAbsolute(path) ? path : join(ctx.displayDir, path);
+    try {
+      bytes = ctx.readBytes ? ctx.readBytes(abs, max) : Buffer.from(ctx.readFile(abs));
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      d.error(src.node.pos, src.field, code === 'ENOENT' ? `${kind} file ${shown} not found` : `cannot read ${kind} file ${shown}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      return undefined;
+    }
+  } else if (src.key === 'environment') {
+    const name = r.str(src.node, src.field);
+    if (name === undefined) return undefined;
+    const v = ctx.lookup(name);
+    if (v === undefined) return void d.error(src.node.pos, src.field, `environment variable ${name} is not set`);
+    bytes = Buffer.from(v, 'utf8');
+  } else {
+    const text = src.node.kind === 'scalar' && src.node.value !== null ? String(src.node.value) : undefined;
+    if (text === undefined) return void d.error(src.node.pos, src.field, 'must be a string');
+    bytes = Buffer.from(text, 'utf8');
+  }
+  if (bytes.length === 0) return void d.error(src.node.pos, src.field, `the ${kind}'s ${what} is empty: a ${kind} holds 1 to ${max} bytes`);
+  if (bytes.length > max) return void d.error(src.node.pos, src.field, `the ${kind}'s ${what} is over ${max} bytes (${max / 1024} KiB, the bound of a ${kind})`);
+  return bytes;
+}
+
+/** A file mode as Compose reads it: 0440 and 0o440 are octal, 288 decimal. */
+function fileMode(r: Reader, n: TNode, f: string): number | undefined {
+  const text = n.kind === 'scalar' ? (n.raw ?? (typeof n.value === 'string' ? n.value.trim() : undefined)) : undefined;
+  let v: number | undefined;
+  if (text !== undefined && /^0o?[0-7]+$/.test(text)) v = parseInt(text.replace(/^0o?/, '') || '0', 8);
+  else if (text !== undefined && /^0o?\d+$/.test(text)) return void r.d.error(n.pos, f, `must be a file mode such as 0440 (octal) or 288 (decimal), got "${text}"`);
+  else v = r.int(n, f);
+  if (v === undefined) return undefined;
+  if (v < 0 || v > 0o777) return void r.d.error(n.pos, f, `must be a file mode between 0 and 0777 (octal), got ${v.toString(8).padStart(4, '0')}`);
+  return v;
+}
+
+/** A service's `secrets:` or `configs:`: short (`- name`) and long syntax. */
+function serviceObjects(r: Reader, kind: 'secret' | 'config', n: TNode, f: string, declared: Declared, service: string): ObjectRef[] {
+  const d = r.d;
+  const out: ObjectRef[] = [];
+  if (isNull(n)) return out;
+  if (n.kind !== 'seq') {
+    d.error(n.pos, f, `must be a list, got ${describe(n)}`);
+    return out;
+  }
+  const known = declared.objects[kind];
+  const find = (key: string, pos: Pos, xf: string): DeclaredObject | undefined => {
+    if (Object.prototype.hasOwnProperty.call(known, key)) return known[key];
+    d.error(pos, xf, `service ${service} uses ${kind} "${key}", which is not declared in the top-level ${kind}s section`);
+    return undefined;
+  };
+  const ref = (o: DeclaredObject, key: string): ObjectRef => ({
+    source: o.name, target: kind === 'secret' ? key : `/${key}`, uid: DEFAULT_OBJECT_UID, gid: DEFAULT_OBJECT_GID, mode: DEFAULT_OBJECT_MODE,
+  });
+  n.items.forEach((it, i) => {
+    const xf = fieldIdx(f, i);
+    if (it.kind === 'scalar') {
+      const key = r.str(it, xf);
+      const o = key === undefined ? undefined : find(key, it.pos, xf);
+      if (o && key !== undefined) {
+        out.push(ref(o, key));
+        d.origin(fieldIdx(f, out.length - 1), it);
+      }
+      return;
+    }
+    const m = r.map(it, xf);
+    if (!m) return;
+    let key: string | undefined;
+    const over: Partial<ObjectRef> = {};
+    eachKey(d, m, xf, {
+      source: (x, yf) => (key = r.str(x.value, yf)),
+      target: (x, yf) => {
+        const t = r.str(x.value, yf);
+        if (t === undefined) return;
+        const bad = checkObjectTarget(kind, t);
+        if (bad) d.error(x.value.pos, yf, bad);
+        else over.target = t;
+      },
+      uid: (x, yf) => (over.uid = scalarStr(r, x.value, yf)),
+      gid: (x, yf) => (over.gid = scalarStr(r, x.value, yf)),
+      mode: (x, yf) => (over.mode = fileMode(r, x.value, yf)),
+    });
+    if (!get(m, 'source')) return void d.error(it.pos, fieldKey(xf, 'source'), `a ${kind} in long syntax needs a source`);
+    const o = key === undefined ? undefined : find(key, get(m, 'source')!.pos, fieldKey(xf, 'source'));
+    if (!o || key === undefined) return;
+    const base = ref(o, key);
+    out.push({
+      ...base,
+      target: over.target ?? base.target,
+      uid: over.uid ?? base.uid,
+      gid: over.gid ?? base.gid,
+      mode: over.mode ?? base.mode,
+    });
+    d.origin(fieldIdx(f, out.length - 1), it);
+  });
+  return out;
 }
 
 /**
@@ -480,6 +671,8 @@ interface Declared {
   networks: Record<string, NetworkSpec>;
   volumes: Record<string, VolumeSpec>;
   services: Set<string>;
+  /** top-level secrets and configs, by key */
+  objects: { secret: Record<string, DeclaredObject>; config: Record<string, DeclaredObject> };
 }
 
 function normaliseService(
@@ -591,6 +784,8 @@ function normaliseService(
       restart: (x, xf) => (restartBase = restart(r, x.value, xf)),
       depends_on: (x, xf) => (spec.depends_on = dependsOn(r, x.value, xf, declared, se.key, depNodes)),
       deploy: (x) => (deployEntry = x),
+      secrets: (x, xf) => (spec.secrets = serviceObjects(r, 'secret', x.value, xf, declared, se.key)),
+      configs: (x, xf) => (spec.configs = serviceObjects(r, 'config', x.value, xf, declared, se.key)),
       profiles: (x, xf) => {
         const list = r.strList(x.value, xf);
         if (!list) return;

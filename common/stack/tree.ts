@@ -18,6 +18,8 @@ export interface TScalar {
   kind: 'scalar';
   pos: Pos;
   value: ScalarValue;
+  /** A number's text when it starts with 0 (`mode: 0440` is octal to Compose, decimal to YAML 1.2). */
+  raw?: string;
 }
 
 export interface TEntry {
@@ -152,6 +154,7 @@ export function parseYamlTree(file: string, text: string): { root?: TNode; error
     if (isScalar(yn)) {
       const v = yn.value;
       if (v === null || v === undefined) return { kind: 'scalar', pos, value: null };
+      if (typeof v === 'number' && typeof yn.source === 'string' && /^0\d/.test(yn.source)) return { kind: 'scalar', pos, value: v, raw: yn.source };
       if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return { kind: 'scalar', pos, value: v };
       if (typeof v === 'bigint') return { kind: 'scalar', pos, value: Number(v) };
       if (v instanceof Date) return { kind: 'scalar', pos, value: String(yn.source ?? v.toISOString()) };

@@ -6,6 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Logger } from 'pino';
 import type { ClusterControl } from '../cluster/control.js';
 import type { Dispatcher } from '../dispatcher/dispatcher.js';
+import type { Sealer } from '../keys/sealer.js';
 import type { Store } from '../store/store.js';
 
 export interface ApiContext {
@@ -19,6 +20,8 @@ export interface ApiContext {
    * in unit tests of a lone API: it then acts as the leader of a cluster of one.
    */
   cluster?: ClusterApi;
+  /** Seals secret values before anything reaches the store (the cluster's data key). */
+  sealer: Sealer;
 }
 
 export type ClusterApi = Pick<ClusterControl,

@@ -8,10 +8,11 @@
 import { ErrorCodes, TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { networkFullName, serviceFullName, volumeFullName, type NetworkSpec, type StackSpec, type VolumeSpec } from '../../common/spec.js';
 import { publishedPortKey } from '../../common/api/ports.js';
-import type { DeployPlan } from '../../common/api/types.js';
-import type { WriteTx } from '../store/store.js';
-import { isTerminal, type ClusterState, type NetworkObj, type ServiceObj, type VolumeObj } from '../store/types.js';
-import { bindPolicyErrors, needsNewTasks, replicasOf, writeServiceSpec } from './write-spec.js';
+import type { DeployObjects, DeployPlan, ObjectChange, ServiceChange, StackRemoveResponse } from '../../common/api/types.js';
+import type { Sealer } from '../keys/sealer.js';
+import type { ReadTx, WriteTx } from '../store/store.js';
+import { isTerminal, type ClusterState, type ConfigObj, type NetworkObj, type ObjKind, type SecretObj, type ServiceObj, type StoreObj, type VolumeObj } from '../store/types.js';
+import { bindPolicyErrors, needsNewTasks, replicasOf, resolveObjectRefs, storedObjects, usersOf, writeServiceSpec } from './write-spec.js';
 
 export { needsNewTasks, writeServiceSpec } from './write-spec.js';
 
@@ -62,7 +63,7 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
     if (!cur) { plan.services.push({ action: 'create', name, shortName: short, fields: [], replicas: { from: 0, to: replicasOf(spec) } }); continue; }
     const fields = diffPaths(cur.spec, spec);
     const replicas = { from: replicasOf(cur.spec), to: replicasOf(spec) };
-    const changes = fields.map((f) => ({ field: f, from: valueAt(cur.spec, f), to: valueAt(spec, f) }));
+    const changes = fields.map((f) => change(f, valueAt(cur.spec, f), valueAt(spec, f)));
     const live = liveTasks(state, cur.id);
     if (fields.length === 0) plan.services.push({ action: 'unchanged', name, shortName: short, fields, replicas });
     else if (!needsNewTasks(cur.spec, spec) && fields.every((f) => f === 'deploy.replicas')) {
@@ -77,6 +78,17 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
   plan.networks = planResources(NETWORKS, stack, state);
   plan.volumes = planResources(VOLUMES, stack, state);
   return plan;
+}
+
+/**
+ * One changed field of a plan. An environment variable's values (often a password) are never
+ * shown, in a plan, a dry run or a log: only whether it was added, removed or changed.
+ */
+function change(field: string, from: unknown, to: unknown): NonNullable<ServiceChange['changes']>[number] {
+  if (field === 'environment' || field.startsWith('environment.')) {
+    return { field, redacted: from === undefined ? 'added' : to === undefined ? 'removed' : 'changed' };
+  }
+  return { field, from, to };
 }
 
 const liveTasks = (state: ClusterState, serviceId: string): number =>
@@ -94,7 +106,11 @@ function valueAt(obj: unknown, path: string): unknown {
  * marked for removal; the agents stop them. Networks and volumes the stack no longer declares
  * are released and deleted by the control loop once no task uses them.
  */
-export function applyDeploy(tx: WriteTx, stack: StackSpec, newId: () => string): DeployPlan {
+export function applyDeploy(tx: WriteTx, given: StackSpec, newId: () => string, objects?: DeployObjectsInput): DeployPlan {
+  // The stack's secrets and configs first, so that its services' references resolve to them.
+  const secrets = objects ? applyObjects(tx, 'secret', given.name, objects.secrets, newId, objects.sealer) : [];
+  const configs = objects ? applyObjects(tx, 'config', given.name, objects.configs, newId, objects.sealer) : [];
+  const stack = resolveStack(tx, given);
   const state: ClusterState = { nodes: [], services: tx.list('service'), tasks: tx.list('task'), networks: tx.list('network'), volumes: tx.list('volume') };
   const plan = planDeploy(stack, state);
   for (const c of plan.services) {
@@ -107,7 +123,161 @@ export function applyDeploy(tx: WriteTx, stack: StackSpec, newId: () => string):
   }
   applyResources(tx, NETWORKS, stack, plan.networks, newId);
   applyResources(tx, VOLUMES, stack, plan.volumes, newId);
+  if (objects) {
+    // Other stacks' services that use a value this deploy changed roll to it too.
+    for (const c of [...secrets, ...configs]) if (c.rolled) rollUsers(tx, c.obj, stack.name);
+    plan.secrets = [...secrets.map((c) => c.change), ...releaseObjects(tx, 'secret', stack.name, objects.secrets)];
+    plan.configs = [...configs.map((c) => c.change), ...releaseObjects(tx, 'config', stack.name, objects.configs)];
+  }
   return plan;
+}
+
+/** Every service's references resolved against the store (as it is inside the deploy's transaction); all missing ones in one error. */
+function resolveStack(tx: ReadTx, stack: StackSpec): StackSpec {
+  const stored = storedObjects(tx);
+  const errors: ErrorDetail[] = [];
+  const services: StackSpec['services'] = {};
+  for (const [short, spec] of Object.entries(stack.services)) {
+    const r = resolveObjectRefs(spec, stored, `services.${short}`);
+    errors.push(...r.errors.map((e) => ({ ...e, message: `service ${short} uses ${e.message}` })));
+    services[short] = r.spec;
+  }
+  if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `stack ${stack.name} uses secrets or configs that do not exist; nothing was deployed`, errors);
+  return { ...stack, services };
+}
+
+// ---- secrets and configs ----------------------------------------------------------------
+
+/** What a deploy carries for the stack's secrets and configs, and what seals the secrets. */
+export interface DeployObjectsInput {
+  secrets: DeployObjects;
+  configs: DeployObjects;
+  sealer: Sealer;
+}
+
+type StoredObj = SecretObj | ConfigObj;
+type ObjectKindName = 'secret' | 'config';
+
+/** The additional data a secret's value is sealed with: it binds the sealed form to this secret. */
+export const secretAad = (id: string): string => `secret/${id}`;
+
+/** The stored value of a secret (opened) or config; undefined if it cannot be opened (another key). */
+export function storedValue(o: StoredObj, sealer: Sealer): Buffer | undefined {
+  if (o.kind === 'config') return Buffer.from(o.data, 'base64');
+  try {
+    return sealer.open(o.sealed, secretAad(o.id));
+  } catch {
+    return undefined;
+  }
+}
+
+/** `o` holding `plain` (a secret's sealed, never in clear). */
+function withValue<O extends StoredObj>(o: O, plain: Buffer, sealer: Sealer): O {
+  if (o.kind === 'secret') return { ...o, sealed: sealer.seal(plain, secretAad(o.id)), size: plain.length };
+  return { ...o, data: plain.toString('base64'), size: plain.length };
+}
+
+/** A new secret or config holding `plain` (not yet stored). */
+export function newObject(kind: ObjectKindName, id: string, name: string, stack: string, labels: Record<string, string>, plain: Buffer, sealer: Sealer): StoredObj {
+  const meta = { version: 0, createdAt: 0, updatedAt: 0 };
+  const base = kind === 'secret'
+    ? { kind, id, meta, name, stack, labels, sealed: '', revision: 1, size: 0 } satisfies SecretObj
+    : { kind, id, meta, name, stack, labels, data: '', revision: 1, size: 0 } satisfies ConfigObj;
+  return withValue(base as StoredObj, plain, sealer);
+}
+
+/**
+ * A new value (and labels) for a stored secret or config. A value equal to the stored one
+ * (compared once opened) is not a change; a new one is the next revision.
+ */
+export function changeObject<O extends StoredObj>(cur: O, plain: Buffer, labels: Record<string, string> | undefined, sealer: Sealer): { obj: O; changed: boolean; valueChanged: boolean } {
+  const old = storedValue(cur, sealer);
+  const valueChanged = !old || !old.equals(plain);
+  const labelsChanged = labels !== undefined && JSON.stringify(labels) !== JSON.stringify(cur.labels);
+  if (!valueChanged && !labelsChanged) return { obj: cur, changed: false, valueChanged };
+  let obj: O = { ...cur, labels: labels ?? cur.labels };
+  if (valueChanged) obj = { ...withValue(obj, plain, sealer), revision: cur.revision + 1 };
+  return { obj, changed: true, valueChanged };
+}
+
+/** Every service using `obj` gets its reference's new revision through the spec writer: each rolls per its update_config. */
+export function rollUsers(tx: WriteTx, obj: StoredObj, exceptStack?: string): string[] {
+  const users = usersOf(tx.list('service'), obj).filter((s) => exceptStack === undefined || s.stack !== exceptStack);
+  for (const svc of users) writeServiceSpec(tx, svc, svc.spec, { field: `services.${svc.shortName}` });
+  return users.map((s) => s.name);
+}
+
+const byName = (tx: ReadTx, kind: ObjectKindName, name: string): StoredObj | undefined =>
+  (tx.list(kind as ObjKind) as StoreObj[] as StoredObj[]).find((o) => o.name === name);
+
+/** Create or update the secrets (configs) a deploy carries; an external one must exist (checked when a service uses it). */
+function applyObjects(tx: WriteTx, kind: ObjectKindName, stack: string, given: DeployObjects, newId: () => string, sealer: Sealer): { change: ObjectChange; obj: StoredObj; rolled: boolean }[] {
+  const out: { change: ObjectChange; obj: StoredObj; rolled: boolean }[] = [];
+  const errors: ErrorDetail[] = [];
+  for (const [name, o] of Object.entries(given).sort(([a], [b]) => a.localeCompare(b))) {
+    if ('external' in o) continue;
+    const plain = Buffer.from(o.data, 'base64');
+    const labels = o.labels ?? {};
+    const cur = byName(tx, kind, name);
+    if (!cur) {
+      const obj = newObject(kind, newId(), name, stack, labels, plain, sealer);
+      tx.create(obj);
+      out.push({ change: { action: 'create', name, revision: 1 }, obj, rolled: false });
+      continue;
+    }
+    if (cur.stack !== stack) {
+      const owner = cur.stack ? `belongs to stack ${cur.stack}` : `was made with tsswarm ${kind} create`;
+      errors.push({ field: `${kind}s.${name}`, message: `${kind} ${name} exists and ${owner}: declare it external: true, or give the stack's its own name` });
+      continue;
+    }
+    const c = changeObject(cur, plain, labels, sealer);
+    if (c.changed) tx.update(c.obj);
+    out.push({ change: { action: c.changed ? 'update' : 'unchanged', name, revision: c.obj.revision }, obj: c.obj, rolled: c.valueChanged });
+  }
+  if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `stack ${stack} declares ${kind}s it does not own; nothing was deployed`, errors);
+  return out;
+}
+
+/** The stack's own secrets (configs) it no longer declares: removed once no service uses them. */
+function releaseObjects(tx: WriteTx, kind: ObjectKindName, stack: string, given: DeployObjects): ObjectChange[] {
+  const out: ObjectChange[] = [];
+  const services = tx.list('service');
+  for (const o of tx.list(kind as ObjKind) as StoreObj[] as StoredObj[]) {
+    if (o.stack !== stack || Object.hasOwn(given, o.name) || usersOf(services, o).length) continue;
+    tx.delete(kind, o.id);
+    out.push({ action: 'remove', name: o.name });
+  }
+  return out;
+}
+
+/**
+ * A transaction whose writes stay in memory: a dry run goes through exactly what a deploy
+ * does, and nothing is proposed.
+ */
+export function scratchTx(base: ReadTx): WriteTx {
+  const overlay = new Map<string, StoreObj | null>();
+  const key = (kind: ObjKind, id: string) => `${kind}/${id}`;
+  const tx: WriteTx = {
+    get: (kind, id) => {
+      const k = key(kind, id);
+      return (overlay.has(k) ? (overlay.get(k) ?? undefined) : base.get(kind, id)) as any;
+    },
+    list: (kind, filter) => {
+      const out = new Map<string, StoreObj>(base.list(kind).map((o) => [o.id, o as StoreObj]));
+      for (const [k, v] of overlay) {
+        const slash = k.indexOf('/');
+        if (k.slice(0, slash) !== kind) continue;
+        if (v === null) out.delete(k.slice(slash + 1));
+        else out.set(k.slice(slash + 1), v);
+      }
+      const all = [...out.values()] as any[];
+      return filter ? all.filter(filter) : all;
+    },
+    create: (obj) => void overlay.set(key(obj.kind, obj.id), obj),
+    update: (obj) => void overlay.set(key(obj.kind, obj.id), obj),
+    delete: (kind, id) => void overlay.set(key(kind, id), null),
+  };
+  return tx;
 }
 
 export function removeService(tx: WriteTx, svc: ServiceObj): void {
@@ -117,13 +287,21 @@ export function removeService(tx: WriteTx, svc: ServiceObj): void {
   }
 }
 
-/** `stack rm`: every service, network and (with `volumes`) volume of the stack. */
-export function removeStack(tx: WriteTx, stack: string, volumes: boolean): { services: string[] } {
+/**
+ * `stack rm`: every service, network and (with `volumes`) volume of the stack, and its own
+ * secrets and configs (one another stack's service still uses is kept).
+ */
+export function removeStack(tx: WriteTx, stack: string, volumes: boolean): StackRemoveResponse {
   const services = tx.list('service', (s) => s.stack === stack);
   for (const s of services) removeService(tx, s);
   releaseAll(tx, NETWORKS, stack, {});
   releaseAll(tx, VOLUMES, stack, { purge: volumes });
-  return { services: services.map((s) => s.name) };
+  const out: StackRemoveResponse = { services: services.map((s) => s.name) };
+  const secrets = releaseObjects(tx, 'secret', stack, {}).map((c) => c.name);
+  const configs = releaseObjects(tx, 'config', stack, {}).map((c) => c.name);
+  if (secrets.length) out.secrets = secrets;
+  if (configs.length) out.configs = configs;
+  return out;
 }
 
 // ---- networks and volumes: one planner, parameterised by kind ----------------------------

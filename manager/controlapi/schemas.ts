@@ -44,8 +44,10 @@ export const LogsQuery = Type.Object({
 }, closed);
 
 // ---- bodies ------------------------------------------------------------------------------
-/** `stack` is checked by validateStack (schema and semantic rules), the parser's own validator. */
-export const DeployBody = Type.Object({ stack: Type.Unknown(), dryRun: Type.Optional(Type.Boolean()) }, closed);
+/** `stack` is checked by validateStack (schema and semantic rules), the parser's own validator; `secrets` and `configs` by validateDeployObjects. */
+export const DeployBody = Type.Object({
+  stack: Type.Unknown(), dryRun: Type.Optional(Type.Boolean()), secrets: Type.Optional(Type.Unknown()), configs: Type.Optional(Type.Unknown()),
+}, closed);
 
 export const ScaleBody = Type.Object({ replicas: Type.Integer({ minimum: 0, maximum: LIMITS.replicas }) }, closed);
 

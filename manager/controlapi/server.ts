@@ -19,6 +19,8 @@ import type { ApiContext } from './context.js';
 import { errorResponse, notFound, parseJsonBody, typeboxValidatorCompiler } from './http.js';
 import { clusterRoutes } from './routes/cluster.js';
 import { identityRoutes } from './routes/identity.js';
+import { configRoutes } from './routes/configs.js';
+import { secretRoutes } from './routes/secrets.js';
 import { infoRoutes } from './routes/info.js';
 import { logRoutes } from './routes/logs.js';
 import { nodeRoutes } from './routes/nodes.js';
@@ -82,7 +84,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   app.setNotFoundHandler(notFound);
 
   const ctx: ApiContext = { ...opts, log };
-  for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, identityRoutes, nodeRoutes]) {
+  for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, identityRoutes, nodeRoutes, secretRoutes, configRoutes]) {
     void app.register(routes, { ctx });
   }
   return app as unknown as FastifyInstance;

@@ -6,9 +6,48 @@
 
 import { ErrorCodes, TsswarmError, type ErrorCode, type ErrorDetail } from '../../common/errors.js';
 import { validateServiceSpec } from '../../common/api/validate.js';
-import type { ServiceSpec } from '../../common/spec.js';
-import type { WriteTx } from '../store/store.js';
-import { bindAllowed, type ClusterSpec, type ServiceObj } from '../store/types.js';
+import type { ObjectRef, ServiceSpec } from '../../common/spec.js';
+import type { ReadTx, WriteTx } from '../store/store.js';
+import { bindAllowed, type ClusterSpec, type ConfigObj, type SecretObj, type ServiceObj } from '../store/types.js';
+
+/** The stored secrets and configs a spec's references resolve against. */
+export interface StoredObjects {
+  secrets: SecretObj[];
+  configs: ConfigObj[];
+}
+
+export const storedObjects = (tx: ReadTx): StoredObjects => ({ secrets: tx.list('secret'), configs: tx.list('config') });
+
+/**
+ * `spec` with every secret and config reference's `id` and `revision` taken from the stored
+ * object its `source` names (what a client sent there is overwritten): the agent finds the
+ * value by id, and a new revision is a spec change, so the service rolls. A reference to an
+ * object that does not exist is an error naming the field and the object.
+ */
+export function resolveObjectRefs(spec: ServiceSpec, objects: StoredObjects, field = ''): { spec: ServiceSpec; errors: ErrorDetail[] } {
+  const errors: ErrorDetail[] = [];
+  const at = (f: string) => (field ? `${field}.${f}` : f);
+  const out: ServiceSpec = { ...spec };
+  for (const kind of ['secret', 'config'] as const) {
+    const refs = spec[`${kind}s`];
+    if (!refs) continue;
+    const byName = new Map<string, SecretObj | ConfigObj>((kind === 'secret' ? objects.secrets : objects.configs).map((o) => [o.name, o]));
+    out[`${kind}s`] = refs.map((r, i): ObjectRef => {
+      const o = byName.get(r.source);
+      if (!o) {
+        errors.push({ field: at(`${kind}s[${i}].source`), message: `${kind} ${r.source} does not exist (tsswarm ${kind} create, or declare it in the stack)` });
+        return r;
+      }
+      return { ...r, id: o.id, revision: o.revision };
+    });
+  }
+  return { spec: out, errors };
+}
+
+/** Services whose spec uses the secret or config `obj` (by name, or by the id a reference resolved to). */
+export function usersOf(services: ServiceObj[], obj: SecretObj | ConfigObj): ServiceObj[] {
+  return services.filter((s) => (s.spec[`${obj.kind}s`] ?? []).some((r) => r.source === obj.name || r.id === obj.id));
+}
 
 /** Fields whose change does not need new tasks: scaling and rollout settings. */
 function taskSpec(spec: ServiceSpec): unknown {
@@ -67,13 +106,16 @@ const meta = () => ({ version: 0, createdAt: 0, updatedAt: 0 });
  * The service object `spec` would make of `cur` (or of a new service), after the checks; throws
  * with every field at fault, having written nothing. Pure: dry runs use it as it is.
  */
-export function prepareServiceSpec(cur: ServiceObj | NewService, spec: ServiceSpec, cluster: ClusterSpec | undefined, opts: SpecWriteOptions = {}): SpecWrite {
+export function prepareServiceSpec(cur: ServiceObj | NewService, spec: ServiceSpec, cluster: ClusterSpec | undefined, opts: SpecWriteOptions = {}, objects?: StoredObjects): SpecWrite {
   const code = opts.code ?? ErrorCodes.INVALID_ARGUMENT;
   const checked = validateServiceSpec(spec, opts.field ?? '');
   if (checked.errors.length || !checked.value) {
     throw new TsswarmError(code, `invalid service spec for ${cur.name}; nothing was changed`, checked.errors);
   }
-  const next = checked.value;
+  // Without the stored objects (a caller that changes no reference), the references stay as they were resolved.
+  const resolved = objects ? resolveObjectRefs(checked.value, objects, opts.field) : { spec: checked.value, errors: [] };
+  if (resolved.errors.length) throw new TsswarmError(code, `service ${cur.name} uses secrets or configs that do not exist; nothing was changed`, resolved.errors);
+  const next = resolved.spec;
   if (!('kind' in cur)) {
     const denied = bindPolicyErrors(next, cluster?.allowedBindPaths, opts.field);
     if (denied.length) throw new TsswarmError(ErrorCodes.BIND_NOT_ALLOWED, `service ${cur.name} binds host paths the cluster does not allow`, denied);
@@ -104,7 +146,7 @@ export function prepareServiceSpec(cur: ServiceObj | NewService, spec: ServiceSp
  * tasks; the old spec is kept for rollback. Scaling alone does not bump.
  */
 export function writeServiceSpec(tx: WriteTx, cur: ServiceObj | NewService, spec: ServiceSpec, opts: SpecWriteOptions = {}): SpecWrite {
-  return commitServiceSpec(tx, cur, prepareServiceSpec(cur, spec, tx.get('cluster', 'default')?.spec, opts));
+  return commitServiceSpec(tx, cur, prepareServiceSpec(cur, spec, tx.get('cluster', 'default')?.spec, opts, storedObjects(tx)));
 }
 
 /** Stores what prepareServiceSpec made of `cur` (for a caller that prepared it already, e.g. to answer a dry run). */

@@ -2,12 +2,12 @@
 
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { newId } from '../../../common/ids.js';
-import { validateStack } from '../../../common/api/validate.js';
+import { validateDeployObjects, validateStack } from '../../../common/api/validate.js';
 import type { DeployResponse, StackRemoveResponse, StackSummary } from '../../../common/api/types.js';
 import type { ClusterState } from '../../store/types.js';
 import type { ReadTx } from '../../store/store.js';
 import type { RoutePlugin } from '../context.js';
-import { applyDeploy, planDeploy, removeStack, validateDeploy } from '../deploy.js';
+import { applyDeploy, removeStack, scratchTx, validateDeploy, type DeployObjectsInput } from '../deploy.js';
 import { DeployBody, StackParams, StackRemoveQuery } from '../schemas.js';
 
 const stateOf = (tx: ReadTx): ClusterState => ({
@@ -15,27 +15,36 @@ const stateOf = (tx: ReadTx): ClusterState => ({
 });
 
 export const stackRoutes: RoutePlugin = async (app, { ctx }) => {
-  const { store, log } = ctx;
+  const { store, log, sealer } = ctx;
 
   app.post('/v1/stacks/deploy', { schema: { body: DeployBody } }, async (req): Promise<DeployResponse> => {
     const checked = validateStack(req.body.stack);
-    if (checked.errors.length || !checked.value) {
+    const secrets = validateDeployObjects('secret', req.body.secrets);
+    const configs = validateDeployObjects('config', req.body.configs);
+    const errors = [...checked.errors, ...secrets.errors, ...configs.errors];
+    if (errors.length || !checked.value || !secrets.value || !configs.value) {
       const name = (req.body.stack as { name?: unknown } | null)?.name;
-      throw new TsswarmError(ErrorCodes.STACK_INVALID, `${typeof name === 'string' ? `stack ${name.slice(0, 64)}` : 'the stack'} is invalid; nothing was deployed`, checked.errors);
+      throw new TsswarmError(ErrorCodes.STACK_INVALID, `${typeof name === 'string' ? `stack ${name.slice(0, 64)}` : 'the stack'} is invalid; nothing was deployed`, errors);
     }
     const stack = checked.value;
+    const objects: DeployObjectsInput = { secrets: secrets.value, configs: configs.value, sealer };
     if (req.body.dryRun) {
+      // Exactly what a deploy does, on writes kept in memory.
       return store.view((tx) => {
         validateDeploy(stack, stateOf(tx));
-        return { plan: planDeploy(stack, stateOf(tx)), applied: false };
+        return { plan: applyDeploy(scratchTx(tx), stack, newId, objects), applied: false };
       });
     }
-    // Checked and written in one batch: what was checked is what is written.
+    // Checked and written in one batch (services, networks, volumes, secrets, configs): what was checked is what is written.
     const plan = await store.update((tx) => {
       validateDeploy(stack, stateOf(tx));
-      return applyDeploy(tx, stack, newId);
+      return applyDeploy(tx, stack, newId, objects);
     });
-    log.info({ stack: stack.name, changes: plan.services.filter((s) => s.action !== 'unchanged').map((s) => `${s.action} ${s.name}`) }, 'stack deployed');
+    log.info({
+      stack: stack.name,
+      changes: [...plan.services, ...(plan.secrets ?? []).map((c) => ({ ...c, name: `secret ${c.name}` })), ...(plan.configs ?? []).map((c) => ({ ...c, name: `config ${c.name}` }))]
+        .filter((s) => s.action !== 'unchanged').map((s) => `${s.action} ${s.name}`),
+    }, 'stack deployed');
     return { plan, applied: true };
   });
 

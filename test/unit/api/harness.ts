@@ -10,29 +10,35 @@ import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common
 import { buildApi } from '../../../manager/controlapi/server.js';
 import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
+import { TestSealer } from '../helpers/sealer.js';
 
 export interface Harness {
   app: FastifyInstance;
   store: Store;
+  sealer: TestSealer;
+  /** The store's data dir (its Raft log and snapshots). */
+  dir: string;
   /** The store's index and state, to compare before and after a refused request. */
   snapshot(): string;
   close(): Promise<void>;
 }
 
-export async function harness(): Promise<Harness> {
+export async function harness(o: { log?: pino.Logger } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-api-'));
   const store = new Store(loneBackend(dir));
   await store.open();
+  const sealer = new TestSealer();
   const app = buildApi({
     store,
+    sealer,
     // No agent is connected: a log request ends at once.
     dispatcher: { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
-    log: pino({ level: 'silent' }),
+    log: o.log ?? pino({ level: 'silent' }),
     info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }),
   });
   await app.ready();
   return {
-    app, store,
+    app, store, sealer, dir,
     snapshot: () => JSON.stringify({ index: store.index, state: store.state() }),
     async close() {
       await app.close();

@@ -191,7 +191,7 @@ describe('paths and query strings', () => {
   });
 
   it('unknown routes and methods, malformed URLs', async () => {
-    await refused({ method: 'GET', url: '/v1/secrets' }, { status: 404, code: 'TSW_ERR_NOT_FOUND' });
+    await refused({ method: 'GET', url: '/v1/volumes' }, { status: 404, code: 'TSW_ERR_NOT_FOUND' });
     await refused({ method: 'PUT', url: '/v1/stacks/deploy' }, { status: 404, code: 'TSW_ERR_NOT_FOUND' });
     await refused({ method: 'GET', url: '/v1/nodes/%E0%A4%A' }, { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT' });
     await refused({ method: 'GET', url: '/v1/nodes/nope' }, { status: 404, code: 'TSW_ERR_NODE_NOT_FOUND' });

@@ -14,6 +14,7 @@ import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
 import { newClusterObj } from '../../../manager/store/types.js';
 import { signCsr, testPki, type TestCert, type TestPki } from '../helpers/tls-certs.js';
+import { TestSealer } from '../helpers/sealer.js';
 
 export interface HttpsHarness {
   app: FastifyInstance;
@@ -49,7 +50,7 @@ export async function httpsHarness(): Promise<HttpsHarness> {
     },
   } as unknown as ClusterApi;
   const app = buildApi({
-    store, cluster,
+    store, cluster, sealer: new TestSealer(),
     dispatcher: { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
     log: pino({ level: 'warn' }, sink),
     info: () => ({ version: 'test', clusterId: pki.clusterId, nodeId: MANAGER_ID, dataDir: '/tmp/x', pid: 1 }),

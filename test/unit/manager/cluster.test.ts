@@ -10,6 +10,7 @@ import { buildApi } from '../../../manager/controlapi/server.js';
 import type { Dispatcher } from '../../../manager/dispatcher/dispatcher.js';
 import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
+import { TestSealer } from '../helpers/sealer.js';
 
 const dirs: string[] = [];
 const stores: Store[] = [];
@@ -27,7 +28,7 @@ async function open(dir: string, snapshotEvery?: number): Promise<Store> {
 
 function api(store: Store) {
   // The cluster routes never reach the dispatcher.
-  return buildApi({ store, dispatcher: {} as Dispatcher, log: pino({ level: 'silent' }), info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }) });
+  return buildApi({ store, sealer: new TestSealer(), dispatcher: {} as Dispatcher, log: pino({ level: 'silent' }), info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }) });
 }
 
 describe('cluster settings API', () => {
