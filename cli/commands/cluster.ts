@@ -1,13 +1,14 @@
 // The cluster: settings (`cluster inspect|update`), its managers (`cluster status`, `cluster
 // recover`), join tokens (`cluster join-token`), backups (`cluster backup`), and the
-// certificates of remote CLIs (`cluster client-cert NAME|ls|rm`).
+// certificates of remote CLIs (`cluster client-cert NAME|ls|rm`), and the cluster's keys
+// (`cluster update --autolock`, `cluster unlock-key`, `cluster ca [--rotate]`).
 
 import { resolve } from 'node:path';
-import type { ClientCertInfo, ClientCertResponse, InfoResponse } from '../../common/api/types.js';
+import type { CaStatusResponse, ClientCertInfo, ClientCertResponse, InfoResponse, UnlockKeyResponse } from '../../common/api/types.js';
 import type { ClusterUpdate, JoinRole } from '../api.js';
 import * as api from '../api.js';
 import {
-  apiAddrArg, certNameArg, choiceArg, formatArg, historyLimitArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options,
+  apiAddrArg, certNameArg, choiceArg, durationArg, formatArg, historyLimitArg, hostArg, parseArgs, READ, readOpts, usageError, type Endpoint, type Options,
 } from '../args.js';
 import { checkTarget, writeFileAtomic, writeStream } from '../backup.js';
 import { clientFor, type ApiClient } from '../client.js';
@@ -19,7 +20,9 @@ import { USAGE } from '../usage.js';
 
 export type ClusterCommand = { cmd: 'help' }
   | { cmd: 'inspect'; host: Endpoint; consistent?: true }
-  | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; json: boolean }
+  | { cmd: 'update'; host: Endpoint; spec: ClusterUpdate; autolock?: boolean; json: boolean }
+  | { cmd: 'unlock-key'; host: Endpoint; rotate: boolean; quiet: boolean; json: boolean }
+  | { cmd: 'ca'; host: Endpoint; rotate: boolean; json: boolean }
   | { cmd: 'status'; host: Endpoint; json: boolean }
   | { cmd: 'join-token'; host: Endpoint; role: JoinRole; quiet: boolean; rotate: boolean; json: boolean }
   | { cmd: 'backup'; host: Endpoint; file: string; force: boolean }
@@ -28,7 +31,7 @@ export type ClusterCommand = { cmd: 'help' }
   | { cmd: 'client-cert-ls'; host: Endpoint; json: boolean }
   | { cmd: 'client-cert-rm'; host: Endpoint; names: string[] };
 
-const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'backup', 'recover', 'client-cert'] as const;
+const SUBCOMMANDS = ['inspect', 'update', 'status', 'join-token', 'backup', 'recover', 'client-cert', 'unlock-key', 'ca'] as const;
 
 const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
   inspect: READ,
@@ -36,7 +39,11 @@ const OPTIONS: Record<(typeof SUBCOMMANDS)[number], Options> = {
     'task-history-limit': { type: 'string' },
     'bind-allow': { type: 'string', multiple: true },
     'bind-allow-any': { type: 'boolean' },
+    'cert-expiry': { type: 'string' },
+    autolock: { type: 'string' },
   },
+  'unlock-key': { quiet: { type: 'boolean', short: 'q' }, rotate: { type: 'boolean' } },
+  ca: { rotate: { type: 'boolean' } },
   status: {},
   'join-token': { quiet: { type: 'boolean', short: 'q' }, rotate: { type: 'boolean' } },
   backup: { force: { type: 'boolean', short: 'f' } },
@@ -74,6 +81,10 @@ export function parseCluster(argv: string[]): ClusterCommand {
     case 'inspect': return { cmd: 'inspect', host: hostArg(v.host), ...readOpts(v) };
     case 'status': return { cmd: 'status', host: hostArg(v.host), json };
     case 'recover': return { cmd: 'recover', host: hostArg(v.host), json };
+    case 'unlock-key':
+      if (v.quiet && json) usageError('--quiet and --format json exclude each other');
+      return { cmd: 'unlock-key', host: hostArg(v.host), rotate: !!v.rotate, quiet: !!v.quiet, json };
+    case 'ca': return { cmd: 'ca', host: hostArg(v.host), rotate: !!v.rotate, json };
   }
   const spec: ClusterUpdate = {};
   if (v['task-history-limit'] !== undefined) spec.taskHistoryLimit = historyLimitArg(v['task-history-limit']);
@@ -84,8 +95,10 @@ export function parseCluster(argv: string[]): ClusterCommand {
     spec.allowedBindPaths = allow;
   }
   if (v['bind-allow-any']) spec.allowedBindPaths = null;
-  if (Object.keys(spec).length === 0) usageError('cluster update needs a setting, e.g. --task-history-limit N or --bind-allow PATH');
-  return { cmd: 'update', host: hostArg(v.host), spec, json };
+  if (v['cert-expiry'] !== undefined) spec.certExpiryMs = durationArg('--cert-expiry', v['cert-expiry']);
+  const autolock = v.autolock === undefined ? undefined : choiceArg('--autolock', v.autolock, ['true', 'false'] as const) === 'true';
+  if (Object.keys(spec).length === 0 && autolock === undefined) usageError('cluster update needs a setting, e.g. --task-history-limit N, --bind-allow PATH, --cert-expiry 30d or --autolock=true');
+  return { cmd: 'update', host: hostArg(v.host), spec, ...(autolock !== undefined ? { autolock } : {}), json };
 }
 
 function parseClientCert(v: Record<string, any>, p: string[]): ClusterCommand {
@@ -149,8 +162,21 @@ export async function runCluster(argv: string[], io: Io): Promise<number> {
   switch (c.cmd) {
     case 'inspect': printJson(io, await api.cluster(client)); return 0;
     case 'update': {
-      const r = await api.clusterUpdate(client, c.spec);
-      if (c.json) printJson(io, r); else io.out('Cluster updated\n');
+      const r = Object.keys(c.spec).length ? await api.clusterUpdate(client, c.spec) : undefined;
+      const lock = c.autolock === undefined ? undefined : await client.call<UnlockKeyResponse>('POST', '/v1/cluster/autolock', { enabled: c.autolock });
+      if (c.json) printJson(io, { ...(r ?? {}), ...(lock ? { autolock: lock } : {}) });
+      else io.out(`Cluster updated\n${lock ? unlockKeyText(lock, false) : ''}`);
+      return 0;
+    }
+    case 'unlock-key': {
+      const k = c.rotate ? await client.call<UnlockKeyResponse>('POST', '/v1/cluster/unlock-key/rotate') : await client.call<UnlockKeyResponse>('GET', '/v1/cluster/unlock-key');
+      if (c.json) printJson(io, k); else io.out(unlockKeyText(k, c.quiet));
+      return k.enabled ? 0 : 1;
+    }
+    case 'ca': {
+      const st = c.rotate ? await client.call<CaStatusResponse>('POST', '/v1/cluster/ca/rotate') : await client.call<CaStatusResponse>('GET', '/v1/cluster/ca');
+      if (c.json) printJson(io, st);
+      else io.out(`Root CA: ${st.digest}\n${st.next ? `Rotating to: ${st.next.digest}\n${st.next.pending.length ? `Nodes still on the old root: ${st.next.pending.join(', ')}\n` : ''}` : ''}${st.message}\n`);
       return 0;
     }
     case 'status': {
@@ -196,4 +222,11 @@ export async function runCluster(argv: string[], io: Io): Promise<number> {
       return health === 'healthy' ? 0 : 1;
     }
   }
+}
+
+/** An unlock key answer as a person reads it (or the bare key with --quiet). */
+function unlockKeyText(k: UnlockKeyResponse, quiet: boolean): string {
+  if (quiet) return k.unlockKey ? `${k.unlockKey}\n` : '';
+  if (!k.unlockKey) return `${k.message}\n`;
+  return `${k.message}.\n\n    ${k.unlockKey}\n\nGive it to a restarted manager with \`tsswarm manager unlock\`.\n`;
 }
