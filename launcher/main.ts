@@ -3,6 +3,7 @@
 // This is the one place that wires a manager with its embedded agent, so that manager/,
 // agent/ and cli/ never import each other (docs/architecture.md).
 
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Logger } from 'pino';
 import { defaultDataDir } from '../common/api/datadir.js';
@@ -54,7 +55,7 @@ async function daemon(start: () => Promise<{ close(): Promise<void> }>, log: Log
 async function runManager(argv: string[]): Promise<number> {
   const v = args(argv, {
     init: { type: 'boolean' }, 'data-dir': { type: 'string' }, 'no-agent': { type: 'boolean' },
-    listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' }, 'api-addr': { type: 'string' },
+    listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' }, 'api-addr': { type: 'string' }, 'unlock-key-file': { type: 'string' },
     'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
     join: { type: 'string' }, token: { type: 'string' }, restore: { type: 'string' }, 'force-new-cluster': { type: 'boolean' },
     'task-history-limit': { type: 'string' },
@@ -75,12 +76,22 @@ async function runManager(argv: string[]): Promise<number> {
     listenAddr: v['listen-addr'] && hostPort(v['listen-addr'], '--listen-addr'),
     advertiseAddr: v['advertise-addr'] && hostPort(v['advertise-addr'], '--advertise-addr'),
     apiAddr: v['api-addr'] && hostPort(v['api-addr'], '--api-addr'),
+    // Autolock: the key from a file (restoring a backup taken under autolock; unattended starts).
+    unlockKey: v['unlock-key-file'] ? readKeyFile(v['unlock-key-file']) : undefined,
     join: v.join ? { addr: hostPort(v.join, '--join'), token: v.token } : undefined,
     restore: v.restore, forceNewCluster: !!v['force-new-cluster'],
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
     cluster: historyLimit === undefined ? undefined : { taskHistoryLimit: historyLimit },
     embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
   }), log);
+}
+
+function readKeyFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (e) {
+    throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `--unlock-key-file ${path}: ${(e as Error).message}`);
+  }
 }
 
 /** HOST:PORT with a port in 0..65535 (IPv6 hosts in brackets). */

@@ -81,7 +81,8 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
     throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--init, --join and --force-new-cluster exclude each other');
   }
   if (opts.restore && !opts.init) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--restore FILE starts a new cluster: use it with --init');
-  const restored = opts.restore ? readBackup(opts.restore) : undefined;
+  const backup = opts.restore ? readBackup(opts.restore) : undefined;
+  const restored = backup?.state;
   const identity = opts.join ? joiningIdentity(opts.dataDir) : openDataDir(opts.dataDir, opts.init);
   // This host's agent (the embedded one) adopts what it ran before the backup: same node id.
   if (restored && opts.embeddedAgent) adoptRestoredNodeId(identity, restored);
@@ -91,14 +92,14 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   }
   const unlock = lockDataDir(opts.dataDir);
   try {
-    return await run(opts, identity, restored, unlock);
+    return await run(opts, identity, restored, unlock, backup?.keys);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: MachineSnapshot | undefined, unlock: () => void): Promise<RunningManager> {
+async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: MachineSnapshot | undefined, unlock: () => void, restoredKeys?: string): Promise<RunningManager> {
   const log = opts.log;
   if (identity.raftId === undefined) identity.raftId = newRaftId();
   // Data dirs from before membership existed were made by --init: their manager founded the cluster.
@@ -115,7 +116,8 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
         ? await waitForUnlock(opts.dataDir, apiSocketPath(opts.dataDir), log)
         : Keyring.open(opts.dataDir, opts.unlockKey);
     } else if (identity.founder) {
-      keyring = Keyring.create(opts.dataDir);
+      // A restored cluster keeps its data key (its secrets and CA key are sealed with it).
+      keyring = Keyring.create(opts.dataDir, restoredKeys ? Keyring.importDataKey(restoredKeys, opts.unlockKey) : undefined);
     } else {
       throw new TsswarmError(ErrorCodes.DATA_DIR, `${opts.dataDir} holds no keyring: this manager joined under an older release; remove it (\`tsswarm node rm\` on the leader) and join it again with a new data dir`);
     }
@@ -203,6 +205,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     saveManagerCerts(opts.dataDir, keyring, r);
     credentials.update(r, r.clusterId);
     joinedPeers = r.managers;
+    authorizer.trustJoinedManagers(r.managers);
   }
 
   const loops = new ControlLoops({
@@ -371,6 +374,7 @@ function clusterApi(control: ClusterControl, store: Store, keys: ClusterKeys, is
     unlockKey: () => keys.unlockKey(),
     rotateUnlockKey: () => keys.rotateUnlockKey(),
     caStatus: () => keys.caStatus(),
+    backupKeys: () => keys.backupKeys(),
     rotateCA: () => keys.rotateCA(),
     rotateToken: async (role: 'worker' | 'manager'): Promise<string> => store.update((tx) => {
       const c = tx.get('cluster', 'default');

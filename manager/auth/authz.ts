@@ -17,7 +17,6 @@ import type { PeerCertificate } from 'node:tls';
 import type { Logger } from 'pino';
 import { peerIdentity, refusal, type PeerIdentity } from '../../proto/credentials.js';
 import type { Store } from '../store/store.js';
-import type { ManagerMember } from '../store/types.js';
 
 export type Need = 'manager' | 'node';
 
@@ -38,6 +37,10 @@ interface Tracked {
 
 export class Authorizer {
   private readonly tracked = new Set<Tracked>();
+  /** Managers a joiner was told of, trusted until its store holds the membership. */
+  private joinedVia: { nodeId: string; raftId: number }[] = [];
+  /** When each kind of refusal was last logged (one line per peer and reason per 30 s). */
+  private readonly logged = new Map<string, number>();
   private unwatch?: () => void;
   private recheckScheduled = false;
 
@@ -56,12 +59,12 @@ export class Authorizer {
     const id = peerIdentity(call);
     if (!id) {
       const e = refusal('unauthenticated', `${what} needs a certificate issued by this cluster's CA (none, or one that is expired, forged or of another CA, was presented)`);
-      this.o.log.warn({ peer: call.getPeer(), what }, 'refused a call without a valid certificate');
+      if (this.shouldLog(`${hostOf(call.getPeer())}/${what}/none`)) this.o.log.warn({ peer: call.getPeer(), what }, 'refused a call without a valid certificate');
       throw e;
     }
     const why = this.problem(id, need);
     if (why) {
-      this.o.log.warn({ peer: call.getPeer(), node: id.nodeId, role: id.role, what, why }, 'refused a call');
+      if (this.shouldLog(`${id.nodeId}/${what}/${why}`)) this.o.log.warn({ peer: call.getPeer(), node: id.nodeId, role: id.role, what, why }, 'refused a call');
       throw refusal('denied', `${what}: ${why}`);
     }
     return { ...id, raftId: id.role === 'manager' ? this.member(id.nodeId)?.raftId : undefined };
@@ -81,8 +84,24 @@ export class Authorizer {
     return undefined;
   }
 
-  private member(nodeId: string): ManagerMember | undefined {
-    return this.o.store.view((tx) => tx.get('cluster', 'default'))?.managers?.find((m) => m.nodeId === nodeId);
+  private member(nodeId: string): { nodeId: string; raftId: number } | undefined {
+    const managers = this.o.store.view((tx) => tx.get('cluster', 'default'))?.managers;
+    // A joiner's store is empty until the leader's first entries arrive: until then the
+    // managers its join was answered with are the membership.
+    return (managers ?? this.joinedVia).find((m: { nodeId: string }) => m.nodeId === nodeId);
+  }
+
+  /** The managers a join was answered with (trusted until the store holds the membership). */
+  trustJoinedManagers(list: { nodeId: string; raftId: number }[]): void {
+    this.joinedVia = list;
+  }
+
+  private shouldLog(key: string): boolean {
+    const now = this.now;
+    if ((this.logged.get(key) ?? -Infinity) > now - 30_000) return false;
+    if (this.logged.size > 1000) this.logged.clear();
+    this.logged.set(key, now);
+    return true;
   }
 
   /**
@@ -131,4 +150,9 @@ export class Authorizer {
     this.unwatch?.();
     for (const t of [...this.tracked]) this.untrack(t);
   }
+}
+
+/** The host of a gRPC peer string (`127.0.0.1:5678`, `[::1]:5678`). */
+function hostOf(peer: string): string {
+  return peer.slice(0, peer.lastIndexOf(':'));
 }

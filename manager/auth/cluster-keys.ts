@@ -132,6 +132,13 @@ export class ClusterKeys {
     }
   }
 
+  /** The data key for a backup: wrapped by the unlock key when autolock is on. */
+  backupKeys(): string {
+    const c = this.o.store.view((tx) => tx.get('cluster', 'default'));
+    const key = c?.autolock ? this.o.keyring().open(c.autolock.keySealed, UNLOCK_KEY_AAD).toString('utf8') : undefined;
+    return this.o.keyring().exportDataKey(key);
+  }
+
   // ------------------------------------------------------------------ CA rotation
 
   caStatus(): CaStatusResponse {

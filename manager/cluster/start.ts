@@ -9,11 +9,30 @@ import { DiskStorage } from '../raft/wal.js';
 import { decodeBatch } from '../store/store.js';
 import { SnapshotError, StoreMachine, type MachineSnapshot } from '../store/machine.js';
 
-/** The store state a backup file holds (refused, naming the file, if it is not intact). */
-export function readBackup(file: string): MachineSnapshot {
+/** A backup's first line when it carries the cluster's data key: then the key record (base64 JSON). */
+export const BACKUP_MAGIC = 'tsswarm-backup/1';
+
+/** A backup: the key record (Keyring.exportDataKey), then the store snapshot. */
+export function encodeBackup(keys: string, snapshot: Uint8Array): Buffer {
+  return Buffer.concat([Buffer.from(`${BACKUP_MAGIC} ${Buffer.from(keys).toString('base64')}\n`), snapshot]);
+}
+
+/**
+ * The store state a backup file holds, and the key record it carries (backups of older
+ * releases carry none). Refused, naming the file, if it is not intact.
+ */
+export function readBackup(file: string): { state: MachineSnapshot; keys?: string } {
   if (!existsSync(file)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `backup file ${file} does not exist`);
+  let bytes = readFileSync(file);
+  let keys: string | undefined;
+  if (bytes.subarray(0, BACKUP_MAGIC.length + 1).toString('latin1') === `${BACKUP_MAGIC} `) {
+    const nl = bytes.indexOf(0x0a);
+    if (nl < 0 || nl > 4096) throw new TsswarmError(ErrorCodes.CORRUPT, `backup file ${file}: its key record is not terminated`);
+    keys = Buffer.from(bytes.subarray(BACKUP_MAGIC.length + 1, nl).toString('latin1'), 'base64').toString('utf8');
+    bytes = bytes.subarray(nl + 1);
+  }
   try {
-    return StoreMachine.decodeSnapshot(readFileSync(file));
+    return { state: StoreMachine.decodeSnapshot(bytes), keys };
   } catch (e) {
     if (e instanceof SnapshotError) throw new TsswarmError(ErrorCodes.CORRUPT, `backup file ${file}: ${e.message}`);
     throw e;

@@ -34,6 +34,8 @@ export type ClusterApi = Pick<ClusterControl,
   unlockKey(): UnlockKeyResponse;
   /** A new unlock key (leader): the old one opens managers that were down meanwhile. */
   rotateUnlockKey(): Promise<UnlockKeyResponse>;
+  /** The data key as a backup carries it (wrapped by the unlock key under autolock). */
+  backupKeys(): string;
   /** The root CA, and the progress of a rotation. */
   caStatus(): CaStatusResponse;
   /** Starts a root CA rotation (leader): every node gets a certificate of the new root, then the old one is dropped. */

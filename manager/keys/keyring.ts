@@ -174,6 +174,34 @@ export class Keyring implements Sealer {
     }
   }
 
+  /**
+   * The data key as a backup carries it (JSON): wrapped by `unlockKey` when autolock is on (the
+   * backup then restores only with that key), else in clear (the backup is then as private
+   * as the data dir it comes from).
+   */
+  exportDataKey(unlockKey?: string): string {
+    if (unlockKey === undefined) return JSON.stringify({ version: 1, dataKey: this.#dek.toString('base64') });
+    const kdf: Kdf = { salt: randomBytes(16).toString('base64'), ...KDF_PARAMS };
+    return JSON.stringify({ version: 1, wrapped: wrap(deriveKek(Keyring.parseUnlockKey(unlockKey), kdf), this.#dek), kdf });
+  }
+
+  /** The data key a backup carries (exportDataKey); CLUSTER_LOCKED / UNLOCK_KEY_INVALID when it is wrapped and the key is missing or wrong. */
+  static importDataKey(text: string, unlockKey?: string): Buffer {
+    let j: { version?: unknown; dataKey?: unknown; wrapped?: unknown; kdf?: Kdf };
+    try { j = JSON.parse(text) as typeof j; } catch { throw corrupt('the backup\'s key record is not JSON'); }
+    if (j.version !== 1) throw corrupt(`the backup's key record has version ${JSON.stringify(j.version)}, not 1`);
+    if (typeof j.dataKey === 'string') {
+      const dek = Buffer.from(j.dataKey, 'base64');
+      if (dek.length !== DATA_KEY_BYTES) throw corrupt('the backup\'s data key has the wrong length');
+      return dek;
+    }
+    if (typeof j.wrapped !== 'string' || !j.kdf) throw corrupt('the backup\'s key record holds no data key');
+    if (unlockKey === undefined) throw new TsswarmError(ErrorCodes.CLUSTER_LOCKED, 'this backup was taken with autolock on: give the unlock key of that time (--unlock-key-file FILE)');
+    const dek = unwrap(deriveKek(Keyring.parseUnlockKey(unlockKey), j.kdf), j.wrapped);
+    if (!dek) throw new TsswarmError(ErrorCodes.UNLOCK_KEY_INVALID, 'the unlock key does not open this backup\'s data key');
+    return dek;
+  }
+
   /** The data key itself (a copy), for handing to a joining manager over mutual TLS. */
   dataKey(): Buffer {
     return Buffer.from(this.#dek);

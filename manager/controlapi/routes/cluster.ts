@@ -7,6 +7,7 @@ import { DurationError, parseDuration } from '../../../common/duration.js';
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterObj } from '../../store/types.js';
 import type { RoutePlugin } from '../context.js';
+import { encodeBackup } from '../../cluster/start.js';
 import { ClusterUpdateBody, RoleParams } from '../schemas.js';
 import { normaliseSerial } from '../tls.js';
 
@@ -89,7 +90,9 @@ export const clusterRoutes: RoutePlugin = async (app, { ctx }) => {
     await store.barrier();
     void reply.header('content-type', 'application/octet-stream');
     void reply.header('x-tsswarm-index', String(store.index));
-    return Buffer.from(store.machine.snapshot());
+    // The data key goes with it (wrapped by the unlock key under autolock): a restore opens the
+    // secrets and the CA's key the snapshot holds sealed.
+    return ctx.cluster ? encodeBackup(ctx.cluster.backupKeys(), store.machine.snapshot()) : Buffer.from(store.machine.snapshot());
   });
 
   const tokenAnswer = (role: 'worker' | 'manager', token: string): JoinTokenResponse => {
