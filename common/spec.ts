@@ -11,7 +11,13 @@ export type Duration = string; // canonical, e.g. "30s", "1m30s", "500ms"; parse
 // The types are declared once, as TypeBox schemas (common/api/schema.ts, which documents each
 // field and its bounds), and derived here; common/api/validate.ts checks a value against them.
 export type StackSpec = Static<typeof S.StackSpecSchema>;
-export type ServiceSpec = Static<typeof S.ServiceSpecSchema>;
+export type ServiceSpec = Static<typeof S.ServiceSpecSchema> & { secrets?: FileRefSpec[]; configs?: FileRefSpec[] };
+/**
+ * A service's use of a secret or config: `source` is its name, `id` the SecretObj/ConfigObj id
+ * (filled by the manager when it accepts the spec), `target` a file name under /run/secrets/
+ * or an absolute path (configs: an absolute path), `uid`/`gid` numeric strings, `mode` e.g. 0o444.
+ */
+export interface FileRefSpec { source: string; target: string; uid: string; gid: string; mode: number; id?: string; revision?: number }
 export type PortSpec = Static<typeof S.PortSpecSchema>;
 export type MountSpec = Static<typeof S.MountSpecSchema>;
 export type DeviceSpec = Static<typeof S.DeviceSpecSchema>;
