@@ -157,7 +157,12 @@ const run = promisify(execFile);
 
 export const systemTmpfs: TmpfsOps = {
   mountinfo: () => readFile('/proc/self/mountinfo', 'utf8'),
-  async mount(dir) { await run('mount', ['-t', 'tmpfs', '-o', TMPFS_OPTIONS, 'tsswarm-secrets', dir]); },
+  async mount(dir) {
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) throw new Error('the agent does not run as root, so it cannot mount a tmpfs');
+    // The mount point itself holds nothing: only the tmpfs over it ever does.
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await run('mount', ['-t', 'tmpfs', '-o', TMPFS_OPTIONS, 'tsswarm-secrets', dir]);
+  },
   async umount(dir) { await run('umount', [dir]); },
 };
 
@@ -205,9 +210,7 @@ export class SecretFiles {
     const type = mountTypeAt(info, this.root);
     if (type === 'tmpfs') return;
     if (type !== undefined) throw tmpfsError(this.root, `${this.root} is a ${type} mount, not a tmpfs`);
-    if (typeof process.getuid === 'function' && process.getuid() !== 0) throw tmpfsError(this.root, 'the agent does not run as root, so it cannot mount a tmpfs');
     try {
-      await mkdir(this.root, { recursive: true, mode: 0o700 });
       await this.ops.mount(this.root);
     } catch (err) {
       throw tmpfsError(this.root, `mounting a tmpfs failed: ${why(err)}`);
