@@ -153,4 +153,40 @@ describe('secrets and configs on the agent', () => {
     expect(all).not.toContain('new-token-value');
     expect(all).not.toContain('old-token-value');
   });
+
+  it('an agent that stops leaves the tmpfs to the containers using it; the next one reuses it and removes the files of tasks gone meanwhile', async () => {
+    const first = setup();
+    const { rec, stack, nodeId, root } = first;
+    await first.w.start();
+    const s = doc('secret', 'sec3', `${stack}_key`, 1, 'restart-value');
+    const keep = makeTask(stack, 'app', 1, nodeId, { ...sleeper, secrets: [ref(`${stack}_key`, 'sec3', 'key')] });
+    const lost = makeTask(stack, 'app', 2, nodeId, { ...sleeper, secrets: [ref(`${stack}_key`, 'sec3', 'key')] });
+    first.w.assign(true, [put('secret', s), update(keep), update(lost)]);
+    await running(rec, keep);
+    const lostCid = await running(rec, lost);
+    await first.w.stop();
+    expect(mountTypeAt(mountinfo(), root)).toBe('tmpfs');
+    expect(existsSync(`${root}/${keep.id}/secrets/0`)).toBe(true);
+
+    // While no agent runs, one container goes.
+    await docker.getContainer(lostCid).remove({ force: true });
+    const rec2 = new Recorder();
+    const w2 = makeWorker(nodeId, rec2, { log });
+    workers.push(w2);
+    await w2.start();
+    expect(existsSync(`${root}/${lost.id}`)).toBe(false);
+    expect(existsSync(`${root}/${keep.id}/secrets/0`)).toBe(true);
+
+    // The running task is adopted; a new one gets its file in the same tmpfs (no second mount).
+    const next = makeTask(stack, 'app', 3, nodeId, { ...sleeper, secrets: [ref(`${stack}_key`, 'sec3', 'key')] });
+    w2.assign(true, [put('secret', s), update(keep), update(next)]);
+    const cid = await running(rec2, next);
+    expect(sh(cid, 'cat /run/secrets/key')).toBe('restart-value');
+    expect(mountinfo().split('\n').filter((l) => l.split(' ')[4] === root)).toHaveLength(1);
+
+    w2.assign(true, [put('secret', s)]);
+    await waitFor('every task\'s files gone', () => !existsSync(`${root}/${keep.id}`) && !existsSync(`${root}/${next.id}`));
+    await w2.stop();
+    expect(mountTypeAt(mountinfo(), root)).toBeUndefined();
+  });
 });
