@@ -91,6 +91,7 @@ export function containerTarget(kind: FileKind, target: string): string | undefi
 }
 
 const ID_NUMBER = /^\d{1,10}$/;
+export const DEFAULT_FILE_MODE = 0o444;
 
 /**
  * The files a task needs, from its references and the values this node holds (pure). A
@@ -114,13 +115,17 @@ export function planTaskFiles(root: string, t: TaskObj, held: Record<FileKind, R
       if (!target) return bad(`target ${JSON.stringify(ref.target)} is not a usable path`);
       if (targets.has(target)) return bad(`target ${target} is used twice`);
       targets.add(target);
-      if (!ID_NUMBER.test(ref.uid)) return bad(`uid ${JSON.stringify(ref.uid)} is not a number`);
-      if (!ID_NUMBER.test(ref.gid)) return bad(`gid ${JSON.stringify(ref.gid)} is not a number`);
-      if (!Number.isInteger(ref.mode) || ref.mode < 0 || ref.mode > 0o777) return bad(`mode ${ref.mode} is not a file mode (0 to 0777)`);
+      // Absent owner and mode: as Swarm's defaults (root, 0444).
+      const uid = ref.uid ?? '0';
+      const gid = ref.gid ?? '0';
+      const mode = ref.mode ?? DEFAULT_FILE_MODE;
+      if (!ID_NUMBER.test(uid)) return bad(`uid ${JSON.stringify(uid)} is not a number`);
+      if (!ID_NUMBER.test(gid)) return bad(`gid ${JSON.stringify(gid)} is not a number`);
+      if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) return bad(`mode ${mode} is not a file mode (0 to 0777)`);
       files.push({
         kind, id: doc.id, name: doc.name, target,
         hostPath: join(root, t.id, `${kind}s`, String(i)),
-        uid: Number(ref.uid), gid: Number(ref.gid), mode: ref.mode,
+        uid: Number(uid), gid: Number(gid), mode,
       });
     }
   }

@@ -101,7 +101,7 @@ export interface ApplyResult {
   resources: ResourceOp[];
   /** This was the first full set since the worker started. */
   firstFull: boolean;
-  /** A secret or config arrived or changed (tasks waiting for one may go on). */
+  /** A secret or config arrived, changed or went (tasks waiting for one may go on, or fail now). */
   filesChanged: boolean;
 }
 
@@ -136,12 +136,9 @@ export class Assignments {
     }
     for (const c of changes) {
       if (c.kind === 'secret' || c.kind === 'config') {
-        if (c.action === 'update') {
-          this.files[c.kind].set(c.id, parseFileDoc(c.kind, c.id, c.obj));
-          filesChanged = true;
-        } else {
-          this.files[c.kind].delete(c.id);
-        }
+        if (c.action === 'update') this.files[c.kind].set(c.id, parseFileDoc(c.kind, c.id, c.obj));
+        else this.files[c.kind].delete(c.id);
+        filesChanged = true;
       } else if (c.kind === 'network' || c.kind === 'volume') {
         const set = (c.kind === 'network' ? this.networks : this.volumes) as ResourceSet<ResourceObj>;
         if (c.action === 'update' && c.obj) set.update(c.obj as ResourceObj, resources);

@@ -189,8 +189,8 @@ export class Executor {
         const files = usesFiles(t) ? planTaskFiles(this.files.root, t, this.assigned.files) : { files: [] };
         if ('wait' in files) {
           // Looked at again when a secret or config arrives (Worker.assign).
+          if (!l.waitingFiles) this.log.info({ task: id, why: files.wait }, 'task waits for a secret or config');
           l.waitingFiles = true;
-          this.log.info({ task: id, why: files.wait }, 'task waits for a secret or config');
           this.host.report(l, { state: 'preparing', timestamp: Date.now(), message: files.wait });
           return;
         }

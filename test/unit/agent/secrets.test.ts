@@ -82,6 +82,9 @@ describe('planTaskFiles', () => {
     bad(ref('st_db_pw', 's1', 'x', { uid: 'root' }), /uid "root" is not a number/);
     bad(ref('st_db_pw', 's1', 'x', { gid: '-1' }), /gid "-1" is not a number/);
     bad(ref('st_db_pw', 's1', 'x', { mode: 0o4755 }), /mode 2541 is not a file mode/);
+    // Owner and mode left out: root, 0444.
+    const loose = { source: 'st_db_pw', id: 's1', target: 'x' } as FileRefSpec;
+    expect(planTaskFiles(root, task('t1', [loose]), held(s))).toMatchObject({ files: [{ uid: 0, gid: 0, mode: 0o444 }] });
     expect(planTaskFiles(root, task('t1', [ref('st_db_pw', 's1', 'x'), ref('st_db_pw', 's1', '/run/secrets/x')]), held(s)))
       .toMatchObject({ error: { err: expect.stringContaining('target /run/secrets/x is used twice') } });
     expect(planTaskFiles(root, task('../t1', [ref('st_db_pw', 's1', 'x')]), held(s))).toMatchObject({ error: { errCode: AgentErrorCodes.MOUNT_INVALID } });
@@ -124,7 +127,8 @@ describe('Assignments: secrets and configs', () => {
     r = a.apply(false, [up('secret', doc('s1', 'a', 'two', 2))], () => undefined);
     expect(a.files.secret.get('s1')?.revision).toBe(2);
     r = a.apply(false, [{ action: 'remove', kind: 'config', id: 'c1' }], () => undefined);
-    expect(r.filesChanged).toBe(false);
+    expect(r.filesChanged).toBe(true);
+    expect(a.apply(false, [], () => undefined).filesChanged).toBe(false);
     expect(a.files.config.size).toBe(0);
     a.apply(false, [up('secret', doc('s2', 'c', 'three'))], () => undefined);
     r = a.apply(true, [up('secret', doc('s2', 'c', 'three'))], () => undefined);
