@@ -27,6 +27,15 @@ export const AgentErrorCodes = {
   UNHEALTHY: 'TSW_ERR_UNHEALTHY',
   /** The task's container was removed outside tsswarm. */
   CONTAINER_REMOVED: 'TSW_ERR_CONTAINER_REMOVED',
+  /** A secret the task uses was not delivered to this node (not in its assignment set, or the manager could not open it). */
+  SECRET_UNAVAILABLE: 'TSW_ERR_SECRET_UNAVAILABLE',
+  /** A config the task uses was not delivered to this node. */
+  CONFIG_UNAVAILABLE: 'TSW_ERR_CONFIG_UNAVAILABLE',
+  /**
+   * The tmpfs that holds the node's secret and config files could not be mounted or written
+   * (the agent is not root, or lacks the permission): they are never written to a disk instead.
+   */
+  SECRETS_TMPFS_UNAVAILABLE: 'TSW_ERR_SECRETS_TMPFS_UNAVAILABLE',
 } as const;
 
 export type AgentErrorCode = (typeof AgentErrorCodes)[keyof typeof AgentErrorCodes];

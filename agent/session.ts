@@ -25,7 +25,7 @@ import type { LogLine, LogRequest } from '../common/api/logs.js';
 /** What the session needs from the worker (agent/worker implements it). */
 export interface SessionWorker {
   localTaskIds(): Promise<string[]>;
-  assign(full: boolean, changes: { action: 'update' | 'remove'; kind: 'task' | 'network' | 'volume'; id: string; obj?: any }[]): void;
+  assign(full: boolean, changes: { action: 'update' | 'remove'; kind: AssignmentKind; id: string; obj?: any }[]): void;
   logs(req: LogRequest, onLine: (l: LogLine) => void, onEnd: () => void): () => void;
   /** Resolves once the assignments received so far have been acted on. */
   applied(): Promise<void>;
@@ -47,6 +47,11 @@ export interface SessionOptions {
   /** Called when the manager assigns or confirms this node's id (persist it). */
   onNodeId?: (id: string) => void;
 }
+
+export type AssignmentKind = 'task' | 'network' | 'volume' | 'secret' | 'config';
+
+/** The wire's assignment kinds (proto/dispatcher.proto) as the worker names them. */
+const KINDS: Record<string, AssignmentKind> = { TASK: 'task', NETWORK: 'network', VOLUME: 'volume', SECRET: 'secret', CONFIG: 'config' };
 
 /** Trailing metadata of a refused Session: the leader's address (proto/dispatcher.proto). */
 const LEADER_METADATA = 'tsswarm-leader';
@@ -178,9 +183,10 @@ export class AgentSession {
         this.opts.log.debug({ managers: this.knownManagers() }, 'manager list updated');
       } else if (msg.assignments) {
         const a = msg.assignments;
-        this.worker!.assign(a.full, a.changes.map((c) => ({
+        // A kind this agent does not know (a newer manager) is skipped, never taken for a task.
+        this.worker!.assign(a.full, a.changes.filter((c) => KINDS[c.kind] !== undefined).map((c) => ({
           action: c.action === 'REMOVE' ? 'remove' : 'update',
-          kind: c.kind === 'NETWORK' ? 'network' : c.kind === 'VOLUME' ? 'volume' : 'task',
+          kind: KINDS[c.kind],
           id: c.id,
           obj: c.object_json ? JSON.parse(c.object_json) : undefined,
         })));

@@ -27,6 +27,11 @@ export type ResourcesSpec = Static<typeof S.ResourcesSpecSchema>;
 export type UpdateConfigSpec = Static<typeof S.UpdateConfigSpecSchema>;
 export type NetworkSpec = Static<typeof S.NetworkSpecSchema>;
 export type VolumeSpec = Static<typeof S.VolumeSpecSchema>;
+/**
+ * A service's use of a secret or config: `source` is its name, `id` the SecretObj/ConfigObj id
+ * (filled by the manager when it accepts the spec), `target` a file name under /run/secrets/
+ * or an absolute path (configs: an absolute path), `uid`/`gid` numeric strings, `mode` e.g. 0o444.
+ */
 export type ObjectRef = Static<typeof S.ObjectRefSchema>;
 
 /** Where a secret is mounted when its target is a bare file name. */

@@ -179,6 +179,8 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     leader: () => ({ isLeader: backend.node?.role === 'leader', leaderAddr: late.control?.leaderAddr() }),
     managers: () => late.control?.managerAddrs() ?? [],
     authorizer,
+    // Secrets are opened with the keyring when sent (a joiner has it once it joined).
+    sealer: { seal: (p, aad) => sealer().seal(p, aad), open: (v, aad) => sealer().open(v, aad) },
   });
   // Bind first: the address (and port, when 0 was asked) is what others are told.
   const dispatcherSocket = `unix://${dispatcherSocketPath(opts.dataDir)}`;

@@ -6,12 +6,14 @@ import { networkFullName, volumeFullName } from '../../common/spec.js';
 import type { NetworkObj, TaskObj, TaskStatus, VolumeObj } from '../../common/api/objects.js';
 import { shortServiceName, type ResolvedMount } from '../exec/container.js';
 import type { ResourceObj } from '../exec/resources.js';
+import { parseFileDoc, type FileDoc, type FileKind } from '../exec/secrets.js';
 
 export interface Assignment {
   action: 'update' | 'remove';
-  kind: 'task' | 'network' | 'volume';
+  kind: 'task' | 'network' | 'volume' | 'secret' | 'config';
   id: string;
-  obj?: TaskObj | NetworkObj | VolumeObj;
+  /** Secrets and configs: the document as sent (checked by parseFileDoc). */
+  obj?: TaskObj | NetworkObj | VolumeObj | FileDoc;
 }
 
 /** A task assigned to this node and what the worker knows of it. */
@@ -27,6 +29,8 @@ export interface Local {
   timer?: NodeJS.Timeout;
   /** Its start-up is in progress (engine events of it are echoes). */
   busy?: boolean;
+  /** Its start-up waits for a secret's or config's new revision: looked at again when one arrives. */
+  waitingFiles?: boolean;
 }
 
 /** A network or volume the engine may drop (`release`), or one wanted again (`keep`). */
@@ -97,12 +101,19 @@ export interface ApplyResult {
   resources: ResourceOp[];
   /** This was the first full set since the worker started. */
   firstFull: boolean;
+  /** A secret or config arrived, changed or went (tasks waiting for one may go on, or fail now). */
+  filesChanged: boolean;
 }
 
 export class Assignments {
   readonly tasks = new Map<string, Local>();
   readonly networks = new ResourceSet<NetworkObj>('network');
   readonly volumes = new ResourceSet<VolumeObj>('volume');
+  /**
+   * The secrets and configs this node holds, by id, values included: in memory only (written
+   * nowhere but a task's files on the tmpfs). They go when the manager takes them away.
+   */
+  readonly files: Record<FileKind, Map<string, FileDoc>> = { secret: new Map(), config: new Map() };
   /** Tasks the manager took away: their containers go even before the first full set. */
   readonly dropped = new Set<string>();
   /** A full set arrived: the manager confirmed what this node holds, so orphans may go. */
@@ -111,15 +122,24 @@ export class Assignments {
   apply(full: boolean, changes: Assignment[], containerIdOf: (taskId: string) => string | undefined): ApplyResult {
     const touched = new Set<string>();
     const resources: ResourceOp[] = [];
+    let filesChanged = false;
     if (full) {
       const keep = (kind: Assignment['kind']) => new Set(changes.filter((c) => c.kind === kind && c.action === 'update').map((c) => c.id));
       const keepTasks = keep('task');
       for (const id of [...this.tasks.keys()]) if (!keepTasks.has(id)) { this.dropTask(id); touched.add(id); }
       this.networks.retain(keep('network'), resources);
       this.volumes.retain(keep('volume'), resources);
+      for (const kind of ['secret', 'config'] as const) {
+        const k = keep(kind);
+        for (const id of [...this.files[kind].keys()]) if (!k.has(id)) this.files[kind].delete(id);
+      }
     }
     for (const c of changes) {
-      if (c.kind === 'network' || c.kind === 'volume') {
+      if (c.kind === 'secret' || c.kind === 'config') {
+        if (c.action === 'update') this.files[c.kind].set(c.id, parseFileDoc(c.kind, c.id, c.obj));
+        else this.files[c.kind].delete(c.id);
+        filesChanged = true;
+      } else if (c.kind === 'network' || c.kind === 'volume') {
         const set = (c.kind === 'network' ? this.networks : this.volumes) as ResourceSet<ResourceObj>;
         if (c.action === 'update' && c.obj) set.update(c.obj as ResourceObj, resources);
         else if (c.action === 'remove') set.remove(c.id, c.obj as ResourceObj | undefined, resources);
@@ -137,7 +157,7 @@ export class Assignments {
     }
     const firstFull = full && !this.fullReceived;
     if (full) this.fullReceived = true;
-    return { touched, resources, firstFull };
+    return { touched, resources, firstFull, filesChanged };
   }
 
   private dropTask(id: string): void {

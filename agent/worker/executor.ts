@@ -10,6 +10,7 @@ import { taskStateIndex, type TaskStatus } from '../../common/api/objects.js';
 import { AgentErrorCodes, TaskError, isEngineUnavailable } from '../errors.js';
 import { LABEL, classifyEngineError, createOptions, engineMessage, statusCode, statusFromContainer } from '../exec/container.js';
 import type { Resources } from '../exec/resources.js';
+import { fileMounts, planTaskFiles, usesFiles, type SecretFiles } from '../exec/secrets.js';
 import type { Assignments, Local } from './assignments.js';
 import type { Ingress } from './ingress.js';
 import { Limiter } from './queue.js';
@@ -83,6 +84,7 @@ export class Executor {
     private readonly assigned: Assignments,
     private readonly resources: Resources,
     private readonly ingress: Ingress,
+    private readonly files: SecretFiles,
     private readonly host: ExecutorHost,
     parallelism = 8,
   ) {
@@ -184,9 +186,37 @@ export class Executor {
       if (!this.current(l)) return;
       let cid = existing;
       if (!existing) {
+        const files = usesFiles(t) ? planTaskFiles(this.files.root, t, this.assigned.files) : { files: [] };
+        if ('wait' in files) {
+          // Looked at again when a secret or config arrives (Worker.assign).
+          if (!l.waitingFiles) this.log.info({ task: id, why: files.wait }, 'task waits for a secret or config');
+          l.waitingFiles = true;
+          this.host.report(l, { state: 'preparing', timestamp: Date.now(), message: files.wait });
+          return;
+        }
+        l.waitingFiles = false;
+        if ('error' in files) {
+          this.log.warn({ task: id, err: files.error.err }, 'task rejected: its secrets or configs are not available');
+          this.fail(l, 'rejected', 'preparing failed', files.error);
+          return;
+        }
         this.host.report(l, { state: 'preparing', timestamp: Date.now(), message: 'preparing' });
         const nets = this.assigned.networksOf(t);
-        const { mounts, volumes } = this.assigned.mountsOf(t);
+        const resolved = this.assigned.mountsOf(t);
+        const { volumes } = resolved;
+        const mounts = [...resolved.mounts, ...fileMounts(files.files)];
+        if (files.files.length > 0) {
+          try {
+            // The values as planned: the set may change while the tmpfs is made ready.
+            const values = new Map(files.files.map((f) => [f.hostPath, this.assigned.files[f.kind].get(f.id)?.data ?? '']));
+            await this.files.write(id, files.files, (f) => Buffer.from(values.get(f.hostPath) ?? '', 'base64'));
+          } catch (err) {
+            const e = err instanceof TaskError ? { err: err.message, errCode: err.code } : { err: (err as Error).message, errCode: AgentErrorCodes.SECRETS_TMPFS_UNAVAILABLE };
+            this.log.warn({ task: id, err: e.err }, 'task rejected: its secret and config files cannot be written');
+            this.fail(l, 'rejected', 'preparing failed', e);
+            return;
+          }
+        }
         try {
           await Promise.all([
             this.resources.ensureImage(t.spec.image),

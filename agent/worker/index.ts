@@ -18,6 +18,7 @@ import type { LogLine, LogRequest } from '../../common/api/logs.js';
 import { LABEL } from '../exec/container.js';
 import { EngineEvents, type ContainerEvent } from '../exec/events.js';
 import { Resources } from '../exec/resources.js';
+import { SecretFiles, defaultFilesRoot, type TmpfsOps } from '../exec/secrets.js';
 import type { IngressProxy } from '../ingress/proxy.js';
 import { Assignments, type Assignment, type Local } from './assignments.js';
 import { ContainerIndex, Executor } from './executor.js';
@@ -25,7 +26,7 @@ import { ResourceGC, orphans } from './gc.js';
 import { Ingress } from './ingress.js';
 import { fanOutLogs } from './logs.js';
 import { KeyedQueue } from './queue.js';
-import { coarseListed, coarseStatus, decide, wouldReport } from './reconcile.js';
+import { coarseListed, coarseStatus, decide, isDone, wouldReport, type Observed } from './reconcile.js';
 
 export type { Assignment } from './assignments.js';
 
@@ -42,6 +43,10 @@ export interface WorkerOptions {
   parallelism?: number;
   /** Bound on an image pull (default 120 s). */
   pullTimeoutMs?: number;
+  /** Where the tmpfs of secret and config files is mounted (default /run/tsswarm/<nodeId>). */
+  filesRoot?: string;
+  /** How that tmpfs is checked and mounted (default: /proc/self/mountinfo, mount(8), umount(8)). */
+  tmpfs?: TmpfsOps;
 }
 
 /** Decide again after a stop, at most this many times per reconcile (a stop ends live containers). */
@@ -58,6 +63,7 @@ export class Worker {
   private readonly ingress: Ingress;
   private readonly exec: Executor;
   private readonly events: EngineEvents;
+  private readonly files: SecretFiles;
   private stopped = false;
   private resyncTimer?: NodeJS.Timeout;
   private indexReady: Promise<void> = Promise.resolve();
@@ -71,7 +77,8 @@ export class Worker {
     this.resources = new Resources(this.docker, this.log, opts.pullTimeoutMs);
     this.gc = new ResourceGC({ network: this.resources.networks, volume: this.resources.volumes }, this.log, (kind, name) => this.assigned.wants(kind, name));
     this.ingress = new Ingress(this.log, opts.ingressBind ?? '0.0.0.0');
-    this.exec = new Executor(this.docker, opts.nodeId, this.log, this.index, this.assigned, this.resources, this.ingress, {
+    this.files = new SecretFiles(opts.filesRoot ?? defaultFilesRoot(opts.nodeId), this.log, opts.tmpfs);
+    this.exec = new Executor(this.docker, opts.nodeId, this.log, this.index, this.assigned, this.resources, this.ingress, this.files, {
       report: (l, s) => this.report(l, s),
       schedule: (id) => this.schedule(id),
       isStopped: () => this.stopped,
@@ -85,6 +92,8 @@ export class Worker {
   async start(): Promise<void> {
     this.indexReady = this.index.refresh().then(() => undefined);
     await this.indexReady;
+    // Files of tasks whose container is gone (removed while the agent was down) go now.
+    await this.files.sweep((id) => this.index.byTask.has(id));
     await this.events.start();
     const every = this.opts.resyncIntervalMs ?? 10_000;
     this.resyncTimer = setInterval(() => this.kickResync(), every);
@@ -98,6 +107,7 @@ export class Worker {
     for (const l of this.assigned.tasks.values()) if (l.timer) clearTimeout(l.timer);
     await this.queue.idle();
     await this.ingress.close();
+    await this.files.close();
   }
 
   async localTaskIds(): Promise<string[]> {
@@ -107,8 +117,9 @@ export class Worker {
 
   assign(full: boolean, changes: Assignment[]): void {
     if (this.stopped) return;
-    const { touched, resources, firstFull } = this.assigned.apply(full, changes, (id) => this.index.byTask.get(id));
+    const { touched, resources, firstFull, filesChanged } = this.assigned.apply(full, changes, (id) => this.index.byTask.get(id));
     this.gc.apply(resources);
+    if (filesChanged) for (const [id, l] of this.assigned.tasks) if (l.waitingFiles) touched.add(id);
     if (full) {
       // Re-report everything we know, then look at the engine again.
       for (const l of this.assigned.tasks.values()) if (l.last) this.opts.report(l.task.id, l.last);
@@ -191,6 +202,13 @@ export class Worker {
     }
     for (const id of orphans(byTask.keys(), this.assigned)) this.schedule(id);
     if (this.gc.size) await this.sweep(false);
+    // Files no task can use any more (missed while a removal failed, or left by a crash).
+    if (this.files.holding > 0) await this.files.sweep((id) => {
+      const l = this.assigned.tasks.get(id);
+      if (l && !isDone({ task: l.task, last: l.last, ingressReady: false })) return true;
+      const c = byTask.get(id);
+      return !!c && c.State !== 'exited' && c.State !== 'dead';
+    });
   }
 
   private onEvent(e: ContainerEvent): void {
@@ -238,7 +256,20 @@ export class Worker {
       for (const a of actions) await this.exec.run(a, id, l, container);
       if (!l) this.assigned.dropped.delete(id);
       // A stop changed the container under the decision: look again (report it, remove it).
-      if (!actions.some((a) => a.do === 'stop')) return;
+      if (!actions.some((a) => a.do === 'stop')) {
+        await this.releaseFiles(id, l, container, actions.some((a) => a.do === 'remove'));
+        return;
+      }
     }
+  }
+
+  /**
+   * A task's secret and config files go as soon as nothing can use them: its container was
+   * removed, or the task ended (it never starts again).
+   */
+  private async releaseFiles(id: string, l: Local | undefined, container: Observed | undefined, removed: boolean): Promise<void> {
+    const live = !!container && container.live && !removed;
+    const gone = !l ? !container || removed : isDone({ task: l.task, last: l.last, ingressReady: false });
+    if (gone && !live) await this.files.removeTask(id);
   }
 }

@@ -27,10 +27,11 @@ import type { LogChunk__Output } from '../../proto/gen/tsswarm/dispatcher/v1/Log
 import type { ManagerMessage } from '../../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
 import type { NodeDescription__Output } from '../../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import type { Store } from '../store/store.js';
-import { isTerminal, taskStateIndex, type NodeObj, type TaskStatus } from '../store/types.js';
+import { isTerminal, taskStateIndex, type ConfigObj, type NodeObj, type SecretObj, type StoreObj, type TaskStatus } from '../store/types.js';
+import type { Sealer } from '../keys/sealer.js';
 import { parseTaskStatus } from './status.js';
 import { withStatus } from '../objects/task.js';
-import { assignmentsFor, type AssignmentSet } from '../objects/assignments.js';
+import { assignmentsFor } from '../objects/assignments.js';
 import type { Authorizer, AuthorizedPeer } from '../auth/authz.js';
 
 export interface DispatcherOptions {
@@ -55,7 +56,14 @@ export interface DispatcherOptions {
    * unit tests). With it, unix:// addresses are served by a server of their own, trusted.
    */
   authorizer?: Authorizer;
+  /**
+   * Opens secrets (sealed in the store) when they are sent to a node that needs them. Absent: no
+   * secret value is sent; the node is told why and fails the tasks that need one.
+   */
+  sealer?: Sealer;
 }
+
+type AssignmentKind = 'TASK' | 'NETWORK' | 'VOLUME' | 'SECRET' | 'CONFIG';
 
 /** Trailing metadata of a refused Session: the leader's address (see proto/dispatcher.proto). */
 export const LEADER_METADATA = 'tsswarm-leader';
@@ -71,6 +79,19 @@ interface Session {
 }
 
 export type { LogLine } from '../../common/api/logs.js';
+
+/** A secret or config as a node receives it (proto/dispatcher.proto, Assignment.object_json). */
+interface FileDoc {
+  id: string;
+  name: string;
+  revision: number;
+  /** The value, base64. */
+  data?: string;
+  /** Why there is no value. */
+  error?: string;
+}
+
+const configDoc = (x: ConfigObj): FileDoc => ({ id: x.id, name: x.name, revision: x.revision, data: x.data });
 
 interface LogSubscriber {
   nodeId: string;
@@ -402,29 +423,53 @@ export class Dispatcher {
     const set = assignmentsFor(this.opts.store.state(), s.nodeId);
     const changes: Assignment[] = [];
     const want = new Map<string, string>();
-    const add = (kind: 'TASK' | 'NETWORK' | 'VOLUME', m: AssignmentSet['tasks'] | AssignmentSet['networks'] | AssignmentSet['volumes']) => {
+    // The document is made only for what is sent: a secret is opened only when it goes out.
+    const add = <O extends StoreObj>(kind: AssignmentKind, m: Map<string, O>, doc: (o: O) => unknown = (o) => o) => {
       for (const [id, obj] of m) {
         const k = `${kind}/${id}`;
         const v = String(obj.meta.version);
         want.set(k, v);
-        if (full || s.sent.get(k) !== v) changes.push({ action: 'UPDATE', kind, id, object_json: JSON.stringify(obj) });
+        if (full || s.sent.get(k) !== v) changes.push({ action: 'UPDATE', kind, id, object_json: JSON.stringify(doc(obj)) });
       }
     };
-    // Order matters for the agent: networks and volumes before the tasks that use them.
+    // Order matters for the agent: networks, volumes, secrets and configs before the tasks that use them.
     add('NETWORK', set.networks);
     add('VOLUME', set.volumes);
+    add('SECRET', set.secrets, (x) => this.secretDoc(s.nodeId, x));
+    add('CONFIG', set.configs, configDoc);
     add('TASK', set.tasks);
     if (!full) {
       // Removals: tasks first, then what they used.
       // Volumes hold data: leaving the set never deletes one; only purgeVolumes() does.
       const removed = [...s.sent.keys()].filter((k) => !want.has(k) && !k.startsWith('VOLUME/')).sort((a, b) => (a.startsWith('TASK') ? -1 : 0) - (b.startsWith('TASK') ? -1 : 0));
       for (const k of removed) {
-        const [kind, id] = k.split('/') as ['TASK' | 'NETWORK' | 'VOLUME', string];
+        const [kind, id] = k.split('/') as [AssignmentKind, string];
         changes.push({ action: 'REMOVE', kind, id, object_json: '' });
       }
     }
     s.sent = want;
     if (full || changes.length > 0) s.call.write({ assignments: { full, changes } });
+  }
+
+  /**
+   * What a node gets of a secret: its value opened with the cluster's key (the session runs on
+   * mutual TLS), or, when it cannot be opened, why: the agent fails the tasks that need it with
+   * that reason. Only the secret's name and id are ever logged.
+   */
+  private secretDoc(nodeId: string, x: SecretObj): FileDoc {
+    const head = { id: x.id, name: x.name, revision: x.revision };
+    if (!this.opts.sealer) return { ...head, error: `the manager holds no key to open secrets, so secret ${x.name} cannot be delivered` };
+    let value: Buffer;
+    try {
+      value = this.opts.sealer.open(x.sealed, `secret/${x.id}`);
+    } catch (err) {
+      this.opts.log.error({ node: nodeId, secret: x.name, secretId: x.id, err: (err as Error).message }, 'cannot open a secret to send it');
+      return { ...head, error: `secret ${x.name} cannot be opened with the cluster's key` };
+    }
+    const data = value.toString('base64');
+    value.fill(0);
+    this.opts.log.debug({ node: nodeId, secret: x.name, secretId: x.id, revision: x.revision }, 'sending secret');
+    return { ...head, data };
   }
 
   /** Explicitly tell nodes to delete volumes (stack rm --volumes): the full set never implies it. */

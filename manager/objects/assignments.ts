@@ -1,12 +1,17 @@
 // Which objects a node must hold: pure, so it is tested without sockets.
 
 import { networkFullName, volumeFullName } from '../../common/spec.js';
-import { isTerminal, taskStateIndex, type ClusterState, type NetworkObj, type TaskObj, type VolumeObj } from '../store/types.js';
+import {
+  isTerminal, taskStateIndex, type ClusterState, type ConfigObj, type NetworkObj, type SecretObj, type TaskObj, type VolumeObj,
+} from '../store/types.js';
 
 export interface AssignmentSet {
   tasks: Map<string, TaskObj>;
   networks: Map<string, NetworkObj>;
   volumes: Map<string, VolumeObj>;
+  /** The secrets and configs the node's tasks may still start with (by id): nothing else. */
+  secrets: Map<string, SecretObj>;
+  configs: Map<string, ConfigObj>;
 }
 
 /** A task is on its node's list from scheduling until it is dead and no longer wanted running. */
@@ -41,17 +46,40 @@ export function resourcesOfTasks(state: Resources): (t: TaskObj) => { networks: 
   };
 }
 
-export function assignmentsFor(state: Pick<ClusterState, 'tasks'> & Resources, nodeId: string): AssignmentSet {
+/**
+ * Whether an assigned task may still need its secrets and configs: the agent writes them when it
+ * starts the container, and a task that ended, or is to be stopped, never starts one again.
+ * So a value leaves a node with the last of its tasks there that could still use it.
+ */
+export const needsFiles = (t: TaskObj): boolean => !isTerminal(t.status.state) && t.desiredState === 'running';
+
+type Files = Partial<Pick<ClusterState, 'secrets' | 'configs'>>;
+
+export function assignmentsFor(state: Pick<ClusterState, 'tasks'> & Resources & Files, nodeId: string): AssignmentSet {
   const tasks = new Map<string, TaskObj>();
   const networks = new Map<string, NetworkObj>();
   const volumes = new Map<string, VolumeObj>();
+  const secrets = new Map<string, SecretObj>();
+  const configs = new Map<string, ConfigObj>();
   const resourcesOf = resourcesOfTasks(state);
+  // By id only: a reference the manager did not resolve names nothing on this node.
+  const secretById = new Map((state.secrets ?? []).map((x) => [x.id, x]));
+  const configById = new Map((state.configs ?? []).map((x) => [x.id, x]));
   for (const t of state.tasks) {
     if (!isAssigned(t, nodeId)) continue;
     tasks.set(t.id, t);
     const r = resourcesOf(t);
     for (const n of r.networks) networks.set(n.id, n);
     for (const v of r.volumes) volumes.set(v.id, v);
+    if (!needsFiles(t)) continue;
+    for (const ref of t.spec.secrets ?? []) {
+      const x = ref.id === undefined ? undefined : secretById.get(ref.id);
+      if (x) secrets.set(x.id, x);
+    }
+    for (const ref of t.spec.configs ?? []) {
+      const x = ref.id === undefined ? undefined : configById.get(ref.id);
+      if (x) configs.set(x.id, x);
+    }
   }
-  return { tasks, networks, volumes };
+  return { tasks, networks, volumes, secrets, configs };
 }

@@ -21,12 +21,13 @@ export class TestSealer implements Sealer {
   }
 
   open(sealed: string, aad: string): Buffer {
-    this.opened++;
     if (!sealed.startsWith('t1:')) throw new Error('not a sealed value');
     const raw = Buffer.from(sealed.slice(3), 'base64');
     const d = createDecipheriv('aes-256-gcm', this.key, raw.subarray(0, 12));
     d.setAAD(Buffer.from(aad, 'utf8'));
     d.setAuthTag(raw.subarray(12, 28));
-    return Buffer.concat([d.update(raw.subarray(28)), d.final()]);
+    const out = Buffer.concat([d.update(raw.subarray(28)), d.final()]);
+    this.opened++;
+    return out;
   }
 }

@@ -22,6 +22,8 @@ export const _tsswarm_dispatcher_v1_Assignment_Kind = {
   TASK: 'TASK',
   NETWORK: 'NETWORK',
   VOLUME: 'VOLUME',
+  SECRET: 'SECRET',
+  CONFIG: 'CONFIG',
 } as const;
 
 export type _tsswarm_dispatcher_v1_Assignment_Kind =
@@ -31,6 +33,10 @@ export type _tsswarm_dispatcher_v1_Assignment_Kind =
   | 1
   | 'VOLUME'
   | 2
+  | 'SECRET'
+  | 3
+  | 'CONFIG'
+  | 4
 
 export type _tsswarm_dispatcher_v1_Assignment_Kind__Output = typeof _tsswarm_dispatcher_v1_Assignment_Kind[keyof typeof _tsswarm_dispatcher_v1_Assignment_Kind]
 
