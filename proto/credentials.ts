@@ -60,9 +60,12 @@ class MemoryProvider {
   private caUpdate() { return this.m ? { caCertificate: Buffer.from(this.m.caPems.join('\n')) } : null; }
   // The roots go out with the certificate: a joiner pins the root by its digest in what it is sent.
   private idUpdate() { return this.m ? { certificate: Buffer.from([this.m.certPem, ...this.m.caPems].map((c) => c.trimEnd()).join('\n') + '\n'), privateKey: Buffer.from(this.m.keyPem) } : null; }
-  addCaCertificateListener(l: CaListener): void { this.ca.add(l); if (this.m) l(this.caUpdate()); }
+  // A new listener hears the current material on the next microtask, not synchronously: grpc-js
+  // server credentials register their own watcher only after adding these listeners, and an
+  // update given before that would never reach the server (it would then refuse every handshake).
+  addCaCertificateListener(l: CaListener): void { this.ca.add(l); queueMicrotask(() => { if (this.m && this.ca.has(l)) l(this.caUpdate()); }); }
   removeCaCertificateListener(l: CaListener): void { this.ca.delete(l); }
-  addIdentityCertificateListener(l: IdListener): void { this.id.add(l); if (this.m) l(this.idUpdate()); }
+  addIdentityCertificateListener(l: IdListener): void { this.id.add(l); queueMicrotask(() => { if (this.m && this.id.has(l)) l(this.idUpdate()); }); }
   removeIdentityCertificateListener(l: IdListener): void { this.id.delete(l); }
 }
 

@@ -6,6 +6,7 @@
 // a message claiming to come from another member is dropped.
 import * as grpc from '@grpc/grpc-js';
 import { loadProto } from '../../proto/load.js';
+import { MANAGER_CHANNEL_OPTIONS } from '../../proto/credentials.js';
 import type { ProtoGrpcType } from '../../proto/gen/raft.js';
 import type { Message as PbMessage, Message__Output as PbMessageOut } from '../../proto/gen/tsswarm/raft/v1/Message.js';
 import type { MessageBatch, MessageBatch__Output } from '../../proto/gen/tsswarm/raft/v1/MessageBatch.js';
@@ -279,6 +280,7 @@ export class GrpcTransport implements RaftTransport {
 
   private clientFor(p: Peer): RaftClient {
     p.client ??= new (raftProto().tsswarm.raft.v1.Raft)(p.addr, this.o.channelCredentials ?? grpc.credentials.createInsecure(), {
+      ...MANAGER_CHANNEL_OPTIONS,
       'grpc.max_send_message_length': 64 << 20,
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': this.o.maxBackoffMs ?? 1000,
