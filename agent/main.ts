@@ -11,7 +11,7 @@ import { describeNode, dockerFromEnv } from './docker.js';
 import { NodeCredentials, type TlsMaterial } from '../proto/credentials.js';
 import { renewCertificate } from '../proto/identity-client.js';
 import { RenewalTimer } from '../common/renewal.js';
-import { certInfo, pemBlocks } from '../common/pki.js';
+import { caDigest, certInfo, pemBlocks, verifyIssued } from '../common/pki.js';
 import { loadAgentIdentity, saveAgentIdentity } from './identity.js';
 
 export interface AgentOptions {
@@ -28,6 +28,8 @@ export interface AgentOptions {
    * its manager's; a standalone agent's is read from (and renewed into) stateDir.
    */
   credentials?: NodeCredentials;
+  /** The cluster's roots as the leader sends them (a standalone agent follows CA rotations with it). */
+  onTrust?: (t: { issuer: string; caPems: string[] }) => void;
 }
 
 export interface RunningAgent {
@@ -44,8 +46,24 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     const id = loadAgentIdentity(opts.stateDir);
     if (id) {
       const credentials = new NodeCredentials(id.material, id.clusterId);
-      const running = await startAgent({ ...opts, credentials, nodeId: id.nodeId, managers: [...(opts.managers ?? []), ...id.managers] });
-      const renewer = agentRenewer(running.session, credentials, (m) => saveAgentIdentity(opts.stateDir!, { ...id, material: m, managers: running.session.knownManagers().filter((a) => !a.startsWith('unix:')) }), log);
+      const late: { renewer?: RenewalTimer; save?: (m: TlsMaterial) => void } = {};
+      // A CA rotation: trust what the leader says now; renew when this certificate is not of the issuing root.
+      const onTrust = (t: { issuer: string; caPems: string[] }): void => {
+        if (!t.caPems.length) return;
+        const m = credentials.material;
+        if (t.caPems.join('\n') !== m.caPems.join('\n')) {
+          const next = { ...m, caPems: t.caPems };
+          credentials.update(next);
+          late.save?.(next);
+          log.info({ roots: t.caPems.length }, 'trusted roots updated');
+        }
+        const issuer = t.caPems.find((p) => caDigest(p) === t.issuer);
+        if (issuer && !verifyIssued(pemBlocks(m.certPem)[0]!, issuer)) late.renewer?.renewSoon();
+      };
+      const running = await startAgent({ ...opts, credentials, onTrust, nodeId: id.nodeId, managers: [...(opts.managers ?? []), ...id.managers] });
+      late.save = (m) => saveAgentIdentity(opts.stateDir!, { ...id, material: m, managers: running.session.knownManagers().filter((a) => !a.startsWith('unix:')) });
+      const renewer = agentRenewer(running.session, credentials, late.save, log);
+      late.renewer = renewer;
       renewer.start();
       return { ...running, async close() { renewer.stop(); await running.close(); } };
     }
@@ -59,6 +77,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     nodeId,
     log,
     credentials: opts.credentials,
+    onTrust: opts.onTrust,
     describe: () => describeNode(docker, opts.addr),
     onNodeId: (id) => {
       if (idFile && id !== nodeId) { mkdirSync(opts.stateDir!, { recursive: true }); writeFileSync(idFile, id + '\n'); }

@@ -46,6 +46,8 @@ export interface SessionOptions {
   credentials?: NodeCredentials;
   /** Called when the manager assigns or confirms this node's id (persist it). */
   onNodeId?: (id: string) => void;
+  /** Called with the cluster's roots when the leader sends them (at registration, and on a CA rotation). */
+  onTrust?: (t: { issuer: string; caPems: string[] }) => void;
 }
 
 export type AssignmentKind = 'task' | 'network' | 'volume' | 'secret' | 'config';
@@ -178,6 +180,8 @@ export class AgentSession {
         this.opts.log.info({ node: this.nodeId, manager: addr, managers: this.knownManagers() }, 'session established');
         this.connectedOnce?.();
         this.flush();
+      } else if (msg.trust) {
+        this.opts.onTrust?.({ issuer: msg.trust.issuer_digest, caPems: msg.trust.ca_pems ?? [] });
       } else if (msg.managers) {
         this.learn(msg.managers.managers);
         this.opts.log.debug({ managers: this.knownManagers() }, 'manager list updated');

@@ -179,6 +179,11 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     leader: () => ({ isLeader: backend.node?.role === 'leader', leaderAddr: late.control?.leaderAddr() }),
     managers: () => late.control?.managerAddrs() ?? [],
     authorizer,
+    trust: () => {
+      const c = store.view((tx) => tx.get('cluster', 'default'));
+      if (!c?.ca) return undefined;
+      return { issuer: caDigest((c.ca.next ?? c.ca).certPem), caPems: c.ca.next ? [c.ca.certPem, c.ca.next.certPem] : [c.ca.certPem] };
+    },
     // Secrets are opened with the keyring when sent (a joiner has it once it joined).
     sealer: { seal: (p, aad) => sealer().seal(p, aad), open: (v, aad) => sealer().open(v, aad) },
   });

@@ -422,8 +422,11 @@ export class ClusterControl {
 
   /** Refuses a change after which the reachable voters would not make a quorum. */
   private checkQuorumAfter(voters: number[], what: string): void {
-    const st = this.o.raft().core.status();
-    const reachable = voters.filter((v) => v === this.o.raftId || st.progress.get(v)?.recentActive).length;
+    const raft = this.o.raft();
+    const st = raft.core.status();
+    // A leader elected a moment ago has not had a heartbeat round yet (recentActive is false
+    // until one): a voter it heard from within the last second answers too.
+    const reachable = voters.filter((v) => v === this.o.raftId || st.progress.get(v)?.recentActive || raft.heardWithin(v, QUORUM_SILENCE_MS)).length;
     const quorum = Math.floor(voters.length / 2) + 1;
     if (voters.length === 0 || reachable < quorum) {
       throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${what} it would leave ${voters.length} voting manager(s), of which ${reachable} answer: a quorum needs ${quorum}. Bring managers back first.`);

@@ -61,6 +61,8 @@ export interface DispatcherOptions {
    * secret value is sent; the node is told why and fails the tasks that need one.
    */
   sealer?: Sealer;
+  /** The roots agents must trust and the digest of the one new certificates come from (absent: not sent). */
+  trust?: () => { issuer: string; caPems: string[] } | undefined;
 }
 
 type AssignmentKind = 'TASK' | 'NETWORK' | 'VOLUME' | 'SECRET' | 'CONFIG';
@@ -75,6 +77,7 @@ interface Session {
   call: grpc.ServerDuplexStream<AgentMessage__Output, ManagerMessage>;
   sent: Map<string, string>; // `${kind}/${id}` -> version sent
   managersSent: string; // JSON of the manager list the agent was last sent
+  trustSent?: string; // JSON of the trust the agent was last sent
   timer?: NodeJS.Timeout;
 }
 
@@ -189,6 +192,16 @@ export class Dispatcher {
 
   private managerList(): string[] {
     return [...(this.opts.managers?.() ?? [])];
+  }
+
+  /** The cluster's roots, when they changed since this session was last told (CA rotation). */
+  private sendTrust(s: Session): void {
+    const t = this.opts.trust?.();
+    if (!t) return;
+    const key = JSON.stringify(t);
+    if (s.trustSent === key) return;
+    s.trustSent = key;
+    s.call.write({ trust: { issuer_digest: t.issuer, ca_pems: t.caPems } });
   }
 
   private sendManagers(s: Session, list: string[]): void {
@@ -355,6 +368,7 @@ export class Dispatcher {
     this.heard(nodeId);
     this.opts.log.info({ node: nodeId, hostname: d?.hostname, tasks: taskIds.length }, 'agent registered');
     call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers } });
+    this.sendTrust(session);
     this.push(session, true);
     return session;
   }
@@ -410,6 +424,7 @@ export class Dispatcher {
         // One node's set that cannot be built (a malformed object) must not starve the others.
         try {
           this.sendManagers(s, managers);
+          this.sendTrust(s);
           this.push(s, false);
         } catch (err) {
           this.opts.log.error({ err, node: s.nodeId }, 'pushing assignments failed');

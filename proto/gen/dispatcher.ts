@@ -16,6 +16,7 @@ import type { PublishLogsResponse as _tsswarm_dispatcher_v1_PublishLogsResponse,
 import type { Register as _tsswarm_dispatcher_v1_Register, Register__Output as _tsswarm_dispatcher_v1_Register__Output } from './tsswarm/dispatcher/v1/Register.js';
 import type { TaskStatusBatch as _tsswarm_dispatcher_v1_TaskStatusBatch, TaskStatusBatch__Output as _tsswarm_dispatcher_v1_TaskStatusBatch__Output } from './tsswarm/dispatcher/v1/TaskStatusBatch.js';
 import type { TaskStatusUpdate as _tsswarm_dispatcher_v1_TaskStatusUpdate, TaskStatusUpdate__Output as _tsswarm_dispatcher_v1_TaskStatusUpdate__Output } from './tsswarm/dispatcher/v1/TaskStatusUpdate.js';
+import type { Trust as _tsswarm_dispatcher_v1_Trust, Trust__Output as _tsswarm_dispatcher_v1_Trust__Output } from './tsswarm/dispatcher/v1/Trust.js';
 import type { Welcome as _tsswarm_dispatcher_v1_Welcome, Welcome__Output as _tsswarm_dispatcher_v1_Welcome__Output } from './tsswarm/dispatcher/v1/Welcome.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -41,6 +42,7 @@ export interface ProtoGrpcType {
         Register: MessageTypeDefinition<_tsswarm_dispatcher_v1_Register, _tsswarm_dispatcher_v1_Register__Output>
         TaskStatusBatch: MessageTypeDefinition<_tsswarm_dispatcher_v1_TaskStatusBatch, _tsswarm_dispatcher_v1_TaskStatusBatch__Output>
         TaskStatusUpdate: MessageTypeDefinition<_tsswarm_dispatcher_v1_TaskStatusUpdate, _tsswarm_dispatcher_v1_TaskStatusUpdate__Output>
+        Trust: MessageTypeDefinition<_tsswarm_dispatcher_v1_Trust, _tsswarm_dispatcher_v1_Trust__Output>
         Welcome: MessageTypeDefinition<_tsswarm_dispatcher_v1_Welcome, _tsswarm_dispatcher_v1_Welcome__Output>
       }
     }

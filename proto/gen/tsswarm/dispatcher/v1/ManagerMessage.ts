@@ -5,6 +5,7 @@ import type { Assignments as _tsswarm_dispatcher_v1_Assignments, Assignments__Ou
 import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Output as _tsswarm_dispatcher_v1_LogsRequest__Output } from '../../../tsswarm/dispatcher/v1/LogsRequest.js';
 import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from '../../../tsswarm/dispatcher/v1/LogsCancel.js';
 import type { ManagerList as _tsswarm_dispatcher_v1_ManagerList, ManagerList__Output as _tsswarm_dispatcher_v1_ManagerList__Output } from '../../../tsswarm/dispatcher/v1/ManagerList.js';
+import type { Trust as _tsswarm_dispatcher_v1_Trust, Trust__Output as _tsswarm_dispatcher_v1_Trust__Output } from '../../../tsswarm/dispatcher/v1/Trust.js';
 
 export interface ManagerMessage {
   'welcome'?: (_tsswarm_dispatcher_v1_Welcome | null);
@@ -12,7 +13,8 @@ export interface ManagerMessage {
   'logs'?: (_tsswarm_dispatcher_v1_LogsRequest | null);
   'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel | null);
   'managers'?: (_tsswarm_dispatcher_v1_ManagerList | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers";
+  'trust'?: (_tsswarm_dispatcher_v1_Trust | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust";
 }
 
 export interface ManagerMessage__Output {
@@ -21,5 +23,6 @@ export interface ManagerMessage__Output {
   'logs'?: (_tsswarm_dispatcher_v1_LogsRequest__Output | null);
   'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel__Output | null);
   'managers'?: (_tsswarm_dispatcher_v1_ManagerList__Output | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers";
+  'trust'?: (_tsswarm_dispatcher_v1_Trust__Output | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust";
 }
