@@ -75,6 +75,8 @@ const PROMOTE_LAG = 64;
 const RPC_DEADLINE_MS = 1500;
 /** A voter the leader has not heard from for this long does not count towards a quorum for new writes. */
 const QUORUM_SILENCE_MS = 1000;
+/** How long a membership change waits for voters' answers before it counts them unreachable. */
+const QUORUM_PATIENCE_MS = 1500;
 /** How long a follower waits for a leader to forward a request to. */
 const FORWARD_PATIENCE_MS = 5000;
 
@@ -356,7 +358,7 @@ export class ClusterControl {
       await this.recordMember({ ...m, desired: 'learner' });
       return `${m.nodeId} does not vote already`;
     }
-    this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'demoting');
+    await this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'demoting');
     // The leader demoted: it hands leadership over first, and the new leader demotes it.
     if (raftId === this.o.raftId) return this.handOver('POST', `/v1/nodes/${m.nodeId}/demote`);
     await this.recordMember({ ...m, desired: 'learner' });
@@ -370,7 +372,7 @@ export class ClusterControl {
     const raft = this.o.raft();
     const voting = raft.membership.voters.includes(raftId);
     if (voting && !force) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${m.nodeId} is a voting manager: demote it first (\`tsswarm node demote ${m.nodeId}\`), or use --force`);
-    if (voting) this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'removing');
+    if (voting) await this.checkQuorumAfter(raft.membership.voters.filter((v) => v !== raftId), 'removing');
     if (raftId === this.o.raftId) {
       if (!voting) throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, 'this manager leads and is not a voter: wait for a voter to lead, then remove it from there');
       return this.handOver('DELETE', `/v1/nodes/${m.nodeId}?force=true`);
@@ -420,18 +422,26 @@ export class ClusterControl {
     return parsed.message ?? body;
   }
 
-  /** Refuses a change after which the reachable voters would not make a quorum. */
-  private checkQuorumAfter(voters: number[], what: string): void {
-    const raft = this.o.raft();
-    const st = raft.core.status();
-    // A leader elected a moment ago has not had a heartbeat round yet (recentActive is false
-    // until one): a voter it heard from within the last second answers too.
-    const reachable = voters.filter((v) => v === this.o.raftId || st.progress.get(v)?.recentActive || raft.heardWithin(v, QUORUM_SILENCE_MS)).length;
-    const quorum = Math.floor(voters.length / 2) + 1;
-    if (voters.length === 0 || reachable < quorum) {
-      throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${what} it would leave ${voters.length} voting manager(s), of which ${reachable} answer: a quorum needs ${quorum}. Bring managers back first.`);
+  /**
+   * Refuses a change after which the reachable voters would not make a quorum. A leader
+   * elected a moment ago (a hand-over) may not have heard every voter yet: it is given one
+   * election timeout or so (QUORUM_PATIENCE_MS) for their answers before it refuses.
+   */
+  private async checkQuorumAfter(voters: number[], what: string): Promise<void> {
+    const until = Date.now() + QUORUM_PATIENCE_MS;
+    for (;;) {
+      const raft = this.o.raft();
+      const st = raft.core.status();
+      const reachable = voters.filter((v) => v === this.o.raftId || st.progress.get(v)?.recentActive || raft.heardWithin(v, QUORUM_SILENCE_MS)).length;
+      const quorum = Math.floor(voters.length / 2) + 1;
+      if (voters.length > 0 && reachable >= quorum) return;
+      if (voters.length === 0 || Date.now() >= until) {
+        throw new TsswarmError(ErrorCodes.QUORUM_AT_RISK, `${what} it would leave ${voters.length} voting manager(s), of which ${reachable} answer: a quorum needs ${quorum}. Bring managers back first.`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
+
 
   member(raftId: number): ManagerMember {
     const m = this.members().find((x) => x.raftId === raftId);
