@@ -250,6 +250,21 @@ describe('fetchPinnedCA', () => {
     } finally {
       await srv2.close();
     }
+    // the whole chain, in path order, pins for a token of either root
+    const srv3 = await tlsServer({ cert: leaf.certPem + next.certPem + cross + old.certPem, key: leaf.keyPem });
+    try {
+      expect(await fetchPinnedCA(srv3.addr, caDigest(old.certPem), 5000)).toEqual([old.certPem, cross, next.certPem]);
+      expect(await fetchPinnedCA(srv3.addr, caDigest(next.certPem), 5000)).toEqual([next.certPem]);
+    } finally {
+      await srv3.close();
+    }
+    // out of order, the joiner cannot follow the chain to the old root
+    const srv4 = await tlsServer({ cert: leaf.certPem + old.certPem + cross, key: leaf.keyPem });
+    try {
+      expect((await rejected(fetchPinnedCA(srv4.addr, caDigest(old.certPem), 5000))).code).toBe(ErrorCodes.TOKEN_INVALID);
+    } finally {
+      await srv4.close();
+    }
   });
 
   it('is UNAVAILABLE, naming the address, when nothing listens or nothing answers in time', async () => {
