@@ -125,5 +125,9 @@ async function runAgent(argv: string[]): Promise<number> {
       log.info({ cluster: r.clusterId, node: r.nodeId, managers }, 'joined the cluster');
     }
   }
+  // Over the network an agent needs the certificate a join gave it.
+  if (!manager.startsWith('unix:') && !loadAgentIdentity(stateDir)) {
+    throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `this agent has not joined a cluster (no certificate in ${stateDir}): start it with --join HOST:PORT --token TOKEN`);
+  }
   return daemon(() => startAgent({ manager, managers, log, stateDir, addr: v.addr }), log);
 }

@@ -431,8 +431,8 @@ export class ClusterControl {
     const until = Date.now() + QUORUM_PATIENCE_MS;
     for (;;) {
       const raft = this.o.raft();
-      const st = raft.core.status();
-      const reachable = voters.filter((v) => v === this.o.raftId || st.progress.get(v)?.recentActive || raft.heardWithin(v, QUORUM_SILENCE_MS)).length;
+      // Heard within the last second, its connection not failed since (as quorumActive counts).
+      const reachable = voters.filter((v) => v === this.o.raftId || raft.heardWithin(v, QUORUM_SILENCE_MS)).length;
       const quorum = Math.floor(voters.length / 2) + 1;
       if (voters.length > 0 && reachable >= quorum) return;
       if (voters.length === 0 || Date.now() >= until) {
