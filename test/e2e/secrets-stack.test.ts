@@ -274,5 +274,7 @@ describe('a stack with a secret and a config, on one manager with its agent', ()
     await waitFor('the plain stack\'s containers gone', async () => (await docker.listContainers({ all: true, filters: { label: [`tsswarm.stack.namespace=${PLAIN}`] } })).length === 0, 60_000);
     await m.stop();
     expect(mountTypeAt(mountinfo(), root)).toBeUndefined();
+    // The manager's log, whole now that it exited (it writes asynchronously).
+    expectClean('the manager\'s log', readFileSync(m.logFile, 'utf8'), false);
   });
 });
