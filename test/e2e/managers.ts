@@ -66,7 +66,18 @@ export class Proc {
   }
 }
 
+/** How a manager process runs. */
+export interface ManagerOpts {
+  /** With its embedded agent (a real task on the real engine; the node id is the manager's); default `--no-agent`. */
+  agent?: boolean;
+}
+
 export class ManagerProc extends Proc {
+  /** Whether it runs its embedded agent (kept for restarts). */
+  private agent = false;
+
+  private get agentFlags(): string[] { return this.agent ? [] : ['--no-agent']; }
+
   get socket(): string { return join(this.dataDir, 'tsswarm.sock'); }
 
   /** The gRPC address it advertises (from its data dir). */
@@ -74,8 +85,14 @@ export class ManagerProc extends Proc {
     return (JSON.parse(readFileSync(join(this.dataDir, 'cluster.json'), 'utf8')) as { advertiseAddr: string }).advertiseAddr;
   }
 
-  async init(ip: string, extra: string[] = []): Promise<void> {
-    this.spawn(['manager', '--init', '--no-agent', '--listen-addr', `${ip}:0`, '--data-dir', this.dataDir, '--log-level', 'debug', '--heartbeat-period', '500ms', ...extra]);
+  /** Its node id (from its data dir): the embedded agent's too. */
+  get nodeId(): string {
+    return (JSON.parse(readFileSync(join(this.dataDir, 'cluster.json'), 'utf8')) as { nodeId: string }).nodeId;
+  }
+
+  async init(ip: string, extra: string[] = [], opts: ManagerOpts = {}): Promise<void> {
+    this.agent = !!opts.agent;
+    this.spawn(['manager', '--init', ...this.agentFlags, '--listen-addr', `${ip}:0`, '--data-dir', this.dataDir, '--log-level', 'debug', '--heartbeat-period', '500ms', ...extra]);
     await this.answering();
   }
 
@@ -86,7 +103,7 @@ export class ManagerProc extends Proc {
 
   /** Starts it again on its data dir (no flags: it knows its cluster and address). */
   async restart(extra: string[] = []): Promise<void> {
-    this.spawn(['manager', '--no-agent', '--data-dir', this.dataDir, '--log-level', 'debug', '--heartbeat-period', '500ms', ...extra]);
+    this.spawn(['manager', ...this.agentFlags, '--data-dir', this.dataDir, '--log-level', 'debug', '--heartbeat-period', '500ms', ...extra]);
   }
 
   async answering(timeoutMs = 60_000): Promise<void> {
