@@ -71,9 +71,9 @@ export function validity(m: TlsMaterial): { notBefore: number; notAfter: number 
  * Autolock: this manager's data key is wrapped by the unlock key, which only the operator
  * holds. Until it is given, the manager runs nothing but a small API on its socket: `GET
  * /v1/info` says it is locked, `POST /v1/unlock` `{ "key": "TSWKEY-1-…" }` opens the keyring
- * (`tsswarm manager unlock`), everything else is answered 423. Resolves with the keyring.
+ * (`tsswarm manager unlock`), everything else is answered 423. Resolves with the keyring and the key.
  */
-export function waitForUnlock(dataDir: string, socket: string, log: Logger): Promise<Keyring> {
+export function waitForUnlock(dataDir: string, socket: string, log: Logger): Promise<{ keyring: Keyring; key: string }> {
   log.warn({ socket }, 'this manager is locked (autolock): run `tsswarm manager unlock` on this host to give it the unlock key');
   return new Promise((resolve, reject) => {
     const reply = (res: ServerResponse, status: number, body: unknown): void => {
@@ -107,7 +107,7 @@ export function waitForUnlock(dataDir: string, socket: string, log: Logger): Pro
         log.info('unlocked: starting');
         reply(res, 200, { message: 'Manager unlocked: starting' });
         server.close();
-        resolve(keyring);
+        resolve({ keyring, key: key.trim() });
       });
     });
     server.on('error', reject);

@@ -83,6 +83,9 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   if (opts.restore && !opts.init) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--restore FILE starts a new cluster: use it with --init');
   const backup = opts.restore ? readBackup(opts.restore) : undefined;
   const restored = backup?.state;
+  // The backup's data key opens before the data dir is touched: a refusal (autolock, no key)
+  // leaves nothing behind, and the same command with the key works.
+  const restoredKey = backup?.keys ? Keyring.importDataKey(backup.keys, opts.unlockKey) : undefined;
   const identity = opts.join ? joiningIdentity(opts.dataDir) : openDataDir(opts.dataDir, opts.init);
   // This host's agent (the embedded one) adopts what it ran before the backup: same node id.
   if (restored && opts.embeddedAgent) adoptRestoredNodeId(identity, restored);
@@ -92,14 +95,14 @@ export async function startManager(opts: ManagerOptions): Promise<RunningManager
   }
   const unlock = lockDataDir(opts.dataDir);
   try {
-    return await run(opts, identity, restored, unlock, backup?.keys);
+    return await run(opts, identity, restored, unlock, restoredKey);
   } catch (e) {
     unlock();
     throw e;
   }
 }
 
-async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: MachineSnapshot | undefined, unlock: () => void, restoredKeys?: string): Promise<RunningManager> {
+async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: MachineSnapshot | undefined, unlock: () => void, restoredKey?: Buffer): Promise<RunningManager> {
   const log = opts.log;
   if (identity.raftId === undefined) identity.raftId = newRaftId();
   // Data dirs from before membership existed were made by --init: their manager founded the cluster.
@@ -110,14 +113,19 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   // The keyring (the cluster's data key): a joiner gets the key from the cluster; a locked
   // manager waits for its unlock key before anything else starts.
   let keyring: Keyring | undefined;
+  // Autolock: the unlock key this manager was opened with (its keyring is wrapped by it already).
+  let unlockedWith: string | undefined;
   if (!opts.join) {
     if (Keyring.exists(opts.dataDir)) {
-      keyring = Keyring.isLocked(opts.dataDir) && !opts.unlockKey
-        ? await waitForUnlock(opts.dataDir, apiSocketPath(opts.dataDir), log)
-        : Keyring.open(opts.dataDir, opts.unlockKey);
+      if (Keyring.isLocked(opts.dataDir) && !opts.unlockKey) {
+        ({ keyring, key: unlockedWith } = await waitForUnlock(opts.dataDir, apiSocketPath(opts.dataDir), log));
+      } else {
+        keyring = Keyring.open(opts.dataDir, opts.unlockKey);
+        unlockedWith = Keyring.isLocked(opts.dataDir) ? opts.unlockKey : undefined;
+      }
     } else if (identity.founder) {
       // A restored cluster keeps its data key (its secrets and CA key are sealed with it).
-      keyring = Keyring.create(opts.dataDir, restoredKeys ? Keyring.importDataKey(restoredKeys, opts.unlockKey) : undefined);
+      keyring = Keyring.create(opts.dataDir, restoredKey);
     } else {
       throw new TsswarmError(ErrorCodes.DATA_DIR, `${opts.dataDir} holds no keyring: this manager joined under an older release; remove it (\`tsswarm node rm\` on the leader) and join it again with a new data dir`);
     }
@@ -269,7 +277,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   renewer.start();
   // Autolock and CA rotations, as the cluster object says.
   const keys = new ClusterKeys({
-    store, dataDir: opts.dataDir, keyring: sealer, credentials, clusterId: () => identity.clusterId, isLeader: () => control.isLeader,
+    store, dataDir: opts.dataDir, keyring: sealer, unlockedWith, credentials, clusterId: () => identity.clusterId, isLeader: () => control.isLeader,
     managerRoots: () => control.memberRoots(), renewSelf: () => renewer.renewSoon(), log: log.child({ component: 'keys' }),
   });
   keys.start();

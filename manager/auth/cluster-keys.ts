@@ -35,6 +35,8 @@ export const UNLOCK_KEY_AAD = 'unlock-key';
 export interface ClusterKeysOptions {
   store: Store;
   dataDir: string;
+  /** The unlock key the keyring was opened with at start (autolock), if any. */
+  unlockedWith?: string;
   keyring: () => Keyring;
   credentials: NodeCredentials;
   clusterId: () => string;
@@ -123,7 +125,7 @@ export class ClusterKeys {
       const keyring = this.o.keyring();
       const key = sealed ? keyring.open(sealed, UNLOCK_KEY_AAD).toString('utf8') : undefined;
       // At start, a keyring already as the cluster says is left alone.
-      if (this.appliedAutolock === null && !key && !Keyring.isLocked(this.o.dataDir)) { this.appliedAutolock = sealed; return; }
+      if (this.appliedAutolock === null && (key ? key === this.o.unlockedWith : !Keyring.isLocked(this.o.dataDir))) { this.appliedAutolock = sealed; return; }
       keyring.setAutolock(key);
       this.appliedAutolock = sealed;
       this.o.log.info({ autolock: !!key }, key ? 'autolock on: this manager\'s data key is now wrapped by the unlock key' : 'autolock off');

@@ -111,6 +111,8 @@ function stripConsistent(req: IncomingMessage): string {
 
 /** Does this request need the leader (a write, a consistent read, logs from the leader's sessions, status)? */
 function needsLeader(method: string, url: string, consistent: boolean): boolean {
+  // Each manager answers for itself whether it is locked.
+  if (url.split('?')[0] === '/v1/unlock') return false;
   if (method !== 'GET' && method !== 'HEAD') return true;
   if (consistent) return true;
   const path = url.split('?')[0]!;
@@ -123,7 +125,7 @@ function leaderHook(opts: ApiOptions) {
     const consistent = !!(req.raw as IncomingMessage & { tsswarmConsistent?: boolean }).tsswarmConsistent;
     const leaderOnly = needsLeader(req.method, req.url, consistent);
     if (c.isLeader) {
-      const write = req.method !== 'GET' && req.method !== 'HEAD';
+      const write = req.method !== 'GET' && req.method !== 'HEAD' && leaderOnly;
       if (write || consistent) {
         const q = c.quorumActive();
         if (!q.ok) throw noQuorumError(q.reachable, q.voters);

@@ -105,6 +105,8 @@ export class Cluster {
       const vols = (await this.docker.listVolumes()).Volumes ?? [];
       for (const v of vols) if (v.Name.startsWith(`${stack}_`)) await this.docker.getVolume(v.Name).remove().catch(() => undefined);
     }
+    // The embedded agent's secrets tmpfs outlives a killed manager: unmount it.
+    unmountAgentTmpfs(this.dataDir);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 
@@ -149,4 +151,16 @@ export function httpGet(port: number, path = '/', timeoutMs = 3000): Promise<{ s
     req.on('error', reject);
     req.end();
   });
+}
+
+/** Unmounts the secrets tmpfs (/run/tsswarm/<node id>) of the node whose data dir is `dataDir`, if mounted. */
+export function unmountAgentTmpfs(dataDir: string): void {
+  let nodeId: string | undefined;
+  try { nodeId = (JSON.parse(readFileSync(join(dataDir, 'cluster.json'), 'utf8')) as { nodeId?: string }).nodeId; } catch { /* none */ }
+  try { nodeId ??= (JSON.parse(readFileSync(join(dataDir, 'agent', 'identity.json'), 'utf8')) as { nodeId?: string }).nodeId; } catch { /* none */ }
+  if (!nodeId || !/^[a-z0-9]+$/.test(nodeId)) return;
+  const path = `/run/tsswarm/${nodeId}`;
+  if (!readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path)) return;
+  spawnSync('umount', [path]);
+  rmSync(path, { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs
 import { request } from 'node:http';
 import { join } from 'node:path';
 import type { ClusterStatus } from '../../common/api/types.js';
-import { ROOT, runCli, waitFor, type CliResult } from './harness.js';
+import { ROOT, runCli, unmountAgentTmpfs, waitFor, type CliResult } from './harness.js';
 
 const BIN = join(ROOT, 'bin', 'tsswarm.js');
 
@@ -62,6 +62,8 @@ export class Proc {
   }
 
   remove(): void {
+    // An agent's secrets tmpfs outlives a killed process: unmount it.
+    unmountAgentTmpfs(this.dataDir);
     rmSync(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -17,4 +17,8 @@ export const identityRoutes: RoutePlugin = async (app, { ctx }) => {
   app.post('/v1/cluster/unlock-key/rotate', async (): Promise<UnlockKeyResponse> => cluster().rotateUnlockKey());
   app.get('/v1/cluster/ca', async (): Promise<CaStatusResponse> => cluster().caStatus());
   app.post('/v1/cluster/ca/rotate', async (): Promise<CaStatusResponse> => cluster().rotateCA());
+  // `tsswarm manager unlock` on a manager that runs: say so (a locked one answers this itself).
+  app.post('/v1/unlock', async () => {
+    throw new TsswarmError(ErrorCodes.CONFLICT, 'this manager is not locked: it is running');
+  });
 };

@@ -216,7 +216,7 @@ describe('node and cluster commands', () => {
     [parseCluster, ['update', '--task-history-limit=-1', ...H], /--task-history-limit must be an integer >= 0, got "-1"/],
     [parseCluster, ['update', '--task-history-limit', 'lots', ...H], /--task-history-limit must be an integer >= 0, got "lots"/],
     [parseCluster, ['inspect', '--task-history-limit', '3', ...H], /Unknown option '--task-history-limit'/],
-    [parseCluster, ['reset', ...H], /unknown cluster command "reset" \(inspect, update, status, join-token, backup, recover, client-cert\)/],
+    [parseCluster, ['reset', ...H], /unknown cluster command "reset" \(inspect, update, status, join-token, backup, recover, client-cert, unlock-key, ca\)/],
     [parseCluster, [], /unknown cluster command ""/],
     [parseCluster, ['status', 'now', ...H], /cluster status takes no arguments, got now/],
     [parseCluster, ['status', '--consistent', ...H], /Unknown option '--consistent'/],
