@@ -301,7 +301,12 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     https = await listenHttps(api, apiAddr, tlsOf(credentials.material));
     unwatchTls = credentials.onUpdate((m) => https!.update(tlsOf(m)));
     apiAdvertised = withPort(advertised(withPort(apiAddr, https.port)), https.port);
-    if (identity.apiAddr !== apiAddr) saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise, apiAddr });
+    // The port bound is what a restart asks for again (bundles written meanwhile keep working).
+    const apiBound = withPort(apiAddr, https.port);
+    if (identity.apiAddr !== apiBound) {
+      identity.apiAddr = apiBound;
+      saveIdentity(opts.dataDir, { ...identity, listenAddr: bound, advertiseAddr: advertise });
+    }
     log.info({ listen: withPort(apiAddr, https.port), advertise: apiAdvertised }, 'HTTPS API listening (client certificates required)');
   }
 

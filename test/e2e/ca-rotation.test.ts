@@ -9,7 +9,7 @@ import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerFromEnv } from '../../agent/docker.js';
 import type { CaStatusResponse } from '../../common/api/types.js';
-import { caDigest, pemBlocks, verifyIssued } from '../../common/pki.js';
+import { caDigest, certInfo, pemBlocks, verifyIssued } from '../../common/pki.js';
 import { joinCluster } from '../../proto/identity-client.js';
 import { waitFor } from './harness.js';
 import { AgentProc, ManagerProc, waitStatus } from './managers.js';
@@ -42,6 +42,8 @@ describe('root CA rotation with services running', () => {
     await ms[0]!.init('127.0.0.8');
     await ms[1]!.join(ms[0]!.addr, await ms[0]!.token('manager'), '127.0.0.9');
     await waitStatus(ms, 'two voters', (st) => st.voters === 2 && st.managers.every((m) => m.reachable && m.voter));
+    // Certificates of 30 s: the agent must renew its own, unattended, while everything runs.
+    await ms[0]!.cliOk('cluster', 'update', '--cert-expiry', '30s');
     agent.join(ms[0]!.addr, await ms[0]!.token('worker'));
     await waitFor('the agent node ready', async () => (JSON.parse(await ms[0]!.cliOk('node', 'ls', '--format', 'json')) as { status: { state: string } }[]).some((n) => n.status.state === 'ready'), 60_000);
     const file = join(ms[0]!.dataDir, 'stack.yml');
@@ -59,6 +61,21 @@ describe('root CA rotation with services running', () => {
     for (const n of await docker.listNetworks()) if (n.Name.startsWith(`${STACK}_`)) await docker.getNetwork(n.Id).remove().catch(() => undefined);
     for (const m of [...ms, agent]) m.remove();
   });
+
+  it('the agent renews its certificate before it expires and stays connected', async () => {
+    const certFile = join(agent.dataDir, 'agent', 'certs', 'node.crt');
+    const first = certInfo(readFileSync(certFile, 'utf8'));
+    expect(first.notAfter.getTime() - Date.now()).toBeLessThanOrEqual(30_000);
+    const before = await started();
+    await waitFor('the first certificate to have expired', () => Date.now() > first.notAfter.getTime() + 1000, 40_000, 250);
+    const now = certInfo(readFileSync(certFile, 'utf8'));
+    expect(now.serial).not.toBe(first.serial);
+    expect(now.notAfter.getTime()).toBeGreaterThan(Date.now());
+    const nodes = JSON.parse(await ms[0]!.cliOk('node', 'ls', '--format', 'json')) as { id: string; status: { state: string } }[];
+    expect(nodes.every((n) => n.status.state === 'ready')).toBe(true);
+    expect(await started()).toEqual(before);
+    await ms[0]!.cliOk('cluster', 'update', '--cert-expiry', '30d');
+  }, 60_000);
 
   it('every node moves to the new root; no task restarts; old tokens stop working', async () => {
     const before = await started();

@@ -22,7 +22,7 @@ const IP = '127.0.0.5';
 interface Outcome { code: grpc.status | 'ok'; details: string; welcome?: ManagerMessage__Output['welcome']; messages: ManagerMessage__Output[] }
 
 /** Opens a Session with `creds`, registers as `nodeId`, and reports how it ended (or the welcome). */
-function session(addr: string, creds: grpc.ChannelCredentials, nodeId: string, opts: { keepOpen?: boolean } = {}): { done: Promise<Outcome>; messages: ManagerMessage__Output[] } {
+function session(addr: string, creds: grpc.ChannelCredentials, nodeId: string, opts: { keepOpen?: boolean } = {}): { done: Promise<Outcome>; messages: ManagerMessage__Output[]; close: () => void } {
   const client = new (dispatcherProto().tsswarm.dispatcher.v1.Dispatcher)(addr, creds, { ...MANAGER_CHANNEL_OPTIONS });
   const call = client.Session({ deadline: Date.now() + (opts.keepOpen ? 60_000 : 10_000) }) as unknown as grpc.ClientDuplexStream<unknown, ManagerMessage__Output>;
   const messages: ManagerMessage__Output[] = [];
@@ -35,7 +35,10 @@ function session(addr: string, creds: grpc.ChannelCredentials, nodeId: string, o
     call.on('end', () => resolve({ code: 'ok', details: 'ended', messages }));
   });
   call.write({ register: { node_id: nodeId, description: { hostname: 'intruder', os: 'linux', arch: 'amd64' }, task_ids: [] } });
-  return { done, messages };
+  // A node stays ready while it sends heartbeats.
+  const beat = opts.keepOpen ? setInterval(() => call.write({ heartbeat: {} }), 200) : undefined;
+  void done.then(() => clearInterval(beat));
+  return { done, messages, close: () => { clearInterval(beat); call.cancel(); client.close(); } };
 }
 
 function raftStream(addr: string, creds: grpc.ChannelCredentials): Promise<{ code: grpc.status | 'ok'; details: string }> {
@@ -178,6 +181,45 @@ describe('identity: every gRPC connection is mutual TLS, checked per call', () =
     expect(again.code).toBe(grpc.status.PERMISSION_DENIED);
     await expect(renewCertificate(creds, [addr])).rejects.toThrow(/removed|not part/);
   });
+
+  it("a node never receives a secret of a task that is not its own", async () => {
+    const a = await joinWorker();
+    const b = await joinWorker();
+    const sa = session(addr, a.creds.channelCredentials(), a.joined.nodeId, { keepOpen: true });
+    const sb = session(addr, b.creds.channelCredentials(), b.joined.nodeId, { keepOpen: true });
+    try {
+      await waitFor('both sessions welcomed', () => sa.messages.some((x) => x.welcome) && sb.messages.some((x) => x.welcome), 10_000);
+      const dir = mkdtempSync(join(tmp, 'stack-'));
+      const value = `only-for-b-${Math.random().toString(36).slice(2)}`;
+      writeFileSync(join(dir, 'pw.txt'), value);
+      writeFileSync(join(dir, 'stack.yml'), `
+services:
+  db:
+    image: tsswarm/busybox:latest
+    command: ["sleep", "100000"]
+    secrets: [pw]
+    deploy:
+      placement:
+        constraints: ["node.id == ${b.joined.nodeId}"]
+secrets:
+  pw:
+    file: ./pw.txt
+`);
+      await m.cliOk('deploy', '--detach', '-c', join(dir, 'stack.yml'), 'idsec');
+      const kinds = (s: { messages: ManagerMessage__Output[] }) => s.messages.flatMap((x) => x.assignments?.changes ?? []).map((c) => `${c.kind}:${c.action}`);
+      const b64 = Buffer.from(value).toString('base64');
+      await waitFor('B to receive the secret and its task', () => kinds(sb).includes('SECRET:UPDATE') && kinds(sb).includes('TASK:UPDATE'), 20_000);
+      expect(JSON.stringify(sb.messages)).toContain(b64);
+      // A holds a valid worker certificate of the same cluster: it gets neither.
+      expect(kinds(sa).filter((k) => k.startsWith('SECRET') || k.startsWith('TASK'))).toEqual([]);
+      expect(JSON.stringify(sa.messages)).not.toContain(b64);
+      expect(JSON.stringify(sa.messages)).not.toContain(value);
+      await m.cliOk('stack', 'rm', '--detach', 'idsec');
+    } finally {
+      sa.close();
+      sb.close();
+    }
+  }, 60_000);
 
   it('certificates expire (refused after), and a node renews before they do', async () => {
     expect((await m.api('POST', '/v1/cluster/update', { spec: { certExpiryMs: 12_000 } })).status).toBe(200);
