@@ -22,6 +22,11 @@ export function writeFileDurable(path: string, content: string | Buffer, mode = 
     rmSync(tmp, { force: true });
     throw e;
   }
-  const dfd = openSync(dirname(path), 'r');
-  try { fsyncSync(dfd); } finally { closeSync(dfd); }
+  fsyncDir(dirname(path));
+}
+
+/** Makes a directory's entries (a rename, a new or removed file) durable. */
+export function fsyncDir(path: string): void {
+  const fd = openSync(path, 'r');
+  try { fsyncSync(fd); } finally { closeSync(fd); }
 }

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import { caDigest } from '../../common/pki.js';
 import { createRootCA } from './x509.js';
+import { fsyncDir } from '../../common/durable.js';
 
 export { caDigest } from '../../common/pki.js';
 export { CA_COMMON_NAME } from './x509.js';
@@ -114,13 +115,4 @@ function writeDurably(path: string, text: string): void {
     closeSync(fd);
   }
   chmodSync(path, 0o600); // whatever the umask
-}
-
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

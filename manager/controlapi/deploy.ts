@@ -10,7 +10,7 @@ import { networkFullName, serviceFullName, volumeFullName, type NetworkSpec, typ
 import { publishedPortKey } from '../../common/api/ports.js';
 import type { DeployObjects, DeployPlan, ObjectChange, ServiceChange, StackRemoveResponse } from '../../common/api/types.js';
 import type { Sealer } from '../keys/sealer.js';
-import type { ReadTx, WriteTx } from '../store/store.js';
+import { overlayKey, overlayReader, type ReadTx, type WriteTx } from '../store/store.js';
 import { isTerminal, type ClusterState, type ConfigObj, type NetworkObj, type ObjKind, type SecretObj, type ServiceObj, type StoreObj, type VolumeObj } from '../store/types.js';
 import { bindPolicyErrors, needsNewTasks, replicasOf, resolveObjectRefs, storedObjects, usersOf, writeServiceSpec } from './write-spec.js';
 
@@ -256,28 +256,12 @@ function releaseObjects(tx: WriteTx, kind: ObjectKindName, stack: string, given:
  */
 export function scratchTx(base: ReadTx): WriteTx {
   const overlay = new Map<string, StoreObj | null>();
-  const key = (kind: ObjKind, id: string) => `${kind}/${id}`;
-  const tx: WriteTx = {
-    get: (kind, id) => {
-      const k = key(kind, id);
-      return (overlay.has(k) ? (overlay.get(k) ?? undefined) : base.get(kind, id)) as any;
-    },
-    list: (kind, filter) => {
-      const out = new Map<string, StoreObj>(base.list(kind).map((o) => [o.id, o as StoreObj]));
-      for (const [k, v] of overlay) {
-        const slash = k.indexOf('/');
-        if (k.slice(0, slash) !== kind) continue;
-        if (v === null) out.delete(k.slice(slash + 1));
-        else out.set(k.slice(slash + 1), v);
-      }
-      const all = [...out.values()] as any[];
-      return filter ? all.filter(filter) : all;
-    },
-    create: (obj) => void overlay.set(key(obj.kind, obj.id), obj),
-    update: (obj) => void overlay.set(key(obj.kind, obj.id), obj),
-    delete: (kind, id) => void overlay.set(key(kind, id), null),
+  return {
+    ...overlayReader(base, overlay),
+    create: (obj) => void overlay.set(overlayKey(obj.kind, obj.id), obj),
+    update: (obj) => void overlay.set(overlayKey(obj.kind, obj.id), obj),
+    delete: (kind, id) => void overlay.set(overlayKey(kind, id), null),
   };
-  return tx;
 }
 
 export function removeService(tx: WriteTx, svc: ServiceObj): void {

@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import { base36 } from '../../common/token.js';
 import type { Sealer } from './sealer.js';
+import { fsyncDir } from '../../common/durable.js';
 
 export const DATA_KEY_BYTES = 32;
 /** What a sealed value starts with: the format (AES-256-GCM, 12-byte nonce, 16-byte tag). */
@@ -385,13 +386,4 @@ function removeFiles(dir: string, paths: string[]): void {
     removed = true;
   }
   if (removed) fsyncDir(dir);
-}
-
-function fsyncDir(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

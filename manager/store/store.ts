@@ -109,26 +109,10 @@ export class Store {
     const run = async (): Promise<T> => {
       const ops: BatchOp[] = [];
       const overlay = new Map<string, StoreObj | null>();
-      const key = (kind: ObjKind, id: string) => `${kind}/${id}`;
+      const key = overlayKey;
       const base = this.readTx();
       const tx: WriteTx = {
-        get: (kind, id) => {
-          const k = key(kind, id);
-          if (overlay.has(k)) return (overlay.get(k) ?? undefined) as any;
-          return base.get(kind, id);
-        },
-        list: (kind, filter) => {
-          const out = new Map<string, StoreObj>();
-          for (const o of base.list(kind)) out.set(o.id, o);
-          for (const [k, v] of overlay) {
-            const slash = k.indexOf('/');
-            if (k.slice(0, slash) !== kind) continue;
-            if (v === null) out.delete(k.slice(slash + 1));
-            else out.set(k.slice(slash + 1), v);
-          }
-          const all = [...out.values()] as any[];
-          return filter ? all.filter(filter) : all;
-        },
+        ...overlayReader(base, overlay),
         create: (obj) => {
           if (tx.get(obj.kind, obj.id)) throw new TsswarmError(ErrorCodes.CONFLICT, `${obj.kind} ${obj.id} already exists`, [], 409);
           ops.push({ op: 'create', obj });
@@ -282,3 +266,31 @@ export function storeError(e: unknown): Error {
   return e instanceof Error ? e : new Error(msg);
 }
 
+
+/** The key of an object in a transaction's overlay. */
+export const overlayKey = (kind: ObjKind, id: string): string => `${kind}/${id}`;
+
+/**
+ * Reads through `overlay` (writes of a transaction not yet committed; null: deleted) to `base`:
+ * what a transaction sees of its own writes (Store.update, and a deploy's dry run).
+ */
+export function overlayReader(base: ReadTx, overlay: Map<string, StoreObj | null>): Pick<WriteTx, 'get' | 'list'> {
+  return {
+    get: (kind, id) => {
+      const k = overlayKey(kind, id);
+      return (overlay.has(k) ? (overlay.get(k) ?? undefined) : base.get(kind, id)) as any;
+    },
+    list: (kind, filter) => {
+      const out = new Map<string, StoreObj>();
+      for (const o of base.list(kind)) out.set(o.id, o);
+      for (const [k, v] of overlay) {
+        const slash = k.indexOf('/');
+        if (k.slice(0, slash) !== kind) continue;
+        if (v === null) out.delete(k.slice(slash + 1));
+        else out.set(k.slice(slash + 1), v);
+      }
+      const all = [...out.values()] as any[];
+      return filter ? all.filter(filter) : all;
+    },
+  };
+}
