@@ -127,8 +127,15 @@ describe('the data dir is private', () => {
       expect(mode('cluster.json')).toBe('600');
       expect(mode('raft')).toBe('700');
       expect(mode('raft/wal')).toBe('700');
-      expect(mode('ca')).toBe('700');
-      expect(mode('ca/ca.key')).toBe('600');
+      // Keys: the keyring (the data key, wrapped) and this manager's certificate and sealed key.
+      expect(mode('keys')).toBe('700');
+      expect(mode('keys/dek.json')).toBe('600');
+      expect(mode('keys/kek')).toBe('600');
+      expect(mode('certs')).toBe('700');
+      expect(mode('certs/node.key')).toBe('600');
+      expect(mode('certs/node.crt')).toBe('600');
+      // The CA's key lives sealed in the store: no copy in clear.
+      expect(() => statSync(join(dir, 'ca'))).toThrow(/ENOENT/);
       expect(mode('tsswarm.sock')).toBe('600');
       expect(mode('dispatcher.sock')).toBe('600');
       const pid = Number(readFileSync(join(dir, 'manager.pid'), 'utf8'));
