@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { parseArgs as nodeParseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
-import { DurationError, parseDuration } from '../common/duration.js';
+import { DurationError, parseDaysDuration, parseDuration } from '../common/duration.js';
 import { LIMITS } from '../common/api/limits.js';
 import { TASK_STATES, type TaskState } from '../common/api/objects.js';
 import { apiSocketPath, defaultDataDir } from '../common/api/datadir.js';
@@ -103,14 +103,14 @@ export function numberArg(what: string, s: string, opts: { min?: number; max?: n
   return n;
 }
 
-/** A Go-style duration ("30s", "1m30s", "500ms"), in milliseconds. */
-export function durationArg(what: string, s: string): number {
+/** A Go-style duration ("30s", "1m30s", "500ms"), in milliseconds; `days`: it may start with days ("30d", "1d12h"). */
+export function durationArg(what: string, s: string, days = false): number {
   let ms: number;
   try {
-    ms = parseDuration(s);
+    ms = days ? parseDaysDuration(s) : parseDuration(s);
   } catch (err) {
     if (err instanceof DurationError && /too long|longer than/.test(err.message)) invalid(`${what} is too long a duration: ${JSON.stringify(s.length > 40 ? `${s.slice(0, 40)}…` : s)}`);
-    if (err instanceof DurationError) invalid(`${what} must be a duration such as 30s, 1m30s or 500ms, got ${JSON.stringify(s)}`);
+    if (err instanceof DurationError) invalid(`${what} must be a duration such as ${days ? '30d, 12h or 90s' : '30s, 1m30s or 500ms'}, got ${JSON.stringify(s)}`);
     throw err;
   }
   if (!Number.isFinite(ms) || ms > Number.MAX_SAFE_INTEGER) invalid(`${what} is too long a duration: ${JSON.stringify(s)}`);

@@ -60,3 +60,14 @@ export const MAX_TIMER_MS = 2_147_483_647;
 
 /** A delay for setTimeout: never negative, never past MAX_TIMER_MS (a timer for later than that is re-armed when it fires). */
 export const timerDelay = (ms: number): number => Math.min(Math.max(0, ms), MAX_TIMER_MS);
+
+/**
+ * A duration that may start with days ("90d", "30d12h", "36h", "10s"), in milliseconds: for
+ * validities counted in days (certificates). Throws DurationError as parseDuration does.
+ */
+export function parseDaysDuration(s: string): number {
+  const m = /^(?:(\d{1,4})d)?(.*)$/.exec(s.trim())!;
+  let ms = Number(m[1] ?? 0) * 86_400_000;
+  if (m[2] !== '' || m[1] === undefined) ms += parseDuration(m[2]!);
+  return ms;
+}

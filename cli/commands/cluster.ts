@@ -95,7 +95,7 @@ export function parseCluster(argv: string[]): ClusterCommand {
     spec.allowedBindPaths = allow;
   }
   if (v['bind-allow-any']) spec.allowedBindPaths = null;
-  if (v['cert-expiry'] !== undefined) spec.certExpiryMs = durationArg('--cert-expiry', v['cert-expiry']);
+  if (v['cert-expiry'] !== undefined) spec.certExpiryMs = durationArg('--cert-expiry', v['cert-expiry'], true);
   const autolock = v.autolock === undefined ? undefined : choiceArg('--autolock', v.autolock, ['true', 'false'] as const) === 'true';
   if (Object.keys(spec).length === 0 && autolock === undefined) usageError('cluster update needs a setting, e.g. --task-history-limit N, --bind-allow PATH, --cert-expiry 30d or --autolock=true');
   return { cmd: 'update', host: hostArg(v.host), spec, ...(autolock !== undefined ? { autolock } : {}), json };

@@ -3,7 +3,7 @@
 
 import { Type } from 'typebox';
 import type { ClientCertInfo, ClientCertResponse, ClusterStatus, JoinTokenResponse } from '../../../common/api/types.js';
-import { DurationError, parseDuration } from '../../../common/duration.js';
+import { DurationError, parseDaysDuration } from '../../../common/duration.js';
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { defaultClusterSpec, newClusterObj, patchClusterSpec, type ClusterObj } from '../../store/types.js';
 import type { RoutePlugin } from '../context.js';
@@ -35,11 +35,8 @@ const ClientCertParams = Type.Object({ name: ClientCertName }, { additionalPrope
 export function clientCertExpiry(s: string | undefined): number {
   if (s === undefined) return CLIENT_CERT_DEFAULT_S;
   const bad = (why: string): never => { throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `expiry ${JSON.stringify(s)}: ${why}`, [{ field: 'expiry', message: why }]); };
-  const m = /^(?:(\d{1,4})d)?(.*)$/.exec(s.trim())!;
-  let ms = Number(m[1] ?? 0) * DAY_S * 1000;
-  if (m[2] !== '' || m[1] === undefined) {
-    try { ms += parseDuration(m[2]); } catch (e) { if (e instanceof DurationError) bad('use a duration such as 90d, 720h or 30d12h'); throw e; }
-  }
+  let ms = 0;
+  try { ms = parseDaysDuration(s); } catch (e) { if (e instanceof DurationError) bad('use a duration such as 90d, 720h or 30d12h'); throw e; }
   const secs = Math.floor(ms / 1000);
   if (secs < CLIENT_CERT_MIN_S) bad('at least 1h');
   if (secs > CLIENT_CERT_MAX_S) bad('at most 365d');
