@@ -94,6 +94,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     session.close();
     return startAgent({ ...opts, nodeId, managers });
   }
+  // A renewed certificate or new roots: sessions reconnect with them.
+  const unwatchCredentials = opts.credentials?.onUpdate(() => session.credentialsChanged());
   const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind });
   await worker.start();
   session.start(worker);
@@ -101,6 +103,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     session,
     worker,
     async close() {
+      unwatchCredentials?.();
       session.close();
       await worker.stop();
     },

@@ -108,6 +108,9 @@ export class AgentSession {
       const tls = !addr.startsWith('unix:') && this.opts.credentials;
       c = new proto.Dispatcher(addr, tls ? tls.channelCredentials() : grpc.credentials.createInsecure(), {
         ...(tls ? MANAGER_CHANNEL_OPTIONS : {}),
+        // A connection of its own, closed with this client: a renewed certificate then takes
+        // a new handshake (a shared one would keep presenting the old certificate).
+        'grpc.use_local_subchannel_pool': 1,
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.max_receive_message_length': 64 << 20,
@@ -120,6 +123,24 @@ export class AgentSession {
   start(worker: SessionWorker): void {
     this.worker = worker;
     void this.connect();
+  }
+
+  /**
+   * New credentials (a renewed certificate, new roots): the connections made with the old ones
+   * are closed and the session is established again on a new one, at once (the manager would
+   * cut it when the old certificate expires). The worker and its containers are not touched.
+   */
+  credentialsChanged(): void {
+    const old = [...this.clients.values()];
+    this.clients.clear();
+    const call = this.call;
+    if (call) {
+      this.call = this.live = undefined;
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      call.cancel();
+    }
+    for (const c of old) c.close();
+    if (call && !this.stopped) void this.connect();
   }
 
   /** Queue a task status; statuses are sent in batches. */

@@ -208,6 +208,12 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   });
   control.register(server);
   late.control = control;
+  // A renewed certificate or new roots: connections to other managers are made again with them
+  // (an open one keeps the certificate of its handshake, and is cut when that one expires).
+  const unwatchCredentials = credentials.onUpdate(() => {
+    backend.node?.transport?.resetConnections?.();
+    control.resetClients();
+  });
 
   // A joiner asks the cluster for its certificate and the data key before its store starts.
   let joinedPeers: { raftId: number; addr: string }[] = [];
@@ -317,6 +323,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     addr: advertise,
     async close() {
       renewer.stop();
+      unwatchCredentials();
       keys.close();
       unwatchTls?.();
       await https?.close();

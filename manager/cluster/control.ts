@@ -191,6 +191,7 @@ export class ClusterControl {
       const Ctor = managerProto().tsswarm.manager.v1.Manager;
       c = new Ctor(addr, this.o.credentials.channelCredentials(), {
         ...MANAGER_CHANNEL_OPTIONS,
+        'grpc.use_local_subchannel_pool': 1,
         'grpc.max_receive_message_length': 64 << 20,
         'grpc.keepalive_time_ms': 2000,
         'grpc.keepalive_timeout_ms': 2000,
@@ -619,6 +620,12 @@ export class ClusterControl {
     req.on('error', (e) => sink.error(e));
     sink.onClose(() => req.destroy());
     req.end(r.body);
+  }
+
+  /** New credentials: connections to other managers are made again with them. */
+  resetClients(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
   }
 
   close(): void {

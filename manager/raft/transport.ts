@@ -50,6 +50,8 @@ export interface RaftTransport {
   removePeer(id: NodeId): void;
   /** When the connection to a member last failed (ms since the epoch; 0: never). */
   lastFailure?(id: NodeId): number;
+  /** Closes every connection to members (new credentials): the next message dials anew. */
+  resetConnections?(): void;
   close(): Promise<void>;
 }
 
@@ -169,6 +171,15 @@ export class GrpcTransport implements RaftTransport {
     if (id === this.o.id || this.peers.has(id)) return;
     this.peers.set(id, { id, addr, queue: [], backoffMs: 50, retryAt: 0, snapshotting: false });
   }
+  resetConnections(): void {
+    for (const p of this.peers.values()) {
+      p.stream?.end();
+      p.client?.close();
+      p.stream = undefined;
+      p.client = undefined;
+    }
+  }
+
   removePeer(id: NodeId): void {
     const p = this.peers.get(id);
     if (!p) return;
@@ -281,6 +292,8 @@ export class GrpcTransport implements RaftTransport {
   private clientFor(p: Peer): RaftClient {
     p.client ??= new (raftProto().tsswarm.raft.v1.Raft)(p.addr, this.o.channelCredentials ?? grpc.credentials.createInsecure(), {
       ...MANAGER_CHANNEL_OPTIONS,
+      // A connection of its own (closed with the client): new credentials take a new handshake.
+      'grpc.use_local_subchannel_pool': 1,
       'grpc.max_send_message_length': 64 << 20,
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': this.o.maxBackoffMs ?? 1000,
