@@ -7,13 +7,13 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CliResult } from './harness.js';
-import { ROOT, waitFor } from './harness.js';
+import { ROOT, filesUnder, waitFor } from './harness.js';
 import { ManagerProc } from './managers.js';
 
 const BIN = join(ROOT, 'bin', 'tsswarm.js');
@@ -51,17 +51,6 @@ const hostPort = (addr: string): { host: string; port: number } => {
   return { host: addr.slice(0, i), port: Number(addr.slice(i + 1)) };
 };
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) continue;
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p);
-  }
-  return out;
-}
 
 type Info = { locked?: boolean };
 

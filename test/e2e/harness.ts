@@ -2,7 +2,7 @@
 // against the real Docker engine named by DOCKER_HOST. Every wait has a deadline.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join, resolve } from 'node:path';
 import Docker from 'dockerode';
@@ -163,4 +163,17 @@ export function unmountAgentTmpfs(dataDir: string): void {
   if (!readFileSync('/proc/self/mountinfo', 'utf8').split('\n').some((l) => l.split(' ')[4] === path)) return;
   spawnSync('umount', [path]);
   rmSync(path, { recursive: true, force: true });
+}
+
+/** Every regular file under `dir`, recursively (sockets and fifos hold nothing to search). */
+export function filesUnder(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(dir)) {
+    const p = join(dir, f);
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) continue;
+    if (st.isDirectory()) out.push(...filesUnder(p));
+    else if (st.isFile()) out.push(p);
+  }
+  return out;
 }

@@ -4,11 +4,11 @@
 // data dir (store, Raft log, snapshots, the manager's log), every file recursively, holds
 // neither the value nor its base64.
 
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, waitFor } from './harness.js';
+import { Cluster, filesUnder, waitFor } from './harness.js';
 
 const STACK = 'e2esecrets';
 const VALUE = `e2e-s3cret-${process.pid}-value`;
@@ -18,17 +18,6 @@ const FORBIDDEN = [VALUE, STACK_VALUE, Buffer.from(VALUE).toString('base64'), Bu
 interface View { id: string; name: string; stack: string; revision: number; size: number }
 interface Svc { name: string; spec: { secrets?: { source: string; id?: string; revision?: number }[] } }
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) continue;
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p);
-  }
-  return out;
-}
 
 describe('secrets through the CLI against a real manager', () => {
   const c = new Cluster('secrets');

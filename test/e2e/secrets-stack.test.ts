@@ -7,7 +7,7 @@
 // its files; a service that uses no secret gets no /run/secrets.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dockerFromEnv } from '../../agent/docker.js';
 import { defaultFilesRoot, mountTypeAt } from '../../agent/exec/secrets.js';
 import { SEALED_PREFIX } from '../../manager/keys/keyring.js';
-import { waitFor } from './harness.js';
+import { filesUnder, waitFor } from './harness.js';
 import { ManagerProc } from './managers.js';
 
 const STACK = 'e2esecstack';
@@ -69,17 +69,6 @@ services:
 
 interface Task { id: string; nodeId?: string; desiredState: string; status: { state: string; containerId?: string; err?: string } }
 
-function filesUnder(dir: string): string[] {
-  const out: string[] = [];
-  for (const f of readdirSync(dir)) {
-    const p = join(dir, f);
-    const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) continue;
-    if (st.isDirectory()) out.push(...filesUnder(p));
-    else if (st.isFile()) out.push(p); // sockets, fifos: not files that hold anything
-  }
-  return out;
-}
 
 /** `sh -c script` in a container: its stdout. */
 const sh = (cid: string, script: string): string =>
