@@ -117,9 +117,9 @@ describe('the data dir is private', () => {
     mkdirSync(dir, { mode: 0o755 });
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'notes.txt'), 'x', { mode: 0o644 });
+    // A manager of its own on this dir, without an agent: only its files are under test.
+    const r = runCli(['manager', '--init', '--listen-addr', '127.0.0.1:0', '--data-dir', dir, '--no-agent'], {});
     try {
-      // A manager of its own on this dir, without an agent: only its files are under test.
-      const r = runCli(['manager', '--init', '--listen-addr', '127.0.0.1:0', '--data-dir', dir, '--no-agent'], {});
       await waitFor('the API socket', () => { try { return statSync(join(dir, 'tsswarm.sock')).isSocket(); } catch { return false; } }, 30_000);
       const mode = (p: string) => (statSync(join(dir, p)).mode & 0o777).toString(8);
       expect(mode('.')).toBe('700');
@@ -138,10 +138,10 @@ describe('the data dir is private', () => {
       expect(() => statSync(join(dir, 'ca'))).toThrow(/ENOENT/);
       expect(mode('tsswarm.sock')).toBe('600');
       expect(mode('dispatcher.sock')).toBe('600');
-      const pid = Number(readFileSync(join(dir, 'manager.pid'), 'utf8'));
-      process.kill(pid, 'SIGTERM');
-      await r;
     } finally {
+      // The manager goes even when a check failed (it would outlive the test otherwise).
+      try { process.kill(Number(readFileSync(join(dir, 'manager.pid'), 'utf8')), 'SIGTERM'); } catch { /* not started */ }
+      await r;
       rmSync(parent, { recursive: true, force: true });
     }
   });
