@@ -10,8 +10,8 @@ import { AgentSession } from './session.js';
 import { describeNode, dockerFromEnv } from './docker.js';
 import { NodeCredentials, type TlsMaterial } from '../proto/credentials.js';
 import { renewCertificate } from '../proto/identity-client.js';
-import { RenewalTimer } from '../common/renewal.js';
-import { caDigest, certInfo, pemBlocks, verifyIssued } from '../common/pki.js';
+import { RenewalTimer, validity } from '../common/renewal.js';
+import { caDigest, pemBlocks, verifyIssued } from '../common/pki.js';
 import { loadAgentIdentity, saveAgentIdentity } from './identity.js';
 
 export interface AgentOptions {
@@ -112,10 +112,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
 
 /** Renews a standalone agent's certificate through the leader, from the managers its session knows. */
 function agentRenewer(session: AgentSession, credentials: NodeCredentials, save: (m: TlsMaterial) => void, log: Logger): RenewalTimer {
-  const valid = () => {
-    const i = certInfo(pemBlocks(credentials.material.certPem)[0]!);
-    return { notBefore: i.notBefore.getTime(), notAfter: i.notAfter.getTime() };
-  };
+  const valid = () => validity(credentials.material.certPem);
   return new RenewalTimer({
     current: valid,
     renew: async () => {

@@ -2,6 +2,14 @@
 // validity (as Swarm does), so that the nodes of a cluster made at once do not all renew at the
 // same moment; after a failure, again soon, never later than the certificate's end allows.
 
+import { certInfo, pemBlocks } from './pki.js';
+
+/** Validity of the first certificate of `certPem` (a certificate and its chain), ms since the epoch. */
+export function validity(certPem: string): { notBefore: number; notAfter: number } {
+  const i = certInfo(pemBlocks(certPem)[0]!);
+  return { notBefore: i.notBefore.getTime(), notAfter: i.notAfter.getTime() };
+}
+
 /** Certificates start an hour before they are issued (clock skew between nodes): see manager/ca. */
 export const CERT_BACKDATE_MS = 3600_000;
 
@@ -38,9 +46,9 @@ export class RenewalTimer {
     this.schedule(renewalDelay(this.o.current().notBefore, this.o.current().notAfter, this.now(), (this.o.rand ?? Math.random)()));
   }
 
-  /** Renew now (and reschedule): e.g. when the cluster's CA changes. */
   now(): number { return this.o.now?.() ?? Date.now(); }
 
+  /** Renew now (and reschedule): e.g. when the cluster's CA changes. */
   renewSoon(): void { this.schedule(0); }
 
   private schedule(ms: number): void {

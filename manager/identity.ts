@@ -16,7 +16,7 @@ import { writeFileDurable } from '../common/durable.js';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { certInfo, newKeyPem, pemBlocks } from '../common/pki.js';
+import { newKeyPem, pemBlocks } from '../common/pki.js';
 import { ErrorCodes, TsswarmError, statusOf } from '../common/errors.js';
 import type { TlsMaterial } from '../proto/credentials.js';
 import { issueCert } from './ca/x509.js';
@@ -59,12 +59,6 @@ export async function selfIssue(ca: { certPem: string; keyPem: string }, o: { no
   const publicKeyPem = createPublicKey(keyPem).export({ type: 'spki', format: 'pem' }).toString();
   const leaf = await issueCert(ca, publicKeyPem, { commonName: o.nodeId, role: 'manager', clusterId: o.clusterId, validSeconds: Math.max(1, Math.round(o.validMs / 1000)) });
   return { keyPem, certPem: o.intermediatePem ? `${leaf.trimEnd()}\n${o.intermediatePem.trimEnd()}\n` : leaf, caPems: o.caPems };
-}
-
-/** Validity of the certificate in `m` (ms since the epoch). */
-export function validity(m: TlsMaterial): { notBefore: number; notAfter: number } {
-  const i = certInfo(pemBlocks(m.certPem)[0]!);
-  return { notBefore: i.notBefore.getTime(), notAfter: i.notAfter.getTime() };
 }
 
 /**

@@ -17,10 +17,10 @@ import { Authorizer } from './auth/authz.js';
 import { CA_KEY_AAD, Issuer } from './auth/issuer.js';
 import { ClusterKeys } from './auth/cluster-keys.js';
 import { Keyring } from './keys/keyring.js';
-import { certPaths, loadManagerCerts, saveManagerCerts, selfIssue, validity, waitForUnlock } from './identity.js';
+import { certPaths, loadManagerCerts, saveManagerCerts, selfIssue, waitForUnlock } from './identity.js';
 import { NodeCredentials, refusal as refusalOf, type TlsMaterial } from '../proto/credentials.js';
 import { joinCluster } from '../proto/identity-client.js';
-import { RenewalTimer } from '../common/renewal.js';
+import { RenewalTimer, validity } from '../common/renewal.js';
 import type { ClusterApi } from './controlapi/context.js';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
@@ -269,14 +269,14 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
 
   // A manager renews its own certificate with the CA (every manager holds its key, sealed).
   const renewer = new RenewalTimer({
-    current: () => validity(credentials.material),
+    current: () => validity(credentials.material.certPem),
     renew: async () => {
       const c = store.view((tx) => tx.get('cluster', 'default'));
       if (!c?.ca) throw new TsswarmError(ErrorCodes.UNAVAILABLE, 'the cluster CA is not in the store yet');
       const m = await selfIssueFrom(c, sealer(), identity);
       saveManagerCerts(opts.dataDir, sealer(), m);
       credentials.update(m);
-      log.info({ notAfter: new Date(validity(m).notAfter).toISOString() }, 'certificate renewed');
+      log.info({ notAfter: new Date(validity(m.certPem).notAfter).toISOString() }, 'certificate renewed');
     },
     onError: (e, wait) => log.warn({ err: e.message, retryInMs: wait }, 'could not renew this manager\'s certificate; retrying'),
   });

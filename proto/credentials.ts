@@ -175,4 +175,3 @@ export function refusal(code: 'unauthenticated' | 'denied', message: string): gr
   });
 }
 
-export { TsswarmError };

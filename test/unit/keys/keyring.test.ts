@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Keyring, SEALED_PREFIX, keyPaths } from '../../../manager/keys/keyring.js';
 import type { Sealer } from '../../../manager/keys/sealer.js';
-import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
+import { ErrorCodes } from '../../../common/errors.js';
+import { thrown } from '../ca/thrown.js';
 
 const dirs: string[] = [];
 const dataDir = (): string => {
@@ -19,15 +20,6 @@ afterEach(() => {
 
 const mode = (p: string): number => statSync(p).mode & 0o777;
 
-function thrown(fn: () => unknown): TsswarmError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TsswarmError);
-    return err as TsswarmError;
-  }
-  throw new Error('expected an error');
-}
 
 /** Every file under `dir`, recursively. */
 function files(dir: string): string[] {
