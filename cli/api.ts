@@ -5,7 +5,7 @@ import type { StackSpec } from '../common/spec.js';
 import type { ClusterObj, ClusterSpec, NodeObj, TaskObj } from '../common/api/objects.js';
 import type {
   ConfigView, DeployObjects, ObjectRemoveResponse, ObjectWriteResponse, SecretView,
-  ClusterStatus, DeployResponse, InfoResponse, JoinTokenResponse, LogLineView, RollbackResponse, ScaleResponse, ServiceUpdateFlags,
+  ClusterStatus, DeployResponse, InfoResponse, JoinTokenResponse, LogLineView, NodeUpdateRequest, RollbackResponse, ScaleResponse, ServiceUpdateFlags,
   ServiceUpdateResponse, ServiceView, StackRemoveResponse, StackSummary,
 } from '../common/api/types.js';
 import { errorOf, header, type ApiClient } from './client.js';
@@ -105,6 +105,9 @@ export const rotateJoinToken = (c: ApiClient, role: JoinRole): Promise<JoinToken
 
 /** What the membership routes answer. */
 export interface MessageResponse { message: string }
+
+/** Availability and labels of a node; answers the node as written. */
+export const updateNode = (c: ApiClient, ref: string, req: NodeUpdateRequest): Promise<NodeObj> => c.call('POST', `/v1/nodes/${seg(ref)}/update`, req);
 
 /** A learner manager votes again once it has caught up. */
 export const promote = (c: ApiClient, ref: string): Promise<MessageResponse> => c.call('POST', `/v1/nodes/${seg(ref)}/promote`);

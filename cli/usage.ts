@@ -66,6 +66,8 @@ Nodes:
   node ls [--consistent]           list nodes
   node inspect NODE|self [--consistent]
                                    show a node as JSON (self: the manager's own)
+  node update [--availability active|pause|drain] [--label-add K=V]... [--label-rm K]... NODE
+                                   drain moves its tasks off, pause takes no new ones; labels steer constraints
   node promote NODE...             make managers that do not vote (learners) vote again, once caught up
   node demote NODE...              make voting managers stop voting (refused if the rest would not make a quorum)
   node rm [--force] NODE...        remove nodes: a manager once demoted (or --force), a worker once down (or --force)

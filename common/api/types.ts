@@ -2,7 +2,7 @@
 // the CLI consumes them. Objects themselves are in objects.ts.
 
 import type { UpdateConfigSpec } from '../spec.js';
-import type { ServiceObj } from './objects.js';
+import type { NodeAvailability, ServiceObj } from './objects.js';
 
 export interface ServiceChange {
   action: 'create' | 'update' | 'scale' | 'remove' | 'unchanged';
@@ -124,6 +124,18 @@ export interface ServiceUpdateFlags {
   limitCpu?: string;
   /** Replace the tasks even if nothing changed (docker service update --force). */
   force?: boolean;
+}
+
+/**
+ * POST /v1/nodes/:ref/update (docker node update's flags). Labels are removed first, then
+ * added; `labelAdd` entries are `KEY=VALUE` or `KEY` (an empty value). `version`: apply only
+ * if the node is still at that version (compare-and-set), else TSW_ERR_CONFLICT.
+ */
+export interface NodeUpdateRequest {
+  availability?: NodeAvailability;
+  labelAdd?: string[];
+  labelRm?: string[];
+  version?: number;
 }
 
 /** A service as `service ls` / `service inspect` show it. */

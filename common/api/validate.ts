@@ -121,6 +121,31 @@ export function checkUser(u: string): string | undefined {
   return undefined;
 }
 
+/** Node labels (`node update --label-add`): bounds, as Docker's rules plus sane lengths. */
+export const NODE_LABEL_BOUNDS = { keyLength: 256, valueLength: 4096, perNode: 1000 } as const;
+const hasControlChar = (s: string): boolean => [...s].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+
+/** Why `key` is not a node label key, or undefined: non-empty, no "=", no control character, bounded. */
+export function checkNodeLabelKey(key: string): string | undefined {
+  if (key === '') return 'a label key must not be empty';
+  if (key.includes('=')) return `label key "${clip(key)}" must not contain "="`;
+  if (hasControlChar(key)) return `label key "${clip(JSON.stringify(key))}" must not contain control characters`;
+  if (key.length > NODE_LABEL_BOUNDS.keyLength) return `label key "${clip(key)}" is longer than ${NODE_LABEL_BOUNDS.keyLength} characters`;
+  return undefined;
+}
+
+/** `KEY=VALUE` or `KEY` (empty value) as a node label, or why it is not one. */
+export function parseNodeLabel(kv: string): { key: string; value: string } | string {
+  const i = kv.indexOf('=');
+  const key = i < 0 ? kv : kv.slice(0, i);
+  const value = i < 0 ? '' : kv.slice(i + 1);
+  const bad = checkNodeLabelKey(key);
+  if (bad) return bad;
+  if (hasControlChar(value)) return `the value of label ${clip(key)} must not contain control characters`;
+  if (value.length > NODE_LABEL_BOUNDS.valueLength) return `the value of label ${clip(key)} is longer than ${NODE_LABEL_BOUNDS.valueLength} characters`;
+  return { key, value };
+}
+
 const HOSTNAME_RE = /^(?=.{1,253}$)[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 
 /** Host paths whose bind mount gives a task the host (or the engine). */

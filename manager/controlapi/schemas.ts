@@ -5,7 +5,7 @@
 
 import { Type, type Static } from 'typebox';
 import { LIMITS } from '../../common/api/limits.js';
-import type { ClusterUpdateRequest, DeployRequest, ScaleRequest, ServiceUpdateFlags, ServiceUpdateRequest } from '../../common/api/types.js';
+import type { ClusterUpdateRequest, DeployRequest, NodeUpdateRequest, ScaleRequest, ServiceUpdateFlags, ServiceUpdateRequest } from '../../common/api/types.js';
 
 /** `tail` of service logs: lines per task. */
 export const LOG_TAIL_MAX = 1_000_000;
@@ -92,6 +92,14 @@ export const ServiceUpdateBody = Type.Object({ flags: ServiceUpdateFlagsSchema, 
 /** `service rollback` takes no arguments: no body, or `{}`. */
 export const RollbackBody = Type.Union([Type.Null(), Type.Object({}, closed)]);
 
+/** `node update`: label syntax and bounds are applyNodeUpdate's (node-update.ts), which names the label at fault. */
+export const NodeUpdateBody = Type.Object({
+  availability: Type.Optional(Type.Union([Type.Literal('active'), Type.Literal('pause'), Type.Literal('drain')])),
+  labelAdd: Type.Optional(StrList()),
+  labelRm: Type.Optional(StrList()),
+  version: Type.Optional(Type.Integer({ minimum: 0 })),
+}, closed);
+
 /** The settings' values are checked by patchClusterSpec, which names the setting at fault. */
 export const ClusterUpdateBody = Type.Object({
   spec: Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: CLUSTER_PATCH_KEYS_MAX }),
@@ -106,4 +114,5 @@ export type SchemasAgreeWithContract = [
   Assert<Same<Static<typeof ScaleBody>, ScaleRequest>>,
   Assert<Same<Static<typeof DeployBody>, DeployRequest>>,
   Assert<Same<Static<typeof ClusterUpdateBody>, ClusterUpdateRequest>>,
+  Assert<Same<Static<typeof NodeUpdateBody>, NodeUpdateRequest>>,
 ];

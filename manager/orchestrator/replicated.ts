@@ -1,5 +1,6 @@
 // Replicated services: exactly `replicas` live slots, numbered 1..N.
 
+import { nodeSatisfies } from '../../common/api/constraint.js';
 import type { ClusterState, ServiceObj } from '../store/types.js';
 import { reconcileWith, type Reconcile } from './reconcile.js';
 
@@ -13,9 +14,13 @@ export function reconcileReplicated(state: ClusterState, service: ServiceObj, no
     frozen: new Set(),
     keyOf: (t) => t.slot,
     placement: (key) => ({ slot: Number(key) }),
+    // A drained node, or one whose labels no longer meet the task's constraints, gives its tasks up.
     mustMove: (t) => {
       const n = t.nodeId === undefined ? undefined : nodes.get(t.nodeId);
-      return n?.spec.availability === 'drain' ? `node ${n.description.hostname} is drained` : undefined;
+      if (!n) return undefined;
+      if (n.spec.availability === 'drain') return `node ${n.description.hostname} is drained`;
+      const cs = t.spec.deploy.placement.constraints;
+      return cs.length > 0 && !nodeSatisfies(cs, n) ? `node ${n.description.hostname} no longer meets the constraints` : undefined;
     },
   });
 }

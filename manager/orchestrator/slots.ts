@@ -91,11 +91,16 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
       plan.create(newTask(service, now, ctx.newId, { ...rules.placement(key), ...o }));
 
     // Tasks that must leave their node are replaced at once (no restart attempt is counted).
+    // With start-first, one that runs keeps running until its replacement is up.
+    const order = service.spec.deploy.update_config.order;
     let moved: { reason: string; history?: number[] } | undefined;
     const live: TaskObj[] = [];
+    const leaving: TaskObj[] = [];
     for (const t of tasks.filter(isLive)) {
       const reason = rules.mustMove?.(t);
-      if (reason) { stopTask(plan, t); moved = { reason, history: t.restartHistory }; } else live.push(t);
+      if (!reason) { live.push(t); continue; }
+      moved = { reason, history: t.restartHistory };
+      if (order === 'start-first' && t.status.state === 'running') leaving.push(t); else stopTask(plan, t);
     }
 
     // Keep at most one live task per spec generation (current and older); stop the rest.
@@ -104,8 +109,9 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
     for (const extra of [...liveCur.slice(1), ...liveOld.slice(1)]) stopTask(plan, extra);
     let cur: TaskObj | undefined = liveCur[0];
     let old: TaskObj | undefined = liveOld[0];
-    const order = service.spec.deploy.update_config.order;
     if (cur && old && (isUp(cur) || order === 'stop-first' || !isStarted(old))) { stopTask(plan, old); old = undefined; }
+    // A leaving task goes once the slot holds a task that is up elsewhere.
+    if (leaving.length > 0 && [cur, old].some((t) => t && isUp(t))) for (const t of leaving) stopTask(plan, t);
 
     // Dead tasks: the newest one gets the restart decision, older ones are history.
     const dead = tasks.filter(isDead).sort(newestFirst);

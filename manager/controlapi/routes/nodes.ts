@@ -1,18 +1,31 @@
-// Nodes: list (by hostname), inspect by hostname, id or id prefix; promote, demote and remove
-// managers (Raft membership, one change at a time, never losing quorum); remove workers.
+// Nodes: list (by hostname), inspect by hostname, id or id prefix; update availability and
+// labels; promote, demote and remove managers (Raft membership, one change at a time, never
+// losing quorum); remove workers.
 
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { removeNode } from '../../objects/task.js';
 import type { NodeObj } from '../../store/types.js';
 import type { ApiContext, RoutePlugin } from '../context.js';
 import { findNode } from '../lookup.js';
-import { NodeRemoveQuery, RefParams } from '../schemas.js';
+import { applyNodeUpdate } from '../node-update.js';
+import { NodeRemoveQuery, NodeUpdateBody, RefParams } from '../schemas.js';
 
 export const nodeRoutes: RoutePlugin = async (app, { ctx }) => {
   app.get('/v1/nodes', async (): Promise<NodeObj[]> =>
     ctx.store.view((tx) => tx.list('node')).sort((a, b) => a.description.hostname.localeCompare(b.description.hostname)));
   app.get('/v1/nodes/:ref', { schema: { params: RefParams } }, async (req): Promise<NodeObj> => ctx.store.view((tx) => findNode(tx, req.params.ref)));
 
+  // Availability and labels: one compare-and-set write of the node; the control loops follow it.
+  app.post('/v1/nodes/:ref/update', { schema: { params: RefParams, body: NodeUpdateBody } }, async (req): Promise<NodeObj> => {
+    const id = await ctx.store.update((tx) => {
+      const node = findNode(tx, req.params.ref);
+      const next = applyNodeUpdate(node, req.body, Date.now());
+      if (next !== node) tx.update(next);
+      return node.id;
+    });
+    // The node as written (its new version), or as it was when nothing changed.
+    return ctx.store.view((tx) => findNode(tx, id));
+  });
   app.post('/v1/nodes/:ref/promote', { schema: { params: RefParams } }, async (req) => {
     const { cluster, raftId } = manager(ctx, req.params.ref, 'promote');
     return { message: await cluster.promote(raftId) };

@@ -72,6 +72,7 @@ describe('one function per route', () => {
     ['clusterStatus', (c) => api.clusterStatus(c), { method: 'GET', url: '/v1/cluster/status', body: undefined }],
     ['joinToken', (c) => api.joinToken(c, 'worker'), { method: 'GET', url: '/v1/cluster/join-token/worker', body: undefined }],
     ['rotateJoinToken', (c) => api.rotateJoinToken(c, 'manager'), { method: 'POST', url: '/v1/cluster/join-token/manager/rotate', body: undefined }],
+    ['updateNode', (c) => api.updateNode(c, 'n1', { availability: 'drain', labelAdd: ['a=b'] }), { method: 'POST', url: '/v1/nodes/n1/update', body: { availability: 'drain', labelAdd: ['a=b'] } }],
     ['promote', (c) => api.promote(c, 'n 1'), { method: 'POST', url: '/v1/nodes/n%201/promote', body: undefined }],
     ['demote', (c) => api.demote(c, 'n1'), { method: 'POST', url: '/v1/nodes/n1/demote', body: undefined }],
     ['removeNode', (c) => api.removeNode(c, 'n1', false), { method: 'DELETE', url: '/v1/nodes/n1', body: undefined }],
