@@ -57,6 +57,7 @@ Services:
                  [--constraint-add C] [--constraint-rm C] [--update-parallelism N] [--update-order start-first]
                  [--update-delay D] [--update-monitor D] [--update-failure-action pause|continue|rollback]
                  [--update-max-failure-ratio R] [--rollback-*] [--restart-*] [--limit-memory M] [--limit-cpu C]
+                 [--node-down-grace D]
                  [--force] [--dry-run] [--detach] SERVICE
                                    change a service and follow the rolling update
   service rollback SERVICE [--detach]  restore the previous spec with the rollback_config

@@ -34,7 +34,7 @@ export const UPDATE_OPTIONS: Options = {
   'constraint-add': { type: 'string', multiple: true }, 'constraint-rm': { type: 'string', multiple: true },
   user: { type: 'string', short: 'u' }, 'limit-memory': { type: 'string' }, 'limit-cpu': { type: 'string' },
   'restart-condition': { type: 'string' }, 'restart-delay': { type: 'string' }, 'restart-max-attempts': { type: 'string' }, 'restart-window': { type: 'string' },
-  'restart-backoff': { type: 'string' }, 'restart-max-delay': { type: 'string' },
+  'restart-backoff': { type: 'string' }, 'restart-max-delay': { type: 'string' }, 'node-down-grace': { type: 'string' },
   ...Object.fromEntries(['update', 'rollback'].flatMap((p) => UPDATE_CONFIG_KEYS.map((k) => [`${p}-${k}`, { type: 'string' as const }]))),
   force: { type: 'boolean' }, ...DETACH, 'dry-run': { type: 'boolean' },
 };
@@ -170,6 +170,7 @@ export async function updateFlags(v: Parsed['values']): Promise<ServiceUpdateFla
     restartWindow: checked('restart-window', (s) => durationArg('--restart-window', s)),
     restartBackoff: checked('restart-backoff', (s) => choiceArg('--restart-backoff', s, ['exponential', 'none'])),
     restartMaxDelay: checked('restart-max-delay', (s) => durationArg('--restart-max-delay', s)),
+    nodeDownGrace: checked('node-down-grace', (s) => durationArg('--node-down-grace', s)),
     update: cfg('update'), rollback: cfg('rollback'), force: v.force,
   };
 }

@@ -198,6 +198,12 @@ export const DeploySpecSchema = Type.Object(
     resources: ResourcesSpecSchema,
     update_config: UpdateConfigSpecSchema,
     rollback_config: UpdateConfigSpecSchema,
+    /**
+     * tsswarm extension: how long a node may be down before this service's running tasks on it
+     * are moved (counted from its last heartbeat; never less than the cluster's node-down
+     * grace). Absent or "0s": as soon as the node is marked down.
+     */
+    'x-node-down-grace': Opt(Dur()),
   },
   closed,
 );

@@ -120,6 +120,8 @@ export interface ServiceUpdateFlags {
   restartWindow?: string;
   restartBackoff?: string;
   restartMaxDelay?: string;
+  /** deploy.x-node-down-grace: a duration; "0s" moves tasks as soon as their node is down. */
+  nodeDownGrace?: string;
   limitMemory?: string;
   limitCpu?: string;
   /** Replace the tasks even if nothing changed (docker service update --force). */

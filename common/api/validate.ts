@@ -552,6 +552,7 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
       const rf = join(df, 'restart_policy');
       for (const k of ['delay', 'window', 'x-max-delay']) checkDuration(c, d.restart_policy, k, rf);
     }
+    checkDuration(c, d, 'x-node-down-grace', df);
     for (const u of ['update_config', 'rollback_config']) {
       const uc = d[u];
       if (isObj(uc)) for (const k of ['delay', 'monitor']) checkDuration(c, uc, k, join(df, u));

@@ -1600,6 +1600,10 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
     },
     update_config: (x, xf) => updateConfig(r, x.value, xf, out.update_config),
     rollback_config: (x, xf) => updateConfig(r, x.value, xf, out.rollback_config),
+    'x-node-down-grace': (x, xf) => {
+      const g = r.duration(x.value, xf);
+      if (g !== undefined) out['x-node-down-grace'] = g;
+    },
   });
   if (out.mode === 'global') {
     const rep = get(m, 'replicas');

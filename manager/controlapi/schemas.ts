@@ -82,6 +82,7 @@ export const ServiceUpdateFlagsSchema = Type.Object({
   restartWindow: Type.Optional(Word),
   restartBackoff: Type.Optional(Word),
   restartMaxDelay: Type.Optional(Word),
+  nodeDownGrace: Type.Optional(Word),
   limitMemory: Type.Optional(Word),
   limitCpu: Type.Optional(Word),
   force: Type.Optional(Type.Boolean()),

@@ -93,6 +93,9 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags): Se
     }
     if (f.restartMaxDelay !== undefined) s.deploy.restart_policy['x-max-delay'] = normaliseDuration(f.restartMaxDelay);
   } catch (e) { bad('restart-policy', (e as Error).message); }
+  if (f.nodeDownGrace !== undefined) {
+    try { s.deploy['x-node-down-grace'] = normaliseDuration(f.nodeDownGrace); } catch (e) { bad('node-down-grace', (e as Error).message); }
+  }
   if (f.limitMemory !== undefined) {
     const m = parseMemory(f.limitMemory);
     if (m === undefined) bad('limit-memory', `${JSON.stringify(f.limitMemory)}: use a size such as 512M`);

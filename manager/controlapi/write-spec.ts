@@ -49,10 +49,10 @@ export function usersOf(services: ServiceObj[], obj: SecretObj | ConfigObj): Ser
   return services.filter((s) => (s.spec[`${obj.kind}s`] ?? []).some((r) => r.source === obj.name || r.id === obj.id));
 }
 
-/** Fields whose change does not need new tasks: scaling and rollout settings. */
+/** Fields whose change does not need new tasks: scaling, rollout settings, the node-down grace. */
 function taskSpec(spec: ServiceSpec): unknown {
   const { deploy, ...rest } = spec;
-  const { replicas: _r, update_config: _u, rollback_config: _rb, labels: _l, ...d } = deploy;
+  const { replicas: _r, update_config: _u, rollback_config: _rb, labels: _l, 'x-node-down-grace': _g, ...d } = deploy;
   return { ...rest, deploy: d };
 }
 

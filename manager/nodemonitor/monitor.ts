@@ -3,10 +3,21 @@
 // the store's nodes and the time, and returns what to write: a ready node silent for longer
 // than the grace becomes `down`, a down node heard from again becomes `ready`, and every task
 // a down or removed node held is orphaned so the orchestrators replace it elsewhere (per
-// restart policy). Run by the control-loop runner (manager/control/loops.ts).
+// restart policy) — a running task of a service with a longer `deploy.x-node-down-grace` only
+// once its node has been silent that long (until then it keeps its slot, and carries on if
+// its node comes back). Run by the control-loop runner (manager/control/loops.ts).
 
+import { parseDuration } from '../../common/duration.js';
+import type { ServiceSpec } from '../../common/spec.js';
 import { type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../store/types.js';
 import { byId, holdsNode } from '../objects/task.js';
+
+/** A service's own node-down grace in ms (0: none, or not readable). */
+export function nodeDownGraceMs(spec: ServiceSpec | undefined): number {
+  const g = spec?.deploy?.['x-node-down-grace'];
+  if (g === undefined) return 0;
+  try { return parseDuration(g); } catch { return 0; }
+}
 
 export interface NodeMonitorInput {
   now: number;
@@ -62,6 +73,7 @@ export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMo
     if (next !== n) ops.push({ op: 'update', obj: next });
     nodes.set(n.id, next);
   }
+  const specs = new Map(state.services.map((s) => [s.id, s.spec]));
   for (const t of [...state.tasks].sort(byId)) {
     // Every task that reached a node and has not ended, whatever it is meant to do: nothing
     // will report on it while its node is away (a stopping task must not hold its slot).
@@ -69,6 +81,16 @@ export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMo
     const n = nodes.get(t.nodeId!);
     const err = !n ? `node ${t.nodeId} was removed` : n.status.state === 'down' ? `node ${n.description.hostname} is down` : undefined;
     if (!err) continue;
+    if (n && t.desiredState === 'running') {
+      // The service's own grace (its current spec: `service update` changes it in place),
+      // counted from the node's last heartbeat, or from when this manager started watching.
+      const g = nodeDownGraceMs(specs.get(t.serviceId) ?? t.spec);
+      const silentSince = Math.max(n.status.lastHeartbeat, input.watchingSince ?? 0);
+      if (g > graceMs && now - silentSince <= g) {
+        wakeAt = Math.min(wakeAt ?? Infinity, silentSince + g + 1);
+        continue;
+      }
+    }
     const orphaned: TaskObj = { ...t, meta: { ...t.meta, updatedAt: now }, status: { ...t.status, state: 'orphaned', timestamp: now, message: 'orphaned', err } };
     ops.push({ op: 'update', obj: orphaned });
   }

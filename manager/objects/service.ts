@@ -47,6 +47,8 @@ export function serviceProblem(service: ServiceObj): string | undefined {
     const bad = badDuration(c, ['delay', 'monitor']);
     if (bad) return `deploy.${key}.${bad}`;
   }
+  const badGrace = badDuration(deploy, ['x-node-down-grace']);
+  if (badGrace) return `deploy.${badGrace}`;
   const rp = deploy.restart_policy as Partial<RestartPolicySpec> | undefined;
   if (!isObj(rp)) return 'deploy.restart_policy is missing';
   if (!['none', 'on-failure', 'any'].includes(rp.condition as string)) return `deploy.restart_policy.condition ${JSON.stringify(rp.condition)} is not none, on-failure or any`;

@@ -46,6 +46,7 @@ describe('service update flags -> ServiceUpdateFlags', () => {
       '--restart-backoff', 'exponential', '--restart-max-delay', '30s'],
     { restartCondition: 'on-failure', restartDelay: '2s', restartMaxAttempts: '3', restartWindow: '1m', restartBackoff: 'exponential', restartMaxDelay: '30s' }],
     [['--force'], { force: true }],
+    [['--node-down-grace', '2m'], { nodeDownGrace: '2m' }],
   ])('%j', async (argv, want) => {
     expect(await flagsOf(argv)).toEqual(want);
   });
@@ -56,6 +57,7 @@ describe('service update flags -> ServiceUpdateFlags', () => {
     [['--replicas', '1e3'], /--replicas must be an integer >= 0, got "1e3"/],
     [['--replicas', '1001'], /--replicas must be at most 1000/],
     [['--image', ''], /--image must not be empty/],
+    [['--node-down-grace', 'soon'], /--node-down-grace/],
     [['--env-add', 'NOVALUE'], /--env-add "NOVALUE": use KEY=VALUE/],
     [['--env-add', '=x'], /--env-add "=x": use KEY=VALUE/],
     [['--publish-add', '99999:80'], /--publish-add "99999:80"/],

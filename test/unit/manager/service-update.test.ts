@@ -21,6 +21,13 @@ describe('service update flags', () => {
     expect(s.deploy.update_config.delay).toBe('1.5s');
     expect(needsNewTasks(base(), s)).toBe(false);
   });
+  it('sets the node-down grace without replacing tasks', () => {
+    const s = applyServiceUpdate(base(), { nodeDownGrace: '120s' });
+    expect(s.deploy['x-node-down-grace']).toBe('2m');
+    expect(diffPaths(base(), s)).toEqual(['deploy.x-node-down-grace']);
+    expect(needsNewTasks(base(), s)).toBe(false);
+    expect(() => applyServiceUpdate(base(), { nodeDownGrace: 'later' })).toThrow(expect.objectContaining({ details: [expect.objectContaining({ field: 'node-down-grace' })] }));
+  });
   it('adds and removes published ports and constraints', () => {
     const s = applyServiceUpdate(base(), { publishRm: ['8080'], publishAdd: ['9090:80', '53:53/udp'], constraintAdd: ['node.role==manager'] });
     expect(s.ports.map((p) => `${p.published}/${p.protocol}`)).toEqual(['9090/tcp', '53/udp']);

@@ -431,6 +431,13 @@ describe('restart and deploy.restart_policy', () => {
     expect(warnings.map((w) => w.message)).toEqual(['x-max-delay has no effect without x-backoff: exponential']);
   });
 
+  it('deploy.x-node-down-grace: a duration carried in canonical form (a tsswarm extension)', () => {
+    expect(web(svc('deploy:\n  x-node-down-grace: 90s')).deploy['x-node-down-grace']).toBe('1m30s');
+    expect(web(svc('deploy:\n  x-node-down-grace: 0s')).deploy['x-node-down-grace']).toBe('0s');
+    expect(web(svc('deploy:\n  replicas: 2')).deploy['x-node-down-grace']).toBeUndefined();
+    expect(parseErrors(svc('deploy:\n  x-node-down-grace: soon'))[0]).toMatchObject({ field: 'services.web.deploy.x-node-down-grace', line: 5 });
+  });
+
   it('bad values are errors', () => {
     expect(parseErrors(svc('restart: sometimes'))[0]).toMatchObject({ field: 'services.web.restart', line: 4, col: 14 });
     expect(parseErrors(svc('deploy:\n  restart_policy:\n    condition: maybe'))[0]).toMatchObject({

@@ -111,6 +111,15 @@ describe('container settings on raw JSON', () => {
     expect(r.warnings).toEqual([{ field, message: expect.any(String) }]);
   });
 
+  it('deploy.x-node-down-grace is a bounded duration, named when it is not', () => {
+    const ok = { ...service(), deploy: { ...service().deploy, 'x-node-down-grace': '2m' } };
+    expect(validateServiceSpec(ok, 'spec').errors).toEqual([]);
+    for (const bad of ['soon', '-1s', '9000h']) {
+      const w = { ...service(), deploy: { ...service().deploy, 'x-node-down-grace': bad } };
+      expect(validateServiceSpec(w, 'spec').errors).toEqual([{ field: 'spec.deploy.x-node-down-grace', message: expect.any(String) }]);
+    }
+  });
+
   it('a service spec alone (service update) gets the same rules', () => {
     const w = { ...service(), cap_add: ['BOGUS'], network_mode: 'host', ports: [{ target: 80, protocol: 'tcp', mode: 'ingress' }], networks: {} };
     expect(validateServiceSpec(w, 'spec').errors).toEqual([
