@@ -1,7 +1,8 @@
 // What the commands print, as pure functions of what the API returned: deploy plans, the
 // task, service, stack and node tables, log lines, the managers' status, join tokens. cli/format.ts holds the building blocks.
 
-import { taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
+import { isTerminal, taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
+import { formatDuration, parseDuration } from '../common/duration.js';
 import type { ClusterStatus, ConfigView, DeployPlan, JoinTokenResponse, LogLineView, ObjectChange, SecretView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
 import type { ServiceUpdateResponse } from '../common/api/types.js';
 import type { TaskFilter } from './args.js';
@@ -58,7 +59,7 @@ export const sortTasks = (tasks: TaskObj[]): TaskObj[] =>
 export const TASK_HEADERS = ['ID', 'NAME', 'IMAGE', 'NODE', 'DESIRED STATE', 'CURRENT STATE', 'ERROR', 'PORTS'];
 
 /** `ps` rows of sorted tasks: older tasks of a slot are drawn under its newest ( \_ name). */
-export function taskRows(sorted: TaskObj[], nodeNames: Map<string, string>, noTrunc: boolean, now = Date.now()): string[][] {
+export function taskRows(sorted: TaskObj[], nodeNames: Map<string, string>, noTrunc: boolean, now = Date.now(), downNodes: ReadonlyMap<string, number> = new Map()): string[][] {
   let prevSlot = '';
   return sorted.map((t) => {
     const slotKey = `${t.serviceName}.${t.slot ?? t.nodeId}`;
@@ -68,14 +69,30 @@ export function taskRows(sorted: TaskObj[], nodeNames: Map<string, string>, noTr
     return [
       noTrunc ? t.id : t.id.slice(0, 12), name, trunc(t.spec.image, 30, noTrunc),
       t.nodeId ? (nodeNames.get(t.nodeId) ?? t.nodeId.slice(0, 12)) : '',
-      cap(t.desiredState), taskState(t, now), trunc(t.status.err ?? '', 60, noTrunc),
+      cap(t.desiredState), taskState(t, now), trunc(nodeDownError(t, nodeNames, downNodes, now) ?? t.status.err ?? '', 60, noTrunc),
       hostPorts.map((b) => `${b.hostIp}:${b.hostPort}->${b.target}/${b.protocol}`).join(', '),
     ];
   });
 }
 
-export const taskTable = (sorted: TaskObj[], nodeNames: Map<string, string>, noTrunc: boolean, now = Date.now()): string =>
-  table(TASK_HEADERS, taskRows(sorted, nodeNames, noTrunc, now));
+export const taskTable = (sorted: TaskObj[], nodeNames: Map<string, string>, noTrunc: boolean, now = Date.now(), downNodes: ReadonlyMap<string, number> = new Map()): string =>
+  table(TASK_HEADERS, taskRows(sorted, nodeNames, noTrunc, now, downNodes));
+
+/**
+ * A task not ended on a node that is down (`downNodes`: node id → its last heartbeat): "node X
+ * is down", and when its service waits longer than that (deploy.x-node-down-grace), about when
+ * it moves.
+ */
+export function nodeDownError(t: TaskObj, nodeNames: Map<string, string>, downNodes: ReadonlyMap<string, number>, now: number): string | undefined {
+  const last = t.nodeId === undefined ? undefined : downNodes.get(t.nodeId);
+  if (last === undefined || isTerminal(t.status.state)) return undefined;
+  const down = `node ${nodeNames.get(t.nodeId!) ?? t.nodeId!.slice(0, 12)} is down`;
+  const g = (t.spec.deploy as typeof t.spec.deploy | undefined)?.['x-node-down-grace'];
+  let graceMs = 0;
+  try { graceMs = g === undefined ? 0 : parseDuration(g); } catch { /* shown without */ }
+  const left = last + graceMs - now;
+  return t.desiredState === 'running' && left >= 1000 ? `${down}; moves in about ${formatDuration(Math.ceil(left / 1000) * 1000)}` : down;
+}
 
 export const stackTable = (stacks: StackSummary[]): string =>
   table(['NAME', 'SERVICES'], stacks.map((s) => [s.name, String(s.services)]));
@@ -98,6 +115,7 @@ export const nodeTable = (nodes: NodeObj[], selfId: string): string =>
 /** A log record as printed: each of its lines prefixed with the task's name. */
 export function logText(l: LogLineView): string {
   const text = l.data.endsWith('\n') ? l.data : l.data + '\n';
+  if (l.notice) return text;
   return text.split('\n').slice(0, -1).map((x) => `${l.task}    | ${x}\n`).join('');
 }
 

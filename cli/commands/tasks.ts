@@ -25,7 +25,9 @@ export const taskView = (v: Parsed['values']): TaskView => ({ json: formatArg(v.
 export async function printTasks(client: ApiClient, tasks: TaskObj[], view: TaskView, io: Io): Promise<number> {
   const shown = sortTasks(filterTasks(tasks, view.filters));
   if (view.json) { printJson(io, shown); return 0; }
-  const names = new Map((await api.nodes(client)).map((n) => [n.id, n.description.hostname]));
-  io.out(taskTable(shown, names, view.noTrunc));
+  const nodes = await api.nodes(client);
+  const names = new Map(nodes.map((n) => [n.id, n.description.hostname]));
+  const down = new Map(nodes.filter((n) => n.status.state === 'down').map((n) => [n.id, n.status.lastHeartbeat]));
+  io.out(taskTable(shown, names, view.noTrunc, Date.now(), down));
   return 0;
 }

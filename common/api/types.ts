@@ -148,10 +148,12 @@ export interface ServiceView extends ServiceObj {
 
 /** One line of `service logs` (NDJSON on the wire). */
 export interface LogLineView {
-  task: string; // <service>.<slot|node>.<task id prefix>
+  task: string; // <service>.<slot|node>.<task id prefix>; '' for a notice
   stream: 'stdout' | 'stderr';
   data: string;
   ts: number; // ms since epoch
+  /** Said by tsswarm, not by a task (e.g. a node whose tasks' logs cannot be read): printed as is, on stderr. */
+  notice?: true;
 }
 
 /** `stack ls` rows. */

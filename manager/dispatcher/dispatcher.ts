@@ -101,6 +101,7 @@ interface LogSubscriber {
   pendingTasks: Set<string>;
   onLine: (l: LogLine) => void;
   onEnd: () => void;
+  onUnreachable?: (nodeId: string, taskIds: string[]) => void;
 }
 
 export class Dispatcher {
@@ -245,21 +246,29 @@ export class Dispatcher {
     for (const l of this.heardListeners) l(nodeId);
   }
 
-  /** Ask nodes for task logs; lines arrive through onLine until every task's stream ended (or cancel()). */
-  logs(byNode: Map<string, string[]>, req: Omit<LogRequest, 'taskIds'>, onLine: (l: LogLine) => void, onEnd: () => void): () => void {
+  /**
+   * Ask nodes for task logs; lines arrive through onLine until every task's stream ended (or
+   * cancel()). A node with no session (or whose session ends before its streams do) is reported
+   * through onUnreachable with the tasks whose logs it could not give; the others stream on.
+   */
+  logs(
+    byNode: Map<string, string[]>, req: Omit<LogRequest, 'taskIds'>, onLine: (l: LogLine) => void, onEnd: () => void,
+    onUnreachable?: (nodeId: string, taskIds: string[]) => void,
+  ): () => void {
     const ids: string[] = [];
     let open = 0;
     const endOne = () => { if (--open === 0) onEnd(); };
     for (const [nodeId, taskIds] of byNode) {
       const s = this.sessions.get(nodeId);
       if (!s) {
-        onLine({ taskId: taskIds[0], stream: 'stderr', data: Buffer.from(`error: node ${nodeId} is not connected; logs of ${taskIds.length} task(s) unavailable\n`), timestampMs: this.now });
+        if (onUnreachable) onUnreachable(nodeId, taskIds);
+        else onLine({ taskId: taskIds[0], stream: 'stderr', data: Buffer.from(`error: node ${nodeId} is not connected; logs of ${taskIds.length} task(s) unavailable\n`), timestampMs: this.now });
         continue;
       }
       const requestId = newId();
       ids.push(requestId);
       open++;
-      this.logSubs.set(requestId, { nodeId, pendingTasks: new Set(taskIds), onLine, onEnd: endOne });
+      this.logSubs.set(requestId, { nodeId, pendingTasks: new Set(taskIds), onLine, onEnd: endOne, onUnreachable });
       s.call.write({ logs: { request_id: requestId, task_ids: taskIds, follow: req.follow, tail: req.tail, timestamps: req.timestamps } });
     }
     if (open === 0) setImmediate(onEnd);
@@ -326,7 +335,12 @@ export class Dispatcher {
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
         this.opts.log.info({ node: session.nodeId }, 'agent session ended');
-        for (const [id, sub] of this.logSubs) if (sub.nodeId === session.nodeId) { this.logSubs.delete(id); sub.onEnd(); }
+        for (const [id, sub] of this.logSubs) {
+          if (sub.nodeId !== session.nodeId) continue;
+          this.logSubs.delete(id);
+          if (sub.pendingTasks.size > 0) sub.onUnreachable?.(sub.nodeId, [...sub.pendingTasks]);
+          sub.onEnd();
+        }
       }
     };
     call.on('end', () => { end(); call.end(); });

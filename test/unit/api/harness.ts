@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
+import type { ApiContext } from '../../../manager/controlapi/context.js';
 import { buildApi } from '../../../manager/controlapi/server.js';
 import { loneBackend } from '../../../manager/store/raft-backend.js';
 import { Store } from '../../../manager/store/store.js';
@@ -23,7 +24,7 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function harness(o: { log?: pino.Logger } = {}): Promise<Harness> {
+export async function harness(o: { log?: pino.Logger; dispatcher?: ApiContext['dispatcher'] } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-api-'));
   const store = new Store(loneBackend(dir));
   await store.open();
@@ -32,7 +33,7 @@ export async function harness(o: { log?: pino.Logger } = {}): Promise<Harness> {
     store,
     sealer,
     // No agent is connected: a log request ends at once.
-    dispatcher: { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
+    dispatcher: o.dispatcher ?? { logs: (_byNode, _req, _onLine, onEnd) => { setImmediate(onEnd); return () => undefined; } },
     log: o.log ?? pino({ level: 'silent' }),
     info: () => ({ version: 'test', clusterId: 'c', nodeId: 'n', dataDir: '/tmp/x', pid: 1 }),
   });

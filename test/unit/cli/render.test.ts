@@ -83,6 +83,16 @@ describe('task rows', () => {
     ]);
   });
 
+  it('a task on a down node says so in ERROR, with about when it moves under a node-down grace', () => {
+    const down = new Map([['n'.repeat(25), NOW - 20_000]]);
+    expect(taskRows(sortTasks(tasks), names, false, NOW, down).map((r) => [r[0][0], r[6]])).toEqual([
+      ['d', ''], ['a', 'node host-1 is down'], ['b', `${longErr.slice(0, 59)}…`], ['c', ''],
+    ]);
+    const graced = tasks.map((t) => ({ ...t, spec: { ...t.spec, deploy: { ...t.spec.deploy, 'x-node-down-grace': '2m' } } }));
+    expect(taskRows(sortTasks(graced), names, false, NOW, down)[1]![6]).toBe('node host-1 is down; moves in about 1m40s');
+    expect(taskRows(sortTasks(graced), names, false, NOW + 100_000, down)[1]![6]).toBe('node host-1 is down');
+  });
+
   it('--no-trunc shows ids, images and errors whole', () => {
     const rows = taskRows(sortTasks(tasks), names, true, NOW);
     expect(rows[2][0]).toBe('b'.repeat(25));
