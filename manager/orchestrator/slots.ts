@@ -110,8 +110,12 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
     let cur: TaskObj | undefined = liveCur[0];
     let old: TaskObj | undefined = liveOld[0];
     if (cur && old && (isUp(cur) || order === 'stop-first' || !isStarted(old))) { stopTask(plan, old); old = undefined; }
-    // A leaving task goes once the slot holds a task that is up elsewhere.
-    if (leaving.length > 0 && [cur, old].some((t) => t && isUp(t))) for (const t of leaving) stopTask(plan, t);
+    // A leaving task goes once the slot holds a task that is up elsewhere, or once a rolling
+    // update is to replace it anyway (it is not at the spec version, or the slot holds an older
+    // task): a slot never holds more than two live tasks.
+    if (leaving.length > 0 && ([cur, old].some((t) => t && isUp(t)) || old || leaving.some((t) => t.specVersion !== version))) {
+      for (const t of leaving) stopTask(plan, t);
+    }
 
     // Dead tasks: the newest one gets the restart decision, older ones are history.
     const dead = tasks.filter(isDead).sort(newestFirst);

@@ -40,7 +40,9 @@
 //     order are stop-first (a client never changes the order here), at most one task whose
 //     desired state is running, live or not. Not "one live task per slot": a start-first update
 //     runs the old and the new task side by side, and a spec change between an orchestrator's
-//     read and its commit can leave two older-version tasks live until the next pass. True
+//     read and its commit can leave two older-version tasks live until the next pass. A task
+//     that ran on a node while it was drained ("leaving": start-first, it runs until its
+//     replacement is up) is not counted in (a): its replacement has its spec version. True
 //     because (i) only the orchestrator creates tasks, and nothing makes a task live or desired
 //     running again (invariant 4), so between its decisions those sets only shrink; (ii) the
 //     orchestrator decisions that commit are totally ordered, each one read a state holding
@@ -457,6 +459,8 @@ export class StoreSimulation {
   private readonly fullDigests = new Map<number, { node: NodeId; digest: string; what: string }>();
   /** index -> the result of applying it, and who first applied it. */
   private readonly results = new Map<number, { node: NodeId; result: string }>();
+  /** Tasks seen running, meant to, on a drained node (invariant 3: a start-first move). */
+  private readonly leaving = new Set<string>();
   private maxApplied = 0;
   private readonly acks: Ack[] = [];
   /** Client deletes of unknown outcome: service id -> versions they expected. */
@@ -750,10 +754,14 @@ export class StoreSimulation {
       g.running.push(t);
       if (!isTerminal(t.status.state)) g.live.push(t);
     }
+    for (const g of groups.values()) {
+      for (const t of g.live) if (t.status.state === 'running' && t.nodeId !== undefined && m.get('node', t.nodeId)?.spec.availability === 'drain') this.leaving.add(t.id);
+    }
     for (const [key, g] of groups) {
       const show = (ts: TaskObj[]) => ts.map((t) => `${t.id} v${t.specVersion} ${t.status.state}@${t.meta.version}`).join(', ');
-      const versions = new Set(g.live.map((t) => t.specVersion));
-      if (versions.size < g.live.length) throw new Violation(`slots: at ${index}, ${key} has two live tasks of one spec version: ${show(g.live)}`);
+      const staying = g.live.filter((t) => !this.leaving.has(t.id));
+      const versions = new Set(staying.map((t) => t.specVersion));
+      if (versions.size < staying.length) throw new Violation(`slots: at ${index}, ${key} has two live tasks of one spec version: ${show(g.live)}`);
       if (g.live.length > 2) throw new Violation(`slots: at ${index}, ${key} has ${g.live.length} live tasks: ${show(g.live)}`);
       const svc = m.get('service', g.running[0]!.serviceId);
       if (svc && stopFirst(svc) && g.running.length > 1) throw new Violation(`slots: at ${index}, ${key} (stop-first) has ${g.running.length} tasks meant to run: ${show(g.running)}`);
