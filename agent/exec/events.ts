@@ -1,5 +1,7 @@
 // The engine's event stream for this node's containers, reconnected with backoff when it breaks.
 // After every (re)connect `onConnect` fires: events may have been missed, so the caller resyncs.
+// A broken stream (or a failed subscription) is passed to `onLost`: the engine may be gone.
+// `reconnectNow` skips the backoff (the engine answers again).
 
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
@@ -17,6 +19,7 @@ export class EngineEvents {
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private backoffMs = 100;
+  private connecting = false;
 
   constructor(
     private readonly docker: Dockerode,
@@ -24,6 +27,7 @@ export class EngineEvents {
     private readonly log: Logger,
     private readonly onEvent: (e: ContainerEvent) => void,
     private readonly onConnect: () => void,
+    private readonly onLost: (err: unknown) => void = () => undefined,
   ) {}
 
   /** Resolves once the first subscription is up (or failed: it keeps retrying in the background). */
@@ -38,8 +42,26 @@ export class EngineEvents {
     this.stream = undefined;
   }
 
+  /** Subscribe at once if no stream is open (the engine answers again): no backoff. */
+  reconnectNow(): void {
+    if (this.stopped || this.stream || this.connecting) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.backoffMs = 100;
+    void this.connect();
+  }
+
   private async connect(): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.connecting || this.stream) return;
+    this.connecting = true;
+    try {
+      await this.subscribe();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private async subscribe(): Promise<void> {
     let stream: NodeJS.ReadableStream & { destroy?: () => void };
     try {
       stream = (await this.docker.getEvents({
@@ -52,6 +74,7 @@ export class EngineEvents {
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'cannot subscribe to engine events; retrying');
       this.retry();
+      this.onLost(err);
       return;
     }
     if (this.stopped) {
@@ -85,6 +108,7 @@ export class EngineEvents {
       if (this.stopped) return;
       this.log.warn({ err: err?.message }, 'engine event stream lost; reconnecting');
       this.retry();
+      this.onLost(err ?? new Error('engine event stream ended'));
     };
     stream.on('error', lost);
     stream.on('end', () => lost());
