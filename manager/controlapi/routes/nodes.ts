@@ -5,13 +5,13 @@ import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { removeNode } from '../../objects/task.js';
 import type { NodeObj } from '../../store/types.js';
 import type { ApiContext, RoutePlugin } from '../context.js';
-import { findNode } from '../lookup.js';
+import { findNode, liveHeartbeat } from '../lookup.js';
 import { NodeRemoveQuery, RefParams } from '../schemas.js';
 
 export const nodeRoutes: RoutePlugin = async (app, { ctx }) => {
   app.get('/v1/nodes', async (): Promise<NodeObj[]> =>
-    ctx.store.view((tx) => tx.list('node')).sort((a, b) => a.description.hostname.localeCompare(b.description.hostname)));
-  app.get('/v1/nodes/:ref', { schema: { params: RefParams } }, async (req): Promise<NodeObj> => ctx.store.view((tx) => findNode(tx, req.params.ref)));
+    ctx.store.view((tx) => tx.list('node')).map((n) => liveHeartbeat(ctx, n)).sort((a, b) => a.description.hostname.localeCompare(b.description.hostname)));
+  app.get('/v1/nodes/:ref', { schema: { params: RefParams } }, async (req): Promise<NodeObj> => liveHeartbeat(ctx, ctx.store.view((tx) => findNode(tx, req.params.ref))));
 
   app.post('/v1/nodes/:ref/promote', { schema: { params: RefParams } }, async (req) => {
     const { cluster, raftId } = manager(ctx, req.params.ref, 'promote');
