@@ -1,7 +1,8 @@
 // The engine's event stream for this node's containers, reconnected with backoff when it breaks.
 // After every (re)connect `onConnect` fires: events may have been missed, so the caller resyncs.
 // A broken stream (or a failed subscription) is passed to `onLost`: the engine may be gone.
-// `reconnectNow` skips the backoff (the engine answers again).
+// While the engine is known not to answer, no retries: `reconnectNow` (the engine answers
+// again) subscribes at once.
 
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
@@ -28,6 +29,8 @@ export class EngineEvents {
     private readonly onEvent: (e: ContainerEvent) => void,
     private readonly onConnect: () => void,
     private readonly onLost: (err: unknown) => void = () => undefined,
+    /** Whether the engine answers: while it does not, retries wait for `reconnectNow`. */
+    private readonly engineUp: () => boolean = () => true,
   ) {}
 
   /** Resolves once the first subscription is up (or failed: it keeps retrying in the background). */
@@ -44,10 +47,12 @@ export class EngineEvents {
 
   /** Subscribe at once if no stream is open (the engine answers again): no backoff. */
   reconnectNow(): void {
-    if (this.stopped || this.stream || this.connecting) return;
+    if (this.stopped) return;
+    // An attempt in flight that fails retries after the shortest wait.
+    this.backoffMs = 100;
+    if (this.stream || this.connecting) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.backoffMs = 100;
     void this.connect();
   }
 
@@ -72,7 +77,7 @@ export class EngineEvents {
         } as never,
       })) as typeof stream;
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot subscribe to engine events; retrying');
+      this.log[this.engineUp() ? 'warn' : 'debug']({ err: (err as Error).message }, 'cannot subscribe to engine events; retrying');
       this.retry();
       this.onLost(err);
       return;
@@ -118,6 +123,8 @@ export class EngineEvents {
 
   private retry(): void {
     if (this.stopped) return;
+    // The engine is known to be down: it answering again calls reconnectNow.
+    if (!this.engineUp()) return;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
     this.timer = setTimeout(() => void this.connect(), wait);

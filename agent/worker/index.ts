@@ -99,7 +99,7 @@ export class Worker {
     }, opts.parallelism ?? 8);
     this.engine = new EngineWatch({ ...opts.engine, ping: (signal) => pingEngine(this.docker, signal), log: this.log });
     this.engine.onChange((err) => this.engineChanged(err));
-    this.events = new EngineEvents(this.docker, opts.nodeId, this.log, (e) => this.onEvent(e), () => this.kickResync(), (err) => void this.engine.suspect(err));
+    this.events = new EngineEvents(this.docker, opts.nodeId, this.log, (e) => this.onEvent(e), () => this.kickResync(), (err) => void this.engine.suspect(err), () => this.engine.up);
   }
 
   /** Why the engine does not answer ('' while it does). */
