@@ -41,6 +41,7 @@ cleanup_stale() {
   local m
   for m in $(awk '$5 ~ "^/(var/lib|run)/tsswarm-e2e-engine-" {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
   rm -rf /var/lib/tsswarm-e2e-engine-* /run/tsswarm-e2e-engine-* 2>/dev/null || true
+  for m in $(ip netns list 2>/dev/null | awk '$1 ~ /^tsw-e2e-eng-/ {print $1}'); do ip netns del "$m" 2>/dev/null; done
   local ids
   ids=$(docker ps -a --filter label=tsswarm.stack.namespace --format '{{.ID}} {{.Label "tsswarm.stack.namespace"}}' 2>/dev/null | awk '$2 ~ /^e2e/ {print $1}')
   [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1

@@ -179,10 +179,18 @@ export class Worker {
   /**
    * Resolves once the assignments received so far have been acted on: the engine looked at
    * after the last full set, and every operation they started done (no new pass over the engine).
+   * While the engine does not answer nothing could be acted on: that waits for it to answer and
+   * for the resync that follows.
    */
   async applied(): Promise<void> {
     await this.indexReady;
     await this.queue.idle();
+    while (!this.engine.up && !this.stopped) {
+      await new Promise<void>((resolve) => { const off = this.engine.onChange((e) => { if (!e) { off(); resolve(); } }); });
+      while (this.resyncing) await this.resyncing;
+      await this.indexReady;
+      await this.queue.idle();
+    }
   }
 
   async settle(): Promise<void> {

@@ -5,7 +5,7 @@
 // with no stale container left. (Tasks moving to other nodes is the lab's to test.)
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster, ROOT, unmountAgentTmpfs, waitFor } from './harness.js';
@@ -18,12 +18,14 @@ const DATA = `/var/lib/${TAG}`;
 const RUN = `/run/${TAG}`;
 const SOCK = `unix://${RUN}/docker.sock`;
 const STACK = 'e2eeng';
+/** The private engine's own network namespace: its bridges and rules stay there. */
+const NETNS = `tsw-e2e-eng-${process.pid}`;
 
 /**
- * A dockerd of this test's own: its own socket, data, exec root and cgroup parent; no default
- * bridge and no iptables or sysctl changes (other engines share this network namespace). Its
- * inherited descriptors beyond stdio are closed first: a lock held by whoever runs the tests
- * must not live on in it.
+ * A dockerd of this test's own: its own socket, data, exec root, cgroup parent and network
+ * namespace (a dockerd in the host's namespace would touch the shared engine's docker0: one
+ * started with `--bridge none` deletes it). Its inherited descriptors beyond stdio are closed
+ * first: a lock held by whoever runs the tests must not live on in it.
  */
 class PrivateEngine {
   private proc?: ChildProcess;
@@ -34,11 +36,14 @@ class PrivateEngine {
     mkdirSync(join(DATA, 'data'), { recursive: true });
     mkdirSync(join(RUN, 'exec'), { recursive: true });
     rmSync(join(RUN, 'docker.sock'), { force: true });
+    if (!existsSync(`/var/run/netns/${NETNS}`) && spawnSync('ip', ['netns', 'add', NETNS]).status !== 0) throw new Error(`cannot create the network namespace ${NETNS}`);
     const args = [
+      `--net=/var/run/netns/${NETNS}`, 'dockerd',
       '--host', SOCK, '--data-root', join(DATA, 'data'), '--exec-root', join(RUN, 'exec'), '--pidfile', join(RUN, 'dockerd.pid'),
-      '--bridge', 'none', '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--cgroup-parent', TAG, '--shutdown-timeout', '2',
+      '--iptables=false', '--ip-forward=false', '--ip-masq=false', '--cgroup-parent', TAG, '--shutdown-timeout', '2',
     ];
-    const script = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done; exec dockerd "$@"';
+    // nsenter execs dockerd: the child's pid is the engine's.
+    const script = 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"; done; exec nsenter "$@"';
     this.proc = spawn('bash', ['-c', script, 'dockerd', ...args], { stdio: ['ignore', 'ignore', 'ignore'], detached: true });
     await waitFor('the private dockerd to answer', () => docker('version', '--format', '{{.Server.Version}}').status === 0, 60_000, 200);
   }
@@ -63,9 +68,10 @@ function removeDirs(): void {
   for (const m of mounts.sort((a, b) => b.length - a.length)) spawnSync('umount', ['-l', m]);
   rmSync(DATA, { recursive: true, force: true });
   rmSync(RUN, { recursive: true, force: true });
+  if (existsSync(`/var/run/netns/${NETNS}`)) spawnSync('ip', ['netns', 'del', NETNS]);
 }
 
-const root = process.getuid?.() === 0 && spawnSync('dockerd', ['--version']).status === 0;
+const root = process.getuid?.() === 0 && spawnSync('dockerd', ['--version']).status === 0 && spawnSync('nsenter', ['--version']).status === 0;
 
 describe.skipIf(!root)('a node whose Docker engine is down (a private dockerd)', () => {
   const engine = new PrivateEngine();
