@@ -18,6 +18,13 @@ export interface EngineWatchOptions {
   downIntervalMs?: number;
   /** Pings while it is up (default 5 s): events and failed calls usually tell first. */
   upIntervalMs?: number;
+  /**
+   * A ping that timed out (the engine may only be busy) is confirmed by this many more, this
+   * far apart, before the engine counts as down (default 2, 500 ms). A refused connection or a
+   * missing socket counts at once.
+   */
+  confirmTimeouts?: number;
+  confirmIntervalMs?: number;
 }
 
 /** Whether an error from an engine call may mean the engine itself is gone (then it is probed). */
@@ -42,7 +49,9 @@ export class EngineWatch {
   private since = 0;
   private timer?: NodeJS.Timeout;
   private probing?: Promise<boolean>;
-  private stopped = true;
+  /** Pings on a timer only between start() and stop(). */
+  private started = false;
+  private stopped = false;
   private readonly listeners = new Set<(error: string) => void>();
   private readonly timeoutMs: number;
 
@@ -62,7 +71,7 @@ export class EngineWatch {
 
   /** Probe now, then on the timer. Resolves with whether the engine answered. */
   start(): Promise<boolean> {
-    this.stopped = false;
+    this.started = true;
     return this.check();
   }
 
@@ -91,19 +100,31 @@ export class EngineWatch {
   }
 
   private async probe(): Promise<boolean> {
-    const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(), this.timeoutMs);
     let error = '';
-    try {
-      await this.opts.ping(ac.signal);
-    } catch (err) {
-      error = pingError(ac.signal.aborted ? Object.assign(new Error('timeout'), { name: 'AbortError' }) : err, this.timeoutMs);
-    } finally {
-      clearTimeout(timer);
+    for (let i = 0; ; i++) {
+      const r = await this.ping();
+      error = r.error;
+      // Down at once unless the engine was up and only timed out: then confirmed first.
+      if (!error || !r.timedOut || !this.up || i >= (this.opts.confirmTimeouts ?? 2) || this.stopped) break;
+      await new Promise((resolve) => setTimeout(resolve, this.opts.confirmIntervalMs ?? 500));
     }
     this.set(error);
     this.arm();
     return error === '';
+  }
+
+  private async ping(): Promise<{ error: string; timedOut: boolean }> {
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(), this.timeoutMs);
+    try {
+      await this.opts.ping(ac.signal);
+      return { error: '', timedOut: false };
+    } catch (err) {
+      const timedOut = ac.signal.aborted;
+      return { error: pingError(timedOut ? Object.assign(new Error('timeout'), { name: 'AbortError' }) : err, this.timeoutMs), timedOut };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   private set(error: string): void {
@@ -120,7 +141,7 @@ export class EngineWatch {
   }
 
   private arm(): void {
-    if (this.stopped) return;
+    if (!this.started || this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     const every = this.error ? this.opts.downIntervalMs ?? 1000 : this.opts.upIntervalMs ?? 5000;
     this.timer = setTimeout(() => { this.timer = undefined; void this.check(); }, every);

@@ -113,12 +113,35 @@ describe('EngineWatch', () => {
     expect(e.calls).toBe(n + 1);
   });
 
-  it('a ping that does not answer in time counts as down', async () => {
+  it('a ping that does not answer in time counts as down once confirmed; a refused one at once', async () => {
     const e = fakeEngine();
     e.hang = true;
-    const w = new EngineWatch({ ping: e.ping, log, timeoutMs: 20 });
+    const w = new EngineWatch({ ping: e.ping, log, timeoutMs: 20, confirmIntervalMs: 1 });
+    const n = e.calls;
     expect(await w.check()).toBe(false);
     expect(w.lastError).toBe('no answer within 20ms');
+    expect(e.calls - n).toBe(3);
+    // Already down: no confirmation needed.
+    expect(await w.check()).toBe(false);
+    expect(e.calls - n).toBe(4);
+    e.hang = false;
+    expect(await w.check()).toBe(true);
+    e.up = false;
+    const m = e.calls;
+    expect(await w.check()).toBe(false);
+    expect(e.calls - m).toBe(1);
+  });
+
+  it('a busy engine that answers the confirming ping stays up', async () => {
+    let calls = 0;
+    const ping = (signal: AbortSignal) => (++calls === 1
+      ? new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted'))))
+      : Promise.resolve('OK'));
+    const w = new EngineWatch({ ping, log, timeoutMs: 20, confirmIntervalMs: 1 });
+    const changes: string[] = [];
+    w.onChange((err) => changes.push(err));
+    expect(await w.check()).toBe(true);
+    expect(changes).toEqual([]);
   });
 
   it('pings on its own while down, and sees the engine come back', async () => {
