@@ -4,11 +4,6 @@
 // than the grace becomes `down`, a down node heard from again becomes `ready`, and every task
 // a down or removed node held is orphaned so the orchestrators replace it elsewhere (per
 // restart policy). Run by the control-loop runner (manager/control/loops.ts).
-//
-// A node whose agent reports that its Docker engine does not answer counts as silent since the
-// engine stopped answering: it shows the engine problem at once (status.engine 'down', which
-// keeps new tasks away), is marked down after the same grace, and is ready again once its
-// engine answers.
 
 import { type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../store/types.js';
 import { byId, holdsNode } from '../objects/task.js';
@@ -35,7 +30,10 @@ export interface NodeMonitorInput {
   /**
    * Nodes whose Docker engine does not answer, as their agents report it (dispatcher, in
    * memory): the error and since when the manager knows of it. A node heard from (in
-   * `heartbeats`) and absent here has an engine that answers.
+   * `heartbeats`) and absent here has an engine that answers. Such a node counts as silent
+   * since its engine stopped answering: it shows it at once (status.engine 'down', which keeps
+   * new tasks away), is marked down after the same grace, and is ready again once its engine
+   * answers.
    */
   engines?: ReadonlyMap<string, EngineDown>;
 }

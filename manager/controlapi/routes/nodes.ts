@@ -5,7 +5,8 @@ import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { removeNode } from '../../objects/task.js';
 import type { NodeObj } from '../../store/types.js';
 import type { ApiContext, RoutePlugin } from '../context.js';
-import { findNode, liveHeartbeat } from '../lookup.js';
+import { liveHeartbeat } from '../lookup.js';
+import { findNode } from '../lookup.js';
 import { NodeRemoveQuery, RefParams } from '../schemas.js';
 
 export const nodeRoutes: RoutePlugin = async (app, { ctx }) => {
