@@ -10,7 +10,8 @@
 import { timerDelay } from '../../common/duration.js';
 import type { Logger } from 'pino';
 import { newId } from '../../common/ids.js';
-import { checkNodes, type EngineDown } from '../nodemonitor/index.js';
+import { checkNodes } from '../nodemonitor/index.js';
+import type { EngineDown } from '../objects/node.js';
 import { reapTasks, reconcileServices } from '../orchestrator/index.js';
 import { defaultFilters, schedule } from '../scheduler/index.js';
 import type { Store } from '../store/store.js';

@@ -239,17 +239,6 @@ export class Dispatcher {
   /** Nodes with an open session. */
   connectedNodes(): string[] { return [...this.sessions.keys()]; }
 
-  /** Called with a node's id each time it is heard from; returns the unsubscribe. */
-  onHeard(listener: (nodeId: string) => void): () => void {
-    this.heardListeners.add(listener);
-    return () => this.heardListeners.delete(listener);
-  }
-
-  private heard(nodeId: string): void {
-    this.lastHeartbeat.set(nodeId, this.now);
-    for (const l of this.heardListeners) l(nodeId);
-  }
-
   /** Nodes whose Docker engine does not answer, as their agents last said (heartbeats, registration). */
   engines(): ReadonlyMap<string, EngineDown> { return this.enginesDown; }
 
@@ -273,6 +262,17 @@ export class Dispatcher {
       this.opts.log.info({ node: nodeId, downMs: this.now - cur.since }, 'the node\'s Docker engine answers again');
     }
     for (const l of this.engineListeners) l(nodeId);
+  }
+
+  /** Called with a node's id each time it is heard from; returns the unsubscribe. */
+  onHeard(listener: (nodeId: string) => void): () => void {
+    this.heardListeners.add(listener);
+    return () => this.heardListeners.delete(listener);
+  }
+
+  private heard(nodeId: string): void {
+    this.lastHeartbeat.set(nodeId, this.now);
+    for (const l of this.heardListeners) l(nodeId);
   }
 
   /** Ask nodes for task logs; lines arrive through onLine until every task's stream ended (or cancel()). */

@@ -1,1 +1,1 @@
-export { checkNodes, type EngineDown, type NodeMonitorInput, type NodeMonitorDecision } from './monitor.js';
+export { checkNodes, type NodeMonitorInput, type NodeMonitorDecision } from './monitor.js';

@@ -9,8 +9,6 @@ import { type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../
 import { byId, holdsNode } from '../objects/task.js';
 import type { EngineDown } from '../objects/node.js';
 
-export type { EngineDown };
-
 export interface NodeMonitorInput {
   now: number;
   /** A ready node is down once its last heartbeat is older than this. */

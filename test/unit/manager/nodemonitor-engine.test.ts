@@ -2,7 +2,8 @@
 // grace (like a silent node), ready again when the engine answers. A fake clock: `now` is given.
 
 import { describe, expect, it } from 'vitest';
-import { checkNodes, type EngineDown } from '../../../manager/nodemonitor/index.js';
+import { checkNodes } from '../../../manager/nodemonitor/index.js';
+import type { EngineDown } from '../../../manager/objects/node.js';
 import type { NodeObj, StoreOp } from '../../../manager/store/types.js';
 import { T0, cluster, node, service, task, updates } from '../orchestrator/fixtures.js';
 
