@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { Worker } from './worker/index.js';
 import { AgentSession } from './session.js';
 import { describeNode, dockerFromEnv } from './docker.js';
+import type { NodeDescription } from '../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import { NodeCredentials, type TlsMaterial } from '../proto/credentials.js';
 import { renewCertificate } from '../proto/identity-client.js';
 import { RenewalTimer, validity } from '../common/renewal.js';
@@ -71,6 +72,16 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   let nodeId = opts.nodeId;
   const idFile = opts.stateDir ? join(opts.stateDir, 'node_id') : undefined;
   if (!nodeId && idFile && existsSync(idFile)) nodeId = readFileSync(idFile, 'utf8').trim() || undefined;
+  // While the engine does not answer, a new session registers with what it said last.
+  let described: NodeDescription | undefined;
+  const describe = async (): Promise<NodeDescription> => {
+    try {
+      described = await describeNode(docker, opts.addr);
+    } catch (err) {
+      if (!described) throw err;
+    }
+    return described;
+  };
   const session = new AgentSession({
     manager: opts.manager,
     managers: opts.managers,
@@ -78,7 +89,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     log,
     credentials: opts.credentials,
     onTrust: opts.onTrust,
-    describe: () => describeNode(docker, opts.addr),
+    describe,
     onNodeId: (id) => {
       if (idFile && id !== nodeId) { mkdirSync(opts.stateDir!, { recursive: true }); writeFileSync(idFile, id + '\n'); }
       nodeId = id;
@@ -97,6 +108,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // A renewed certificate or new roots: sessions reconnect with them.
   const unwatchCredentials = opts.credentials?.onUpdate(() => session.credentialsChanged());
   const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind });
+  const unwatchEngine = worker.onEngineChange(() => session.engineChanged());
   await worker.start();
   session.start(worker);
   return {
@@ -104,6 +116,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     worker,
     async close() {
       unwatchCredentials?.();
+      unwatchEngine();
       session.close();
       await worker.stop();
     },

@@ -29,6 +29,8 @@ export interface SessionWorker {
   logs(req: LogRequest, onLine: (l: LogLine) => void, onEnd: () => void): () => void;
   /** Resolves once the assignments received so far have been acted on. */
   applied(): Promise<void>;
+  /** Why the node's Docker engine does not answer ('' while it does); sent with every heartbeat. */
+  readonly engineError?: string;
 }
 
 export interface SessionOptions {
@@ -143,6 +145,18 @@ export class AgentSession {
     if (call && !this.stopped) void this.connect();
   }
 
+  /**
+   * The engine's state changed: a heartbeat (which carries it) goes at once, not at the next
+   * period, so the manager stops placing tasks here (or starts again) without delay.
+   */
+  engineChanged(): void {
+    this.live?.write({ heartbeat: this.beat() });
+  }
+
+  private beat(extra: { full_set_applied?: boolean } = {}): { full_set_applied?: boolean; engine_error: string } {
+    return { ...extra, engine_error: this.worker?.engineError ?? '' };
+  }
+
   /** Queue a task status; statuses are sent in batches. */
   report(taskId: string, status: TaskStatus): void {
     this.pending.set(taskId, status);
@@ -197,7 +211,7 @@ export class AgentSession {
         this.opts.onNodeId?.(this.nodeId);
         this.learn(msg.welcome.managers);
         if (this.heartbeat) clearInterval(this.heartbeat);
-        this.heartbeat = setInterval(() => this.live?.write({ heartbeat: {} }), Math.max(100, msg.welcome.heartbeat_period_ms || 1000));
+        this.heartbeat = setInterval(() => this.live?.write({ heartbeat: this.beat() }), Math.max(100, msg.welcome.heartbeat_period_ms || 1000));
         this.opts.log.info({ node: this.nodeId, manager: addr, managers: this.knownManagers() }, 'session established');
         this.connectedOnce?.();
         this.flush();
@@ -221,7 +235,7 @@ export class AgentSession {
           void this.worker!.applied().then(() => {
             if (this.call !== call) return;
             this.flush();
-            call.write({ heartbeat: { full_set_applied: true } });
+            call.write({ heartbeat: this.beat({ full_set_applied: true }) });
           }, (err: Error) => this.opts.log.warn({ err: err.message }, 'could not settle the full assignment set'));
         }
       } else if (msg.logs) {
@@ -247,7 +261,7 @@ export class AgentSession {
     call.on('error', (err: grpc.ServiceError) => ended(err));
     call.on('status', (status: grpc.StatusObject) => ended(status));
     call.on('end', () => setImmediate(() => ended()));
-    call.write({ register: { node_id: this.nodeId ?? '', description, task_ids: taskIds } });
+    call.write({ register: { node_id: this.nodeId ?? '', description, task_ids: taskIds, engine_error: this.worker.engineError ?? '' } });
   }
 
   /** A manager that is not the leader named it: go there at once, unless that keeps happening. */

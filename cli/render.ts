@@ -107,9 +107,13 @@ export const objectTable = (list: (SecretView | ConfigView)[], now = Date.now())
     o.id.slice(0, 12), o.name, o.stack || '-', String(o.revision), String(o.size), ago(o.createdAt, now), ago(o.updatedAt, now)]));
 
 /** `node ls`: the node this manager runs on is marked with `*`. */
+/** `Ready`, `Down`, …; a ready node whose Docker engine does not answer: `Ready (engine down)`. */
+export const nodeStatus = (n: NodeObj): string =>
+  cap(n.status.state) + (n.status.engine === 'down' && n.status.state === 'ready' ? ' (engine down)' : '');
+
 export const nodeTable = (nodes: NodeObj[], selfId: string): string =>
   table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'], nodes.map((n) => [
-    n.id.slice(0, 12) + (n.id === selfId ? ' *' : ''), n.description.hostname, cap(n.status.state), cap(n.spec.availability),
+    n.id.slice(0, 12) + (n.id === selfId ? ' *' : ''), n.description.hostname, nodeStatus(n), cap(n.spec.availability),
     n.spec.role === 'manager' ? 'Leader' : '', n.description.engine.version]));
 
 /** A log record as printed: each of its lines prefixed with the task's name. */

@@ -233,6 +233,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     store,
     log: log.child({ component: 'orchestrator' }),
     heartbeats: () => dispatcher.heartbeats(),
+    engines: () => dispatcher.engines(),
     // A node is down after 3 missed heartbeat periods (decided by the node monitor).
     nodeGraceMs: (opts.heartbeatPeriodMs ?? 1000) * 3,
     // After an election (or a restart) agents first find the new leader: 10 s before one is down.
@@ -289,6 +290,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
   keys.start();
 
   const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
+  const unwatchEngines = dispatcher.onEngineChange(() => loops.engineChanged());
 
   let apiAdvertised: string | undefined;
   const api = buildApi({
@@ -330,6 +332,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
       await agent?.close();
       await api.close();
       unheard();
+      unwatchEngines();
       await leadership.close();
       control.close();
       authorizer.close();

@@ -31,6 +31,17 @@ cleanup_stale() {
     pid=$(cat "$f"); kill -9 "$pid" 2>/dev/null || true
   done
   rm -rf /tmp/tsswarm-e2e-* 2>/dev/null || true
+  # The private engines of test/e2e/engine-down.test.ts (own socket, data and exec roots).
+  for f in /run/tsswarm-e2e-engine-*/dockerd.pid; do
+    [ -f "$f" ] || continue
+    pid=$(cat "$f"); kill "$pid" 2>/dev/null || true
+    local i; for i in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  local m
+  for m in $(awk '$5 ~ "^/(var/lib|run)/tsswarm-e2e-engine-" {print $5}' /proc/self/mountinfo | sort -r); do umount -l "$m" 2>/dev/null; done
+  rm -rf /var/lib/tsswarm-e2e-engine-* /run/tsswarm-e2e-engine-* 2>/dev/null || true
+  for m in $(ip netns list 2>/dev/null | awk '$1 ~ /^tsw-e2e-eng-/ {print $1}'); do ip netns del "$m" 2>/dev/null; done
   local ids
   ids=$(docker ps -a --filter label=tsswarm.stack.namespace --format '{{.ID}} {{.Label "tsswarm.stack.namespace"}}' 2>/dev/null | awk '$2 ~ /^e2e/ {print $1}')
   [ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1

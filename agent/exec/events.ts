@@ -1,5 +1,8 @@
 // The engine's event stream for this node's containers, reconnected with backoff when it breaks.
 // After every (re)connect `onConnect` fires: events may have been missed, so the caller resyncs.
+// A broken stream (or a failed subscription) is passed to `onLost`: the engine may be gone.
+// While the engine is known not to answer, no retries: `reconnectNow` (the engine answers
+// again) subscribes at once.
 
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
@@ -17,6 +20,7 @@ export class EngineEvents {
   private stopped = false;
   private timer?: NodeJS.Timeout;
   private backoffMs = 100;
+  private connecting = false;
 
   constructor(
     private readonly docker: Dockerode,
@@ -24,6 +28,9 @@ export class EngineEvents {
     private readonly log: Logger,
     private readonly onEvent: (e: ContainerEvent) => void,
     private readonly onConnect: () => void,
+    private readonly onLost: (err: unknown) => void = () => undefined,
+    /** Whether the engine answers: while it does not, retries wait for `reconnectNow`. */
+    private readonly engineUp: () => boolean = () => true,
   ) {}
 
   /** Resolves once the first subscription is up (or failed: it keeps retrying in the background). */
@@ -38,8 +45,28 @@ export class EngineEvents {
     this.stream = undefined;
   }
 
-  private async connect(): Promise<void> {
+  /** Subscribe at once if no stream is open (the engine answers again): no backoff. */
+  reconnectNow(): void {
     if (this.stopped) return;
+    // An attempt in flight that fails retries after the shortest wait.
+    this.backoffMs = 100;
+    if (this.stream || this.connecting) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    void this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped || this.connecting || this.stream) return;
+    this.connecting = true;
+    try {
+      await this.subscribe();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private async subscribe(): Promise<void> {
     let stream: NodeJS.ReadableStream & { destroy?: () => void };
     try {
       stream = (await this.docker.getEvents({
@@ -50,8 +77,9 @@ export class EngineEvents {
         } as never,
       })) as typeof stream;
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot subscribe to engine events; retrying');
+      this.log[this.engineUp() ? 'warn' : 'debug']({ err: (err as Error).message }, 'cannot subscribe to engine events; retrying');
       this.retry();
+      this.onLost(err);
       return;
     }
     if (this.stopped) {
@@ -85,6 +113,7 @@ export class EngineEvents {
       if (this.stopped) return;
       this.log.warn({ err: err?.message }, 'engine event stream lost; reconnecting');
       this.retry();
+      this.onLost(err ?? new Error('engine event stream ended'));
     };
     stream.on('error', lost);
     stream.on('end', () => lost());
@@ -94,6 +123,8 @@ export class EngineEvents {
 
   private retry(): void {
     if (this.stopped) return;
+    // The engine is known to be down: it answering again calls reconnectNow.
+    if (!this.engineUp()) return;
     const wait = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, 5_000);
     this.timer = setTimeout(() => void this.connect(), wait);

@@ -70,6 +70,11 @@ export interface ExecutorHost {
   schedule(taskId: string): void;
   /** The worker is stopping: start nothing new. */
   isStopped(): boolean;
+  /**
+   * An engine call of this task failed: true when the engine itself does not answer (the task
+   * was told to wait for it, and is looked at again when it answers), false to fail it as usual.
+   */
+  engineLost(l: Local, err: unknown): Promise<boolean>;
 }
 
 export class Executor {
@@ -225,6 +230,7 @@ export class Executor {
             this.ingress.bind(t),
           ]);
         } catch (err) {
+          if (await this.host.engineLost(l, err)) return;
           this.fail(l, 'rejected', 'preparing failed', err instanceof TaskError
             ? { err: err.message, errCode: err.code }
             : { err: engineMessage(err), errCode: AgentErrorCodes.ENGINE_UNAVAILABLE });
@@ -241,6 +247,7 @@ export class Executor {
             await this.index.refresh();
             if (this.index.byTask.has(id)) { this.host.schedule(id); return; }
           }
+          if (await this.host.engineLost(l, err)) return;
           if (statusCode(err) === 404 && /image/i.test(engineMessage(err))) this.resources.forget();
           this.fail(l, 'rejected', 'create failed', classifyEngineError(err, t, AgentErrorCodes.CONTAINER_CREATE_FAILED));
           return;
@@ -252,6 +259,7 @@ export class Executor {
           try {
             await this.docker.getNetwork(n.name).connect({ Container: cid, EndpointConfig: { Aliases: n.aliases } });
           } catch (err) {
+            if (await this.host.engineLost(l, err)) return;
             const errCode = isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : AgentErrorCodes.NETWORK_UNAVAILABLE;
             this.fail(l, 'failed', 'start failed', { err: `connecting to network ${n.name}: ${engineMessage(err)}`, errCode }, cid);
             return;
@@ -271,6 +279,7 @@ export class Executor {
         await this.docker.getContainer(cid!).start();
       } catch (err) {
         if (statusCode(err) !== 304) {
+          if (await this.host.engineLost(l, err)) return;
           this.fail(l, 'failed', 'start failed', classifyEngineError(err, t, AgentErrorCodes.CONTAINER_START_FAILED), cid);
           return;
         }

@@ -10,6 +10,9 @@
 // Per task, one operation at a time (KeyedQueue); tasks run concurrently, bounded (Limiter).
 // Engine events (die, start, health_status, oom, destroy) trigger a reconcile of that task at
 // once; a periodic resync compares the engine with the assignments as a safety net.
+// While the engine does not answer (exec/engine.ts) nothing is failed for that: tasks that were
+// to start wait, saying so; when it answers again, the events are reopened and everything is
+// looked at again at once.
 
 import type Dockerode from 'dockerode';
 import type pino from 'pino';
@@ -17,6 +20,7 @@ import type { TaskStatus } from '../../common/api/objects.js';
 import type { LogLine, LogRequest } from '../../common/api/logs.js';
 import { LABEL } from '../exec/container.js';
 import { EngineEvents, type ContainerEvent } from '../exec/events.js';
+import { EngineWatch, type EngineWatchOptions } from '../exec/engine.js';
 import { Resources } from '../exec/resources.js';
 import { SecretFiles, defaultFilesRoot, type TmpfsOps } from '../exec/secrets.js';
 import type { IngressProxy } from '../ingress/proxy.js';
@@ -26,7 +30,7 @@ import { ResourceGC, orphans } from './gc.js';
 import { Ingress } from './ingress.js';
 import { fanOutLogs } from './logs.js';
 import { KeyedQueue } from './queue.js';
-import { coarseListed, coarseStatus, decide, isDone, wouldReport, type Observed } from './reconcile.js';
+import { coarseListed, coarseStatus, decide, decideWithoutEngine, isDone, wouldReport, type Observed, type TaskFacts } from './reconcile.js';
 
 export type { Assignment } from './assignments.js';
 
@@ -47,7 +51,13 @@ export interface WorkerOptions {
   filesRoot?: string;
   /** How that tmpfs is checked and mounted (default: /proc/self/mountinfo, mount(8), umount(8)). */
   tmpfs?: TmpfsOps;
+  /** How the engine is probed (timeouts, intervals). */
+  engine?: Omit<EngineWatchOptions, 'ping' | 'log'>;
 }
+
+/** `docker.ping` bounded by `signal` (dockerode takes it; its types do not say so). */
+const pingEngine = (docker: Dockerode, signal: AbortSignal): Promise<unknown> =>
+  (docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: signal });
 
 /** Decide again after a stop, at most this many times per reconcile (a stop ends live containers). */
 const MAX_ROUNDS = 4;
@@ -64,7 +74,10 @@ export class Worker {
   private readonly exec: Executor;
   private readonly events: EngineEvents;
   private readonly files: SecretFiles;
+  private readonly engine: EngineWatch;
   private stopped = false;
+  /** A resync was asked for while one ran: run another when it ends. */
+  private resyncAgain = false;
   private resyncTimer?: NodeJS.Timeout;
   private indexReady: Promise<void> = Promise.resolve();
   private resyncing?: Promise<void>;
@@ -82,18 +95,29 @@ export class Worker {
       report: (l, s) => this.report(l, s),
       schedule: (id) => this.schedule(id),
       isStopped: () => this.stopped,
+      engineLost: (l, err) => this.engineLost(l, err),
     }, opts.parallelism ?? 8);
-    this.events = new EngineEvents(this.docker, opts.nodeId, this.log, (e) => this.onEvent(e), () => this.kickResync());
+    this.engine = new EngineWatch({ ...opts.engine, ping: (signal) => pingEngine(this.docker, signal), log: this.log });
+    this.engine.onChange((err) => this.engineChanged(err));
+    this.events = new EngineEvents(this.docker, opts.nodeId, this.log, (e) => this.onEvent(e), () => this.kickResync(), (err) => void this.engine.suspect(err), () => this.engine.up);
   }
+
+  /** Why the engine does not answer ('' while it does). */
+  get engineError(): string { return this.engine.lastError; }
+
+  /** Called with the new engine error ('' = answers again) when the engine's state changes. */
+  onEngineChange(listener: (error: string) => void): () => void { return this.engine.onChange(listener); }
 
   /** The ingress proxy (its listeners and backends). */
   get proxy(): IngressProxy { return this.ingress.proxy; }
 
   async start(): Promise<void> {
+    const up = await this.engine.start();
     this.indexReady = this.index.refresh().then(() => undefined);
     await this.indexReady;
-    // Files of tasks whose container is gone (removed while the agent was down) go now.
-    await this.files.sweep((id) => this.index.byTask.has(id));
+    // Files of tasks whose container is gone (removed while the agent was down) go now; not
+    // while the engine cannot say which containers there are.
+    if (up && this.engine.up) await this.files.sweep((id) => this.index.byTask.has(id));
     await this.events.start();
     const every = this.opts.resyncIntervalMs ?? 10_000;
     this.resyncTimer = setInterval(() => this.kickResync(), every);
@@ -103,6 +127,7 @@ export class Worker {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.engine.stop();
     this.events.stop();
     for (const l of this.assigned.tasks.values()) if (l.timer) clearTimeout(l.timer);
     await this.queue.idle();
@@ -111,7 +136,14 @@ export class Worker {
   }
 
   async localTaskIds(): Promise<string[]> {
-    const list = await this.index.listOurs();
+    let list: Dockerode.ContainerInfo[];
+    try {
+      list = await this.index.listOurs();
+    } catch (err) {
+      // The engine does not answer: the tasks last seen (the session registers all the same).
+      if (await this.engine.suspect(err)) return [...this.index.byTask.keys()];
+      throw err;
+    }
     return [...new Set(list.map((c) => c.Labels?.[LABEL.taskId]).filter((x): x is string => !!x))];
   }
 
@@ -147,10 +179,18 @@ export class Worker {
   /**
    * Resolves once the assignments received so far have been acted on: the engine looked at
    * after the last full set, and every operation they started done (no new pass over the engine).
+   * While the engine does not answer nothing could be acted on: that waits for it to answer and
+   * for the resync that follows.
    */
   async applied(): Promise<void> {
     await this.indexReady;
     await this.queue.idle();
+    while (!this.engine.up && !this.stopped) {
+      await new Promise<void>((resolve) => { const off = this.engine.onChange((e) => { if (!e) { off(); resolve(); } }); });
+      while (this.resyncing) await this.resyncing;
+      await this.indexReady;
+      await this.queue.idle();
+    }
   }
 
   async settle(): Promise<void> {
@@ -186,12 +226,49 @@ export class Worker {
 
   private runResync(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    const p = this.resync().finally(() => { if (this.resyncing === p) this.resyncing = undefined; });
+    const p = this.resync().finally(() => {
+      if (this.resyncing !== p) return;
+      this.resyncing = undefined;
+      if (this.resyncAgain) { this.resyncAgain = false; this.kickResync(); }
+    });
     this.resyncing = p;
     return p;
   }
 
+  /** The engine stopped or started answering. */
+  private engineChanged(error: string): void {
+    if (this.stopped) return;
+    if (error) {
+      // Tasks about to start say that they wait (the others wait silently).
+      for (const id of this.assigned.tasks.keys()) this.schedule(id);
+      return;
+    }
+    // Back: events reopened and the engine looked at again at once (it may have restarted
+    // with other containers, networks, images); what is due is started, orphans removed.
+    this.resources.forget();
+    this.events.reconnectNow();
+    if (this.resyncing) this.resyncAgain = true;
+    else this.kickResync();
+  }
+
+  /** A task operation failed with `err`: if the engine is gone, the task waits for it (true). */
+  private async engineLost(l: Local, err: unknown): Promise<boolean> {
+    if (!(await this.engine.suspect(err))) return false;
+    await this.waitForEngine(l.task.id, l);
+    return true;
+  }
+
+  private async waitForEngine(id: string, l: Local | undefined): Promise<void> {
+    for (const a of decideWithoutEngine(l && this.facts(l), this.engine.lastError, Date.now())) await this.exec.run(a, id, l, undefined);
+  }
+
+  private facts(l: Local): TaskFacts {
+    return { task: l.task, last: l.last, hadContainer: l.hadContainer, wakeAt: l.wakeAt, ingressReady: this.ingress.ready(l.task) };
+  }
+
   private async resync(): Promise<void> {
+    // Nothing to compare while the engine does not answer; it answering again starts a pass.
+    if (!this.engine.up) return;
     const p = this.index.refresh();
     this.indexReady = p.then(() => undefined);
     const list = await p;
@@ -242,18 +319,21 @@ export class Worker {
     for (let round = 0; round < MAX_ROUNDS; round++) {
       if (this.stopped) return;
       const l = this.assigned.tasks.get(id);
+      // The engine does not answer: wait for it (it answering again looks at every task).
+      if (!this.engine.up) return this.waitForEngine(id, l);
       const now = Date.now();
       const removable = this.assigned.fullReceived || this.assigned.dropped.has(id);
-      const container = l ? await this.exec.observeTask(l, now) : removable ? await this.exec.observeUnassigned(id) : undefined;
-      const actions = decide({
-        now,
-        task: l && { task: l.task, last: l.last, hadContainer: l.hadContainer, wakeAt: l.wakeAt, ingressReady: this.ingress.ready(l.task) },
-        container,
-        fullReceived: this.assigned.fullReceived,
-        dropped: this.assigned.dropped.has(id),
-      });
-      if (actions.length) this.log.debug({ task: id, actions: actions.map((a) => a.do) }, 'reconcile');
-      for (const a of actions) await this.exec.run(a, id, l, container);
+      let container: Observed | undefined;
+      let actions: ReturnType<typeof decide>;
+      try {
+        container = l ? await this.exec.observeTask(l, now) : removable ? await this.exec.observeUnassigned(id) : undefined;
+        actions = decide({ now, task: l && this.facts(l), container, fullReceived: this.assigned.fullReceived, dropped: this.assigned.dropped.has(id) });
+        if (actions.length) this.log.debug({ task: id, actions: actions.map((a) => a.do) }, 'reconcile');
+        for (const a of actions) await this.exec.run(a, id, l, container);
+      } catch (err) {
+        if (await this.engine.suspect(err)) return this.waitForEngine(id, l);
+        throw err;
+      }
       if (!l) this.assigned.dropped.delete(id);
       // A stop changed the container under the decision: look again (report it, remove it).
       if (!actions.some((a) => a.do === 'stop')) {

@@ -135,6 +135,21 @@ export function decide(input: ReconcileInput): Action[] {
   return [{ do: 'create-start' }];
 }
 
+/**
+ * While the engine does not answer nothing can be observed or done: a task that was to start
+ * waits where it is (never rejected or failed for that), saying why; any other task waits
+ * silently (a running one may well be running still). When the engine answers again, `decide`
+ * takes over.
+ */
+export function decideWithoutEngine(f: TaskFacts | undefined, engineError: string, now: number): Action[] {
+  if (!f || isDone(f) || taskStateIndex(f.task.desiredState) > RUNNING_IDX) return [];
+  const at = f.last?.state ?? f.task.status.state;
+  if (taskStateIndex(at) >= RUNNING_IDX) return [];
+  const state = taskStateIndex(at) < taskStateIndex('accepted') ? 'accepted' : at;
+  const status: TaskStatus = { state, timestamp: now, message: `waiting for the Docker engine: ${engineError}` };
+  return wouldReport(f.last, status) ? [{ do: 'report', status }] : [];
+}
+
 /** What the engine shows of a container, for `decide`. */
 export function observed(info: Dockerode.ContainerInspectInfo, status: TaskStatus | undefined): Observed {
   const s = info.State;

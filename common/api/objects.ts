@@ -33,6 +33,12 @@ export interface NodeObj {
     lastHeartbeat: number;
     /** When the node's agent last finished acting on a full assignment set (after it registered), ms. */
     syncedAt?: number;
+    /**
+     * 'down': the node's agent reports that its Docker engine does not answer (`message` says
+     * why). The node gets no new tasks; after the node-down grace it is marked down as a silent
+     * node would be. Absent: the engine answers (or nothing was heard of it).
+     */
+    engine?: 'down';
   };
   /**
    * The certificates the cluster issued to this node that are still valid (the current one,

@@ -2,14 +2,16 @@
 // (manager/nodemonitor, manager/orchestrator, manager/scheduler) on a consistent snapshot,
 // write what they return. Loops never call each other; they meet only in the store. A pass is
 // triggered by a store change, by a timer a decision asked for (restart delays, update delays,
-// a node's heartbeat grace), by a down node being heard from, and by a slow tick as a safety
-// net. Passes never overlap; changes during a pass trigger one more pass. One object a
-// decision cannot handle is reported (once) and skipped: it never stops the others.
+// a node's heartbeat grace), by a down node being heard from, by a node's engine stopping or
+// starting to answer, and by a slow tick as a safety net. Passes never overlap; changes during
+// a pass trigger one more pass. One object a decision cannot handle is reported (once) and
+// skipped: it never stops the others.
 
 import { timerDelay } from '../../common/duration.js';
 import type { Logger } from 'pino';
 import { newId } from '../../common/ids.js';
 import { checkNodes } from '../nodemonitor/index.js';
+import type { EngineDown } from '../objects/node.js';
 import { reapTasks, reconcileServices } from '../orchestrator/index.js';
 import { defaultFilters, schedule } from '../scheduler/index.js';
 import type { Store } from '../store/store.js';
@@ -21,6 +23,8 @@ export interface LoopOptions {
   log: Logger;
   /** Last heartbeat per node, recorded in memory by the dispatcher. */
   heartbeats?: () => ReadonlyMap<string, number>;
+  /** Nodes whose Docker engine does not answer (their agents say so), recorded in memory by the dispatcher. */
+  engines?: () => ReadonlyMap<string, EngineDown>;
   /** A ready node is down once silent for this long (3 heartbeat periods). */
   nodeGraceMs?: number;
   /** The grace of nodes not heard from since the loops started (an election): default nodeGraceMs. */
@@ -83,6 +87,11 @@ export class ControlLoops {
     if (n && n.status.state === 'down') this.trigger();
   }
 
+  /** A node's engine stopped or started answering: a pass shows it (and decides on the node). */
+  engineChanged(): void {
+    this.trigger();
+  }
+
   trigger(): void {
     if (this.stopped) return;
     if (this.running) { this.again = true; return; }
@@ -133,11 +142,11 @@ export class ControlLoops {
       d.committed?.();
     };
     await run('nodes', (s) => {
-      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, startGraceMs: this.opts.startGraceMs, heartbeats: this.opts.heartbeats?.(), watchingSince: this.watchingSince });
+      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, startGraceMs: this.opts.startGraceMs, heartbeats: this.opts.heartbeats?.(), engines: this.opts.engines?.(), watchingSince: this.watchingSince });
       return {
         ...d,
         committed: () => {
-          for (const n of d.down) this.opts.log.warn({ node: n.id, hostname: n.description.hostname }, 'node down: heartbeat failure');
+          for (const n of d.down) this.opts.log.warn({ node: n.id, hostname: n.description.hostname, reason: n.status.message }, `node down: ${n.status.message}`);
           for (const n of d.ready) this.opts.log.info({ node: n.id, hostname: n.description.hostname }, 'node ready again');
         },
       };

@@ -11,8 +11,8 @@ import type { Store } from '../store/store.js';
 
 export interface ApiContext {
   store: Store;
-  /** Only `logs` is used (a unit test may pass a stub). */
-  dispatcher: Pick<Dispatcher, 'logs'>;
+  /** `logs`, and the heartbeats it heard (node inspect shows the latest); a unit test may pass a stub. */
+  dispatcher: Pick<Dispatcher, 'logs'> & Partial<Pick<Dispatcher, 'heartbeats'>>;
   log: Logger;
   info: () => ManagerInfo;
   /**

@@ -5,6 +5,7 @@ import { ErrorCodes, TsswarmError } from '../../common/errors.js';
 import type { ServiceView } from '../../common/api/types.js';
 import type { ReadTx } from '../store/store.js';
 import { isTerminal, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
+import type { ApiContext } from './context.js';
 
 function findByRef<T extends { id: string }>(all: T[], ref: string, name: (x: T) => string): T[] {
   const exact = all.filter((x) => x.id === ref || name(x) === ref);
@@ -33,4 +34,13 @@ export function serviceView(s: ServiceObj, tasks: TaskObj[], nodes: NodeObj[]): 
     ? mine.filter((t) => t.desiredState === 'running' && !isTerminal(t.status.state)).length || eligible
     : s.spec.deploy.replicas;
   return { ...s, running, desired };
+}
+
+/**
+ * The node with the last heartbeat the dispatcher heard (kept in memory on the leader: the
+ * store's is written only when the node's state changes).
+ */
+export function liveHeartbeat(ctx: Pick<ApiContext, 'dispatcher'>, n: NodeObj): NodeObj {
+  const heard = ctx.dispatcher.heartbeats?.().get(n.id);
+  return heard !== undefined && heard > n.status.lastHeartbeat ? { ...n, status: { ...n.status, lastHeartbeat: heard } } : n;
 }

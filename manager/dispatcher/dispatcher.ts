@@ -33,6 +33,7 @@ import { parseTaskStatus } from './status.js';
 import { withStatus } from '../objects/task.js';
 import { assignmentsFor } from '../objects/assignments.js';
 import type { Authorizer, AuthorizedPeer } from '../auth/authz.js';
+import type { EngineDown } from '../objects/node.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -109,6 +110,9 @@ export class Dispatcher {
   /** Every open Session call, registered or not yet: the ones leadershipChanged(false) ends. */
   private readonly calls = new Set<Session['call']>();
   private readonly lastHeartbeat = new Map<string, number>();
+  /** Nodes whose agent reports that its Docker engine does not answer: why, and since when (this manager's clock). */
+  private readonly enginesDown = new Map<string, EngineDown>();
+  private readonly engineListeners = new Set<(nodeId: string) => void>();
   private readonly logSubs = new Map<string, LogSubscriber>();
   private readonly server: grpc.Server;
   /** Serves the unix socket (the embedded agent) when network peers are checked. */
@@ -178,6 +182,7 @@ export class Dispatcher {
     const open = this.calls.size;
     for (const call of [...this.calls]) this.refuse(call);
     this.lastHeartbeat.clear();
+    this.enginesDown.clear();
     if (open > 0) this.opts.log.info({ sessions: open, leader: this.leaderState().leaderAddr }, 'no longer the leader: agent sessions ended');
   }
 
@@ -234,6 +239,31 @@ export class Dispatcher {
 
   /** Nodes with an open session. */
   connectedNodes(): string[] { return [...this.sessions.keys()]; }
+
+  /** Nodes whose Docker engine does not answer, as their agents last said (heartbeats, registration). */
+  engines(): ReadonlyMap<string, EngineDown> { return this.enginesDown; }
+
+  /** Called with a node's id when its engine stops or starts answering; returns the unsubscribe. */
+  onEngineChange(listener: (nodeId: string) => void): () => void {
+    this.engineListeners.add(listener);
+    return () => this.engineListeners.delete(listener);
+  }
+
+  /** What an agent says of its engine: '' answers. Only a change (down, or up again) is passed on. */
+  private engineReport(nodeId: string, error: string): void {
+    const cur = this.enginesDown.get(nodeId);
+    const err = String(error ?? '').slice(0, 512);
+    if (err) {
+      if (cur) { cur.error = err; return; }
+      this.enginesDown.set(nodeId, { error: err, since: this.now });
+      this.opts.log.warn({ node: nodeId, err }, 'the node\'s Docker engine does not answer');
+    } else {
+      if (!cur) return;
+      this.enginesDown.delete(nodeId);
+      this.opts.log.info({ node: nodeId, downMs: this.now - cur.since }, 'the node\'s Docker engine answers again');
+    }
+    for (const l of this.engineListeners) l(nodeId);
+  }
 
   /** Called with a node's id each time it is heard from; returns the unsubscribe. */
   onHeard(listener: (nodeId: string) => void): () => void {
@@ -307,10 +337,11 @@ export class Dispatcher {
       void (async () => {
         try {
           if (msg.register) {
-            session = await this.register(call, msg.register.node_id, msg.register.description, msg.register.task_ids ?? [], peer);
+            session = await this.register(call, msg.register.node_id, msg.register.description, msg.register.task_ids ?? [], peer, msg.register.engine_error ?? '');
           } else if (!session) {
             call.destroy(new Error('register first'));
           } else if (msg.heartbeat) {
+            this.engineReport(session.nodeId, msg.heartbeat.engine_error ?? '');
             this.heard(session.nodeId);
             if (msg.heartbeat.full_set_applied) await this.markSynced(session.nodeId);
           } else if (msg.statuses) {
@@ -348,7 +379,7 @@ export class Dispatcher {
     call.on('cancelled', end);
   }
 
-  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null, taskIds: string[], peer?: AuthorizedPeer): Promise<Session | undefined> {
+  private async register(call: Session['call'], wantedId: string, d: NodeDescription__Output | null, taskIds: string[], peer?: AuthorizedPeer, engineError = ''): Promise<Session | undefined> {
     if (!this.leaderState().isLeader) { this.refuse(call); return undefined; }
     // Over the network a node is who its certificate says, and registers as nobody else.
     if (peer && wantedId && wantedId !== peer.nodeId) {
@@ -368,7 +399,12 @@ export class Dispatcher {
         resources: { nanoCpus: Number(d?.nano_cpus ?? 0), memoryBytes: Number(d?.memory_bytes ?? 0) },
         engine: { version: d?.engine_version ?? '', labels: { ...(d?.engine_labels ?? {}) } },
       };
-      const status: NodeObj['status'] = { state: 'ready', addr: d?.addr ?? '', message: '', lastHeartbeat: this.now };
+      // With its engine down a node stays down if it was (the node monitor decides on the rest).
+      const status: NodeObj['status'] = engineError
+        ? cur?.status.state === 'down'
+          ? { ...cur.status, addr: d?.addr ?? '', engine: 'down' }
+          : { state: 'ready', addr: d?.addr ?? '', message: `engine down: ${engineError.slice(0, 512)}`, lastHeartbeat: this.now, engine: 'down' }
+        : { state: 'ready', addr: d?.addr ?? '', message: '', lastHeartbeat: this.now };
       if (cur) tx.update({ ...cur, description, status });
       else tx.create({ kind: 'node', id: nodeId, meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec: { role, availability: 'active', labels: {} }, description, status });
     });
@@ -379,6 +415,7 @@ export class Dispatcher {
     const managers = this.managerList();
     const session: Session = { nodeId, call, sent: new Map(), managersSent: JSON.stringify(managers) };
     this.sessions.set(nodeId, session);
+    this.engineReport(nodeId, engineError);
     this.heard(nodeId);
     this.opts.log.info({ node: nodeId, hostname: d?.hostname, tasks: taskIds.length }, 'agent registered');
     call.write({ welcome: { node_id: nodeId, heartbeat_period_ms: this.period, managers } });

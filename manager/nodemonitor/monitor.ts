@@ -11,6 +11,7 @@ import { parseDuration } from '../../common/duration.js';
 import type { ServiceSpec } from '../../common/spec.js';
 import { type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../store/types.js';
 import { byId, holdsNode } from '../objects/task.js';
+import type { EngineDown } from '../objects/node.js';
 
 /** A service's own node-down grace in ms (0: none, or not readable). */
 export function nodeDownGraceMs(spec: ServiceSpec | undefined): number {
@@ -35,6 +36,15 @@ export interface NodeMonitorInput {
    * after an election every agent has to find the new leader and open a session first.
    */
   startGraceMs?: number;
+  /**
+   * Nodes whose Docker engine does not answer, as their agents report it (dispatcher, in
+   * memory): the error and since when the manager knows of it. A node heard from (in
+   * `heartbeats`) and absent here has an engine that answers. Such a node counts as silent
+   * since its engine stopped answering: it shows it at once (status.engine 'down', which keeps
+   * new tasks away), is marked down after the same grace, and is ready again once its engine
+   * answers.
+   */
+  engines?: ReadonlyMap<string, EngineDown>;
 }
 
 export interface NodeMonitorDecision {
@@ -56,19 +66,38 @@ export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMo
   for (const n of [...state.nodes].sort(byId)) {
     const heard = input.heartbeats?.get(n.id);
     const last = Math.max(n.status.lastHeartbeat, heard ?? 0);
+    const engine = input.engines?.get(n.id);
     let next = n;
+    const write = (status: Partial<NodeObj['status']>): NodeObj => {
+      const { engine: _, ...rest } = n.status;
+      return { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...rest, ...status } };
+    };
     if (n.status.state === 'ready') {
       const since = Math.max(last, input.watchingSince ?? 0);
       const grace = last < (input.watchingSince ?? 0) ? Math.max(graceMs, input.startGraceMs ?? graceMs) : graceMs;
       if (now - since > grace) {
-        next = { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...n.status, state: 'down', message: 'heartbeat failure', lastHeartbeat: last } };
+        next = write({ state: 'down', message: 'heartbeat failure', lastHeartbeat: last, ...(engine ? { engine: 'down' } : {}) });
         down.push(next);
-      } else wakeAt = Math.min(wakeAt ?? Infinity, since + grace + 1);
-    } else if (n.status.state === 'down' && heard !== undefined && now - heard <= graceMs) {
-      // Heard from again (its session came back or its heartbeats were only late).
-      next = { ...n, meta: { ...n.meta, updatedAt: now }, status: { ...n.status, state: 'ready', message: '', lastHeartbeat: heard } };
+      } else if (engine && now - engine.since > graceMs) {
+        next = write({ state: 'down', message: `Docker engine not answering: ${engine.error}`, lastHeartbeat: last, engine: 'down' });
+        down.push(next);
+      } else {
+        wakeAt = Math.min(wakeAt ?? Infinity, since + grace + 1);
+        if (engine) {
+          // Shown at once (and no new tasks); written once, not on every heartbeat.
+          if (n.status.engine !== 'down') next = write({ message: `engine down: ${engine.error}`, engine: 'down' });
+          wakeAt = Math.min(wakeAt, engine.since + graceMs + 1);
+        } else if (n.status.engine === 'down' && heard !== undefined) {
+          next = write({ message: '' });
+        }
+      }
+    } else if (n.status.state === 'down' && heard !== undefined && now - heard <= graceMs && !engine) {
+      // Heard from again (its session came back or its heartbeats were only late) with an engine that answers.
+      next = write({ state: 'ready', message: '', lastHeartbeat: heard });
       ready.push(next);
       wakeAt = Math.min(wakeAt ?? Infinity, heard + graceMs + 1);
+    } else if (n.status.state === 'down' && engine && n.status.engine !== 'down') {
+      next = write({ message: `Docker engine not answering: ${engine.error}`, engine: 'down' });
     }
     if (next !== n) ops.push({ op: 'update', obj: next });
     nodes.set(n.id, next);

@@ -21,11 +21,22 @@ export const nodesPhrase = (n: number, verb?: [string, string]): string =>
 
 export class ReadyFilter implements Filter {
   readonly name = 'ready';
-  setTask(): boolean { return true; }
+  /** Of the nodes turned down, those that are ready but whose Docker engine does not answer. */
+  private engineDown = 0;
+  setTask(): boolean { this.engineDown = 0; return true; }
   check(info: NodeInfo): boolean {
-    return info.node.status.state === 'ready' && info.node.spec.availability === 'active';
+    const n = info.node;
+    if (n.status.state !== 'ready' || n.spec.availability !== 'active') return false;
+    if (n.status.engine === 'down') { this.engineDown++; return false; }
+    return true;
   }
-  explain(nodes: number): string { return `${nodesPhrase(nodes)} not available for new tasks`; }
+  explain(nodes: number): string {
+    const other = nodes - this.engineDown;
+    return [
+      ...(other > 0 ? [`${nodesPhrase(other)} not available for new tasks`] : []),
+      ...(this.engineDown > 0 ? [`engine down on ${nodesPhrase(this.engineDown)}`] : []),
+    ].join('; ');
+  }
 }
 
 export class ConstraintFilter implements Filter {

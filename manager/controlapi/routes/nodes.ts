@@ -6,14 +6,15 @@ import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import { removeNode } from '../../objects/task.js';
 import type { NodeObj } from '../../store/types.js';
 import type { ApiContext, RoutePlugin } from '../context.js';
+import { liveHeartbeat } from '../lookup.js';
 import { findNode } from '../lookup.js';
 import { applyNodeUpdate } from '../node-update.js';
 import { NodeRemoveQuery, NodeUpdateBody, RefParams } from '../schemas.js';
 
 export const nodeRoutes: RoutePlugin = async (app, { ctx }) => {
   app.get('/v1/nodes', async (): Promise<NodeObj[]> =>
-    ctx.store.view((tx) => tx.list('node')).sort((a, b) => a.description.hostname.localeCompare(b.description.hostname)));
-  app.get('/v1/nodes/:ref', { schema: { params: RefParams } }, async (req): Promise<NodeObj> => ctx.store.view((tx) => findNode(tx, req.params.ref)));
+    ctx.store.view((tx) => tx.list('node')).map((n) => liveHeartbeat(ctx, n)).sort((a, b) => a.description.hostname.localeCompare(b.description.hostname)));
+  app.get('/v1/nodes/:ref', { schema: { params: RefParams } }, async (req): Promise<NodeObj> => liveHeartbeat(ctx, ctx.store.view((tx) => findNode(tx, req.params.ref))));
 
   // Availability and labels: one compare-and-set write of the node; the control loops follow it.
   app.post('/v1/nodes/:ref/update', { schema: { params: RefParams, body: NodeUpdateBody } }, async (req): Promise<NodeObj> => {

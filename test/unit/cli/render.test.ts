@@ -126,6 +126,14 @@ describe('tables and lines', () => {
       `${'n'.repeat(12)} *   h1         Ready    Active         Leader           27.0\n`);
   });
 
+  it('nodes whose engine does not answer', () => {
+    const mk = (id: string, state: string) => ({ id, spec: { role: 'worker', availability: 'active' }, status: { state, engine: 'down' }, description: { hostname: id, engine: { version: '20.10' } } }) as unknown as NodeObj;
+    expect(nodeTable([mk('a', 'ready'), mk('b', 'down')], '')).toBe(
+      'ID   HOSTNAME   STATUS                AVAILABILITY   MANAGER STATUS   ENGINE VERSION\n' +
+      'a    a          Ready (engine down)   Active                          20.10\n' +
+      'b    b          Down                  Active                          20.10\n');
+  });
+
   it.each([
     ['one\n', 's_web.1.abc    | one\n'],
     ['one', 's_web.1.abc    | one\n'],

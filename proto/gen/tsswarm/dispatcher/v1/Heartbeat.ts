@@ -3,8 +3,10 @@
 
 export interface Heartbeat {
   'full_set_applied'?: (boolean);
+  'engine_error'?: (string);
 }
 
 export interface Heartbeat__Output {
   'full_set_applied': (boolean);
+  'engine_error': (string);
 }

@@ -6,10 +6,12 @@ export interface Register {
   'node_id'?: (string);
   'description'?: (_tsswarm_dispatcher_v1_NodeDescription | null);
   'task_ids'?: (string)[];
+  'engine_error'?: (string);
 }
 
 export interface Register__Output {
   'node_id': (string);
   'description': (_tsswarm_dispatcher_v1_NodeDescription__Output | null);
   'task_ids': (string)[];
+  'engine_error': (string);
 }
