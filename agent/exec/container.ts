@@ -118,6 +118,9 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   if (s.working_dir) opts.WorkingDir = s.working_dir;
   if (s.hostname) opts.Hostname = s.hostname;
   if (s.stop_signal) opts.StopSignal = s.stop_signal;
+  if (s.domainname) opts.Domainname = s.domainname;
+  if (s.tty !== undefined) opts.Tty = s.tty;
+  if (s.stdin_open !== undefined) opts.OpenStdin = s.stdin_open;
   const hc = s.healthcheck;
   if (hc) {
     if (hc.disable || hc.test?.[0] === 'NONE') opts.Healthcheck = { Test: ['NONE'] };
@@ -164,6 +167,32 @@ function applyContainerSettings(s: ServiceSpec, h: Dockerode.HostConfig): void {
   if (s.dns_search?.length) h.DnsSearch = s.dns_search;
   if (s.dns_opt?.length) h.DnsOptions = s.dns_opt;
   if (s.logging) h.LogConfig = { Type: s.logging.driver ?? '', Config: s.logging.options };
+  if (s.pid !== undefined) h.PidMode = s.pid;
+  if (s.ipc !== undefined) h.IpcMode = s.ipc;
+  if (s.uts !== undefined) h.UTSMode = s.uts;
+  if (s.userns_mode !== undefined) h.UsernsMode = s.userns_mode;
+  if (s.cgroup !== undefined) (h as { CgroupnsMode?: string }).CgroupnsMode = s.cgroup;
+  if (s.oom_score_adj !== undefined) h.OomScoreAdj = s.oom_score_adj;
+  if (s.oom_kill_disable !== undefined) h.OomKillDisable = s.oom_kill_disable;
+  if (s.cpu_shares !== undefined) h.CpuShares = s.cpu_shares;
+  if (s.cpu_period !== undefined) h.CpuPeriod = s.cpu_period;
+  if (s.cpu_quota !== undefined) h.CpuQuota = s.cpu_quota;
+  if (s.cpuset !== undefined) h.CpusetCpus = s.cpuset;
+  if (s.memswap_limit !== undefined) h.MemorySwap = s.memswap_limit;
+  if (s.mem_swappiness !== undefined) h.MemorySwappiness = s.mem_swappiness;
+  if (s.device_cgroup_rules?.length) h.DeviceCgroupRules = s.device_cgroup_rules;
+  if (s.storage_opt && Object.keys(s.storage_opt).length) h.StorageOpt = s.storage_opt;
+  if (s.annotations && Object.keys(s.annotations).length) (h as { Annotations?: Record<string, string> }).Annotations = s.annotations;
+  const b = s.blkio_config;
+  if (b) {
+    const rates = (l: { path: string; rate: number }[] | undefined) => l?.map((x) => ({ Path: x.path, Rate: x.rate }));
+    if (b.weight !== undefined) h.BlkioWeight = b.weight;
+    if (b.weight_device) h.BlkioWeightDevice = b.weight_device.map((x) => ({ Path: x.path, Weight: x.weight }));
+    if (b.device_read_bps) h.BlkioDeviceReadBps = rates(b.device_read_bps);
+    if (b.device_write_bps) h.BlkioDeviceWriteBps = rates(b.device_write_bps);
+    if (b.device_read_iops) h.BlkioDeviceReadIOps = rates(b.device_read_iops);
+    if (b.device_write_iops) h.BlkioDeviceWriteIOps = rates(b.device_write_iops);
+  }
 }
 
 export type PortBinding = NonNullable<TaskStatus['portBindings']>[number];

@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { LIMITS } from '../api/limits.js';
 import type { DeployObjects } from '../api/types.js';
 import { checkName, checkObjectTarget, normaliseCapability, objectBytes } from '../api/validate.js';
-import { DurationError, normaliseDuration } from '../duration.js';
+import { DurationError, normaliseDuration, parseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
 import {
   DEFAULT_OBJECT_GID,
@@ -17,6 +17,7 @@ import {
   objectFullName,
   type ObjectRef,
   type DependsOnSpec,
+  type BlkioSpec,
   type DeviceSpec,
   type LoggingSpec,
   type UlimitSpec,
@@ -104,45 +105,24 @@ const NOT_YET = 'is not supported yet and is ignored';
 const IGNORED_SERVICE_KEYS: Record<string, string> = {
   container_name: 'is ignored: tasks are named <service>.<slot>',
   build: 'is ignored: a cluster does not build images; build them first and refer to them with image',
-  pid: NOT_SUPPORTED,
-  ipc: NOT_SUPPORTED,
-  uts: NOT_SUPPORTED,
-  userns_mode: NOT_SUPPORTED,
-  cgroup: NOT_SUPPORTED,
-  cgroup_parent: NOT_SUPPORTED,
+  cgroup_parent: 'is ignored: a node\'s engine places every task in its own cgroup parent (dockerd --cgroup-parent), which keeps the node\'s accounting whole',
   links: 'is ignored: services on a common network reach each other by service name',
   external_links: 'is ignored: services on a common network reach each other by service name',
   extends: 'is not supported and is ignored; use YAML anchors and merge keys (<<) instead',
-  tty: NOT_YET,
-  stdin_open: NOT_YET,
   expose: 'is ignored: services reach every port of each other on a common network',
-  domainname: NOT_YET,
-  mac_address: NOT_SUPPORTED,
+  mac_address: 'is ignored: the tasks of a service, on several nodes, would share one MAC address; the engine gives each its own',
   platform: NOT_YET,
   pull_policy: NOT_YET,
-  isolation: NOT_SUPPORTED,
   scale: 'is ignored: use deploy.replicas',
   mem_limit: 'is ignored: use deploy.resources.limits.memory',
   mem_reservation: 'is ignored: use deploy.resources.reservations.memory',
-  memswap_limit: NOT_SUPPORTED,
-  mem_swappiness: NOT_SUPPORTED,
   cpus: 'is ignored: use deploy.resources.limits.cpus',
-  cpu_shares: 'is ignored: use deploy.resources',
-  cpu_quota: 'is ignored: use deploy.resources.limits.cpus',
-  cpu_period: NOT_SUPPORTED,
-  cpuset: NOT_SUPPORTED,
-  oom_kill_disable: NOT_SUPPORTED,
-  oom_score_adj: NOT_SUPPORTED,
-  init_path: NOT_SUPPORTED,
-  storage_opt: NOT_SUPPORTED,
-  volumes_from: NOT_SUPPORTED,
-  credential_spec: NOT_SUPPORTED,
-  blkio_config: NOT_SUPPORTED,
-  device_cgroup_rules: NOT_SUPPORTED,
-  annotations: NOT_YET,
-  attach: NOT_SUPPORTED,
+  init_path: 'is ignored: tasks with init: true use the init of their node\'s engine (dockerd --init-path sets it per node)',
+  volumes_from: 'is ignored: the tasks of two services may run on different nodes; mount a common named volume in both',
+  isolation: 'is ignored: isolation modes are Windows engine settings',
+  credential_spec: 'is ignored: credential specs are for Windows containers',
+  attach: 'is ignored: tasks run detached; read their output with tsswarm service logs',
   develop: 'is ignored: compose watch is a development feature',
-  label_file: NOT_YET,
   post_start: NOT_YET,
   pre_stop: NOT_YET,
   runtime: NOT_SUPPORTED,
@@ -698,6 +678,7 @@ function normaliseService(
   };
   const extensions: Record<string, unknown> = {};
   let envFromFiles: Record<string, string> = {};
+  let labelsFromFiles: Record<string, string> = {};
   let restartBase: RestartPolicySpec | undefined;
   let deployEntry: TEntry | undefined;
   const depNodes: Record<string, TNode> = {};
@@ -735,6 +716,7 @@ function normaliseService(
       environment: (x, xf) => (spec.environment = environment(r, x.value, xf, ctx)),
       env_file: (x, xf) => (envFromFiles = envFiles(r, x.value, xf, ctx)),
       labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
+      label_file: (x, xf) => (labelsFromFiles = envFiles(r, x.value, xf, ctx, 'label_file')),
       user: setStr('user'),
       working_dir: setStr('working_dir'),
       stop_signal: setStr('stop_signal'),
@@ -809,6 +791,7 @@ function normaliseService(
     if (!get(m, 'image')) d.error(se.keyPos, fieldKey(f, 'image'), `service ${se.key} has no image`);
   }
   spec.environment = { ...envFromFiles, ...spec.environment };
+  spec.labels = { ...labelsFromFiles, ...spec.labels };
   // a service that names no network joins the stack's default network (unless it has its own network mode)
   if (Object.keys(spec.networks).length === 0 && spec.network_mode === undefined) spec.networks = { default: { aliases: [] } };
   if (restartBase) {
@@ -950,6 +933,65 @@ function logging(r: Reader, n: TNode, f: string): LoggingSpec | undefined {
   return out;
 }
 
+/** cpu_period / cpu_quota: microseconds as a number, or a duration (100ms) as Compose also reads them. */
+function microseconds(r: Reader, n: TNode, f: string): number | undefined {
+  if (n.kind === 'scalar' && (typeof n.value === 'number' || (typeof n.value === 'string' && /^\s*-?\d+\s*$/.test(n.value)))) return r.int(n, f);
+  const d = r.duration(n, f);
+  return d === undefined ? undefined : Math.round(parseDuration(d) * 1000);
+}
+
+/** `blkio_config`: weight, and per-device weights and rates (bps as sizes: 1mb, 1048576). */
+function blkio(r: Reader, n: TNode, f: string): BlkioSpec | undefined {
+  const m = r.map(n, f, true);
+  if (!m) return undefined;
+  const out: BlkioSpec = {};
+  const devices = <T>(x: TEntry, xf: string, read: (e: TMap, ef: string) => T | undefined): T[] => {
+    if (isNull(x.value)) return [];
+    if (x.value.kind !== 'seq') return (r.d.error(x.value.pos, xf, `must be a list of {path, ...}, got ${describe(x.value)}`), []);
+    const list: T[] = [];
+    x.value.items.forEach((it, i) => {
+      const ef = fieldIdx(xf, i);
+      const em = r.map(it, ef);
+      if (!em) return;
+      if (!get(em, 'path')) return void r.d.error(it.pos, fieldKey(ef, 'path'), 'a device needs a path');
+      const v = read(em, ef);
+      if (v !== undefined) list.push(v);
+    });
+    return list;
+  };
+  const rates = (bytes: boolean) => (x: TEntry, xf: string) =>
+    devices(x, xf, (em, ef) => {
+      let path: string | undefined;
+      let rate: number | undefined;
+      eachKey(r.d, em, ef, {
+        path: (y, yf) => (path = r.str(y.value, yf)),
+        rate: (y, yf) => (rate = bytes ? r.size(y.value, yf, '10mb') : r.int(y.value, yf)),
+      });
+      if (!get(em, 'rate')) r.d.error(em.pos, fieldKey(ef, 'rate'), 'a device limit needs a rate');
+      return path !== undefined && rate !== undefined ? { path, rate } : undefined;
+    });
+  eachKey(r.d, m, f, {
+    weight: (x, xf) => (out.weight = r.int(x.value, xf)),
+    weight_device: (x, xf) =>
+      (out.weight_device = devices(x, xf, (em, ef) => {
+        let path: string | undefined;
+        let weight: number | undefined;
+        eachKey(r.d, em, ef, {
+          path: (y, yf) => (path = r.str(y.value, yf)),
+          weight: (y, yf) => (weight = r.int(y.value, yf)),
+        });
+        if (!get(em, 'weight')) r.d.error(em.pos, fieldKey(ef, 'weight'), 'a device weight needs a weight');
+        return path !== undefined && weight !== undefined ? { path, weight } : undefined;
+      })),
+    device_read_bps: (x, xf) => (out.device_read_bps = rates(true)(x, xf)),
+    device_write_bps: (x, xf) => (out.device_write_bps = rates(true)(x, xf)),
+    device_read_iops: (x, xf) => (out.device_read_iops = rates(false)(x, xf)),
+    device_write_iops: (x, xf) => (out.device_write_iops = rates(false)(x, xf)),
+  });
+  for (const k of Object.keys(out) as (keyof BlkioSpec)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
 const NETWORK_MODES: Record<string, string> = {
   bridge: 'network_mode bridge is not supported: a service joins the stack networks (drop network_mode)',
   default: 'network_mode default is not supported: a service joins the stack networks (drop network_mode)',
@@ -967,6 +1009,24 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       const l = looseList(r, x.value, xf, single);
       if (l) spec[key] = [...new Set(l.map((it) => map(it.value)))]; // merged files may repeat an entry
     };
+  const flag = (key: 'tty' | 'stdin_open' | 'oom_kill_disable') => (x: TEntry, xf: string) => {
+    const b = r.bool(x.value, xf);
+    if (b !== undefined) spec[key] = b;
+  };
+  const int = (key: 'oom_score_adj' | 'cpu_shares' | 'mem_swappiness') => (x: TEntry, xf: string) => {
+    const v = r.int(x.value, xf);
+    if (v !== undefined) spec[key] = v;
+  };
+  // a namespace: the modes a cluster can honour; sharing another container's is refused with the reason
+  const namespace = <K extends 'pid' | 'ipc' | 'uts' | 'userns_mode' | 'cgroup'>(key: K, modes: readonly NonNullable<ServiceSpec[K]>[]) => (x: TEntry, xf: string) => {
+    const s = r.str(x.value, xf);
+    if (s === undefined) return;
+    if ((modes as readonly string[]).includes(s)) return void (spec[key] = s as ServiceSpec[K]);
+    if (/^(service|container):/.test(s)) {
+      return void d.error(x.value.pos, xf, `${key} ${s} (sharing another container's namespace) is not supported: the tasks of two services may run on different nodes`);
+    }
+    d.error(x.value.pos, xf, `${key} must be ${modes.length === 1 ? modes[0] : `one of ${modes.join(', ')}`}, got "${s}"`);
+  };
   return {
     cap_add: list('cap_add', false, normaliseCapability),
     cap_drop: list('cap_drop', false, normaliseCapability),
@@ -1022,6 +1082,57 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       const l = logging(r, x.value, xf);
       if (l) spec.logging = l;
     },
+    pid: namespace('pid', ['host']),
+    ipc: namespace('ipc', ['host', 'private', 'shareable', 'none']),
+    uts: namespace('uts', ['host']),
+    userns_mode: namespace('userns_mode', ['host']),
+    cgroup: namespace('cgroup', ['host', 'private']),
+    tty: flag('tty'),
+    stdin_open: flag('stdin_open'),
+    oom_kill_disable: flag('oom_kill_disable'),
+    domainname: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined) spec.domainname = v;
+    },
+    oom_score_adj: int('oom_score_adj'),
+    cpu_shares: int('cpu_shares'),
+    cpu_period: (x, xf) => {
+      const v = microseconds(r, x.value, xf);
+      if (v !== undefined) spec.cpu_period = v;
+    },
+    cpu_quota: (x, xf) => {
+      const v = microseconds(r, x.value, xf);
+      if (v !== undefined) spec.cpu_quota = v;
+    },
+    cpuset: (x, xf) => {
+      const v = scalarStr(r, x.value, xf);
+      if (v !== undefined) spec.cpuset = v;
+    },
+    memswap_limit: (x, xf) => {
+      // -1: unlimited swap (Compose writes it as a number or "-1")
+      const v = x.value.kind === 'scalar' && (x.value.value === -1 || x.value.value === '-1') ? -1 : r.size(x.value, xf, '1g');
+      if (v !== undefined) spec.memswap_limit = v;
+    },
+    mem_swappiness: int('mem_swappiness'),
+    device_cgroup_rules: (x, xf) => {
+      const l = looseList(r, x.value, xf, false);
+      if (l) spec.device_cgroup_rules = [...new Set(l.map((it) => it.value))];
+    },
+    storage_opt: (x, xf) => {
+      const m = r.map(x.value, xf, true);
+      if (!m) return;
+      const out: Record<string, string> = {};
+      for (const e of m.entries) {
+        const v = scalarStr(r, e.value, fieldKey(xf, e.key));
+        if (v !== undefined) out[e.key] = v;
+      }
+      spec.storage_opt = out;
+    },
+    blkio_config: (x, xf) => {
+      const b = blkio(r, x.value, xf);
+      if (b) spec.blkio_config = b;
+    },
+    annotations: (x, xf) => (spec.annotations = r.kv(x.value, xf)),
     network_mode: (x, xf) => {
       const s = r.str(x.value, xf);
       if (s === undefined) return;
@@ -1088,7 +1199,8 @@ function environment(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Rec
   return out;
 }
 
-function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record<string, string> {
+/** `env_file` (and `label_file`, read the same way): KEY=VALUE files, relative to the project folder. */
+function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext, what = 'env_file'): Record<string, string> {
   const out: Record<string, string> = {};
   if (isNull(n)) return out;
   const items: { node: TNode; field: string }[] = n.kind === 'seq' ? n.items.map((node, i) => ({ node, field: fieldIdx(f, i) })) : [{ node: n, field: f }];
@@ -1104,7 +1216,7 @@ function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record
           if (s !== undefined && s !== 'env') r.d.error(x.value.pos, xf, `unsupported env_file format "${s}"; only env is supported`);
         },
       });
-      if (path === undefined && !get(node, 'path')) r.d.error(node.pos, fieldKey(field, 'path'), 'env_file entry needs a path');
+      if (path === undefined && !get(node, 'path')) r.d.error(node.pos, fieldKey(field, 'path'), `${what} entry needs a path`);
     } else {
       path = r.str(node, field);
     }
@@ -1117,7 +1229,7 @@ function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && !required) continue;
-      r.d.error(node.pos, field, code === 'ENOENT' ? `env_file ${shown} not found` : `cannot read env_file ${shown}: ${(e as Error).message}`);
+      r.d.error(node.pos, field, code === 'ENOENT' ? `${what} ${shown} not found` : `cannot read ${what} ${shown}: ${(e as Error).message}`);
       continue;
     }
     const res = parseDotenv(text, ctx.lookup);

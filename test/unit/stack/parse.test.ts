@@ -545,17 +545,17 @@ deploy:
 
 describe('warnings for keys a cluster ignores', () => {
   it('container_name and build warn with position and reason, and are dropped', () => {
-    const { stack, warnings } = parse(svc('container_name: my-web\nbuild: .\npid: host\nfrobnicate: 1'));
+    const { stack, warnings } = parse(svc('container_name: my-web\nbuild: .\nmac_address: 02:42:ac:11:00:02\nfrobnicate: 1'));
     expect(warnings).toEqual([
       { file: 'stack.yml', line: 4, col: 5, field: 'services.web.container_name', message: 'container_name is ignored: tasks are named <service>.<slot>' },
       { file: 'stack.yml', line: 5, col: 5, field: 'services.web.build', message: expect.stringContaining('build is ignored') },
-      { file: 'stack.yml', line: 6, col: 5, field: 'services.web.pid', message: 'pid is not supported for services and is ignored' },
+      { file: 'stack.yml', line: 6, col: 5, field: 'services.web.mac_address', message: expect.stringContaining('mac_address is ignored: the tasks of a service, on several nodes, would share one MAC address') },
       { file: 'stack.yml', line: 7, col: 5, field: 'services.web.frobnicate', message: 'unknown service key frobnicate; ignored' },
     ]);
     expect(stack.services.web).not.toHaveProperty('container_name');
   });
 
-  it.each(['links: [db]', 'ipc: host', 'uts: host', 'userns_mode: host', 'extends: {service: base}', 'cgroup_parent: x', 'expose: ["80"]', 'mem_limit: 1g', 'pid: host', 'platform: linux/amd64'])(
+  it.each(['links: [db]', 'cgroup_parent: x', 'expose: ["80"]', 'init_path: /x', 'volumes_from: [db]'])(
     '%s warns',
     (line) => {
       const { warnings } = parse(svc(line));

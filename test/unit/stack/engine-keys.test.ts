@@ -1,0 +1,172 @@
+// Service keys the engine honours beyond capabilities and kernel settings: namespaces, terminal,
+// domain name, OOM and CPU tuning, swap, device cgroup rules, storage options, block I/O,
+// annotations, label files. Each form -> the normalised spec; each bad value -> an error naming
+// the field at file:line:col; the keys a cluster still cannot honour -> a warning saying why.
+import { describe, expect, it } from 'vitest';
+import { parseStack, stackToYaml } from '../../../common/stack/index.js';
+import { CWD, memReadFile, parse, parseErrors, svc } from './helpers.js';
+
+describe('engine keys: forms -> the normalised spec', () => {
+  it.each([
+    ['ipc: shareable', { ipc: 'shareable' }],
+    ['ipc: none', { ipc: 'none' }],
+    ['uts: host', { uts: 'host' }],
+    ['cgroup: private', { cgroup: 'private' }],
+    ['tty: true', { tty: true }],
+    ['stdin_open: yes', { stdin_open: true }],
+    ['domainname: corp.example', { domainname: 'corp.example' }],
+    ['oom_score_adj: -500', { oom_score_adj: -500 }],
+    ['oom_kill_disable: false', { oom_kill_disable: false }],
+    ['cpu_shares: 512', { cpu_shares: 512 }],
+    ['cpu_period: 50ms', { cpu_period: 50_000 }],
+    ['cpu_period: 100000', { cpu_period: 100_000 }],
+    ['cpu_quota: "25000"', { cpu_quota: 25_000 }],
+    ['cpuset: "0"', { cpuset: '0' }],
+    ['cpuset: 0-1,3', { cpuset: '0-1,3' }],
+    ['mem_swappiness: 0', { mem_swappiness: 0 }],
+    ['device_cgroup_rules: ["c 1:3 mr", "a *:* r"]', { device_cgroup_rules: ['c 1:3 mr', 'a *:* r'] }],
+    ['storage_opt: {size: 1G}', { storage_opt: { size: '1G' } }],
+    ['annotations: {com.example.team: web}', { annotations: { 'com.example.team': 'web' } }],
+    ['annotations: [com.example.a=1]', { annotations: { 'com.example.a': '1' } }],
+    ['blkio_config: {weight: 300, weight_device: [{path: /dev/sda, weight: 400}], device_read_bps: [{path: /dev/sda, rate: 12mb}], device_write_iops: [{path: /dev/sda, rate: 30}]}', {
+      blkio_config: { weight: 300, weight_device: [{ path: '/dev/sda', weight: 400 }], device_read_bps: [{ path: '/dev/sda', rate: 12 * 1024 * 1024 }], device_write_iops: [{ path: '/dev/sda', rate: 30 }] },
+    }],
+  ])('%s', (line, expected) => {
+    const { stack, warnings } = parse(svc(line));
+    expect(stack.services.web).toMatchObject(expected);
+    expect(warnings).toEqual([]);
+  });
+
+  it('memswap_limit as a size or -1, with a memory limit', () => {
+    expect(parse(svc('memswap_limit: 1g\ndeploy: {resources: {limits: {memory: 512m}}}')).stack.services.web.memswap_limit).toBe(1024 ** 3);
+    expect(parse(svc('memswap_limit: -1\ndeploy: {resources: {limits: {memory: 512m}}}')).stack.services.web.memswap_limit).toBe(-1);
+  });
+
+  it.each([
+    ['pid: host', 'services.web.pid', 'every process of its node'],
+    ['ipc: host', 'services.web.ipc', "node's shared memory"],
+    ['userns_mode: host', 'services.web.userns_mode', "the node's root"],
+  ])('warns what %s grants', (line, field, message) => {
+    expect(parse(svc(line)).warnings).toEqual([expect.objectContaining({ file: 'stack.yml', line: 4, field, message: expect.stringContaining(message) })]);
+  });
+
+  it('label_file: KEY=VALUE files relative to the project folder; labels win', () => {
+    const files = { '/proj/app/web.labels': 'com.example.team=web\ncom.example.tier=front\n', '/proj/app/more.labels': 'com.example.more=1\n' };
+    const s = parse(svc('label_file: [web.labels, ./more.labels]\nlabels: {com.example.tier: back}'), { files }).stack.services.web;
+    expect(s.labels).toEqual({ 'com.example.team': 'web', 'com.example.tier': 'back', 'com.example.more': '1' });
+    expect(parse(svc('label_file: web.labels'), { files }).stack.services.web.labels).toEqual({ 'com.example.team': 'web', 'com.example.tier': 'front' });
+  });
+
+  it('the output of config parses back to the same stack', () => {
+    const yaml = svc(`
+pid: host
+ipc: private
+uts: host
+cgroup: host
+tty: true
+stdin_open: true
+domainname: corp.example
+oom_score_adj: 100
+oom_kill_disable: true
+cpu_shares: 256
+cpu_period: 100000
+cpu_quota: 50000
+cpuset: "0"
+memswap_limit: 2g
+mem_swappiness: 10
+device_cgroup_rules: ["c 1:3 mr"]
+storage_opt: {size: 2G}
+annotations: {a.b: c}
+blkio_config: {weight: 500, device_write_bps: [{path: /dev/sda, rate: 1048576}]}
+deploy: {resources: {limits: {memory: 1g}}}
+`);
+    const first = parse(yaml).stack;
+    const again = parseStack([{ path: 'out.yml', text: stackToYaml(first) }], { env: {}, readFile: memReadFile({}), cwd: CWD }).stack;
+    expect(again).toEqual(first);
+  });
+
+  it('later files add device cgroup rules and merge annotations and storage options by key', () => {
+    const s = parse([
+      { path: 'stack.yml', text: svc('device_cgroup_rules: ["c 1:3 mr"]\nannotations: {a: "1"}\nstorage_opt: {size: 1G}') },
+      { path: 'override.yml', text: 'services:\n  web:\n    device_cgroup_rules: ["c 1:5 r"]\n    annotations: [b=2]\n' },
+    ]).stack.services.web;
+    expect(s.device_cgroup_rules).toEqual(['c 1:3 mr', 'c 1:5 r']);
+    expect(s.annotations).toEqual({ a: '1', b: '2' });
+    expect(s.storage_opt).toEqual({ size: '1G' });
+  });
+});
+
+describe('engine keys: bad values name the field at file:line:col', () => {
+  it.each([
+    ['pid: "service:db"', 4, 10, 'services.web.pid', "pid service:db (sharing another container's namespace) is not supported: the tasks of two services may run on different nodes"],
+    ['pid: "container:abc"', 4, 10, 'services.web.pid', 'is not supported'],
+    ['pid: private', 4, 10, 'services.web.pid', 'pid must be host, got "private"'],
+    ['ipc: "service:db"', 4, 10, 'services.web.ipc', 'may run on different nodes'],
+    ['ipc: shared', 4, 10, 'services.web.ipc', 'ipc must be one of host, private, shareable, none'],
+    ['uts: private', 4, 10, 'services.web.uts', 'uts must be host'],
+    ['userns_mode: "ns:x"', 4, 18, 'services.web.userns_mode', 'userns_mode must be host'],
+    ['cgroup: shared', 4, 13, 'services.web.cgroup', 'cgroup must be one of host, private'],
+    ['tty: 2', 4, 10, 'services.web.tty', 'must be a boolean'],
+    ['domainname: "-bad-"', 4, 17, 'services.web.domainname', 'invalid domain name'],
+    ['oom_score_adj: 1001', 4, 20, 'services.web.oom_score_adj', 'must be between -1000 and 1000, got 1001'],
+    ['oom_score_adj: -1001', 4, 20, 'services.web.oom_score_adj', 'must be >= -1000, got -1001'],
+    ['oom_score_adj: high', 4, 20, 'services.web.oom_score_adj', 'must be an integer'],
+    ['cpu_shares: 1', 4, 17, 'services.web.cpu_shares', 'must be >= 2, got 1'],
+    ['cpu_shares: 99999999999999999999', 4, 17, 'services.web.cpu_shares', 'must be between 2 and 262144'],
+    ['cpu_period: 10', 4, 17, 'services.web.cpu_period', 'must be >= 1000, got 10'],
+    ['cpu_period: soon', 4, 17, 'services.web.cpu_period', 'duration'],
+    ['cpu_quota: 10', 4, 16, 'services.web.cpu_quota', 'at least 1000 microseconds'],
+    ['cpuset: "0-x"', 4, 13, 'services.web.cpuset', 'invalid cpuset'],
+    ['cpuset: "3-1"', 4, 13, 'services.web.cpuset', 'ends before it starts'],
+    ['memswap_limit: 1g', 4, 20, 'services.web.memswap_limit', 'needs a memory limit'],
+    ['memswap_limit: lots', 4, 20, 'services.web.memswap_limit', 'must be a size'],
+    ['mem_swappiness: 101', 4, 21, 'services.web.mem_swappiness', 'must be between 0 and 100'],
+    ['device_cgroup_rules: ["c 1:3 rwx"]', 4, 27, 'services.web.device_cgroup_rules[0]', 'invalid device cgroup rule'],
+    ['device_cgroup_rules: "c 1:3 r"', 4, 26, 'services.web.device_cgroup_rules', 'must be a list of strings'],
+    ['storage_opt: [size=1G]', 4, 18, 'services.web.storage_opt', 'must be a mapping'],
+    ['storage_opt: {"bad key": 1}', 4, 30, 'services.web.storage_opt.bad key', 'invalid storage option'],
+    ['blkio_config: {weight: 5}', 4, 28, 'services.web.blkio_config.weight', 'must be >= 10, got 5'],
+    ['blkio_config: {weight_device: [{path: /dev/sda}]}', 4, 36, 'services.web.blkio_config.weight_device[0].weight', 'needs a weight'],
+    ['blkio_config: {device_read_bps: [{path: dev/sda, rate: 1}]}', 4, 45, 'services.web.blkio_config.device_read_bps[0].path', 'absolute path of a block device'],
+    ['blkio_config: {device_read_iops: [{path: /dev/sda, rate: 1k}]}', 4, 62, 'services.web.blkio_config.device_read_iops[0].rate', 'must be an integer'],
+    ['blkio_config: {device_read_iops: [{rate: 1}]}', 4, 39, 'services.web.blkio_config.device_read_iops[0].path', 'needs a path'],
+    ['blkio_config: {throttle: 1}', 4, 20, 'services.web.blkio_config.throttle', 'unknown key throttle'],
+  ])('%s', (line, ln, col, field, message) => {
+    const res = (() => {
+      try {
+        return { errors: parseErrors(svc(line)), warnings: [] };
+      } catch {
+        return { errors: [], warnings: parse(svc(line)).warnings };
+      }
+    })();
+    expect([...res.errors, ...res.warnings]).toContainEqual({ file: 'stack.yml', line: ln, col, field, message: expect.stringContaining(message) });
+  });
+
+  it('memswap_limit below the memory limit', () => {
+    expect(parseErrors(svc('memswap_limit: 100m\ndeploy: {resources: {limits: {memory: 512m}}}'))).toEqual([
+      { file: 'stack.yml', line: 4, col: 20, field: 'services.web.memswap_limit', message: expect.stringContaining('at least the memory limit (536870912 bytes)') },
+    ]);
+  });
+
+  it('a missing label_file is an error naming it', () => {
+    expect(parseErrors(svc('label_file: ./nope.labels'))).toEqual([
+      { file: 'stack.yml', line: 4, col: 17, field: 'services.web.label_file', message: 'label_file nope.labels not found' },
+    ]);
+  });
+});
+
+describe('keys a cluster cannot honour: a warning that says why and what to use instead', () => {
+  it.each([
+    ['container_name: web1', 'tasks are named'],
+    ['links: [db]', 'reach each other by service name'],
+    ['external_links: [db]', 'reach each other by service name'],
+    ['cgroup_parent: /custom', 'dockerd --cgroup-parent'],
+    ['mac_address: "02:42:ac:11:00:02"', 'would share one MAC address'],
+    ['init_path: /usr/bin/tini', 'dockerd --init-path'],
+    ['volumes_from: [db]', 'mount a common named volume'],
+    ['isolation: hyperv', 'Windows'],
+  ])('%s', (line, why) => {
+    const key = line.split(':')[0];
+    expect(parse(svc(line)).warnings).toEqual([{ file: 'stack.yml', line: 4, col: 5, field: `services.web.${key}`, message: expect.stringContaining(why) }]);
+  });
+});
