@@ -114,9 +114,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   platform: NOT_YET,
   pull_policy: NOT_YET,
   scale: 'is ignored: use deploy.replicas',
-  mem_limit: 'is ignored: use deploy.resources.limits.memory',
-  mem_reservation: 'is ignored: use deploy.resources.reservations.memory',
-  cpus: 'is ignored: use deploy.resources.limits.cpus',
   init_path: 'is ignored: tasks with init: true use the init of their node\'s engine (dockerd --init-path sets it per node)',
   volumes_from: 'is ignored: the tasks of two services may run on different nodes; mount a common named volume in both',
   isolation: 'is ignored: isolation modes are Windows engine settings',
@@ -686,6 +683,7 @@ function normaliseService(
   const mountTargets = new Map<string, number>();
   const portNodes: TNode[] = [];
 
+  const shortLimits: ShortLimits = {};
   const setStr = (key: 'user' | 'working_dir' | 'stop_signal' | 'hostname') => (x: TEntry, xf: string) => {
     const s = r.str(x.value, xf);
     if (s !== undefined) spec[key] = s;
@@ -777,6 +775,22 @@ function normaliseService(
         profiles = list;
       },
       ...containerSettings(r, spec),
+      mem_limit: (x, xf) => {
+        const v = r.size(x.value, xf, '512m');
+        if (v !== undefined) shortLimits.mem_limit = { value: v, node: x.value };
+      },
+      mem_reservation: (x, xf) => {
+        const v = r.size(x.value, xf, '256m');
+        if (v !== undefined) shortLimits.mem_reservation = { value: v, node: x.value };
+      },
+      cpus: (x, xf) => {
+        const v = r.float(x.value, xf);
+        if (v !== undefined) shortLimits.cpus = { value: v, node: x.value };
+      },
+      pids_limit: (x, xf) => {
+        const v = r.int(x.value, xf);
+        if (v !== undefined) shortLimits.pids_limit = { value: v, node: x.value };
+      },
     },
     (x, xf) => {
       if (x.key.startsWith('x-')) extensions[x.key] = toPlain(x.value);
@@ -798,7 +812,9 @@ function normaliseService(
     spec.deploy.restart_policy = restartBase;
     d.origin(fieldKey(f, 'deploy.restart_policy'), get(m, 'restart')!);
   }
-  if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy);
+  const extras: DeployExtras = {};
+  if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy, extras);
+  serviceLimits(r, f, spec, shortLimits, extras);
   // duplicate ports (e.g. the same mapping in two merged files) collapse into one
   const seen = new Set<string>();
   const ports: PortSpec[] = [];
@@ -815,6 +831,41 @@ function normaliseService(
   mountNodes.forEach((node, i) => d.origin(`${fieldKey(f, 'volumes')}[${i}]`, node));
   if (Object.keys(extensions).length) spec.extensions = extensions;
   return { spec, depNodes, ...(profiles ? { profiles } : {}) };
+}
+
+// ---- service-level limits: the same as deploy.resources ----
+
+type ShortLimits = Partial<Record<'mem_limit' | 'mem_reservation' | 'cpus' | 'pids_limit', { value: number; node: TNode }>>;
+
+/**
+ * mem_limit, mem_reservation, cpus and pids_limit are the limits of deploy.resources (pids:
+ * deploy.resources.limits.pids), as Compose reads them: set in both places with different
+ * values is an error naming both.
+ */
+function serviceLimits(r: Reader, f: string, spec: ServiceSpec, short: ShortLimits, extras: DeployExtras): void {
+  const res = spec.deploy.resources;
+  const pairs = [
+    ['mem_limit', 'limits.memory', () => res.limits.memory, (v: number) => (res.limits.memory = v)],
+    ['mem_reservation', 'reservations.memory', () => res.reservations.memory, (v: number) => (res.reservations.memory = v)],
+    ['cpus', 'limits.cpus', () => res.limits.cpus, (v: number) => (res.limits.cpus = v)],
+    ['pids_limit', 'limits.pids', () => extras.pids?.value, (v: number) => (spec.pids_limit = v)],
+  ] as const;
+  for (const [key, deployKey, current, set] of pairs) {
+    const own = short[key];
+    const other = current();
+    if (own && other !== undefined && other !== own.value) {
+      r.d.error(own.node.pos, fieldKey(f, key), `${key} (${own.value}) and deploy.resources.${deployKey} (${other}) are both set and differ: keep one`);
+      continue;
+    }
+    if (own) {
+      set(own.value);
+      r.d.origin(key === 'pids_limit' ? fieldKey(f, key) : fieldKey(f, `deploy.resources.${deployKey}`), own.node);
+    }
+  }
+  if (extras.pids && !short.pids_limit) {
+    spec.pids_limit = extras.pids.value;
+    r.d.origin(fieldKey(f, 'pids_limit'), extras.pids.node);
+  }
 }
 
 // ---- kernel and engine settings: capabilities, devices, sysctls, ulimits, DNS, logging, network mode ----
@@ -1060,10 +1111,6 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
     ulimits: (x, xf) => {
       const u = ulimits(r, x.value, xf);
       if (u) spec.ulimits = u;
-    },
-    pids_limit: (x, xf) => {
-      const v = r.int(x.value, xf);
-      if (v !== undefined) spec.pids_limit = v;
     },
     shm_size: (x, xf) => {
       const v = r.size(x.value, xf, '64m');
@@ -1604,7 +1651,12 @@ function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: 
 
 // ---- deploy ----
 
-function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
+/** Values of deploy that the spec keeps elsewhere: limits.pids is the service's pids_limit. */
+interface DeployExtras {
+  pids?: { value: number; node: TNode };
+}
+
+function deploy(r: Reader, n: TNode, f: string, out: DeploySpec, extras: DeployExtras = {}): void {
   const d = r.d;
   const m = r.map(n, f, true);
   if (!m) return;
@@ -1703,7 +1755,11 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
             const v = r.size(z.value, zf, '512M');
             if (v !== undefined) res.memory = v;
           },
-          pids: (z, zf) => d.warn(z.keyPos, zf, `pids ${NOT_YET}`),
+          pids: (z, zf) => {
+            if (which === 'reservations') return void d.warn(z.keyPos, zf, 'pids is a limit only (deploy.resources.limits.pids); ignored');
+            const v = r.int(z.value, zf);
+            if (v !== undefined) extras.pids = { value: v, node: z.value };
+          },
           devices: (z, zf) => d.warn(z.keyPos, zf, `devices ${NOT_SUPPORTED}`),
           generic_resources: (z, zf) => d.warn(z.keyPos, zf, `generic_resources ${NOT_YET}`),
         });

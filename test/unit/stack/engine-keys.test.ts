@@ -6,6 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { parseStack, stackToYaml } from '../../../common/stack/index.js';
 import { CWD, memReadFile, parse, parseErrors, svc } from './helpers.js';
 
+const web = (yaml: string) => parse(yaml).stack.services.web;
+
 describe('engine keys: forms -> the normalised spec', () => {
   it.each([
     ['ipc: shareable', { ipc: 'shareable' }],
@@ -168,5 +170,39 @@ describe('keys a cluster cannot honour: a warning that says why and what to use 
   ])('%s', (line, why) => {
     const key = line.split(':')[0];
     expect(parse(svc(line)).warnings).toEqual([{ file: 'stack.yml', line: 4, col: 5, field: `services.web.${key}`, message: expect.stringContaining(why) }]);
+  });
+});
+
+describe('mem_limit, mem_reservation, cpus, pids_limit: the limits of deploy.resources', () => {
+  it('map to deploy.resources (pids: the service pids_limit)', () => {
+    const s = web(svc('mem_limit: 512m\nmem_reservation: 128m\ncpus: 0.5\npids_limit: 100'));
+    expect(s.deploy.resources).toEqual({ limits: { memory: 512 * 1024 ** 2, cpus: 0.5 }, reservations: { memory: 128 * 1024 ** 2 } });
+    expect(s.pids_limit).toBe(100);
+    expect(web(svc('deploy: {resources: {limits: {pids: 50}}}')).pids_limit).toBe(50);
+  });
+
+  it('the same value in both places is accepted', () => {
+    const s = web(svc('mem_limit: 1g\ncpus: "2"\npids_limit: 10\ndeploy: {resources: {limits: {memory: 1024m, cpus: 2, pids: 10}}}'));
+    expect(s.deploy.resources.limits).toEqual({ memory: 1024 ** 3, cpus: 2 });
+    expect(s.pids_limit).toBe(10);
+  });
+
+  it('different values in both places: an error naming both', () => {
+    expect(parseErrors(svc('mem_limit: 1g\ncpus: 1\npids_limit: 5\nmem_reservation: 1m\ndeploy: {resources: {limits: {memory: 2g, cpus: 2, pids: 6}, reservations: {memory: 2m}}}'))).toEqual([
+      { file: 'stack.yml', line: 4, col: 16, field: 'services.web.mem_limit', message: 'mem_limit (1073741824) and deploy.resources.limits.memory (2147483648) are both set and differ: keep one' },
+      { file: 'stack.yml', line: 5, col: 11, field: 'services.web.cpus', message: 'cpus (1) and deploy.resources.limits.cpus (2) are both set and differ: keep one' },
+      { file: 'stack.yml', line: 6, col: 17, field: 'services.web.pids_limit', message: 'pids_limit (5) and deploy.resources.limits.pids (6) are both set and differ: keep one' },
+      { file: 'stack.yml', line: 7, col: 22, field: 'services.web.mem_reservation', message: 'mem_reservation (1048576) and deploy.resources.reservations.memory (2097152) are both set and differ: keep one' },
+    ]);
+  });
+
+  it('bad values point at the key that was written', () => {
+    expect(parseErrors(svc('cpus: 5000'))).toEqual([{ file: 'stack.yml', line: 4, col: 11, field: 'services.web.deploy.resources.limits.cpus', message: expect.stringContaining('4096') }]);
+    expect(parseErrors(svc('mem_limit: lots'))).toEqual([{ file: 'stack.yml', line: 4, col: 16, field: 'services.web.mem_limit', message: expect.stringContaining('must be a size') }]);
+    expect(parseErrors(svc('deploy: {resources: {limits: {pids: -7}}}'))).toEqual([{ file: 'stack.yml', line: 4, col: 41, field: 'services.web.pids_limit', message: 'must be >= -1, got -7' }]);
+  });
+
+  it('pids as a reservation is warned about', () => {
+    expect(parse(svc('deploy: {resources: {reservations: {pids: 5}}}')).warnings).toEqual([expect.objectContaining({ field: 'services.web.deploy.resources.reservations.pids', message: expect.stringContaining('a limit only') })]);
   });
 });
