@@ -532,8 +532,8 @@ deploy:
   });
 
   it('endpoint_mode dnsrr and per-resource extras are warnings', () => {
-    const { warnings } = parse(svc('deploy:\n  endpoint_mode: dnsrr\n  resources: {limits: {pids: 10}}'));
-    expect(warnings.map((w) => w.field)).toEqual(['services.web.deploy.endpoint_mode', 'services.web.deploy.resources.limits.pids']);
+    const { warnings } = parse(svc('deploy:\n  endpoint_mode: dnsrr\n  resources: {reservations: {pids: 10}}'));
+    expect(warnings.map((w) => w.field)).toEqual(['services.web.deploy.endpoint_mode', 'services.web.deploy.resources.reservations.pids']);
   });
 
   it('accepts numbers given as strings after interpolation', () => {
