@@ -44,6 +44,15 @@ export interface ResolvedMount {
   source?: string; // full engine name for volumes
   target: string;
   readOnly: boolean;
+  /** volume: do not copy the image's files into a new volume */
+  noCopy?: boolean;
+  /** bind: mount propagation */
+  propagation?: string;
+  /** bind: make the source folder on the node when it is missing (before the container is created) */
+  createHostPath?: boolean;
+  /** tmpfs: size in bytes, permission bits */
+  tmpfsSize?: number;
+  tmpfsMode?: number;
 }
 
 export interface CreateContext {
@@ -68,6 +77,18 @@ export function taskLabels(t: TaskObj, nodeId: string): Record<string, string> {
   };
 }
 
+/** A resolved mount as the engine's HostConfig.Mounts entry (options only where set). */
+export function engineMount(m: ResolvedMount): Dockerode.MountSettings {
+  // the engine takes each options object partly filled; dockerode's types want every field
+  const out: Record<string, unknown> = { Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly };
+  if (m.noCopy) out.VolumeOptions = { NoCopy: true };
+  if (m.propagation) out.BindOptions = { Propagation: m.propagation };
+  if (m.tmpfsSize !== undefined || m.tmpfsMode !== undefined) {
+    out.TmpfsOptions = { ...(m.tmpfsSize !== undefined ? { SizeBytes: m.tmpfsSize } : {}), ...(m.tmpfsMode !== undefined ? { Mode: m.tmpfsMode } : {}) };
+  }
+  return out as unknown as Dockerode.MountSettings;
+}
+
 export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.ContainerCreateOptions {
   const s = t.spec;
   const exposed: Record<string, object> = {};
@@ -86,12 +107,7 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   }
   const hostConfig: Dockerode.HostConfig = {
     RestartPolicy: { Name: 'no' },
-    Mounts: ctx.mounts.map((m) => ({
-      Type: m.type,
-      Source: m.source ?? '',
-      Target: m.target,
-      ReadOnly: m.readOnly,
-    })),
+    Mounts: ctx.mounts.map(engineMount),
     PortBindings: bindings,
   };
   if (s.init !== undefined) hostConfig.Init = s.init;

@@ -82,6 +82,15 @@ export const MountSpecSchema = Type.Object(
     source: Opt(NonEmpty(SPEC_BOUNDS.pathLength)),
     target: NonEmpty(SPEC_BOUNDS.pathLength),
     read_only: Type.Boolean(),
+    /** type volume: nocopy = do not fill a new volume with the image's files at the target */
+    volume: Opt(Type.Object({ nocopy: Opt(Type.Boolean()) }, closed)),
+    /** type bind: mount propagation; create_host_path = make a missing source folder on the node */
+    bind: Opt(Type.Object({
+      propagation: Opt(Type.Enum(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'])),
+      create_host_path: Opt(Type.Boolean()),
+    }, closed)),
+    /** type tmpfs: size in bytes (0 = the kernel's default, half the RAM), permission bits */
+    tmpfs: Opt(Type.Object({ size: Opt(Int(0, SPEC_BOUNDS.memoryBytes)), mode: Opt(Int(0, 0o7777)) }, closed)),
   },
   closed,
 );

@@ -467,6 +467,9 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
         if (prev !== undefined) c.error(join(mf, 'target'), `duplicate mount target ${clip(target)} (also volumes[${prev}])`);
         else targets.set(target, i);
       }
+      for (const k of ['volume', 'bind', 'tmpfs']) {
+        if (own(m, k) && m.type !== k && typeof m.type === 'string') c.error(join(mf, k), `${k} options apply to a mount of type ${k}, not ${m.type}`);
+      }
       if (m.type === 'bind') {
         if (source === undefined) c.error(join(mf, 'source'), 'a bind mount needs a source path');
         else if (!source.startsWith('/')) c.error(join(mf, 'source'), `a bind source must be an absolute path, got "${clip(source)}"`);

@@ -428,6 +428,10 @@ export function stackToYaml(stack: StackSpec): string {
   for (const [name, svc] of Object.entries(stack.services)) {
     const { extensions, ...rest } = svc;
     const plain = { ...rest, ...(extensions ?? {}) } as Record<string, unknown>;
+    // a tmpfs mode is written in octal (as chmod's): 1777, not 1023
+    if (svc.volumes.some((m) => m.tmpfs?.mode !== undefined)) {
+      plain.volumes = svc.volumes.map((m) => (m.tmpfs?.mode === undefined ? m : { ...m, tmpfs: { ...m.tmpfs, mode: `0${m.tmpfs.mode.toString(8)}` } }));
+    }
     if (svc.deploy.mode === 'global') {
       const { replicas: _r, ...deploy } = svc.deploy;
       plain.deploy = deploy;

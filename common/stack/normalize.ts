@@ -1399,6 +1399,17 @@ function port(r: Reader, n: TNode, f: string, room: number): PortSpec[] {
 
 // ---- volumes ----
 
+const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'] as const;
+
+/** A tmpfs mode: permission bits, octal as written (1777, 0o755) or a decimal number. */
+function fileModeBits(r: Reader, n: TNode, f: string): number | undefined {
+  // 1777 is meant as octal, as mode bits are written (chmod); 0o1777 and "1777" too
+  const text = n.kind === 'scalar' ? (n.raw ?? (typeof n.value === 'string' || typeof n.value === 'number' ? String(n.value).trim() : undefined)) : undefined;
+  if (text !== undefined && /^(0o?)?[0-7]{1,4}$/.test(text)) return parseInt(text.replace(/^0o?/, '') || '0', 8);
+  r.d.error(n.pos, f, `must be a file mode such as 1777 or 0755 (octal), got ${describe(n)}`);
+  return undefined;
+}
+
 const SHORT_MODES = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 
 function isPathLike(s: string): boolean {
@@ -1429,9 +1440,16 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
     let source: string | undefined;
     let target: string | undefined;
     let readOnly = false;
-    const ignoredSub = (x: TEntry, xf: string) => {
-      if (x.value.kind !== 'map') return void r.map(x.value, xf, true);
-      for (const y of x.value.entries) d.warn(y.keyPos, fieldKey(xf, y.key), `${x.key}.${y.key} ${NOT_YET}`);
+    const opts: Pick<MountSpec, 'volume' | 'bind' | 'tmpfs'> = {};
+    const optNodes: Partial<Record<'volume' | 'bind' | 'tmpfs', TEntry>> = {};
+    const sub = (key: 'volume' | 'bind' | 'tmpfs', handlers: (o: Record<string, unknown>) => Record<string, (y: TEntry, yf: string) => void>) => (x: TEntry, xf: string) => {
+      const m = r.map(x.value, xf, true);
+      if (!m) return;
+      const o: Record<string, unknown> = {};
+      eachKey(d, m, xf, handlers(o), (y, yf) => d.warn(y.keyPos, yf, `${key}.${y.key} ${NOT_YET}`));
+      for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+      optNodes[key] = x;
+      if (Object.keys(o).length) (opts as Record<string, unknown>)[key] = o;
     };
     eachKey(d, n, f, {
       type: (x, xf) => {
@@ -1444,9 +1462,16 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
       source: (x, xf) => (source = isNull(x.value) ? undefined : r.str(x.value, xf)),
       target: (x, xf) => (target = r.str(x.value, xf)),
       read_only: (x, xf) => (readOnly = r.bool(x.value, xf) ?? false),
-      volume: ignoredSub,
-      bind: ignoredSub,
-      tmpfs: ignoredSub,
+      volume: sub('volume', (o) => ({ nocopy: (y, yf) => (o.nocopy = r.bool(y.value, yf)) })),
+      bind: sub('bind', (o) => ({
+        propagation: (y, yf) => (o.propagation = r.oneOf(y.value, yf, PROPAGATIONS)),
+        create_host_path: (y, yf) => (o.create_host_path = r.bool(y.value, yf)),
+        selinux: (y, yf) => d.warn(y.keyPos, yf, 'bind.selinux is ignored: SELinux relabelling is left to the node'),
+      })),
+      tmpfs: sub('tmpfs', (o) => ({
+        size: (y, yf) => (o.size = r.size(y.value, yf, '64m')),
+        mode: (y, yf) => (o.mode = fileModeBits(r, y.value, yf)),
+      })),
       consistency: (x, xf) => d.warn(x.keyPos, xf, `consistency ${NOT_YET}`),
     });
     if (!get(n, 'type')) d.error(n.pos, fieldKey(f, 'type'), 'a volume in long syntax needs a type (volume, bind or tmpfs)');
@@ -1456,6 +1481,11 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
     const srcNode = get(n, 'source') ?? n;
     const sf = fieldKey(f, 'source');
     const out: MountSpec = { type, target, read_only: readOnly };
+    for (const k of ['volume', 'bind', 'tmpfs'] as const) {
+      const e = optNodes[k];
+      if (e && k !== type) d.error(e.keyPos, fieldKey(f, k), `${k} options apply to a mount of type ${k}, not ${type}`);
+      else if (opts[k]) Object.assign(out, { [k]: opts[k] });
+    }
     if (type === 'bind') {
       if (!source) return void d.error(srcNode.pos, sf, 'a bind mount needs a source path');
       const abs = hostPath(r, source, srcNode, sf, ctx);
@@ -1491,21 +1521,30 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
     return undefined;
   }
   let readOnly = false;
+  let nocopy = false;
+  let propagation: (typeof PROPAGATIONS)[number] | undefined;
+  const isBind = source !== undefined && isPathLike(source);
   for (const opt of mode?.split(',') ?? []) {
     if (!SHORT_MODES.has(opt)) {
       d.error(n.pos, f, `invalid volume "${raw}": unknown mode "${opt}" (use ro or rw)`);
       return undefined;
     }
     if (opt === 'ro') readOnly = true;
-    else if (opt !== 'rw') d.warn(n.pos, f, `volume mode ${opt} ${NOT_YET}`);
+    else if (opt === 'nocopy' && !isBind) nocopy = true;
+    else if ((PROPAGATIONS as readonly string[]).includes(opt) && isBind) propagation = opt as (typeof PROPAGATIONS)[number];
+    else if (opt === 'nocopy' || (PROPAGATIONS as readonly string[]).includes(opt)) {
+      d.error(n.pos, f, `invalid volume "${raw}": ${opt} applies to ${opt === 'nocopy' ? 'a named volume' : 'a bind mount (a host path)'}`);
+      return undefined;
+    } else if (opt !== 'rw') d.warn(n.pos, f, `volume mode ${opt} ${NOT_YET}`);
   }
-  if (source === undefined) return { type: 'volume', target, read_only: readOnly };
-  if (isPathLike(source)) {
+  const volumeOpts = nocopy ? { volume: { nocopy: true } } : {};
+  if (source === undefined) return { type: 'volume', target, read_only: readOnly, ...volumeOpts };
+  if (isBind) {
     const abs = hostPath(r, source, n, f, ctx);
-    return abs === undefined ? undefined : { type: 'bind', source: abs, target, read_only: readOnly };
+    return abs === undefined ? undefined : { type: 'bind', source: abs, target, read_only: readOnly, ...(propagation ? { bind: { propagation } } : {}) };
   }
   if (!checkNamedVolume(r, source, n, f, declared, service)) return undefined;
-  return { type: 'volume', source, target, read_only: readOnly };
+  return { type: 'volume', source, target, read_only: readOnly, ...volumeOpts };
 }
 
 // ---- networks, healthcheck, restart, depends_on ----

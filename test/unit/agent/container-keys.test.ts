@@ -1,7 +1,7 @@
 // The engine keys of a spec in the container-create request (pure mapping; the real engine's
 // view of them is test/e2e/keys.test.ts).
 import { describe, expect, it } from 'vitest';
-import { createOptions } from '../../../agent/exec/container.js';
+import { createOptions, engineMount } from '../../../agent/exec/container.js';
 import type { TaskObj } from '../../../common/api/objects.js';
 import { defaultDeploy, type ServiceSpec } from '../../../common/spec.js';
 
@@ -39,3 +39,16 @@ describe('engine keys -> the create request', () => {
     }
   });
 });
+
+describe('mount options -> HostConfig.Mounts', () => {
+  it.each([
+    [{ type: 'volume', source: 'app_data', target: '/d', readOnly: false, noCopy: true }, { Type: 'volume', Source: 'app_data', Target: '/d', ReadOnly: false, VolumeOptions: { NoCopy: true } }],
+    [{ type: 'bind', source: '/srv', target: '/srv', readOnly: true, propagation: 'rshared', createHostPath: true }, { Type: 'bind', Source: '/srv', Target: '/srv', ReadOnly: true, BindOptions: { Propagation: 'rshared' } }],
+    [{ type: 'tmpfs', target: '/t', readOnly: false, tmpfsSize: 1024, tmpfsMode: 0o1777 }, { Type: 'tmpfs', Source: '', Target: '/t', ReadOnly: false, TmpfsOptions: { SizeBytes: 1024, Mode: 0o1777 } }],
+    [{ type: 'tmpfs', target: '/t', readOnly: false, tmpfsMode: 0o700 }, { Type: 'tmpfs', Source: '', Target: '/t', ReadOnly: false, TmpfsOptions: { Mode: 0o700 } }],
+    [{ type: 'volume', source: 'v', target: '/v', readOnly: false }, { Type: 'volume', Source: 'v', Target: '/v', ReadOnly: false }],
+  ] as const)('%j', (m, want) => {
+    expect(engineMount(m)).toEqual(want);
+  });
+});
+

@@ -206,3 +206,52 @@ describe('mem_limit, mem_reservation, cpus, pids_limit: the limits of deploy.res
     expect(parse(svc('deploy: {resources: {reservations: {pids: 5}}}')).warnings).toEqual([expect.objectContaining({ field: 'services.web.deploy.resources.reservations.pids', message: expect.stringContaining('a limit only') })]);
   });
 });
+
+describe('mount options: volume.nocopy, bind.propagation and create_host_path, tmpfs size and mode', () => {
+  const vols = 'volumes:\n  data: {}\n';
+  it('long syntax', () => {
+    const s = web(svc(`volumes:
+  - {type: volume, source: data, target: /data, volume: {nocopy: true}}
+  - {type: bind, source: ./cache, target: /cache, bind: {propagation: rshared, create_host_path: true}}
+  - {type: tmpfs, target: /scratch, tmpfs: {size: 64m, mode: 1777}}
+  - {type: tmpfs, target: /small, tmpfs: {size: 1048576, mode: "0700"}}`, vols));
+    expect(s.volumes).toEqual([
+      { type: 'volume', source: 'data', target: '/data', read_only: false, volume: { nocopy: true } },
+      { type: 'bind', source: '/proj/app/cache', target: '/cache', read_only: false, bind: { propagation: 'rshared', create_host_path: true } },
+      { type: 'tmpfs', target: '/scratch', read_only: false, tmpfs: { size: 64 * 1024 * 1024, mode: 0o1777 } },
+      { type: 'tmpfs', target: '/small', read_only: false, tmpfs: { size: 1048576, mode: 0o700 } },
+    ]);
+  });
+
+  it('short syntax: nocopy on a named volume, propagation on a bind', () => {
+    expect(web(svc('volumes: ["data:/data:ro,nocopy", "./x:/x:rslave"]', vols)).volumes).toEqual([
+      { type: 'volume', source: 'data', target: '/data', read_only: true, volume: { nocopy: true } },
+      { type: 'bind', source: '/proj/app/x', target: '/x', read_only: false, bind: { propagation: 'rslave' } },
+    ]);
+  });
+
+  it('config prints them and parses back to the same stack', () => {
+    const first = parse(svc('volumes:\n  - {type: tmpfs, target: /t, tmpfs: {size: 1m, mode: 755}}\n  - {type: bind, source: /srv, target: /srv, bind: {propagation: shared}}\n  - "data:/d:nocopy"', vols)).stack;
+    const again = parseStack([{ path: 'out.yml', text: stackToYaml(first) }], { env: {}, readFile: memReadFile({}), cwd: CWD }).stack;
+    expect(again).toEqual(first);
+  });
+
+  it.each([
+    ['{type: bind, source: /a, target: /a, volume: {nocopy: true}}', 5, 46, 'services.web.volumes[0].volume', 'volume options apply to a mount of type volume, not bind'],
+    ['{type: tmpfs, target: /a, bind: {propagation: shared}}', 5, 35, 'services.web.volumes[0].bind', 'apply to a mount of type bind, not tmpfs'],
+    ['{type: bind, source: /a, target: /a, bind: {propagation: sideways}}', 5, 66, 'services.web.volumes[0].bind.propagation', 'must be one of private, rprivate, shared, rshared, slave, rslave'],
+    ['{type: tmpfs, target: /a, tmpfs: {size: huge}}', 5, 49, 'services.web.volumes[0].tmpfs.size', 'must be a size'],
+    ['{type: tmpfs, target: /a, tmpfs: {mode: 9999}}', 5, 49, 'services.web.volumes[0].tmpfs.mode', 'must be a file mode'],
+    ['{type: tmpfs, target: /a, tmpfs: {size: 2p}}', 5, 49, 'services.web.volumes[0].tmpfs.size', 'must be between 0 and'],
+    ['"./a:/a:nocopy"', 5, 9, 'services.web.volumes[0]', 'nocopy applies to a named volume'],
+    ['"data:/a:rshared"', 5, 9, 'services.web.volumes[0]', 'rshared applies to a bind mount'],
+  ])('%s', (item, ln, col, field, message) => {
+    expect(parseErrors(svc(`volumes:\n  - ${item}`, vols))).toContainEqual({ file: 'stack.yml', line: ln, col, field, message: expect.stringContaining(message) });
+  });
+
+  it('an unknown option warns', () => {
+    expect(parse(svc('volumes:\n  - {type: volume, source: data, target: /d, volume: {subpath: x}}', vols)).warnings).toEqual([
+      expect.objectContaining({ field: 'services.web.volumes[0].volume.subpath', message: 'volume.subpath is not supported yet and is ignored' }),
+    ]);
+  });
+});

@@ -284,8 +284,8 @@ describe('volumes', () => {
   });
 
   it('volume options the cluster ignores are warned about', () => {
-    const { warnings } = parse(svc('volumes:\n  - data:/x:nocopy\n  - {type: volume, source: data, target: /y, volume: {nocopy: true}}', top));
-    expect(warnings.map((w) => w.field)).toEqual(['services.web.volumes[0]', 'services.web.volumes[1].volume.nocopy']);
+    const { warnings } = parse(svc('volumes:\n  - data:/x:z\n  - {type: volume, source: data, target: /y, volume: {subpath: sub}}', top));
+    expect(warnings.map((w) => w.field)).toEqual(['services.web.volumes[0]', 'services.web.volumes[1].volume.subpath']);
   });
 });
 

@@ -55,6 +55,12 @@ describe('engine keys on raw JSON', () => {
     ['blkio rate negative', (w) => (w.blkio_config = { device_write_bps: [{ path: '/dev/sda', rate: -1 }] }), 'services.web.blkio_config.device_write_bps[0].rate', 'must be >= 0'],
     ['blkio rate with an unknown field', (w) => (w.blkio_config = { device_write_bps: [{ path: '/dev/sda', rate: 1, burst: 2 }] }), 'services.web.blkio_config.device_write_bps[0].burst', 'unknown field'],
     ['blkio with an unknown key', (w) => (w.blkio_config = { throttle: 1 }), 'services.web.blkio_config.throttle', 'unknown field'],
+    ['volume options on a bind mount', (w) => (w.volumes = [{ type: 'bind', source: '/srv', target: '/srv', read_only: false, volume: { nocopy: true } }]), 'services.web.volumes[0].volume', 'apply to a mount of type volume, not bind'],
+    ['an unknown propagation', (w) => (w.volumes = [{ type: 'bind', source: '/srv', target: '/srv', read_only: false, bind: { propagation: 'up' } }]), 'services.web.volumes[0].bind.propagation', 'must be one of private'],
+    ['create_host_path "yes"', (w) => (w.volumes = [{ type: 'bind', source: '/srv', target: '/srv', read_only: false, bind: { create_host_path: 'yes' } }]), 'services.web.volumes[0].bind.create_host_path', 'must be a boolean'],
+    ['a tmpfs mode past 07777', (w) => (w.volumes = [{ type: 'tmpfs', target: '/t', read_only: false, tmpfs: { mode: 0o10000 } }]), 'services.web.volumes[0].tmpfs.mode', 'between 0 and 4095'],
+    ['a negative tmpfs size', (w) => (w.volumes = [{ type: 'tmpfs', target: '/t', read_only: false, tmpfs: { size: -1 } }]), 'services.web.volumes[0].tmpfs.size', 'must be >= 0'],
+    ['a tmpfs option that is unknown', (w) => (w.volumes = [{ type: 'tmpfs', target: '/t', read_only: false, tmpfs: { uid: 1 } }]), 'services.web.volumes[0].tmpfs.uid', 'unknown field'],
     ['annotations with a number', (w) => (w.annotations = { a: 1 }), 'services.web.annotations.a', 'must be a string'],
   ];
 
