@@ -112,7 +112,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   expose: 'is ignored: services reach every port of each other on a common network',
   mac_address: 'is ignored: the tasks of a service, on several nodes, would share one MAC address; the engine gives each its own',
   platform: NOT_YET,
-  pull_policy: NOT_YET,
   scale: 'is ignored: use deploy.replicas',
   init_path: 'is ignored: tasks with init: true use the init of their node\'s engine (dockerd --init-path sets it per node)',
   volumes_from: 'is ignored: the tasks of two services may run on different nodes; mount a common named volume in both',
@@ -1180,6 +1179,16 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       if (b) spec.blkio_config = b;
     },
     annotations: (x, xf) => (spec.annotations = r.kv(x.value, xf)),
+    pull_policy: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s === undefined) return;
+      if (s === 'always' || s === 'missing' || s === 'never' || s === 'build') spec.pull_policy = s;
+      else if (s === 'if_not_present') spec.pull_policy = 'missing';
+      else if (s === 'daily' || s === 'weekly' || /^every_\w+$/.test(s)) {
+        spec.pull_policy = 'missing';
+        d.warn(x.value.pos, xf, `pull_policy ${s} is read as missing: a node pulls the image only when it lacks it`);
+      } else d.error(x.value.pos, xf, `pull_policy must be one of always, missing, never, build (or if_not_present, daily, weekly, every_<duration>), got "${s}"`);
+    },
     network_mode: (x, xf) => {
       const s = r.str(x.value, xf);
       if (s === undefined) return;

@@ -255,3 +255,23 @@ describe('mount options: volume.nocopy, bind.propagation and create_host_path, t
     ]);
   });
 });
+
+describe('pull_policy', () => {
+  it.each([
+    ['always', 'always'], ['missing', 'missing'], ['never', 'never'], ['build', 'build'], ['if_not_present', 'missing'],
+  ])('%s', (v, want) => {
+    const { stack, warnings } = parse(svc(`pull_policy: ${v}`));
+    expect(stack.services.web.pull_policy).toBe(want);
+    expect(warnings).toEqual([]);
+  });
+
+  it('daily, weekly, every_<duration> are read as missing, with a warning', () => {
+    const { stack, warnings } = parse(svc('pull_policy: every_12h'));
+    expect(stack.services.web.pull_policy).toBe('missing');
+    expect(warnings).toEqual([{ file: 'stack.yml', line: 4, col: 18, field: 'services.web.pull_policy', message: expect.stringContaining('read as missing') }]);
+  });
+
+  it('an unknown policy is an error', () => {
+    expect(parseErrors(svc('pull_policy: sometimes'))).toEqual([{ file: 'stack.yml', line: 4, col: 18, field: 'services.web.pull_policy', message: expect.stringContaining('must be one of always, missing, never, build') }]);
+  });
+});
