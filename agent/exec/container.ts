@@ -183,6 +183,7 @@ function applyContainerSettings(s: ServiceSpec, h: Dockerode.HostConfig): void {
   if (s.dns_search?.length) h.DnsSearch = s.dns_search;
   if (s.dns_opt?.length) h.DnsOptions = s.dns_opt;
   if (s.logging) h.LogConfig = { Type: s.logging.driver ?? '', Config: s.logging.options };
+  if (s.runtime !== undefined) h.Runtime = s.runtime;
   if (s.pid !== undefined) h.PidMode = s.pid;
   if (s.ipc !== undefined) h.IpcMode = s.ipc;
   if (s.uts !== undefined) h.UTSMode = s.uts;

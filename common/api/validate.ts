@@ -16,6 +16,7 @@ import type { ErrorDetail } from '../errors.js';
 import { SECRETS_DIR, serviceFullName, type ServiceSpec, type StackSpec } from '../spec.js';
 import type { DeployObject, DeployObjects } from './types.js';
 import { validateConstraint } from './constraint.js';
+import { parsePlatform, RUNTIME_RE } from './platform.js';
 import { LIMITS } from './limits.js';
 import { normaliseHostPath } from './objects.js';
 import { SPEC_BOUNDS, ServiceSpecSchema, StackSpecSchema } from './schema.js';
@@ -831,6 +832,13 @@ function checkNamespacesAndLimits(c: Collector, s: Json, field: string): void {
     }
   }
   checkKeys(c, s.annotations, at('annotations'), 'annotation');
+  const platform = str(s, 'platform');
+  if (platform !== undefined) {
+    const p = parsePlatform(platform);
+    if (typeof p === 'string') c.error(at('platform'), p);
+  }
+  const runtime = str(s, 'runtime');
+  if (runtime !== undefined && !RUNTIME_RE.test(runtime)) c.error(at('runtime'), `invalid runtime "${clip(runtime)}": a name such as runc, runsc or nvidia`);
 }
 
 function checkCycles(c: Collector, services: Json): void {

@@ -111,7 +111,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   extends: 'is not supported and is ignored; use YAML anchors and merge keys (<<) instead',
   expose: 'is ignored: services reach every port of each other on a common network',
   mac_address: 'is ignored: the tasks of a service, on several nodes, would share one MAC address; the engine gives each its own',
-  platform: NOT_YET,
   scale: 'is ignored: use deploy.replicas',
   init_path: 'is ignored: tasks with init: true use the init of their node\'s engine (dockerd --init-path sets it per node)',
   volumes_from: 'is ignored: the tasks of two services may run on different nodes; mount a common named volume in both',
@@ -121,7 +120,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   develop: 'is ignored: compose watch is a development feature',
   post_start: NOT_YET,
   pre_stop: NOT_YET,
-  runtime: NOT_SUPPORTED,
   gpus: NOT_SUPPORTED,
   models: NOT_SUPPORTED,
   provider: NOT_SUPPORTED,
@@ -1179,6 +1177,14 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       if (b) spec.blkio_config = b;
     },
     annotations: (x, xf) => (spec.annotations = r.kv(x.value, xf)),
+    platform: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined) spec.platform = v;
+    },
+    runtime: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined) spec.runtime = v;
+    },
     pull_policy: (x, xf) => {
       const s = r.str(x.value, xf);
       if (s === undefined) return;

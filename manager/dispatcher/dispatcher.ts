@@ -354,6 +354,7 @@ export class Dispatcher {
         resources: { nanoCpus: Number(d?.nano_cpus ?? 0), memoryBytes: Number(d?.memory_bytes ?? 0) },
         engine: { version: d?.engine_version ?? '', labels: { ...(d?.engine_labels ?? {}) } },
       };
+      if (d?.runtimes?.length) description.engine.runtimes = [...d.runtimes];
       const status: NodeObj['status'] = { state: 'ready', addr: d?.addr ?? '', message: '', lastHeartbeat: this.now };
       if (cur) tx.update({ ...cur, description, status });
       else tx.create({ kind: 'node', id: nodeId, meta: { version: 0, createdAt: 0, updatedAt: 0 }, spec: { role, availability: 'active', labels: {} }, description, status });

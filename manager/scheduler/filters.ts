@@ -2,6 +2,7 @@
 // swarmkit's manager/scheduler/filter.go). A new placement rule is one more class here.
 
 import { parseConstraints, matchConstraints, type Constraint } from '../../common/api/constraint.js';
+import { nodeRuntimes, parsePlatform, platformMatches, type Platform } from '../../common/api/platform.js';
 import { hostPortsOf, taskMemory, taskNanoCpus, type NodeInfo } from './nodeinfo.js';
 import type { TaskObj } from '../store/types.js';
 
@@ -111,9 +112,40 @@ export class MaxReplicasFilter implements Filter {
   }
 }
 
+/** `platform: os/arch`: only nodes of that OS and architecture (x86_64 is amd64, aarch64 arm64, as Docker reads them). */
+export class PlatformFilter implements Filter {
+  readonly name = 'platform';
+  private platform?: Platform;
+  private text = '';
+  setTask(task: TaskObj): boolean {
+    const p = task.spec.platform === undefined ? undefined : parsePlatform(task.spec.platform);
+    this.platform = typeof p === 'object' ? p : undefined;
+    this.text = task.spec.platform ?? '';
+    return this.platform !== undefined;
+  }
+  check(info: NodeInfo): boolean {
+    const { os, arch } = info.node.description.platform;
+    return this.platform !== undefined && platformMatches(this.platform, os, arch);
+  }
+  explain(nodes: number): string { return `platform ${this.text} not on ${nodesPhrase(nodes)}`; }
+}
+
+/** `runtime`: only nodes whose engine has that runtime. */
+export class RuntimeFilter implements Filter {
+  readonly name = 'runtime';
+  private runtime = '';
+  setTask(task: TaskObj): boolean {
+    this.runtime = task.spec.runtime ?? '';
+    return this.runtime !== '';
+  }
+  check(info: NodeInfo): boolean { return nodeRuntimes(info.node.description.engine.runtimes).includes(this.runtime); }
+  explain(nodes: number): string { return `runtime ${this.runtime} not on ${nodesPhrase(nodes)}`; }
+}
+
 /** The pipeline in the order failures are blamed: a node is counted against the first filter it fails. */
 export const defaultFilters = (): Filter[] => [
   new ReadyFilter(), new ConstraintFilter(), new CpuFilter(), new MemoryFilter(), new HostPortFilter(), new MaxReplicasFilter(),
+  new PlatformFilter(), new RuntimeFilter(),
 ];
 
 export interface FilterResult {

@@ -22,6 +22,7 @@ describe('engine keys -> the create request', () => {
       blkio_config: { weight: 300, weight_device: [{ path: '/dev/sda', weight: 400 }], device_read_bps: [{ path: '/dev/sda', rate: 1024 }], device_write_bps: [{ path: '/dev/sda', rate: 2048 }], device_read_iops: [{ path: '/dev/sda', rate: 10 }], device_write_iops: [{ path: '/dev/sda', rate: 20 }] },
     });
     expect(o).toMatchObject({ Tty: true, OpenStdin: true, Domainname: 'corp.example' });
+    expect(create({ runtime: 'runsc' }).HostConfig?.Runtime).toBe('runsc');
     expect(o.HostConfig).toMatchObject({
       PidMode: 'host', IpcMode: 'shareable', UTSMode: 'host', UsernsMode: 'host', CgroupnsMode: 'private', OomScoreAdj: 300, OomKillDisable: true,
       CpuShares: 512, CpuPeriod: 50000, CpuQuota: 25000, CpusetCpus: '0', MemorySwap: -1, MemorySwappiness: 0, DeviceCgroupRules: ['c 1:3 mr'],

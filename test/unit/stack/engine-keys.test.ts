@@ -275,3 +275,20 @@ describe('pull_policy', () => {
     expect(parseErrors(svc('pull_policy: sometimes'))).toEqual([{ file: 'stack.yml', line: 4, col: 18, field: 'services.web.pull_policy', message: expect.stringContaining('must be one of always, missing, never, build') }]);
   });
 });
+
+describe('platform and runtime', () => {
+  it('are kept as written (the scheduler places by them)', () => {
+    const { stack, warnings } = parse(svc('platform: linux/arm64\nruntime: runsc'));
+    expect(stack.services.web).toMatchObject({ platform: 'linux/arm64', runtime: 'runsc' });
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    ['platform: linux/arm64/v8/x', 4, 15, 'services.web.platform', 'invalid platform'],
+    ['platform: "linux/amd 64"', 4, 15, 'services.web.platform', 'invalid platform'],
+    ['runtime: "run c"', 4, 14, 'services.web.runtime', 'invalid runtime'],
+    ['runtime: [runc]', 4, 14, 'services.web.runtime', 'must be a string'],
+  ])('%s', (line, ln, col, field, message) => {
+    expect(parseErrors(svc(line))).toContainEqual({ file: 'stack.yml', line: ln, col, field, message: expect.stringContaining(message) });
+  });
+});

@@ -61,6 +61,11 @@ describe('engine keys on raw JSON', () => {
     ['a tmpfs mode past 07777', (w) => (w.volumes = [{ type: 'tmpfs', target: '/t', read_only: false, tmpfs: { mode: 0o10000 } }]), 'services.web.volumes[0].tmpfs.mode', 'between 0 and 4095'],
     ['a negative tmpfs size', (w) => (w.volumes = [{ type: 'tmpfs', target: '/t', read_only: false, tmpfs: { size: -1 } }]), 'services.web.volumes[0].tmpfs.size', 'must be >= 0'],
     ['a tmpfs option that is unknown', (w) => (w.volumes = [{ type: 'tmpfs', target: '/t', read_only: false, tmpfs: { uid: 1 } }]), 'services.web.volumes[0].tmpfs.uid', 'unknown field'],
+    ['a platform with spaces', (w) => (w.platform = 'linux amd64'), 'services.web.platform', 'invalid platform'],
+    ['a platform that is a list', (w) => (w.platform = ['linux/amd64']), 'services.web.platform', 'must be a string'],
+    ['a runtime with a slash', (w) => (w.runtime = '/usr/bin/runc'), 'services.web.runtime', 'invalid runtime'],
+    ['a runtime of 65 characters', (w) => (w.runtime = 'r'.repeat(65)), 'services.web.runtime', 'at most 64 characters'],
+    ['a pull policy of daily (normalised is missing)', (w) => (w.pull_policy = 'daily'), 'services.web.pull_policy', 'must be one of always, missing, never, build'],
     ['annotations with a number', (w) => (w.annotations = { a: 1 }), 'services.web.annotations.a', 'must be a string'],
   ];
 
