@@ -18,6 +18,7 @@ export type DeviceSpec = Static<typeof S.DeviceSpecSchema>;
 export type UlimitSpec = Static<typeof S.UlimitSpecSchema>;
 export type LoggingSpec = Static<typeof S.LoggingSpecSchema>;
 export type BlkioSpec = Static<typeof S.BlkioSpecSchema>;
+export type DeviceRequestSpec = Static<typeof S.DeviceRequestSpecSchema>;
 export type ServiceNetworkSpec = Static<typeof S.ServiceNetworkSpecSchema>;
 export type HealthcheckSpec = Static<typeof S.HealthcheckSpecSchema>;
 export type DependsOnSpec = Static<typeof S.DependsOnSpecSchema>;

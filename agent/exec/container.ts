@@ -184,6 +184,16 @@ function applyContainerSettings(s: ServiceSpec, h: Dockerode.HostConfig): void {
   if (s.dns_opt?.length) h.DnsOptions = s.dns_opt;
   if (s.logging) h.LogConfig = { Type: s.logging.driver ?? '', Config: s.logging.options };
   if (s.runtime !== undefined) h.Runtime = s.runtime;
+  const devices = s.deploy?.resources?.reservations?.devices;
+  if (devices?.length) {
+    h.DeviceRequests = devices.map((dr) => ({
+      Driver: dr.driver ?? '',
+      Count: dr.count ?? (dr.device_ids ? 0 : -1),
+      DeviceIDs: dr.device_ids ?? [],
+      Capabilities: [dr.capabilities],
+      Options: dr.options ?? {},
+    }));
+  }
   if (s.pid !== undefined) h.PidMode = s.pid;
   if (s.ipc !== undefined) h.IpcMode = s.ipc;
   if (s.uts !== undefined) h.UTSMode = s.uts;

@@ -203,7 +203,29 @@ const ResourceSchema = Type.Object(
   closed,
 );
 
-export const ResourcesSpecSchema = Type.Object({ limits: ResourceSchema, reservations: ResourceSchema }, closed);
+/**
+ * A device a task reserves (`gpus`, `deploy.resources.reservations.devices`): the engine's
+ * DeviceRequest. The scheduler places it on nodes labelled with each capability (docs/stack-files.md).
+ */
+export const DeviceRequestSpecSchema = Type.Object(
+  {
+    /** e.g. [gpu] or [gpu, utility]: all of them */
+    capabilities: Type.Array(NonEmpty(64), { minItems: 1, maxItems: SPEC_BOUNDS.shortList }),
+    driver: Opt(NonEmpty(64)),
+    /** -1 = all the node's devices; absent with device_ids */
+    count: Opt(Int(-1, 1024)),
+    device_ids: Opt(Type.Array(NonEmpty(256), { maxItems: SPEC_BOUNDS.shortList })),
+    options: Opt(StrMap(SPEC_BOUNDS.shortList)),
+  },
+  closed,
+);
+
+const ReservationSchema = Type.Object(
+  { ...ResourceSchema.properties, devices: Opt(Type.Array(DeviceRequestSpecSchema, { maxItems: SPEC_BOUNDS.shortList })) },
+  closed,
+);
+
+export const ResourcesSpecSchema = Type.Object({ limits: ResourceSchema, reservations: ReservationSchema }, closed);
 
 export const UpdateConfigSpecSchema = Type.Object(
   {

@@ -18,6 +18,7 @@ import {
   type ObjectRef,
   type DependsOnSpec,
   type BlkioSpec,
+  type DeviceRequestSpec,
   type DeviceSpec,
   type LoggingSpec,
   type UlimitSpec,
@@ -120,7 +121,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   develop: 'is ignored: compose watch is a development feature',
   post_start: NOT_YET,
   pre_stop: NOT_YET,
-  gpus: NOT_SUPPORTED,
   models: NOT_SUPPORTED,
   provider: NOT_SUPPORTED,
   use_api_socket: NOT_SUPPORTED,
@@ -812,6 +812,12 @@ function normaliseService(
   const extras: DeployExtras = {};
   if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy, extras);
   serviceLimits(r, f, spec, shortLimits, extras);
+  // gpus first, then deploy.resources.reservations.devices; errors on the output point back at each
+  const devices = [...(pendingGpus.get(spec) ?? []), ...(pendingDevices.get(spec.deploy) ?? [])];
+  if (devices.length) {
+    spec.deploy.resources.reservations.devices = devices.map((x) => x.spec);
+    devices.forEach((x, i) => d.origin(fieldIdx(fieldKey(f, 'deploy.resources.reservations.devices'), i), x.node));
+  }
   // duplicate ports (e.g. the same mapping in two merged files) collapse into one
   const seen = new Set<string>();
   const ports: PortSpec[] = [];
@@ -981,6 +987,44 @@ function logging(r: Reader, n: TNode, f: string): LoggingSpec | undefined {
   return out;
 }
 
+/**
+ * `gpus` (all, or a list) and `deploy.resources.reservations.devices`: device requests as
+ * Compose writes them (count: all or a number; capabilities default to [gpu] under gpus).
+ */
+function deviceRequests(r: Reader, n: TNode, f: string, gpus: boolean): { spec: DeviceRequestSpec; node: TNode }[] | undefined {
+  if (gpus && n.kind === 'scalar' && n.value === 'all') return [{ spec: { capabilities: ['gpu'], count: -1 }, node: n }];
+  if (isNull(n)) return [];
+  if (n.kind !== 'seq') return void r.d.error(n.pos, f, `must be ${gpus ? 'all or ' : ''}a list of device requests ({capabilities, driver, count, device_ids, options}), got ${describe(n)}`);
+  const out: { spec: DeviceRequestSpec; node: TNode }[] = [];
+  n.items.forEach((it, i) => {
+    const xf = fieldIdx(f, i);
+    const m = r.map(it, xf);
+    if (!m) return;
+    const dr: Partial<DeviceRequestSpec> = {};
+    eachKey(r.d, m, xf, {
+      capabilities: (x, yf) => {
+        const l = r.strList(x.value, yf);
+        if (l) dr.capabilities = l;
+      },
+      driver: (x, yf) => (dr.driver = r.str(x.value, yf)),
+      count: (x, yf) => {
+        if (x.value.kind === 'scalar' && x.value.value === 'all') dr.count = -1;
+        else dr.count = r.int(x.value, yf);
+      },
+      device_ids: (x, yf) => (dr.device_ids = r.strList(x.value, yf)),
+      options: (x, yf) => (dr.options = r.kv(x.value, yf, false)),
+    });
+    if (!dr.capabilities) {
+      if (!gpus) return void r.d.error(it.pos, fieldKey(xf, 'capabilities'), 'a device reservation needs capabilities (such as [gpu])');
+      dr.capabilities = ['gpu'];
+    }
+    if (dr.count !== undefined && dr.device_ids !== undefined) return void r.d.error(it.pos, xf, 'count and device_ids cannot both be set');
+    for (const k of Object.keys(dr) as (keyof DeviceRequestSpec)[]) if (dr[k] === undefined) delete dr[k];
+    out.push({ spec: dr as DeviceRequestSpec, node: it });
+  });
+  return out;
+}
+
 /** cpu_period / cpu_quota: microseconds as a number, or a duration (100ms) as Compose also reads them. */
 function microseconds(r: Reader, n: TNode, f: string): number | undefined {
   if (n.kind === 'scalar' && (typeof n.value === 'number' || (typeof n.value === 'string' && /^\s*-?\d+\s*$/.test(n.value)))) return r.int(n, f);
@@ -1045,9 +1089,15 @@ const NETWORK_MODES: Record<string, string> = {
   default: 'network_mode default is not supported: a service joins the stack networks (drop network_mode)',
 };
 
+/** `gpus` of a service, read before its deploy section: added to its device reservations after it. */
+const pendingGpus = new WeakMap<ServiceSpec, { spec: DeviceRequestSpec; node: TNode }[]>();
+/** deploy.resources.reservations.devices as read, with their nodes (for positions once gpus come first). */
+const pendingDevices = new WeakMap<DeploySpec, { spec: DeviceRequestSpec; node: TNode }[]>();
+
 /** Handlers of the service keys that set up the container's kernel and engine settings. */
 function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEntry, f: string) => void> {
   const d = r.d;
+
   const bool = (key: 'privileged' | 'read_only') => (x: TEntry, xf: string) => {
     const b = r.bool(x.value, xf);
     if (b !== undefined) spec[key] = b;
@@ -1184,6 +1234,10 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
     runtime: (x, xf) => {
       const v = r.str(x.value, xf);
       if (v !== undefined) spec.runtime = v;
+    },
+    gpus: (x, xf) => {
+      const list = deviceRequests(r, x.value, xf, true);
+      if (list) pendingGpus.set(spec, list);
     },
     pull_policy: (x, xf) => {
       const s = r.str(x.value, xf);
@@ -1814,7 +1868,11 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec, extras: DeployE
             const v = r.int(z.value, zf);
             if (v !== undefined) extras.pids = { value: v, node: z.value };
           },
-          devices: (z, zf) => d.warn(z.keyPos, zf, `devices ${NOT_SUPPORTED}`),
+          devices: (z, zf) => {
+            if (which === 'limits') return void d.warn(z.keyPos, zf, 'devices is a reservation (deploy.resources.reservations.devices); ignored');
+            const list = deviceRequests(r, z.value, zf, false);
+            if (list) pendingDevices.set(out, list);
+          },
           generic_resources: (z, zf) => d.warn(z.keyPos, zf, `generic_resources ${NOT_YET}`),
         });
       };

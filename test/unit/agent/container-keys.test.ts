@@ -23,6 +23,12 @@ describe('engine keys -> the create request', () => {
     });
     expect(o).toMatchObject({ Tty: true, OpenStdin: true, Domainname: 'corp.example' });
     expect(create({ runtime: 'runsc' }).HostConfig?.Runtime).toBe('runsc');
+    const deploy = defaultDeploy();
+    deploy.resources.reservations.devices = [{ capabilities: ['gpu'], count: -1 }, { capabilities: ['gpu', 'utility'], driver: 'nvidia', device_ids: ['0', '1'], options: { a: 'b' } }];
+    expect(create({ deploy }).HostConfig?.DeviceRequests).toEqual([
+      { Driver: '', Count: -1, DeviceIDs: [], Capabilities: [['gpu']], Options: {} },
+      { Driver: 'nvidia', Count: 0, DeviceIDs: ['0', '1'], Capabilities: [['gpu', 'utility']], Options: { a: 'b' } },
+    ]);
     expect(o.HostConfig).toMatchObject({
       PidMode: 'host', IpcMode: 'shareable', UTSMode: 'host', UsernsMode: 'host', CgroupnsMode: 'private', OomScoreAdj: 300, OomKillDisable: true,
       CpuShares: 512, CpuPeriod: 50000, CpuQuota: 25000, CpusetCpus: '0', MemorySwap: -1, MemorySwappiness: 0, DeviceCgroupRules: ['c 1:3 mr'],

@@ -67,3 +67,29 @@ describe('placement by platform and runtime', () => {
     });
   });
 });
+
+describe('placement of device reservations (gpus)', () => {
+  const gpu = (count?: number) => {
+    const svc = service(`g${count ?? 'all'}`);
+    svc.spec.deploy.resources.reservations.devices = [{ capabilities: ['gpu'], ...(count !== undefined ? { count } : {}) }];
+    return svc;
+  };
+  const nodes = [node('n1'), node('n2', { labels: { gpu: '1' } }), node('n3', { engineLabels: { gpu: '4' } }), node('n4', { labels: { gpu: 'true' } })];
+
+  it('count N: nodes whose gpu label (node or engine) is at least N', () => {
+    const svc = gpu(2);
+    expect(placed(cluster({ nodes, services: [svc], tasks: [pending(svc)] }))).toEqual({ 'g2.1': 'n3' });
+  });
+
+  it('all (or a label without a number): any node with the label', () => {
+    const svc = gpu(-1);
+    expect(placed(cluster({ nodes: [nodes[0], nodes[3]], services: [svc], tasks: [pending(svc)] }))).toEqual({ 'g-1.1': 'n4' });
+  });
+
+  it('no node has them: the reason says how a node offers them', () => {
+    const svc = gpu(8);
+    expect(placed(cluster({ nodes, services: [svc], tasks: [pending(svc)] }))).toEqual({
+      'g8.1': 'ERR no suitable node (devices gpu x8 not on 4 nodes (a node offers them with a node or engine label such as gpu=N))',
+    });
+  });
+});

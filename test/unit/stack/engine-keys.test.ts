@@ -292,3 +292,38 @@ describe('platform and runtime', () => {
     expect(parseErrors(svc(line))).toContainEqual({ file: 'stack.yml', line: ln, col, field, message: expect.stringContaining(message) });
   });
 });
+
+describe('gpus and deploy.resources.reservations.devices', () => {
+  it('gpus: all, and a list (capabilities default to gpu)', () => {
+    expect(web(svc('gpus: all')).deploy.resources.reservations.devices).toEqual([{ capabilities: ['gpu'], count: -1 }]);
+    expect(web(svc('gpus: [{driver: nvidia, count: 2}]')).deploy.resources.reservations.devices).toEqual([{ capabilities: ['gpu'], driver: 'nvidia', count: 2 }]);
+  });
+
+  it('reservations.devices, added after gpus', () => {
+    const s = web(svc('gpus: [{device_ids: ["0"]}]\ndeploy:\n  resources:\n    reservations:\n      devices: [{capabilities: [gpu, utility], driver: nvidia, count: all, options: {x: y}}]'));
+    expect(s.deploy.resources.reservations.devices).toEqual([
+      { capabilities: ['gpu'], device_ids: ['0'] },
+      { capabilities: ['gpu', 'utility'], driver: 'nvidia', count: -1, options: { x: 'y' } },
+    ]);
+  });
+
+  it('config prints them and parses back to the same stack', () => {
+    const first = parse(svc('gpus: all\ndeploy: {resources: {reservations: {devices: [{capabilities: [tpu], count: 1}]}}}')).stack;
+    const again = parseStack([{ path: 'out.yml', text: stackToYaml(first) }], { env: {}, readFile: memReadFile({}), cwd: CWD }).stack;
+    expect(again).toEqual(first);
+  });
+
+  it.each([
+    ['gpus: some', 4, 11, 'services.web.gpus', 'must be all or a list of device requests'],
+    ['gpus: [{count: 1, device_ids: ["0"]}]', 4, 12, 'services.web.gpus[0]', 'count and device_ids cannot both be set'],
+    ['gpus: [{count: many}]', 4, 20, 'services.web.gpus[0].count', 'must be an integer'],
+    ['gpus: [{count: 5000}]', 4, 20, 'services.web.deploy.resources.reservations.devices[0].count', 'must be between -1 and 1024'],
+    ['deploy: {resources: {reservations: {devices: [{count: 1}]}}}', 4, 51, 'services.web.deploy.resources.reservations.devices[0].capabilities', 'needs capabilities'],
+  ])('%s', (line, ln, col, field, message) => {
+    expect(parseErrors(svc(line))).toContainEqual({ file: 'stack.yml', line: ln, col, field, message: expect.stringContaining(message) });
+  });
+
+  it('devices as a limit is warned about', () => {
+    expect(parse(svc('deploy: {resources: {limits: {devices: [{capabilities: [gpu]}]}}}')).warnings).toEqual([expect.objectContaining({ field: 'services.web.deploy.resources.limits.devices', message: expect.stringContaining('a reservation') })]);
+  });
+});

@@ -66,6 +66,10 @@ describe('engine keys on raw JSON', () => {
     ['a runtime with a slash', (w) => (w.runtime = '/usr/bin/runc'), 'services.web.runtime', 'invalid runtime'],
     ['a runtime of 65 characters', (w) => (w.runtime = 'r'.repeat(65)), 'services.web.runtime', 'at most 64 characters'],
     ['a pull policy of daily (normalised is missing)', (w) => (w.pull_policy = 'daily'), 'services.web.pull_policy', 'must be one of always, missing, never, build'],
+    ['a device reservation without capabilities', (w) => (w.deploy.resources.reservations.devices = [{ count: 1 }]), 'services.web.deploy.resources.reservations.devices[0].capabilities', 'is required'],
+    ['a device reservation with empty capabilities', (w) => (w.deploy.resources.reservations.devices = [{ capabilities: [] }]), 'services.web.deploy.resources.reservations.devices[0].capabilities', 'at least 1 item'],
+    ['a device count of a million', (w) => (w.deploy.resources.reservations.devices = [{ capabilities: ['gpu'], count: 1e6 }]), 'services.web.deploy.resources.reservations.devices[0].count', 'between -1 and 1024'],
+    ['devices as a limit', (w) => (w.deploy.resources.limits.devices = [{ capabilities: ['gpu'] }]), 'services.web.deploy.resources.limits.devices', 'unknown field'],
     ['annotations with a number', (w) => (w.annotations = { a: 1 }), 'services.web.annotations.a', 'must be a string'],
   ];
 
