@@ -109,7 +109,6 @@ const IGNORED_SERVICE_KEYS: Record<string, string> = {
   cgroup_parent: 'is ignored: a node\'s engine places every task in its own cgroup parent (dockerd --cgroup-parent), which keeps the node\'s accounting whole',
   links: 'is ignored: services on a common network reach each other by service name',
   external_links: 'is ignored: services on a common network reach each other by service name',
-  extends: 'is not supported and is ignored; use YAML anchors and merge keys (<<) instead',
   expose: 'is ignored: services reach every port of each other on a common network',
   mac_address: 'is ignored: the tasks of a service, on several nodes, would share one MAC address; the engine gives each its own',
   scale: 'is ignored: use deploy.replicas',
@@ -331,7 +330,7 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
       },
       secrets: (e, f) => topObjects(r, 'secret', e, f, ctx, objects.secret, values.secrets),
       configs: (e, f) => topObjects(r, 'config', e, f, ctx, objects.config, values.configs),
-      include: (e, f) => d.warn(e.keyPos, f, 'include is not supported yet; ignored (pass the files with -c)'),
+      include: () => {}, // resolved before the files are merged (compose-files.ts)
       models: (e, f) => d.warn(e.keyPos, f, 'models are not supported; ignored'),
     },
     (e, f) => {
