@@ -114,6 +114,9 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   const lim = s.deploy?.resources?.limits ?? {};
   if (lim.memory) hostConfig.Memory = lim.memory;
   if (lim.cpus) hostConfig.NanoCpus = Math.round(lim.cpus * 1e9);
+  // a memory reservation is the engine's soft limit too (as Swarm sets it)
+  const memReservation = s.deploy?.resources?.reservations?.memory;
+  if (memReservation) hostConfig.MemoryReservation = memReservation;
   if (s.network_mode !== undefined) hostConfig.NetworkMode = s.network_mode;
   else if (ctx.networks.length === 0) hostConfig.NetworkMode = 'bridge';
   else hostConfig.NetworkMode = ctx.networks[0].name;

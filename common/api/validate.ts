@@ -808,6 +808,11 @@ function checkNamespacesAndLimits(c: Collector, s: Json, field: string): void {
   }
   if (typeof s.cpu_quota === 'number' && s.cpu_quota !== -1 && s.cpu_quota < 1000) c.error(at('cpu_quota'), `must be -1 (unlimited) or at least 1000 microseconds, got ${s.cpu_quota}`);
   const limits = isObj(s.deploy) && isObj(s.deploy.resources) && isObj(s.deploy.resources.limits) ? s.deploy.resources.limits : {};
+  for (const k of ['cpu_period', 'cpu_quota']) {
+    if (typeof s[k] === 'number' && typeof limits.cpus === 'number' && limits.cpus > 0) {
+      c.error(at(k), `${k} and a CPU limit (cpus or deploy.resources.limits.cpus) cannot both be set: the engine takes one way to limit CPU; keep cpus`);
+    }
+  }
   if (typeof s.memswap_limit === 'number') {
     const mem = limits.memory;
     if (typeof mem !== 'number' || mem === 0) c.error(at('memswap_limit'), 'needs a memory limit (mem_limit or deploy.resources.limits.memory): it is memory plus swap');

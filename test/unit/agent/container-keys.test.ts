@@ -23,6 +23,9 @@ describe('engine keys -> the create request', () => {
     });
     expect(o).toMatchObject({ Tty: true, OpenStdin: true, Domainname: 'corp.example' });
     expect(create({ runtime: 'runsc' }).HostConfig?.Runtime).toBe('runsc');
+    const reserved = defaultDeploy();
+    reserved.resources.reservations.memory = 1 << 20;
+    expect(create({ deploy: reserved }).HostConfig?.MemoryReservation).toBe(1 << 20);
     const deploy = defaultDeploy();
     deploy.resources.reservations.devices = [{ capabilities: ['gpu'], count: -1 }, { capabilities: ['gpu', 'utility'], driver: 'nvidia', device_ids: ['0', '1'], options: { a: 'b' } }];
     expect(create({ deploy }).HostConfig?.DeviceRequests).toEqual([

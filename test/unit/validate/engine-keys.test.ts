@@ -40,6 +40,7 @@ describe('engine keys on raw JSON', () => {
     ['cpu_quota below -1', (w) => (w.cpu_quota = -2), 'services.web.cpu_quota', 'must be >= -1'],
     ['cpu_quota 0', (w) => (w.cpu_quota = 0), 'services.web.cpu_quota', 'at least 1000 microseconds'],
     ['cpu_quota past the bound', (w) => (w.cpu_quota = Number.MAX_SAFE_INTEGER), 'services.web.cpu_quota', 'between -1 and'],
+    ['cpu_quota with a CPU limit', (w) => { w.cpu_quota = 50000; w.deploy.resources.limits.cpus = 1; }, 'services.web.cpu_quota', 'cannot both be set'],
     ['a cpuset of names', (w) => (w.cpuset = 'all'), 'services.web.cpuset', 'invalid cpuset'],
     ['a cpuset past 256 characters', (w) => (w.cpuset = '1,'.repeat(200) + '1'), 'services.web.cpuset', 'at most 256 characters'],
     ['memswap_limit without a memory limit', (w) => (w.memswap_limit = 1 << 30), 'services.web.memswap_limit', 'needs a memory limit'],
