@@ -796,6 +796,9 @@ function checkNamespacesAndLimits(c: Collector, s: Json, field: string): void {
   if (s.pid === 'host') c.warn(at('pid'), 'pid: host lets the task see and signal every process of its node');
   if (s.ipc === 'host') c.warn(at('ipc'), 'ipc: host shares the node\'s shared memory and semaphores with the task');
   if (s.userns_mode === 'host') c.warn(at('userns_mode'), 'userns_mode: host runs the task without the node\'s user namespace remapping: its root is the node\'s root');
+  if (s.uts === 'host') {
+    for (const k of ['hostname', 'domainname']) if (own(s, k)) c.error(at(k), `with uts: host the task has its node's ${k === 'hostname' ? 'host name' : 'domain name'}: drop ${k} or uts`);
+  }
   const dom = str(s, 'domainname');
   if (dom !== undefined && !HOSTNAME_RE.test(dom)) c.error(at('domainname'), `invalid domain name "${clip(dom)}": use letters, digits, - and dots (RFC 1123)`);
   const cpuset = str(s, 'cpuset');

@@ -358,7 +358,7 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
       }
       const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names, objects });
       if (!res) continue;
-      if (res.profiles && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
+      if (res.profiles?.length && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
         inactive.set(se.key, res.profiles);
         if (ctx.inactive) ctx.inactive[se.key] = res.spec;
         continue;

@@ -121,3 +121,10 @@ describe('--env-file', () => {
     }
   });
 });
+
+describe('profiles: [] after extends', () => {
+  it('an empty profiles list is no profile: the service is always deployed', () => {
+    const s = parse('services:\n  base:\n    image: busybox\n    profiles: [tools]\n  web:\n    extends: base\n    profiles: []\n').stack;
+    expect(Object.keys(s.services)).toEqual(['web']);
+  });
+});

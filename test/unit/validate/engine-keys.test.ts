@@ -12,7 +12,7 @@ describe('engine keys on raw JSON', () => {
   it('accepts every key in its normalised form', () => {
     const s = stack();
     Object.assign(s.services.web, {
-      pid: 'host', ipc: 'shareable', uts: 'host', userns_mode: 'host', cgroup: 'private', tty: true, stdin_open: false, domainname: 'corp.example',
+      pid: 'host', ipc: 'shareable', userns_mode: 'host', cgroup: 'private', tty: true, stdin_open: false, domainname: 'corp.example',
       oom_score_adj: -1000, oom_kill_disable: true, cpu_shares: 2, cpu_period: 100000, cpu_quota: -1, cpuset: '0-3,5', memswap_limit: -1,
       mem_swappiness: 100, device_cgroup_rules: ['c 1:3 mr', 'b *:* rwm'], storage_opt: { size: '1G' }, annotations: { 'a.b': 'c' },
       blkio_config: { weight: 10, weight_device: [{ path: '/dev/sda', weight: 1000 }], device_read_bps: [{ path: '/dev/sda', rate: 0 }], device_write_iops: [{ path: '/dev/sdb', rate: 100 }] },
@@ -41,6 +41,8 @@ describe('engine keys on raw JSON', () => {
     ['cpu_quota 0', (w) => (w.cpu_quota = 0), 'services.web.cpu_quota', 'at least 1000 microseconds'],
     ['cpu_quota past the bound', (w) => (w.cpu_quota = Number.MAX_SAFE_INTEGER), 'services.web.cpu_quota', 'between -1 and'],
     ['cpu_quota with a CPU limit', (w) => { w.cpu_quota = 50000; w.deploy.resources.limits.cpus = 1; }, 'services.web.cpu_quota', 'cannot both be set'],
+    ['uts host with a hostname', (w) => { w.uts = 'host'; w.hostname = 'web'; }, 'services.web.hostname', "the task has its node's host name"],
+    ['uts host with a domain name', (w) => { w.uts = 'host'; w.domainname = 'corp.example'; }, 'services.web.domainname', "the task has its node's domain name"],
     ['a cpuset of names', (w) => (w.cpuset = 'all'), 'services.web.cpuset', 'invalid cpuset'],
     ['a cpuset past 256 characters', (w) => (w.cpuset = '1,'.repeat(200) + '1'), 'services.web.cpuset', 'at most 256 characters'],
     ['memswap_limit without a memory limit', (w) => (w.memswap_limit = 1 << 30), 'services.web.memswap_limit', 'needs a memory limit'],
