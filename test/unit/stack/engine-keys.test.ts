@@ -63,7 +63,6 @@ describe('engine keys: forms -> the normalised spec', () => {
     const yaml = svc(`
 pid: host
 ipc: private
-uts: host
 cgroup: host
 tty: true
 stdin_open: true
