@@ -816,6 +816,10 @@ function checkNamespacesAndLimits(c: Collector, s: Json, field: string): void {
       c.error(at(k), `${k} and a CPU limit (cpus or deploy.resources.limits.cpus) cannot both be set: the engine takes one way to limit CPU; keep cpus`);
     }
   }
+  const reservations = isObj(s.deploy) && isObj(s.deploy.resources) && isObj(s.deploy.resources.reservations) ? s.deploy.resources.reservations : {};
+  if (typeof reservations.memory === 'number' && typeof limits.memory === 'number' && limits.memory > 0 && reservations.memory > limits.memory) {
+    c.error(join(field, 'deploy.resources.reservations.memory'), `the memory reservation (${reservations.memory} bytes) is above the memory limit (${limits.memory} bytes): the engine refuses it`);
+  }
   if (typeof s.memswap_limit === 'number') {
     const mem = limits.memory;
     if (typeof mem !== 'number' || mem === 0) c.error(at('memswap_limit'), 'needs a memory limit (mem_limit or deploy.resources.limits.memory): it is memory plus swap');

@@ -195,6 +195,12 @@ describe('mem_limit, mem_reservation, cpus, pids_limit: the limits of deploy.res
     ]);
   });
 
+  it('a reservation above the limit points at mem_reservation', () => {
+    expect(parseErrors(svc('mem_limit: 64m\nmem_reservation: 128m'))).toEqual([
+      { file: 'stack.yml', line: 5, col: 22, field: 'services.web.deploy.resources.reservations.memory', message: expect.stringContaining('above the memory limit') },
+    ]);
+  });
+
   it('bad values point at the key that was written', () => {
     expect(parseErrors(svc('cpus: 5000'))).toEqual([{ file: 'stack.yml', line: 4, col: 11, field: 'services.web.deploy.resources.limits.cpus', message: expect.stringContaining('4096') }]);
     expect(parseErrors(svc('mem_limit: lots'))).toEqual([{ file: 'stack.yml', line: 4, col: 16, field: 'services.web.mem_limit', message: expect.stringContaining('must be a size') }]);

@@ -483,7 +483,7 @@ deploy:
     max_replicas_per_node: 2
   resources:
     limits: {cpus: "0.5", memory: 512M}
-    reservations: {cpus: 0.25, memory: 1073741824}
+    reservations: {cpus: 0.25, memory: 268435456}
   update_config:
     parallelism: 2
     delay: 10s
@@ -502,7 +502,7 @@ deploy:
       labels: { 'traefik.enable': 'true' },
       restart_policy: defaultDeploy().restart_policy,
       placement: { constraints: ['node.role==manager', 'node.labels.disk != ssd'], preferences: [{ spread: 'node.labels.zone' }], max_replicas_per_node: 2 },
-      resources: { limits: { cpus: 0.5, memory: 512 * 1024 ** 2 }, reservations: { cpus: 0.25, memory: 1024 ** 3 } },
+      resources: { limits: { cpus: 0.5, memory: 512 * 1024 ** 2 }, reservations: { cpus: 0.25, memory: 256 * 1024 ** 2 } },
       update_config: { parallelism: 2, delay: '10s', order: 'start-first', monitor: '1m', max_failure_ratio: 0.1, failure_action: 'rollback' },
       rollback_config: { ...defaultDeploy().rollback_config, parallelism: 0, failure_action: 'continue' },
     });

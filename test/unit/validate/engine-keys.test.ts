@@ -43,6 +43,7 @@ describe('engine keys on raw JSON', () => {
     ['cpu_quota with a CPU limit', (w) => { w.cpu_quota = 50000; w.deploy.resources.limits.cpus = 1; }, 'services.web.cpu_quota', 'cannot both be set'],
     ['uts host with a hostname', (w) => { w.uts = 'host'; w.hostname = 'web'; }, 'services.web.hostname', "the task has its node's host name"],
     ['uts host with a domain name', (w) => { w.uts = 'host'; w.domainname = 'corp.example'; }, 'services.web.domainname', "the task has its node's domain name"],
+    ['a memory reservation above the limit', (w) => { w.deploy.resources.limits.memory = 1 << 20; w.deploy.resources.reservations.memory = 2 << 20; }, 'services.web.deploy.resources.reservations.memory', 'above the memory limit'],
     ['a cpuset of names', (w) => (w.cpuset = 'all'), 'services.web.cpuset', 'invalid cpuset'],
     ['a cpuset past 256 characters', (w) => (w.cpuset = '1,'.repeat(200) + '1'), 'services.web.cpuset', 'at most 256 characters'],
     ['memswap_limit without a memory limit', (w) => (w.memswap_limit = 1 << 30), 'services.web.memswap_limit', 'needs a memory limit'],
