@@ -27,5 +27,6 @@ export async function describeNode(docker: Docker, addr = ''): Promise<NodeDescr
     engine_version: info.ServerVersion ?? '',
     engine_labels: labels,
     addr,
+    runtimes: Object.keys((info as { Runtimes?: Record<string, unknown> }).Runtimes ?? {}).sort(),
   };
 }

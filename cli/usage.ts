@@ -23,11 +23,13 @@ Daemons:
                                    run an agent connected to one manager (host:port or unix:///path/dispatcher.sock)
 
 Stacks:
-  config [-c FILE]... [--profile P]... [--format yaml|json]     print the normalised stack
-  deploy [-c FILE]... [FILE] [NAME] [--profile P]... [--detach] [--dry-run] [--timeout 5m]
+  config [-c FILE]... [--profile P]... [--env-file F]... [--format yaml|json]
+                                   print the normalised stack
+  deploy [-c FILE]... [FILE] [NAME] [--profile P]... [--env-file F]... [--detach] [--dry-run] [--timeout 5m]
                                    deploy or update a stack, waiting until it converged
                                    (--profile: also deploy the services of profile P; default
-                                   COMPOSE_PROFILES, comma-separated)
+                                   COMPOSE_PROFILES, comma-separated; --env-file: variables from
+                                   F instead of the .env beside the first file, later files win)
   stack ls [--consistent]          list stacks
   stack ps STACK [--no-trunc] [--consistent]
                                    list the tasks of a stack

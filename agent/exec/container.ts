@@ -44,6 +44,15 @@ export interface ResolvedMount {
   source?: string; // full engine name for volumes
   target: string;
   readOnly: boolean;
+  /** volume: do not copy the image's files into a new volume */
+  noCopy?: boolean;
+  /** bind: mount propagation */
+  propagation?: string;
+  /** bind: make the source folder on the node when it is missing (before the container is created) */
+  createHostPath?: boolean;
+  /** tmpfs: size in bytes, permission bits */
+  tmpfsSize?: number;
+  tmpfsMode?: number;
 }
 
 export interface CreateContext {
@@ -68,6 +77,18 @@ export function taskLabels(t: TaskObj, nodeId: string): Record<string, string> {
   };
 }
 
+/** A resolved mount as the engine's HostConfig.Mounts entry (options only where set). */
+export function engineMount(m: ResolvedMount): Dockerode.MountSettings {
+  // the engine takes each options object partly filled; dockerode's types want every field
+  const out: Record<string, unknown> = { Type: m.type, Source: m.source ?? '', Target: m.target, ReadOnly: m.readOnly };
+  if (m.noCopy) out.VolumeOptions = { NoCopy: true };
+  if (m.propagation) out.BindOptions = { Propagation: m.propagation };
+  if (m.tmpfsSize !== undefined || m.tmpfsMode !== undefined) {
+    out.TmpfsOptions = { ...(m.tmpfsSize !== undefined ? { SizeBytes: m.tmpfsSize } : {}), ...(m.tmpfsMode !== undefined ? { Mode: m.tmpfsMode } : {}) };
+  }
+  return out as unknown as Dockerode.MountSettings;
+}
+
 export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.ContainerCreateOptions {
   const s = t.spec;
   const exposed: Record<string, object> = {};
@@ -86,18 +107,16 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   }
   const hostConfig: Dockerode.HostConfig = {
     RestartPolicy: { Name: 'no' },
-    Mounts: ctx.mounts.map((m) => ({
-      Type: m.type,
-      Source: m.source ?? '',
-      Target: m.target,
-      ReadOnly: m.readOnly,
-    })),
+    Mounts: ctx.mounts.map(engineMount),
     PortBindings: bindings,
   };
   if (s.init !== undefined) hostConfig.Init = s.init;
   const lim = s.deploy?.resources?.limits ?? {};
   if (lim.memory) hostConfig.Memory = lim.memory;
   if (lim.cpus) hostConfig.NanoCpus = Math.round(lim.cpus * 1e9);
+  // a memory reservation is the engine's soft limit too (as Swarm sets it)
+  const memReservation = s.deploy?.resources?.reservations?.memory;
+  if (memReservation) hostConfig.MemoryReservation = memReservation;
   if (s.network_mode !== undefined) hostConfig.NetworkMode = s.network_mode;
   else if (ctx.networks.length === 0) hostConfig.NetworkMode = 'bridge';
   else hostConfig.NetworkMode = ctx.networks[0].name;
@@ -118,6 +137,9 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
   if (s.working_dir) opts.WorkingDir = s.working_dir;
   if (s.hostname) opts.Hostname = s.hostname;
   if (s.stop_signal) opts.StopSignal = s.stop_signal;
+  if (s.domainname) opts.Domainname = s.domainname;
+  if (s.tty !== undefined) opts.Tty = s.tty;
+  if (s.stdin_open !== undefined) opts.OpenStdin = s.stdin_open;
   const hc = s.healthcheck;
   if (hc) {
     if (hc.disable || hc.test?.[0] === 'NONE') opts.Healthcheck = { Test: ['NONE'] };
@@ -164,6 +186,43 @@ function applyContainerSettings(s: ServiceSpec, h: Dockerode.HostConfig): void {
   if (s.dns_search?.length) h.DnsSearch = s.dns_search;
   if (s.dns_opt?.length) h.DnsOptions = s.dns_opt;
   if (s.logging) h.LogConfig = { Type: s.logging.driver ?? '', Config: s.logging.options };
+  if (s.runtime !== undefined) h.Runtime = s.runtime;
+  const devices = s.deploy?.resources?.reservations?.devices;
+  if (devices?.length) {
+    h.DeviceRequests = devices.map((dr) => ({
+      Driver: dr.driver ?? '',
+      Count: dr.count ?? (dr.device_ids ? 0 : -1),
+      DeviceIDs: dr.device_ids ?? [],
+      Capabilities: [dr.capabilities],
+      Options: dr.options ?? {},
+    }));
+  }
+  if (s.pid !== undefined) h.PidMode = s.pid;
+  if (s.ipc !== undefined) h.IpcMode = s.ipc;
+  if (s.uts !== undefined) h.UTSMode = s.uts;
+  if (s.userns_mode !== undefined) h.UsernsMode = s.userns_mode;
+  if (s.cgroup !== undefined) (h as { CgroupnsMode?: string }).CgroupnsMode = s.cgroup;
+  if (s.oom_score_adj !== undefined) h.OomScoreAdj = s.oom_score_adj;
+  if (s.oom_kill_disable !== undefined) h.OomKillDisable = s.oom_kill_disable;
+  if (s.cpu_shares !== undefined) h.CpuShares = s.cpu_shares;
+  if (s.cpu_period !== undefined) h.CpuPeriod = s.cpu_period;
+  if (s.cpu_quota !== undefined) h.CpuQuota = s.cpu_quota;
+  if (s.cpuset !== undefined) h.CpusetCpus = s.cpuset;
+  if (s.memswap_limit !== undefined) h.MemorySwap = s.memswap_limit;
+  if (s.mem_swappiness !== undefined) h.MemorySwappiness = s.mem_swappiness;
+  if (s.device_cgroup_rules?.length) h.DeviceCgroupRules = s.device_cgroup_rules;
+  if (s.storage_opt && Object.keys(s.storage_opt).length) h.StorageOpt = s.storage_opt;
+  if (s.annotations && Object.keys(s.annotations).length) (h as { Annotations?: Record<string, string> }).Annotations = s.annotations;
+  const b = s.blkio_config;
+  if (b) {
+    const rates = (l: { path: string; rate: number }[] | undefined) => l?.map((x) => ({ Path: x.path, Rate: x.rate }));
+    if (b.weight !== undefined) h.BlkioWeight = b.weight;
+    if (b.weight_device) h.BlkioWeightDevice = b.weight_device.map((x) => ({ Path: x.path, Weight: x.weight }));
+    if (b.device_read_bps) h.BlkioDeviceReadBps = rates(b.device_read_bps);
+    if (b.device_write_bps) h.BlkioDeviceWriteBps = rates(b.device_write_bps);
+    if (b.device_read_iops) h.BlkioDeviceReadIOps = rates(b.device_read_iops);
+    if (b.device_write_iops) h.BlkioDeviceWriteIOps = rates(b.device_write_iops);
+  }
 }
 
 export type PortBinding = NonNullable<TaskStatus['portBindings']>[number];

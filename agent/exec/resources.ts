@@ -11,6 +11,7 @@
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import type { NetworkObj, VolumeObj } from '../../common/api/objects.js';
+import type { ServiceSpec } from '../../common/spec.js';
 import { AgentErrorCodes, TaskError, isEngineUnavailable, type AgentErrorCode } from '../errors.js';
 import { LABEL, engineMessage, statusCode } from './container.js';
 
@@ -170,6 +171,8 @@ export class EngineResources<O extends ResourceObj> {
 /** Everything a task needs before its container: the image, and its networks and volumes. */
 export class Resources {
   private readonly images = new Once();
+  /** pull_policy always: one pull at a time per image, shared by the tasks that wait for it */
+  private readonly pulls = new Once();
   readonly networks: EngineResources<NetworkObj>;
   readonly volumes: EngineResources<VolumeObj>;
 
@@ -189,19 +192,43 @@ export class Resources {
     this.volumes.forget();
   }
 
-  ensureImage(image: string): Promise<void> {
+  /**
+   * The task's image on this node, by its pull_policy: missing (the default, and build) pulls
+   * only when the engine lacks it; always pulls for every task (once at a time per image);
+   * never uses what the engine has and fails when it lacks it.
+   */
+  ensureImage(image: string, policy: ServiceSpec['pull_policy'] = 'missing'): Promise<void> {
+    if (policy === 'always') return this.pulls.get(image, async () => {
+      try {
+        await this.pullNow(image);
+      } finally {
+        this.pulls.delete(image);
+      }
+    });
+    if (policy === 'never') return this.present(image).then((has) => {
+      if (!has) throw new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} is not on this node and its pull_policy is never`);
+    });
     return this.images.get(image, () => this.imageOnce(image));
   }
 
-  private async imageOnce(image: string): Promise<void> {
+  private async present(image: string): Promise<boolean> {
     try {
       await this.docker.getImage(image).inspect();
-      return;
+      return true;
     } catch (err) {
       if (statusCode(err) !== 404) {
         throw new PrepareError(isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : AgentErrorCodes.IMAGE_NOT_FOUND, `inspecting image ${image}: ${engineMessage(err)}`);
       }
+      return false;
     }
+  }
+
+  private async imageOnce(image: string): Promise<void> {
+    if (await this.present(image)) return;
+    await this.pullNow(image);
+  }
+
+  private async pullNow(image: string): Promise<void> {
     this.log.info({ image }, 'pulling image');
     try {
       await withTimeout(this.pull(image), this.pullTimeoutMs, `pulling ${image}`);

@@ -2,7 +2,7 @@
 // this node holds; what is not in it was taken away) or incremental changes. No engine here:
 // applying a change says which tasks to look at again and which networks/volumes were let go.
 
-import { networkFullName, volumeFullName } from '../../common/spec.js';
+import { networkFullName, volumeFullName, type MountSpec } from '../../common/spec.js';
 import type { NetworkObj, TaskObj, TaskStatus, VolumeObj } from '../../common/api/objects.js';
 import { shortServiceName, type ResolvedMount } from '../exec/container.js';
 import type { ResourceObj } from '../exec/resources.js';
@@ -200,10 +200,21 @@ export class Assignments {
           ?? vols.find((v) => v.name === plain);
         const name = obj?.name ?? plain;
         needed.push({ name, obj });
-        return { type: 'volume', source: name, target: m.target, readOnly: m.read_only };
+        return { type: 'volume', source: name, target: m.target, readOnly: m.read_only, ...mountOptions(m) };
       }
-      return { type: m.type, source: m.source, target: m.target, readOnly: m.read_only };
+      return { type: m.type, source: m.source, target: m.target, readOnly: m.read_only, ...mountOptions(m) };
     });
     return { mounts, volumes: needed };
   }
+}
+
+/** The per-type options of a mount (volume.nocopy, bind.propagation and create_host_path, tmpfs.size and mode). */
+function mountOptions(m: MountSpec): Partial<ResolvedMount> {
+  const o: Partial<ResolvedMount> = {};
+  if (m.volume?.nocopy) o.noCopy = true;
+  if (m.bind?.propagation) o.propagation = m.bind.propagation;
+  if (m.bind?.create_host_path) o.createHostPath = true;
+  if (m.tmpfs?.size !== undefined) o.tmpfsSize = m.tmpfs.size;
+  if (m.tmpfs?.mode !== undefined) o.tmpfsMode = m.tmpfs.mode;
+  return o;
 }

@@ -3,6 +3,7 @@
 // decisions of reconcile.ts (Executor.run). Start-ups are bounded by `parallelism`,
 // stops and removals by 16.
 
+import { mkdir } from 'node:fs/promises';
 import { timerDelay } from '../../common/duration.js';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
@@ -224,10 +225,11 @@ export class Executor {
         }
         try {
           await Promise.all([
-            this.resources.ensureImage(t.spec.image),
+            this.resources.ensureImage(t.spec.image, t.spec.pull_policy),
             ...nets.map((n) => this.resources.networks.ensure(n.name, t.stack, n.obj)),
             ...volumes.map((v) => this.resources.volumes.ensure(v.name, t.stack, v.obj)),
             this.ingress.bind(t),
+            ...resolved.mounts.filter((m) => m.createHostPath && m.source).map((m) => createHostPath(m.source!)),
           ]);
         } catch (err) {
           if (await this.host.engineLost(l, err)) return;
@@ -321,5 +323,14 @@ export class Executor {
       }
     });
     if (this.index.byTask.get(taskId) === known) this.index.byTask.delete(taskId);
+  }
+}
+
+/** bind.create_host_path: the source folder of a bind mount, made on this node when it is missing. */
+async function createHostPath(path: string): Promise<void> {
+  try {
+    await mkdir(path, { recursive: true });
+  } catch (err) {
+    throw new TaskError(AgentErrorCodes.MOUNT_INVALID, `invalid mount: cannot create the bind source ${path} on this node (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
 }

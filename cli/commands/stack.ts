@@ -13,21 +13,31 @@ import { PS_OPTIONS, printTasks, taskView, type TaskView } from './tasks.js';
 const FILES = {
   'compose-file': { type: 'string', short: 'c', multiple: true },
   profile: { type: 'string', multiple: true },
+  'env-file': { type: 'string', multiple: true },
 } as const satisfies Options;
 
-export type ConfigCommand = { cmd: 'help' } | { cmd: 'config'; files: string[]; format: 'json' | 'yaml'; profiles?: string[] };
+export type ConfigCommand = { cmd: 'help' } | { cmd: 'config'; files: string[]; format: 'json' | 'yaml'; profiles?: string[]; envFiles?: string[] };
 
 export type DeployCommand = { cmd: 'help' } | {
   cmd: 'deploy'; host: Endpoint; files: string[]; name?: string;
   detach: boolean; dryRun: boolean; timeoutMs: number; json: boolean;
   /** --profile NAME...: absent when none is given (COMPOSE_PROFILES then applies) */
   profiles?: string[];
+  /** --env-file FILE...: read instead of the .env beside the first stack file */
+  envFiles?: string[];
 };
 
 /** `--profile NAME` (repeatable): present only when given. */
 function profilesOf(v: Record<string, unknown>): { profiles?: string[] } {
   const list = (v.profile as string[] | undefined) ?? [];
   return list.length ? { profiles: list.map((p) => profileArg(p)) } : {};
+}
+
+/** `--env-file FILE` (repeatable, later files win): present only when given. */
+function envFilesOf(v: Record<string, unknown>): { envFiles?: string[] } {
+  const list = (v['env-file'] as string[] | undefined) ?? [];
+  if (list.some((f) => f === '')) usageError('--env-file needs a file');
+  return list.length ? { envFiles: list } : {};
 }
 
 export type StackCommand = { cmd: 'help' }
@@ -38,7 +48,7 @@ export type StackCommand = { cmd: 'help' }
 export function parseConfig(argv: string[]): ConfigCommand {
   const { values: v, positionals } = parseArgs(argv, FILES);
   if (v.help) return { cmd: 'help' };
-  return { cmd: 'config', files: [...(v['compose-file'] ?? []), ...positionals], format: formatArg(v.format, 'yaml') as 'json' | 'yaml', ...profilesOf(v) };
+  return { cmd: 'config', files: [...(v['compose-file'] ?? []), ...positionals], format: formatArg(v.format, 'yaml') as 'json' | 'yaml', ...profilesOf(v), ...envFilesOf(v) };
 }
 
 export function parseDeploy(argv: string[]): DeployCommand {
@@ -52,7 +62,7 @@ export function parseDeploy(argv: string[]): DeployCommand {
   if (pos.length > 1) usageError(`too many arguments: ${pos.join(' ')}`);
   return {
     cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'],
-    timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json', ...profilesOf(v),
+    timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json', ...profilesOf(v), ...envFilesOf(v),
   };
 }
 
@@ -91,10 +101,10 @@ function noPositionals(what: string, p: ReturnType<typeof parseArgs>): ReturnTyp
 }
 
 // The YAML parser loads only for the commands that use it: every CLI call starts a process.
-async function loadStack(files: string[], io: Io, name?: string, profiles?: string[]) {
+async function loadStack(files: string[], io: Io, name?: string, profiles?: string[], envFiles?: string[]) {
   // No file given: compose.yaml, docker-compose.yml... in the current folder, as Compose does.
   const { loadStackFiles } = await import('../../common/stack/index.js');
-  const r = loadStackFiles(files, { env: process.env, projectName: name, profiles });
+  const r = loadStackFiles(files, { env: process.env, projectName: name, profiles, envFiles });
   for (const w of r.warnings) io.err(`warning: ${formatDetail(w)}\n`);
   return r;
 }
@@ -102,7 +112,7 @@ async function loadStack(files: string[], io: Io, name?: string, profiles?: stri
 export async function runConfig(argv: string[], io: Io): Promise<number> {
   const c = parseConfig(argv);
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
-  const { stack } = await loadStack(c.files, io, undefined, c.profiles);
+  const { stack } = await loadStack(c.files, io, undefined, c.profiles, c.envFiles);
   if (c.format === 'json') printJson(io, stack);
   else io.out((await import('../../common/stack/index.js')).stackToYaml(stack));
   return 0;
@@ -113,7 +123,7 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
   // The values of the stack's secrets and configs are read here and travel with it (base64):
   // the manager never reads a client's files. No output below prints one.
-  const { stack, secrets, configs } = await loadStack(c.files, io, c.name, c.profiles);
+  const { stack, secrets, configs } = await loadStack(c.files, io, c.name, c.profiles, c.envFiles);
   const client = clientFor(c.host, io);
   const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }

@@ -4,6 +4,7 @@
 // orchestrator match with it.
 
 import type { NodeObj } from './objects.js';
+import { normaliseArch } from './platform.js';
 
 export interface Constraint {
   /** The expression as written. */
@@ -50,8 +51,7 @@ export function parseConstraints(exprs: readonly string[]): Constraint[] | strin
   return out;
 }
 
-const ARCH_ALIASES: Record<string, string> = { x86_64: 'amd64', aarch64: 'arm64', armhf: 'arm', armv7l: 'arm', i386: '386', i686: '386' };
-const normArch = (a: string): string => ARCH_ALIASES[a.toLowerCase()] ?? a.toLowerCase();
+const normArch = normaliseArch;
 
 /**
  * The value of a node attribute as constraints and spread preferences see it; undefined when a

@@ -24,7 +24,8 @@ export interface NodeObj {
     hostname: string;
     platform: { os: string; arch: string };
     resources: { nanoCpus: number; memoryBytes: number };
-    engine: { version: string; labels: Record<string, string> };
+    /** runtimes: the engine's container runtimes (absent: an agent that did not report them; runc assumed) */
+    engine: { version: string; labels: Record<string, string>; runtimes?: string[] };
   };
   status: {
     state: NodeState;

@@ -35,6 +35,10 @@ export const SPEC_BOUNDS = {
   ulimit: Number.MAX_SAFE_INTEGER,
   /** pids_limit (-1 = unlimited): the kernel's highest pid_max. */
   pids: 4_194_304,
+  /** cpu_quota, microseconds per period: 1000 CPUs' worth of the longest period */
+  cpuQuota: 1_000_000_000,
+  /** A block I/O rate, bytes or operations per second. */
+  ioRate: Number.MAX_SAFE_INTEGER,
   /** uid and gid of a secret's or config's file: a numeric id, as a string. */
   idLength: 10,
   /** The highest file mode of a secret's or config's file (permission bits). */
@@ -78,6 +82,15 @@ export const MountSpecSchema = Type.Object(
     source: Opt(NonEmpty(SPEC_BOUNDS.pathLength)),
     target: NonEmpty(SPEC_BOUNDS.pathLength),
     read_only: Type.Boolean(),
+    /** type volume: nocopy = do not fill a new volume with the image's files at the target */
+    volume: Opt(Type.Object({ nocopy: Opt(Type.Boolean()) }, closed)),
+    /** type bind: mount propagation; create_host_path = make a missing source folder on the node */
+    bind: Opt(Type.Object({
+      propagation: Opt(Type.Enum(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'])),
+      create_host_path: Opt(Type.Boolean()),
+    }, closed)),
+    /** type tmpfs: size in bytes (0 = the kernel's default, half the RAM), permission bits */
+    tmpfs: Opt(Type.Object({ size: Opt(Int(0, SPEC_BOUNDS.memoryBytes)), mode: Opt(Int(0, 0o7777)) }, closed)),
   },
   closed,
 );
@@ -104,6 +117,25 @@ export const LoggingSpecSchema = Type.Object(
     /** absent: the engine's default driver */
     driver: Opt(NonEmpty(255)),
     options: StrMap(LIMITS.entriesPerService),
+  },
+  closed,
+);
+
+const BlkioWeights = () => Type.Array(Type.Object({ path: NonEmpty(SPEC_BOUNDS.pathLength), weight: Int(10, 1000) }, closed), { maxItems: SPEC_BOUNDS.shortList });
+const BlkioRates = () => Type.Array(Type.Object({ path: NonEmpty(SPEC_BOUNDS.pathLength), rate: Int(0, SPEC_BOUNDS.ioRate) }, closed), { maxItems: SPEC_BOUNDS.shortList });
+
+/** `blkio_config`: the engine's BlkioWeight, BlkioWeightDevice and BlkioDevice{Read,Write}{Bps,IOps}. */
+export const BlkioSpecSchema = Type.Object(
+  {
+    /** 10 to 1000 */
+    weight: Opt(Int(10, 1000)),
+    weight_device: Opt(BlkioWeights()),
+    /** bytes per second */
+    device_read_bps: Opt(BlkioRates()),
+    device_write_bps: Opt(BlkioRates()),
+    /** operations per second */
+    device_read_iops: Opt(BlkioRates()),
+    device_write_iops: Opt(BlkioRates()),
   },
   closed,
 );
@@ -171,7 +203,29 @@ const ResourceSchema = Type.Object(
   closed,
 );
 
-export const ResourcesSpecSchema = Type.Object({ limits: ResourceSchema, reservations: ResourceSchema }, closed);
+/**
+ * A device a task reserves (`gpus`, `deploy.resources.reservations.devices`): the engine's
+ * DeviceRequest. The scheduler places it on nodes labelled with each capability (docs/stack-files.md).
+ */
+export const DeviceRequestSpecSchema = Type.Object(
+  {
+    /** e.g. [gpu] or [gpu, utility]: all of them */
+    capabilities: Type.Array(NonEmpty(64), { minItems: 1, maxItems: SPEC_BOUNDS.shortList }),
+    driver: Opt(NonEmpty(64)),
+    /** -1 = all the node's devices; absent with device_ids */
+    count: Opt(Int(-1, 1024)),
+    device_ids: Opt(Type.Array(NonEmpty(256), { maxItems: SPEC_BOUNDS.shortList })),
+    options: Opt(StrMap(SPEC_BOUNDS.shortList)),
+  },
+  closed,
+);
+
+const ReservationSchema = Type.Object(
+  { ...ResourceSchema.properties, devices: Opt(Type.Array(DeviceRequestSpecSchema, { maxItems: SPEC_BOUNDS.shortList })) },
+  closed,
+);
+
+export const ResourcesSpecSchema = Type.Object({ limits: ResourceSchema, reservations: ReservationSchema }, closed);
 
 export const UpdateConfigSpecSchema = Type.Object(
   {
@@ -274,6 +328,47 @@ export const ServiceSpecSchema = Type.Object(
     logging: Opt(LoggingSpecSchema),
     /** host: the node's network stack; none: no network. Absent: the stack networks. */
     network_mode: Opt(Type.Enum(['host', 'none'])),
+    /** host: the node's process namespace (other forms cannot apply across nodes) */
+    pid: Opt(Type.Enum(['host'])),
+    /** IPC namespace: the node's, the container's own (private, shareable) or none */
+    ipc: Opt(Type.Enum(['host', 'private', 'shareable', 'none'])),
+    /** host: the node's UTS namespace (its hostname) */
+    uts: Opt(Type.Enum(['host'])),
+    /** host: no user namespace remapping for this task */
+    userns_mode: Opt(Type.Enum(['host'])),
+    /** cgroup namespace: the node's or the container's own */
+    cgroup: Opt(Type.Enum(['host', 'private'])),
+    tty: Opt(Type.Boolean()),
+    stdin_open: Opt(Type.Boolean()),
+    /** NIS domain name (RFC 1123) */
+    domainname: Opt(NonEmpty(SPEC_BOUNDS.hostnameLength)),
+    /** the kernel's OOM score adjustment: -1000 (never killed) to 1000 */
+    oom_score_adj: Opt(Int(-1000, 1000)),
+    oom_kill_disable: Opt(Type.Boolean()),
+    /** relative CPU weight (the engine's 2 to 262144; 1024 is the default) */
+    cpu_shares: Opt(Int(2, 262_144)),
+    /** CFS period and quota, microseconds (quota -1 = unlimited) */
+    cpu_period: Opt(Int(1000, 1_000_000)),
+    cpu_quota: Opt(Int(-1, SPEC_BOUNDS.cpuQuota)),
+    /** CPUs the tasks may run on, e.g. "0-3" or "0,2" */
+    cpuset: Opt(NonEmpty(256)),
+    /** memory plus swap, bytes (-1 = unlimited swap); needs deploy.resources.limits.memory */
+    memswap_limit: Opt(Int(-1, SPEC_BOUNDS.memoryBytes)),
+    mem_swappiness: Opt(Int(0, 100)),
+    /** device cgroup rules, e.g. "c 1:3 mr" */
+    device_cgroup_rules: Opt(Type.Array(NonEmpty(64), { maxItems: SPEC_BOUNDS.shortList })),
+    /** storage driver options (size=... on overlay2 over xfs with pquota) */
+    storage_opt: Opt(Type.Record(Type.String(), Str(), { maxProperties: SPEC_BOUNDS.shortList })),
+    /** block I/O weight and per-device limits (rates in bytes or operations per second) */
+    blkio_config: Opt(BlkioSpecSchema),
+    /** OCI annotations of the container (engines with API 1.43+, Docker 24) */
+    annotations: Opt(StrMap(LIMITS.entriesPerService)),
+    /** the engine runtime (runc, runsc, nvidia ...): placed only on nodes whose engine has it */
+    runtime: Opt(NonEmpty(64)),
+    /** os[/arch[/variant]], e.g. linux/arm64: placed only on nodes of that OS and architecture */
+    platform: Opt(NonEmpty(64)),
+    /** when the agent pulls the image: always, missing (the default), never; build = missing */
+    pull_policy: Opt(Type.Enum(['always', 'missing', 'never', 'build'])),
     ports: Type.Array(PortSpecSchema, { maxItems: LIMITS.portsPerService }),
     volumes: Type.Array(MountSpecSchema, { maxItems: LIMITS.entriesPerService }),
     /** key: stack-local network name */

@@ -16,6 +16,7 @@ import type { ErrorDetail } from '../errors.js';
 import { SECRETS_DIR, serviceFullName, type ServiceSpec, type StackSpec } from '../spec.js';
 import type { DeployObject, DeployObjects } from './types.js';
 import { validateConstraint } from './constraint.js';
+import { parsePlatform, RUNTIME_RE } from './platform.js';
 import { LIMITS } from './limits.js';
 import { normaliseHostPath } from './objects.js';
 import { SPEC_BOUNDS, ServiceSpecSchema, StackSpecSchema } from './schema.js';
@@ -492,6 +493,9 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
         if (prev !== undefined) c.error(join(mf, 'target'), `duplicate mount target ${clip(target)} (also volumes[${prev}])`);
         else targets.set(target, i);
       }
+      for (const k of ['volume', 'bind', 'tmpfs']) {
+        if (own(m, k) && m.type !== k && typeof m.type === 'string') c.error(join(mf, k), `${k} options apply to a mount of type ${k}, not ${m.type}`);
+      }
       if (m.type === 'bind') {
         if (source === undefined) c.error(join(mf, 'source'), 'a bind mount needs a source path');
         else if (!source.startsWith('/')) c.error(join(mf, 'source'), `a bind source must be an absolute path, got "${clip(source)}"`);
@@ -786,6 +790,7 @@ function checkContainerSettings(c: Collector, s: Json, field: string): void {
       }
     }
   }
+  checkNamespacesAndLimits(c, s, field);
   const mode = str(s, 'network_mode');
   if (mode === 'host' || mode === 'none') {
     if (mode === 'host') c.warn(at('network_mode'), 'network_mode: host gives the task the node\'s network stack (every interface and port of the node)');
@@ -805,6 +810,73 @@ function checkContainerSettings(c: Collector, s: Json, field: string): void {
       });
     }
   }
+}
+
+const CPUSET_RE = /^\d{1,4}(?:-\d{1,4})?(?:,\d{1,4}(?:-\d{1,4})?)*$/;
+const CGROUP_RULE_RE = /^[abc] (?:\d{1,10}|\*):(?:\d{1,10}|\*) (?!.*(.).*\1)[rwm]{1,3}$/;
+const STORAGE_OPT_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Namespaces, CPU and memory tuning, block I/O, storage options, annotations. */
+function checkNamespacesAndLimits(c: Collector, s: Json, field: string): void {
+  const at = (k: string) => join(field, k);
+  if (s.pid === 'host') c.warn(at('pid'), 'pid: host lets the task see and signal every process of its node');
+  if (s.ipc === 'host') c.warn(at('ipc'), 'ipc: host shares the node\'s shared memory and semaphores with the task');
+  if (s.userns_mode === 'host') c.warn(at('userns_mode'), 'userns_mode: host runs the task without the node\'s user namespace remapping: its root is the node\'s root');
+  if (s.uts === 'host') {
+    for (const k of ['hostname', 'domainname']) if (own(s, k)) c.error(at(k), `with uts: host the task has its node's ${k === 'hostname' ? 'host name' : 'domain name'}: drop ${k} or uts`);
+  }
+  const dom = str(s, 'domainname');
+  if (dom !== undefined && !HOSTNAME_RE.test(dom)) c.error(at('domainname'), `invalid domain name "${clip(dom)}": use letters, digits, - and dots (RFC 1123)`);
+  const cpuset = str(s, 'cpuset');
+  if (cpuset !== undefined && !CPUSET_RE.test(cpuset)) c.error(at('cpuset'), `invalid cpuset "${clip(cpuset)}": expected CPU numbers and ranges such as 0-3 or 0,2`);
+  else if (cpuset !== undefined) {
+    for (const part of cpuset.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      if (b !== undefined && b < a) c.error(at('cpuset'), `invalid cpuset "${clip(cpuset)}": the range ${part} ends before it starts`);
+    }
+  }
+  if (typeof s.cpu_quota === 'number' && s.cpu_quota !== -1 && s.cpu_quota < 1000) c.error(at('cpu_quota'), `must be -1 (unlimited) or at least 1000 microseconds, got ${s.cpu_quota}`);
+  const limits = isObj(s.deploy) && isObj(s.deploy.resources) && isObj(s.deploy.resources.limits) ? s.deploy.resources.limits : {};
+  for (const k of ['cpu_period', 'cpu_quota']) {
+    if (typeof s[k] === 'number' && typeof limits.cpus === 'number' && limits.cpus > 0) {
+      c.error(at(k), `${k} and a CPU limit (cpus or deploy.resources.limits.cpus) cannot both be set: the engine takes one way to limit CPU; keep cpus`);
+    }
+  }
+  const reservations = isObj(s.deploy) && isObj(s.deploy.resources) && isObj(s.deploy.resources.reservations) ? s.deploy.resources.reservations : {};
+  if (typeof reservations.memory === 'number' && typeof limits.memory === 'number' && limits.memory > 0 && reservations.memory > limits.memory) {
+    c.error(join(field, 'deploy.resources.reservations.memory'), `the memory reservation (${reservations.memory} bytes) is above the memory limit (${limits.memory} bytes): the engine refuses it`);
+  }
+  if (typeof s.memswap_limit === 'number') {
+    const mem = limits.memory;
+    if (typeof mem !== 'number' || mem === 0) c.error(at('memswap_limit'), 'needs a memory limit (mem_limit or deploy.resources.limits.memory): it is memory plus swap');
+    else if (s.memswap_limit !== -1 && s.memswap_limit < mem) c.error(at('memswap_limit'), `is memory plus swap: it must be at least the memory limit (${mem} bytes), got ${s.memswap_limit}`);
+  }
+  for (const [rule, i] of strings(s.device_cgroup_rules)) {
+    if (!CGROUP_RULE_RE.test(rule)) c.error(`${at('device_cgroup_rules')}[${i}]`, `invalid device cgroup rule "${clip(rule)}": expected "type major:minor access" such as "c 1:3 mr" (type a, b or c; * for any number)`);
+  }
+  if (isObj(s.storage_opt)) {
+    checkKeys(c, s.storage_opt, at('storage_opt'), 'storage option');
+    for (const k of Object.keys(s.storage_opt)) if (!STORAGE_OPT_RE.test(k)) c.error(join(at('storage_opt'), k), `invalid storage option "${clip(k)}"`);
+  }
+  if (isObj(s.blkio_config)) {
+    const bf = at('blkio_config');
+    for (const k of ['weight_device', 'device_read_bps', 'device_write_bps', 'device_read_iops', 'device_write_iops']) {
+      const list = s.blkio_config[k];
+      if (!Array.isArray(list)) continue;
+      list.forEach((dv, i) => {
+        const p = isObj(dv) ? str(dv, 'path') : undefined;
+        if (p !== undefined && !p.startsWith('/')) c.error(join(`${join(bf, k)}[${i}]`, 'path'), `must be the absolute path of a block device on the node, got "${clip(p)}"`);
+      });
+    }
+  }
+  checkKeys(c, s.annotations, at('annotations'), 'annotation');
+  const platform = str(s, 'platform');
+  if (platform !== undefined) {
+    const p = parsePlatform(platform);
+    if (typeof p === 'string') c.error(at('platform'), p);
+  }
+  const runtime = str(s, 'runtime');
+  if (runtime !== undefined && !RUNTIME_RE.test(runtime)) c.error(at('runtime'), `invalid runtime "${clip(runtime)}": a name such as runc, runsc or nvidia`);
 }
 
 function checkCycles(c: Collector, services: Json): void {

@@ -19,6 +19,7 @@ import type { ServiceSpec, StackSpec } from '../spec.js';
 import type { DeployObjects } from '../api/types.js';
 import { parseDotenv } from './dotenv.js';
 import { interpolate, InterpolationError, type Lookup } from './interpolate.js';
+import { resolveExtends, resolveIncludes, type LoadTree } from './compose-files.js';
 import { mergeTrees } from './merge.js';
 import { Diagnostics, normaliseStack } from './normalize.js';
 import { parseYamlTree, type Pos, type TMap, type TNode } from './tree.js';
@@ -47,6 +48,8 @@ export interface LoadOptions {
   cwd?: string;
   /** active profiles (`--profile`); absent: COMPOSE_PROFILES (comma-separated) from the environment or .env */
   profiles?: string[];
+  /** `--env-file FILE` (relative to cwd; later files win): read instead of the .env beside the first file */
+  envFiles?: string[];
 }
 
 export interface LoadResult {
@@ -75,30 +78,57 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
   const baseDir = dirname(firstAbs);
   const displayDir = dirname(sources[0].path);
 
-  // .env beside the first file; the shell environment wins over it
+  // .env beside the first file, or the --env-file files instead; the shell environment wins over them
   const dotenv = new Map<string, string>();
-  const envPath = join(baseDir, '.env');
-  const envShown = join(displayDir, '.env');
-  let envText: string | undefined;
-  try {
-    envText = opts.readFile(envPath);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') d.error({ file: envShown, line: 0, col: 0 }, undefined, `cannot read ${envShown}: ${(e as Error).message}`);
-  }
-  if (envText !== undefined) {
-    const res = parseDotenv(envText, (n) => opts.env[n]);
-    for (const er of res.errors) d.error({ file: envShown, line: er.line, col: 1 }, undefined, er.message);
-    for (const ms of res.missing) d.warn({ file: envShown, line: ms.line, col: 1 }, undefined, `variable ${ms.name} is not set; using an empty string`);
+  const readEnv = (path: string, shown: string, into: Map<string, string>, required: boolean, at?: Pos, field?: string) => {
+    let envText: string | undefined;
+    try {
+      envText = opts.readFile(path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') d.error(at ?? { file: shown, line: 0, col: 0 }, field, `cannot read ${shown}: ${(e as Error).message}`);
+      else if (required) d.error(at ?? { file: shown, line: 0, col: 0 }, field, `env file ${shown} not found`);
+    }
+    if (envText === undefined) return;
+    const res = parseDotenv(envText, (n) => opts.env[n] ?? into.get(n));
+    for (const er of res.errors) d.error({ file: shown, line: er.line, col: 1 }, undefined, er.message);
+    for (const ms of res.missing) d.warn({ file: shown, line: ms.line, col: 1 }, undefined, `variable ${ms.name} is not set; using an empty string`);
     for (const en of res.entries) {
       const v = en.value ?? opts.env[en.key];
-      if (v !== undefined) dotenv.set(en.key, v);
+      if (v !== undefined) into.set(en.key, v);
     }
-  }
+  };
+  if (opts.envFiles?.length) for (const p of opts.envFiles) readEnv(resolvePath(cwd, p), p, dotenv, true);
+  else readEnv(join(baseDir, '.env'), join(displayDir, '.env'), dotenv, false);
   const lookup: Lookup = (n) => opts.env[n] ?? dotenv.get(n);
+  const missingReported = new Set<string>();
+
+  // a file that extends or include brings in: parsed and interpolated as a stack file is
+  const loadTree: LoadTree = (absPath, shown, at, field, envFiles) => {
+    let text: string;
+    try {
+      text = opts.readFile(absPath);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      d.error(at, field, code === 'ENOENT' ? `${shown} not found` : `cannot read ${shown}: ${(e as Error).message}`);
+      return undefined;
+    }
+    if (Buffer.byteLength(text, 'utf8') > LIMITS.stackFileBytes) return void d.error(at, field, `${shown}: ${tooLarge(Buffer.byteLength(text, 'utf8'))}`);
+    const { root, errors } = parseYamlTree(shown, text);
+    for (const e of errors) d.error({ file: shown, line: e.line ?? 0, col: e.col ?? 0 }, undefined, e.message);
+    if (!root) return undefined;
+    if (root.kind !== 'map') return void d.error(root.pos, undefined, 'a stack file must be a mapping (services:, networks:, ...)');
+    let look = lookup;
+    if (envFiles?.length) {
+      const own = new Map<string, string>();
+      for (const p of envFiles) readEnv(p, p, own, true, at, field);
+      look = (n) => opts.env[n] ?? own.get(n) ?? dotenv.get(n);
+    }
+    return interpolateTree(root, '', look, d, missingReported) as TMap;
+  };
 
   // parse and interpolate each file, then merge them in order
   let merged: TMap | undefined;
-  const missingReported = new Set<string>();
   for (const src of sources) {
     const bytes = Buffer.byteLength(src.text, 'utf8');
     if (bytes > LIMITS.stackFileBytes) {
@@ -112,7 +142,9 @@ export function parseStack(sources: StackSource[], opts: LoadOptions): LoadResul
       d.error(root.pos, undefined, root.kind === 'scalar' && root.value === null ? 'the stack file is empty' : 'a stack file must be a mapping (services:, networks:, ...)');
       continue;
     }
-    const tree = interpolateTree(root, '', lookup, d, missingReported) as TMap;
+    const dir = dirname(resolvePath(cwd, src.path));
+    const fileCtx = { d, load: loadTree, dir, shownDir: dirname(src.path) };
+    const tree = resolveExtends(resolveIncludes(interpolateTree(root, '', lookup, d, missingReported) as TMap, fileCtx, [resolvePath(cwd, src.path)]), fileCtx, src.path);
     merged = merged ? (mergeTrees(merged, tree) as TMap) : tree;
   }
 
@@ -300,7 +332,7 @@ function interpolateTree(n: TNode, field: string, lookup: Lookup, d: Diagnostics
 /** The node:fs edge: read the files (default: compose.yaml & co. in the current directory). */
 export function loadStackFiles(
   paths: string[],
-  opts: { env?: Record<string, string | undefined>; projectName?: string; cwd?: string; profiles?: string[] } = {},
+  opts: { env?: Record<string, string | undefined>; projectName?: string; cwd?: string; profiles?: string[]; envFiles?: string[] } = {},
 ): LoadResult {
   const cwd = opts.cwd ?? process.cwd();
   const readFile = (p: string) => decodeUtf8(readFileSync(p));
@@ -343,7 +375,7 @@ export function loadStackFiles(
     }
   }
   if (errors.length) throw new TsswarmError(ErrorCodes.STACK_INVALID, `cannot read stack file ${[...new Set(errors.map((e) => e.file))].join(', ')}`, errors);
-  return parseStack(sources, { env: opts.env ?? process.env, readFile, readBytes: readFileBounded, projectName: opts.projectName, cwd, profiles: opts.profiles });
+  return parseStack(sources, { env: opts.env ?? process.env, readFile, readBytes: readFileBounded, projectName: opts.projectName, cwd, profiles: opts.profiles, envFiles: opts.envFiles });
 }
 
 /** A file's bytes that are not UTF-8: where the first bad byte is. */
@@ -428,6 +460,10 @@ export function stackToYaml(stack: StackSpec): string {
   for (const [name, svc] of Object.entries(stack.services)) {
     const { extensions, ...rest } = svc;
     const plain = { ...rest, ...(extensions ?? {}) } as Record<string, unknown>;
+    // a tmpfs mode is written in octal (as chmod's): 1777, not 1023
+    if (svc.volumes.some((m) => m.tmpfs?.mode !== undefined)) {
+      plain.volumes = svc.volumes.map((m) => (m.tmpfs?.mode === undefined ? m : { ...m, tmpfs: { ...m.tmpfs, mode: `0${m.tmpfs.mode.toString(8)}` } }));
+    }
     if (svc.deploy.mode === 'global') {
       const { replicas: _r, ...deploy } = svc.deploy;
       plain.deploy = deploy;

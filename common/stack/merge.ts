@@ -3,10 +3,10 @@
 //   - mappings merge key by key, recursively; scalars and most sequences are replaced;
 //   - environment, labels, deploy.labels, a service's networks and depends_on merge as maps
 //     (their list forms are turned into maps first);
-//   - sysctls merge as a map too;
+//   - sysctls, annotations and storage_opt merge as maps too;
 //   - ports, env_file, placement constraints and preferences are concatenated
 //     (duplicates removed later), and so are cap_add, cap_drop, devices, dns, dns_search,
-//     dns_opt, extra_hosts, group_add, security_opt and tmpfs;
+//     dns_opt, extra_hosts, group_add, security_opt, tmpfs, device_cgroup_rules and label_file;
 //   - a service's volumes are merged by mount target (the later file wins);
 //   - an explicit null in a later file keeps the earlier value.
 
@@ -15,10 +15,10 @@ import type { TEntry, TMap, TNode, TSeq } from './tree.js';
 type Rule = 'map' | 'concat' | 'by-target' | 'replace';
 
 /** Lists of a service that later files add to (Compose's rule for these keys). */
-const CONCAT_LISTS = ['cap_add', 'cap_drop', 'devices', 'dns', 'dns_search', 'dns_opt', 'extra_hosts', 'group_add', 'security_opt', 'tmpfs'];
+const CONCAT_LISTS = ['cap_add', 'cap_drop', 'devices', 'dns', 'dns_search', 'dns_opt', 'extra_hosts', 'group_add', 'security_opt', 'tmpfs', 'device_cgroup_rules', 'label_file'];
 
 /** Service keys (dotted below the service) merged as maps, and those whose lists later files add to. */
-const MAP_KEYS = new Set(['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls']);
+const MAP_KEYS = new Set(['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls', 'annotations', 'storage_opt']);
 const CONCAT_KEYS = new Set(['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences', ...CONCAT_LISTS]);
 
 function ruleFor(path: string[]): Rule {
@@ -68,7 +68,7 @@ function listToMap(n: TNode, path: string[]): TMap | undefined {
   if (n.kind === 'map') return n;
   if (n.kind !== 'seq') return undefined;
   const last = path[path.length - 1];
-  const kv = last === 'environment' || last === 'labels' || last === 'sysctls';
+  const kv = last === 'environment' || last === 'labels' || last === 'sysctls' || last === 'annotations';
   const entries: TEntry[] = [];
   for (const item of n.items) {
     if (item.kind !== 'scalar' || typeof item.value !== 'string') return undefined;
@@ -76,7 +76,7 @@ function listToMap(n: TNode, path: string[]): TMap | undefined {
     if (kv) {
       const eq = s.indexOf('=');
       const key = eq === -1 ? s : s.slice(0, eq);
-      const value = eq === -1 ? (last === 'labels' ? '' : null) : s.slice(eq + 1);
+      const value = eq === -1 ? (last === 'labels' || last === 'annotations' ? '' : null) : s.slice(eq + 1);
       entries.push({ key, keyPos: item.pos, value: { kind: 'scalar', pos: item.pos, value } });
     } else {
       entries.push({ key: s, keyPos: item.pos, value: { kind: 'scalar', pos: item.pos, value: null } });

@@ -7,7 +7,7 @@ import { isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { LIMITS } from '../api/limits.js';
 import type { DeployObjects } from '../api/types.js';
 import { checkName, checkObjectTarget, normaliseCapability, objectBytes } from '../api/validate.js';
-import { DurationError, normaliseDuration } from '../duration.js';
+import { DurationError, normaliseDuration, parseDuration } from '../duration.js';
 import type { ErrorDetail } from '../errors.js';
 import {
   DEFAULT_OBJECT_GID,
@@ -17,6 +17,8 @@ import {
   objectFullName,
   type ObjectRef,
   type DependsOnSpec,
+  type BlkioSpec,
+  type DeviceRequestSpec,
   type DeviceSpec,
   type LoggingSpec,
   type UlimitSpec,
@@ -104,49 +106,20 @@ const NOT_YET = 'is not supported yet and is ignored';
 const IGNORED_SERVICE_KEYS: Record<string, string> = {
   container_name: 'is ignored: tasks are named <service>.<slot>',
   build: 'is ignored: a cluster does not build images; build them first and refer to them with image',
-  pid: NOT_SUPPORTED,
-  ipc: NOT_SUPPORTED,
-  uts: NOT_SUPPORTED,
-  userns_mode: NOT_SUPPORTED,
-  cgroup: NOT_SUPPORTED,
-  cgroup_parent: NOT_SUPPORTED,
+  cgroup_parent: 'is ignored: a node\'s engine places every task in its own cgroup parent (dockerd --cgroup-parent), which keeps the node\'s accounting whole',
   links: 'is ignored: services on a common network reach each other by service name',
   external_links: 'is ignored: services on a common network reach each other by service name',
-  extends: 'is not supported and is ignored; use YAML anchors and merge keys (<<) instead',
-  tty: NOT_YET,
-  stdin_open: NOT_YET,
   expose: 'is ignored: services reach every port of each other on a common network',
-  domainname: NOT_YET,
-  mac_address: NOT_SUPPORTED,
-  platform: NOT_YET,
-  pull_policy: NOT_YET,
-  isolation: NOT_SUPPORTED,
+  mac_address: 'is ignored: the tasks of a service, on several nodes, would share one MAC address; the engine gives each its own',
   scale: 'is ignored: use deploy.replicas',
-  mem_limit: 'is ignored: use deploy.resources.limits.memory',
-  mem_reservation: 'is ignored: use deploy.resources.reservations.memory',
-  memswap_limit: NOT_SUPPORTED,
-  mem_swappiness: NOT_SUPPORTED,
-  cpus: 'is ignored: use deploy.resources.limits.cpus',
-  cpu_shares: 'is ignored: use deploy.resources',
-  cpu_quota: 'is ignored: use deploy.resources.limits.cpus',
-  cpu_period: NOT_SUPPORTED,
-  cpuset: NOT_SUPPORTED,
-  oom_kill_disable: NOT_SUPPORTED,
-  oom_score_adj: NOT_SUPPORTED,
-  init_path: NOT_SUPPORTED,
-  storage_opt: NOT_SUPPORTED,
-  volumes_from: NOT_SUPPORTED,
-  credential_spec: NOT_SUPPORTED,
-  blkio_config: NOT_SUPPORTED,
-  device_cgroup_rules: NOT_SUPPORTED,
-  annotations: NOT_YET,
-  attach: NOT_SUPPORTED,
+  init_path: 'is ignored: tasks with init: true use the init of their node\'s engine (dockerd --init-path sets it per node)',
+  volumes_from: 'is ignored: the tasks of two services may run on different nodes; mount a common named volume in both',
+  isolation: 'is ignored: isolation modes are Windows engine settings',
+  credential_spec: 'is ignored: credential specs are for Windows containers',
+  attach: 'is ignored: tasks run detached; read their output with tsswarm service logs',
   develop: 'is ignored: compose watch is a development feature',
-  label_file: NOT_YET,
   post_start: NOT_YET,
   pre_stop: NOT_YET,
-  runtime: NOT_SUPPORTED,
-  gpus: NOT_SUPPORTED,
   models: NOT_SUPPORTED,
   provider: NOT_SUPPORTED,
   use_api_socket: NOT_SUPPORTED,
@@ -357,7 +330,7 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
       },
       secrets: (e, f) => topObjects(r, 'secret', e, f, ctx, objects.secret, values.secrets),
       configs: (e, f) => topObjects(r, 'config', e, f, ctx, objects.config, values.configs),
-      include: (e, f) => d.warn(e.keyPos, f, 'include is not supported yet; ignored (pass the files with -c)'),
+      include: () => {}, // resolved before the files are merged (compose-files.ts)
       models: (e, f) => d.warn(e.keyPos, f, 'models are not supported; ignored'),
     },
     (e, f) => {
@@ -385,7 +358,7 @@ export function normaliseStack(root: TMap, ctx: NormaliseContext, d: Diagnostics
       }
       const res = normaliseService(r, se, f, ctx, { networks, volumes, services: names, objects });
       if (!res) continue;
-      if (res.profiles && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
+      if (res.profiles?.length && !ctx.profiles.includes('*') && !res.profiles.some((p) => ctx.profiles.includes(p))) {
         inactive.set(se.key, res.profiles);
         if (ctx.inactive) ctx.inactive[se.key] = res.spec;
         continue;
@@ -698,6 +671,7 @@ function normaliseService(
   };
   const extensions: Record<string, unknown> = {};
   let envFromFiles: Record<string, string> = {};
+  let labelsFromFiles: Record<string, string> = {};
   let restartBase: RestartPolicySpec | undefined;
   let deployEntry: TEntry | undefined;
   const depNodes: Record<string, TNode> = {};
@@ -705,6 +679,7 @@ function normaliseService(
   const mountTargets = new Map<string, number>();
   const portNodes: TNode[] = [];
 
+  const shortLimits: ShortLimits = {};
   const setStr = (key: 'user' | 'working_dir' | 'stop_signal' | 'hostname') => (x: TEntry, xf: string) => {
     const s = r.str(x.value, xf);
     if (s !== undefined) spec[key] = s;
@@ -735,6 +710,7 @@ function normaliseService(
       environment: (x, xf) => (spec.environment = environment(r, x.value, xf, ctx)),
       env_file: (x, xf) => (envFromFiles = envFiles(r, x.value, xf, ctx)),
       labels: (x, xf) => (spec.labels = r.kv(x.value, xf)),
+      label_file: (x, xf) => (labelsFromFiles = envFiles(r, x.value, xf, ctx, 'label_file')),
       user: setStr('user'),
       working_dir: setStr('working_dir'),
       stop_signal: setStr('stop_signal'),
@@ -795,6 +771,22 @@ function normaliseService(
         profiles = list;
       },
       ...containerSettings(r, spec),
+      mem_limit: (x, xf) => {
+        const v = r.size(x.value, xf, '512m');
+        if (v !== undefined) shortLimits.mem_limit = { value: v, node: x.value };
+      },
+      mem_reservation: (x, xf) => {
+        const v = r.size(x.value, xf, '256m');
+        if (v !== undefined) shortLimits.mem_reservation = { value: v, node: x.value };
+      },
+      cpus: (x, xf) => {
+        const v = r.float(x.value, xf);
+        if (v !== undefined) shortLimits.cpus = { value: v, node: x.value };
+      },
+      pids_limit: (x, xf) => {
+        const v = r.int(x.value, xf);
+        if (v !== undefined) shortLimits.pids_limit = { value: v, node: x.value };
+      },
     },
     (x, xf) => {
       if (x.key.startsWith('x-')) extensions[x.key] = toPlain(x.value);
@@ -809,13 +801,22 @@ function normaliseService(
     if (!get(m, 'image')) d.error(se.keyPos, fieldKey(f, 'image'), `service ${se.key} has no image`);
   }
   spec.environment = { ...envFromFiles, ...spec.environment };
+  spec.labels = { ...labelsFromFiles, ...spec.labels };
   // a service that names no network joins the stack's default network (unless it has its own network mode)
   if (Object.keys(spec.networks).length === 0 && spec.network_mode === undefined) spec.networks = { default: { aliases: [] } };
   if (restartBase) {
     spec.deploy.restart_policy = restartBase;
     d.origin(fieldKey(f, 'deploy.restart_policy'), get(m, 'restart')!);
   }
-  if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy);
+  const extras: DeployExtras = {};
+  if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy, extras);
+  serviceLimits(r, f, spec, shortLimits, extras);
+  // gpus first, then deploy.resources.reservations.devices; errors on the output point back at each
+  const devices = [...(pendingGpus.get(spec) ?? []), ...(pendingDevices.get(spec.deploy) ?? [])];
+  if (devices.length) {
+    spec.deploy.resources.reservations.devices = devices.map((x) => x.spec);
+    devices.forEach((x, i) => d.origin(fieldIdx(fieldKey(f, 'deploy.resources.reservations.devices'), i), x.node));
+  }
   // duplicate ports (e.g. the same mapping in two merged files) collapse into one
   const seen = new Set<string>();
   const ports: PortSpec[] = [];
@@ -832,6 +833,41 @@ function normaliseService(
   mountNodes.forEach((node, i) => d.origin(`${fieldKey(f, 'volumes')}[${i}]`, node));
   if (Object.keys(extensions).length) spec.extensions = extensions;
   return { spec, depNodes, ...(profiles ? { profiles } : {}) };
+}
+
+// ---- service-level limits: the same as deploy.resources ----
+
+type ShortLimits = Partial<Record<'mem_limit' | 'mem_reservation' | 'cpus' | 'pids_limit', { value: number; node: TNode }>>;
+
+/**
+ * mem_limit, mem_reservation, cpus and pids_limit are the limits of deploy.resources (pids:
+ * deploy.resources.limits.pids), as Compose reads them: set in both places with different
+ * values is an error naming both.
+ */
+function serviceLimits(r: Reader, f: string, spec: ServiceSpec, short: ShortLimits, extras: DeployExtras): void {
+  const res = spec.deploy.resources;
+  const pairs = [
+    ['mem_limit', 'limits.memory', () => res.limits.memory, (v: number) => (res.limits.memory = v)],
+    ['mem_reservation', 'reservations.memory', () => res.reservations.memory, (v: number) => (res.reservations.memory = v)],
+    ['cpus', 'limits.cpus', () => res.limits.cpus, (v: number) => (res.limits.cpus = v)],
+    ['pids_limit', 'limits.pids', () => extras.pids?.value, (v: number) => (spec.pids_limit = v)],
+  ] as const;
+  for (const [key, deployKey, current, set] of pairs) {
+    const own = short[key];
+    const other = current();
+    if (own && other !== undefined && other !== own.value) {
+      r.d.error(own.node.pos, fieldKey(f, key), `${key} (${own.value}) and deploy.resources.${deployKey} (${other}) are both set and differ: keep one`);
+      continue;
+    }
+    if (own) {
+      set(own.value);
+      r.d.origin(key === 'pids_limit' ? fieldKey(f, key) : fieldKey(f, `deploy.resources.${deployKey}`), own.node);
+    }
+  }
+  if (extras.pids && !short.pids_limit) {
+    spec.pids_limit = extras.pids.value;
+    r.d.origin(fieldKey(f, 'pids_limit'), extras.pids.node);
+  }
 }
 
 // ---- kernel and engine settings: capabilities, devices, sysctls, ulimits, DNS, logging, network mode ----
@@ -950,14 +986,117 @@ function logging(r: Reader, n: TNode, f: string): LoggingSpec | undefined {
   return out;
 }
 
+/**
+ * `gpus` (all, or a list) and `deploy.resources.reservations.devices`: device requests as
+ * Compose writes them (count: all or a number; capabilities default to [gpu] under gpus).
+ */
+function deviceRequests(r: Reader, n: TNode, f: string, gpus: boolean): { spec: DeviceRequestSpec; node: TNode }[] | undefined {
+  if (gpus && n.kind === 'scalar' && n.value === 'all') return [{ spec: { capabilities: ['gpu'], count: -1 }, node: n }];
+  if (isNull(n)) return [];
+  if (n.kind !== 'seq') return void r.d.error(n.pos, f, `must be ${gpus ? 'all or ' : ''}a list of device requests ({capabilities, driver, count, device_ids, options}), got ${describe(n)}`);
+  const out: { spec: DeviceRequestSpec; node: TNode }[] = [];
+  n.items.forEach((it, i) => {
+    const xf = fieldIdx(f, i);
+    const m = r.map(it, xf);
+    if (!m) return;
+    const dr: Partial<DeviceRequestSpec> = {};
+    eachKey(r.d, m, xf, {
+      capabilities: (x, yf) => {
+        const l = r.strList(x.value, yf);
+        if (l) dr.capabilities = l;
+      },
+      driver: (x, yf) => (dr.driver = r.str(x.value, yf)),
+      count: (x, yf) => {
+        if (x.value.kind === 'scalar' && x.value.value === 'all') dr.count = -1;
+        else dr.count = r.int(x.value, yf);
+      },
+      device_ids: (x, yf) => (dr.device_ids = r.strList(x.value, yf)),
+      options: (x, yf) => (dr.options = r.kv(x.value, yf, false)),
+    });
+    if (!dr.capabilities) {
+      if (!gpus) return void r.d.error(it.pos, fieldKey(xf, 'capabilities'), 'a device reservation needs capabilities (such as [gpu])');
+      dr.capabilities = ['gpu'];
+    }
+    if (dr.count !== undefined && dr.device_ids !== undefined) return void r.d.error(it.pos, xf, 'count and device_ids cannot both be set');
+    for (const k of Object.keys(dr) as (keyof DeviceRequestSpec)[]) if (dr[k] === undefined) delete dr[k];
+    out.push({ spec: dr as DeviceRequestSpec, node: it });
+  });
+  return out;
+}
+
+/** cpu_period / cpu_quota: microseconds as a number, or a duration (100ms) as Compose also reads them. */
+function microseconds(r: Reader, n: TNode, f: string): number | undefined {
+  if (n.kind === 'scalar' && (typeof n.value === 'number' || (typeof n.value === 'string' && /^\s*-?\d+\s*$/.test(n.value)))) return r.int(n, f);
+  const d = r.duration(n, f);
+  return d === undefined ? undefined : Math.round(parseDuration(d) * 1000);
+}
+
+/** `blkio_config`: weight, and per-device weights and rates (bps as sizes: 1mb, 1048576). */
+function blkio(r: Reader, n: TNode, f: string): BlkioSpec | undefined {
+  const m = r.map(n, f, true);
+  if (!m) return undefined;
+  const out: BlkioSpec = {};
+  const devices = <T>(x: TEntry, xf: string, read: (e: TMap, ef: string) => T | undefined): T[] => {
+    if (isNull(x.value)) return [];
+    if (x.value.kind !== 'seq') return (r.d.error(x.value.pos, xf, `must be a list of {path, ...}, got ${describe(x.value)}`), []);
+    const list: T[] = [];
+    x.value.items.forEach((it, i) => {
+      const ef = fieldIdx(xf, i);
+      const em = r.map(it, ef);
+      if (!em) return;
+      if (!get(em, 'path')) return void r.d.error(it.pos, fieldKey(ef, 'path'), 'a device needs a path');
+      const v = read(em, ef);
+      if (v !== undefined) list.push(v);
+    });
+    return list;
+  };
+  const rates = (bytes: boolean) => (x: TEntry, xf: string) =>
+    devices(x, xf, (em, ef) => {
+      let path: string | undefined;
+      let rate: number | undefined;
+      eachKey(r.d, em, ef, {
+        path: (y, yf) => (path = r.str(y.value, yf)),
+        rate: (y, yf) => (rate = bytes ? r.size(y.value, yf, '10mb') : r.int(y.value, yf)),
+      });
+      if (!get(em, 'rate')) r.d.error(em.pos, fieldKey(ef, 'rate'), 'a device limit needs a rate');
+      return path !== undefined && rate !== undefined ? { path, rate } : undefined;
+    });
+  eachKey(r.d, m, f, {
+    weight: (x, xf) => (out.weight = r.int(x.value, xf)),
+    weight_device: (x, xf) =>
+      (out.weight_device = devices(x, xf, (em, ef) => {
+        let path: string | undefined;
+        let weight: number | undefined;
+        eachKey(r.d, em, ef, {
+          path: (y, yf) => (path = r.str(y.value, yf)),
+          weight: (y, yf) => (weight = r.int(y.value, yf)),
+        });
+        if (!get(em, 'weight')) r.d.error(em.pos, fieldKey(ef, 'weight'), 'a device weight needs a weight');
+        return path !== undefined && weight !== undefined ? { path, weight } : undefined;
+      })),
+    device_read_bps: (x, xf) => (out.device_read_bps = rates(true)(x, xf)),
+    device_write_bps: (x, xf) => (out.device_write_bps = rates(true)(x, xf)),
+    device_read_iops: (x, xf) => (out.device_read_iops = rates(false)(x, xf)),
+    device_write_iops: (x, xf) => (out.device_write_iops = rates(false)(x, xf)),
+  });
+  for (const k of Object.keys(out) as (keyof BlkioSpec)[]) if (out[k] === undefined) delete out[k];
+  return out;
+}
+
 const NETWORK_MODES: Record<string, string> = {
   bridge: 'network_mode bridge is not supported: a service joins the stack networks (drop network_mode)',
   default: 'network_mode default is not supported: a service joins the stack networks (drop network_mode)',
 };
 
+/** `gpus` of a service, read before its deploy section: added to its device reservations after it. */
+const pendingGpus = new WeakMap<ServiceSpec, { spec: DeviceRequestSpec; node: TNode }[]>();
+/** deploy.resources.reservations.devices as read, with their nodes (for positions once gpus come first). */
+const pendingDevices = new WeakMap<DeploySpec, { spec: DeviceRequestSpec; node: TNode }[]>();
+
 /** Handlers of the service keys that set up the container's kernel and engine settings. */
 function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEntry, f: string) => void> {
   const d = r.d;
+
   const bool = (key: 'privileged' | 'read_only') => (x: TEntry, xf: string) => {
     const b = r.bool(x.value, xf);
     if (b !== undefined) spec[key] = b;
@@ -967,6 +1106,24 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       const l = looseList(r, x.value, xf, single);
       if (l) spec[key] = [...new Set(l.map((it) => map(it.value)))]; // merged files may repeat an entry
     };
+  const flag = (key: 'tty' | 'stdin_open' | 'oom_kill_disable') => (x: TEntry, xf: string) => {
+    const b = r.bool(x.value, xf);
+    if (b !== undefined) spec[key] = b;
+  };
+  const int = (key: 'oom_score_adj' | 'cpu_shares' | 'mem_swappiness') => (x: TEntry, xf: string) => {
+    const v = r.int(x.value, xf);
+    if (v !== undefined) spec[key] = v;
+  };
+  // a namespace: the modes a cluster can honour; sharing another container's is refused with the reason
+  const namespace = <K extends 'pid' | 'ipc' | 'uts' | 'userns_mode' | 'cgroup'>(key: K, modes: readonly NonNullable<ServiceSpec[K]>[]) => (x: TEntry, xf: string) => {
+    const s = r.str(x.value, xf);
+    if (s === undefined) return;
+    if ((modes as readonly string[]).includes(s)) return void (spec[key] = s as ServiceSpec[K]);
+    if (/^(service|container):/.test(s)) {
+      return void d.error(x.value.pos, xf, `${key} ${s} (sharing another container's namespace) is not supported: the tasks of two services may run on different nodes`);
+    }
+    d.error(x.value.pos, xf, `${key} must be ${modes.length === 1 ? modes[0] : `one of ${modes.join(', ')}`}, got "${s}"`);
+  };
   return {
     cap_add: list('cap_add', false, normaliseCapability),
     cap_drop: list('cap_drop', false, normaliseCapability),
@@ -1001,10 +1158,6 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
       const u = ulimits(r, x.value, xf);
       if (u) spec.ulimits = u;
     },
-    pids_limit: (x, xf) => {
-      const v = r.int(x.value, xf);
-      if (v !== undefined) spec.pids_limit = v;
-    },
     shm_size: (x, xf) => {
       const v = r.size(x.value, xf, '64m');
       if (v !== undefined) spec.shm_size = v;
@@ -1021,6 +1174,79 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
     logging: (x, xf) => {
       const l = logging(r, x.value, xf);
       if (l) spec.logging = l;
+    },
+    pid: namespace('pid', ['host']),
+    ipc: namespace('ipc', ['host', 'private', 'shareable', 'none']),
+    uts: namespace('uts', ['host']),
+    userns_mode: namespace('userns_mode', ['host']),
+    cgroup: namespace('cgroup', ['host', 'private']),
+    tty: flag('tty'),
+    stdin_open: flag('stdin_open'),
+    oom_kill_disable: flag('oom_kill_disable'),
+    domainname: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined) spec.domainname = v;
+    },
+    oom_score_adj: int('oom_score_adj'),
+    cpu_shares: int('cpu_shares'),
+    cpu_period: (x, xf) => {
+      const v = microseconds(r, x.value, xf);
+      if (v !== undefined) spec.cpu_period = v;
+    },
+    cpu_quota: (x, xf) => {
+      const v = microseconds(r, x.value, xf);
+      if (v !== undefined) spec.cpu_quota = v;
+    },
+    cpuset: (x, xf) => {
+      const v = scalarStr(r, x.value, xf);
+      if (v !== undefined) spec.cpuset = v;
+    },
+    memswap_limit: (x, xf) => {
+      // -1: unlimited swap (Compose writes it as a number or "-1")
+      const v = x.value.kind === 'scalar' && (x.value.value === -1 || x.value.value === '-1') ? -1 : r.size(x.value, xf, '1g');
+      if (v !== undefined) spec.memswap_limit = v;
+    },
+    mem_swappiness: int('mem_swappiness'),
+    device_cgroup_rules: (x, xf) => {
+      const l = looseList(r, x.value, xf, false);
+      if (l) spec.device_cgroup_rules = [...new Set(l.map((it) => it.value))];
+    },
+    storage_opt: (x, xf) => {
+      const m = r.map(x.value, xf, true);
+      if (!m) return;
+      const out: Record<string, string> = {};
+      for (const e of m.entries) {
+        const v = scalarStr(r, e.value, fieldKey(xf, e.key));
+        if (v !== undefined) out[e.key] = v;
+      }
+      spec.storage_opt = out;
+    },
+    blkio_config: (x, xf) => {
+      const b = blkio(r, x.value, xf);
+      if (b) spec.blkio_config = b;
+    },
+    annotations: (x, xf) => (spec.annotations = r.kv(x.value, xf)),
+    platform: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined) spec.platform = v;
+    },
+    runtime: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined) spec.runtime = v;
+    },
+    gpus: (x, xf) => {
+      const list = deviceRequests(r, x.value, xf, true);
+      if (list) pendingGpus.set(spec, list);
+    },
+    pull_policy: (x, xf) => {
+      const s = r.str(x.value, xf);
+      if (s === undefined) return;
+      if (s === 'always' || s === 'missing' || s === 'never' || s === 'build') spec.pull_policy = s;
+      else if (s === 'if_not_present') spec.pull_policy = 'missing';
+      else if (s === 'daily' || s === 'weekly' || /^every_\w+$/.test(s)) {
+        spec.pull_policy = 'missing';
+        d.warn(x.value.pos, xf, `pull_policy ${s} is read as missing: a node pulls the image only when it lacks it`);
+      } else d.error(x.value.pos, xf, `pull_policy must be one of always, missing, never, build (or if_not_present, daily, weekly, every_<duration>), got "${s}"`);
     },
     network_mode: (x, xf) => {
       const s = r.str(x.value, xf);
@@ -1088,7 +1314,8 @@ function environment(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Rec
   return out;
 }
 
-function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record<string, string> {
+/** `env_file` (and `label_file`, read the same way): KEY=VALUE files, relative to the project folder. */
+function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext, what = 'env_file'): Record<string, string> {
   const out: Record<string, string> = {};
   if (isNull(n)) return out;
   const items: { node: TNode; field: string }[] = n.kind === 'seq' ? n.items.map((node, i) => ({ node, field: fieldIdx(f, i) })) : [{ node: n, field: f }];
@@ -1104,7 +1331,7 @@ function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record
           if (s !== undefined && s !== 'env') r.d.error(x.value.pos, xf, `unsupported env_file format "${s}"; only env is supported`);
         },
       });
-      if (path === undefined && !get(node, 'path')) r.d.error(node.pos, fieldKey(field, 'path'), 'env_file entry needs a path');
+      if (path === undefined && !get(node, 'path')) r.d.error(node.pos, fieldKey(field, 'path'), `${what} entry needs a path`);
     } else {
       path = r.str(node, field);
     }
@@ -1117,7 +1344,7 @@ function envFiles(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'ENOENT' && !required) continue;
-      r.d.error(node.pos, field, code === 'ENOENT' ? `env_file ${shown} not found` : `cannot read env_file ${shown}: ${(e as Error).message}`);
+      r.d.error(node.pos, field, code === 'ENOENT' ? `${what} ${shown} not found` : `cannot read ${what} ${shown}: ${(e as Error).message}`);
       continue;
     }
     const res = parseDotenv(text, ctx.lookup);
@@ -1240,6 +1467,17 @@ function port(r: Reader, n: TNode, f: string, room: number): PortSpec[] {
 
 // ---- volumes ----
 
+const PROPAGATIONS = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'] as const;
+
+/** A tmpfs mode: permission bits, octal as written (1777, 0o755) or a decimal number. */
+function fileModeBits(r: Reader, n: TNode, f: string): number | undefined {
+  // 1777 is meant as octal, as mode bits are written (chmod); 0o1777 and "1777" too
+  const text = n.kind === 'scalar' ? (n.raw ?? (typeof n.value === 'string' || typeof n.value === 'number' ? String(n.value).trim() : undefined)) : undefined;
+  if (text !== undefined && /^(0o?)?[0-7]{1,4}$/.test(text)) return parseInt(text.replace(/^0o?/, '') || '0', 8);
+  r.d.error(n.pos, f, `must be a file mode such as 1777 or 0755 (octal), got ${describe(n)}`);
+  return undefined;
+}
+
 const SHORT_MODES = new Set(['ro', 'rw', 'z', 'Z', 'nocopy', 'consistent', 'cached', 'delegated', 'shared', 'rshared', 'slave', 'rslave', 'private', 'rprivate']);
 
 function isPathLike(s: string): boolean {
@@ -1270,9 +1508,16 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
     let source: string | undefined;
     let target: string | undefined;
     let readOnly = false;
-    const ignoredSub = (x: TEntry, xf: string) => {
-      if (x.value.kind !== 'map') return void r.map(x.value, xf, true);
-      for (const y of x.value.entries) d.warn(y.keyPos, fieldKey(xf, y.key), `${x.key}.${y.key} ${NOT_YET}`);
+    const opts: Pick<MountSpec, 'volume' | 'bind' | 'tmpfs'> = {};
+    const optNodes: Partial<Record<'volume' | 'bind' | 'tmpfs', TEntry>> = {};
+    const sub = (key: 'volume' | 'bind' | 'tmpfs', handlers: (o: Record<string, unknown>) => Record<string, (y: TEntry, yf: string) => void>) => (x: TEntry, xf: string) => {
+      const m = r.map(x.value, xf, true);
+      if (!m) return;
+      const o: Record<string, unknown> = {};
+      eachKey(d, m, xf, handlers(o), (y, yf) => d.warn(y.keyPos, yf, `${key}.${y.key} ${NOT_YET}`));
+      for (const k of Object.keys(o)) if (o[k] === undefined) delete o[k];
+      optNodes[key] = x;
+      if (Object.keys(o).length) (opts as Record<string, unknown>)[key] = o;
     };
     eachKey(d, n, f, {
       type: (x, xf) => {
@@ -1285,9 +1530,16 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
       source: (x, xf) => (source = isNull(x.value) ? undefined : r.str(x.value, xf)),
       target: (x, xf) => (target = r.str(x.value, xf)),
       read_only: (x, xf) => (readOnly = r.bool(x.value, xf) ?? false),
-      volume: ignoredSub,
-      bind: ignoredSub,
-      tmpfs: ignoredSub,
+      volume: sub('volume', (o) => ({ nocopy: (y, yf) => (o.nocopy = r.bool(y.value, yf)) })),
+      bind: sub('bind', (o) => ({
+        propagation: (y, yf) => (o.propagation = r.oneOf(y.value, yf, PROPAGATIONS)),
+        create_host_path: (y, yf) => (o.create_host_path = r.bool(y.value, yf)),
+        selinux: (y, yf) => d.warn(y.keyPos, yf, 'bind.selinux is ignored: SELinux relabelling is left to the node'),
+      })),
+      tmpfs: sub('tmpfs', (o) => ({
+        size: (y, yf) => (o.size = r.size(y.value, yf, '64m')),
+        mode: (y, yf) => (o.mode = fileModeBits(r, y.value, yf)),
+      })),
       consistency: (x, xf) => d.warn(x.keyPos, xf, `consistency ${NOT_YET}`),
     });
     if (!get(n, 'type')) d.error(n.pos, fieldKey(f, 'type'), 'a volume in long syntax needs a type (volume, bind or tmpfs)');
@@ -1297,6 +1549,11 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
     const srcNode = get(n, 'source') ?? n;
     const sf = fieldKey(f, 'source');
     const out: MountSpec = { type, target, read_only: readOnly };
+    for (const k of ['volume', 'bind', 'tmpfs'] as const) {
+      const e = optNodes[k];
+      if (e && k !== type) d.error(e.keyPos, fieldKey(f, k), `${k} options apply to a mount of type ${k}, not ${type}`);
+      else if (opts[k]) Object.assign(out, { [k]: opts[k] });
+    }
     if (type === 'bind') {
       if (!source) return void d.error(srcNode.pos, sf, 'a bind mount needs a source path');
       const abs = hostPath(r, source, srcNode, sf, ctx);
@@ -1332,21 +1589,30 @@ function mount(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: 
     return undefined;
   }
   let readOnly = false;
+  let nocopy = false;
+  let propagation: (typeof PROPAGATIONS)[number] | undefined;
+  const isBind = source !== undefined && isPathLike(source);
   for (const opt of mode?.split(',') ?? []) {
     if (!SHORT_MODES.has(opt)) {
       d.error(n.pos, f, `invalid volume "${raw}": unknown mode "${opt}" (use ro or rw)`);
       return undefined;
     }
     if (opt === 'ro') readOnly = true;
-    else if (opt !== 'rw') d.warn(n.pos, f, `volume mode ${opt} ${NOT_YET}`);
+    else if (opt === 'nocopy' && !isBind) nocopy = true;
+    else if ((PROPAGATIONS as readonly string[]).includes(opt) && isBind) propagation = opt as (typeof PROPAGATIONS)[number];
+    else if (opt === 'nocopy' || (PROPAGATIONS as readonly string[]).includes(opt)) {
+      d.error(n.pos, f, `invalid volume "${raw}": ${opt} applies to ${opt === 'nocopy' ? 'a named volume' : 'a bind mount (a host path)'}`);
+      return undefined;
+    } else if (opt !== 'rw') d.warn(n.pos, f, `volume mode ${opt} ${NOT_YET}`);
   }
-  if (source === undefined) return { type: 'volume', target, read_only: readOnly };
-  if (isPathLike(source)) {
+  const volumeOpts = nocopy ? { volume: { nocopy: true } } : {};
+  if (source === undefined) return { type: 'volume', target, read_only: readOnly, ...volumeOpts };
+  if (isBind) {
     const abs = hostPath(r, source, n, f, ctx);
-    return abs === undefined ? undefined : { type: 'bind', source: abs, target, read_only: readOnly };
+    return abs === undefined ? undefined : { type: 'bind', source: abs, target, read_only: readOnly, ...(propagation ? { bind: { propagation } } : {}) };
   }
   if (!checkNamedVolume(r, source, n, f, declared, service)) return undefined;
-  return { type: 'volume', source, target, read_only: readOnly };
+  return { type: 'volume', source, target, read_only: readOnly, ...volumeOpts };
 }
 
 // ---- networks, healthcheck, restart, depends_on ----
@@ -1492,7 +1758,12 @@ function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: 
 
 // ---- deploy ----
 
-function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
+/** Values of deploy that the spec keeps elsewhere: limits.pids is the service's pids_limit. */
+interface DeployExtras {
+  pids?: { value: number; node: TNode };
+}
+
+function deploy(r: Reader, n: TNode, f: string, out: DeploySpec, extras: DeployExtras = {}): void {
   const d = r.d;
   const m = r.map(n, f, true);
   if (!m) return;
@@ -1591,8 +1862,16 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec): void {
             const v = r.size(z.value, zf, '512M');
             if (v !== undefined) res.memory = v;
           },
-          pids: (z, zf) => d.warn(z.keyPos, zf, `pids ${NOT_YET}`),
-          devices: (z, zf) => d.warn(z.keyPos, zf, `devices ${NOT_SUPPORTED}`),
+          pids: (z, zf) => {
+            if (which === 'reservations') return void d.warn(z.keyPos, zf, 'pids is a limit only (deploy.resources.limits.pids); ignored');
+            const v = r.int(z.value, zf);
+            if (v !== undefined) extras.pids = { value: v, node: z.value };
+          },
+          devices: (z, zf) => {
+            if (which === 'limits') return void d.warn(z.keyPos, zf, 'devices is a reservation (deploy.resources.reservations.devices); ignored');
+            const list = deviceRequests(r, z.value, zf, false);
+            if (list) pendingDevices.set(out, list);
+          },
           generic_resources: (z, zf) => d.warn(z.keyPos, zf, `generic_resources ${NOT_YET}`),
         });
       };

@@ -399,6 +399,7 @@ export class Dispatcher {
         resources: { nanoCpus: Number(d?.nano_cpus ?? 0), memoryBytes: Number(d?.memory_bytes ?? 0) },
         engine: { version: d?.engine_version ?? '', labels: { ...(d?.engine_labels ?? {}) } },
       };
+      if (d?.runtimes?.length) description.engine.runtimes = [...d.runtimes];
       // With its engine down a node stays down if it was (the node monitor decides on the rest).
       const status: NodeObj['status'] = engineError
         ? cur?.status.state === 'down'

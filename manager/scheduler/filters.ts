@@ -2,6 +2,7 @@
 // swarmkit's manager/scheduler/filter.go). A new placement rule is one more class here.
 
 import { parseConstraints, matchConstraints, type Constraint } from '../../common/api/constraint.js';
+import { nodeRuntimes, parsePlatform, platformMatches, type Platform } from '../../common/api/platform.js';
 import { hostPortsOf, taskMemory, taskNanoCpus, type NodeInfo } from './nodeinfo.js';
 import type { TaskObj } from '../store/types.js';
 
@@ -122,9 +123,73 @@ export class MaxReplicasFilter implements Filter {
   }
 }
 
+/** `platform: os/arch`: only nodes of that OS and architecture (x86_64 is amd64, aarch64 arm64, as Docker reads them). */
+export class PlatformFilter implements Filter {
+  readonly name = 'platform';
+  private platform?: Platform;
+  private text = '';
+  setTask(task: TaskObj): boolean {
+    const p = task.spec.platform === undefined ? undefined : parsePlatform(task.spec.platform);
+    this.platform = typeof p === 'object' ? p : undefined;
+    this.text = task.spec.platform ?? '';
+    return this.platform !== undefined;
+  }
+  check(info: NodeInfo): boolean {
+    const { os, arch } = info.node.description.platform;
+    return this.platform !== undefined && platformMatches(this.platform, os, arch);
+  }
+  explain(nodes: number): string { return `platform ${this.text} not on ${nodesPhrase(nodes)}`; }
+}
+
+/** `runtime`: only nodes whose engine has that runtime. */
+export class RuntimeFilter implements Filter {
+  readonly name = 'runtime';
+  private runtime = '';
+  setTask(task: TaskObj): boolean {
+    this.runtime = task.spec.runtime ?? '';
+    return this.runtime !== '';
+  }
+  check(info: NodeInfo): boolean { return nodeRuntimes(info.node.description.engine.runtimes).includes(this.runtime); }
+  explain(nodes: number): string { return `runtime ${this.runtime} not on ${nodesPhrase(nodes)}`; }
+}
+
+/**
+ * `gpus` / `deploy.resources.reservations.devices`: an engine cannot tell which devices it
+ * has, so a node says it through a label named after the capability, a node label or its
+ * engine's (`dockerd --label gpu=2`): `gpu=2` two GPUs, `gpu=true` one. A request of
+ * `count` N needs at least N; `all` or device_ids need the label alone. What
+ * other tasks hold is not counted.
+ */
+export class DeviceFilter implements Filter {
+  readonly name = 'devices';
+  private needs: { capability: string; count: number }[] = [];
+  private missing = new Set<string>();
+  setTask(task: TaskObj): boolean {
+    const reqs = task.spec.deploy.resources.reservations.devices ?? [];
+    this.needs = reqs.flatMap((r) => r.capabilities.map((capability) => ({ capability, count: r.count !== undefined && r.count > 0 ? r.count : 0 })));
+    this.missing.clear();
+    return this.needs.length > 0;
+  }
+  check(info: NodeInfo): boolean {
+    const labels = { ...info.node.description.engine.labels, ...info.node.spec.labels };
+    const short = this.needs.filter(({ capability, count }) => {
+      const v = labels[capability];
+      if (v === undefined || v === 'false' || v === '0') return true;
+      return (/^\d+$/.test(v) ? Number(v) : 1) < count;
+    });
+    for (const n of short) this.missing.add(n.count > 0 ? `${n.capability} x${n.count}` : n.capability);
+    return short.length === 0;
+  }
+  explain(nodes: number): string {
+    const first = [...this.missing].sort()[0]?.split(' ')[0] ?? 'gpu';
+    return `devices ${[...this.missing].sort().join(', ')} not on ${nodesPhrase(nodes)} (a node offers them with a node or engine label such as ${first}=N)`;
+  }
+}
+
 /** The pipeline in the order failures are blamed: a node is counted against the first filter it fails. */
 export const defaultFilters = (): Filter[] => [
   new ReadyFilter(), new ConstraintFilter(), new CpuFilter(), new MemoryFilter(), new HostPortFilter(), new MaxReplicasFilter(),
+  new PlatformFilter(), new RuntimeFilter(), new DeviceFilter(),
 ];
 
 export interface FilterResult {

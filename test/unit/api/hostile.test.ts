@@ -79,7 +79,7 @@ describe('deploy', () => {
     await refused(post('/v1/stacks/deploy', { stack: 'app' }), { status: 400, code: 'TSW_ERR_STACK_INVALID' });
     await refused(post('/v1/stacks/deploy', { stack: null }), { status: 400, code: 'TSW_ERR_STACK_INVALID' });
     await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: serviceSpec() }), force: true }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'force' });
-    await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: { ...serviceSpec(), pid: 'host' } as never }) }),
+    await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: { ...serviceSpec(), mac_address: '02:42:ac:11:00:02' } as never }) }),
       { status: 400, code: 'TSW_ERR_STACK_INVALID', field: /^services\.web/ });
     await refused(post('/v1/stacks/deploy', { stack: stackSpec('app', { web: serviceSpec() }), dryRun: 'yes' }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'dryRun' });
   });

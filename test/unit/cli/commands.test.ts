@@ -147,6 +147,9 @@ describe('stack commands', () => {
       { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, profiles: ['debug'] }],
     [parseDeploy, ['stack.yml', '--profile', '*', ...H],
       { cmd: 'deploy', host, files: ['stack.yml'], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false, profiles: ['*'] }],
+    [parseConfig, ['--env-file', 'prod.env', '--env-file', 'local.env'], { cmd: 'config', files: [], format: 'yaml', envFiles: ['prod.env', 'local.env'] }],
+    [parseDeploy, ['stack.yml', 'st', '--env-file', 'prod.env', ...H],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, envFiles: ['prod.env'] }],
   ] as const)('%#: %j', (parse, argv, want) => {
     expect((parse as (a: readonly string[]) => unknown)([...argv])).toEqual(want);
   });

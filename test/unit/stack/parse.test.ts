@@ -284,8 +284,8 @@ describe('volumes', () => {
   });
 
   it('volume options the cluster ignores are warned about', () => {
-    const { warnings } = parse(svc('volumes:\n  - data:/x:nocopy\n  - {type: volume, source: data, target: /y, volume: {nocopy: true}}', top));
-    expect(warnings.map((w) => w.field)).toEqual(['services.web.volumes[0]', 'services.web.volumes[1].volume.nocopy']);
+    const { warnings } = parse(svc('volumes:\n  - data:/x:z\n  - {type: volume, source: data, target: /y, volume: {subpath: sub}}', top));
+    expect(warnings.map((w) => w.field)).toEqual(['services.web.volumes[0]', 'services.web.volumes[1].volume.subpath']);
   });
 });
 
@@ -490,7 +490,7 @@ deploy:
     max_replicas_per_node: 2
   resources:
     limits: {cpus: "0.5", memory: 512M}
-    reservations: {cpus: 0.25, memory: 1073741824}
+    reservations: {cpus: 0.25, memory: 268435456}
   update_config:
     parallelism: 2
     delay: 10s
@@ -509,7 +509,7 @@ deploy:
       labels: { 'traefik.enable': 'true' },
       restart_policy: defaultDeploy().restart_policy,
       placement: { constraints: ['node.role==manager', 'node.labels.disk != ssd'], preferences: [{ spread: 'node.labels.zone' }], max_replicas_per_node: 2 },
-      resources: { limits: { cpus: 0.5, memory: 512 * 1024 ** 2 }, reservations: { cpus: 0.25, memory: 1024 ** 3 } },
+      resources: { limits: { cpus: 0.5, memory: 512 * 1024 ** 2 }, reservations: { cpus: 0.25, memory: 256 * 1024 ** 2 } },
       update_config: { parallelism: 2, delay: '10s', order: 'start-first', monitor: '1m', max_failure_ratio: 0.1, failure_action: 'rollback' },
       rollback_config: { ...defaultDeploy().rollback_config, parallelism: 0, failure_action: 'continue' },
     });
@@ -539,8 +539,8 @@ deploy:
   });
 
   it('endpoint_mode dnsrr and per-resource extras are warnings', () => {
-    const { warnings } = parse(svc('deploy:\n  endpoint_mode: dnsrr\n  resources: {limits: {pids: 10}}'));
-    expect(warnings.map((w) => w.field)).toEqual(['services.web.deploy.endpoint_mode', 'services.web.deploy.resources.limits.pids']);
+    const { warnings } = parse(svc('deploy:\n  endpoint_mode: dnsrr\n  resources: {reservations: {pids: 10}}'));
+    expect(warnings.map((w) => w.field)).toEqual(['services.web.deploy.endpoint_mode', 'services.web.deploy.resources.reservations.pids']);
   });
 
   it('accepts numbers given as strings after interpolation', () => {
@@ -552,17 +552,17 @@ deploy:
 
 describe('warnings for keys a cluster ignores', () => {
   it('container_name and build warn with position and reason, and are dropped', () => {
-    const { stack, warnings } = parse(svc('container_name: my-web\nbuild: .\npid: host\nfrobnicate: 1'));
+    const { stack, warnings } = parse(svc('container_name: my-web\nbuild: .\nmac_address: 02:42:ac:11:00:02\nfrobnicate: 1'));
     expect(warnings).toEqual([
       { file: 'stack.yml', line: 4, col: 5, field: 'services.web.container_name', message: 'container_name is ignored: tasks are named <service>.<slot>' },
       { file: 'stack.yml', line: 5, col: 5, field: 'services.web.build', message: expect.stringContaining('build is ignored') },
-      { file: 'stack.yml', line: 6, col: 5, field: 'services.web.pid', message: 'pid is not supported for services and is ignored' },
+      { file: 'stack.yml', line: 6, col: 5, field: 'services.web.mac_address', message: expect.stringContaining('mac_address is ignored: the tasks of a service, on several nodes, would share one MAC address') },
       { file: 'stack.yml', line: 7, col: 5, field: 'services.web.frobnicate', message: 'unknown service key frobnicate; ignored' },
     ]);
     expect(stack.services.web).not.toHaveProperty('container_name');
   });
 
-  it.each(['links: [db]', 'ipc: host', 'uts: host', 'userns_mode: host', 'extends: {service: base}', 'cgroup_parent: x', 'expose: ["80"]', 'mem_limit: 1g', 'pid: host', 'platform: linux/amd64'])(
+  it.each(['links: [db]', 'cgroup_parent: x', 'expose: ["80"]', 'init_path: /x', 'volumes_from: [db]'])(
     '%s warns',
     (line) => {
       const { warnings } = parse(svc(line));

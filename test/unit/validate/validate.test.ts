@@ -37,7 +37,7 @@ describe('validateStack', () => {
     ['replicas 1e12', (s) => (s.services.web.deploy.replicas = 1e12), 'services.web.deploy.replicas', `between 0 and ${LIMITS.replicas}`],
     ['replicas 2.5', (s) => (s.services.web.deploy.replicas = 2.5), 'services.web.deploy.replicas', 'must be an integer'],
     ['replicas "3"', (s) => (s.services.web.deploy.replicas = '3'), 'services.web.deploy.replicas', 'must be an integer'],
-    ['an unknown field', (s) => (s.services.web.pid = 'host'), 'services.web.pid', 'unknown field'],
+    ['an unknown field', (s) => ((s.services.web as Record<string, unknown>).mac_address = 'x'), 'services.web.mac_address', 'unknown field'],
     ['a missing field', (s) => delete s.services.web.deploy, 'services.web.deploy', 'is required'],
     ['more services than LIMITS.servicesPerStack', (s) => {
       for (let i = 0; i < LIMITS.servicesPerStack; i++) s.services[`s${i}`] = service();

@@ -11,6 +11,7 @@ export interface NodeDescription {
   'engine_version'?: (string);
   'engine_labels'?: ({[key: string]: string});
   'addr'?: (string);
+  'runtimes'?: (string)[];
 }
 
 export interface NodeDescription__Output {
@@ -22,4 +23,5 @@ export interface NodeDescription__Output {
   'engine_version': (string);
   'engine_labels': ({[key: string]: string});
   'addr': (string);
+  'runtimes': (string)[];
 }
