@@ -158,17 +158,23 @@ function netnsPids(nsPath: string): number[] {
   return out;
 }
 
-/** Every cgroup dir named `name` (or starting with it, when prefix) at the top of every controller. */
+/**
+ * Every cgroup dir whose name matches, in every controller, found up to 3 levels down (on some
+ * machines a controller nests the engine's cgroups below the machine's own, e.g.
+ * memory/process_api/ID/NAME); the search does not descend into a match.
+ */
 function cgroupDirs(match: (dirName: string) => boolean): string[] {
   const out: string[] = [];
-  let ctrls: string[] = [];
-  try { ctrls = readdirSync('/sys/fs/cgroup'); } catch { return out; }
-  for (const c of ctrls) {
-    const base = `/sys/fs/cgroup/${c}`;
-    let names: string[] = [];
-    try { names = readdirSync(base); } catch { continue; }
-    for (const n of names) if (match(n)) { try { if (statSync(`${base}/${n}`).isDirectory()) out.push(`${base}/${n}`); } catch { /* gone */ } }
-  }
+  const walk = (d: string, depth: number): void => {
+    let ents;
+    try { ents = readdirSync(d, { withFileTypes: true }); } catch { return; }
+    for (const e of ents) {
+      if (!e.isDirectory()) continue;
+      if (match(e.name)) out.push(join(d, e.name));
+      else if (depth < 3) walk(join(d, e.name), depth + 1);
+    }
+  };
+  walk('/sys/fs/cgroup', 0);
   return out;
 }
 
