@@ -256,6 +256,14 @@ function writeState(s: LabState): void {
   renameSync(`${STATE_FILE}.tmp`, STATE_FILE);
 }
 
+/** partition/heal/slow read, change and write the state file: one at a time in this process. */
+let stateQueue: Promise<unknown> = Promise.resolve();
+function serialized<T>(fn: () => Promise<T>): Promise<T> {
+  const next = stateQueue.then(fn, fn);
+  stateQueue = next.catch(() => undefined);
+  return next;
+}
+
 function planOf(s: LabState): HostPlan[] {
   return s.hosts.map((h) => planHost(h.role, h.index));
 }
@@ -634,8 +642,11 @@ export async function stopEngine(host: string): Promise<void> {
   const cgs = cgroupDirs((n) => n === h.cgroupParent);
   const tss = new Set(tsswarmPids(h));
   // What the engine leaves (a SIGKILL after the timeout; containerd and shims): gone too, never the tsswarm daemon.
-  await killAll(`stop the engine of ${h.name}`, () => [...dockerdPids(h), ...cgroupPids(cgs),
-    ...netnsPids(h.nsPath).filter((p) => !tss.has(p) && procs().some((x) => x.pid === p && /containerd|docker-proxy|runc/.test(basename(x.args[0] ?? ''))))]);
+  const engineProcs = (): number[] => {
+    const inNsPids = new Set(netnsPids(h.nsPath));
+    return procs().filter((x) => inNsPids.has(x.pid) && !tss.has(x.pid) && /containerd|docker-proxy|runc/.test(basename(x.args[0] ?? ''))).map((x) => x.pid);
+  };
+  await killAll(`stop the engine of ${h.name}`, () => [...dockerdPids(h), ...cgroupPids(cgs), ...engineProcs()]);
   if (!stopped) await clearRuntime(h);
 }
 
@@ -655,6 +666,10 @@ async function applyPartition(h: HostPlan, p: 'all' | string[] | undefined): Pro
 /** Cut the host off the lab network both ways; with from: only packets from `from` to it. */
 export async function partition(host: string, opts: { from?: string } = {}): Promise<void> {
   requireRoot();
+  return serialized(() => partitionNow(host, opts));
+}
+
+async function partitionNow(host: string, opts: { from?: string }): Promise<void> {
   const s = needState();
   const h = findHost(s, host);
   let next: 'all' | string[];
@@ -671,6 +686,10 @@ export async function partition(host: string, opts: { from?: string } = {}): Pro
 
 export async function heal(host: string): Promise<void> {
   requireRoot();
+  return serialized(() => healNow(host));
+}
+
+async function healNow(host: string): Promise<void> {
   const s = needState();
   const h = findHost(s, host);
   await applyPartition(h, undefined);
@@ -681,6 +700,10 @@ export async function heal(host: string): Promise<void> {
 /** Delay every packet leaving the host on the lab link (netem); `off` removes it. */
 export async function slow(host: string, d: string): Promise<void> {
   requireRoot();
+  return serialized(() => slowNow(host, d));
+}
+
+async function slowNow(host: string, d: string): Promise<void> {
   const s = needState();
   const h = findHost(s, host);
   if (d === 'off') {
