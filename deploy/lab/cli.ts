@@ -14,13 +14,13 @@ async function runCommand(c: LabCommand): Promise<void> {
       const hs = await lab.up({ managers: c.managers, workers: c.workers, tsswarm: c.tsswarm, log: say });
       say(`lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${hs.map((h) => `${h.name} ${h.addr}`).join(', ')}`);
       const s = await lab.status();
-      process.stdout.write(statusTable(s.hosts, s.tsswarmHost));
+      process.stdout.write(statusTable(s.hosts, s.tsswarmHost, s.enginesOnly));
       return;
     }
     case 'down': await lab.down({ log: say }); say('lab removed'); return;
     case 'status': {
       const s = await lab.status();
-      process.stdout.write(c.json ? statusJson(s.hosts, s.tsswarmHost) : statusTable(s.hosts, s.tsswarmHost));
+      process.stdout.write(c.json ? statusJson(s.hosts, s.tsswarmHost, s.enginesOnly) : statusTable(s.hosts, s.tsswarmHost, s.enginesOnly));
       return;
     }
     case 'kill': await lab.kill(c.host); say(`${c.host}: killed (engine, containers, tsswarm)`); return;

@@ -7,6 +7,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -310,6 +311,21 @@ async function ensurePackages(log: (l: string) => void): Promise<void> {
   log(`installed: ${[...missing].join(' ')}`);
 }
 
+/**
+ * A dockerd uses the system's containerd when /run/containerd/containerd.sock answers: the lab's
+ * engines would then share it (and its containers), and `kill` could not cut one host's power.
+ */
+async function refuseSystemContainerd(): Promise<void> {
+  const sock = '/run/containerd/containerd.sock';
+  if (!existsSync(sock)) return;
+  const answers = await new Promise<boolean>((resolve) => {
+    const c = connect(sock, () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+    c.setTimeout(1_000, () => { c.destroy(); resolve(false); });
+  });
+  if (answers) throw new Error(`a system containerd answers on ${sock}: each lab engine must run its own (stop the system's containerd, e.g. \`systemctl stop containerd\`, then run up again)`);
+}
+
 /** The checkout holding bin/tsswarm.js (this file runs from deploy/lab/ or dist/deploy/lab/). */
 export function repoRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -519,6 +535,7 @@ export async function up(opts: UpOptions = {}): Promise<LabHost[]> {
   const step = (what: string): void => log(`${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   await ensurePackages(log);
   if (withTsswarm) tsswarmBin();
+  await refuseSystemContainerd();
   await cleanup(log);
   try {
     mkdirSync(RUN_DIR, { recursive: true });
@@ -561,7 +578,8 @@ export async function hosts(): Promise<LabHost[]> {
   return s ? planOf(s).map(publicHost) : [];
 }
 
-export async function status(): Promise<{ hosts: LabStatusHost[]; tsswarmHost?: string }> {
+/** Every host's state; tsswarmHost: the API socket of the first manager that answers; enginesOnly: up --engines-only. */
+export async function status(): Promise<{ hosts: LabStatusHost[]; tsswarmHost?: string; enginesOnly?: boolean }> {
   const s = readState();
   if (!s) return { hosts: [] };
   const plan = planOf(s);
@@ -579,7 +597,7 @@ export async function status(): Promise<{ hosts: LabStatusHost[]; tsswarmHost?: 
   for (const h of plan.filter((x) => x.role === 'manager')) {
     if (await apiNodes(h)) { tsswarmHost = h.apiHost; break; }
   }
-  return tsswarmHost ? { hosts: out, tsswarmHost } : { hosts: out };
+  return { hosts: out, ...(tsswarmHost ? { tsswarmHost } : {}), ...(s.tsswarm ? {} : { enginesOnly: true }) };
 }
 
 export function env(host: LabHost): Record<string, string> {

@@ -185,22 +185,23 @@ export function checkDelay(d: string): string {
 }
 
 /** NAME ROLE ADDRESS ENGINE TSSWARM NOTES, then the `export TSSWARM_HOST=…` line. */
-export function statusTable(hosts: LabStatusHost[], tsswarmHost?: string): string {
+export function statusTable(hosts: LabStatusHost[], tsswarmHost?: string, enginesOnly = false): string {
   const rows = [['NAME', 'ROLE', 'ADDRESS', 'ENGINE', 'TSSWARM', 'NOTES']];
   for (const h of hosts) {
     const notes: string[] = [];
     if (h.partitioned) notes.push('partitioned');
     if (h.delay) notes.push(`delay ${h.delay}`);
-    rows.push([h.name, h.role, h.addr, h.engine ? 'up' : 'down', h.tsswarm ? 'up' : 'down', notes.join(', ')]);
+    rows.push([h.name, h.role, h.addr, h.engine ? 'up' : 'down', enginesOnly ? '-' : h.tsswarm ? 'up' : 'down', notes.join(', ')]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const lines = rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
   if (hosts.length === 0) lines.push('(no lab: `npm run lab -- up`)');
   if (tsswarmHost) lines.push('', `export TSSWARM_HOST=${tsswarmHost}`);
+  else if (enginesOnly && hosts.length) lines.push('', '# engines only (up --engines-only): no tsswarm');
   else if (hosts.length) lines.push('', '# no live manager answers');
   return lines.join('\n') + '\n';
 }
 
-export function statusJson(hosts: LabStatusHost[], tsswarmHost?: string): string {
-  return JSON.stringify(tsswarmHost ? { hosts, tsswarmHost } : { hosts }, null, 2) + '\n';
+export function statusJson(hosts: LabStatusHost[], tsswarmHost?: string, enginesOnly = false): string {
+  return JSON.stringify({ hosts, ...(tsswarmHost ? { tsswarmHost } : {}), ...(enginesOnly ? { enginesOnly } : {}) }, null, 2) + '\n';
 }

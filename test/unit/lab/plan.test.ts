@@ -110,6 +110,13 @@ describe('lab status output', () => {
     expect(statusTable([])).toMatch(/no lab/);
   });
 
+  it('engines only: no tsswarm column values, and says so', () => {
+    const t = statusTable(hs, undefined, true);
+    expect(t.split('\n')[1]).toBe('lab-m1  manager  10.213.0.11  up      -');
+    expect(t).toMatch(/# engines only \(up --engines-only\): no tsswarm\n$/);
+    expect(JSON.parse(statusJson(hs, undefined, true))).toEqual({ hosts: hs, enginesOnly: true });
+  });
+
   it('json: {hosts, tsswarmHost}', () => {
     expect(JSON.parse(statusJson(hs, 'unix:///x'))).toEqual({ hosts: hs, tsswarmHost: 'unix:///x' });
     expect(JSON.parse(statusJson(hs))).toEqual({ hosts: hs });
