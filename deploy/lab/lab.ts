@@ -25,6 +25,10 @@ export interface UpOptions {
   workers?: number;
   /** false: engines only (a Docker Swarm baseline on the same dockerds). */
   tsswarm?: boolean;
+  /** More arguments for every `tsswarm manager` (at up and at each restart), e.g. ['--log-level', 'debug']. */
+  managerArgs?: string[];
+  /** More arguments for every `tsswarm agent`. */
+  agentArgs?: string[];
   log?: (line: string) => void;
 }
 
@@ -37,6 +41,8 @@ interface LabState {
   /** host → 'all' (both ways) or the addresses whose packets to it are dropped. */
   partitions: Record<string, 'all' | string[]>;
   delays: Record<string, string>;
+  managerArgs?: string[];
+  agentArgs?: string[];
 }
 
 const ENGINE_TIMEOUT_MS = 60_000;
@@ -447,11 +453,11 @@ function tsswarmEnv(h: HostPlan): NodeJS.ProcessEnv {
 }
 
 /** Start the host's tsswarm daemon; resolves once it is up (a manager: its API answers). */
-async function startTsswarmOf(h: HostPlan, s: TsswarmStart): Promise<void> {
+async function startTsswarmOf(h: HostPlan, s: TsswarmStart, extra: string[] = []): Promise<void> {
   if (tsswarmPids(h).length) return;
   mkdirSync(h.tsswarmDir, { recursive: true, mode: 0o700 });
   const logStart = existsSync(h.tsswarmLog) ? statSync(h.tsswarmLog).size : 0;
-  const pid = spawnDaemon(inHost(h, [process.execPath, tsswarmBin(), ...tsswarmArgs(h, s)]), tsswarmEnv(h), h.tsswarmLog);
+  const pid = spawnDaemon(inHost(h, [process.execPath, tsswarmBin(), ...tsswarmArgs(h, s), ...extra]), tsswarmEnv(h), h.tsswarmLog);
   await waitFor(async () => {
     if (!alive(pid)) throw new Error(`the tsswarm ${h.role === 'manager' ? 'manager' : 'agent'} of ${h.name} exited (log: ${h.tsswarmLog})${tail(h.tsswarmLog)}`);
     if (h.role === 'manager') return (await httpGet(`${h.tsswarmDir}/tsswarm.sock`, '/v1/nodes'))?.status !== undefined;
@@ -539,7 +545,11 @@ export async function up(opts: UpOptions = {}): Promise<LabHost[]> {
   await cleanup(log);
   try {
     mkdirSync(RUN_DIR, { recursive: true });
-    writeState({ version: 1, createdAt: new Date().toISOString(), tsswarm: withTsswarm, hosts: plan.map((h) => ({ role: h.role, index: h.index })), partitions: {}, delays: {} });
+    const state: LabState = {
+      version: 1, createdAt: new Date().toISOString(), tsswarm: withTsswarm, hosts: plan.map((h) => ({ role: h.role, index: h.index })), partitions: {}, delays: {},
+      managerArgs: opts.managerArgs ?? [], agentArgs: opts.agentArgs ?? [],
+    };
+    writeState(state);
     await makeNetwork(plan);
     step(`network: bridge ${BRIDGE} ${BRIDGE_ADDR}/24, ${plan.length} namespaces`);
     await Promise.all(plan.map(startEngineOf));
@@ -548,15 +558,15 @@ export async function up(opts: UpOptions = {}): Promise<LabHost[]> {
     step('image tsswarm/busybox:latest on every engine');
     if (withTsswarm) {
       const [first, ...rest] = plan;
-      await startTsswarmOf(first, { init: true });
+      await startTsswarmOf(first, { init: true }, extraArgs(state, first));
       step(`manager ${first.name} initialised the cluster (${first.gossipAddr})`);
       const [mTok, wTok] = await Promise.all([
         tsswarmCli(first, ['cluster', 'join-token', 'manager', '-q']),
         tsswarmCli(first, ['cluster', 'join-token', 'worker', '-q']),
       ]);
       // Managers join one after another (each is a Raft membership change); agents all at once.
-      for (const m of rest.filter((h) => h.role === 'manager')) await startTsswarmOf(m, { join: { addr: first.gossipAddr, token: mTok } });
-      await Promise.all(rest.filter((h) => h.role === 'worker').map((w) => startTsswarmOf(w, { join: { addr: first.gossipAddr, token: wTok } })));
+      for (const m of rest.filter((h) => h.role === 'manager')) await startTsswarmOf(m, { join: { addr: first.gossipAddr, token: mTok } }, extraArgs(state, m));
+      await Promise.all(rest.filter((h) => h.role === 'worker').map((w) => startTsswarmOf(w, { join: { addr: first.gossipAddr, token: wTok } }, extraArgs(state, w))));
       await waitReady(plan, plan);
       step(`every host ready in node ls; export TSSWARM_HOST=${first.apiHost}`);
     }
@@ -600,6 +610,18 @@ export async function status(): Promise<{ hosts: LabStatusHost[]; tsswarmHost?: 
   return { hosts: out, ...(tsswarmHost ? { tsswarmHost } : {}), ...(s.tsswarm ? {} : { enginesOnly: true }) };
 }
 
+/**
+ * Run a command as the host does, in its network namespace and with its hostname (e.g. `['wget', '-qO-', 'http://10.213.0.21:8080/']`).
+ * Never throws for a non-zero exit: the caller reads code, stdout and stderr.
+ */
+export async function execIn(host: string, argv: string[], opts: { timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  requireRoot();
+  const h = findHost(needState(), host);
+  if (argv.length === 0) throw new Error('execIn needs a command');
+  const [cmd, ...args] = inHost(h, argv);
+  return run(cmd, args, { allowFail: true, timeoutMs: opts.timeoutMs ?? 30_000 });
+}
+
 export function env(host: LabHost): Record<string, string> {
   const e: Record<string, string> = { DOCKER_HOST: host.dockerHost };
   if (host.apiHost) e.TSSWARM_HOST = host.apiHost;
@@ -621,8 +643,10 @@ export async function start(host: string): Promise<void> {
   const s = needState();
   const h = findHost(s, host);
   await startEngineOf(h);
-  if (s.tsswarm) await startTsswarmOf(h, restartArgs(s, h));
+  if (s.tsswarm) await startTsswarmOf(h, restartArgs(s, h), extraArgs(s, h));
 }
+
+const extraArgs = (s: LabState, h: HostPlan): string[] => (h.role === 'manager' ? s.managerArgs : s.agentArgs) ?? [];
 
 function restartArgs(s: LabState, h: HostPlan): TsswarmStart {
   if (h.role === 'manager') return {};
@@ -644,7 +668,7 @@ export async function startTsswarm(host: string): Promise<void> {
   const s = needState();
   const h = findHost(s, host);
   if (!s.tsswarm) throw new Error('this lab runs engines only (up --engines-only): no tsswarm to start');
-  await startTsswarmOf(h, restartArgs(s, h));
+  await startTsswarmOf(h, restartArgs(s, h), extraArgs(s, h));
 }
 
 /**
