@@ -73,16 +73,18 @@ function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: Node
 const inNs = (h: HostPlan, cmd: string, args: string[], allowFail = false): Promise<RunResult> =>
   run('nsenter', [`--net=${h.nsPath}`, cmd, ...args], { allowFail });
 
-/** Start a daemon that outlives us (own session), its output appended to logFile; returns its pid. */
-function spawnDaemon(argv: string[], env: NodeJS.ProcessEnv, logFile: string): number {
+/** Start a daemon that outlives us (own session), its output appended to logFile. */
+function spawnDaemon(argv: string[], env: NodeJS.ProcessEnv, logFile: string): { pid: number; exited: () => boolean } {
   mkdirSync(dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   try {
     const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], env });
-    child.on('error', () => { /* reported by the wait that follows */ });
+    let done = false;
+    child.on('error', () => { done = true; });
+    child.on('exit', () => { done = true; });
     child.unref();
     if (!child.pid) throw new Error(`could not start ${argv[0]} (see ${logFile})`);
-    return child.pid;
+    return { pid: child.pid, exited: () => done || !alive(child.pid!) };
   } finally {
     closeSync(fd);
   }
@@ -433,14 +435,19 @@ async function clearRuntime(h: HostPlan): Promise<void> {
 }
 
 async function startEngineOf(h: HostPlan): Promise<void> {
-  if (dockerdPids(h).length && await engineAnswers(h)) return;
+  if (dockerdPids(h).length) {
+    // Running already (maybe still starting): wait for it rather than start a second one.
+    await waitFor(async () => (await engineAnswers(h)) || (dockerdPids(h).length ? false : 'gone'), ENGINE_TIMEOUT_MS,
+      () => `the dockerd of ${h.name} runs but does not answer within ${ENGINE_TIMEOUT_MS / 1000} s (log: ${h.dockerLog}); \`kill ${h.name}\` then \`start ${h.name}\``);
+    if (await engineAnswers(h)) return;
+  }
   await clearRuntime(h);
   mkdirSync(h.execRoot, { recursive: true });
   mkdirSync(h.dataRoot, { recursive: true });
-  const pid = spawnDaemon(inHost(h, dockerdArgs(h)), process.env, h.dockerLog);
+  const d = spawnDaemon(inHost(h, dockerdArgs(h)), process.env, h.dockerLog);
   await waitFor(async () => {
     if (await engineAnswers(h)) return true;
-    if (!alive(pid)) throw new Error(`the dockerd of ${h.name} exited (log: ${h.dockerLog})${tail(h.dockerLog)}`);
+    if (d.exited()) throw new Error(`the dockerd of ${h.name} exited (log: ${h.dockerLog})${tail(h.dockerLog)}`);
     return false;
   }, ENGINE_TIMEOUT_MS, () => `the dockerd of ${h.name} did not answer within ${ENGINE_TIMEOUT_MS / 1000} s (log: ${h.dockerLog})${tail(h.dockerLog)}`);
 }
@@ -457,9 +464,9 @@ async function startTsswarmOf(h: HostPlan, s: TsswarmStart, extra: string[] = []
   if (tsswarmPids(h).length) return;
   mkdirSync(h.tsswarmDir, { recursive: true, mode: 0o700 });
   const logStart = existsSync(h.tsswarmLog) ? statSync(h.tsswarmLog).size : 0;
-  const pid = spawnDaemon(inHost(h, [process.execPath, tsswarmBin(), ...tsswarmArgs(h, s), ...extra]), tsswarmEnv(h), h.tsswarmLog);
+  const d = spawnDaemon(inHost(h, [process.execPath, tsswarmBin(), ...tsswarmArgs(h, s), ...extra]), tsswarmEnv(h), h.tsswarmLog);
   await waitFor(async () => {
-    if (!alive(pid)) throw new Error(`the tsswarm ${h.role === 'manager' ? 'manager' : 'agent'} of ${h.name} exited (log: ${h.tsswarmLog})${tail(h.tsswarmLog)}`);
+    if (d.exited()) throw new Error(`the tsswarm ${h.role === 'manager' ? 'manager' : 'agent'} of ${h.name} exited (log: ${h.tsswarmLog})${tail(h.tsswarmLog)}`);
     if (h.role === 'manager') return (await httpGet(`${h.tsswarmDir}/tsswarm.sock`, '/v1/nodes'))?.status !== undefined;
     // An agent is up once it has said something (it logs before it connects).
     try { return statSync(h.tsswarmLog).size > logStart; } catch { return false; }
