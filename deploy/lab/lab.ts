@@ -579,10 +579,27 @@ export async function up(opts: UpOptions = {}): Promise<LabHost[]> {
     }
     return plan.map(publicHost);
   } catch (err) {
-    log(`up failed: ${(err as Error).message.split('\n')[0]}; tearing down`);
+    const kept = keepLogs(plan);
+    log(`up failed: ${(err as Error).message.split('\n')[0]}; tearing down${kept ? ` (logs kept in ${kept})` : ''}`);
     await cleanup(log).catch((e: Error) => log(`teardown after the failure failed too: ${e.message}`));
+    if (kept && err instanceof Error) err.message += `\n(the lab was torn down; its logs are kept in ${kept})`;
     throw err;
   }
+}
+
+/** Copy the hosts' logs out of the lab's dirs (which the teardown removes); returns where. */
+function keepLogs(plan: HostPlan[]): string | undefined {
+  const dir = join(tmpdir(), `tsswarm-lab-logs-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  let n = 0;
+  for (const h of plan) {
+    for (const f of [h.dockerLog, h.tsswarmLog]) {
+      if (!existsSync(f)) continue;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${h.name}-${basename(f)}`), readFileSync(f));
+      n++;
+    }
+  }
+  return n ? dir : undefined;
 }
 
 export async function down(opts: { log?: (l: string) => void } = {}): Promise<void> {
