@@ -519,7 +519,7 @@ function nodesReport(nodes: NodeObj[] | undefined, want: HostPlan[]): { missing:
 }
 
 /** Every host ready in `node ls`, asked of the first manager whose API answers. */
-async function waitReady(all: HostPlan[], want: HostPlan[], timeoutMs = READY_TIMEOUT_MS): Promise<void> {
+async function untilNodesReady(all: HostPlan[], want: HostPlan[], timeoutMs = READY_TIMEOUT_MS): Promise<void> {
   let last: NodeObj[] | undefined;
   await waitFor(async () => {
     for (const m of all.filter((h) => h.role === 'manager')) {
@@ -574,7 +574,7 @@ export async function up(opts: UpOptions = {}): Promise<LabHost[]> {
       // Managers join one after another (each is a Raft membership change); agents all at once.
       for (const m of rest.filter((h) => h.role === 'manager')) await startTsswarmOf(m, { join: { addr: first.gossipAddr, token: mTok } }, extraArgs(state, m));
       await Promise.all(rest.filter((h) => h.role === 'worker').map((w) => startTsswarmOf(w, { join: { addr: first.gossipAddr, token: wTok } }, extraArgs(state, w))));
-      await waitReady(plan, plan);
+      await untilNodesReady(plan, plan);
       step(`every host ready in node ls; export TSSWARM_HOST=${first.apiHost}`);
     }
     return plan.map(publicHost);
@@ -632,6 +632,15 @@ export async function status(): Promise<{ hosts: LabStatusHost[]; tsswarmHost?: 
     if (await apiNodes(h)) { tsswarmHost = h.apiHost; break; }
   }
   return { hosts: out, ...(tsswarmHost ? { tsswarmHost } : {}), ...(s.tsswarm ? {} : { enginesOnly: true }) };
+}
+
+/** Resolves once every named host (default: all) shows ready in `node ls` (bounded: timeoutMs, default 90 s). */
+export async function waitReady(names?: string[], opts: { timeoutMs?: number } = {}): Promise<void> {
+  const s = needState();
+  if (!s.tsswarm) throw new Error('this lab runs engines only (up --engines-only): no tsswarm nodes to wait for');
+  const all = planOf(s);
+  const want = names ? names.map((n) => findHost(s, n)) : all;
+  await untilNodesReady(all, want, opts.timeoutMs ?? READY_TIMEOUT_MS);
 }
 
 /**
