@@ -72,6 +72,12 @@ export const LAYER_RULES = [
     forbid: [...CONTROL_LOOPS, 'manager/controlapi/', 'manager/control/'],
     message: 'manager/objects/ and manager/store/ sit below the control loops and the API: they import neither',
   },
+  {
+    name: 'lab-uses-common',
+    files: ['deploy/'],
+    forbid: ['manager/', 'agent/', 'cli/', 'launcher/', 'proto/', 'test/'],
+    message: 'deploy/ (the lab) drives tsswarm from outside: it imports only common/ and runs the built tsswarm command',
+  },
 ];
 
 const startsWithAny = (p, prefixes) => prefixes.some((x) => (x.endsWith('/') ? p.startsWith(x) : p === x));

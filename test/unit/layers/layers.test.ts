@@ -35,6 +35,10 @@ const cases: { file: string; code: string; refused: RegExp | null }[] = [
   // manager/ never imports cli/ or agent/
   { file: 'manager/main.ts', code: "import { startAgent } from '../agent/main.js';\nexport const x = startAgent;", refused: /manager-not-cli-or-agent/ },
   { file: 'manager/controlapi/server.ts', code: "import { USAGE } from '../../cli/usage.js';\nexport const x = USAGE;", refused: /manager-not-cli-or-agent/ },
+  // deploy/ (the lab) drives tsswarm from outside: common/ only
+  { file: 'deploy/lab/lab.ts', code: "import { startManager } from '../../manager/main.js';\nexport const x = startManager;", refused: /lab-uses-common/ },
+  { file: 'deploy/lab/lab.ts', code: "import { USAGE } from '../../cli/usage.js';\nexport const x = USAGE;", refused: /lab-uses-common/ },
+  { file: 'deploy/lab/lab.ts', code: "import type { NodeObj } from '../../common/api/objects.js';\nexport type X = NodeObj;", refused: null },
   // common/ is the bottom
   { file: 'common/spec.ts', code: "import type { Store } from '../manager/store/store.js';\nexport type X = Store;", refused: /common-is-the-bottom/ },
   // control loops never import each other
