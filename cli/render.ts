@@ -3,7 +3,7 @@
 
 import { isTerminal, taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
 import { formatDuration, parseDuration } from '../common/duration.js';
-import type { ClusterStatus, ConfigView, DeployPlan, JoinTokenResponse, LogLineView, ObjectChange, SecretView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
+import type { ClusterMember, ClusterStatus, ConfigView, DeployPlan, JoinTokenResponse, LogLineView, ObjectChange, SecretView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
 import type { ServiceUpdateResponse } from '../common/api/types.js';
 import type { TaskFilter } from './args.js';
 import { ago, cap, ports, table, taskState, trunc } from './format.js';
@@ -111,10 +111,19 @@ export const objectTable = (list: (SecretView | ConfigView)[], now = Date.now())
 export const nodeStatus = (n: NodeObj): string =>
   cap(n.status.state) + (n.status.engine === 'down' && n.status.state === 'ready' ? ' (engine down)' : '');
 
-export const nodeTable = (nodes: NodeObj[], selfId: string): string =>
+/** MANAGER STATUS as Docker shows it: Leader, Reachable, Unreachable (blank for workers; `?` when the managers' status is unknown). */
+export function managerStatus(n: NodeObj, members?: readonly ClusterMember[]): string {
+  if (n.spec.role !== 'manager') return '';
+  const m = members?.find((x) => x.nodeId === n.id);
+  if (!m) return members ? 'Unreachable' : '?';
+  if (m.role === 'leader') return 'Leader';
+  return m.reachable ? (m.voter ? 'Reachable' : 'Reachable (learner)') : 'Unreachable';
+}
+
+export const nodeTable = (nodes: NodeObj[], selfId: string, members?: readonly ClusterMember[]): string =>
   table(['ID', 'HOSTNAME', 'STATUS', 'AVAILABILITY', 'MANAGER STATUS', 'ENGINE VERSION'], nodes.map((n) => [
     n.id.slice(0, 12) + (n.id === selfId ? ' *' : ''), n.description.hostname, nodeStatus(n), cap(n.spec.availability),
-    n.spec.role === 'manager' ? 'Leader' : '', n.description.engine.version]));
+    managerStatus(n, members), n.description.engine.version]));
 
 /** A log record as printed: each of its lines prefixed with the task's name. */
 export function logText(l: LogLineView): string {

@@ -57,9 +57,10 @@ export async function runNode(argv: string[], io: Io): Promise<number> {
   const client = clientFor(c.host, io, { consistent: (c.cmd === 'ls' || c.cmd === 'inspect') && c.consistent });
   switch (c.cmd) {
     case 'ls': {
-      const [nodes, info] = await Promise.all([api.nodes(client), api.info(client)]);
+      // The table also shows the managers' Raft roles (`?` when the status cannot be read).
+      const [nodes, info, status] = await Promise.all([api.nodes(client), api.info(client), c.json ? undefined : api.clusterStatus(client).catch(() => undefined)]);
       if (c.json) printJson(io, nodes);
-      else io.out(nodeTable(nodes, info.nodeId));
+      else io.out(nodeTable(nodes, info.nodeId, status?.managers));
       return 0;
     }
     case 'inspect': {

@@ -281,9 +281,10 @@ describe('commands against the stand-in', () => {
   it('node ls --consistent reads both of its answers through the leader', async () => {
     answers['GET /v1/nodes?consistent=true'] = json(200, []);
     answers['GET /v1/info?consistent=true'] = json(200, { nodeId: 'n1' });
+    answers['GET /v1/cluster/status?consistent=true'] = json(200, { managers: [] });
     const io = capture();
     expect(await run(['node', 'ls', '--consistent', ...H()], io)).toBe(0);
-    expect(seen.map((x) => x.url).sort()).toEqual(['/v1/info?consistent=true', '/v1/nodes?consistent=true']);
+    expect(seen.map((x) => x.url).sort()).toEqual(['/v1/cluster/status?consistent=true', '/v1/info?consistent=true', '/v1/nodes?consistent=true']);
   });
 
   const member = (x: string, o: Record<string, unknown> = {}) => ({ nodeId: x.repeat(20), raftId: x.charCodeAt(0) - 96, addr: `10.0.0.${x.charCodeAt(0) - 96}:4242`, role: 'follower', voter: true, reachable: true, applied: 10, lag: 0, ...o });

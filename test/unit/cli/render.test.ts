@@ -3,9 +3,9 @@
 
 import { describe, expect, it } from 'vitest';
 import type { NodeObj, TaskObj } from '../../../common/api/objects.js';
-import type { ClusterStatus, DeployPlan, ServiceChange, ServiceView } from '../../../common/api/types.js';
+import type { ClusterMember, ClusterStatus, DeployPlan, ServiceChange, ServiceView } from '../../../common/api/types.js';
 import {
-  backupSummary, changedServices, clusterStatusText, describeChange, filterTasks, joinTokenText, logText, nodeTable, planLines, serviceTable,
+  backupSummary, changedServices, clusterStatusText, describeChange, filterTasks, joinTokenText, logText, managerStatus, nodeTable, planLines, serviceTable,
   sortTasks, staleWarning, taskRows, updateSummary,
 } from '../../../cli/render.js';
 
@@ -121,9 +121,19 @@ describe('tables and lines', () => {
 
   it('nodes, this one starred', () => {
     const n = { id: 'n'.repeat(25), spec: { role: 'manager', availability: 'active' }, status: { state: 'ready' }, description: { hostname: 'h1', engine: { version: '27.0' } } } as unknown as NodeObj;
-    expect(nodeTable([n], n.id)).toBe(
+    const leader = { nodeId: n.id, raftId: 1, addr: '', role: 'leader', voter: true, reachable: true } as const;
+    expect(nodeTable([n], n.id, [leader])).toBe(
       'ID               HOSTNAME   STATUS   AVAILABILITY   MANAGER STATUS   ENGINE VERSION\n' +
       `${'n'.repeat(12)} *   h1         Ready    Active         Leader           27.0\n`);
+  });
+
+  it('manager status as Docker shows it', () => {
+    const m = (id: string) => ({ id, spec: { role: 'manager' } }) as unknown as NodeObj;
+    const member = (nodeId: string, role: ClusterMember['role'], reachable: boolean, voter = true): ClusterMember => ({ nodeId, raftId: 1, addr: '', role, voter, reachable });
+    const members = [member('a', 'leader', true), member('b', 'follower', true), member('c', 'unreachable', false), member('d', 'learner', true, false)];
+    expect(['a', 'b', 'c', 'd', 'e'].map((id) => managerStatus(m(id), members))).toEqual(['Leader', 'Reachable', 'Unreachable', 'Reachable (learner)', 'Unreachable']);
+    expect(managerStatus(m('a'))).toBe('?');
+    expect(managerStatus({ id: 'w', spec: { role: 'worker' } } as unknown as NodeObj, members)).toBe('');
   });
 
   it('nodes whose engine does not answer', () => {
