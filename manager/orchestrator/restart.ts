@@ -85,6 +85,8 @@ export function restartDecision(task: TaskObj, policy: RestartPolicySpec, now: n
   const kept = window > 0 ? history.filter((h) => h > now - window) : history;
   const restartHistory = [...kept, now].slice(-HISTORY_CAP);
   const streak = restartStreak(policy, task);
-  const delay = restartDelay(policy, streak);
+  // A task whose node was lost (down or removed) did not crash: the delay, meant to slow a crash
+  // loop down, does not apply; it runs elsewhere at once (the condition and max_attempts still do).
+  const delay = task.status.state === 'orphaned' ? 0 : restartDelay(policy, streak);
   return { restart: true, reason, restartHistory, restartStreak: streak, ...(delay > 0 ? { notBefore: now + delay } : {}) };
 }

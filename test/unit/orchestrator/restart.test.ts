@@ -47,6 +47,13 @@ describe('restartDecision: delay, max_attempts, window', () => {
     expect(d).toEqual({ restart: true, reason: 'task failed: exit code 1', notBefore: T0 + 5000, restartHistory: [T0], restartStreak: 1 });
   });
 
+  it('a task whose node was lost runs elsewhere at once: the delay is for crash loops', () => {
+    const d = restartDecision(dead('orphaned', { err: 'node n1 is down' }), policy({ delay: '5s' }), T0);
+    expect(d.restart).toBe(true);
+    expect(d.notBefore).toBeUndefined();
+    expect(restartDecision(dead('orphaned', { err: 'node n1 is down' }), policy({ condition: 'none', delay: '5s' }), T0).restart).toBe(false);
+  });
+
   it('max_attempts with an unbounded window counts every restart', () => {
     const t = { ...dead('failed', { exitCode: 1 }), restartHistory: [T0 - 3_600_000, T0 - 1000] };
     expect(restartDecision(t, policy({ max_attempts: 3 }), T0).restart).toBe(true);
