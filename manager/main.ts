@@ -25,7 +25,7 @@ import type { ClusterApi } from './controlapi/context.js';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import { newId } from '../common/ids.js';
 import { formatJoinToken, newJoinSecret } from '../common/token.js';
-import { Dispatcher, newGrpcServer } from './dispatcher/dispatcher.js';
+import { DEFAULT_HEARTBEAT_MS, Dispatcher, newGrpcServer } from './dispatcher/dispatcher.js';
 import { legacyStoreDir, readLegacyStore, retireLegacyStore } from './store/migrate.js';
 import { StoreMachine, type MachineSnapshot } from './store/machine.js';
 import { RaftBackend } from './store/raft-backend.js';
@@ -235,9 +235,9 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     heartbeats: () => dispatcher.heartbeats(),
     engines: () => dispatcher.engines(),
     // A node is down after 3 missed heartbeat periods (decided by the node monitor).
-    nodeGraceMs: (opts.heartbeatPeriodMs ?? 1000) * 3,
+    nodeGraceMs: (opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS) * 3,
     // After an election (or a restart) agents first find the new leader: 10 s before one is down.
-    startGraceMs: Math.max((opts.heartbeatPeriodMs ?? 1000) * 3, 10_000),
+    startGraceMs: Math.max((opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS) * 3, 10_000),
     onPurgeVolumes: (vols) => dispatcher.purgeVolumes(vols.map((v) => ({ id: v.id, json: JSON.stringify(v) }))),
   });
   // The control loops run on the leader only: started when it is elected, stopped when it is not.

@@ -105,6 +105,13 @@ interface LogSubscriber {
   onUnreachable?: (nodeId: string, taskIds: string[]) => void;
 }
 
+/**
+ * How often agents heartbeat by default. A node is down after 3 silent periods (1.5 s), so a
+ * lost host's tasks run elsewhere within about 2 s; a heartbeat is one small message on an open
+ * stream and is only recorded in memory, so even hundreds of nodes cost little.
+ */
+export const DEFAULT_HEARTBEAT_MS = 500;
+
 export class Dispatcher {
   private readonly sessions = new Map<string, Session>();
   /** Every open Session call, registered or not yet: the ones leadershipChanged(false) ends. */
@@ -123,7 +130,7 @@ export class Dispatcher {
   private readonly heardListeners = new Set<(nodeId: string) => void>();
 
   constructor(private readonly opts: DispatcherOptions) {
-    this.period = opts.heartbeatPeriodMs ?? 1000;
+    this.period = opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS;
     this.server = opts.server ?? newGrpcServer();
     const proto = dispatcherProto().tsswarm.dispatcher.v1;
     const serve = (server: grpc.Server, local: boolean): void => server.addService(proto.Dispatcher.service, {
