@@ -239,6 +239,33 @@ async function deployBig(d: Driver, runs: number): Promise<number[]> {
   return times;
 }
 
+/** The floor: 50 `docker run --init` spread evenly over the lab's engines, 8 at a time per engine. */
+async function rawDeploy(hosts: lab.LabHost[], runs: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    const ids = new Map<lab.LabHost, string[]>();
+    await Promise.all(hosts.map(async (h, hi) => {
+      const mine = Array.from({ length: BIG }, (_, i) => i).filter((i) => i % hosts.length === hi);
+      const out: string[] = [];
+      let next = 0;
+      await Promise.all(Array.from({ length: 8 }, async () => {
+        while (next < mine.length) {
+          next++;
+          const c = await engine(h).createContainer({ Image: IMAGE, Cmd: ['sleep', '100000'], Labels: { 'tsswarm.bench': 'raw' }, HostConfig: { Init: true } });
+          await c.start();
+          out.push(c.id);
+        }
+      }));
+      ids.set(h, out);
+    }));
+    times.push((performance.now() - t0) / 1000);
+    say(`raw engines: ${BIG} containers across the hosts: ${times.at(-1)!.toFixed(2)} s`);
+    await Promise.all([...ids].map(([h, list]) => Promise.all(list.map((id) => engine(h).getContainer(id).remove({ force: true })))));
+  }
+  return times;
+}
+
 type Rows = Record<string, number[]>;
 async function bench(d: Driver, dead: Set<string>): Promise<Rows> {
   return {
@@ -251,6 +278,7 @@ async function bench(d: Driver, dead: Set<string>): Promise<Rows> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-bench-lab-'));
   const results: Partial<Record<System, Rows>> = {};
+  let raw: number[] = [];
   try {
     if (ONLY.includes('tsswarm')) {
       say('tsswarm: lab up (3 managers + 2 workers)');
@@ -262,6 +290,7 @@ async function main(): Promise<void> {
     if (ONLY.includes('swarm')) {
       say('Docker Swarm: lab up, engines only, then swarm init/join');
       const hosts = await lab.up({ managers: 3, workers: 2, tsswarm: false, log: say });
+      raw = await rawDeploy(hosts, RUNS);
       await swarmUp(hosts);
       const dead = new Set<string>();
       const d = swarmDriver(hosts, dead);
@@ -289,8 +318,9 @@ async function main(): Promise<void> {
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   console.log(`\ntsswarm vs Docker Swarm on the lab (3 managers + 2 workers, one dockerd per host), medians of ${RUNS} run(s)\n`);
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+  if (raw.length) console.log(`\nfloor: ${BIG} x docker run --init spread over the 5 engines (8 at a time per engine, no orchestrator): ${f(median(raw))}`);
   const out = join(tmpdir(), 'tsswarm-bench-lab-results.json');
-  writeFileSync(out, JSON.stringify({ runs: RUNS, results }, null, 2));
+  writeFileSync(out, JSON.stringify({ runs: RUNS, results, raw }, null, 2));
   console.log(`\nJSON: ${out}`);
 }
 
