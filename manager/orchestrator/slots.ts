@@ -113,6 +113,10 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
     // A leaving task goes once the slot holds a task that is up elsewhere, or once a rolling
     // update is to replace it anyway (it is not at the spec version, or the slot holds an older
     // task): a slot never holds more than two live tasks.
+    // Several leaving (the replacement's node was drained too before the first one left): only
+    // the best of them stays until a replacement is up.
+    leaving.sort(bestFirst);
+    for (const t of leaving.splice(1)) stopTask(plan, t);
     if (leaving.length > 0 && ([cur, old].some((t) => t && isUp(t)) || old || leaving.some((t) => t.specVersion !== version))) {
       for (const t of leaving) stopTask(plan, t);
     }

@@ -13,6 +13,14 @@ import { STORE_HALF, storeSimulationSeeds } from './sim-store-seeds.js';
 storeSimulationSeeds(1, STORE_HALF);
 
 describe('store simulation', () => {
+  // Two drains in a row under start-first: the task leaving the first drained node was kept
+  // beside a replacement that had to leave too, and a third live task filled the slot.
+  it('keeps at most two live tasks in a slot whose replacement\'s node is drained too (seed 9004333)', () => {
+    const r = runStoreSeed(9004333);
+    expect(r.violation).toBeUndefined();
+    expect(r.ok).toBe(true);
+  });
+
   it('replays a seed exactly', () => {
     const a = runStoreSeed(4);
     const b = runStoreSeed(4);
