@@ -2,7 +2,8 @@
 // task, service, stack and node tables, log lines, the managers' status, join tokens. cli/format.ts holds the building blocks.
 
 import { isTerminal, taskName, type NodeObj, type TaskObj } from '../common/api/objects.js';
-import { formatDuration, parseDuration } from '../common/duration.js';
+import { formatDuration } from '../common/duration.js';
+import { nodeDownGraceMs } from '../common/spec.js';
 import type { ClusterMember, ClusterStatus, ConfigView, DeployPlan, JoinTokenResponse, LogLineView, ObjectChange, SecretView, ServiceChange, ServiceView, StackSummary } from '../common/api/types.js';
 import type { ServiceUpdateResponse } from '../common/api/types.js';
 import type { TaskFilter } from './args.js';
@@ -87,10 +88,7 @@ export function nodeDownError(t: TaskObj, nodeNames: Map<string, string>, downNo
   const last = t.nodeId === undefined ? undefined : downNodes.get(t.nodeId);
   if (last === undefined || isTerminal(t.status.state)) return undefined;
   const down = `node ${nodeNames.get(t.nodeId!) ?? t.nodeId!.slice(0, 12)} is down`;
-  const g = (t.spec.deploy as typeof t.spec.deploy | undefined)?.['x-node-down-grace'];
-  let graceMs = 0;
-  try { graceMs = g === undefined ? 0 : parseDuration(g); } catch { /* shown without */ }
-  const left = last + graceMs - now;
+  const left = last + nodeDownGraceMs(t.spec) - now;
   return t.desiredState === 'running' && left >= 1000 ? `${down}; moves in about ${formatDuration(Math.ceil(left / 1000) * 1000)}` : down;
 }
 

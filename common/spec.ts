@@ -5,6 +5,7 @@
 
 import type { Static } from 'typebox';
 import type * as S from './api/schema.js';
+import { parseDuration } from './duration.js';
 
 export type Duration = string; // canonical, e.g. "30s", "1m30s", "500ms"; parse with common/duration.ts
 
@@ -71,6 +72,13 @@ export function defaultDeploy(): DeploySpec {
 }
 
 /** Full Swarm-style names. */
+/** A service's own node-down grace (`deploy.x-node-down-grace`) in ms (0: none, or not readable). */
+export function nodeDownGraceMs(spec: ServiceSpec | undefined): number {
+  const g = (spec?.deploy as ServiceSpec['deploy'] | undefined)?.['x-node-down-grace'];
+  if (g === undefined) return 0;
+  try { return parseDuration(g); } catch { return 0; }
+}
+
 export const serviceFullName = (stack: string, service: string): string => `${stack}_${service}`;
 export const networkFullName = (stack: string, net: string, spec?: NetworkSpec): string =>
   spec?.external || spec?.name ? (spec.name ?? net) : `${stack}_${net}`;

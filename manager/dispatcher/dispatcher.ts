@@ -102,7 +102,7 @@ interface LogSubscriber {
   pendingTasks: Set<string>;
   onLine: (l: LogLine) => void;
   onEnd: () => void;
-  onUnreachable?: (nodeId: string, taskIds: string[]) => void;
+  onUnreachable: (nodeId: string, taskIds: string[]) => void;
 }
 
 /**
@@ -290,7 +290,7 @@ export class Dispatcher {
    */
   logs(
     byNode: Map<string, string[]>, req: Omit<LogRequest, 'taskIds'>, onLine: (l: LogLine) => void, onEnd: () => void,
-    onUnreachable?: (nodeId: string, taskIds: string[]) => void,
+    onUnreachable: (nodeId: string, taskIds: string[]) => void,
   ): () => void {
     const ids: string[] = [];
     let open = 0;
@@ -298,8 +298,7 @@ export class Dispatcher {
     for (const [nodeId, taskIds] of byNode) {
       const s = this.sessions.get(nodeId);
       if (!s) {
-        if (onUnreachable) onUnreachable(nodeId, taskIds);
-        else onLine({ taskId: taskIds[0], stream: 'stderr', data: Buffer.from(`error: node ${nodeId} is not connected; logs of ${taskIds.length} task(s) unavailable\n`), timestampMs: this.now });
+        onUnreachable(nodeId, taskIds);
         continue;
       }
       const requestId = newId();
@@ -376,7 +375,7 @@ export class Dispatcher {
         for (const [id, sub] of this.logSubs) {
           if (sub.nodeId !== session.nodeId) continue;
           this.logSubs.delete(id);
-          if (sub.pendingTasks.size > 0) sub.onUnreachable?.(sub.nodeId, [...sub.pendingTasks]);
+          if (sub.pendingTasks.size > 0) sub.onUnreachable(sub.nodeId, [...sub.pendingTasks]);
           sub.onEnd();
         }
       }

@@ -1,1 +1,1 @@
-export { checkNodes, nodeDownGraceMs, type NodeMonitorInput, type NodeMonitorDecision } from './monitor.js';
+export { checkNodes, type NodeMonitorInput, type NodeMonitorDecision } from './monitor.js';

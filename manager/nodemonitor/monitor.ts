@@ -7,18 +7,10 @@
 // once its node has been silent that long (until then it keeps its slot, and carries on if
 // its node comes back). Run by the control-loop runner (manager/control/loops.ts).
 
-import { parseDuration } from '../../common/duration.js';
-import type { ServiceSpec } from '../../common/spec.js';
+import { nodeDownGraceMs } from '../../common/spec.js';
 import { type ClusterState, type NodeObj, type StoreOp, type TaskObj } from '../store/types.js';
 import { byId, holdsNode } from '../objects/task.js';
 import type { EngineDown } from '../objects/node.js';
-
-/** A service's own node-down grace in ms (0: none, or not readable). */
-export function nodeDownGraceMs(spec: ServiceSpec | undefined): number {
-  const g = spec?.deploy?.['x-node-down-grace'];
-  if (g === undefined) return 0;
-  try { return parseDuration(g); } catch { return 0; }
-}
 
 export interface NodeMonitorInput {
   now: number;

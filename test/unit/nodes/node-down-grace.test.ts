@@ -4,7 +4,8 @@
 // clock, then stories through the whole loop pass (monitor, orchestrators, scheduler, agents).
 
 import { describe, expect, it } from 'vitest';
-import { checkNodes, nodeDownGraceMs } from '../../../manager/nodemonitor/index.js';
+import { checkNodes } from '../../../manager/nodemonitor/index.js';
+import { nodeDownGraceMs } from '../../../common/spec.js';
 import type { ClusterState, ServiceObj, TaskObj } from '../../../manager/store/types.js';
 import { T0, agentStep, cluster, converge, idGen, loopPass, node, service, task, updates } from '../orchestrator/fixtures.js';
 
