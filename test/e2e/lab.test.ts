@@ -49,6 +49,9 @@ services:
 interface Task { id: string; slot?: number; nodeId?: string; desiredState: string; serviceName: string; status: { state: string; containerId?: string } }
 interface Running { id: string; host: string; task: string; service: string; slot?: string; node: string }
 
+/** A client of a lab host's own engine. */
+const engineOf = (h: lab.LabHost): Docker => new Docker({ socketPath: h.dockerHost.replace(/^unix:\/\//, '') });
+
 /** A GET from the root namespace to a lab host's address. */
 function get(addr: string, port: number, timeoutMs = 2000): Promise<number> {
   return new Promise((resolve) => {
@@ -90,8 +93,7 @@ describe('a cluster of Docker hosts (lab: 3 managers + 2 workers)', () => {
   async function running(): Promise<Running[]> {
     const out: Running[] = [];
     for (const h of live()) {
-      const docker = new Docker({ socketPath: h.dockerHost.replace(/^unix:\/\//, '') });
-      const cs = await docker.listContainers({ filters: { label: [`tsswarm.stack.namespace=${STACK}`] } });
+      const cs = await engineOf(h).listContainers({ filters: { label: [`tsswarm.stack.namespace=${STACK}`] } });
       for (const c of cs) {
         out.push({ id: c.Id, host: h.name, task: c.Labels['tsswarm.task.id']!, service: c.Labels['tsswarm.service.name']!, slot: c.Labels['tsswarm.slot'], node: c.Labels['tsswarm.node.id']! });
       }
@@ -205,8 +207,7 @@ describe('a cluster of Docker hosts (lab: 3 managers + 2 workers)', () => {
         const others = (await running()).filter((c) => c.host !== victim);
         return others.filter((c) => c.service === `${STACK}_app`).length === APP;
       }, 60_000);
-      const docker = new Docker({ socketPath: byName(victim).dockerHost.replace(/^unix:\/\//, '') });
-      const still = (await docker.listContainers({ filters: { label: [`tsswarm.stack.namespace=${STACK}`] } })).map((c) => c.Id).sort();
+      const still = (await engineOf(byName(victim)).listContainers({ filters: { label: [`tsswarm.stack.namespace=${STACK}`] } })).map((c) => c.Id).sort();
       expect(still).toEqual(before);
     } finally {
       await lab.heal(victim);
@@ -249,9 +250,8 @@ describe('a cluster of Docker hosts (lab: 3 managers + 2 workers)', () => {
     const again = await runCli(['deploy', '-c', file, STACK, '--timeout', '2m'], { TSSWARM_HOST: follower.apiHost! });
     expect(again.code, again.stderr).toBe(0);
     await waitWhole('the stack whole at version 2', 4);
-    const docker = (h: lab.LabHost) => new Docker({ socketPath: h.dockerHost.replace(/^unix:\/\//, '') });
     for (const c of (await running()).filter((c) => c.service === `${STACK}_app`)) {
-      const info = await docker(byName(c.host)).getContainer(c.id).inspect();
+      const info = await engineOf(byName(c.host)).getContainer(c.id).inspect();
       expect(info.Config.Env).toContain('VERSION=2');
     }
     await lab.start(leader!);
