@@ -79,6 +79,8 @@ const QUORUM_SILENCE_MS = 1000;
 const QUORUM_PATIENCE_MS = 1500;
 /** How long a follower waits for a leader to forward a request to. */
 const FORWARD_PATIENCE_MS = 5000;
+/** How long one forwarding attempt waits for the leader's connection before it looks again. */
+const FORWARD_CONNECT_WAIT_MS = 150;
 
 export class ClusterControl {
   private readonly clients = new Map<string, ManagerClient>();
@@ -509,11 +511,35 @@ export class ClusterControl {
   }
 
   /** How many voting managers answer (for the no-quorum message). */
-  async reachableVoters(): Promise<{ reachable: number; voters: number }> {
+  /**
+   * How many voters answer (this manager counts itself). It settles as soon as a quorum has
+   * answered, so a dead voter, whose call may hang until its deadline, delays only the
+   * no-quorum answer: `reachable` is then at least a quorum, and exact when below one.
+   */
+  reachableVoters(): Promise<{ reachable: number; voters: number }> {
     const conf = this.o.raft().membership;
     const members = this.members();
-    const answers = await Promise.all(conf.voters.map((id) => (id === this.o.raftId ? Promise.resolve(true) : this.ask(members.find((m) => m.raftId === id)?.addr ?? '').then((r) => !!r))));
-    return { reachable: answers.filter(Boolean).length, voters: conf.voters.length };
+    const voters = conf.voters.length;
+    const quorum = Math.floor(voters / 2) + 1;
+    return new Promise((resolve) => {
+      let reachable = 0;
+      let pending = voters;
+      let done = false;
+      const settle = (ok: boolean): void => {
+        if (done) return;
+        pending--;
+        if (ok) reachable++;
+        if (reachable >= quorum || pending === 0) {
+          done = true;
+          resolve({ reachable, voters });
+        }
+      };
+      if (voters === 0) resolve({ reachable: 0, voters: 0 });
+      for (const id of conf.voters) {
+        if (id === this.o.raftId) settle(true);
+        else void this.ask(members.find((m) => m.raftId === id)?.addr ?? '').then((r) => settle(!!r));
+      }
+    });
   }
 
   // ------------------------------------------------------------------ forwarding
@@ -539,15 +565,17 @@ export class ClusterControl {
       const noLeader = (): void => {
         void this.reachableVoters().then(({ reachable, voters }) => {
           const quorum = Math.floor(voters / 2) + 1;
-          if (reachable >= quorum && Date.now() < until) { setTimeout(attempt, 50); return; }
+          if (reachable >= quorum && Date.now() < until) { setTimeout(attempt, 20); return; }
           sink.error(reachable < quorum ? noQuorumError(reachable, voters)
             : new TsswarmError(ErrorCodes.NO_QUORUM, `no leader elected within ${FORWARD_PATIENCE_MS / 1000}s (${reachable} of ${voters} voting managers reachable); nothing was changed: retry`));
         });
       };
       if (!leader || leader === this.o.addr) { noLeader(); return; }
       // Only a request that reached the leader can have been applied: connect first.
+      // A short wait, then look again: the leader known may have died, and the next one is
+      // elected meanwhile (a dead leader's channel would otherwise hold the request for long).
       const client = this.client(leader);
-      client.waitForReady(Date.now() + 1000, (err) => {
+      client.waitForReady(Math.min(until, Date.now() + FORWARD_CONNECT_WAIT_MS), (err) => {
         if (cancelled) return;
         if (err) { noLeader(); return; }
         send(client, leader);
