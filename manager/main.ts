@@ -236,6 +236,9 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
     engines: () => dispatcher.engines(),
     // A node is down after 3 missed heartbeat periods (decided by the node monitor).
     nodeGraceMs: (opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS) * 3,
+    // ... or once its session ended (its connection broke) and it did not come back within a period.
+    lost: () => dispatcher.lost(),
+    lostGraceMs: opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS,
     // After an election (or a restart) agents first find the new leader: 10 s before one is down.
     startGraceMs: Math.max((opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS) * 3, 10_000),
     onPurgeVolumes: (vols) => dispatcher.purgeVolumes(vols.map((v) => ({ id: v.id, json: JSON.stringify(v) }))),
@@ -291,6 +294,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
 
   const unheard = dispatcher.onHeard((nodeId) => loops.nodeHeard(nodeId));
   const unwatchEngines = dispatcher.onEngineChange(() => loops.engineChanged());
+  const unwatchLost = dispatcher.onLost(() => loops.sessionLost());
 
   let apiAdvertised: string | undefined;
   const api = buildApi({
@@ -333,6 +337,7 @@ async function run(opts: ManagerOptions, identity: ClusterIdentity, restored: Ma
       await api.close();
       unheard();
       unwatchEngines();
+      unwatchLost();
       await leadership.close();
       control.close();
       authorizer.close();

@@ -27,6 +27,10 @@ export interface LoopOptions {
   engines?: () => ReadonlyMap<string, EngineDown>;
   /** A ready node is down once silent for this long (3 heartbeat periods). */
   nodeGraceMs?: number;
+  /** Nodes whose session ended and that were not heard from since (dispatcher, in memory): when. */
+  lost?: () => ReadonlyMap<string, number>;
+  /** Such a node is down once it has not come back for this long (a heartbeat period). */
+  lostGraceMs?: number;
   /** The grace of nodes not heard from since the loops started (an election): default nodeGraceMs. */
   startGraceMs?: number;
   onPurgeVolumes?: (vols: VolumeObj[]) => void;
@@ -87,6 +91,11 @@ export class ControlLoops {
     if (n && n.status.state === 'down') this.trigger();
   }
 
+  /** A node's session ended: a pass arms the wake-up that marks it down if it does not come back. */
+  sessionLost(): void {
+    this.trigger();
+  }
+
   /** A node's engine stopped or started answering: a pass shows it (and decides on the node). */
   engineChanged(): void {
     this.trigger();
@@ -142,7 +151,7 @@ export class ControlLoops {
       d.committed?.();
     };
     await run('nodes', (s) => {
-      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, startGraceMs: this.opts.startGraceMs, heartbeats: this.opts.heartbeats?.(), engines: this.opts.engines?.(), watchingSince: this.watchingSince });
+      const d = checkNodes(s, { now: this.now, graceMs: this.opts.nodeGraceMs ?? 3000, startGraceMs: this.opts.startGraceMs, heartbeats: this.opts.heartbeats?.(), engines: this.opts.engines?.(), lost: this.opts.lost?.(), lostGraceMs: this.opts.lostGraceMs, watchingSince: this.watchingSince });
       return {
         ...d,
         committed: () => {

@@ -117,6 +117,9 @@ export class Dispatcher {
   /** Every open Session call, registered or not yet: the ones leadershipChanged(false) ends. */
   private readonly calls = new Set<Session['call']>();
   private readonly lastHeartbeat = new Map<string, number>();
+  /** Nodes whose session ended and that have not been heard from since: when it ended. */
+  private readonly lostSessions = new Map<string, number>();
+  private readonly lostListeners = new Set<(nodeId: string) => void>();
   /** Nodes whose agent reports that its Docker engine does not answer: why, and since when (this manager's clock). */
   private readonly enginesDown = new Map<string, EngineDown>();
   private readonly engineListeners = new Set<(nodeId: string) => void>();
@@ -189,6 +192,7 @@ export class Dispatcher {
     const open = this.calls.size;
     for (const call of [...this.calls]) this.refuse(call);
     this.lastHeartbeat.clear();
+    this.lostSessions.clear();
     this.enginesDown.clear();
     if (open > 0) this.opts.log.info({ sessions: open, leader: this.leaderState().leaderAddr }, 'no longer the leader: agent sessions ended');
   }
@@ -244,6 +248,15 @@ export class Dispatcher {
   /** When each node was last heard from (a heartbeat, a status batch, its registration). */
   heartbeats(): ReadonlyMap<string, number> { return this.lastHeartbeat; }
 
+  /** Nodes whose session ended (its connection broke, or the agent closed it) and that were not heard from since: when. */
+  lost(): ReadonlyMap<string, number> { return this.lostSessions; }
+
+  /** Called with a node's id when its session ends while it is the node's current one; returns the unsubscribe. */
+  onLost(listener: (nodeId: string) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
   /** Nodes with an open session. */
   connectedNodes(): string[] { return [...this.sessions.keys()]; }
 
@@ -280,6 +293,7 @@ export class Dispatcher {
 
   private heard(nodeId: string): void {
     this.lastHeartbeat.set(nodeId, this.now);
+    this.lostSessions.delete(nodeId);
     for (const l of this.heardListeners) l(nodeId);
   }
 
@@ -372,6 +386,11 @@ export class Dispatcher {
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
         this.opts.log.info({ node: session.nodeId }, 'agent session ended');
+        // On the leader only (a deposed leader ends every session and forgets them).
+        if (this.leaderState().isLeader) {
+          this.lostSessions.set(session.nodeId, this.now);
+          for (const l of this.lostListeners) l(session.nodeId);
+        }
         for (const [id, sub] of this.logSubs) {
           if (sub.nodeId !== session.nodeId) continue;
           this.logSubs.delete(id);

@@ -37,6 +37,15 @@ export interface NodeMonitorInput {
    * answers.
    */
   engines?: ReadonlyMap<string, EngineDown>;
+  /**
+   * Nodes whose session with this manager ended (the connection broke: a crashed agent or a
+   * host whose kernel still answers; or the agent closed it) and that were not heard from
+   * since: when (dispatcher, in memory). Such a node is down once it has not come back for
+   * lostGraceMs, sooner than silence alone would say: an agent whose connection merely broke
+   * opens a new session at once.
+   */
+  lost?: ReadonlyMap<string, number>;
+  lostGraceMs?: number;
 }
 
 export interface NodeMonitorDecision {
@@ -46,6 +55,12 @@ export interface NodeMonitorDecision {
   ready: NodeObj[];
   /** When the first ready node would pass its grace (call again then). */
   wakeAt?: number;
+}
+
+/** The node's session ended at or after `heard` (its last heartbeat), and it was not heard from since. */
+function lostSince(input: NodeMonitorInput, nodeId: string, heard: number): boolean {
+  const at = input.lost?.get(nodeId);
+  return at !== undefined && at >= heard;
 }
 
 export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMonitorDecision {
@@ -67,14 +82,18 @@ export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMo
     if (n.status.state === 'ready') {
       const since = Math.max(last, input.watchingSince ?? 0);
       const grace = last < (input.watchingSince ?? 0) ? Math.max(graceMs, input.startGraceMs ?? graceMs) : graceMs;
+      const lostUntil = lostSince(input, n.id, last) && input.lostGraceMs !== undefined ? input.lost!.get(n.id)! + input.lostGraceMs : Infinity;
       if (now - since > grace) {
         next = write({ state: 'down', message: 'heartbeat failure', lastHeartbeat: last, ...(engine ? { engine: 'down' } : {}) });
+        down.push(next);
+      } else if (now > lostUntil) {
+        next = write({ state: 'down', message: 'connection lost', lastHeartbeat: last, ...(engine ? { engine: 'down' } : {}) });
         down.push(next);
       } else if (engine && now - engine.since > graceMs) {
         next = write({ state: 'down', message: `Docker engine not answering: ${engine.error}`, lastHeartbeat: last, engine: 'down' });
         down.push(next);
       } else {
-        wakeAt = Math.min(wakeAt ?? Infinity, since + grace + 1);
+        wakeAt = Math.min(wakeAt ?? Infinity, since + grace + 1, lostUntil + 1);
         if (engine) {
           // Shown at once (and no new tasks); written once, not on every heartbeat.
           if (n.status.engine !== 'down') next = write({ message: `engine down: ${engine.error}`, engine: 'down' });
@@ -83,7 +102,7 @@ export function checkNodes(state: ClusterState, input: NodeMonitorInput): NodeMo
           next = write({ message: '' });
         }
       }
-    } else if (n.status.state === 'down' && heard !== undefined && now - heard <= graceMs && !engine) {
+    } else if (n.status.state === 'down' && heard !== undefined && now - heard <= graceMs && !engine && !lostSince(input, n.id, heard)) {
       // Heard from again (its session came back or its heartbeats were only late) with an engine that answers.
       next = write({ state: 'ready', message: '', lastHeartbeat: heard });
       ready.push(next);

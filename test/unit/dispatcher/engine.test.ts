@@ -1,31 +1,10 @@
 // What agents say of their Docker engine: the dispatcher records it per node in memory (down
 // since when, why), passes on changes only, and a registration with the engine down shows it.
-import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
-import { dispatcherProto } from '../../../proto/load.js';
-import type { AgentMessage } from '../../../proto/gen/tsswarm/dispatcher/v1/AgentMessage.js';
-import type { ManagerMessage__Output } from '../../../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
-import { dispatcherFixture } from './harness.js';
+import { dispatcherFixture, rawSession, until } from './harness.js';
 
 const { cleanup, managers } = dispatcherFixture();
-
-/** Resolves when `pred` holds, checked on each event of `on`; fails after `ms`. */
-function until(what: string, subscribe: (cb: () => void) => () => void, pred: () => boolean, ms = 5_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (pred()) { resolve(); return; }
-    const timer = setTimeout(() => { off(); reject(new Error(`timed out after ${ms} ms waiting for ${what}`)); }, ms);
-    const off = subscribe(() => { if (pred()) { clearTimeout(timer); off(); resolve(); } });
-  });
-}
-
-function session(addr: string) {
-  const client = new (dispatcherProto().tsswarm.dispatcher.v1.Dispatcher)(addr, grpc.credentials.createInsecure());
-  const call = client.Session();
-  const welcomed = new Promise<void>((resolve) => call.on('data', (m: ManagerMessage__Output) => { if (m.welcome) resolve(); }));
-  call.on('error', () => undefined);
-  cleanup.push(() => { call.cancel(); client.close(); });
-  return { send: (m: AgentMessage) => call.write(m), welcomed };
-}
+const session = (addr: string) => rawSession(addr, cleanup);
 
 describe('Dispatcher: engine reports', () => {
   it('records a node\'s engine down from its registration, passes on changes only, clears it', async () => {

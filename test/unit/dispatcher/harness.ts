@@ -1,6 +1,7 @@
 // Several managers' dispatchers in one process: real gRPC servers on loopback ports (and a unix
 // socket each), one shared in-memory store, and a leader the test moves at will. What the
 // tests wait on are events (log records, dispatcher callbacks), each with a bound.
+import * as grpc from '@grpc/grpc-js';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,9 @@ import { afterEach } from 'vitest';
 import type { SessionWorker } from '../../../agent/session.js';
 import { Dispatcher } from '../../../manager/dispatcher/dispatcher.js';
 import { Store } from '../../../manager/store/store.js';
+import { dispatcherProto } from '../../../proto/load.js';
+import type { AgentMessage } from '../../../proto/gen/tsswarm/dispatcher/v1/AgentMessage.js';
+import type { ManagerMessage__Output } from '../../../proto/gen/tsswarm/dispatcher/v1/ManagerMessage.js';
 import { memoryLog } from '../store/memory-log.js';
 
 export type LogRecord = Record<string, unknown> & { msg?: string; level: number };
@@ -162,4 +166,24 @@ export function dispatcherFixture(): { cleanup: (() => Promise<void> | void)[]; 
       return m;
     },
   };
+}
+
+/** Resolves when `pred` holds, checked on each event of `subscribe`; fails after `ms`. */
+export function until(what: string, subscribe: (cb: () => void) => () => void, pred: () => boolean, ms = 5_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (pred()) { resolve(); return; }
+    const timer = setTimeout(() => { off(); reject(new Error(`timed out after ${ms} ms waiting for ${what}`)); }, ms);
+    const off = subscribe(() => { if (pred()) { clearTimeout(timer); off(); resolve(); } });
+  });
+}
+
+/** A bare agent session (no agent code): send messages, wait for the welcome, end it. */
+export function rawSession(addr: string, cleanup: (() => Promise<void> | void)[]) {
+  const client = new (dispatcherProto().tsswarm.dispatcher.v1.Dispatcher)(addr, grpc.credentials.createInsecure());
+  const call = client.Session();
+  const welcomed = new Promise<void>((resolve) => call.on('data', (m: ManagerMessage__Output) => { if (m.welcome) resolve(); }));
+  call.on('error', () => undefined);
+  const end = () => { call.cancel(); client.close(); };
+  cleanup.push(end);
+  return { send: (m: AgentMessage) => call.write(m), welcomed, end };
 }

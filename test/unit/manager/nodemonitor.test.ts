@@ -65,4 +65,24 @@ describe('checkNodes', () => {
     expect(d.ready.map((n) => [n.id, n.status.state, n.status.message, n.status.lastHeartbeat])).toEqual([['n1', 'ready', '', T0 - 500]]);
     expect(d.down).toEqual([]);
   });
+
+  it('a node whose session ended is down once it has not come back within the lost grace; heard since, it stays', () => {
+    const nodes = [node('n1', { heartbeat: T0 - 400 }), node('n2', { heartbeat: T0 - 400 }), node('n3', { heartbeat: T0 - 400 })];
+    const heartbeats = new Map([['n1', T0 - 400], ['n2', T0 - 100], ['n3', T0 - 400]]);
+    // n1 and n2 lost their sessions 300 ms ago; n2 was heard from since (a new session); n3 never lost it.
+    const lost = new Map([['n1', T0 - 300], ['n2', T0 - 300]]);
+    const early = checkNodes(cluster({ nodes }), { now: T0, graceMs: 1500, heartbeats, lost, lostGraceMs: 500 });
+    expect(early.down).toEqual([]);
+    expect(early.wakeAt).toBe(T0 - 300 + 500 + 1);
+    const d = checkNodes(cluster({ nodes }), { now: T0 + 201, graceMs: 1500, heartbeats, lost, lostGraceMs: 500 });
+    expect(d.down.map((n) => [n.id, n.status.message])).toEqual([['n1', 'connection lost']]);
+    // Down, it stays down: its last heartbeat is recent, but older than the lost session.
+    const again = checkNodes(cluster({ nodes: [d.down[0]!] }), { now: T0 + 300, graceMs: 1500, heartbeats, lost, lostGraceMs: 500 });
+    expect([again.ready, again.down]).toEqual([[], []]);
+    // Heard from after that (a new session): ready again.
+    const back = checkNodes(cluster({ nodes: [d.down[0]!] }), { now: T0 + 400, graceMs: 1500, heartbeats: new Map([['n1', T0 + 350]]), lost: new Map(), lostGraceMs: 500 });
+    expect(back.ready.map((n) => n.id)).toEqual(['n1']);
+    // Without a lost grace, only silence counts.
+    expect(checkNodes(cluster({ nodes }), { now: T0 + 201, graceMs: 1500, heartbeats, lost }).down).toEqual([]);
+  });
 });
