@@ -29,6 +29,7 @@ const argv = process.argv.slice(2);
 const opt = (name: string, dflt: string) => { const i = argv.indexOf(`--${name}`); return i >= 0 ? argv[i + 1]! : dflt; };
 const RUNS = Number(opt('runs', argv.includes('--quick') ? '1' : '3'));
 const ONLY = opt('only', 'tsswarm,swarm').split(',');
+const ROWS = opt('rows', 'kill,leader,deploy').split(',');
 const MOVE_REPLICAS = 10;
 const BIG = 50;
 
@@ -75,6 +76,13 @@ interface Driver {
   serviceName(name: string): string;
 }
 
+/** The stack both systems deploy: one service `app` of n replicas (its own stack network, as Compose gives). */
+function stackFile(dir: string, name: string, n: number): string {
+  const f = join(dir, `${name}.yml`);
+  writeFileSync(f, `version: "3.8"\nservices:\n  app:\n    image: ${IMAGE}\n    command: ["sleep", "100000"]\n    init: true\n    deploy:\n      replicas: ${n}\n`);
+  return f;
+}
+
 // ---------- tsswarm ----------
 async function tsswarm(args: string[], via: lab.LabHost): Promise<{ code: number; stdout: string; stderr: string }> {
   return run(process.execPath, [BIN, ...args], { env: { ...process.env, TSSWARM_HOST: via.apiHost! }, timeout: STEP_TIMEOUT, maxBuffer: 16 << 20 })
@@ -96,9 +104,7 @@ function tsswarmDriver(hosts: lab.LabHost[], dir: string, dead: Set<string>): Dr
     sys: 'tsswarm', hosts,
     serviceName: (name) => `${name}_app`,
     async create(name, n) {
-      const f = join(dir, `${name}.yml`);
-      writeFileSync(f, `services:\n  app:\n    image: ${IMAGE}\n    command: ["sleep", "100000"]\n    init: true\n    deploy:\n      replicas: ${n}\n`);
-      await ok(['deploy', '--detach', '-c', f, name]);
+      await ok(['deploy', '--detach', '-c', stackFile(dir, name, n), name]);
     },
     async remove(name) { await ok(['stack', 'rm', name]); },
     async update(name, via, i) { return (await tsswarm(['service', 'update', '--detach', '--env-add', `BENCH=${i}`, `${name}_app`], via)).code === 0; },
@@ -131,7 +137,7 @@ async function swarmUp(hosts: lab.LabHost[]): Promise<void> {
   for (const w of hosts.filter((h) => h.role === 'worker')) await docker(w, 'swarm', 'join', '--advertise-addr', w.addr, '--token', wt, `${first!.addr}:2377`);
 }
 
-function swarmDriver(hosts: lab.LabHost[], dead: Set<string>): Driver {
+function swarmDriver(hosts: lab.LabHost[], dir: string, dead: Set<string>): Driver {
   const managers = () => hosts.filter((h) => h.role === 'manager' && !dead.has(h.name));
   const any = async (...args: string[]) => {
     let last: unknown;
@@ -140,13 +146,14 @@ function swarmDriver(hosts: lab.LabHost[], dead: Set<string>): Driver {
   };
   return {
     sys: 'swarm', hosts,
-    serviceName: (name) => name,
+    // The same stack file as tsswarm's, deployed the way a Swarm user would: `docker stack deploy`.
+    serviceName: (name) => `${name}_app`,
     async create(name, n) {
-      await any('service', 'create', '--detach', '--no-resolve-image', '--name', name, '--replicas', String(n), '--init', IMAGE, 'sleep', '100000');
+      await any('stack', 'deploy', '--detach=true', '--resolve-image', 'never', '-c', stackFile(dir, name, n), name);
     },
-    async remove(name) { await any('service', 'rm', name); },
+    async remove(name) { await any('stack', 'rm', name); },
     async update(name, via, i) {
-      return docker(via, 'service', 'update', '--detach', '--no-resolve-image', '--env-add', `BENCH=${i}`, name).then(() => true, () => false);
+      return docker(via, 'service', 'update', '--detach', '--no-resolve-image', '--env-add', `BENCH=${i}`, `${name}_app`).then(() => true, () => false);
     },
     async leader() {
       const out = await any('node', 'ls', '--format', '{{.Hostname}} {{.ManagerStatus}}');
@@ -239,8 +246,14 @@ async function deployBig(d: Driver, runs: number): Promise<number[]> {
   return times;
 }
 
-/** The floor: 50 `docker run --init` spread evenly over the lab's engines, 8 at a time per engine. */
-async function rawDeploy(hosts: lab.LabHost[], runs: number): Promise<number[]> {
+/**
+ * The floor: 50 `docker run --init` spread evenly over the lab's engines, 8 at a time per
+ * engine, no orchestrator; on `network` (a user-defined bridge made on each engine first, as a
+ * stack's network is) or on the default bridge.
+ */
+async function rawDeploy(hosts: lab.LabHost[], runs: number, network?: string): Promise<number[]> {
+  const slow = (h: lab.LabHost) => new Docker({ socketPath: h.dockerHost.replace(/^unix:\/\//, ''), timeout: STEP_TIMEOUT });
+  if (network) await Promise.all(hosts.map((h) => slow(h).createNetwork({ Name: network, Driver: 'bridge' })));
   const times: number[] = [];
   for (let r = 0; r < runs; r++) {
     const t0 = performance.now();
@@ -252,7 +265,7 @@ async function rawDeploy(hosts: lab.LabHost[], runs: number): Promise<number[]> 
       await Promise.all(Array.from({ length: 8 }, async () => {
         while (next < mine.length) {
           next++;
-          const c = await engine(h).createContainer({ Image: IMAGE, Cmd: ['sleep', '100000'], Labels: { 'tsswarm.bench': 'raw' }, HostConfig: { Init: true } });
+          const c = await slow(h).createContainer({ Image: IMAGE, Cmd: ['sleep', '100000'], Labels: { 'tsswarm.bench': 'raw' }, HostConfig: { Init: true, NetworkMode: network ?? 'bridge' } });
           await c.start();
           out.push(c.id);
         }
@@ -260,18 +273,19 @@ async function rawDeploy(hosts: lab.LabHost[], runs: number): Promise<number[]> 
       ids.set(h, out);
     }));
     times.push((performance.now() - t0) / 1000);
-    say(`raw engines: ${BIG} containers across the hosts: ${times.at(-1)!.toFixed(2)} s`);
-    await Promise.all([...ids].map(([h, list]) => Promise.all(list.map((id) => engine(h).getContainer(id).remove({ force: true })))));
+    say(`raw engines (${network ?? 'default bridge'}): ${BIG} containers across the hosts: ${times.at(-1)!.toFixed(2)} s`);
+    await Promise.all([...ids].map(([h, list]) => Promise.all(list.map((id) => slow(h).getContainer(id).remove({ force: true })))));
   }
+  if (network) await Promise.all(hosts.map((h) => slow(h).getNetwork(network).remove()));
   return times;
 }
 
 type Rows = Record<string, number[]>;
 async function bench(d: Driver, dead: Set<string>): Promise<Rows> {
   return {
-    kill: await workerKilled(d, dead, RUNS),
-    leader: await leaderKilled(d, dead, RUNS),
-    deploy: await deployBig(d, RUNS),
+    kill: ROWS.includes('kill') ? await workerKilled(d, dead, RUNS) : [],
+    leader: ROWS.includes('leader') ? await leaderKilled(d, dead, RUNS) : [],
+    deploy: ROWS.includes('deploy') ? await deployBig(d, RUNS) : [],
   };
 }
 
@@ -279,6 +293,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tsswarm-bench-lab-'));
   const results: Partial<Record<System, Rows>> = {};
   let raw: number[] = [];
+  let rawNet: number[] = [];
   try {
     if (ONLY.includes('tsswarm')) {
       say('tsswarm: lab up (3 managers + 2 workers)');
@@ -290,10 +305,13 @@ async function main(): Promise<void> {
     if (ONLY.includes('swarm')) {
       say('Docker Swarm: lab up, engines only, then swarm init/join');
       const hosts = await lab.up({ managers: 3, workers: 2, tsswarm: false, log: say });
-      raw = await rawDeploy(hosts, RUNS);
+      if (ROWS.includes('deploy')) {
+        raw = await rawDeploy(hosts, RUNS);
+        rawNet = await rawDeploy(hosts, RUNS, 'benchnet');
+      }
       await swarmUp(hosts);
       const dead = new Set<string>();
-      const d = swarmDriver(hosts, dead);
+      const d = swarmDriver(hosts, dir, dead);
       await waitUntil('5 ready Swarm nodes', async () => (await Promise.all(hosts.map((h) => d.nodeReady(h.name)))).every(Boolean), 60_000, 250);
       results.swarm = await bench(d, dead);
       await lab.down({ log: say });
@@ -318,9 +336,12 @@ async function main(): Promise<void> {
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
   console.log(`\ntsswarm vs Docker Swarm on the lab (3 managers + 2 workers, one dockerd per host), medians of ${RUNS} run(s)\n`);
   for (const l of lines) console.log(l.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
-  if (raw.length) console.log(`\nfloor: ${BIG} x docker run --init spread over the 5 engines (8 at a time per engine, no orchestrator): ${f(median(raw))}`);
+  if (raw.length) {
+    console.log(`\nfloor: ${BIG} x docker run --init spread over the 5 engines (8 at a time per engine, no orchestrator):`);
+    console.log(`  on each engine's default bridge: ${f(median(raw))}; on a user-defined bridge per engine (as a stack network): ${f(median(rawNet))}`);
+  }
   const out = join(tmpdir(), 'tsswarm-bench-lab-results.json');
-  writeFileSync(out, JSON.stringify({ runs: RUNS, results, raw }, null, 2));
+  writeFileSync(out, JSON.stringify({ runs: RUNS, results, raw, rawNet }, null, 2));
   console.log(`\nJSON: ${out}`);
 }
 
