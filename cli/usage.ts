@@ -17,7 +17,7 @@ Daemons:
           every manager: [--data-dir DIR] [--no-agent] [--listen HOST:PORT] [--log-level LEVEL]
           --listen-addr: where managers and agents reach it (default 0.0.0.0:4242; \`npm run up\`: 127.0.0.1:4242);
           --advertise-addr: the address others are told (default: the first non-loopback address, that port)
-  agent --join HOST:PORT --token TOKEN [--data-dir DIR]
+  agent --join HOST:PORT --token TOKEN [--data-dir DIR]   (or the token in $TSSWARM_JOIN_TOKEN; ps never shows it)
                                    run an agent that joins the cluster of the manager at HOST:PORT
   agent --manager ADDR [--data-dir DIR]
                                    run an agent connected to one manager (host:port or unix:///path/dispatcher.sock)

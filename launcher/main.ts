@@ -64,7 +64,8 @@ async function runManager(argv: string[]): Promise<number> {
   if (v['task-history-limit'] !== undefined && !v.init) {
     throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--task-history-limit applies with --init; later use `tsswarm cluster update --task-history-limit N`');
   }
-  if (v.join && !v.token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN (print one on a manager with `tsswarm cluster join-token manager`)');
+  const token = joinToken(v);
+  if (v.join && !token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN or $TSSWARM_JOIN_TOKEN (print one on a manager with `tsswarm cluster join-token manager`)');
   if (v.token && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--token goes with --join HOST:PORT');
   const historyLimit = v['task-history-limit'] === undefined ? undefined : (await import('../cli/args.js')).historyLimitArg(v['task-history-limit']);
   const log = await createLogger(v['log-level'] ?? 'info');
@@ -78,12 +79,23 @@ async function runManager(argv: string[]): Promise<number> {
     apiAddr: v['api-addr'] && hostPort(v['api-addr'], '--api-addr'),
     // Autolock: the key from a file (restoring a backup taken under autolock; unattended starts).
     unlockKey: v['unlock-key-file'] ? readKeyFile(v['unlock-key-file']) : undefined,
-    join: v.join ? { addr: hostPort(v.join, '--join'), token: v.token } : undefined,
+    join: v.join && token ? { addr: hostPort(v.join, '--join'), token } : undefined,
     restore: v.restore, forceNewCluster: !!v['force-new-cluster'],
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
     cluster: historyLimit === undefined ? undefined : { taskHistoryLimit: historyLimit },
     embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
   }), log);
+}
+
+/**
+ * The join token: --token, else $TSSWARM_JOIN_TOKEN (which `ps` does not show). A token given
+ * on the command line is hidden from `ps` as soon as it is read (the process title no longer
+ * holds it): it stays a secret for as long as the daemon runs.
+ */
+function joinToken(v: Record<string, any>): string | undefined {
+  const token = typeof v.token === 'string' && v.token ? v.token : undefined;
+  if (token) process.title = process.argv.map((a) => a.split(token).join('***')).join(' ');
+  return token ?? (process.env.TSSWARM_JOIN_TOKEN || undefined);
 }
 
 function readKeyFile(path: string): string {
@@ -105,7 +117,8 @@ async function runAgent(argv: string[]): Promise<number> {
   const v = args(argv, { manager: { type: 'string' }, join: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
   if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
   if (!v.manager && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'agent needs --join HOST:PORT --token TOKEN (or --manager ADDR: host:port or unix:///path/dispatcher.sock)');
-  if (v.join && !v.token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN (print one on a manager with `tsswarm cluster join-token worker`)');
+  const token = joinToken(v);
+  if (v.join && !token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN or $TSSWARM_JOIN_TOKEN (print one on a manager with `tsswarm cluster join-token worker`)');
   const log = await createLogger(v['log-level'] ?? 'info');
   const [{ startAgent }, { join }, { loadAgentIdentity, saveAgentIdentity }] = await Promise.all([import('../agent/main.js'), import('node:path'), import('../agent/identity.js')]);
   const stateDir = join(v['data-dir'] ?? defaultDataDir(), 'agent');
@@ -119,7 +132,7 @@ async function runAgent(argv: string[]): Promise<number> {
     } else {
       // The token pins the cluster CA; the cluster answers with this node's certificate.
       const [{ joinCluster }, { newId }, { hostname }] = await Promise.all([import('../proto/identity-client.js'), import('../common/ids.js'), import('node:os')]);
-      const r = await joinCluster(manager, { token: v.token, role: 'worker', nodeId: newId(), hostname: hostname() });
+      const r = await joinCluster(manager, { token: token!, role: 'worker', nodeId: newId(), hostname: hostname() });
       managers = r.managers.map((m) => m.addr);
       saveAgentIdentity(stateDir, { clusterId: r.clusterId, nodeId: r.nodeId, material: r, managers: [manager, ...managers] });
       log.info({ cluster: r.clusterId, node: r.nodeId, managers }, 'joined the cluster');

@@ -421,7 +421,12 @@ function dockerdPids(h: HostPlan): number[] {
 }
 
 function tsswarmPids(h: HostPlan): number[] {
-  return procs().filter((p) => p.args.some((a) => a.endsWith('tsswarm.js')) && p.args.includes(h.tsswarmDir)).map((p) => p.pid);
+  // A daemon that read a join token from its command line rewrites it as one string (the token
+  // hidden): match the words, not the separate arguments.
+  return procs().filter((p) => {
+    const words = p.args.join(' ').split(' ');
+    return words.some((a) => a.endsWith('tsswarm.js')) && words.includes(h.tsswarmDir);
+  }).map((p) => p.pid);
 }
 
 /**

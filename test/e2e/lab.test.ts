@@ -3,7 +3,7 @@
 // partitioned, drained and restarted all at once; every step ends by checking the engines
 // themselves (the ground truth), not only what the managers say.
 
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import Docker from 'dockerode';
@@ -140,6 +140,10 @@ describe('a cluster of Docker hosts (lab: 3 managers + 2 workers)', () => {
     const st = await lab.status();
     expect(st.hosts.every((h) => h.engine && h.tsswarm)).toBe(true);
     expect(st.tsswarmHost).toMatch(/^unix:\/\//);
+    // The daemons joined with tokens on their command lines: ps no longer shows any of them.
+    const cmdlines = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map((p) => { try { return readFileSync(`/proc/${p}/cmdline`, 'utf8'); } catch { return ''; } });
+    expect(cmdlines.filter((c) => c.includes('tsswarm') && c.includes('--join')).length).toBeGreaterThanOrEqual(4);
+    expect(cmdlines.filter((c) => c.includes('TSWTKN-'))).toEqual([]);
   });
 
   it('spreads a stack across the hosts and publishes host-mode ports on every host', async () => {
