@@ -212,7 +212,7 @@ const VIEW_KEYS = new Set([
 export function serviceView(raw: Obj): Obj {
   const s = raw;
   return prune({
-    image: typeof s.image === 'string' ? s.image.replace(/:$/, '') : s.image, // an empty tag is no tag
+    image: s.image,
     command: argv(s.command),
     entrypoint: argv(s.entrypoint),
     environment: envMap(s.environment),
