@@ -682,7 +682,8 @@ function normaliseService(
   const shortLimits: ShortLimits = {};
   const setStr = (key: 'user' | 'working_dir' | 'stop_signal' | 'hostname') => (x: TEntry, xf: string) => {
     const s = r.str(x.value, xf);
-    if (s !== undefined) spec[key] = s;
+    // `hostname: "${MAIL_HOST:-}"` left empty is no hostname, as in Compose
+    if (s !== undefined && !(key === 'hostname' && s === '')) spec[key] = s;
   };
 
   eachKey(
@@ -1228,7 +1229,8 @@ function containerSettings(r: Reader, spec: ServiceSpec): Record<string, (e: TEn
     annotations: (x, xf) => (spec.annotations = r.kv(x.value, xf)),
     platform: (x, xf) => {
       const v = r.str(x.value, xf);
-      if (v !== undefined) spec.platform = v;
+      // `platform: ${DOCKER_PLATFORM:-}` left empty is no platform, as in Compose
+      if (v !== undefined && v !== '') spec.platform = v;
     },
     runtime: (x, xf) => {
       const v = r.str(x.value, xf);
