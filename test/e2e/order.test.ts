@@ -5,7 +5,8 @@
 // with wall-clock thresholds.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, waitFor } from './harness.js';
+import { join } from 'node:path';
+import { Cluster, ROOT, httpGet, runCli, waitFor } from './harness.js';
 
 interface Task {
   id: string; slot?: number; serviceName: string; desiredState: string; specVersion: number; upAt?: number; endedAt?: number;
@@ -22,7 +23,7 @@ describe('depends_on and jobs on a real engine', () => {
   const started = async (id: string) => new Date((await c.docker.getContainer(id).inspect()).State.StartedAt).getTime();
 
   beforeAll(async () => { await c.start(); }, 60_000);
-  afterAll(async () => { await c.destroy(['e2eorder', 'e2ejobfail', 'e2ejob']); });
+  afterAll(async () => { await c.destroy(['e2eorder', 'e2ejobfail', 'e2ejob', 'e2emigrate']); });
 
   it('a service waits for its dependency to be healthy, and says so while it waits', async () => {
     const f = c.writeStack('order.yml', `
@@ -146,5 +147,18 @@ services:
       return s.completed === 4 && (await ps('e2ejob_batch')).filter((t) => t.specVersion === 2 && t.status.state === 'complete').length === 4;
     }, 60_000);
     expect((await ps('e2ejob_batch')).filter((t) => before.some((b) => b.id === t.id)).every((t) => t.desiredState === 'shutdown')).toBe(true);
+  });
+
+  it('the example: a migration job after a healthy database, the app after the migration', async () => {
+    const port = 20_000 + (process.pid % 20_000);
+    const r = await runCli(['deploy', '-c', join(ROOT, 'deploy/examples/migrate/stack.yml'), 'e2emigrate'], { TSSWARM_HOST: `unix://${c.socket}`, MIGRATE_PORT: String(port) });
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain('e2emigrate_migrate: 0/1 (waiting for db to be healthy)');
+    expect(r.stdout).toContain('e2emigrate_migrate: 1/1 completed');
+    expect(r.stdout).toContain('e2emigrate_app: 2/2 converged');
+    const [mig] = await ps('e2emigrate_migrate');
+    const apps = await ps('e2emigrate_app');
+    expect(Math.min(...apps.map((t) => t.meta.createdAt))).toBeGreaterThanOrEqual(mig.endedAt!);
+    expect((await waitFor('the app answers', async () => { const h = await httpGet(port); return h.status === 200 ? h : undefined; }, 20_000)).body).toContain('migrated');
   });
 });
