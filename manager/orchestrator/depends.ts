@@ -13,6 +13,7 @@
 // shows it.
 
 import type { DependsOnSpec } from '../../common/spec.js';
+import { taskName } from '../../common/api/objects.js';
 import { isTerminal, type ClusterState, type NodeObj, type ServiceObj, type TaskObj } from '../store/types.js';
 import { isUp, newestFirst } from '../objects/task.js';
 import { completionOf } from './jobs.js';
@@ -44,7 +45,6 @@ const conditionWords: Record<DependsOnSpec['condition'], string> = {
   service_completed_successfully: 'to complete successfully',
 };
 
-const taskLabel = (t: TaskObj): string => `${t.serviceName}.${t.slot ?? t.nodeId ?? '?'}`;
 
 /** The dependency `name` of `service`: the service of that name in the same stack. */
 export function findDependency(services: readonly ServiceObj[], service: ServiceObj, name: string): ServiceObj | undefined {
@@ -67,12 +67,12 @@ export function conditionMet(dep: ServiceObj, condition: DependsOnSpec['conditio
 /** Why the dependency failed, if it did: a final failure, or tasks that keep failing with none up. */
 export function dependencyFailure(dep: ServiceObj, tasks: readonly TaskObj[], nodes: readonly NodeObj[], now: number): string | undefined {
   const c = completionOf(dep, tasks, nodes, now);
-  if (c.failed) return `${dep.shortName} failed: task ${taskLabel(c.failed)} ${reasonOf(c.failed)}`;
+  if (c.failed) return `${dep.shortName} failed: task ${taskName(c.failed)} ${reasonOf(c.failed)}`;
   const mine = tasks.filter((t) => t.serviceId === dep.id);
   if (mine.some((t) => t.desiredState === 'running' && isUp(t))) return undefined;
   const last = mine.filter((t) => isTerminal(t.status.state) && isFailure(t)).sort(newestFirst)[0];
   if (!last || (last.restartStreak ?? 0) + 1 < KEEPS_FAILING) return undefined;
-  return `${dep.shortName} keeps failing: task ${taskLabel(last)} ${reasonOf(last)}`;
+  return `${dep.shortName} keeps failing: task ${taskName(last)} ${reasonOf(last)}`;
 }
 
 function reasonOf(t: TaskObj): string {
@@ -88,7 +88,7 @@ const started = (service: ServiceObj, tasks: readonly TaskObj[]): boolean =>
 export function dependencyGate(state: Pick<ClusterState, 'services' | 'tasks' | 'nodes'>, service: ServiceObj, now: number): DependencyGate {
   const deps = service.spec.depends_on ?? {};
   const waits: DependencyWait[] = [];
-  if (started(service, state.tasks)) return { waits, open: true };
+  if (Object.keys(deps).length === 0 || started(service, state.tasks)) return { waits, open: true };
   for (const name of Object.keys(deps).sort()) {
     const d = deps[name];
     const words = conditionWords[d.condition] ?? 'to start';
