@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { validateStack } from '../../../common/api/validate.js';
+import { stackToYaml } from '../../../common/stack/index.js';
 import { parse, parseErrors, svc } from './helpers.js';
 
 const web = (text: string) => parse(text).stack.services.web;
@@ -40,6 +41,14 @@ describe('job modes', () => {
   ])('%s', (line, field, message) => {
     const errs = parseErrors(svc(line));
     expect(errs[0]).toMatchObject({ field, message: expect.stringContaining(message) });
+  });
+
+  it('tsswarm config prints jobs so that they parse again to the same stack', () => {
+    const text = `services:\n  a:\n    image: nginx\n    deploy: {mode: replicated-job, total_completions: 6, max_concurrent: 2}\n  b:\n    image: nginx\n    deploy: {mode: global-job}\n    depends_on: {a: {condition: service_completed_successfully}}\n`;
+    const first = parse(text).stack;
+    const again = parse(stackToYaml(first)).stack;
+    expect(again.services).toEqual(first.services);
+    expect(again.services.a.deploy).toMatchObject({ mode: 'replicated-job', replicas: 6, 'x-max-concurrent': 2, restart_policy: { condition: 'on-failure' } });
   });
 
   it('the API refuses x-max-concurrent outside a replicated-job, and a mode it does not know', () => {
