@@ -58,8 +58,9 @@ export function conditionMet(dep: ServiceObj, condition: DependsOnSpec['conditio
     case 'service_started': return mine.some((t) => t.status.state === 'running' || t.status.state === 'complete');
     case 'service_healthy': return mine.some(isUp);
     case 'service_completed_successfully': {
+      // nothing to run (replicas 0, no eligible node) is nothing to wait for, as deploy counts it
       const c = completionOf(dep, tasks, nodes, now);
-      return c.total > 0 && c.completed >= c.total;
+      return c.completed >= c.total;
     }
   }
 }

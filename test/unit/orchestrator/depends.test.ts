@@ -39,6 +39,9 @@ describe('dependencyGate', () => {
     expect(dependencyGate(one, web, T0).waits.map((w) => w.message)).toEqual(['waiting for mig to complete successfully']);
     const both = cluster({ services: [mig, web], tasks: [task(mig, { slot: 1, state: 'complete', exitCode: 0 }), task(mig, { slot: 2, state: 'complete', exitCode: 0 })] });
     expect(dependencyGate(both, web, T0).open).toBe(true);
+    // a job with nothing to run holds nobody back
+    const none = { ...mig, spec: { ...mig.spec, deploy: { ...mig.spec.deploy, replicas: 0 } } };
+    expect(dependencyGate(cluster({ services: [none, web] }), web, T0).open).toBe(true);
   });
 
   it('reports a dependency that failed for good, with its exit code', () => {
