@@ -1,7 +1,9 @@
 // Follows a deploy until every changed service converged (all tasks of the current spec
-// running, and healthy where a healthcheck is defined; one-shot tasks complete), or one fails.
-// A failure is reported with the task's own reason; the cluster keeps what was deployed and
-// the orchestrator keeps trying, as `service ps` shows.
+// running, and healthy where a healthcheck is defined; one-shot tasks complete; a job's slots
+// all completed), or one fails. A failure is reported with the task's own reason and exit code;
+// a service that waits for its dependencies (depends_on) says what it waits for, and fails when
+// that dependency failed. The cluster keeps what was deployed and the orchestrator keeps
+// trying, as `service ps` shows.
 
 import { taskName, type TaskObj } from '../common/api/objects.js';
 import type { ServiceView } from '../common/api/types.js';
@@ -12,10 +14,23 @@ import type { Io } from './io.js';
 export interface ServiceProgress {
   name: string;
   desired: number;
+  /** tasks up (a job: slots completed) */
   ready: number;
   done: boolean;
   failure?: string;
   note?: string;
+  /** a job (replicated-job, global-job): `ready` counts completions */
+  job?: boolean;
+}
+
+const isJob = (s: ServiceView): boolean => s.spec.deploy.mode === 'replicated-job' || s.spec.deploy.mode === 'global-job';
+
+/** A failed task's reason, naming its exit code. */
+function failureOf(t: TaskObj): string {
+  const st = t.status;
+  const why = st.err || st.message;
+  const code = st.exitCode !== undefined && !why.includes(`exit code ${st.exitCode}`) ? ` (exit code ${st.exitCode})` : '';
+  return `task ${taskName(t)} ${st.state}: ${why}${code}`;
 }
 
 const hasHealthcheck = (s: ServiceView): boolean => !!s.spec.healthcheck && !s.spec.healthcheck.disable && !!s.spec.healthcheck.test?.length && s.spec.healthcheck.test[0] !== 'NONE';
@@ -29,11 +44,22 @@ export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map
     || (oneShot && t.status.state === 'complete')).length;
   const outdated = tasks.filter((t) => t.serviceId === s.id && t.specVersion !== s.specVersion && t.desiredState === 'running' && t.status.state === 'running').length;
   const desired = s.desired;
-  const p: ServiceProgress = { name: s.name, desired, ready: Math.min(ready, desired), done: ready >= desired && outdated === 0 };
+  const job = isJob(s);
+  const done = job ? (s.completed ?? 0) : ready;
+  const p: ServiceProgress = { name: s.name, desired, ready: Math.min(done, desired), done: done >= desired && outdated === 0, ...(job ? { job } : {}) };
+  if (s.waiting?.length) {
+    // depends_on: nothing of this spec is created until its dependencies meet their condition
+    p.done = false;
+    p.note = s.waiting.map((w) => w.message).join('; ');
+    const failed = s.waiting.find((w) => w.failure);
+    if (failed) p.failure = `${failed.message}, but ${failed.failure}`;
+    return p;
+  }
+  if (job && s.jobFailure) { p.failure = `job failed: ${s.jobFailure}`; return p; }
   for (const t of mine.sort((a, b) => b.status.timestamp - a.status.timestamp)) {
     const st = t.status;
     if (st.state === 'failed' || st.state === 'rejected') {
-      p.failure = `task ${taskName(t)} ${st.state}: ${st.err || st.message}${st.exitCode !== undefined && !(st.err ?? '').includes('exit') ? ` (exit code ${st.exitCode})` : ''}`;
+      p.failure = failureOf(t);
       break;
     }
     if (st.state === 'running' && st.health === 'unhealthy') { p.failure = `task ${taskName(t)} is unhealthy`; break; }
@@ -68,6 +94,12 @@ export function progressOf(s: ServiceView, tasks: TaskObj[], pendingSinceMs: Map
   return p;
 }
 
+/** One service's progress line: "st_web: 2/3 starting", "st_migrate: 1/1 completed", "st_app: 0/2 (waiting for db to be healthy)". */
+export function progressLine(p: ServiceProgress): string {
+  const state = p.done ? (p.job ? 'completed' : 'converged') : p.failure ? `FAILED: ${p.failure}` : p.note ? `(${p.note})` : p.job ? 'running' : 'starting';
+  return `${p.name}: ${p.ready}/${p.desired} ${state}`;
+}
+
 export async function watchDeploy(client: ApiClient, stack: string, services: string[], opts: { timeoutMs: number; tty: boolean; out: (s: string) => void; expectRollback?: boolean }): Promise<{ ok: boolean; failures: string[] }> {
   const deadline = Date.now() + opts.timeoutMs;
   const pendingSince = new Map<string, number>();
@@ -80,7 +112,7 @@ export async function watchDeploy(client: ApiClient, stack: string, services: st
     ]);
     const now = Date.now();
     const progress = svcs.filter((s) => services.includes(s.name)).map((s) => progressOf(s, tasks, pendingSince, now, opts.expectRollback));
-    const lines = progress.map((p) => `${p.name}: ${p.ready}/${p.desired} ${p.done ? 'converged' : p.failure ? `FAILED: ${p.failure}` : p.note ? `(${p.note})` : 'starting'}`);
+    const lines = progress.map(progressLine);
     if (opts.tty) {
       if (drawn) opts.out(`\x1b[${drawn}A`);
       opts.out(lines.map((l) => `\x1b[2K${l}\n`).join(''));
@@ -92,7 +124,7 @@ export async function watchDeploy(client: ApiClient, stack: string, services: st
     const failures = progress.filter((p) => p.failure).map((p) => `${p.name}: ${p.failure}`);
     if (failures.length) return { ok: false, failures };
     if (progress.every((p) => p.done)) return { ok: true, failures: [] };
-    if (now > deadline) return { ok: false, failures: progress.filter((p) => !p.done).map((p) => `${p.name}: not converged after ${Math.round(opts.timeoutMs / 1000)}s (${p.ready}/${p.desired} ready${p.note ? `; ${p.note}` : ''})`) };
+    if (now > deadline) return { ok: false, failures: progress.filter((p) => !p.done).map((p) => `${p.name}: not ${p.job ? 'completed' : 'converged'} after ${Math.round(opts.timeoutMs / 1000)}s (${p.ready}/${p.desired} ${p.job ? 'completed' : 'ready'}${p.note ? `; ${p.note}` : ''})`) };
     await new Promise((r) => setTimeout(r, 100));
   }
 }

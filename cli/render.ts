@@ -95,9 +95,27 @@ export function nodeDownError(t: TaskObj, nodeNames: Map<string, string>, downNo
 export const stackTable = (stacks: StackSummary[]): string =>
   table(['NAME', 'SERVICES'], stacks.map((s) => [s.name, String(s.services)]));
 
+/**
+ * `service ls`'s REPLICAS: running/desired; a job's completions ("1/1 completed", "0/3 completed,
+ * 2 running", "0/1 failed"); "(waiting)" while depends_on holds the service back.
+ */
+export function replicasText(s: ServiceView): string {
+  const job = s.spec.deploy.mode === 'replicated-job' || s.spec.deploy.mode === 'global-job';
+  let text = job
+    ? `${s.completed ?? 0}/${s.desired} ${s.jobFailure ? 'failed' : 'completed'}${s.running > 0 && !s.jobFailure ? `, ${s.running} running` : ''}`
+    : `${s.running}/${s.desired}`;
+  if (s.waiting?.length) text += s.waiting.some((w) => w.failure) ? ' (dependency failed)' : ' (waiting)';
+  return text;
+}
+
 export const serviceTable = (svcs: ServiceView[]): string =>
   table(['ID', 'NAME', 'MODE', 'REPLICAS', 'IMAGE', 'PORTS'], svcs.map((s) => [
-    s.id.slice(0, 12), s.name, s.spec.deploy.mode, `${s.running}/${s.desired}`, s.spec.image, ports(s.spec.ports)]));
+    s.id.slice(0, 12), s.name, s.spec.deploy.mode, replicasText(s), s.spec.image, ports(s.spec.ports)]));
+
+/** Under `ps`: the services that wait for their dependencies, and what for ("st_app: waiting for db to be healthy"). */
+export function waitingLines(svcs: readonly ServiceView[]): string[] {
+  return svcs.flatMap((s) => (s.waiting ?? []).map((w) => `${s.name}: ${w.message}${w.failure ? `, but ${w.failure}` : ''}`));
+}
 
 /** `secret ls` / `config ls`: never a value. */
 export const objectTable = (list: (SecretView | ConfigView)[], now = Date.now()): string =>

@@ -71,6 +71,23 @@ export function defaultDeploy(): DeploySpec {
   };
 }
 
+/** The job modes: their tasks run to completion (exit 0) and are never restarted after it. */
+export const isJobMode = (mode: DeploySpec['mode']): boolean => mode === 'replicated-job' || mode === 'global-job';
+/** One task per eligible node (global, global-job) rather than numbered replicas. */
+export const isGlobalMode = (mode: DeploySpec['mode']): boolean => mode === 'global' || mode === 'global-job';
+
+/** How many tasks of a replicated-job run at a time: x-max-concurrent, at most the total (replicas). */
+export const maxConcurrent = (deploy: DeploySpec): number => Math.min(deploy['x-max-concurrent'] ?? deploy.replicas, deploy.replicas);
+
+/**
+ * The restart policy a task's death is judged by: a job's task that completed (exit 0) is done,
+ * so a job's `any` acts as `on-failure`.
+ */
+export function effectiveRestartPolicy(deploy: DeploySpec): RestartPolicySpec {
+  const rp = deploy.restart_policy;
+  return isJobMode(deploy.mode) && rp.condition === 'any' ? { ...rp, condition: 'on-failure' } : rp;
+}
+
 /** Full Swarm-style names. */
 /** A service's own node-down grace (`deploy.x-node-down-grace`) in ms (0: none, or not readable). */
 export function nodeDownGraceMs(spec: ServiceSpec | undefined): number {

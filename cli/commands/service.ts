@@ -188,7 +188,8 @@ export async function runService(argv: string[], io: Io): Promise<number> {
     }
     case 'ps': {
       const tasks = (await Promise.all(c.services.map((service) => api.tasks(client, { service })))).flat();
-      return printTasks(client, tasks, c.view, io);
+      const svcs = c.view.json ? [] : await Promise.all(c.services.map((s) => api.service(client, s)));
+      return printTasks(client, tasks, c.view, io, svcs);
     }
     case 'inspect':
       printJson(io, await Promise.all(c.services.map((s) => api.service(client, s))));

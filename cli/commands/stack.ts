@@ -159,7 +159,7 @@ export async function runStack(argv: string[], io: Io): Promise<number> {
       if (tasks.length === 0 && !(await api.stacks(client)).some((s) => s.name === c.name)) {
         throw new TsswarmError(ErrorCodes.STACK_NOT_FOUND, `nothing found in stack: ${c.name}`);
       }
-      return printTasks(client, tasks, c.view, io);
+      return printTasks(client, tasks, c.view, io, c.view.json ? [] : await api.services(client, c.name));
     }
     case 'rm': {
       for (const name of c.names) {

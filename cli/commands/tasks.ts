@@ -5,7 +5,8 @@ import * as api from '../api.js';
 import { filterArgs, formatArg, READ, type Options, type Parsed, type TaskFilter } from '../args.js';
 import type { ApiClient } from '../client.js';
 import { printJson, type Io } from '../io.js';
-import { filterTasks, sortTasks, taskTable } from '../render.js';
+import { filterTasks, sortTasks, taskTable, waitingLines } from '../render.js';
+import type { ServiceView } from '../../common/api/types.js';
 
 export const PS_OPTIONS = {
   'no-trunc': { type: 'boolean' },
@@ -22,12 +23,14 @@ export interface TaskView {
 
 export const taskView = (v: Parsed['values']): TaskView => ({ json: formatArg(v.format) === 'json', noTrunc: !!v['no-trunc'], filters: filterArgs(v.filter) });
 
-export async function printTasks(client: ApiClient, tasks: TaskObj[], view: TaskView, io: Io): Promise<number> {
+/** The tasks' table; then, for `services` that wait for their dependencies (depends_on), what they wait for. */
+export async function printTasks(client: ApiClient, tasks: TaskObj[], view: TaskView, io: Io, services: readonly ServiceView[] = []): Promise<number> {
   const shown = sortTasks(filterTasks(tasks, view.filters));
   if (view.json) { printJson(io, shown); return 0; }
   const nodes = await api.nodes(client);
   const names = new Map(nodes.map((n) => [n.id, n.description.hostname]));
   const down = new Map(nodes.filter((n) => n.status.state === 'down').map((n) => [n.id, n.status.lastHeartbeat]));
   io.out(taskTable(shown, names, view.noTrunc, Date.now(), down));
+  for (const l of waitingLines(services)) io.out(`${l}\n`);
   return 0;
 }

@@ -242,9 +242,12 @@ export const UpdateConfigSpecSchema = Type.Object(
 
 export const DeploySpecSchema = Type.Object(
   {
-    mode: Type.Enum(['replicated', 'global']),
-    /** meaningful for replicated; 1 when unspecified */
+    /** replicated-job and global-job run their tasks to completion (Swarm's job modes) */
+    mode: Type.Enum(['replicated', 'global', 'replicated-job', 'global-job']),
+    /** meaningful for replicated; replicated-job: the total completions; 1 when unspecified */
     replicas: Int(0, LIMITS.replicas),
+    /** replicated-job: at most this many tasks run at a time (absent: replicas, all at once) */
+    'x-max-concurrent': Opt(Int(1, LIMITS.replicas)),
     /** service labels */
     labels: StrMap(LIMITS.entriesPerService),
     restart_policy: RestartPolicySpecSchema,

@@ -143,7 +143,17 @@ export interface NodeUpdateRequest {
 /** A service as `service ls` / `service inspect` show it. */
 export interface ServiceView extends ServiceObj {
   running: number;
+  /** replicas; eligible nodes (global); a job's total completions */
   desired: number;
+  /** Jobs: slots of the current spec whose task completed (exit 0), out of `desired`. */
+  completed?: number;
+  /** Jobs: why the job failed (a task failed and is not restarted), e.g. "task st_migrate.1 failed: exit code 3". */
+  jobFailure?: string;
+  /**
+   * depends_on: what the service waits for before its tasks are created ("waiting for db to be
+   * healthy"), and, when that dependency failed, why ("db keeps failing: task st_db.1 failed: exit code 1").
+   */
+  waiting?: { message: string; failure?: string }[];
 }
 
 /** One line of `service logs` (NDJSON on the wire). */

@@ -545,6 +545,14 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
       const df = join(join(field, 'depends_on'), dep);
       if (dep === name) c.error(df, `service ${name} cannot depend on itself`);
       else if (ctx && !own(ctx.services, dep)) c.error(df, `service ${name} depends on undefined service "${clip(dep)}"`);
+      else if (ctx && isObj(s.depends_on[dep]) && s.depends_on[dep].condition === 'service_completed_successfully') {
+        const other = ctx.services[dep];
+        const od = isObj(other) && isObj(other.deploy) ? other.deploy : undefined;
+        const jobMode = od?.mode === 'replicated-job' || od?.mode === 'global-job';
+        if (od && !jobMode && isObj(od.restart_policy) && od.restart_policy.condition === 'any') {
+          c.warn(join(df, 'condition'), `service ${dep} is restarted whenever it exits (restart_policy condition any): it never stays completed, so ${name} would wait for ever; make ${dep} a job (deploy.mode: replicated-job) or give it restart: "no"`);
+        }
+      }
     }
   }
 
@@ -557,6 +565,7 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
       for (const k of ['delay', 'window', 'x-max-delay']) checkDuration(c, d.restart_policy, k, rf);
     }
     checkDuration(c, d, 'x-node-down-grace', df);
+    if (d['x-max-concurrent'] !== undefined && d.mode !== 'replicated-job') c.error(join(df, 'x-max-concurrent'), `applies to mode: replicated-job only, not ${String(d.mode)}`);
     for (const u of ['update_config', 'rollback_config']) {
       const uc = d[u];
       if (isObj(uc)) for (const k of ['delay', 'monitor']) checkDuration(c, uc, k, join(df, u));

@@ -464,7 +464,7 @@ export function stackToYaml(stack: StackSpec): string {
     if (svc.volumes.some((m) => m.tmpfs?.mode !== undefined)) {
       plain.volumes = svc.volumes.map((m) => (m.tmpfs?.mode === undefined ? m : { ...m, tmpfs: { ...m.tmpfs, mode: `0${m.tmpfs.mode.toString(8)}` } }));
     }
-    if (svc.deploy.mode === 'global') {
+    if (svc.deploy.mode === 'global' || svc.deploy.mode === 'global-job') {
       const { replicas: _r, ...deploy } = svc.deploy;
       plain.deploy = deploy;
     }

@@ -14,6 +14,7 @@ import {
   DEFAULT_OBJECT_MODE,
   DEFAULT_OBJECT_UID,
   defaultDeploy,
+  isJobMode,
   objectFullName,
   type ObjectRef,
   type DependsOnSpec,
@@ -809,7 +810,7 @@ function normaliseService(
     spec.deploy.restart_policy = restartBase;
     d.origin(fieldKey(f, 'deploy.restart_policy'), get(m, 'restart')!);
   }
-  const extras: DeployExtras = {};
+  const extras: DeployExtras = { restartGiven: !!restartBase };
   if (deployEntry) deploy(r, deployEntry.value, fieldKey(f, 'deploy'), spec.deploy, extras);
   serviceLimits(r, f, spec, shortLimits, extras);
   // gpus first, then deploy.resources.reservations.devices; errors on the output point back at each
@@ -1749,7 +1750,9 @@ function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: 
       eachKey(r.d, m, xf, {
         condition: (x, yf) => (spec.condition = r.oneOf(x.value, yf, CONDITIONS) ?? spec.condition),
         required: (x, yf) => (spec.required = r.bool(x.value, yf) ?? true),
-        restart: (x, yf) => r.d.warn(x.keyPos, yf, `restart ${NOT_YET}`),
+        restart: (x, yf) => {
+          if (r.bool(x.value, yf)) r.d.warn(x.keyPos, yf, `restart: true is not applied: ${service}'s tasks are not restarted when ${e.key} is updated (run tsswarm service update --force after such an update)`);
+        },
       });
     }
     out[e.key] = spec;
@@ -1763,20 +1766,30 @@ function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: 
 /** Values of deploy that the spec keeps elsewhere: limits.pids is the service's pids_limit. */
 interface DeployExtras {
   pids?: { value: number; node: TNode };
+  /** the service's `restart` key was given (a job's default restart condition then stays as it says) */
+  restartGiven?: boolean;
 }
 
 function deploy(r: Reader, n: TNode, f: string, out: DeploySpec, extras: DeployExtras = {}): void {
   const d = r.d;
   const m = r.map(n, f, true);
   if (!m) return;
+  const job: Partial<Record<'maxConcurrent' | 'totalCompletions', { value: number; entry: TEntry }>> = {};
+  const jobCount = (x: TEntry, xf: string, which: 'maxConcurrent' | 'totalCompletions') => {
+    const v = r.int(x.value, xf);
+    if (v === undefined) return;
+    if (job[which]) return void d.error(x.keyPos, xf, `${x.key} is given twice (also ${job[which]!.entry.key} at ${posStr(job[which]!.entry.keyPos)})`);
+    if (which === 'maxConcurrent' && v < 1) return void d.error(x.value.pos, xf, 'must be at least 1');
+    job[which] = { value: v, entry: x };
+  };
   eachKey(d, m, f, {
-    mode: (x, xf) => {
-      if (x.value.kind === 'scalar' && (x.value.value === 'replicated-job' || x.value.value === 'global-job')) {
-        return void d.error(x.value.pos, xf, `mode ${x.value.value} is not supported yet`);
-      }
-      out.mode = r.oneOf(x.value, xf, ['replicated', 'global'] as const) ?? out.mode;
-    },
+    mode: (x, xf) => (out.mode = r.oneOf(x.value, xf, ['replicated', 'global', 'replicated-job', 'global-job'] as const) ?? out.mode),
     replicas: (x, xf) => (out.replicas = r.int(x.value, xf) ?? out.replicas),
+    // a replicated-job's limits: Swarm's MaxConcurrent and TotalCompletions (x- forms pass docker stack deploy)
+    'x-max-concurrent': (x, xf) => jobCount(x, xf, 'maxConcurrent'),
+    max_concurrent: (x, xf) => jobCount(x, xf, 'maxConcurrent'),
+    'x-total-completions': (x, xf) => jobCount(x, xf, 'totalCompletions'),
+    total_completions: (x, xf) => jobCount(x, xf, 'totalCompletions'),
     labels: (x, xf) => (out.labels = r.kv(x.value, xf)),
     endpoint_mode: (x, xf) => {
       const v = r.oneOf(x.value, xf, ['vip', 'dnsrr'] as const);
@@ -1886,10 +1899,30 @@ function deploy(r: Reader, n: TNode, f: string, out: DeploySpec, extras: DeployE
       if (g !== undefined) out['x-node-down-grace'] = g;
     },
   });
-  if (out.mode === 'global') {
+  if (out.mode === 'global' || out.mode === 'global-job') {
     const rep = get(m, 'replicas');
-    if (rep && !isNull(rep)) d.error(rep.pos, fieldKey(f, 'replicas'), 'replicas cannot be used with mode: global');
+    if (rep && !isNull(rep)) d.error(rep.pos, fieldKey(f, 'replicas'), `replicas cannot be used with mode: ${out.mode}`);
     out.replicas = 1;
+  }
+  for (const x of Object.values(job)) {
+    if (out.mode !== 'replicated-job') d.error(x.entry.keyPos, fieldKey(f, x.entry.key), `${x.entry.key} applies to mode: replicated-job only`);
+  }
+  if (out.mode === 'replicated-job') {
+    const rep = get(m, 'replicas');
+    const total = job.totalCompletions;
+    if (total && rep && !isNull(rep) && out.replicas !== total.value) {
+      d.error(total.entry.keyPos, fieldKey(f, total.entry.key), `${total.entry.key} (${total.value}) and replicas (${out.replicas}) disagree: a replicated-job's replicas are its total completions; give one of them`);
+    } else if (total) out.replicas = total.value;
+    if (job.maxConcurrent) out['x-max-concurrent'] = job.maxConcurrent.value;
+  }
+  if (isJobMode(out.mode)) {
+    // a job's task that completed is done: it is restarted only on failure, unless told otherwise
+    const cond = get(m, 'restart_policy');
+    if (!extras.restartGiven && !(cond && cond.kind === 'map' && get(cond, 'condition'))) out.restart_policy.condition = 'on-failure';
+    for (const key of ['update_config', 'rollback_config']) {
+      const e = m.entries.find((x) => x.key === key);
+      if (e) d.warn(e.keyPos, fieldKey(f, key), `${key} does not apply to mode: ${out.mode}: a job whose spec changes runs again from the start`);
+    }
   }
 }
 

@@ -33,7 +33,7 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags): Se
   }
   if (f.replicas !== undefined) {
     // Its type and bounds are the flags schema's and the spec validator's (see write-spec.ts).
-    if (s.deploy.mode === 'global') bad('replicas', 'a global service has no replicas');
+    if (s.deploy.mode === 'global' || s.deploy.mode === 'global-job') bad('replicas', `a ${s.deploy.mode} service has no replicas`);
     else s.deploy.replicas = f.replicas;
   }
   for (const p of f.publishRm ?? []) {

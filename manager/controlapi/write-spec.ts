@@ -59,7 +59,7 @@ function taskSpec(spec: ServiceSpec): unknown {
 export const needsNewTasks = (a: ServiceSpec, b: ServiceSpec): boolean => JSON.stringify(taskSpec(a)) !== JSON.stringify(taskSpec(b));
 
 /** Replicas as plans show them: -1 for a global service. */
-export const replicasOf = (s: ServiceSpec): number => (s.deploy.mode === 'global' ? -1 : s.deploy.replicas);
+export const replicasOf = (s: ServiceSpec): number => (s.deploy.mode === 'global' || s.deploy.mode === 'global-job' ? -1 : s.deploy.replicas);
 
 /** Bind mounts of `spec` whose source the cluster's allowedBindPaths does not cover. */
 export function bindPolicyErrors(spec: ServiceSpec, allowed: string[] | undefined, field = ''): ErrorDetail[] {

@@ -33,9 +33,14 @@ export function serviceProblem(service: ServiceObj): string | undefined {
   if (!isObj(spec)) return 'the service has no spec';
   const deploy = spec.deploy as Partial<DeploySpec> | undefined;
   if (!isObj(deploy)) return 'deploy is missing';
-  if (deploy.mode !== 'replicated' && deploy.mode !== 'global') return `deploy.mode ${JSON.stringify(deploy.mode)} is neither replicated nor global`;
-  if (deploy.mode === 'replicated' && !intIn(deploy.replicas, 0, LIMITS.replicas)) {
+  if (!['replicated', 'global', 'replicated-job', 'global-job'].includes(deploy.mode as string)) {
+    return `deploy.mode ${JSON.stringify(deploy.mode)} is not replicated, global, replicated-job or global-job`;
+  }
+  if ((deploy.mode === 'replicated' || deploy.mode === 'replicated-job') && !intIn(deploy.replicas, 0, LIMITS.replicas)) {
     return `deploy.replicas ${String(deploy.replicas)} is not an integer from 0 to ${LIMITS.replicas}`;
+  }
+  if (deploy['x-max-concurrent'] !== undefined && !intIn(deploy['x-max-concurrent'], 1, LIMITS.replicas)) {
+    return `deploy.x-max-concurrent ${String(deploy['x-max-concurrent'])} is not an integer from 1 to ${LIMITS.replicas}`;
   }
   for (const key of ['update_config', 'rollback_config'] as const) {
     const c = deploy[key] as Partial<UpdateConfigSpec> | undefined;
@@ -71,6 +76,7 @@ export function serviceProblem(service: ServiceObj): string | undefined {
     if (p.mode !== 'ingress' && p.mode !== 'host') return `ports[${i}].mode ${JSON.stringify(p.mode)} is not ingress or host`;
   }
   for (const key of ['volumes'] as const) if (!Array.isArray(spec[key])) return `${key} is not a list`;
+  if (spec.depends_on !== undefined && !isObj(spec.depends_on)) return 'depends_on is not a mapping';
   for (const key of ['networks', 'environment', 'labels'] as const) if (!isObj(spec[key])) return `${key} is not a mapping`;
   return undefined;
 }

@@ -8,3 +8,5 @@ export { reconcileSlots, stopTask, type SlotKey, type SlotRules, type SlotView, 
 export { reapTasks } from './reaper.js';
 export { Plan, isLive, isDead, isUp, isStarted, hasHealthcheck, newTask, type NewTaskOptions } from '../objects/task.js';
 export { reconcileService, reconcileServices, isMarkedFailed, ORCHESTRATION_FAILED, type ReconcileAll, type ServiceFailure } from './services.js';
+export { reconcileJob, reconcileReplicatedJob, reconcileGlobalJob, replicatedJobSlots, completionOf, finalFailure, type Completion } from './jobs.js';
+export { dependencyGate, conditionMet, dependencyFailure, findDependency, KEEPS_FAILING, type DependencyGate, type DependencyWait } from './depends.js';

@@ -35,7 +35,7 @@ export function reapTasks(state: ClusterState, historyLimit = state.cluster?.spe
       continue;
     }
     if (terminal) {
-      if (t.slot !== undefined && sound.has(svc.id) && svc.spec.deploy.mode === 'replicated' && t.slot > svc.spec.deploy.replicas && t.desiredState !== 'running') { del(t); continue; }
+      if (t.slot !== undefined && sound.has(svc.id) && (svc.spec.deploy.mode === 'replicated' || svc.spec.deploy.mode === 'replicated-job') && t.slot > svc.spec.deploy.replicas && t.desiredState !== 'running') { del(t); continue; }
       if (t.slot === undefined && t.nodeId !== undefined && !nodes.has(t.nodeId) && t.desiredState !== 'running') { del(t); continue; }
     }
     const key = t.slot !== undefined ? `${t.serviceId}/slot/${t.slot}` : `${t.serviceId}/node/${t.nodeId ?? ''}`;

@@ -18,18 +18,17 @@ export interface Reconcile {
  */
 export function reconcileWith(state: ClusterState, service: ServiceObj, now: number, newId: () => string, rules: Omit<SlotRules, 'nodeGone'>): Reconcile {
   const plan = new Plan(now);
-  const nodes = new Map(state.nodes.map((n) => [n.id, n]));
   const tasks = state.tasks.filter((t) => t.serviceId === service.id);
-  const views = reconcileSlots(
-    { service, tasks, now, newId, plan },
-    {
-      ...rules,
-      nodeGone: (id) => {
-        const n = id === undefined ? undefined : nodes.get(id);
-        return !n || n.status.state === 'down';
-      },
-    },
-  );
+  const views = reconcileSlots({ service, tasks, now, newId, plan }, { ...rules, nodeGone: nodeGoneIn(state) });
   planUpdate({ service, views, now, newId, plan, placement: rules.placement, tasks });
   return { ops: plan.ops(), ...(plan.wakeAt !== undefined ? { wakeAt: plan.wakeAt } : {}) };
+}
+
+/** Whether a node is gone (left the cluster) or down in `state`. */
+export function nodeGoneIn(state: ClusterState): (nodeId: string | undefined) => boolean {
+  const nodes = new Map(state.nodes.map((n) => [n.id, n]));
+  return (id) => {
+    const n = id === undefined ? undefined : nodes.get(id);
+    return !n || n.status.state === 'down';
+  };
 }

@@ -6,6 +6,8 @@ import type { ClusterState, ServiceObj, StoreOp } from '../store/types.js';
 import { serviceProblem } from '../objects/service.js';
 import { reconcileGlobal } from './global.js';
 import { reconcileReplicated } from './replicated.js';
+import { reconcileJob } from './jobs.js';
+import { dependencyGate } from './depends.js';
 import type { Reconcile } from './reconcile.js';
 
 /** How a failed service's updateStatus message starts (`service inspect`, `deploy` show it). */
@@ -22,11 +24,21 @@ export interface ReconcileAll extends Reconcile {
   failures: ServiceFailure[];
 }
 
-/** One service's decision by its mode; throws when the service cannot be orchestrated. */
+/**
+ * One service's decision by its mode; throws when the service cannot be orchestrated. A service
+ * whose dependencies (depends_on) are not met yet is left as it is: no task of its spec version
+ * is created (tasks of an earlier version keep running untouched).
+ */
 export function reconcileService(state: ClusterState, service: ServiceObj, now: number, newId: () => string): Reconcile {
   const problem = serviceProblem(service);
   if (problem) throw new Error(problem);
-  return service.spec.deploy.mode === 'global' ? reconcileGlobal(state, service, now, newId) : reconcileReplicated(state, service, now, newId);
+  if (!dependencyGate(state, service, now).open) return { ops: [] };
+  switch (service.spec.deploy.mode) {
+    case 'global': return reconcileGlobal(state, service, now, newId);
+    case 'replicated-job':
+    case 'global-job': return reconcileJob(state, service, now, newId);
+    default: return reconcileReplicated(state, service, now, newId);
+  }
 }
 
 /** The service marked failed is paused with the reason: nothing of it changes until it is fixed. */

@@ -4,6 +4,7 @@
 // hands the updater a view of what each slot now holds. Everything is derived from the tasks
 // in the store, so a new leader picks up where the old one stopped.
 
+import type { RestartPolicySpec } from '../../common/spec.js';
 import { isTerminal, type ServiceObj, type TaskObj } from '../store/types.js';
 import { restartDecision } from './restart.js';
 import { bestFirst, cmpStr, isDead, isLive, isStarted, isUp, newestFirst, newTask, type NewTaskOptions, type Plan } from '../objects/task.js';
@@ -21,6 +22,8 @@ export interface SlotRules {
   mustMove?(t: TaskObj): string | undefined;
   /** The task's node is gone or down: nothing will report the task stopped. */
   nodeGone(nodeId: string | undefined): boolean;
+  /** What a dead task's restart is judged by (default: the service's restart_policy). */
+  restartPolicy?: RestartPolicySpec;
 }
 
 export interface SlotView {
@@ -130,7 +133,7 @@ export function reconcileSlots(ctx: SlotContext, rules: SlotRules): SlotView[] {
       if (cur || (old && last.specVersion !== version)) stopTask(plan, last);
       else if (frozen) held = last;
       else {
-        const d = restartDecision(last, service.spec.deploy.restart_policy, now);
+        const d = restartDecision(last, rules.restartPolicy ?? service.spec.deploy.restart_policy, now);
         if (d.restart) {
           stopTask(plan, last);
           cur = create({ message: `restarted: ${d.reason}`, notBefore: d.notBefore, restartHistory: d.restartHistory, restartStreak: d.restartStreak });

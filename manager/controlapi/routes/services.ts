@@ -12,7 +12,7 @@ import { applyServiceUpdate } from '../service-update.js';
 import { commitServiceSpec, prepareServiceSpec, writeServiceSpec } from '../write-spec.js';
 import type { ReadTx, WriteTx } from '../../store/store.js';
 import type { ServiceObj } from '../../store/types.js';
-import type { ServiceSpec } from '../../../common/spec.js';
+import { isGlobalMode, type ServiceSpec } from '../../../common/spec.js';
 
 /** The published-port checks a deploy makes against other services, for one service's new spec. */
 function checkAgainstOthers(tx: ReadTx, svc: ServiceObj, spec: ServiceSpec): void {
@@ -27,17 +27,17 @@ export const serviceRoutes: RoutePlugin = async (app, { ctx }) => {
     const { services, tasks, nodes } = store.view((tx) => ({ services: tx.list('service'), tasks: tx.list('task'), nodes: tx.list('node') }));
     return services.filter((s) => req.query.stack === undefined || s.stack === req.query.stack)
       .sort((a, b) => a.name.localeCompare(b.name))
-      .map((s) => serviceView(s, tasks, nodes));
+      .map((s) => serviceView(s, tasks, nodes, services));
   });
 
   app.get('/v1/services/:ref', { schema: { params: RefParams } }, async (req): Promise<ServiceView> =>
-    store.view((tx) => serviceView(findService(tx, req.params.ref), tx.list('task'), tx.list('node'))));
+    store.view((tx) => serviceView(findService(tx, req.params.ref), tx.list('task'), tx.list('node'), tx.list('service'))));
 
   app.post('/v1/services/:ref/scale', { schema: { params: RefParams, body: ScaleBody } }, async (req): Promise<ScaleResponse> => {
     const { replicas } = req.body;
     return store.update((tx) => {
       const s = findService(tx, req.params.ref);
-      if (s.spec.deploy.mode === 'global') throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `${s.name}: scale can only be used with replicated mode`, [{ field: 'replicas', message: 'a global service has no replicas' }]);
+      if (isGlobalMode(s.spec.deploy.mode)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `${s.name}: scale can only be used with replicated or replicated-job mode`, [{ field: 'replicas', message: `a ${s.spec.deploy.mode} service has no replicas` }]);
       writeServiceSpec(tx, s, { ...s.spec, deploy: { ...s.spec.deploy, replicas } });
       return { service: s.name, replicas };
     });

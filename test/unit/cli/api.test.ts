@@ -139,9 +139,10 @@ describe('--consistent and stale answers', () => {
     answers['GET /v1/tasks?stack=s'] = stale([]);
     answers['GET /v1/stacks'] = stale([{ name: 's', services: 0 }]);
     answers['GET /v1/nodes'] = stale([]);
+    answers['GET /v1/services?stack=s'] = stale([]);
     const io = capture();
     expect(await run(['stack', 'ps', 's', '--host', `unix://${sock}`], io)).toBe(0);
-    expect(seen.map((x) => x.url)).toEqual(['/v1/tasks?stack=s', '/v1/stacks', '/v1/nodes']);
+    expect(seen.map((x) => x.url)).toEqual(['/v1/tasks?stack=s', '/v1/stacks', '/v1/services?stack=s', '/v1/nodes']);
     expect(io.stderr).toBe('WARNING: no leader elected: this answer is this manager\'s own view and may be stale (no leader: answered from this manager\'s applied state)\n');
     expect(io.stdout).toMatch(/^ID +NAME +IMAGE/);
   });

@@ -49,8 +49,11 @@ export function node(id: string, o: NodeOpts = {}): NodeObj {
 
 export interface ServiceOpts {
   id?: string;
-  mode?: 'replicated' | 'global';
+  mode?: 'replicated' | 'global' | 'replicated-job' | 'global-job';
   replicas?: number;
+  maxConcurrent?: number;
+  dependsOn?: ServiceSpec['depends_on'];
+  stack?: string;
   specVersion?: number;
   image?: string;
   restart?: Partial<RestartPolicySpec>;
@@ -68,12 +71,13 @@ export function spec(o: ServiceOpts = {}): ServiceSpec {
   const deploy = defaultDeploy();
   deploy.mode = o.mode ?? 'replicated';
   deploy.replicas = o.replicas ?? 1;
+  if (o.maxConcurrent !== undefined) deploy['x-max-concurrent'] = o.maxConcurrent;
   deploy.restart_policy = { ...deploy.restart_policy, delay: '0s', ...o.restart };
   deploy.update_config = { ...deploy.update_config, ...o.update };
   deploy.placement = { constraints: o.constraints ?? [], preferences: o.preferences ?? [], ...(o.maxPerNode ? { max_replicas_per_node: o.maxPerNode } : {}) };
   deploy.resources = { limits: {}, reservations: o.reservations ?? {} };
   return {
-    image: o.image ?? 'app:1', environment: {}, labels: {}, ports: o.ports ?? [], volumes: [], networks: {}, depends_on: {}, deploy,
+    image: o.image ?? 'app:1', environment: {}, labels: {}, ports: o.ports ?? [], volumes: [], networks: {}, depends_on: o.dependsOn ?? {}, deploy,
     ...(o.healthcheck ? { healthcheck: o.healthcheck } : {}),
   };
 }
@@ -81,7 +85,7 @@ export function spec(o: ServiceOpts = {}): ServiceSpec {
 export function service(name: string, o: ServiceOpts = {}): ServiceObj {
   return {
     kind: 'service', id: o.id ?? `svc-${name}`, meta: { version: 1, createdAt: T0, updatedAt: T0 },
-    name: `st_${name}`, stack: 'st', shortName: name, spec: spec(o), specVersion: o.specVersion ?? 1,
+    name: `${o.stack ?? 'st'}_${name}`, stack: o.stack ?? 'st', shortName: name, spec: spec(o), specVersion: o.specVersion ?? 1,
     ...(o.updateStatus ? { updateStatus: o.updateStatus } : {}),
   };
 }
@@ -115,7 +119,7 @@ export function task(svc: ServiceObj, o: TaskOpts = {}): TaskObj {
   };
   if (o.slot !== undefined) t.slot = o.slot;
   if (o.nodeId !== undefined) t.nodeId = o.nodeId;
-  else if (t.status.state !== 'pending' && t.status.state !== 'new' && svc.spec.deploy.mode === 'replicated') t.nodeId = 'n1';
+  else if (t.status.state !== 'pending' && t.status.state !== 'new' && !svc.spec.deploy.mode.startsWith('global')) t.nodeId = 'n1';
   if (o.exitCode !== undefined) t.status.exitCode = o.exitCode;
   if (o.err !== undefined) t.status.err = o.err;
   if (o.health !== undefined) t.status.health = o.health;
@@ -174,6 +178,8 @@ export function applyOps(state: ClusterState, ops: StoreOp[]): ClusterState {
 export interface AgentBehaviour {
   /** Decide what a started task becomes; default: running (healthy when it has a healthcheck). */
   run?: (t: TaskObj) => Partial<TaskObj['status']>;
+  /** What a running task becomes at the next step (e.g. complete), if anything. */
+  finish?: (t: TaskObj) => Partial<TaskObj['status']> | undefined;
 }
 
 /** One step of every agent: assigned tasks run, tasks asked to stop are stopped. */
@@ -188,6 +194,9 @@ export function agentStep(state: ClusterState, now: number, b: AgentBehaviour = 
     } else if (t.desiredState === 'running' && t.status.state === 'assigned' && (t.notBefore ?? 0) <= now) {
       const health = t.spec.healthcheck ? 'healthy' : 'none';
       ops.push({ op: 'update', obj: withStatus(t, { state: 'running', timestamp: now, message: 'started', health, ...b.run?.(t) }, now) });
+    } else if (t.desiredState === 'running' && t.status.state === 'running') {
+      const end = b.finish?.(t);
+      if (end) ops.push({ op: 'update', obj: withStatus(t, { ...t.status, timestamp: now, ...end }, now) });
     }
   }
   return applyOps(state, ops);

@@ -524,7 +524,7 @@ deploy:
     ['deploy: {replicas: -1}', 'services.web.deploy.replicas', 'must be >= 0, got -1'],
     ['deploy: {replicas: two}', 'services.web.deploy.replicas', 'must be an integer'],
     ['deploy: {mode: swarm}', 'services.web.deploy.mode', 'must be one of replicated, global'],
-    ['deploy: {mode: replicated-job}', 'services.web.deploy.mode', 'not supported yet'],
+    ['deploy: {mode: global-job, replicas: 2}', 'services.web.deploy.replicas', 'replicas cannot be used with mode: global-job'],
     ['deploy: {resources: {limits: {memory: lots}}}', 'services.web.deploy.resources.limits.memory', 'must be a size'],
     ['deploy: {resources: {limits: {cpus: -1}}}', 'services.web.deploy.resources.limits.cpus', 'must be >= 0'],
     ['deploy: {update_config: {order: random}}', 'services.web.deploy.update_config.order', 'must be one of stop-first, start-first'],
