@@ -121,6 +121,7 @@ interface Upload {
   onResult?: (r: ImageHave__Output) => void;
   timer?: NodeJS.Timeout;
   used: boolean;
+  bytes?: number;
 }
 
 export class ImageRelay {
@@ -314,7 +315,8 @@ export class ImageRelay {
     if (!u || u.nodeId !== requester || u.call) { call.emit('error', grpcError(grpc.status.PERMISSION_DENIED, 'no upload is waiting for this node under that id')); return; }
     u.call = call;
     u.have = have;
-    call.on('cancelled', () => this.dropUpload(u, 'the landing node went away'));
+    // grpc-js says 'cancelled' after a call it ended too: only before the body is complete does it mean the node left.
+    call.on('cancelled', () => { if (!u.used) this.dropUpload(u, 'the landing node went away'); });
     call.write({ source: { node_id: '', hostname: 'an upload through the API', image_id: '' } });
     u.onCall?.();
   }
@@ -326,35 +328,45 @@ export class ImageRelay {
     u.onResult?.({ query_id: u.id, has: false, image_id: '', error: why });
   }
 
-  /**
-   * The upload's body (an archive), relayed to its landing node with backpressure. Resolves
-   * once the node says it loaded the image (or why not); `bytes` is what was relayed.
-   */
-  async putUpload(id: string, body: AsyncIterable<Buffer>, plan?: ImageChunk['plan']): Promise<{ nodeId: string; bytes: number; imageId?: string; error?: string }> {
+  /** The next bytes of upload `id`, relayed to its node; resolves once the node's stream takes more. */
+  async uploadChunk(id: string, data: Buffer, plan?: ImageChunk['plan']): Promise<number> {
+    const u = this.uploads.get(id);
+    if (!u || !u.call || u.used) throw new Error(`no upload ${id} is waiting for its body`);
+    if (u.timer) clearTimeout(u.timer);
+    u.timer = setTimeout(() => this.dropUpload(u, 'the upload\'s body stopped coming'), UPLOAD_IDLE_MS);
+    const call = u.call;
+    if (plan) call.write({ plan });
+    u.bytes = (u.bytes ?? 0) + data.length;
+    if (data.length && !call.write({ data })) await new Promise<void>((resolve) => { call.once('drain', resolve); call.once('cancelled', resolve); });
+    if (!this.uploads.has(id)) throw new Error('the landing node went away during the upload');
+    return u.bytes;
+  }
+
+  /** The upload's body is complete: resolves once its node says it loaded the image (or why not). */
+  async finishUpload(id: string): Promise<{ nodeId: string; bytes: number; imageId?: string; error?: string }> {
     const u = this.uploads.get(id);
     if (!u || !u.call || u.used) throw new Error(`no upload ${id} is waiting for its body`);
     u.used = true;
     if (u.timer) clearTimeout(u.timer);
-    const call = u.call;
     const result = new Promise<ImageHave__Output>((resolve) => {
       const timer = setTimeout(() => resolve({ query_id: id, has: false, image_id: '', error: `node ${this.host.hostname(u.nodeId)} did not say it loaded the image within ${UPLOAD_LOAD_TIMEOUT_MS / 1000} s` }), UPLOAD_LOAD_TIMEOUT_MS);
       u.onResult = (m) => { clearTimeout(timer); resolve(m); };
     });
-    let bytes = 0;
-    try {
-      if (plan) call.write({ plan });
-      for await (const chunk of body) {
-        if (!this.uploads.has(id)) break;
-        bytes += chunk.length;
-        if (!call.write({ data: chunk })) await new Promise<void>((resolve) => { call.once('drain', resolve); call.once('cancelled', resolve); });
-      }
-      if (this.uploads.has(id)) call.end();
-    } catch (err) {
-      this.dropUpload(u, `the upload was cut: ${(err as Error).message}`);
-    }
+    u.call.end();
     const r = await result;
     this.uploads.delete(id);
+    const bytes = u.bytes ?? 0;
     this.host.log.info({ image: u.ref, to: u.nodeId, bytes, loaded: r.has, err: r.error || undefined }, 'image upload relayed');
     return { nodeId: u.nodeId, bytes, imageId: r.image_id || undefined, error: r.has ? undefined : (r.error || 'the node could not load the image') };
+  }
+
+  /** The whole body at once (chunks, then finish). */
+  async putUpload(id: string, body: AsyncIterable<Buffer>, plan?: ImageChunk['plan']): Promise<{ nodeId: string; bytes: number; imageId?: string; error?: string }> {
+    let first = true;
+    for await (const chunk of body) {
+      await this.uploadChunk(id, chunk, first ? plan : undefined);
+      first = false;
+    }
+    return this.finishUpload(id);
   }
 }

@@ -1,7 +1,10 @@
 // Images shipped between nodes, no registry (lab: 1 manager + 2 workers). An image built on
 // lab-w1's engine only runs on lab-w2 (fetched through the leader, without the base layer lab-w2
 // already holds), then on lab-m1 when the service moves there, and a rebuild that changes one
-// line ships only the changed layer. Bytes are read from the receiving agents' log lines.
+// line ships only the changed layer. Then the CLI is the source: an image only the engine the CLI
+// sees holds (the test's own engine, DOCKER_HOST) is uploaded by `deploy` to one node, and the
+// node that runs it fetches it from there. Bytes are read from the receiving agents' log lines.
+// Run under both locks: the lab's, and the shared engine's (the CLI's image is built there).
 
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -148,4 +151,29 @@ services:
     // One small layer (a 3-byte file), the config and the manifest: far below one changed MB.
     expect(got.bytes).toBeLessThan(32 * 1024);
   });
+
+  it('deploy uploads an image that only the CLI\'s engine holds; the node that runs it fetches it from where it landed', async () => {
+    const local = new Docker(process.env.DOCKER_HOST?.startsWith('unix://') ? { socketPath: process.env.DOCKER_HOST.slice(7) } : undefined);
+    await build(local, 'cliapp:1', 'from-the-cli', files);
+    try {
+      writeFileSync(file, stack('cliapp:1', 'lab-w2'));
+      const r = await cli('deploy', '-c', file, STACK);
+      expect(r.code, r.stderr).toBe(0);
+      // It lands on the first ready node by hostname (lab-m1), then lab-w2 fetches it from there.
+      expect(r.stdout).toMatch(/Image cliapp:1 is on no node of the cluster: sending it to node lab-m1 \(\d of 4 layers/);
+      expect(r.stdout).toMatch(/Image cliapp:1 sent to node lab-m1/);
+      await waitFor('the app running on lab-w2', () => runsOn('lab-w2', 'cliapp:1'), 60_000, 250);
+      const got = fetchedOn('lab-w2', 'cliapp:1')[0];
+      console.info('CLI upload, then lab-m1 to lab-w2:', JSON.stringify(got));
+      expect(got.from).toBe('lab-m1');
+      expect(got.bytes).toBeGreaterThan(IMAGE_A + IMAGE_B);
+      // A second deploy sends nothing: a node holds it now.
+      const again = await cli('deploy', '-c', file, STACK);
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).not.toMatch(/sending it to node/);
+    } finally {
+      await local.getImage('cliapp:1').remove({ force: true }).catch(() => undefined);
+    }
+  });
 });
+

@@ -168,6 +168,7 @@ describe('the relay', () => {
     const put = relay.putUpload(id, (async function* () { yield Buffer.from('tar'); yield Buffer.from('ball'); })());
     await tick();
     expect(call.ended).toBe(true);
+    call.emit('cancelled'); // grpc-js says so after a call the server ended, too
     relay.onHave('b', { query_id: id, has: true, image_id: 'sha256:up', error: '' });
     expect(await put).toEqual({ nodeId: 'b', bytes: 7, imageId: 'sha256:up', error: undefined });
   });
