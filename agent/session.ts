@@ -127,6 +127,9 @@ export class AgentSession implements ImageWire {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.max_receive_message_length': 64 << 20,
+        // Images arrive on this connection (FetchImage): a window wider than HTTP/2's 64 KiB
+        // keeps a busy host's event loop from throttling them.
+        'grpc-node.flow_control_window': 8 << 20,
       });
       this.clients.set(addr, c);
     }
