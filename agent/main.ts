@@ -14,6 +14,7 @@ import { renewCertificate } from '../proto/identity-client.js';
 import { RenewalTimer, validity } from '../common/renewal.js';
 import { caDigest, pemBlocks, verifyIssued } from '../common/pki.js';
 import { loadAgentIdentity, saveAgentIdentity } from './identity.js';
+import { ImageShipper } from './exec/images.js';
 
 export interface AgentOptions {
   manager: string; // unix:///path or host:port: the manager tried first
@@ -82,7 +83,9 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
     return described;
   };
+  const images = new ImageShipper(docker, log);
   const session = new AgentSession({
+    images,
     manager: opts.manager,
     managers: opts.managers,
     nodeId,
@@ -107,7 +110,8 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   }
   // A renewed certificate or new roots: sessions reconnect with them.
   const unwatchCredentials = opts.credentials?.onUpdate(() => session.credentialsChanged());
-  const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind });
+  images.setWire(session);
+  const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind, images });
   const unwatchEngine = worker.onEngineChange(() => session.engineChanged());
   await worker.start();
   session.start(worker);

@@ -21,6 +21,8 @@ import type { ManagerMessage__Output } from '../proto/gen/tsswarm/dispatcher/v1/
 import type { NodeDescription } from '../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
 import type { TaskStatus } from '../common/api/objects.js';
 import type { LogLine, LogRequest } from '../common/api/logs.js';
+import type { ImageFetchRequest } from '../proto/gen/tsswarm/dispatcher/v1/ImageFetchRequest.js';
+import type { FetchStream, ImageAnswer, ImageWire, PushStream } from './exec/images.js';
 
 /** What the session needs from the worker (agent/worker implements it). */
 export interface SessionWorker {
@@ -50,6 +52,15 @@ export interface SessionOptions {
   onNodeId?: (id: string) => void;
   /** Called with the cluster's roots when the leader sends them (at registration, and on a CA rotation). */
   onTrust?: (t: { issuer: string; caPems: string[] }) => void;
+  /** Images the cluster asks of this node, or sends it (agent/exec/images.ts); absent: it holds none. */
+  images?: SessionImages;
+}
+
+/** What the session needs of the node's image shipper. */
+export interface SessionImages {
+  query(ref: string): Promise<ImageAnswer>;
+  send(requestId: string, ref: string, haveChains: string[], push: PushStream): Promise<void>;
+  receiveUpload(uploadId: string, ref: string): Promise<ImageAnswer>;
 }
 
 export type AssignmentKind = 'task' | 'network' | 'volume' | 'secret' | 'config';
@@ -64,7 +75,7 @@ const MAX_REDIRECTS = 3;
 
 type SessionCall = grpc.ClientDuplexStream<AgentMessage, ManagerMessage__Output>;
 
-export class AgentSession {
+export class AgentSession implements ImageWire {
   private readonly clients = new Map<string, DispatcherClient>();
   /** The addresses the agent was started with, then the leader's list (replaced by each new one). */
   private readonly initial: string[];
@@ -116,6 +127,9 @@ export class AgentSession {
         'grpc.keepalive_time_ms': 10_000,
         'grpc.keepalive_timeout_ms': 5_000,
         'grpc.max_receive_message_length': 64 << 20,
+        // Images arrive on this connection (FetchImage): a window wider than HTTP/2's 64 KiB
+        // keeps a busy host's event loop from throttling them.
+        'grpc-node.flow_control_window': 8 << 20,
       });
       this.clients.set(addr, c);
     }
@@ -163,6 +177,12 @@ export class AgentSession {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
     setTimeout(() => this.flush(), 20);
+  }
+
+  /** FetchImage on the manager the session is established with (undefined between sessions). */
+  fetchImage(req: ImageFetchRequest): FetchStream | undefined {
+    if (!this.live) return undefined;
+    return this.client(this.addr).FetchImage(req) as unknown as FetchStream;
   }
 
   close(): void {
@@ -240,6 +260,21 @@ export class AgentSession {
         }
       } else if (msg.logs) {
         this.serveLogs(addr, msg.logs.request_id, msg.logs.task_ids, msg.logs.follow, msg.logs.tail, msg.logs.timestamps);
+      } else if (msg.image_query) {
+        const q = msg.image_query;
+        const answer = this.opts.images ? this.opts.images.query(q.ref) : Promise.resolve({ has: false, image_id: '', error: 'no image shipper' });
+        void answer.then((a) => { if (this.call === call) call.write({ image_have: { query_id: q.query_id, ...a } }); });
+      } else if (msg.image_send) {
+        const m = msg.image_send;
+        // To the manager whose session asked: it holds the relay.
+        // The manager ends the call early (the receiver went away): the sender stops on 'error'.
+        const push = this.client(addr).PushImage((err: grpc.ServiceError | null) => { const ee = push as unknown as NodeJS.EventEmitter; if (err && ee.listenerCount('error')) ee.emit('error', err); }) as unknown as PushStream;
+        if (this.opts.images) void this.opts.images.send(m.request_id, m.ref, m.have_chains ?? [], push);
+        else { push.write({ request_id: m.request_id, error: 'this agent ships no images' }); push.end(); }
+      } else if (msg.image_receive) {
+        const m = msg.image_receive;
+        const answer = this.opts.images ? this.opts.images.receiveUpload(m.upload_id, m.ref) : Promise.resolve({ has: false, image_id: '', error: 'this agent takes no images' });
+        void answer.then((a) => this.live?.write({ image_have: { query_id: m.upload_id, ...a } }));
       } else if (msg.logs_cancel) {
         this.logCancels.get(msg.logs_cancel.request_id)?.();
         this.logCancels.delete(msg.logs_cancel.request_id);

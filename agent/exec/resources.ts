@@ -14,6 +14,7 @@ import type { NetworkObj, VolumeObj } from '../../common/api/objects.js';
 import type { ServiceSpec } from '../../common/spec.js';
 import { AgentErrorCodes, TaskError, isEngineUnavailable, type AgentErrorCode } from '../errors.js';
 import { LABEL, engineMessage, statusCode } from './container.js';
+import type { ImageShipper } from './images.js';
 
 /** A task cannot be prepared on this node (image, network, volume): the task is rejected. */
 export class PrepareError extends TaskError {
@@ -180,6 +181,8 @@ export class Resources {
     private readonly docker: Dockerode,
     private readonly log: Logger,
     private readonly pullTimeoutMs = 120_000,
+    /** Images from the cluster when no registry serves them (absent: pulls only). */
+    private readonly cluster?: Pick<ImageShipper, 'fetch' | 'watch'>,
   ) {
     this.networks = new EngineResources(docker, log, NETWORK);
     this.volumes = new EngineResources(docker, log, VOLUME);
@@ -197,7 +200,10 @@ export class Resources {
    * only when the engine lacks it; always pulls for every task (once at a time per image);
    * never uses what the engine has and fails when it lacks it.
    */
-  ensureImage(image: string, policy: ServiceSpec['pull_policy'] = 'missing'): Promise<void> {
+  ensureImage(image: string, policy: ServiceSpec['pull_policy'] = 'missing', onStatus?: (message: string) => void): Promise<void> {
+    // While it comes from the cluster, the task says from where.
+    const unwatch = onStatus && this.cluster?.watch(image, onStatus);
+    if (unwatch) return this.ensureImage(image, policy).finally(unwatch);
     if (policy === 'always') return this.pulls.get(image, async () => {
       try {
         await this.pullNow(image);
@@ -229,11 +235,14 @@ export class Resources {
   }
 
   private async pullNow(image: string): Promise<void> {
+    // An image ID: no registry serves it, only the cluster can.
+    if (this.cluster && /^sha256:[0-9a-f]{64}$/.test(image)) return this.cluster.fetch(image, 'an image ID is not pulled');
     this.log.info({ image }, 'pulling image');
     try {
       await withTimeout(this.pull(image), this.pullTimeoutMs, `pulling ${image}`);
     } catch (err) {
       this.log.warn({ image, err: engineMessage(err) }, 'pull failed');
+      if (this.cluster && !isEngineUnavailable(err)) return this.cluster.fetch(image, `pull failed: ${engineMessage(err)}`);
       throw new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} not found (pull failed: ${engineMessage(err)})`);
     }
   }

@@ -225,7 +225,7 @@ export class Executor {
         }
         try {
           await Promise.all([
-            this.resources.ensureImage(t.spec.image, t.spec.pull_policy),
+            this.resources.ensureImage(t.spec.image, t.spec.pull_policy, (message) => this.host.report(l, { state: 'preparing', timestamp: Date.now(), message })),
             ...nets.map((n) => this.resources.networks.ensure(n.name, t.stack, n.obj)),
             ...volumes.map((v) => this.resources.volumes.ensure(v.name, t.stack, v.obj)),
             this.ingress.bind(t),

@@ -22,6 +22,7 @@ import { LABEL } from '../exec/container.js';
 import { EngineEvents, type ContainerEvent } from '../exec/events.js';
 import { EngineWatch, type EngineWatchOptions } from '../exec/engine.js';
 import { Resources } from '../exec/resources.js';
+import type { ImageShipper } from '../exec/images.js';
 import { SecretFiles, defaultFilesRoot, type TmpfsOps } from '../exec/secrets.js';
 import type { IngressProxy } from '../ingress/proxy.js';
 import { Assignments, type Assignment, type Local } from './assignments.js';
@@ -53,6 +54,8 @@ export interface WorkerOptions {
   tmpfs?: TmpfsOps;
   /** How the engine is probed (timeouts, intervals). */
   engine?: Omit<EngineWatchOptions, 'ping' | 'log'>;
+  /** Images from the cluster when no registry serves them (agent/exec/images.ts). */
+  images?: ImageShipper;
 }
 
 /** `docker.ping` bounded by `signal` (dockerode takes it; its types do not say so). */
@@ -87,7 +90,7 @@ export class Worker {
     this.log = opts.log;
     this.queue = new KeyedQueue((key, err) => this.log.error({ task: key, err }, 'task operation failed'));
     this.index = new ContainerIndex(this.docker, opts.nodeId, this.log, (id) => this.queue.isRunning(id));
-    this.resources = new Resources(this.docker, this.log, opts.pullTimeoutMs);
+    this.resources = new Resources(this.docker, this.log, opts.pullTimeoutMs, opts.images);
     this.gc = new ResourceGC({ network: this.resources.networks, volume: this.resources.volumes }, this.log, (kind, name) => this.assigned.wants(kind, name));
     this.ingress = new Ingress(this.log, opts.ingressBind ?? '0.0.0.0');
     this.files = new SecretFiles(opts.filesRoot ?? defaultFilesRoot(opts.nodeId), this.log, opts.tmpfs);

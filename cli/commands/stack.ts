@@ -5,6 +5,7 @@ import * as api from '../api.js';
 import { durationArg, formatArg, hostArg, parseArgs, profileArg, READ, readOpts, usageError, type Endpoint, type Options } from '../args.js';
 import { clientFor, type ApiClient } from '../client.js';
 import { watchDeploy } from '../deploy-watch.js';
+import { shipLocalImages } from '../ship.js';
 import { printJson, type Io } from '../io.js';
 import { changedServices, planLines, stackTable } from '../render.js';
 import { USAGE } from '../usage.js';
@@ -125,6 +126,7 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   // the manager never reads a client's files. No output below prints one.
   const { stack, secrets, configs } = await loadStack(c.files, io, c.name, c.profiles, c.envFiles);
   const client = clientFor(c.host, io);
+  if (!c.dryRun) await shipLocalImages(client, stack, io);
   const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
   const p = res.plan;

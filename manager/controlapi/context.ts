@@ -12,7 +12,9 @@ import type { Store } from '../store/store.js';
 export interface ApiContext {
   store: Store;
   /** `logs`, and the heartbeats it heard (node inspect shows the latest); a unit test may pass a stub. */
-  dispatcher: Pick<Dispatcher, 'logs'> & Partial<Pick<Dispatcher, 'heartbeats'>>;
+  dispatcher: Pick<Dispatcher, 'logs'> & Partial<Pick<Dispatcher, 'heartbeats'>>
+    // Images shipped from the CLI (routes/images.ts): absent in unit tests of a lone API.
+    & Partial<Pick<Dispatcher, 'images' | 'connectedNodes'>>;
   log: Logger;
   info: () => ManagerInfo;
   /**

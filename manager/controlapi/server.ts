@@ -27,6 +27,7 @@ import { nodeRoutes } from './routes/nodes.js';
 import { serviceRoutes } from './routes/services.js';
 import { stackRoutes } from './routes/stacks.js';
 import { taskRoutes } from './routes/tasks.js';
+import { imageRoutes } from './routes/images.js';
 import { tlsAuthHook } from './tls.js';
 
 /** What the API is built from: what its routes are given (the log becomes the API's own child). */
@@ -87,6 +88,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
   for (const routes of [infoRoutes, stackRoutes, serviceRoutes, taskRoutes, logRoutes, clusterRoutes, identityRoutes, nodeRoutes, secretRoutes, configRoutes]) {
     void app.register(routes, { ctx });
   }
+  void app.register(imageRoutes, { ctx });
   return app as unknown as FastifyInstance;
 }
 

@@ -34,6 +34,7 @@ import { withStatus } from '../objects/task.js';
 import { assignmentsFor } from '../objects/assignments.js';
 import type { Authorizer, AuthorizedPeer } from '../auth/authz.js';
 import type { EngineDown } from '../objects/node.js';
+import { ImageRelay, type FetchCall, type PushCall } from './images.js';
 
 export interface DispatcherOptions {
   store: Store;
@@ -131,6 +132,8 @@ export class Dispatcher {
   private pushScheduled = false;
   private readonly period: number;
   private readonly heardListeners = new Set<(nodeId: string) => void>();
+  /** Images shipped between nodes (and uploaded through the API), relayed here (images.ts). */
+  readonly images: ImageRelay;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.period = opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS;
@@ -139,6 +142,20 @@ export class Dispatcher {
     const serve = (server: grpc.Server, local: boolean): void => server.addService(proto.Dispatcher.service, {
       Session: (call: Session['call']) => this.onSession(call, local),
       PublishLogs: (call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>) => this.onPublishLogs(call, cb, local),
+      FetchImage: (call: FetchCall) => this.onFetchImage(call, local),
+      PushImage: (call: PushCall, cb: grpc.sendUnaryData<unknown>) => this.onPushImage(call, cb, local),
+    });
+    this.images = new ImageRelay({
+      log: opts.log,
+      connected: () => [...this.sessions.keys()],
+      send: (nodeId, msg) => {
+        const s = this.sessions.get(nodeId);
+        if (!s) return false;
+        s.call.write(msg);
+        return true;
+      },
+      hostname: (nodeId) => this.opts.store.view((tx) => tx.get('node', nodeId))?.description.hostname || nodeId.slice(0, 12),
+      tasks: () => this.opts.store.view((tx) => tx.list('task')),
     });
     serve(this.server, !opts.authorizer);
     if (opts.authorizer) {
@@ -367,6 +384,8 @@ export class Dispatcher {
           } else if (msg.statuses) {
             this.heard(session.nodeId);
             await this.updateStatuses(session.nodeId, this.validStatuses(session.nodeId, msg.statuses.updates));
+          } else if (msg.image_have) {
+            this.images.onHave(session.nodeId, msg.image_have);
           }
         } catch (err) {
           this.opts.log.warn({ err, node: session?.nodeId }, 'session message failed');
@@ -386,6 +405,7 @@ export class Dispatcher {
       if (session && this.sessions.get(session.nodeId) === session) {
         this.sessions.delete(session.nodeId);
         this.opts.log.info({ node: session.nodeId }, 'agent session ended');
+        this.images.sessionEnded(session.nodeId);
         // On the leader only (a deposed leader ends every session and forgets them).
         if (this.leaderState().isLeader) {
           this.lostSessions.set(session.nodeId, this.now);
@@ -569,6 +589,34 @@ export class Dispatcher {
     for (const s of this.sessions.values()) {
       s.call.write({ assignments: { full: false, changes: volumes.map((v) => ({ action: 'REMOVE' as const, kind: 'VOLUME' as const, id: v.id, object_json: v.json })) } });
     }
+  }
+
+  /** The node a call comes from: its certificate's, or (the local socket) the manager's own. */
+  private callerNode(call: Parameters<Authorizer['check']>[0], local: boolean, what: string): string | grpc.ServiceError {
+    if (local || !this.opts.authorizer) return this.opts.managerNodeId ?? '';
+    try {
+      return this.opts.authorizer.check(call, 'node', what).nodeId;
+    } catch (e) {
+      return e as grpc.ServiceError;
+    }
+  }
+
+  private onFetchImage(call: FetchCall, local: boolean): void {
+    const who = this.callerNode(call, local, 'fetching an image');
+    if (typeof who !== 'string') { call.on('error', () => undefined); call.emit('error', who); return; }
+    if (!this.leaderState().isLeader) {
+      const details = 'not the leader: images are relayed by the leader';
+      call.on('error', () => undefined);
+      call.emit('error', Object.assign(new Error(details), { code: grpc.status.FAILED_PRECONDITION, details }));
+      return;
+    }
+    void this.images.onFetch(call, who);
+  }
+
+  private onPushImage(call: PushCall, cb: grpc.sendUnaryData<unknown>, local: boolean): void {
+    const who = this.callerNode(call, local, 'sending an image');
+    if (typeof who !== 'string') { cb(who); return; }
+    this.images.onPush(call, cb, local ? undefined : who, this.opts.managerNodeId);
   }
 
   private onPublishLogs(call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>, local: boolean): void {

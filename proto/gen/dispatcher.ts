@@ -6,6 +6,14 @@ import type { Assignment as _tsswarm_dispatcher_v1_Assignment, Assignment__Outpu
 import type { Assignments as _tsswarm_dispatcher_v1_Assignments, Assignments__Output as _tsswarm_dispatcher_v1_Assignments__Output } from './tsswarm/dispatcher/v1/Assignments.js';
 import type { DispatcherClient as _tsswarm_dispatcher_v1_DispatcherClient, DispatcherDefinition as _tsswarm_dispatcher_v1_DispatcherDefinition } from './tsswarm/dispatcher/v1/Dispatcher.js';
 import type { Heartbeat as _tsswarm_dispatcher_v1_Heartbeat, Heartbeat__Output as _tsswarm_dispatcher_v1_Heartbeat__Output } from './tsswarm/dispatcher/v1/Heartbeat.js';
+import type { ImageChunk as _tsswarm_dispatcher_v1_ImageChunk, ImageChunk__Output as _tsswarm_dispatcher_v1_ImageChunk__Output } from './tsswarm/dispatcher/v1/ImageChunk.js';
+import type { ImageFetchRequest as _tsswarm_dispatcher_v1_ImageFetchRequest, ImageFetchRequest__Output as _tsswarm_dispatcher_v1_ImageFetchRequest__Output } from './tsswarm/dispatcher/v1/ImageFetchRequest.js';
+import type { ImageHave as _tsswarm_dispatcher_v1_ImageHave, ImageHave__Output as _tsswarm_dispatcher_v1_ImageHave__Output } from './tsswarm/dispatcher/v1/ImageHave.js';
+import type { ImagePlan as _tsswarm_dispatcher_v1_ImagePlan, ImagePlan__Output as _tsswarm_dispatcher_v1_ImagePlan__Output } from './tsswarm/dispatcher/v1/ImagePlan.js';
+import type { ImageQuery as _tsswarm_dispatcher_v1_ImageQuery, ImageQuery__Output as _tsswarm_dispatcher_v1_ImageQuery__Output } from './tsswarm/dispatcher/v1/ImageQuery.js';
+import type { ImageReceive as _tsswarm_dispatcher_v1_ImageReceive, ImageReceive__Output as _tsswarm_dispatcher_v1_ImageReceive__Output } from './tsswarm/dispatcher/v1/ImageReceive.js';
+import type { ImageSend as _tsswarm_dispatcher_v1_ImageSend, ImageSend__Output as _tsswarm_dispatcher_v1_ImageSend__Output } from './tsswarm/dispatcher/v1/ImageSend.js';
+import type { ImageSource as _tsswarm_dispatcher_v1_ImageSource, ImageSource__Output as _tsswarm_dispatcher_v1_ImageSource__Output } from './tsswarm/dispatcher/v1/ImageSource.js';
 import type { LogChunk as _tsswarm_dispatcher_v1_LogChunk, LogChunk__Output as _tsswarm_dispatcher_v1_LogChunk__Output } from './tsswarm/dispatcher/v1/LogChunk.js';
 import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from './tsswarm/dispatcher/v1/LogsCancel.js';
 import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Output as _tsswarm_dispatcher_v1_LogsRequest__Output } from './tsswarm/dispatcher/v1/LogsRequest.js';
@@ -13,6 +21,7 @@ import type { ManagerList as _tsswarm_dispatcher_v1_ManagerList, ManagerList__Ou
 import type { ManagerMessage as _tsswarm_dispatcher_v1_ManagerMessage, ManagerMessage__Output as _tsswarm_dispatcher_v1_ManagerMessage__Output } from './tsswarm/dispatcher/v1/ManagerMessage.js';
 import type { NodeDescription as _tsswarm_dispatcher_v1_NodeDescription, NodeDescription__Output as _tsswarm_dispatcher_v1_NodeDescription__Output } from './tsswarm/dispatcher/v1/NodeDescription.js';
 import type { PublishLogsResponse as _tsswarm_dispatcher_v1_PublishLogsResponse, PublishLogsResponse__Output as _tsswarm_dispatcher_v1_PublishLogsResponse__Output } from './tsswarm/dispatcher/v1/PublishLogsResponse.js';
+import type { PushImageResponse as _tsswarm_dispatcher_v1_PushImageResponse, PushImageResponse__Output as _tsswarm_dispatcher_v1_PushImageResponse__Output } from './tsswarm/dispatcher/v1/PushImageResponse.js';
 import type { Register as _tsswarm_dispatcher_v1_Register, Register__Output as _tsswarm_dispatcher_v1_Register__Output } from './tsswarm/dispatcher/v1/Register.js';
 import type { TaskStatusBatch as _tsswarm_dispatcher_v1_TaskStatusBatch, TaskStatusBatch__Output as _tsswarm_dispatcher_v1_TaskStatusBatch__Output } from './tsswarm/dispatcher/v1/TaskStatusBatch.js';
 import type { TaskStatusUpdate as _tsswarm_dispatcher_v1_TaskStatusUpdate, TaskStatusUpdate__Output as _tsswarm_dispatcher_v1_TaskStatusUpdate__Output } from './tsswarm/dispatcher/v1/TaskStatusUpdate.js';
@@ -32,6 +41,14 @@ export interface ProtoGrpcType {
         Assignments: MessageTypeDefinition<_tsswarm_dispatcher_v1_Assignments, _tsswarm_dispatcher_v1_Assignments__Output>
         Dispatcher: SubtypeConstructor<typeof grpc.Client, _tsswarm_dispatcher_v1_DispatcherClient> & { service: _tsswarm_dispatcher_v1_DispatcherDefinition }
         Heartbeat: MessageTypeDefinition<_tsswarm_dispatcher_v1_Heartbeat, _tsswarm_dispatcher_v1_Heartbeat__Output>
+        ImageChunk: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageChunk, _tsswarm_dispatcher_v1_ImageChunk__Output>
+        ImageFetchRequest: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageFetchRequest, _tsswarm_dispatcher_v1_ImageFetchRequest__Output>
+        ImageHave: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageHave, _tsswarm_dispatcher_v1_ImageHave__Output>
+        ImagePlan: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImagePlan, _tsswarm_dispatcher_v1_ImagePlan__Output>
+        ImageQuery: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageQuery, _tsswarm_dispatcher_v1_ImageQuery__Output>
+        ImageReceive: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageReceive, _tsswarm_dispatcher_v1_ImageReceive__Output>
+        ImageSend: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageSend, _tsswarm_dispatcher_v1_ImageSend__Output>
+        ImageSource: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageSource, _tsswarm_dispatcher_v1_ImageSource__Output>
         LogChunk: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogChunk, _tsswarm_dispatcher_v1_LogChunk__Output>
         LogsCancel: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogsCancel, _tsswarm_dispatcher_v1_LogsCancel__Output>
         LogsRequest: MessageTypeDefinition<_tsswarm_dispatcher_v1_LogsRequest, _tsswarm_dispatcher_v1_LogsRequest__Output>
@@ -39,6 +56,7 @@ export interface ProtoGrpcType {
         ManagerMessage: MessageTypeDefinition<_tsswarm_dispatcher_v1_ManagerMessage, _tsswarm_dispatcher_v1_ManagerMessage__Output>
         NodeDescription: MessageTypeDefinition<_tsswarm_dispatcher_v1_NodeDescription, _tsswarm_dispatcher_v1_NodeDescription__Output>
         PublishLogsResponse: MessageTypeDefinition<_tsswarm_dispatcher_v1_PublishLogsResponse, _tsswarm_dispatcher_v1_PublishLogsResponse__Output>
+        PushImageResponse: MessageTypeDefinition<_tsswarm_dispatcher_v1_PushImageResponse, _tsswarm_dispatcher_v1_PushImageResponse__Output>
         Register: MessageTypeDefinition<_tsswarm_dispatcher_v1_Register, _tsswarm_dispatcher_v1_Register__Output>
         TaskStatusBatch: MessageTypeDefinition<_tsswarm_dispatcher_v1_TaskStatusBatch, _tsswarm_dispatcher_v1_TaskStatusBatch__Output>
         TaskStatusUpdate: MessageTypeDefinition<_tsswarm_dispatcher_v1_TaskStatusUpdate, _tsswarm_dispatcher_v1_TaskStatusUpdate__Output>

@@ -6,6 +6,9 @@ import type { LogsRequest as _tsswarm_dispatcher_v1_LogsRequest, LogsRequest__Ou
 import type { LogsCancel as _tsswarm_dispatcher_v1_LogsCancel, LogsCancel__Output as _tsswarm_dispatcher_v1_LogsCancel__Output } from '../../../tsswarm/dispatcher/v1/LogsCancel.js';
 import type { ManagerList as _tsswarm_dispatcher_v1_ManagerList, ManagerList__Output as _tsswarm_dispatcher_v1_ManagerList__Output } from '../../../tsswarm/dispatcher/v1/ManagerList.js';
 import type { Trust as _tsswarm_dispatcher_v1_Trust, Trust__Output as _tsswarm_dispatcher_v1_Trust__Output } from '../../../tsswarm/dispatcher/v1/Trust.js';
+import type { ImageQuery as _tsswarm_dispatcher_v1_ImageQuery, ImageQuery__Output as _tsswarm_dispatcher_v1_ImageQuery__Output } from '../../../tsswarm/dispatcher/v1/ImageQuery.js';
+import type { ImageSend as _tsswarm_dispatcher_v1_ImageSend, ImageSend__Output as _tsswarm_dispatcher_v1_ImageSend__Output } from '../../../tsswarm/dispatcher/v1/ImageSend.js';
+import type { ImageReceive as _tsswarm_dispatcher_v1_ImageReceive, ImageReceive__Output as _tsswarm_dispatcher_v1_ImageReceive__Output } from '../../../tsswarm/dispatcher/v1/ImageReceive.js';
 
 export interface ManagerMessage {
   'welcome'?: (_tsswarm_dispatcher_v1_Welcome | null);
@@ -14,7 +17,10 @@ export interface ManagerMessage {
   'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel | null);
   'managers'?: (_tsswarm_dispatcher_v1_ManagerList | null);
   'trust'?: (_tsswarm_dispatcher_v1_Trust | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust";
+  'image_query'?: (_tsswarm_dispatcher_v1_ImageQuery | null);
+  'image_send'?: (_tsswarm_dispatcher_v1_ImageSend | null);
+  'image_receive'?: (_tsswarm_dispatcher_v1_ImageReceive | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust"|"image_query"|"image_send"|"image_receive";
 }
 
 export interface ManagerMessage__Output {
@@ -24,5 +30,8 @@ export interface ManagerMessage__Output {
   'logs_cancel'?: (_tsswarm_dispatcher_v1_LogsCancel__Output | null);
   'managers'?: (_tsswarm_dispatcher_v1_ManagerList__Output | null);
   'trust'?: (_tsswarm_dispatcher_v1_Trust__Output | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust";
+  'image_query'?: (_tsswarm_dispatcher_v1_ImageQuery__Output | null);
+  'image_send'?: (_tsswarm_dispatcher_v1_ImageSend__Output | null);
+  'image_receive'?: (_tsswarm_dispatcher_v1_ImageReceive__Output | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust"|"image_query"|"image_send"|"image_receive";
 }

@@ -1,0 +1,8 @@
+// Original file: proto/dispatcher.proto
+
+
+export interface PushImageResponse {
+}
+
+export interface PushImageResponse__Output {
+}
