@@ -288,6 +288,10 @@ export async function imagesForDeploy(stack: StackSpec, io: Io, opts: { noBuild?
   try {
     await docker.ping();
   } catch (err) {
+    if (opts.dryRun) {
+      io.err(`warning: the Docker engine cannot be reached (${engineMessage(err)}): the plan shows ${targets.map((t) => t.service).join(', ')} unpinned\n`);
+      return pinImages(stack, {});
+    }
     throw new TsswarmError(ErrorCodes.UNAVAILABLE, `${targets.map((t) => t.service).join(', ')} ${targets.length === 1 ? 'is' : 'are'} built on the Docker engine this command sees, and it cannot be reached: ${engineMessage(err)}`);
   }
   const ids = opts.noBuild || opts.dryRun ? await builtImageIds(docker, targets, !opts.dryRun) : await buildImages(docker, targets, io);
