@@ -39,6 +39,7 @@ describe('build: services on a real engine', () => {
   let file = '';
   let dir = '';
   const pinned: string[] = [];
+  const layers: string[] = [];
   const service = async () => (await c.json<Svc[]>('service', 'inspect', SVC))[0];
   const tasks = () => c.json<Task[]>('service', 'ps', SVC);
   const live = async () => (await tasks()).filter((t) => t.desiredState === 'running');
@@ -66,6 +67,11 @@ describe('build: services on a real engine', () => {
   afterAll(async () => {
     await c.destroy([STACK]);
     for (const ref of [IMAGE, ...pinned]) await c.docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+    // untagged layers of the failed build only (never forced: the base image's ID is listed too)
+    for (const id of layers.reverse()) {
+      const info = await c.docker.getImage(id).inspect().catch(() => undefined);
+      if (info && (info.RepoTags ?? []).length === 0) await c.docker.getImage(id).remove().catch(() => undefined);
+    }
   });
 
   it('deploy builds the image with live output, pins the service to its ID and runs exactly it', async () => {
@@ -123,6 +129,8 @@ describe('build: services on a real engine', () => {
     writeFileSync(join(dir, 'version.txt'), 'three\n');
     writeFileSync(join(dir, 'Dockerfile'), dockerfile('RUN echo broken && exit 7'));
     const r = await c.cli('deploy', '-c', file, STACK);
+    // the layers of the steps that succeeded stay on the engine, untagged: removed at the end
+    for (const m of r.stderr.matchAll(/ ---> ([0-9a-f]{12})$/gm)) layers.push(m[1]);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('build of service web failed at step 4/4 (RUN echo broken && exit 7)');
     expect(r.stderr).toContain('returned a non-zero code: 7');
