@@ -12,7 +12,7 @@ import { runConfigGroup } from './commands/config.js';
 import { runNode } from './commands/node.js';
 import { runService } from './commands/service.js';
 import { runSecret } from './commands/secret.js';
-import { runDeploy, runStack } from './commands/stack.js';
+import { runBuild, runDeploy, runStack } from './commands/stack.js';
 import { processIo, type Io } from './io.js';
 import { USAGE } from './usage.js';
 
@@ -21,6 +21,7 @@ const GROUPS: Record<string, (argv: string[], io: Io) => Promise<number>> = {
   config: runConfigGroup,
   secret: runSecret,
   deploy: runDeploy,
+  build: runBuild,
   stack: runStack,
   service: runService,
   node: runNode,

@@ -29,6 +29,8 @@ export const ErrorCodes = {
   SECRET_NOT_FOUND: 'TSW_ERR_SECRET_NOT_FOUND',
   CONFIG_NOT_FOUND: 'TSW_ERR_CONFIG_NOT_FOUND',
   IN_USE: 'TSW_ERR_IN_USE', // an object services still use (a secret or config): the message names them
+  BUILD_FAILED: 'TSW_ERR_BUILD_FAILED', // building a service's image failed (the message names the service and the step)
+  IMAGE_NOT_BUILT: 'TSW_ERR_IMAGE_NOT_BUILT', // deploy --no-build: a service's image is not on the engine the CLI uses
   INTERNAL: 'TSW_ERR_INTERNAL',
 } as const;
 
@@ -67,6 +69,8 @@ export const ERROR_STATUS: Readonly<Record<ErrorCode, number>> = {
   TSW_ERR_SECRET_NOT_FOUND: 404,
   TSW_ERR_CONFIG_NOT_FOUND: 404,
   TSW_ERR_IN_USE: 409,
+  TSW_ERR_BUILD_FAILED: 422,
+  TSW_ERR_IMAGE_NOT_BUILT: 404,
   TSW_ERR_INTERNAL: 500,
 };
 

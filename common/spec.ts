@@ -13,6 +13,7 @@ export type Duration = string; // canonical, e.g. "30s", "1m30s", "500ms"; parse
 // field and its bounds), and derived here; common/api/validate.ts checks a value against them.
 export type StackSpec = Static<typeof S.StackSpecSchema>;
 export type ServiceSpec = Static<typeof S.ServiceSpecSchema>;
+export type BuildSpec = Static<typeof S.BuildSpecSchema>;
 export type PortSpec = Static<typeof S.PortSpecSchema>;
 export type MountSpec = Static<typeof S.MountSpecSchema>;
 export type DeviceSpec = Static<typeof S.DeviceSpecSchema>;
@@ -95,6 +96,12 @@ export function nodeDownGraceMs(spec: ServiceSpec | undefined): number {
   if (g === undefined) return 0;
   try { return parseDuration(g); } catch { return 0; }
 }
+
+/**
+ * The name of a service's built image when the stack file gives none: <stack>-<service>, as
+ * `docker compose build` names it (lowercase: an image repository name is), tag latest.
+ */
+export const builtImageName = (stack: string, service: string): string => `${stack}-${service.toLowerCase()}`;
 
 export const serviceFullName = (stack: string, service: string): string => `${stack}_${service}`;
 export const networkFullName = (stack: string, net: string, spec?: NetworkSpec): string =>

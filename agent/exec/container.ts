@@ -57,6 +57,8 @@ export interface ResolvedMount {
 
 export interface CreateContext {
   nodeId: string;
+  /** What the container is created from (Resources.ensureImage's answer): default the spec's image. */
+  image?: string;
   /** Full engine names of the task's networks with their aliases, in attach order. */
   networks: { name: string; aliases: string[] }[];
   mounts: ResolvedMount[];
@@ -124,7 +126,7 @@ export function createOptions(t: TaskObj, ctx: CreateContext): Dockerode.Contain
 
   const opts: Dockerode.ContainerCreateOptions = {
     name: containerName(t),
-    Image: s.image,
+    Image: ctx.image ?? s.image_id ?? s.image,
     Env: Object.entries(s.environment ?? {}).map(([k, v]) => `${k}=${v}`),
     Labels: taskLabels(t, ctx.nodeId),
     ExposedPorts: exposed,

@@ -174,6 +174,8 @@ export class Resources {
   private readonly images = new Once();
   /** pull_policy always: one pull at a time per image, shared by the tasks that wait for it */
   private readonly pulls = new Once();
+  /** pinned images coming from the cluster: one fetch per image ID, shared by the tasks that wait for it */
+  private readonly fetches = new Once();
   readonly networks: EngineResources<NetworkObj>;
   readonly volumes: EngineResources<VolumeObj>;
 
@@ -196,14 +198,70 @@ export class Resources {
   }
 
   /**
-   * The task's image on this node, by its pull_policy: missing (the default, and build) pulls
-   * only when the engine lacks it; always pulls for every task (once at a time per image);
-   * never uses what the engine has and fails when it lacks it.
+   * The task's image on this node; resolves to the reference its container is created from.
+   * Pinned (`imageId`, set when the CLI built the image): exactly that image, whatever the name
+   * points at now (see `pinnedImage`). Otherwise by its pull_policy: missing (the default, and
+   * build) pulls only when the engine lacks it; always pulls for every task (once at a time per
+   * image); never uses what the engine has and fails when it lacks it.
    */
-  ensureImage(image: string, policy: ServiceSpec['pull_policy'] = 'missing', onStatus?: (message: string) => void): Promise<void> {
+  async ensureImage(image: string, policy: ServiceSpec['pull_policy'] = 'missing', imageId?: string, onStatus?: (message: string) => void): Promise<string> {
     // While it comes from the cluster, the task says from where.
-    const unwatch = onStatus && this.cluster?.watch(image, onStatus);
-    if (unwatch) return this.ensureImage(image, policy).finally(unwatch);
+    const unwatch = onStatus && this.cluster?.watch(imageId ?? image, onStatus);
+    try {
+      if (imageId) return await this.pinnedImage(image, imageId);
+      await this.ensureByName(image, policy);
+      return image;
+    } finally {
+      unwatch?.();
+    }
+  }
+
+  /**
+   * A pinned image: created by its name when the name resolves to the pinned ID (so `docker ps`
+   * shows the name), by the ID itself when the name points elsewhere (a newer build, or an
+   * older one during a rollback); a node that has the ID but not the name gets the name. A node
+   * without the ID gets it from the cluster (another node that holds it), once for every task
+   * that waits for it. Checked for every task, never cached: a name moves when an image is built again.
+   */
+  private async pinnedImage(image: string, imageId: string): Promise<string> {
+    const byName = await this.inspectId(image);
+    if (byName === imageId) return image;
+    if ((await this.inspectId(imageId)) !== imageId) {
+      const short = imageId.replace(/^sha256:/, '').slice(0, 12);
+      if (!this.cluster) throw new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} (${short}) is not on this node`);
+      await this.fetches.get(imageId, async () => {
+        try {
+          await this.cluster!.fetch(imageId, `image ${image} (${short}) is not on this node`);
+        } finally {
+          this.fetches.delete(imageId);
+        }
+      });
+    }
+    if (byName === undefined) {
+      const ref = splitRef(image);
+      try {
+        await this.docker.getImage(imageId).tag(ref);
+        if ((await this.inspectId(image)) === imageId) return image;
+      } catch (err) {
+        this.log.debug({ image, imageId, err: engineMessage(err) }, 'tagging the pinned image failed; creating from its ID');
+      }
+    }
+    return imageId;
+  }
+
+  /** The ID a reference (name or ID) resolves to on this engine; undefined when it does not. */
+  private async inspectId(ref: string): Promise<string | undefined> {
+    try {
+      return (await this.docker.getImage(ref).inspect()).Id;
+    } catch (err) {
+      if (statusCode(err) !== 404) {
+        throw new PrepareError(isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : AgentErrorCodes.IMAGE_NOT_FOUND, `inspecting image ${ref}: ${engineMessage(err)}`);
+      }
+      return undefined;
+    }
+  }
+
+  private ensureByName(image: string, policy: ServiceSpec['pull_policy'] = 'missing'): Promise<void> {
     if (policy === 'always') return this.pulls.get(image, async () => {
       try {
         await this.pullNow(image);
@@ -259,4 +317,11 @@ export class Resources {
       });
     });
   }
+}
+
+/** name[:tag] -> the engine's tag request ({repo, tag}); no tag is latest. A digest reference is not a tag. */
+function splitRef(image: string): { repo: string; tag: string } {
+  const slash = image.lastIndexOf('/');
+  const colon = image.lastIndexOf(':');
+  return colon > slash ? { repo: image.slice(0, colon), tag: image.slice(colon + 1) || 'latest' } : { repo: image, tag: 'latest' };
 }

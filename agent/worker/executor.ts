@@ -223,9 +223,10 @@ export class Executor {
             return;
           }
         }
+        let imageRef = t.spec.image;
         try {
           await Promise.all([
-            this.resources.ensureImage(t.spec.image, t.spec.pull_policy, (message) => this.host.report(l, { state: 'preparing', timestamp: Date.now(), message })),
+            this.resources.ensureImage(t.spec.image, t.spec.pull_policy, t.spec.image_id, (message) => this.host.report(l, { state: 'preparing', timestamp: Date.now(), message })).then((ref) => { imageRef = ref; }),
             ...nets.map((n) => this.resources.networks.ensure(n.name, t.stack, n.obj)),
             ...volumes.map((v) => this.resources.volumes.ensure(v.name, t.stack, v.obj)),
             this.ingress.bind(t),
@@ -241,7 +242,7 @@ export class Executor {
         if (!this.current(l) || taskStateIndex(l.task.desiredState) > RUNNING_IDX) return;
         this.host.report(l, { state: 'starting', timestamp: Date.now(), message: 'starting' });
         try {
-          const c = await this.docker.createContainer(createOptions(t, { nodeId: this.nodeId, networks: nets, mounts }));
+          const c = await this.docker.createContainer(createOptions(t, { nodeId: this.nodeId, networks: nets, mounts, image: imageRef }));
           cid = c.id;
         } catch (err) {
           if (statusCode(err) === 409) {

@@ -22,6 +22,8 @@ export type ConfigCommand = { cmd: 'help' } | { cmd: 'config'; files: string[]; 
 export type DeployCommand = { cmd: 'help' } | {
   cmd: 'deploy'; host: Endpoint; files: string[]; name?: string;
   detach: boolean; dryRun: boolean; timeoutMs: number; json: boolean;
+  /** --no-build: deploy the images built last (each must exist) instead of building */
+  noBuild: boolean;
   /** --profile NAME...: absent when none is given (COMPOSE_PROFILES then applies) */
   profiles?: string[];
   /** --env-file FILE...: read instead of the .env beside the first stack file */
@@ -41,6 +43,11 @@ function envFilesOf(v: Record<string, unknown>): { envFiles?: string[] } {
   return list.length ? { envFiles: list } : {};
 }
 
+export type BuildCommand = { cmd: 'help' } | {
+  cmd: 'build'; files: string[]; services: string[]; name?: string; noCache: boolean; pull: boolean;
+  profiles?: string[]; envFiles?: string[];
+};
+
 export type StackCommand = { cmd: 'help' }
   | { cmd: 'ls'; host: Endpoint; json: boolean; consistent?: true }
   | { cmd: 'ps'; host: Endpoint; name: string; view: TaskView; consistent?: true }
@@ -54,7 +61,7 @@ export function parseConfig(argv: string[]): ConfigCommand {
 
 export function parseDeploy(argv: string[]): DeployCommand {
   const { values: v, positionals } = parseArgs(argv, {
-    ...FILES, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' }, timeout: { type: 'string' },
+    ...FILES, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' }, timeout: { type: 'string' }, 'no-build': { type: 'boolean' },
   });
   if (v.help) return { cmd: 'help' };
   const files = [...(v['compose-file'] ?? [])];
@@ -62,8 +69,22 @@ export function parseDeploy(argv: string[]): DeployCommand {
   if (files.length === 0 && pos.length) files.push(pos.shift()!);
   if (pos.length > 1) usageError(`too many arguments: ${pos.join(' ')}`);
   return {
-    cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'],
+    cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'], noBuild: !!v['no-build'],
     timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json', ...profilesOf(v), ...envFilesOf(v),
+  };
+}
+
+/** `tsswarm build [-c FILE]... [--stack NAME] [SERVICE...]`: the stack's images, built on the engine the CLI sees. */
+export function parseBuild(argv: string[]): BuildCommand {
+  const { values: v, positionals } = parseArgs(argv, {
+    ...FILES, stack: { type: 'string' }, 'no-cache': { type: 'boolean' }, pull: { type: 'boolean' },
+  });
+  if (v.help) return { cmd: 'help' };
+  if (v.stack === '') usageError('--stack needs a NAME');
+  formatArg(v.format);
+  return {
+    cmd: 'build', files: [...(v['compose-file'] ?? [])], services: positionals, name: v.stack as string | undefined,
+    noCache: !!v['no-cache'], pull: !!v.pull, ...profilesOf(v), ...envFilesOf(v),
   };
 }
 
@@ -124,8 +145,13 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   if (c.cmd === 'help') { io.out(USAGE); return 0; }
   // The values of the stack's secrets and configs are read here and travel with it (base64):
   // the manager never reads a client's files. No output below prints one.
-  const { stack, secrets, configs } = await loadStack(c.files, io, c.name, c.profiles, c.envFiles);
+  const loaded = await loadStack(c.files, io, c.name, c.profiles, c.envFiles);
+  const { secrets, configs } = loaded;
   const client = clientFor(c.host, io);
+  // `build:` services: built now on the engine this command sees (or, --no-build, the images
+  // built last) and pinned to their image IDs; nothing is sent if a build fails
+  const { imagesForDeploy } = await import('../build.js');
+  const stack = await imagesForDeploy(loaded.stack, io, { noBuild: c.noBuild, dryRun: c.dryRun });
   if (!c.dryRun) await shipLocalImages(client, stack, io);
   const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
@@ -142,6 +168,19 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
     return 1;
   }
   say(`Stack ${p.stack} converged.`);
+  return 0;
+}
+
+export async function runBuild(argv: string[], io: Io): Promise<number> {
+  const c = parseBuild(argv);
+  if (c.cmd === 'help') { io.out(USAGE); return 0; }
+  const { stack } = await loadStack(c.files, io, c.name, c.profiles, c.envFiles);
+  const b = await import('../build.js');
+  const targets = b.buildTargets(stack, c.services);
+  if (targets.length === 0) { io.out(`Nothing to build: no service of stack ${stack.name} has a build section.\n`); return 0; }
+  const docker = await b.engineFromEnv();
+  const ids = await b.buildImages(docker, targets, io, { noCache: c.noCache, pull: c.pull });
+  for (const t of targets) io.out(`${t.service}\t${t.image}\t${ids[t.service]}\n`);
   return 0;
 }
 

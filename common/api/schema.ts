@@ -288,9 +288,56 @@ export const ObjectRefSchema = Type.Object(
   closed,
 );
 
+/**
+ * How the CLI builds a service's image (`build:`), on the Docker engine it sees. The build is
+ * the CLI's: a deploy sends the spec without it, with `image_id` set to what was built.
+ */
+export const BuildSpecSchema = Type.Object(
+  {
+    /** absolute folder (resolved against the stack file's folder), or a git/http URL the engine fetches */
+    context: NonEmpty(SPEC_BOUNDS.pathLength),
+    /** the Dockerfile: relative to the context (default Dockerfile), or an absolute path */
+    dockerfile: Opt(NonEmpty(SPEC_BOUNDS.pathLength)),
+    /** the Dockerfile's text itself (instead of dockerfile) */
+    dockerfile_inline: Opt(NonEmpty()),
+    /** build arguments (ARG); an argument listed without a value takes the environment's, or is left out */
+    args: Opt(StrMap(LIMITS.entriesPerService)),
+    /** the stage of a multi-stage Dockerfile to build */
+    target: Opt(NonEmpty(128)),
+    /** labels of the built image */
+    labels: Opt(StrMap(LIMITS.entriesPerService)),
+    /** network of the RUN steps: default, host, none or a network's name */
+    network: Opt(NonEmpty(255)),
+    /** "host:ip" lines in /etc/hosts of the RUN steps */
+    extra_hosts: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.hostnameLength + 64), { maxItems: SPEC_BOUNDS.listItems })),
+    /** images whose layers the build may reuse */
+    cache_from: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.imageLength), { maxItems: SPEC_BOUNDS.shortList })),
+    /** further names of the built image */
+    tags: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.imageLength), { maxItems: SPEC_BOUNDS.shortList })),
+    /** build secrets (names of top-level secrets): need BuildKit, refused at build time by the classic builder */
+    secrets: Opt(Type.Array(NonEmpty(LIMITS.nameLength), { maxItems: SPEC_BOUNDS.shortList })),
+    /** SSH agent sockets or keys (default, or id=path): need BuildKit, refused at build time */
+    ssh: Opt(Type.Array(NonEmpty(SPEC_BOUNDS.pathLength), { maxItems: SPEC_BOUNDS.shortList })),
+    /** /dev/shm of the RUN steps, bytes */
+    shm_size: Opt(Int(0, SPEC_BOUNDS.memoryBytes)),
+    /** build every step again, ignoring the engine's cache */
+    no_cache: Opt(Type.Boolean()),
+    /** pull a newer version of the FROM images first */
+    pull: Opt(Type.Boolean()),
+  },
+  closed,
+);
+
 export const ServiceSpecSchema = Type.Object(
   {
     image: NonEmpty(SPEC_BOUNDS.imageLength),
+    /**
+     * The image's ID (sha256:<64 hex>, its config digest), pinned by the CLI after a build:
+     * every node runs exactly these bits, and a new ID is what rolls the tasks.
+     */
+    image_id: Opt(Type.String({ minLength: 71, maxLength: 71 })),
+    /** how the CLI builds the image (not sent by a deploy) */
+    build: Opt(BuildSpecSchema),
     command: Opt(StrList()),
     entrypoint: Opt(StrList()),
     environment: StrMap(LIMITS.entriesPerService),

@@ -96,6 +96,38 @@ export function checkImageRef(ref: string): string | undefined {
   return undefined;
 }
 
+const IMAGE_ID_RE = /^sha256:[0-9a-f]{64}$/;
+
+/** An image's ID as the engine gives it (sha256:<64 lowercase hex>, the config digest). Undefined = valid. */
+export function checkImageId(id: string): string | undefined {
+  return IMAGE_ID_RE.test(id) ? undefined : `invalid image ID "${clip(id, 80)}": expected sha256: and 64 lowercase hex digits (an image's ID, as docker image inspect shows it)`;
+}
+
+/** A build's context is a folder (an absolute path: the parser resolves relative ones) or a URL the engine fetches. */
+export const BUILD_URL_RE = /^(https?:\/\/|git:\/\/|git@|github\.com\/)/;
+
+function checkBuild(c: Collector, b: Json, field: string): void {
+  const at = (k: string) => join(field, k);
+  const ctx = str(b, 'context');
+  if (ctx !== undefined && !posix.isAbsolute(ctx) && !BUILD_URL_RE.test(ctx)) c.error(at('context'), `must be an absolute folder or a git/http URL, got "${clip(ctx)}"`);
+  if (b.dockerfile !== undefined && b.dockerfile_inline !== undefined) c.error(at('dockerfile_inline'), 'give either dockerfile or dockerfile_inline, not both');
+  checkKeys(c, b.args, at('args'), 'build argument', true);
+  checkKeys(c, b.labels, at('labels'), 'label');
+  for (const k of ['cache_from', 'tags'] as const) {
+    if (Array.isArray(b[k])) b[k].forEach((r, i) => typeof r === 'string' && c.error(`${at(k)}[${i}]`, checkImageRef(r)));
+  }
+  if (Array.isArray(b.extra_hosts)) {
+    b.extra_hosts.forEach((h, i) => {
+      if (typeof h !== 'string') return;
+      const colon = h.indexOf(':');
+      const ip = colon === -1 ? '' : h.slice(colon + 1);
+      if (colon < 1 || !HOSTNAME_RE.test(h.slice(0, colon)) || (ip !== 'host-gateway' && isIP(ip) === 0)) {
+        c.error(`${at('extra_hosts')}[${i}]`, `invalid extra host "${clip(h)}": expected host:ip (an IPv4 or IPv6 address, or host-gateway)`);
+      }
+    });
+  }
+}
+
 const SIGNALS = new Set([
   'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'IOT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM',
   'STKFLT', 'CHLD', 'CLD', 'CONT', 'STOP', 'TSTP', 'TTIN', 'TTOU', 'URG', 'XCPU', 'XFSZ', 'VTALRM', 'PROF', 'WINCH', 'IO',
@@ -446,6 +478,9 @@ function checkService(c: Collector, s: unknown, field: string, name: string | un
   if (!isObj(s)) return;
   const image = str(s, 'image');
   if (image !== undefined) c.error(join(field, 'image'), checkImageRef(image));
+  const imageId = str(s, 'image_id');
+  if (imageId !== undefined) c.error(join(field, 'image_id'), checkImageId(imageId));
+  if (isObj(s.build)) checkBuild(c, s.build, join(field, 'build'));
   for (const k of ['command', 'entrypoint'] as const) {
     const list = s[k];
     if (Array.isArray(list)) list.forEach((a, i) => typeof a === 'string' && a.includes('\0') && c.error(`${join(field, k)}[${i}]`, 'must not contain a NUL character'));

@@ -8,6 +8,8 @@
 //     (duplicates removed later), and so are cap_add, cap_drop, devices, dns, dns_search,
 //     dns_opt, extra_hosts, group_add, security_opt, tmpfs, device_cgroup_rules and label_file;
 //   - a service's volumes are merged by mount target (the later file wins);
+//   - a service's build merges as a mapping (`build: DIR` is {context: DIR}); its args and
+//     labels merge as maps, its cache_from, tags and extra_hosts are concatenated;
 //   - an explicit null in a later file keeps the earlier value.
 
 import type { TEntry, TMap, TNode, TSeq } from './tree.js';
@@ -18,8 +20,8 @@ type Rule = 'map' | 'concat' | 'by-target' | 'replace';
 const CONCAT_LISTS = ['cap_add', 'cap_drop', 'devices', 'dns', 'dns_search', 'dns_opt', 'extra_hosts', 'group_add', 'security_opt', 'tmpfs', 'device_cgroup_rules', 'label_file'];
 
 /** Service keys (dotted below the service) merged as maps, and those whose lists later files add to. */
-const MAP_KEYS = new Set(['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls', 'annotations', 'storage_opt']);
-const CONCAT_KEYS = new Set(['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences', ...CONCAT_LISTS]);
+const MAP_KEYS = new Set(['environment', 'labels', 'deploy.labels', 'networks', 'depends_on', 'sysctls', 'annotations', 'storage_opt', 'build.args', 'build.labels']);
+const CONCAT_KEYS = new Set(['ports', 'env_file', 'deploy.placement.constraints', 'deploy.placement.preferences', ...CONCAT_LISTS, 'build.cache_from', 'build.tags', 'build.extra_hosts']);
 
 function ruleFor(path: string[]): Rule {
   if (path[0] === 'services' && path.length >= 3) {
@@ -36,6 +38,12 @@ function ruleFor(path: string[]): Rule {
 export function mergeTrees(base: TNode, over: TNode, path: string[] = []): TNode {
   if (over.kind === 'scalar' && over.value === null && base.kind !== 'scalar') return base;
   const rule = ruleFor(path);
+  // `build: ./dir` is the mapping {context: ./dir}: a later file's build mapping merges into it
+  if (path[0] === 'services' && path.length === 3 && path[2] === 'build') {
+    const asMap = (n: TNode): TNode => (n.kind === 'scalar' && typeof n.value === 'string' ? { kind: 'map', pos: n.pos, entries: [{ key: 'context', keyPos: n.pos, value: n }] } : n);
+    const [b, o] = [asMap(base), asMap(over)];
+    if (base.kind !== over.kind && b.kind === 'map' && o.kind === 'map') return mergeMaps(b, o, path);
+  }
   if (rule === 'map' && (base.kind === 'seq' || over.kind === 'seq')) {
     const b = listToMap(base, path);
     const o = listToMap(over, path);
@@ -68,7 +76,7 @@ function listToMap(n: TNode, path: string[]): TMap | undefined {
   if (n.kind === 'map') return n;
   if (n.kind !== 'seq') return undefined;
   const last = path[path.length - 1];
-  const kv = last === 'environment' || last === 'labels' || last === 'sysctls' || last === 'annotations';
+  const kv = last === 'environment' || last === 'labels' || last === 'sysctls' || last === 'annotations' || last === 'args';
   const entries: TEntry[] = [];
   for (const item of n.items) {
     if (item.kind !== 'scalar' || typeof item.value !== 'string') return undefined;

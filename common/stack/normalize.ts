@@ -13,8 +13,10 @@ import {
   DEFAULT_OBJECT_GID,
   DEFAULT_OBJECT_MODE,
   DEFAULT_OBJECT_UID,
+  builtImageName,
   defaultDeploy,
   isJobMode,
+  type BuildSpec,
   objectFullName,
   type ObjectRef,
   type DependsOnSpec,
@@ -106,7 +108,6 @@ const NOT_YET = 'is not supported yet and is ignored';
 /** Service keys that Compose knows but a cluster ignores, with the reason shown to the user. */
 const IGNORED_SERVICE_KEYS: Record<string, string> = {
   container_name: 'is ignored: tasks are named <service>.<slot>',
-  build: 'is ignored: a cluster does not build images; build them first and refer to them with image',
   cgroup_parent: 'is ignored: a node\'s engine places every task in its own cgroup parent (dockerd --cgroup-parent), which keeps the node\'s accounting whole',
   links: 'is ignored: services on a common network reach each other by service name',
   external_links: 'is ignored: services on a common network reach each other by service name',
@@ -641,6 +642,149 @@ function externalField(r: Reader, x: TEntry, xf: string, spec: { external: boole
   if (b !== undefined) spec.external = b;
 }
 
+// ---- build ----
+
+/** What the engine's classic builder (API 1.41, no BuildKit) cannot do: the build key and why. */
+const BUILD_NEEDS_BUILDKIT: Record<string, string> = {
+  additional_contexts: 'additional_contexts needs BuildKit; the engine\'s classic builder, which tsswarm drives, sees one context',
+  cache_to: 'cache_to is ignored: exporting a build cache needs BuildKit; the engine keeps its own cache',
+  platforms: 'platforms is ignored: a multi-platform build needs BuildKit; the image is built for the engine\'s own platform',
+  privileged: 'privileged is ignored: privileged build steps need BuildKit',
+  entitlements: 'entitlements are ignored: they need BuildKit',
+  isolation: 'isolation is ignored: isolation modes are Windows engine settings',
+  ulimits: 'ulimits are ignored in builds: RUN steps get the engine\'s defaults',
+  no_cache_filter: 'no_cache_filter is ignored: it needs BuildKit (no_cache: true rebuilds every step)',
+  provenance: 'provenance is ignored: attestations need BuildKit',
+  sbom: 'sbom is ignored: attestations need BuildKit',
+};
+
+/**
+ * A service's `build:`: a string (the context) or a mapping. The context (default ".") is
+ * resolved against the first stack file's folder unless it is a URL the engine fetches.
+ */
+function buildSection(r: Reader, n: TNode, f: string, ctx: NormaliseContext, declared: Declared): BuildSpec | undefined {
+  const d = r.d;
+  const resolveContext = (c: string): string => (BUILD_URL.test(c) || isAbsolute(c) ? c : resolvePath(ctx.baseDir, c));
+  if (n.kind === 'scalar' && typeof n.value === 'string') {
+    if (n.value.trim() === '') return void d.error(n.pos, f, 'must not be empty: a folder holding a Dockerfile (the build context)');
+    return { context: resolveContext(n.value) };
+  }
+  const m = r.map(n, f);
+  if (!m) return undefined;
+  const b: BuildSpec = { context: resolveContext('.') };
+  const str = (key: 'dockerfile' | 'dockerfile_inline' | 'target' | 'network') => (x: TEntry, xf: string) => {
+    const v = r.str(x.value, xf);
+    if (v !== undefined && v.trim() === '') d.error(x.value.pos, xf, 'must not be empty');
+    else if (v !== undefined) b[key] = v;
+  };
+  const flag = (key: 'no_cache' | 'pull') => (x: TEntry, xf: string) => {
+    const v = r.bool(x.value, xf);
+    if (v !== undefined) b[key] = v;
+  };
+  const list = (key: 'cache_from' | 'tags') => (x: TEntry, xf: string) => {
+    if (isNull(x.value)) return;
+    const v = r.strList(x.value, xf, true);
+    if (v) b[key] = v;
+  };
+  eachKey(d, m, f, {
+    context: (x, xf) => {
+      const v = r.str(x.value, xf);
+      if (v !== undefined && v.trim() === '') d.error(x.value.pos, xf, 'must not be empty: a folder holding a Dockerfile (the build context)');
+      else if (v !== undefined) b.context = resolveContext(v);
+    },
+    dockerfile: str('dockerfile'),
+    dockerfile_inline: str('dockerfile_inline'),
+    target: str('target'),
+    network: str('network'),
+    args: (x, xf) => {
+      const args = buildArgs(r, x.value, xf, ctx);
+      if (args) b.args = args;
+    },
+    labels: (x, xf) => (b.labels = r.kv(x.value, xf)),
+    extra_hosts: (x, xf) => {
+      const h = extraHosts(r, x.value, xf);
+      if (h) b.extra_hosts = h;
+    },
+    cache_from: list('cache_from'),
+    tags: list('tags'),
+    shm_size: (x, xf) => {
+      const v = r.size(x.value, xf, '256m');
+      if (v !== undefined) b.shm_size = v;
+    },
+    no_cache: flag('no_cache'),
+    pull: flag('pull'),
+    secrets: (x, xf) => {
+      if (isNull(x.value)) return;
+      if (x.value.kind !== 'seq') return void d.error(x.value.pos, xf, `must be a list of secret names, got ${describe(x.value)}`);
+      const out: string[] = [];
+      x.value.items.forEach((it, i) => {
+        const itf = fieldIdx(xf, i);
+        const srcNode = it.kind === 'map' ? get(it, 'source') : it;
+        if (!srcNode) return void d.error(it.pos, itf, 'needs a source: the name of a secret of the top-level secrets section');
+        const src = r.str(srcNode, it.kind === 'map' ? fieldKey(itf, 'source') : itf);
+        if (src === undefined) return;
+        if (!declared.objects.secret[src]) return void d.error(srcNode.pos, itf, `secret ${src} is not declared in the top-level secrets section`);
+        out.push(src);
+      });
+      b.secrets = out;
+    },
+    ssh: (x, xf) => {
+      if (isNull(x.value)) return;
+      if (x.value.kind === 'map') {
+        b.ssh = [];
+        for (const e of x.value.entries) {
+          const v = isNull(e.value) ? '' : r.str(e.value, fieldKey(xf, e.key));
+          if (v !== undefined) b.ssh.push(v === '' ? e.key : `${e.key}=${v}`);
+        }
+        return;
+      }
+      const v = r.strList(x.value, xf, true);
+      if (v) b.ssh = v;
+    },
+  }, (x, xf) => {
+    if (x.key.startsWith('x-')) return;
+    const why = BUILD_NEEDS_BUILDKIT[x.key];
+    if (why === undefined) d.warn(x.keyPos, xf, `unknown build key ${x.key}; ignored`);
+    else if (x.key === 'additional_contexts') d.error(x.keyPos, xf, why);
+    else d.warn(x.keyPos, xf, why);
+  });
+  return b;
+}
+
+/** A context that the engine fetches itself (git or http). */
+const BUILD_URL = /^(https?:\/\/|git:\/\/|git@|github\.com\/)/;
+
+/** Build arguments: a mapping or KEY=VALUE items; a key without a value takes the environment's, or is left out (as Compose does). */
+function buildArgs(r: Reader, n: TNode, f: string, ctx: NormaliseContext): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  if (isNull(n)) return out;
+  const fromEnv = (k: string) => {
+    const v = ctx.lookup(k);
+    if (v !== undefined) out[k] = v;
+  };
+  if (n.kind === 'seq') {
+    n.items.forEach((it, i) => {
+      const s = r.str(it, fieldIdx(f, i));
+      if (s === undefined) return;
+      const eq = s.indexOf('=');
+      if (eq === 0 || s === '') return void r.d.error(it.pos, fieldIdx(f, i), `must be KEY=VALUE or KEY, got "${s}"`);
+      if (eq === -1) fromEnv(s);
+      else out[s.slice(0, eq)] = s.slice(eq + 1);
+    });
+    return out;
+  }
+  const m = r.map(n, f);
+  if (!m) return undefined;
+  for (const e of m.entries) {
+    if (isNull(e.value)) fromEnv(e.key);
+    else {
+      const v = r.str(e.value, fieldKey(f, e.key));
+      if (v !== undefined) out[e.key] = v;
+    }
+  }
+  return out;
+}
+
 interface Declared {
   networks: Record<string, NetworkSpec>;
   volumes: Record<string, VolumeSpec>;
@@ -700,6 +844,10 @@ function normaliseService(
         const s = r.str(x.value, xf);
         if (s !== undefined && s.trim() === '') d.error(x.value.pos, xf, 'must not be empty');
         else if (s !== undefined) spec.image = s;
+      },
+      build: (x, xf) => {
+        const b = buildSection(r, x.value, xf, ctx, declared);
+        if (b) spec.build = b;
       },
       command: (x, xf) => {
         const v = argv(r, x.value, xf);
@@ -800,7 +948,9 @@ function normaliseService(
   );
 
   if (!spec.image) {
-    if (!get(m, 'image')) d.error(se.keyPos, fieldKey(f, 'image'), `service ${se.key} has no image`);
+    // a service that is built and names no image: <stack>-<service>, as Compose names it
+    if (get(m, 'build') && !get(m, 'image')) spec.image = builtImageName(ctx.stackName, se.key);
+    else if (!get(m, 'image')) d.error(se.keyPos, fieldKey(f, 'image'), `service ${se.key} has no image: give image: (or build: to build one)`);
   }
   spec.environment = { ...envFromFiles, ...spec.environment };
   spec.labels = { ...labelsFromFiles, ...spec.labels };

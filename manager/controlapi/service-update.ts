@@ -17,7 +17,14 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags): Se
   const s = clone(spec);
   const errors: ErrorDetail[] = [];
   const bad = (field: string, message: string) => errors.push({ field, message });
-  if (f.image !== undefined) { if (f.image) s.image = f.image; else bad('image', 'must not be empty'); }
+  if (f.image !== undefined) {
+    if (!f.image) bad('image', 'must not be empty');
+    else {
+      // a new image: the pin of a built one no longer applies (the same name keeps it)
+      if (f.image !== s.image) delete s.image_id;
+      s.image = f.image;
+    }
+  }
   if (f.command) s.command = f.command;
   if (f.user !== undefined) s.user = f.user;
   for (const k of f.envRm ?? []) delete s.environment[k];

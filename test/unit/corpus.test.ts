@@ -14,6 +14,7 @@ import { describe, expect, it, afterAll } from 'vitest';
 import { parseDuration } from '../../common/duration.js';
 import { TsswarmError, type ErrorDetail } from '../../common/errors.js';
 import { loadStackFiles, parseMemory, shellSplit } from '../../common/stack/index.js';
+import { builtImageName } from '../../common/spec.js';
 
 const CORPUS = resolve(dirname(fileURLToPath(import.meta.url)), '../corpus');
 
@@ -206,13 +207,27 @@ const VIEW_KEYS = new Set([
   'healthcheck', 'depends_on', 'deploy', 'restart', 'user', 'working_dir', 'hostname', 'stop_grace_period', 'stop_signal',
   'init', 'tty', 'stdin_open', 'privileged', 'read_only', 'cap_add', 'cap_drop', 'security_opt', 'ulimits', 'shm_size',
   'logging', 'tmpfs', 'extra_hosts', 'dns', 'dns_search', 'devices', 'platform', 'runtime', 'sysctls', 'secrets',
-  'pids_limit', 'mem_limit', 'mem_reservation', 'cpus', 'group_add', 'profiles',
+  'pids_limit', 'mem_limit', 'mem_reservation', 'cpus', 'group_add', 'profiles', 'build',
 ]);
+
+/** `build`: a string is the context; a relative context is the entry's folder's (Swarm prints it
+ *  as written, Compose and tsswarm resolve it); `dockerfile: Dockerfile` is the default. */
+function buildView(b: unknown): Obj | undefined {
+  if (b === undefined || b === null) return undefined;
+  const o = (typeof b === 'string' ? { context: b } : b) as Obj;
+  const ctx = (o.context as string | undefined) ?? '.';
+  const context = ctx.startsWith('/') || ctx.startsWith('${CORPUS}') || /^[a-z]+:\/\//.test(ctx) ? ctx : `\${CORPUS}/${ctx}`.replace(/\/\.\/?/g, '/').replace(/\/$/, '');
+  return prune({
+    context, dockerfile: o.dockerfile === 'Dockerfile' ? undefined : o.dockerfile, args: envMap(o.args), target: o.target,
+    labels: envMap(o.labels), network: o.network, cache_from: sorted(o.cache_from), extra_hosts: sorted(o.extra_hosts),
+  });
+}
 
 export function serviceView(raw: Obj): Obj {
   const s = raw;
   return prune({
     image: s.image,
+    build: buildView(s.build),
     command: argv(s.command),
     entrypoint: argv(s.entrypoint),
     environment: envMap(s.environment),
@@ -339,7 +354,9 @@ function judge(e: CorpusEntry): Outcome {
       continue;
     }
     for (const k of Object.keys(rs)) if (!VIEW_KEYS.has(k) && !warned(`services.${name}.${k}`)) diffs.push(`services.${name}.${k}: in the reference, neither compared nor warned about by tsswarm`);
-    diff(serviceView(ts), serviceView(rs), `services.${name}`, diffs);
+    // a built service without `image` is named <project>-<service> (Compose's name; tsswarm's too)
+    const named = rs.build && !rs.image ? { ...rs, image: builtImageName(tsw.name as string, name) } : rs;
+    diff(serviceView(ts), serviceView(named), `services.${name}`, diffs);
   }
   const tViews = Object.values(tServices).map(serviceView);
   diff(topView(tsw as Compose, usedBy(tViews)), topView(config, usedBy(tViews)), 'top', diffs);

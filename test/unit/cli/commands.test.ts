@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCodes, TsswarmError } from '../../../common/errors.js';
 import type { ServiceUpdateFlags } from '../../../common/api/types.js';
 import { parseService, updateFlags, UPDATE_OPTIONS } from '../../../cli/commands/service.js';
-import { parseConfig, parseDeploy, parseStack } from '../../../cli/commands/stack.js';
+import { parseBuild, parseConfig, parseDeploy, parseStack } from '../../../cli/commands/stack.js';
 import { parseNode } from '../../../cli/commands/node.js';
 import { parseCluster } from '../../../cli/commands/cluster.js';
 import { parseArgs } from '../../../cli/args.js';
@@ -136,20 +136,25 @@ describe('stack commands', () => {
     [parseStack, ['ls', '--consistent', ...H], { cmd: 'ls', host, json: false, consistent: true }],
     [parseStack, ['ps', 'st', '--consistent', ...H], { cmd: 'ps', host, name: 'st', view: { json: false, noTrunc: false, filters: [] }, consistent: true }],
     [parseDeploy, ['-c', 'a.yml', '-c', 'b.yml', 'st', ...H],
-      { cmd: 'deploy', host, files: ['a.yml', 'b.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false }],
+      { cmd: 'deploy', host, files: ['a.yml', 'b.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, noBuild: false }],
     [parseDeploy, ['stack.yml', 'st', '--timeout', '90s', '-d', '--dry-run', '--format', 'json', ...H],
-      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: true, dryRun: true, timeoutMs: 90_000, json: true }],
-    [parseDeploy, [...H], { cmd: 'deploy', host, files: [], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false }],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: true, dryRun: true, timeoutMs: 90_000, json: true, noBuild: false }],
+    [parseDeploy, [...H], { cmd: 'deploy', host, files: [], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false, noBuild: false }],
     [parseConfig, ['-c', 'a.yml', 'b.yml'], { cmd: 'config', files: ['a.yml', 'b.yml'], format: 'yaml' }],
     [parseConfig, ['--format', 'json'], { cmd: 'config', files: [], format: 'json' }],
     [parseConfig, ['--profile', 'debug', '--profile', 'admin'], { cmd: 'config', files: [], format: 'yaml', profiles: ['debug', 'admin'] }],
     [parseDeploy, ['stack.yml', 'st', '--profile', 'debug', ...H],
-      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, profiles: ['debug'] }],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, noBuild: false, profiles: ['debug'] }],
     [parseDeploy, ['stack.yml', '--profile', '*', ...H],
-      { cmd: 'deploy', host, files: ['stack.yml'], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false, profiles: ['*'] }],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false, noBuild: false, profiles: ['*'] }],
     [parseConfig, ['--env-file', 'prod.env', '--env-file', 'local.env'], { cmd: 'config', files: [], format: 'yaml', envFiles: ['prod.env', 'local.env'] }],
     [parseDeploy, ['stack.yml', 'st', '--env-file', 'prod.env', ...H],
-      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, envFiles: ['prod.env'] }],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: 'st', detach: false, dryRun: false, timeoutMs: 300_000, json: false, noBuild: false, envFiles: ['prod.env'] }],
+    [parseDeploy, ['stack.yml', '--no-build', ...H],
+      { cmd: 'deploy', host, files: ['stack.yml'], name: undefined, detach: false, dryRun: false, timeoutMs: 300_000, json: false, noBuild: true }],
+    [parseBuild, ['-c', 'a.yml', 'web', 'api', '--no-cache'], { cmd: 'build', files: ['a.yml'], services: ['web', 'api'], name: undefined, noCache: true, pull: false }],
+    [parseBuild, ['--stack', 'shop', '--pull', '--profile', 'dev', '--env-file', 'x.env'],
+      { cmd: 'build', files: [], services: [], name: 'shop', noCache: false, pull: true, profiles: ['dev'], envFiles: ['x.env'] }],
   ] as const)('%#: %j', (parse, argv, want) => {
     expect((parse as (a: readonly string[]) => unknown)([...argv])).toEqual(want);
   });

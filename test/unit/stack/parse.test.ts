@@ -551,11 +551,10 @@ deploy:
 });
 
 describe('warnings for keys a cluster ignores', () => {
-  it('container_name and build warn with position and reason, and are dropped', () => {
+  it('container_name warns with position and reason, and is dropped (build is read: build.test.ts)', () => {
     const { stack, warnings } = parse(svc('container_name: my-web\nbuild: .\nmac_address: 02:42:ac:11:00:02\nfrobnicate: 1'));
     expect(warnings).toEqual([
       { file: 'stack.yml', line: 4, col: 5, field: 'services.web.container_name', message: 'container_name is ignored: tasks are named <service>.<slot>' },
-      { file: 'stack.yml', line: 5, col: 5, field: 'services.web.build', message: expect.stringContaining('build is ignored') },
       { file: 'stack.yml', line: 6, col: 5, field: 'services.web.mac_address', message: expect.stringContaining('mac_address is ignored: the tasks of a service, on several nodes, would share one MAC address') },
       { file: 'stack.yml', line: 7, col: 5, field: 'services.web.frobnicate', message: 'unknown service key frobnicate; ignored' },
     ]);
@@ -597,7 +596,7 @@ describe('errors: positions, fields, all of them at once', () => {
     expect(parseErrors(yaml)).toEqual([
       { file: 'stack.yml', line: 6, col: 9, field: 'services.web.ports[1]', message: expect.stringContaining('published "99999"') },
       { file: 'stack.yml', line: 8, col: 17, field: 'services.web.deploy.replicas', message: 'must be >= 0, got -2' },
-      { file: 'stack.yml', line: 9, col: 3, field: 'services.worker.image', message: 'service worker has no image' },
+      { file: 'stack.yml', line: 9, col: 3, field: 'services.worker.image', message: 'service worker has no image: give image: (or build: to build one)' },
       { file: 'stack.yml', line: 11, col: 3, field: 'services.bad name', message: expect.stringContaining('invalid service name') },
     ]);
   });

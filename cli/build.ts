@@ -1,0 +1,299 @@
+// Building the images of a stack's `build:` services, as `docker compose build` does: on the
+// Docker engine the CLI sees (DOCKER_HOST, else /var/run/docker.sock), through the engine's
+// build API (the classic builder: API 1.41 engines, no BuildKit session). The context folder is
+// sent as a tar, .dockerignore honoured (cli/dockerignore.ts); the engine's output is shown as
+// it comes, each line prefixed with the service's name. A deploy then pins each service to the
+// built image's ID (ServiceSpec.image_id), so every node runs those bits and only a changed
+// image rolls the tasks. The build section itself stays here: the spec sent has none.
+
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { Readable } from 'node:stream';
+import type Dockerode from 'dockerode';
+import { BUILD_URL_RE } from '../common/api/validate.js';
+import { ErrorCodes, TsswarmError } from '../common/errors.js';
+import type { BuildSpec, ServiceSpec, StackSpec } from '../common/spec.js';
+import { DockerignoreError, IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import type { Io } from './io.js';
+import { tarStream, type TarEntry } from './tar.js';
+
+/** A client for the engine named by DOCKER_HOST (unix://, tcp://), else the local socket. */
+export async function engineFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Dockerode> {
+  const { default: Docker } = await import('dockerode');
+  const host = env.DOCKER_HOST;
+  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
+  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
+  const u = new URL(host.replace(/^tcp:/, 'http:'));
+  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
+}
+
+/** A service to build: its name in the stack, the image name it gets, and how. */
+export interface BuildTarget {
+  service: string;
+  image: string;
+  build: BuildSpec;
+}
+
+/** The services of `stack` that have a build section (those named in `only`, when given: each must have one). */
+export function buildTargets(stack: StackSpec, only: string[] = []): BuildTarget[] {
+  for (const name of only) {
+    const s = stack.services[name];
+    if (!s) throw new TsswarmError(ErrorCodes.SERVICE_NOT_FOUND, `no service ${name} in stack ${stack.name} (or its profiles are not active)`);
+    if (!s.build) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `service ${name} has no build section: its image ${s.image} is pulled, not built`);
+  }
+  return Object.entries(stack.services)
+    .filter(([name, s]) => s.build && (only.length === 0 || only.includes(name)))
+    .map(([service, s]) => ({ service, image: s.image, build: s.build! }));
+}
+
+/** The stack as a deploy sends it: each built service pinned to its image's ID, no build sections. */
+export function pinImages(stack: StackSpec, ids: Record<string, string>): StackSpec {
+  const services: Record<string, ServiceSpec> = {};
+  for (const [name, s] of Object.entries(stack.services)) {
+    const { build: _b, image_id: _i, ...rest } = s;
+    services[name] = ids[name] ? { ...rest, image_id: ids[name] } : rest;
+  }
+  return { ...stack, services };
+}
+
+// ---- the context ----
+
+/** A context as the engine gets it: the archive, and the Dockerfile's path in it. */
+export interface BuildContext {
+  /** undefined: the engine fetches the context itself (a git or http URL) */
+  entries?: TarEntry[];
+  dockerfile: string;
+  remote?: string;
+}
+
+const toPosix = (p: string): string => p.split(sep).join('/');
+
+/**
+ * The files of a build's context, as tar entries (file bytes are read while sending): what
+ * .dockerignore leaves, plus the Dockerfile and .dockerignore themselves, always. A Dockerfile
+ * outside the context, or given inline, is added under a generated name that .dockerignore
+ * then lists, so the engine reads it but a `COPY .` does not see it (as `docker build` does).
+ */
+export function buildContext(b: BuildSpec, service: string): BuildContext {
+  const fail = (msg: string): never => { throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${service}: ${msg}`); };
+  if (BUILD_URL_RE.test(b.context)) {
+    if (b.dockerfile_inline !== undefined) fail('dockerfile_inline needs a context folder, not a URL');
+    return { remote: b.context, dockerfile: b.dockerfile ?? 'Dockerfile' };
+  }
+  const root = b.context;
+  const st = statSync(root, { throwIfNoEntry: false });
+  if (!st) fail(`build context ${root} does not exist`);
+  if (!st!.isDirectory()) fail(`build context ${root} is not a folder`);
+
+  // the Dockerfile: inside the context (sent as it is), or outside / inline (added)
+  let dockerfile = 'Dockerfile';
+  let extra: Buffer | undefined;
+  if (b.dockerfile_inline !== undefined) extra = Buffer.from(b.dockerfile_inline);
+  else {
+    const abs = isAbsolute(b.dockerfile ?? '') ? b.dockerfile! : resolve(root, b.dockerfile ?? 'Dockerfile');
+    const rel = toPosix(relative(root, abs));
+    const df = statSync(abs, { throwIfNoEntry: false });
+    if (!df?.isFile()) fail(`no Dockerfile at ${abs}`);
+    if (rel.startsWith('../') || rel === '..' || isAbsolute(rel)) extra = readFileSync(abs);
+    else dockerfile = rel;
+  }
+  const added = extra ? `.dockerfile.${createHash('sha256').update(extra).digest('hex').slice(0, 12)}` : undefined;
+  if (added) dockerfile = added;
+
+  let ignoreText = '';
+  try {
+    ignoreText = readFileSync(join(root, '.dockerignore'), 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') fail(`cannot read ${join(root, '.dockerignore')}: ${(e as Error).message}`);
+  }
+  let matcher: IgnoreMatcher;
+  try {
+    matcher = new IgnoreMatcher(parseDockerignore(ignoreText));
+  } catch (e) {
+    if (e instanceof DockerignoreError) fail(`${join(root, '.dockerignore')}: ${e.message}`);
+    throw e;
+  }
+  const always = new Set(['.dockerignore', dockerfile]);
+  const entries: TarEntry[] = [];
+  const walk = (dirAbs: string, dirRel: string) => {
+    for (const name of readdirSync(dirAbs).sort()) {
+      const abs = join(dirAbs, name);
+      const rel = dirRel ? `${dirRel}/${name}` : name;
+      const ls = lstatSync(abs, { throwIfNoEntry: false });
+      if (!ls) continue;
+      if (rel === '.dockerignore' && added) continue; // written below, with the added Dockerfile listed
+      const out = matcher.excluded(rel) && !always.has(rel);
+      const mtime = Math.floor(ls.mtimeMs / 1000);
+      if (ls.isDirectory()) {
+        if (!out) entries.push({ name: rel, type: 'dir', mode: ls.mode, mtime });
+        if (!out || matcher.mayReinclude(rel) || [...always].some((a) => a.startsWith(`${rel}/`))) walk(abs, rel);
+      } else if (out) continue;
+      else if (ls.isFile()) entries.push({ name: rel, type: 'file', mode: ls.mode, mtime, size: ls.size, source: abs });
+      else if (ls.isSymbolicLink()) entries.push({ name: rel, type: 'symlink', mode: ls.mode, mtime, linkname: readlinkSync(abs) });
+      // sockets, fifos and devices are not sent (as docker build)
+    }
+  };
+  walk(root, '');
+  if (added && extra) {
+    const now = Math.floor(Date.now() / 1000);
+    const ignore = Buffer.from(`${ignoreText}${ignoreText && !ignoreText.endsWith('\n') ? '\n' : ''}${added}\n`);
+    entries.push({ name: '.dockerignore', type: 'file', mode: 0o644, mtime: now, size: ignore.length, source: ignore });
+    entries.push({ name: added, type: 'file', mode: 0o644, mtime: now, size: extra.length, source: extra });
+  }
+  return { entries, dockerfile };
+}
+
+// ---- the build ----
+
+interface BuildEvent {
+  stream?: string;
+  status?: string;
+  error?: string;
+  errorDetail?: { message?: string };
+  aux?: { ID?: string };
+}
+
+/** What the engine's classic builder cannot do for this build: refused before anything is sent. */
+function unsupported(t: BuildTarget): string | undefined {
+  if (t.build.secrets?.length) {
+    return `build.secrets needs BuildKit, and tsswarm builds with the engine's classic builder, which has no build secrets (RUN --mount=type=secret); build this image with docker buildx and give it as image:, or drop build.secrets`;
+  }
+  if (t.build.ssh?.length) {
+    return `build.ssh needs BuildKit, and tsswarm builds with the engine's classic builder, which cannot forward an SSH agent or keys; build this image with docker buildx and give it as image:, or drop build.ssh`;
+  }
+  return undefined;
+}
+
+export interface BuildOptions {
+  /** --no-cache: every step again */
+  noCache?: boolean;
+  /** --pull: newer FROM images first */
+  pull?: boolean;
+}
+
+/**
+ * Build each target in turn (live output on `io.err`, each line prefixed `service | `);
+ * returns each service's image ID. The first failure stops: TSW_ERR_BUILD_FAILED naming the
+ * service and the step.
+ */
+export async function buildImages(docker: Dockerode, targets: BuildTarget[], io: Io, opts: BuildOptions = {}): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const t of targets) {
+    const why = unsupported(t);
+    if (why) throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: ${why}`);
+  }
+  for (const t of targets) ids[t.service] = await buildOne(docker, t, io, opts);
+  return ids;
+}
+
+async function buildOne(docker: Dockerode, t: BuildTarget, io: Io, opts: BuildOptions): Promise<string> {
+  const b = t.build;
+  const ctx = buildContext(b, t.service);
+  io.err(`Building ${t.service} (image ${t.image}) from ${b.context}\n`);
+  const query: Record<string, unknown> = {
+    t: [t.image, ...(b.tags ?? [])],
+    dockerfile: ctx.dockerfile,
+    rm: true,
+    forcerm: true,
+  };
+  if (ctx.remote) query.remote = ctx.remote;
+  if (b.args && Object.keys(b.args).length) query.buildargs = b.args;
+  if (b.labels && Object.keys(b.labels).length) query.labels = b.labels;
+  if (b.target) query.target = b.target;
+  if (b.network) query.networkmode = b.network;
+  if (b.extra_hosts?.length) query.extrahosts = b.extra_hosts;
+  if (b.cache_from?.length) query.cachefrom = JSON.stringify(b.cache_from);
+  if (b.shm_size !== undefined) query.shmsize = b.shm_size;
+  if (b.no_cache || opts.noCache) query.nocache = true;
+  if (b.pull || opts.pull) query.pull = true;
+  const body = ctx.entries ? Readable.from(tarStream(ctx.entries)) : Readable.from([]);
+
+  let step = '';
+  let id: string | undefined;
+  let failure: string | undefined;
+  let partial = '';
+  const say = (text: string) => {
+    partial += text;
+    const lines = partial.split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      const line = l.replace(/\r/g, '');
+      if (/^Step \d+\/\d+ : /.test(line)) step = line;
+      io.err(`${t.service} | ${line}\n`);
+    }
+  };
+  try {
+    const stream = await docker.buildImage(body as unknown as NodeJS.ReadableStream, query as Dockerode.ImageBuildOptions);
+    await new Promise<void>((res, rej) => {
+      docker.modem.followProgress(stream, (err: Error | null) => (err ? rej(err) : res()), (ev: BuildEvent) => {
+        if (ev.stream) say(ev.stream);
+        else if (ev.status) say(`${ev.status}\n`);
+        if (ev.aux?.ID) id = ev.aux.ID;
+        if (ev.error) failure ??= ev.errorDetail?.message ?? ev.error;
+      });
+    });
+  } catch (err) {
+    failure ??= engineMessage(err);
+  }
+  if (partial) say('\n');
+  if (failure !== undefined) {
+    const at = /^Step (\d+\/\d+) : (.*)$/.exec(step);
+    const where = at ? ` at step ${at[1]} (${at[2]})` : '';
+    throw new TsswarmError(ErrorCodes.BUILD_FAILED, `build of service ${t.service} failed${where}: ${failure.trim()}`);
+  }
+  // the name now points at the new image: its ID is what the spec pins
+  const info = await docker.getImage(t.image).inspect().catch((err: unknown) => {
+    throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: the build ended but image ${t.image} is not on the engine (${engineMessage(err)})`);
+  });
+  if (id && id !== info.Id) throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: image ${t.image} is ${info.Id}, not the ${id} just built (built again meanwhile?)`);
+  io.err(`Built ${t.service}: ${t.image} ${info.Id.slice(7, 19)}\n`);
+  return info.Id;
+}
+
+/**
+ * `deploy --no-build` (and --dry-run): the IDs of the images built last, by name. A missing
+ * image is an error (`required`), or left unpinned.
+ */
+export async function builtImageIds(docker: Dockerode, targets: BuildTarget[], required: boolean): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  for (const t of targets) {
+    try {
+      ids[t.service] = (await docker.getImage(t.image).inspect()).Id;
+    } catch (err) {
+      if ((err as { statusCode?: number }).statusCode !== 404) throw new TsswarmError(ErrorCodes.UNAVAILABLE, `the Docker engine cannot be asked for image ${t.image}: ${engineMessage(err)}`);
+      if (required) {
+        throw new TsswarmError(ErrorCodes.IMAGE_NOT_BUILT, `image ${t.image} of service ${t.service} is not built on this engine: run tsswarm build ${t.service} (or deploy without --no-build)`);
+      }
+    }
+  }
+  return ids;
+}
+
+function engineMessage(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string; code?: string };
+  if (e?.code === 'ENOENT' || e?.code === 'ECONNREFUSED') return `no Docker engine at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'} (${e.code}); set DOCKER_HOST`;
+  return (e?.json?.message ?? e?.message ?? String(err)).replace(/^\(HTTP code \d+\)\s*[a-z ]*-\s*/i, '').trim();
+}
+
+/**
+ * What a deploy sends: with builds (default), each `build:` service built now and pinned; with
+ * `noBuild`, pinned to what was built last (it must exist); `dryRun` builds nothing and pins
+ * what exists. A stack without builds goes as it is, and no engine is asked.
+ */
+export async function imagesForDeploy(stack: StackSpec, io: Io, opts: { noBuild?: boolean; dryRun?: boolean } = {}): Promise<StackSpec> {
+  const targets = buildTargets(stack);
+  if (targets.length === 0) return pinImages(stack, {});
+  const docker = await engineFromEnv();
+  try {
+    await docker.ping();
+  } catch (err) {
+    if (opts.dryRun) {
+      io.err(`warning: the Docker engine cannot be reached (${engineMessage(err)}): the plan shows ${targets.map((t) => t.service).join(', ')} unpinned\n`);
+      return pinImages(stack, {});
+    }
+    throw new TsswarmError(ErrorCodes.UNAVAILABLE, `${targets.map((t) => t.service).join(', ')} ${targets.length === 1 ? 'is' : 'are'} built on the Docker engine this command sees, and it cannot be reached: ${engineMessage(err)}`);
+  }
+  const ids = opts.noBuild || opts.dryRun ? await builtImageIds(docker, targets, !opts.dryRun) : await buildImages(docker, targets, io);
+  return pinImages(stack, ids);
+}
