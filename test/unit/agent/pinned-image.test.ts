@@ -64,4 +64,20 @@ describe('pinned images', () => {
     const { docker } = fakeEngine({ 'shop-web': B });
     await expect(new Resources(docker, log).ensureImage('shop-web', 'missing', A)).rejects.toThrow(`image shop-web (${'a'.repeat(12)}) is not on this node`);
   });
+
+  it('the ID is not on the node but the cluster has it: one fetch for every task waiting, then the name is given to it', async () => {
+    const { docker, calls, refs } = fakeEngine({});
+    const fetched: string[] = [];
+    const watched: string[] = [];
+    const cluster = {
+      fetch: async (ref: string) => { fetched.push(ref); await Promise.resolve(); refs['loaded-by-id'] = A; },
+      watch: (ref: string) => { watched.push(ref); return () => undefined; },
+    };
+    const r = new Resources(docker, log, 1000, cluster);
+    const got = await Promise.all([r.ensureImage('shop-web', 'missing', A, () => undefined), r.ensureImage('shop-web', 'missing', A)]);
+    expect(got).toEqual(['shop-web', 'shop-web']);
+    expect(fetched).toEqual([A]);
+    expect(watched).toEqual([A]);
+    expect(calls.tags).toContain('shop-web:latest');
+  });
 });
