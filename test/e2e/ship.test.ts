@@ -6,7 +6,7 @@
 // node that runs it fetches it from there. Bytes are read from the receiving agents' log lines.
 // Run under both locks: the lab's, and the shared engine's (the CLI's image is built there).
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -175,5 +175,64 @@ services:
       await local.getImage('cliapp:1').remove({ force: true }).catch(() => undefined);
     }
   });
-});
 
+  it('a build: service built on lab-w1 runs, pinned, on lab-w2 that never saw it, moves when lab-w2 dies, and a one-line change ships one layer', async () => {
+    const w1 = byName('lab-w1');
+    const app = join(dir, 'built');
+    mkdirSync(app, { recursive: true });
+    writeFileSync(join(app, 'a.bin'), files['a.bin']);
+    writeFileSync(join(app, 'b.bin'), files['b.bin']);
+    const dockerfile = (v: string) => `FROM tsswarm/busybox:latest\nCOPY a.bin /a.bin\nCOPY b.bin /b.bin\nRUN echo ${v} > /version\n`;
+    writeFileSync(join(app, 'Dockerfile'), dockerfile('b1'));
+    const f = join(app, 'stack.yml');
+    writeFileSync(f, `
+services:
+  web:
+    build: .
+    command: ["sleep", "100000"]
+    init: true
+    deploy:
+      placement: { constraints: ["node.hostname != lab-w1"] }
+      update_config: { order: stop-first }
+`);
+    // The CLI builds on the engine it sees (lab-w1's), as docker compose does; lab-m1 paused
+    // first, so the one task goes to lab-w2.
+    const cliW1 = (...args: string[]) => runCli(args, { TSSWARM_HOST: byName('lab-m1').apiHost!, DOCKER_HOST: w1.dockerHost });
+    await cliOk('node', 'update', '--availability', 'pause', 'lab-m1');
+    const r = await cliW1('deploy', '-c', f, 'shipb');
+    expect(r.code, r.stderr).toBe(0);
+    const pinned = (JSON.parse(await cliOk('service', 'inspect', 'shipb_web')) as { spec: { image: string; image_id?: string } }[])[0].spec;
+    expect(pinned.image).toBe('shipb-web');
+    expect(pinned.image_id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    const on = async (host: string, id: string): Promise<boolean> => {
+      const cs = await engineOf(byName(host)).listContainers({ filters: { label: ['tsswarm.stack.namespace=shipb'] } }).catch(() => []);
+      return cs.length === 1 && cs[0].ImageID === id;
+    };
+    await waitFor('the built image running on lab-w2', () => on('lab-w2', pinned.image_id!), 60_000, 250);
+    expect(fetchedOn('lab-w2', pinned.image_id!)[0]?.from).toBe('lab-w1');
+
+    // lab-w2's host dies: the task moves to lab-m1, which fetches the pinned image too.
+    await cliOk('node', 'update', '--availability', 'active', 'lab-m1');
+    await lab.kill('lab-w2');
+    await waitFor('the built image running on lab-m1', () => on('lab-m1', pinned.image_id!), 60_000, 250);
+    // From lab-w1 (lab-w2 is dead); lab-m1 already holds the base and the two file layers (the
+    // same files crossed in the tests above), so only the last layer crosses.
+    const moved = fetchedOn('lab-m1', pinned.image_id!)[0];
+    expect(moved.from).toBe('lab-w1');
+    expect(moved.layersSent).toBe(1);
+    expect(moved.layersSkipped).toBe(3);
+
+    // One changed line: a new image ID, and only its one new layer crosses to lab-m1.
+    writeFileSync(join(app, 'Dockerfile'), dockerfile('b2'));
+    const again = await cliW1('deploy', '-c', f, 'shipb');
+    expect(again.code, again.stderr).toBe(0);
+    const next = (JSON.parse(await cliOk('service', 'inspect', 'shipb_web')) as { spec: { image_id?: string } }[])[0].spec.image_id!;
+    expect(next).not.toBe(pinned.image_id);
+    await waitFor('the new build running on lab-m1', () => on('lab-m1', next), 60_000, 250);
+    const changed = fetchedOn('lab-m1', next)[0];
+    console.info('build: one-line change shipped to lab-m1:', JSON.stringify(changed));
+    expect(changed.layersSent).toBe(1);
+    expect(changed.layersSkipped).toBe(3);
+    expect(changed.bytes).toBeLessThan(32 * 1024);
+  });
+});
