@@ -1,26 +1,12 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { chainIds, heldChains, isImageId, normalizeRef, planArchive, planShipment, validImageRef, writePlanned } from '../../../common/images/archive.js';
-import { indexTar, tarEnd, tarHeader, tarPadding, TarError, type ReadAt, type TarEntry } from '../../../common/images/tar.js';
+import { indexTar, type TarEntry } from '../../../common/images/tar.js';
+import { archive, bufReader } from './fixtures.js';
 
 const sha = (s: string): string => `sha256:${createHash('sha256').update(s).digest('hex')}`;
 const D = [sha('layer one'), sha('layer two'), sha('layer three')];
 
-function archive(items: { name: string; data?: string; type?: 'file' | 'dir' | 'symlink'; linkname?: string }[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const it of items) {
-    const data = Buffer.from(it.data ?? '');
-    const type = it.type ?? 'file';
-    parts.push(tarHeader({ name: it.name, type, size: data.length, linkname: it.linkname }));
-    if (type === 'file') parts.push(data, tarPadding(data.length));
-  }
-  parts.push(tarEnd());
-  return Buffer.concat(parts);
-}
-const reader = (b: Buffer): ReadAt => async (pos, len) => {
-  if (pos + len > b.length) throw new TarError('short');
-  return b.subarray(pos, pos + len);
-};
 
 /** A `docker save` of one 3-layer image, entries in the engine's (lexical) order. */
 function saved(opts: { linkThird?: boolean } = {}): Buffer {
@@ -70,7 +56,7 @@ describe('chain IDs', () => {
 describe('planning a shipment', () => {
   it('an engine with nothing gets everything', async () => {
     const b = saved();
-    const p = await planArchive(reader(b), b.length, new Set());
+    const p = await planArchive(bufReader(b), b.length, new Set());
     expect(p.layersSent).toEqual(D);
     expect(p.layersSkipped).toEqual([]);
     expect(p.layerBytesSent).toBe(3300);
@@ -80,14 +66,14 @@ describe('planning a shipment', () => {
   it('leaves out the layers whose chain the engine holds, and their directories; manifest and config always go', async () => {
     const b = saved();
     const c = chainIds(D);
-    const p = await planArchive(reader(b), b.length, new Set([c[0], c[1]]));
+    const p = await planArchive(bufReader(b), b.length, new Set([c[0], c[1]]));
     expect(p.layersSent).toEqual([D[2]]);
     expect(p.layersSkipped.sort()).toEqual([D[0], D[1]].sort());
     expect(p.layerBytesSent).toBe(300);
     expect(p.layerBytesSkipped).toBe(3000);
     expect(p.entries.map((e) => e.name)).toEqual(['cfg.json', 'ccc/', 'ccc/VERSION', 'ccc/json', 'ccc/layer.tar', 'manifest.json', 'repositories']);
-    const out = await collect(writePlanned(p, reader(b), 100));
-    const es = await indexTar(reader(out), out.length);
+    const out = await collect(writePlanned(p, bufReader(b), 100));
+    const es = await indexTar(bufReader(out), out.length);
     expect(es.map((e) => e.name)).toEqual(p.entries.map((e) => e.name));
     const layer = es.find((e) => e.name === 'ccc/layer.tar')!;
     expect(out.toString('utf8', layer.offset, layer.offset + layer.size)).toBe('C'.repeat(300));
@@ -96,19 +82,19 @@ describe('planning a shipment', () => {
 
   it('holding a diff on another base is not holding its chain: the layer goes', async () => {
     const b = saved();
-    const p = await planArchive(reader(b), b.length, new Set([D[1], D[2]]));
+    const p = await planArchive(bufReader(b), b.length, new Set([D[1], D[2]]));
     expect(p.layersSent).toEqual(D);
   });
 
   it('a layer file linking to a left-out file is sent as a copy of its content', async () => {
     const b = saved({ linkThird: true });
     const c = chainIds(D);
-    const p = await planArchive(reader(b), b.length, new Set([c[0], c[1]]));
+    const p = await planArchive(bufReader(b), b.length, new Set([c[0], c[1]]));
     const third = p.entries.find((e) => e.name === 'ccc/layer.tar')!;
     expect(third.from.type).toBe('file');
     expect(third.from.size).toBe(2000 / 2); // aaa/layer.tar, 1000 bytes
-    const out = await collect(writePlanned(p, reader(b)));
-    const es = await indexTar(reader(out), out.length);
+    const out = await collect(writePlanned(p, bufReader(b)));
+    const es = await indexTar(bufReader(out), out.length);
     const e = es.find((x) => x.name === 'ccc/layer.tar')!;
     expect(e.type).toBe('file');
     expect(out.toString('utf8', e.offset, e.offset + e.size)).toBe('A'.repeat(1000));
@@ -116,7 +102,7 @@ describe('planning a shipment', () => {
 
   it('a link to a file that is sent stays a link', async () => {
     const b = saved({ linkThird: true });
-    const p = await planArchive(reader(b), b.length, new Set());
+    const p = await planArchive(bufReader(b), b.length, new Set());
     expect(p.entries.find((e) => e.name === 'ccc/layer.tar')!.from.type).toBe('symlink');
   });
 
@@ -132,11 +118,11 @@ describe('planning a shipment', () => {
 
   it('refuses archives whose manifest and configs do not agree', async () => {
     const bad = archive([{ name: 'cfg.json', data: JSON.stringify({ rootfs: { diff_ids: [D[0]] } }) }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'cfg.json', Layers: ['a/layer.tar', 'b/layer.tar'] }]) }]);
-    await expect(planArchive(reader(bad), bad.length, new Set())).rejects.toThrow(/lists 1 layers/);
+    await expect(planArchive(bufReader(bad), bad.length, new Set())).rejects.toThrow(/lists 1 layers/);
     const missing = archive([{ name: 'cfg.json', data: JSON.stringify({ rootfs: { diff_ids: [D[0]] } }) }, { name: 'manifest.json', data: JSON.stringify([{ Config: 'cfg.json', Layers: ['a/layer.tar'] }]) }]);
-    await expect(planArchive(reader(missing), missing.length, new Set())).rejects.toThrow(/not in the archive/);
+    await expect(planArchive(bufReader(missing), missing.length, new Set())).rejects.toThrow(/not in the archive/);
     const none = archive([{ name: 'x', data: '1' }]);
-    await expect(planArchive(reader(none), none.length, new Set())).rejects.toThrow(/no manifest.json/);
+    await expect(planArchive(bufReader(none), none.length, new Set())).rejects.toThrow(/no manifest.json/);
   });
 });
 

@@ -3,28 +3,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { indexTar, indexTarFile, parsePax, tarEnd, tarHeader, tarPadding, TarError, type ReadAt } from '../../../common/images/tar.js';
+import { indexTar, indexTarFile, parsePax, tarHeader } from '../../../common/images/tar.js';
+import { archive, bufReader } from './fixtures.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsswarm-tar-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const bufReader = (b: Buffer): ReadAt => async (pos, len) => {
-  if (pos + len > b.length) throw new TarError('short');
-  return b.subarray(pos, pos + len);
-};
 
-/** An archive of files (and dirs / links) made with tarHeader. */
-function archive(items: { name: string; data?: string; type?: 'file' | 'dir' | 'symlink'; linkname?: string }[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const it of items) {
-    const data = Buffer.from(it.data ?? '');
-    const type = it.type ?? 'file';
-    parts.push(tarHeader({ name: it.name, type, size: data.length, linkname: it.linkname }));
-    if (type === 'file') parts.push(data, tarPadding(data.length));
-  }
-  parts.push(tarEnd());
-  return Buffer.concat(parts);
-}
 
 describe('tar', () => {
   it('reads back what it writes, with contents at the offsets it gives', async () => {
