@@ -59,7 +59,11 @@ export const MAX_SOURCES = 3;
 /** gRPC status codes after which asking again cannot help. */
 const FINAL_CODES = new Set([3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 7 /* PERMISSION_DENIED */, 9 /* FAILED_PRECONDITION */, 16 /* UNAUTHENTICATED */, 12 /* UNIMPLEMENTED */]);
 
-interface Fetched { ok: boolean; error?: string; code?: number; source?: { node_id: string; hostname: string }; bytes: number; plan?: ImageChunk__Output['plan'] }
+interface Fetched {
+  ok: boolean; error?: string; code?: number; source?: { node_id: string; hostname: string }; bytes: number; plan?: ImageChunk__Output['plan'];
+  /** When each stage ended (Date.now()): the source named, the first and the last byte in, the engine's load done. */
+  at: { source?: number; firstByte?: number; lastByte?: number; loaded?: number };
+}
 
 interface Spool { path: string; dir: string; ready: Promise<void>; users: number }
 
@@ -113,6 +117,7 @@ export class ImageShipper {
     const fail = (tried: string): PrepareError => new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} not found (${why}; from the cluster: ${tried})`);
     const t0 = Date.now();
     const have = await this.chains();
+    const tChains = Date.now();
     const exclude: string[] = [];
     const tried: string[] = [];
     for (let attempt = 0; attempt < MAX_SOURCES; attempt++) {
@@ -124,6 +129,7 @@ export class ImageShipper {
         const ms = Date.now() - t0;
         this.log.info({
           image, from: r.source?.hostname, fromNode: r.source?.node_id, bytes: r.bytes, ms,
+          stages: stages(t0, tChains, r.at),
           layersSent: r.plan?.layers_sent, layersSkipped: r.plan?.layers_skipped, layerBytesSent: r.plan?.layer_bytes_sent, layerBytesSkipped: r.plan?.layer_bytes_skipped,
         }, 'image fetched');
         return;
@@ -139,7 +145,7 @@ export class ImageShipper {
   /** Stream a FetchImage call into `docker load`; ok once the engine holds `image`. */
   private receive(image: string, call: FetchStream, onSource?: (s: { node_id: string; hostname: string }) => void): Promise<Fetched> {
     return new Promise<Fetched>((resolve) => {
-      const out: Fetched = { ok: false, bytes: 0 };
+      const out: Fetched = { ok: false, bytes: 0, at: {} };
       const pass = new PassThrough({ highWaterMark: 1 << 20 });
       let loading: Promise<void> | undefined;
       const startLoad = (): Promise<void> => (loading ??= this.load(pass));
@@ -155,7 +161,8 @@ export class ImageShipper {
           return;
         }
         pass.end();
-        startLoad().then(() => this.inspect(image)).then((info) => {
+        out.at.lastByte = Date.now();
+        startLoad().then(() => { out.at.loaded = Date.now(); return this.inspect(image); }).then((info) => {
           if (!info) { out.error = 'the engine loaded the archive but does not hold the image after it'; resolve(out); return; }
           out.ok = true;
           resolve(out);
@@ -164,6 +171,7 @@ export class ImageShipper {
       call.on('data', (c) => {
         if (settled) return;
         if (c.source) {
+          out.at.source ??= Date.now();
           out.source = { node_id: c.source.node_id, hostname: c.source.hostname || c.source.node_id };
           this.status(image, `fetching image ${image} from ${out.source.node_id ? `node ${out.source.hostname}` : out.source.hostname}`);
           onSource?.(out.source);
@@ -171,6 +179,7 @@ export class ImageShipper {
         if (c.plan) out.plan = c.plan;
         if (c.data?.length) {
           void startLoad().catch((err: unknown) => { call.cancel(); settle(`loading it failed: ${engineMessage(err)}`); });
+          out.at.firstByte ??= Date.now();
           out.bytes += c.data.length;
           if (!pass.write(c.data)) {
             call.pause();
@@ -235,6 +244,7 @@ export class ImageShipper {
     push.on('error', (e) => { cut = e; });
     const t0 = Date.now();
     let bytes = 0;
+    let tSpool = 0;
     let plan: ShipPlan | undefined;
     let spool: Spool | undefined;
     let info: { Id: string } | undefined;
@@ -242,6 +252,7 @@ export class ImageShipper {
       info = await this.inspect(normalizeRef(ref));
       if (!info) throw new Error(`this node's engine does not hold image ${ref}`);
       spool = await this.spool(info.Id, normalizeRef(ref));
+      tSpool = Date.now();
       for await (const chunk of shipFromFile(spool.path, new Set(have), (p) => {
         plan = p;
         push.write({ request_id: requestId, plan: { layers_sent: p.layersSent.length, layers_skipped: p.layersSkipped.length, layer_bytes_sent: p.layerBytesSent, layer_bytes_skipped: p.layerBytesSkipped } });
@@ -255,7 +266,7 @@ export class ImageShipper {
       if (cut) throw cut;
       push.end();
       this.log.info({
-        image: ref, imageId: info.Id, bytes, ms: Date.now() - t0, layersSent: plan?.layersSent.length, layersSkipped: plan?.layersSkipped.length,
+        image: ref, imageId: info.Id, bytes, ms: Date.now() - t0, spoolMs: tSpool - t0, layersSent: plan?.layersSent.length, layersSkipped: plan?.layersSkipped.length,
         layerBytesSent: plan?.layerBytesSent, layerBytesSkipped: plan?.layerBytesSkipped,
       }, 'image sent');
     } catch (err) {
@@ -311,6 +322,12 @@ export class ImageShipper {
       return { has: false, image_id: '', error: engineMessage(err) };
     }
   }
+}
+
+/** A fetch's stages in ms, each from the end of the one before: the engine's chains listed, the source found, the first byte, the last, the load. */
+function stages(t0: number, tChains: number, at: Fetched['at']): Record<string, number | undefined> {
+  const d = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
+  return { chains: tChains - t0, query: d(at.source, tChains), firstByte: d(at.firstByte, at.source), transfer: d(at.lastByte, at.firstByte), loadTail: d(at.loaded, at.lastByte) };
 }
 
 /** Images worth asking a registry for: not an ID (no registry serves those). */

@@ -191,7 +191,9 @@ export class ImageRelay {
     }
     let gone = false;
     call.on('cancelled', () => { gone = true; });
+    const tq = Date.now();
     const answers = await this.query(ref, [requester, ...req.exclude]);
+    const queryMs = Date.now() - tq;
     if (gone) return;
     const sources = rankSources(answers, { requester, exclude: req.exclude });
     if (sources.length === 0) {
@@ -202,10 +204,10 @@ export class ImageRelay {
     }
     const source = sources[0];
     const imageId = answers.find((a) => a.nodeId === source)?.imageId ?? '';
-    this.relay(call, requester, source, ref, req.have, imageId);
+    this.relay(call, requester, source, ref, req.have, imageId, queryMs);
   }
 
-  private relay(call: FetchCall, requester: string, source: string, ref: string, have: string[], imageId: string): void {
+  private relay(call: FetchCall, requester: string, source: string, ref: string, have: string[], imageId: string, queryMs?: number): void {
     const id = newId();
     const open: { timer?: NodeJS.Timeout } = {};
     const r: Relay = {
@@ -229,7 +231,7 @@ export class ImageRelay {
       return;
     }
     open.timer = setTimeout(() => r.fail(grpc.status.UNAVAILABLE, `node ${this.host.hostname(source)} did not start sending image ${ref} within ${OPEN_TIMEOUT_MS / 1000} s`), OPEN_TIMEOUT_MS);
-    this.host.log.info({ image: ref, from: source, to: requester, haveChains: have.length }, 'relaying an image');
+    this.host.log.info({ image: ref, from: source, to: requester, haveChains: have.length, queryMs }, 'relaying an image');
   }
 
   /** PushImage from `pusher` (undefined: the manager's own agent, over its local socket). */
