@@ -127,28 +127,48 @@ const stackFile = (dir: string, tag: string): string => {
   return f;
 };
 
-/** Bytes the targets' agents logged as fetched for `tag` since `since`. */
-function fetchedBytes(tag: string, since: number): number {
-  let n = 0;
-  for (const t of TARGETS) {
+interface LogLine { msg: string; image: string; bytes: number; time: number; ms?: number; spoolMs?: number; queryMs?: number; stages?: Record<string, number> }
+
+/** The log lines `msg` about `tag` since `since`, on the hosts `on`. */
+function logLines(on: string[], msg: string, tag: string, since: number): (LogLine & { host: string })[] {
+  const out: (LogLine & { host: string })[] = [];
+  for (const t of on) {
     const file = planHost(t.startsWith('lab-m') ? 'manager' : 'worker', Number(t.slice(-1))).tsswarmLog;
     for (const line of readFileSync(file, 'utf8').split('\n')) {
-      if (!line.includes('"image fetched"')) continue;
+      if (!line.includes(`"${msg}"`)) continue;
       try {
-        const o = JSON.parse(line) as { image: string; bytes: number; time: number };
-        if (o.image === tag && o.time >= since) n += o.bytes;
+        const o = JSON.parse(line) as LogLine;
+        if (o.image === tag && o.time >= since) out.push({ ...o, host: t });
       } catch { /* not JSON */ }
     }
   }
-  return n;
+  return out;
+}
+
+/** Bytes the targets' agents logged as fetched for `tag` since `since`. */
+const fetchedBytes = (tag: string, since: number): number => logLines(TARGETS, 'image fetched', tag, since).reduce((n, o) => n + o.bytes, 0);
+
+/** Where the time of a tsswarm row went (from the hosts' logs), relative to the deploy's start. */
+function stagesOf(tag: string, t0: number, end: number): string {
+  const parts: string[] = [];
+  for (const o of logLines(TARGETS, 'image fetched', tag, t0)) {
+    const began = o.time - (o.ms ?? 0) - t0;
+    parts.push(`${o.host}: fetch from +${began} ms (${Object.entries(o.stages ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}) to +${o.time - t0} ms`);
+  }
+  for (const o of logLines([SOURCE], 'image sent', tag, t0)) parts.push(`${SOURCE} sent: spool ${o.spoolMs} ms, all ${o.ms} ms`);
+  for (const o of logLines(['lab-m1'], 'relaying an image', tag, t0)) parts.push(`leader query ${o.queryMs} ms`);
+  parts.push(`both running at +${end - t0} ms`);
+  return parts.join('; ');
 }
 
 async function viaTsswarm(dir: string, tag: string): Promise<{ ms: number; bytes: number }> {
   const t0 = Date.now();
   await tsswarm('deploy', '--detach', '-c', stackFile(dir, tag), STACK);
   await waitUntil(`tsswarm running ${tag} on ${TARGETS.join(', ')}`, () => runningEverywhere(`tsswarm.stack.namespace=${STACK}`, tag));
-  const ms = Date.now() - t0;
+  const end = Date.now();
+  const ms = end - t0;
   await waitUntil('the fetches logged', async () => fetchedBytes(tag, t0) > 0, 10_000);
+  say(`${tag}: ${stagesOf(tag, t0, end)}`);
   return { ms, bytes: fetchedBytes(tag, t0) };
 }
 
