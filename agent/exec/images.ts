@@ -6,21 +6,20 @@
 //   layer list), stream what arrives into `docker load`, and try another source when one fails.
 //   Concurrent tasks needing one image share one fetch; they show "fetching image X from node Y".
 // - sending (ImageQuery, ImageSend): say whether this engine holds an image; stream its
-//   `docker save` without the layers whose chain the receiver holds (common/images/archive.ts).
-//   The save is spooled to a file first (the archive's order of entries is not the manifest's),
-//   shared by concurrent sends of the same image.
+//   `docker save` without the layers whose chain the receiver holds (common/images/stream.ts):
+//   each entry goes as soon as the save has written it to a spool file (layers are known by the
+//   sha256 of their content, before the manifest comes), shared by concurrent sends of the image.
 //
 // Bytes are counted at both ends and logged at info ('image fetched', 'image sent').
 
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { heldChains, isImageId, normalizeRef, shipFromFile, type ShipPlan } from '../../common/images/archive.js';
+import { heldChains, isImageId, normalizeRef } from '../../common/images/archive.js';
+import { GrowingArchive, shipGrowing, type StreamPlan } from '../../common/images/stream.js';
 import type { ImageChunk, ImageChunk__Output } from '../../proto/gen/tsswarm/dispatcher/v1/ImageChunk.js';
 import type { ImageFetchRequest } from '../../proto/gen/tsswarm/dispatcher/v1/ImageFetchRequest.js';
 import { AgentErrorCodes, isEngineUnavailable } from '../errors.js';
@@ -65,7 +64,7 @@ interface Fetched {
   at: { source?: number; firstByte?: number; lastByte?: number; loaded?: number };
 }
 
-interface Spool { path: string; dir: string; ready: Promise<void>; users: number }
+interface Spool { dir: string; fh?: FileHandle; saved?: Readable; archive?: GrowingArchive; ready: Promise<void>; users: number }
 
 export class ImageShipper {
   private wire?: ImageWire;
@@ -245,18 +244,15 @@ export class ImageShipper {
     const t0 = Date.now();
     let bytes = 0;
     let tSpool = 0;
-    let plan: ShipPlan | undefined;
+    let plan: StreamPlan | undefined;
     let spool: Spool | undefined;
-    let info: { Id: string } | undefined;
+    let info: { Id: string; RootFS?: { Layers?: string[] } } | undefined;
     try {
       info = await this.inspect(normalizeRef(ref));
       if (!info) throw new Error(`this node's engine does not hold image ${ref}`);
       spool = await this.spool(info.Id, normalizeRef(ref));
       tSpool = Date.now();
-      for await (const chunk of shipFromFile(spool.path, new Set(have), (p) => {
-        plan = p;
-        push.write({ request_id: requestId, plan: { layers_sent: p.layersSent.length, layers_skipped: p.layersSkipped.length, layer_bytes_sent: p.layerBytesSent, layer_bytes_skipped: p.layerBytesSkipped } });
-      }, this.opts.chunkBytes)) {
+      for await (const chunk of shipGrowing(spool.archive!, info.Id, info.RootFS?.Layers ?? [], new Set(have), (p) => { plan = p; }, this.opts.chunkBytes)) {
         if (cut) throw cut;
         bytes += chunk.length;
         if (!push.write({ request_id: requestId, data: chunk })) {
@@ -264,9 +260,11 @@ export class ImageShipper {
         }
       }
       if (cut) throw cut;
+      const p = plan!;
+      push.write({ request_id: requestId, plan: { layers_sent: p.layersSent.length, layers_skipped: p.layersSkipped.length, layer_bytes_sent: p.layerBytesSent, layer_bytes_skipped: p.layerBytesSkipped } });
       push.end();
       this.log.info({
-        image: ref, imageId: info.Id, bytes, ms: Date.now() - t0, spoolMs: tSpool - t0, layersSent: plan?.layersSent.length, layersSkipped: plan?.layersSkipped.length,
+        image: ref, imageId: info.Id, bytes, ms: Date.now() - t0, saveOpenMs: tSpool - t0, layersSent: plan?.layersSent.length, layersSkipped: plan?.layersSkipped.length,
         layerBytesSent: plan?.layerBytesSent, layerBytesSkipped: plan?.layerBytesSkipped,
       }, 'image sent');
     } catch (err) {
@@ -281,17 +279,22 @@ export class ImageShipper {
     }
   }
 
-  /** `docker save` of an image into a file, shared by concurrent sends of that image. */
+  /**
+   * `docker save` of an image into a file, readable while it grows (resolves once the save has
+   * begun); shared by concurrent sends of that image.
+   */
   private spool(imageId: string, ref: string): Promise<Spool> {
     const key = `${imageId} ${ref}`;
     const cur = this.spools.get(key);
     if (cur) { cur.users++; return cur.ready.then(() => cur); }
-    const s: Spool = { path: '', dir: '', users: 1, ready: Promise.resolve() };
+    const s: Spool = { dir: '', users: 1, ready: Promise.resolve() };
     s.ready = (async () => {
       s.dir = await mkdtemp(join(this.opts.spoolDir ?? tmpdir(), 'tsswarm-ship-'));
-      s.path = join(s.dir, 'image.tar');
-      const saved = (await this.docker.getImage(ref).get()) as unknown as Readable;
-      await pipeline(saved, createWriteStream(s.path));
+      s.fh = await open(join(s.dir, 'image.tar'), 'w+');
+      s.saved = (await this.docker.getImage(ref).get()) as unknown as Readable;
+      s.archive = new GrowingArchive(s.fh, s.saved);
+      // A spool whose save failed is not shared with the sends that come after.
+      s.archive.done.catch(() => { if (this.spools.get(key) === s) this.spools.delete(key); });
     })();
     this.spools.set(key, s);
     s.ready.catch(() => this.release(s, true));
@@ -301,7 +304,13 @@ export class ImageShipper {
   private release(s: Spool, failed = false): void {
     if (!failed && --s.users > 0) return;
     for (const [k, v] of this.spools) if (v === s) this.spools.delete(k);
-    if (s.dir) void rm(s.dir, { recursive: true, force: true });
+    s.archive?.abort(new Error('no send needs the spool any more'));
+    s.saved?.destroy();
+    void (async () => {
+      await s.archive?.done.catch(() => undefined);
+      await s.fh?.close().catch(() => undefined);
+      if (s.dir) await rm(s.dir, { recursive: true, force: true });
+    })();
   }
 
   // -------------------------------------------------------------------------------------------

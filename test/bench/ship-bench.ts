@@ -127,7 +127,7 @@ const stackFile = (dir: string, tag: string): string => {
   return f;
 };
 
-interface LogLine { msg: string; image: string; bytes: number; time: number; ms?: number; spoolMs?: number; queryMs?: number; stages?: Record<string, number> }
+interface LogLine { msg: string; image: string; bytes: number; time: number; ms?: number; saveOpenMs?: number; queryMs?: number; stages?: Record<string, number> }
 
 /** The log lines `msg` about `tag` since `since`, on the hosts `on`. */
 function logLines(on: string[], msg: string, tag: string, since: number): (LogLine & { host: string })[] {
@@ -155,7 +155,7 @@ function stagesOf(tag: string, t0: number, end: number): string {
     const began = o.time - (o.ms ?? 0) - t0;
     parts.push(`${o.host}: fetch from +${began} ms (${Object.entries(o.stages ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}) to +${o.time - t0} ms`);
   }
-  for (const o of logLines([SOURCE], 'image sent', tag, t0)) parts.push(`${SOURCE} sent: spool ${o.spoolMs} ms, all ${o.ms} ms`);
+  for (const o of logLines([SOURCE], 'image sent', tag, t0)) parts.push(`${SOURCE} sent: save began at +${o.saveOpenMs} ms, all ${o.ms} ms`);
   for (const o of logLines(['lab-m1'], 'relaying an image', tag, t0)) parts.push(`leader query ${o.queryMs} ms`);
   parts.push(`both running at +${end - t0} ms`);
   return parts.join('; ');
