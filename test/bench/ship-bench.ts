@@ -151,6 +151,7 @@ const fetchedBytes = (tag: string, since: number): number => logLines(TARGETS, '
 /** Where the time of a tsswarm row went (from the hosts' logs), relative to the deploy's start. */
 function stagesOf(tag: string, t0: number, end: number): string {
   const parts: string[] = [];
+  for (const o of logLines(TARGETS, 'pull failed', tag, t0)) parts.push(`${o.host}: registry pull failed at +${o.time - t0} ms`);
   for (const o of logLines(TARGETS, 'image fetched', tag, t0)) {
     const began = o.time - (o.ms ?? 0) - t0;
     parts.push(`${o.host}: fetch from +${began} ms (${Object.entries(o.stages ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}) to +${o.time - t0} ms`);
