@@ -6,21 +6,20 @@
 //   layer list), stream what arrives into `docker load`, and try another source when one fails.
 //   Concurrent tasks needing one image share one fetch; they show "fetching image X from node Y".
 // - sending (ImageQuery, ImageSend): say whether this engine holds an image; stream its
-//   `docker save` without the layers whose chain the receiver holds (common/images/archive.ts).
-//   The save is spooled to a file first (the archive's order of entries is not the manifest's),
-//   shared by concurrent sends of the same image.
+//   `docker save` without the layers whose chain the receiver holds (common/images/stream.ts):
+//   each entry goes as soon as the save has written it to a spool file (layers are known by the
+//   sha256 of their content, before the manifest comes), shared by concurrent sends of the image.
 //
 // Bytes are counted at both ends and logged at info ('image fetched', 'image sent').
 
-import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import { heldChains, isImageId, normalizeRef, shipFromFile, type ShipPlan } from '../../common/images/archive.js';
+import { heldChains, isImageId, normalizeRef } from '../../common/images/archive.js';
+import { GrowingArchive, shipGrowing, type StreamPlan } from '../../common/images/stream.js';
 import type { ImageChunk, ImageChunk__Output } from '../../proto/gen/tsswarm/dispatcher/v1/ImageChunk.js';
 import type { ImageFetchRequest } from '../../proto/gen/tsswarm/dispatcher/v1/ImageFetchRequest.js';
 import { AgentErrorCodes, isEngineUnavailable } from '../errors.js';
@@ -59,9 +58,13 @@ export const MAX_SOURCES = 3;
 /** gRPC status codes after which asking again cannot help. */
 const FINAL_CODES = new Set([3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 7 /* PERMISSION_DENIED */, 9 /* FAILED_PRECONDITION */, 16 /* UNAUTHENTICATED */, 12 /* UNIMPLEMENTED */]);
 
-interface Fetched { ok: boolean; error?: string; code?: number; source?: { node_id: string; hostname: string }; bytes: number; plan?: ImageChunk__Output['plan'] }
+interface Fetched {
+  ok: boolean; error?: string; code?: number; source?: { node_id: string; hostname: string }; bytes: number; plan?: ImageChunk__Output['plan'];
+  /** When each stage ended (Date.now()): the source named, the first and the last byte in, the engine's load done. */
+  at: { source?: number; firstByte?: number; lastByte?: number; loaded?: number };
+}
 
-interface Spool { path: string; dir: string; ready: Promise<void>; users: number }
+interface Spool { dir: string; fh?: FileHandle; saved?: Readable; archive?: GrowingArchive; ready: Promise<void>; users: number }
 
 export class ImageShipper {
   private wire?: ImageWire;
@@ -113,6 +116,7 @@ export class ImageShipper {
     const fail = (tried: string): PrepareError => new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} not found (${why}; from the cluster: ${tried})`);
     const t0 = Date.now();
     const have = await this.chains();
+    const tChains = Date.now();
     const exclude: string[] = [];
     const tried: string[] = [];
     for (let attempt = 0; attempt < MAX_SOURCES; attempt++) {
@@ -124,6 +128,7 @@ export class ImageShipper {
         const ms = Date.now() - t0;
         this.log.info({
           image, from: r.source?.hostname, fromNode: r.source?.node_id, bytes: r.bytes, ms,
+          stages: stages(t0, tChains, r.at),
           layersSent: r.plan?.layers_sent, layersSkipped: r.plan?.layers_skipped, layerBytesSent: r.plan?.layer_bytes_sent, layerBytesSkipped: r.plan?.layer_bytes_skipped,
         }, 'image fetched');
         return;
@@ -139,7 +144,7 @@ export class ImageShipper {
   /** Stream a FetchImage call into `docker load`; ok once the engine holds `image`. */
   private receive(image: string, call: FetchStream, onSource?: (s: { node_id: string; hostname: string }) => void): Promise<Fetched> {
     return new Promise<Fetched>((resolve) => {
-      const out: Fetched = { ok: false, bytes: 0 };
+      const out: Fetched = { ok: false, bytes: 0, at: {} };
       const pass = new PassThrough({ highWaterMark: 1 << 20 });
       let loading: Promise<void> | undefined;
       const startLoad = (): Promise<void> => (loading ??= this.load(pass));
@@ -155,7 +160,8 @@ export class ImageShipper {
           return;
         }
         pass.end();
-        startLoad().then(() => this.inspect(image)).then((info) => {
+        out.at.lastByte = Date.now();
+        startLoad().then(() => { out.at.loaded = Date.now(); return this.inspect(image); }).then((info) => {
           if (!info) { out.error = 'the engine loaded the archive but does not hold the image after it'; resolve(out); return; }
           out.ok = true;
           resolve(out);
@@ -164,6 +170,7 @@ export class ImageShipper {
       call.on('data', (c) => {
         if (settled) return;
         if (c.source) {
+          out.at.source ??= Date.now();
           out.source = { node_id: c.source.node_id, hostname: c.source.hostname || c.source.node_id };
           this.status(image, `fetching image ${image} from ${out.source.node_id ? `node ${out.source.hostname}` : out.source.hostname}`);
           onSource?.(out.source);
@@ -171,6 +178,7 @@ export class ImageShipper {
         if (c.plan) out.plan = c.plan;
         if (c.data?.length) {
           void startLoad().catch((err: unknown) => { call.cancel(); settle(`loading it failed: ${engineMessage(err)}`); });
+          out.at.firstByte ??= Date.now();
           out.bytes += c.data.length;
           if (!pass.write(c.data)) {
             call.pause();
@@ -235,17 +243,16 @@ export class ImageShipper {
     push.on('error', (e) => { cut = e; });
     const t0 = Date.now();
     let bytes = 0;
-    let plan: ShipPlan | undefined;
+    let tSpool = 0;
+    let plan: StreamPlan | undefined;
     let spool: Spool | undefined;
-    let info: { Id: string } | undefined;
+    let info: { Id: string; RootFS?: { Layers?: string[] } } | undefined;
     try {
       info = await this.inspect(normalizeRef(ref));
       if (!info) throw new Error(`this node's engine does not hold image ${ref}`);
       spool = await this.spool(info.Id, normalizeRef(ref));
-      for await (const chunk of shipFromFile(spool.path, new Set(have), (p) => {
-        plan = p;
-        push.write({ request_id: requestId, plan: { layers_sent: p.layersSent.length, layers_skipped: p.layersSkipped.length, layer_bytes_sent: p.layerBytesSent, layer_bytes_skipped: p.layerBytesSkipped } });
-      }, this.opts.chunkBytes)) {
+      tSpool = Date.now();
+      for await (const chunk of shipGrowing(spool.archive!, info.Id, info.RootFS?.Layers ?? [], new Set(have), (p) => { plan = p; }, this.opts.chunkBytes)) {
         if (cut) throw cut;
         bytes += chunk.length;
         if (!push.write({ request_id: requestId, data: chunk })) {
@@ -253,9 +260,11 @@ export class ImageShipper {
         }
       }
       if (cut) throw cut;
+      const p = plan!;
+      push.write({ request_id: requestId, plan: { layers_sent: p.layersSent.length, layers_skipped: p.layersSkipped.length, layer_bytes_sent: p.layerBytesSent, layer_bytes_skipped: p.layerBytesSkipped } });
       push.end();
       this.log.info({
-        image: ref, imageId: info.Id, bytes, ms: Date.now() - t0, layersSent: plan?.layersSent.length, layersSkipped: plan?.layersSkipped.length,
+        image: ref, imageId: info.Id, bytes, ms: Date.now() - t0, saveOpenMs: tSpool - t0, layersSent: plan?.layersSent.length, layersSkipped: plan?.layersSkipped.length,
         layerBytesSent: plan?.layerBytesSent, layerBytesSkipped: plan?.layerBytesSkipped,
       }, 'image sent');
     } catch (err) {
@@ -270,17 +279,22 @@ export class ImageShipper {
     }
   }
 
-  /** `docker save` of an image into a file, shared by concurrent sends of that image. */
+  /**
+   * `docker save` of an image into a file, readable while it grows (resolves once the save has
+   * begun); shared by concurrent sends of that image.
+   */
   private spool(imageId: string, ref: string): Promise<Spool> {
     const key = `${imageId} ${ref}`;
     const cur = this.spools.get(key);
     if (cur) { cur.users++; return cur.ready.then(() => cur); }
-    const s: Spool = { path: '', dir: '', users: 1, ready: Promise.resolve() };
+    const s: Spool = { dir: '', users: 1, ready: Promise.resolve() };
     s.ready = (async () => {
       s.dir = await mkdtemp(join(this.opts.spoolDir ?? tmpdir(), 'tsswarm-ship-'));
-      s.path = join(s.dir, 'image.tar');
-      const saved = (await this.docker.getImage(ref).get()) as unknown as Readable;
-      await pipeline(saved, createWriteStream(s.path));
+      s.fh = await open(join(s.dir, 'image.tar'), 'w+');
+      s.saved = (await this.docker.getImage(ref).get()) as unknown as Readable;
+      s.archive = new GrowingArchive(s.fh, s.saved);
+      // A spool whose save failed is not shared with the sends that come after.
+      s.archive.done.catch(() => { if (this.spools.get(key) === s) this.spools.delete(key); });
     })();
     this.spools.set(key, s);
     s.ready.catch(() => this.release(s, true));
@@ -290,7 +304,13 @@ export class ImageShipper {
   private release(s: Spool, failed = false): void {
     if (!failed && --s.users > 0) return;
     for (const [k, v] of this.spools) if (v === s) this.spools.delete(k);
-    if (s.dir) void rm(s.dir, { recursive: true, force: true });
+    s.archive?.abort(new Error('no send needs the spool any more'));
+    s.saved?.destroy();
+    void (async () => {
+      await s.archive?.done.catch(() => undefined);
+      await s.fh?.close().catch(() => undefined);
+      if (s.dir) await rm(s.dir, { recursive: true, force: true });
+    })();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -311,6 +331,12 @@ export class ImageShipper {
       return { has: false, image_id: '', error: engineMessage(err) };
     }
   }
+}
+
+/** A fetch's stages in ms, each from the end of the one before: the engine's chains listed, the source found, the first byte, the last, the load. */
+function stages(t0: number, tChains: number, at: Fetched['at']): Record<string, number | undefined> {
+  const d = (a?: number, b?: number) => (a !== undefined && b !== undefined ? a - b : undefined);
+  return { chains: tChains - t0, query: d(at.source, tChains), firstByte: d(at.firstByte, at.source), transfer: d(at.lastByte, at.firstByte), loadTail: d(at.loaded, at.lastByte) };
 }
 
 /** Images worth asking a registry for: not an ID (no registry serves those). */

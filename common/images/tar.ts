@@ -83,6 +83,15 @@ export type ReadAt = (pos: number, len: number) => Promise<Buffer>;
 /** Every entry of an archive, in order; `total` is its length in bytes. */
 export async function indexTar(read: ReadAt, total: number): Promise<TarEntry[]> {
   const out: TarEntry[] = [];
+  for await (const e of walkTar(read, total)) out.push(e);
+  return out;
+}
+
+/**
+ * The entries of an archive one by one, each once its header is read (`total`: its length, or
+ * Infinity for an archive still being written, whose `read` waits for the bytes).
+ */
+export async function* walkTar(read: ReadAt, total: number): AsyncGenerator<TarEntry> {
   let pos = 0;
   let pax: Record<string, string> = {};
   let longName: string | undefined;
@@ -109,13 +118,13 @@ export async function indexTar(read: ReadAt, total: number): Promise<TarEntry[]>
     if (pax.size !== undefined) size = Number(pax.size);
     const linkname = pax.linkpath ?? longLink ?? str(h, 157, 100);
     name = name.replace(/^\.\//, '');
-    out.push({ name, type: TYPES[flag] ?? 'other', size, mode: num(h, 100, 8), mtime: num(h, 136, 12), linkname, offset: body });
     if (body + size > total) throw new TarError(`entry ${name} runs past the end of the archive`);
+    const entry: TarEntry = { name, type: TYPES[flag] ?? 'other', size, mode: num(h, 100, 8), mtime: num(h, 136, 12), linkname, offset: body };
     pax = {};
     longName = longLink = undefined;
     pos = body + size + padding(size);
+    yield entry;
   }
-  return out;
 }
 
 /** indexTar over a file on disk. */

@@ -72,7 +72,38 @@ type AssignmentKind = 'TASK' | 'NETWORK' | 'VOLUME' | 'SECRET' | 'CONFIG';
 /** Trailing metadata of a refused Session: the leader's address (see proto/dispatcher.proto). */
 export const LEADER_METADATA = 'tsswarm-leader';
 
-export const newGrpcServer = (): grpc.Server => new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 });
+/**
+ * The HTTP/2 receive window of the manager's gRPC server, per stream and per connection. Images
+ * arrive on it (PushImage, relayed to the fetching node): with HTTP/2's default of 64 KiB a
+ * stream moves one window per round trip, a few MB/s. Memory stays bounded by it per stream.
+ */
+export const SERVER_WINDOW_BYTES = 8 << 20;
+
+export const newGrpcServer = (): grpc.Server => widenWindows(new grpc.Server({ 'grpc.max_receive_message_length': 64 << 20 }), SERVER_WINDOW_BYTES);
+
+/**
+ * grpc-js's Server takes no window option (its client does: 'grpc-node.flow_control_window'):
+ * announce `bytes` as the initial window of each stream (the settings its http2 servers are made
+ * with) and widen each session's connection window as it opens (its session hook). Where this
+ * grpc-js is made otherwise, the server keeps HTTP/2's defaults: slower, still correct.
+ */
+export function widenWindows(server: grpc.Server, bytes: number): grpc.Server {
+  type Hook = (h2: unknown) => (session: { setLocalWindowSize?(n: number): void }) => void;
+  const inner = server as unknown as { commonServerOptions?: { settings?: Record<string, unknown> }; _sessionHandler?: Hook; _channelzSessionHandler?: Hook };
+  if (inner.commonServerOptions) inner.commonServerOptions.settings = { ...inner.commonServerOptions.settings, initialWindowSize: bytes };
+  for (const key of ['_sessionHandler', '_channelzSessionHandler'] as const) {
+    const make = inner[key];
+    if (typeof make !== 'function') continue;
+    inner[key] = function (this: unknown, h2: unknown) {
+      const handle = make.call(this, h2);
+      return (session) => {
+        try { session.setLocalWindowSize?.(bytes); } catch { /* a session already closing */ }
+        handle(session);
+      };
+    };
+  }
+  return server;
+}
 
 interface Session {
   nodeId: string;

@@ -12,10 +12,15 @@
 // calls FetchImage with the upload's id, saying which chains it holds, so the CLI leaves those
 // layers out), and the others fetch from there.
 //
+// Nodes that fetch one image at once, holding the same chains (a service's tasks on several
+// nodes), share one stream from the source: a fetch joins a relay whose source has not sent a
+// byte yet, and the source's stream is copied to each (the slowest holds it back).
+//
 // Who may fetch what: only nodes of the cluster (the caller's certificate, checked by the
 // dispatcher), and only an image that a task assigned to that node runs (mayFetch).
 
 import * as grpc from '@grpc/grpc-js';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DIGEST, validImageRef } from '../../common/images/archive.js';
 import { newId } from '../../common/ids.js';
@@ -96,19 +101,27 @@ const grpcError = (code: grpc.status, details: string): grpc.ServiceError =>
 
 interface Query { ref: string; pending: Set<string>; answers: ImageAnswer[]; done: () => void }
 
-/** A relay in progress: the source's stream into the target's call. */
+/** A relay in progress: the source's stream into the calls of the nodes fetching it. */
 interface Relay {
   id: string;
   ref: string;
+  /** The ref and the chains the fetching nodes hold: who may join. */
+  key: string;
   source: string;
-  target: FetchCall;
-  requester: string;
+  imageId: string;
+  /** `full`: it has not taken what it was given (its write said to wait for 'drain'). */
+  targets: { call: FetchCall; requester: string; full: boolean }[];
   push?: PushCall;
   bytes: number;
+  /** A byte has gone: no one may join any more. */
+  started: boolean;
   opened: () => void;
   ended: boolean;
   fail: (code: grpc.status, why: string) => void;
 }
+
+/** Fetches that may share one stream: the same ref, the same chains held. */
+const relayKey = (ref: string, have: string[]): string => `${ref}\n${createHash('sha256').update([...have].sort().join(',')).digest('hex')}`;
 
 /** An upload through the API, waiting for its landing node's FetchImage, then its body. */
 interface Upload {
@@ -189,9 +202,13 @@ export class ImageRelay {
       call.emit('error', grpcError(grpc.status.PERMISSION_DENIED, `no task assigned to this node runs image ${ref}`));
       return;
     }
+    const key = relayKey(ref, req.have);
+    if (this.join(call, requester, key, req.exclude)) return;
     let gone = false;
     call.on('cancelled', () => { gone = true; });
+    const tq = Date.now();
     const answers = await this.query(ref, [requester, ...req.exclude]);
+    const queryMs = Date.now() - tq;
     if (gone) return;
     const sources = rankSources(answers, { requester, exclude: req.exclude });
     if (sources.length === 0) {
@@ -202,34 +219,65 @@ export class ImageRelay {
     }
     const source = sources[0];
     const imageId = answers.find((a) => a.nodeId === source)?.imageId ?? '';
-    this.relay(call, requester, source, ref, req.have, imageId);
+    // Another node may have asked for the same meanwhile.
+    if (this.join(call, requester, key, req.exclude)) return;
+    this.relay(call, requester, source, ref, req.have, imageId, key, queryMs);
   }
 
-  private relay(call: FetchCall, requester: string, source: string, ref: string, have: string[], imageId: string): void {
+  /** Join a relay of the same image to the same chains that has not started: true when joined. */
+  private join(call: FetchCall, requester: string, key: string, exclude: string[]): boolean {
+    for (const r of this.relays.values()) {
+      if (r.key !== key || r.started || r.ended || r.source === requester || exclude.includes(r.source) || r.targets.some((t) => t.requester === requester)) continue;
+      this.addTarget(r, call, requester);
+      this.host.log.info({ image: r.ref, from: r.source, to: requester }, 'joined an image relay');
+      return true;
+    }
+    return false;
+  }
+
+  private addTarget(r: Relay, call: FetchCall, requester: string): void {
+    const t = { call, requester, full: false };
+    r.targets.push(t);
+    call.on('drain', () => { t.full = false; this.resumeWhenDrained(r); });
+    call.on('cancelled', () => {
+      if (r.ended || !r.targets.includes(t)) return;
+      r.targets = r.targets.filter((x) => x !== t);
+      // The others go on; the source is cut only when no one is left.
+      if (r.targets.length === 0) r.fail(grpc.status.CANCELLED, `the node fetching image ${r.ref} went away`);
+      else this.resumeWhenDrained(r);
+    });
+    call.write({ source: { node_id: r.source, hostname: this.host.hostname(r.source), image_id: r.imageId } });
+  }
+
+  /** Resume the source's stream once every fetching node has taken what it was given. */
+  private resumeWhenDrained(r: Relay): void {
+    if (r.push && !r.ended && r.targets.every((t) => !t.full)) r.push.resume();
+  }
+
+  private relay(call: FetchCall, requester: string, source: string, ref: string, have: string[], imageId: string, key: string, queryMs?: number): void {
     const id = newId();
     const open: { timer?: NodeJS.Timeout } = {};
     const r: Relay = {
-      id, ref, source, target: call, requester, bytes: 0, ended: false,
+      id, ref, key, source, imageId, targets: [], bytes: 0, started: false, ended: false,
       opened: () => clearTimeout(open.timer),
       fail: (code, why) => {
         if (r.ended) return;
         r.ended = true;
         clearTimeout(open.timer);
         this.relays.delete(id);
-        this.host.log.warn({ image: ref, from: source, to: requester, bytes: r.bytes, err: why }, 'image relay failed');
-        call.emit('error', grpcError(code, why));
+        this.host.log.warn({ image: ref, from: source, to: r.targets.map((t) => t.requester), bytes: r.bytes, err: why }, 'image relay failed');
+        for (const t of r.targets) t.call.emit('error', grpcError(code, why));
         r.push?.emit('tsswarm-cut', why);
       },
     };
     this.relays.set(id, r);
-    call.on('cancelled', () => r.fail(grpc.status.CANCELLED, `the node fetching image ${ref} went away`));
-    call.write({ source: { node_id: source, hostname: this.host.hostname(source), image_id: imageId } });
+    this.addTarget(r, call, requester);
     if (!this.host.send(source, { image_send: { request_id: id, ref, have_chains: have } })) {
       r.fail(grpc.status.UNAVAILABLE, `node ${this.host.hostname(source)} has no session`);
       return;
     }
     open.timer = setTimeout(() => r.fail(grpc.status.UNAVAILABLE, `node ${this.host.hostname(source)} did not start sending image ${ref} within ${OPEN_TIMEOUT_MS / 1000} s`), OPEN_TIMEOUT_MS);
-    this.host.log.info({ image: ref, from: source, to: requester, haveChains: have.length }, 'relaying an image');
+    this.host.log.info({ image: ref, from: source, to: requester, haveChains: have.length, queryMs }, 'relaying an image');
   }
 
   /** PushImage from `pusher` (undefined: the manager's own agent, over its local socket). */
@@ -258,13 +306,12 @@ export class ImageRelay {
       if (c.error) { rel.fail(grpc.status.UNAVAILABLE, `node ${this.host.hostname(rel.source)} cannot send image ${rel.ref}: ${String(c.error).slice(0, 512)}`); finish(); return; }
       const out: ImageChunk = {};
       if (c.plan) out.plan = c.plan;
-      if (c.data?.length) { out.data = c.data; rel.bytes += c.data.length; }
+      if (c.data?.length) { out.data = c.data; rel.bytes += c.data.length; rel.started = true; }
       if (!out.plan && !out.data) return;
-      // Backpressure: what the asking node has not taken yet holds the source back.
-      if (!rel.target.write(out)) {
-        call.pause();
-        rel.target.once('drain', () => call.resume());
-      }
+      // Backpressure: what a fetching node has not taken yet holds the source back.
+      let full = false;
+      for (const t of rel.targets) if (!t.call.write(out)) full = t.full = true;
+      if (full) call.pause();
     });
     call.on('end', () => {
       if (!r) { finish(grpcError(grpc.status.INVALID_ARGUMENT, 'no chunk sent')); return; }
@@ -272,8 +319,8 @@ export class ImageRelay {
       if (!rel.ended) {
         rel.ended = true;
         this.relays.delete(rel.id);
-        rel.target.end();
-        this.host.log.info({ image: rel.ref, from: rel.source, to: rel.requester, bytes: rel.bytes }, 'image relayed');
+        for (const t of rel.targets) t.call.end();
+        this.host.log.info({ image: rel.ref, from: rel.source, to: rel.targets.map((t) => t.requester), bytes: rel.bytes }, 'image relayed');
       }
       finish();
     });

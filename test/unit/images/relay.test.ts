@@ -126,6 +126,51 @@ describe('the relay', () => {
     expect(status).toBeNull();
   });
 
+  it('nodes fetching the same image holding the same chains share one stream from the source', async () => {
+    const { relay, sent } = setup({ tasks: [task('a', 'app:1'), task('b', 'app:1'), task('d', 'app:1')], nodes: ['a', 'b', 'c', 'd'] });
+    const req = { ref: 'app:1', have_chains: [CHAIN], exclude_nodes: [], upload_id: '' };
+    const ca = new FakeFetch(req);
+    const cb = new FakeFetch(req);
+    const cd = new FakeFetch({ ...req, have_chains: [] }); // holds other chains: its own stream
+    const first = relay.onFetch(ca as unknown as FetchCall, 'a');
+    await tick();
+    for (const s of sent.filter((x) => x.msg.image_query)) relay.onHave('c', { query_id: s.msg.image_query!.query_id!, has: true, image_id: 'sha256:id', error: '' });
+    for (const n of ['b', 'd']) for (const s of sent.filter((x) => x.msg.image_query)) relay.onHave(n, { query_id: s.msg.image_query!.query_id!, has: false, image_id: '', error: '' });
+    await first;
+    await relay.onFetch(cb as unknown as FetchCall, 'b'); // joins: no query, no second send
+    expect(sent.filter((s) => s.msg.image_send)).toHaveLength(1);
+    expect(cb.written[0]).toEqual({ source: { node_id: 'c', hostname: 'host-c', image_id: 'sha256:id' } });
+    const reqId = sent.find((s) => s.msg.image_send)!.msg.image_send!.request_id!;
+    const push = new FakePush();
+    let status: unknown = 'open';
+    relay.onPush(push as unknown as PushCall, (err) => { status = err; }, 'c');
+    // The slowest holds the source back.
+    cb.full = true;
+    push.emit('data', { request_id: reqId, data: Buffer.from('abc') });
+    expect(push.paused).toBe(true);
+    cb.full = false;
+    cb.emit('drain');
+    expect(push.paused).toBe(false);
+    // Once a byte has gone, a later fetch does not join.
+    const late = relay.onFetch(cd as unknown as FetchCall, 'd');
+    await tick();
+    const queries = () => [...new Set(sent.filter((s) => s.msg.image_query).map((s) => s.msg.image_query!.query_id!))];
+    expect(queries()).toHaveLength(2);
+    // One that goes away leaves the other's stream going.
+    ca.emit('cancelled');
+    expect(status).toBe('open');
+    push.emit('data', { request_id: reqId, data: Buffer.from('def') });
+    push.emit('end');
+    expect(cb.written.slice(1)).toEqual([{ data: Buffer.from('abc') }, { data: Buffer.from('def') }]);
+    expect(cb.ended).toBe(true);
+    expect(ca.written.slice(1)).toEqual([{ data: Buffer.from('abc') }]);
+    expect(status).toBeNull();
+    const q2 = queries()[1];
+    for (const n of ['a', 'b', 'c']) relay.onHave(n, { query_id: q2, has: false, image_id: '', error: '' });
+    await late;
+    expect(cd.error?.code).toBe(5);
+  });
+
   it('a source that goes away mid-stream ends the asker\'s call with an error naming it', async () => {
     const { relay, sent } = setup({ nodes: ['a', 'b'] });
     const call = new FakeFetch({ ref: 'app:1', have_chains: [], exclude_nodes: [], upload_id: '' });
