@@ -11,7 +11,7 @@ function fields(body: unknown): string[] {
   } catch (e) {
     expect(e).toBeInstanceOf(TsswarmError);
     expect((e as TsswarmError).code).toBe('TSW_ERR_INVALID_ARGUMENT');
-    return (e as TsswarmError).details.map((d) => d.field);
+    return (e as TsswarmError).details.map((d) => d.field ?? '');
   }
   return [];
 }
