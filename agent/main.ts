@@ -14,6 +14,7 @@ import { renewCertificate } from '../proto/identity-client.js';
 import { RenewalTimer, validity } from '../common/renewal.js';
 import { caDigest, pemBlocks, verifyIssued } from '../common/pki.js';
 import { loadAgentIdentity, saveAgentIdentity } from './identity.js';
+import { NodeBuilder } from './exec/build.js';
 import { ImageShipper } from './exec/images.js';
 
 export interface AgentOptions {
@@ -86,6 +87,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   const images = new ImageShipper(docker, log);
   const session = new AgentSession({
     images,
+    builds: new NodeBuilder(docker, log),
     manager: opts.manager,
     managers: opts.managers,
     nodeId,

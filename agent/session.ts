@@ -23,6 +23,7 @@ import type { TaskStatus } from '../common/api/objects.js';
 import type { LogLine, LogRequest } from '../common/api/logs.js';
 import type { ImageFetchRequest } from '../proto/gen/tsswarm/dispatcher/v1/ImageFetchRequest.js';
 import type { FetchStream, ImageAnswer, ImageWire, PushStream } from './exec/images.js';
+import type { BuildStream } from './exec/build.js';
 
 /** What the session needs from the worker (agent/worker implements it). */
 export interface SessionWorker {
@@ -54,6 +55,8 @@ export interface SessionOptions {
   onTrust?: (t: { issuer: string; caPems: string[] }) => void;
   /** Images the cluster asks of this node, or sends it (agent/exec/images.ts); absent: it holds none. */
   images?: SessionImages;
+  /** Builds the CLI asks of this node (`--builder-node`, agent/exec/build.ts); absent: it builds none. */
+  builds?: { run(requestId: string, call: BuildStream): Promise<void> };
 }
 
 /** What the session needs of the node's image shipper. */
@@ -275,6 +278,17 @@ export class AgentSession implements ImageWire {
         const m = msg.image_receive;
         const answer = this.opts.images ? this.opts.images.receiveUpload(m.upload_id, m.ref) : Promise.resolve({ has: false, image_id: '', error: 'this agent takes no images' });
         void answer.then((a) => this.live?.write({ image_have: { query_id: m.upload_id, ...a } }));
+      } else if (msg.build_start) {
+        // To the manager whose session asked: it holds the build.
+        const id = msg.build_start.request_id;
+        const build = this.client(addr).Build() as unknown as BuildStream;
+        if (this.opts.builds) void this.opts.builds.run(id, build);
+        else {
+          build.on('error', () => undefined);
+          build.write({ request_id: id });
+          build.write({ result: { error: 'this agent runs no builds' } });
+          build.end();
+        }
       } else if (msg.logs_cancel) {
         this.logCancels.get(msg.logs_cancel.request_id)?.();
         this.logCancels.delete(msg.logs_cancel.request_id);

@@ -9,12 +9,15 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import { BUILD_URL_RE } from '../common/api/validate.js';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import type { BuildSpec, ServiceSpec, StackSpec } from '../common/spec.js';
 import { DockerignoreError, IgnoreMatcher, parseDockerignore } from './dockerignore.js';
+import { BUILD_CHUNK_BYTES, BUILD_CONTEXT_MAX_BYTES, type BuildBegun, type BuildChunkResponse, type BuildOptionsWire, type BuildStreamLine } from '../common/api/builds.js';
+import { errorOf, type ApiClient } from './client.js';
 import type { Io } from './io.js';
 import { tarStream, type TarEntry } from './tar.js';
 
@@ -154,6 +157,44 @@ interface BuildEvent {
   aux?: { ID?: string };
 }
 
+/**
+ * The engine's build output as the CLI shows it, each line prefixed `service | `, wherever the
+ * build runs (this engine, or a node's); remembers the step running, for the error.
+ */
+class BuildOutput {
+  private step = '';
+  private partial = '';
+
+  constructor(private readonly service: string, private readonly io: Io) {}
+
+  event(ev: BuildEvent): void {
+    if (ev.stream) this.say(ev.stream);
+    else if (ev.status) this.say(`${ev.status}\n`);
+  }
+
+  flush(): void {
+    if (this.partial) this.say('\n');
+  }
+
+  /** TSW_ERR_BUILD_FAILED naming the service and the step. */
+  failed(failure: string): TsswarmError {
+    const at = /^Step (\d+\/\d+) : (.*)$/.exec(this.step);
+    const where = at ? ` at step ${at[1]} (${at[2]})` : '';
+    return new TsswarmError(ErrorCodes.BUILD_FAILED, `build of service ${this.service} failed${where}: ${failure.trim()}`);
+  }
+
+  private say(text: string): void {
+    this.partial += text;
+    const lines = this.partial.split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const l of lines) {
+      const line = l.replace(/\r/g, '');
+      if (/^Step \d+\/\d+ : /.test(line)) this.step = line;
+      this.io.err(`${this.service} | ${line}\n`);
+    }
+  }
+}
+
 /** What the engine's classic builder cannot do for this build: refused before anything is sent. */
 function unsupported(t: BuildTarget): string | undefined {
   if (t.build.secrets?.length) {
@@ -209,26 +250,14 @@ async function buildOne(docker: Dockerode, t: BuildTarget, io: Io, opts: BuildOp
   if (b.pull || opts.pull) query.pull = true;
   const body = ctx.entries ? Readable.from(tarStream(ctx.entries)) : Readable.from([]);
 
-  let step = '';
+  const out = new BuildOutput(t.service, io);
   let id: string | undefined;
   let failure: string | undefined;
-  let partial = '';
-  const say = (text: string) => {
-    partial += text;
-    const lines = partial.split('\n');
-    partial = lines.pop() ?? '';
-    for (const l of lines) {
-      const line = l.replace(/\r/g, '');
-      if (/^Step \d+\/\d+ : /.test(line)) step = line;
-      io.err(`${t.service} | ${line}\n`);
-    }
-  };
   try {
     const stream = await docker.buildImage(body as unknown as NodeJS.ReadableStream, query as Dockerode.ImageBuildOptions);
     await new Promise<void>((res, rej) => {
       docker.modem.followProgress(stream, (err: Error | null) => (err ? rej(err) : res()), (ev: BuildEvent) => {
-        if (ev.stream) say(ev.stream);
-        else if (ev.status) say(`${ev.status}\n`);
+        out.event(ev);
         if (ev.aux?.ID) id = ev.aux.ID;
         if (ev.error) failure ??= ev.errorDetail?.message ?? ev.error;
       });
@@ -236,12 +265,8 @@ async function buildOne(docker: Dockerode, t: BuildTarget, io: Io, opts: BuildOp
   } catch (err) {
     failure ??= engineMessage(err);
   }
-  if (partial) say('\n');
-  if (failure !== undefined) {
-    const at = /^Step (\d+\/\d+) : (.*)$/.exec(step);
-    const where = at ? ` at step ${at[1]} (${at[2]})` : '';
-    throw new TsswarmError(ErrorCodes.BUILD_FAILED, `build of service ${t.service} failed${where}: ${failure.trim()}`);
-  }
+  out.flush();
+  if (failure !== undefined) throw out.failed(failure);
   // the name now points at the new image: its ID is what the spec pins
   const info = await docker.getImage(t.image).inspect().catch((err: unknown) => {
     throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: the build ended but image ${t.image} is not on the engine (${engineMessage(err)})`);
@@ -281,9 +306,14 @@ function engineMessage(err: unknown): string {
  * `noBuild`, pinned to what was built last (it must exist); `dryRun` builds nothing and pins
  * what exists. A stack without builds goes as it is, and no engine is asked.
  */
-export async function imagesForDeploy(stack: StackSpec, io: Io, opts: { noBuild?: boolean; dryRun?: boolean } = {}): Promise<StackSpec> {
+export async function imagesForDeploy(stack: StackSpec, io: Io, opts: { noBuild?: boolean; dryRun?: boolean; builder?: RemoteBuilder } = {}): Promise<StackSpec> {
   const targets = buildTargets(stack);
   if (targets.length === 0) return pinImages(stack, {});
+  if (opts.builder) {
+    const { client, node } = opts.builder;
+    if (opts.noBuild || opts.dryRun) return pinImages(stack, await builtImageIdsOn(client, node, targets, io, !opts.dryRun));
+    return pinImages(stack, await buildImagesOn(client, node, targets, io));
+  }
   const docker = await engineFromEnv();
   try {
     await docker.ping();
@@ -296,4 +326,107 @@ export async function imagesForDeploy(stack: StackSpec, io: Io, opts: { noBuild?
   }
   const ids = opts.noBuild || opts.dryRun ? await builtImageIds(docker, targets, !opts.dryRun) : await buildImages(docker, targets, io);
   return pinImages(stack, ids);
+}
+
+// ---- on a cluster node (--builder-node) ----
+
+/** `--builder-node NODE`: builds run on that node's engine, through the API. */
+export interface RemoteBuilder { client: ApiClient; node: string }
+
+/** The options a node's engine builds with (common/api/builds.ts). */
+export function wireOptions(t: BuildTarget, ctx: BuildContext, opts: BuildOptions = {}): BuildOptionsWire {
+  const b = t.build;
+  const o: BuildOptionsWire = { service: t.service, image: t.image, dockerfile: ctx.dockerfile };
+  if (b.tags?.length) o.tags = b.tags;
+  if (ctx.remote) o.remote = ctx.remote;
+  if (b.args && Object.keys(b.args).length) o.args = b.args;
+  if (b.labels && Object.keys(b.labels).length) o.labels = b.labels;
+  if (b.target) o.target = b.target;
+  if (b.network) o.network = b.network;
+  if (b.extra_hosts?.length) o.extraHosts = b.extra_hosts;
+  if (b.cache_from?.length) o.cacheFrom = b.cache_from;
+  if (b.shm_size !== undefined) o.shmSize = b.shm_size;
+  if (b.no_cache || opts.noCache) o.noCache = true;
+  if (b.pull || opts.pull) o.pull = true;
+  return o;
+}
+
+/** The context's size as a tar (headers, padded data, the end blocks). */
+export function tarSize(entries: TarEntry[]): number {
+  return entries.reduce((n, e) => n + 512 + (e.type === 'file' ? Math.ceil((e.size ?? 0) / 512) * 512 : 0), 1024);
+}
+
+/**
+ * Build each target in turn on node `node` (live output on `io.err`, as a local build shows it);
+ * returns each service's image ID. The first failure stops, naming the service and the step.
+ */
+export async function buildImagesOn(client: ApiClient, node: string, targets: BuildTarget[], io: Io, opts: BuildOptions = {}): Promise<Record<string, string>> {
+  for (const t of targets) {
+    const why = unsupported(t);
+    if (why) throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: ${why}`);
+  }
+  const ids: Record<string, string> = {};
+  for (const t of targets) ids[t.service] = await buildOneOn(client, node, t, io, opts);
+  return ids;
+}
+
+async function buildOneOn(client: ApiClient, node: string, t: BuildTarget, io: Io, opts: BuildOptions): Promise<string> {
+  const ctx = buildContext(t.build, t.service);
+  const size = ctx.entries ? tarSize(ctx.entries) : 0;
+  if (size > BUILD_CONTEXT_MAX_BYTES) {
+    throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: the build context ${t.build.context} is ${(size / 2 ** 20).toFixed(1)} MiB, more than the ${BUILD_CONTEXT_MAX_BYTES >> 20} MiB a build on a node takes (list what the build does not need in .dockerignore)`);
+  }
+  const begun = await client.call<BuildBegun>('POST', '/v1/builds', { node, ...wireOptions(t, ctx, opts) });
+  io.err(`Building ${t.service} (image ${t.image}) from ${t.build.context} on node ${begun.hostname}\n`);
+  if (ctx.entries) {
+    let pending: Buffer[] = [];
+    let held = 0;
+    const send = async (buf: Buffer) => { await client.call<BuildChunkResponse>('POST', `/v1/builds/${begun.id}/chunks`, { data: buf.toString('base64') }); };
+    for await (const piece of tarStream(ctx.entries)) {
+      pending.push(piece);
+      held += piece.length;
+      while (held >= BUILD_CHUNK_BYTES) {
+        const all = Buffer.concat(pending);
+        await send(all.subarray(0, BUILD_CHUNK_BYTES));
+        pending = [all.subarray(BUILD_CHUNK_BYTES)];
+        held = pending[0].length;
+      }
+    }
+    if (held) await send(Buffer.concat(pending));
+  }
+  const res = await client.raw('POST', `/v1/builds/${begun.id}/done`);
+  if (res.status >= 400) throw await errorOf(res);
+  const out = new BuildOutput(t.service, io);
+  let failure: string | undefined;
+  let imageId: string | undefined;
+  for await (const line of createInterface({ input: res.stream as Readable, crlfDelay: Infinity })) {
+    if (!line.trim()) continue;
+    let l: BuildStreamLine;
+    try { l = JSON.parse(line) as BuildStreamLine; } catch { continue; }
+    if ('event' in l) {
+      out.event(l.event);
+      if (l.event.error) failure ??= l.event.errorDetail?.message ?? l.event.error;
+    } else if ('result' in l) {
+      if ('error' in l.result) failure ??= l.result.error;
+      else imageId = l.result.imageId;
+    }
+  }
+  out.flush();
+  if (failure !== undefined) throw out.failed(failure);
+  if (!imageId) throw new TsswarmError(ErrorCodes.BUILD_FAILED, `build of service ${t.service} on node ${begun.hostname}: the answer ended without a result (the manager went away?)`);
+  io.err(`Built ${t.service}: ${t.image} ${imageId.slice(7, 19)} on node ${begun.hostname}\n`);
+  return imageId;
+}
+
+/** `--no-build` / --dry-run with --builder-node: the IDs of the images named so on that node. */
+async function builtImageIdsOn(client: ApiClient, node: string, targets: BuildTarget[], io: Io, required: boolean): Promise<Record<string, string>> {
+  const r = await client.call<{ images: { ref: string; nodes: { id: string; hostname: string; imageId?: string }[] }[] }>('POST', '/v1/images/locate', { refs: targets.map((t) => t.image) });
+  const ids: Record<string, string> = {};
+  for (const t of targets) {
+    const hit = r.images.find((i) => i.ref === t.image)?.nodes.find((n) => n.hostname === node || n.id === node || n.id.startsWith(node));
+    if (hit?.imageId) ids[t.service] = hit.imageId;
+    else if (required) throw new TsswarmError(ErrorCodes.IMAGE_NOT_BUILT, `image ${t.image} of service ${t.service} is not built on node ${node}: run tsswarm build --builder-node ${node} ${t.service} (or deploy without --no-build)`);
+    else io.err(`warning: image ${t.image} of service ${t.service} is not on node ${node}: the plan shows it unpinned\n`);
+  }
+  return ids;
 }

@@ -26,16 +26,20 @@ Stacks:
   config [-c FILE]... [--profile P]... [--env-file F]... [--format yaml|json]
                                    print the normalised stack
   deploy [-c FILE]... [FILE] [NAME] [--profile P]... [--env-file F]... [--detach] [--dry-run] [--timeout 5m]
-         [--no-build]
+         [--no-build] [--builder-node NODE]
                                    deploy or update a stack, waiting until it converged
                                    (--profile: also deploy the services of profile P; default
                                    COMPOSE_PROFILES, comma-separated; --env-file: variables from
                                    F instead of the .env beside the first file, later files win);
                                    build: services are built first on the engine of DOCKER_HOST and
-                                   pinned to their image IDs (--no-build: the images built last)
-  build [-c FILE]... [--stack NAME] [--profile P]... [--env-file F]... [--no-cache] [--pull] [SERVICE...]
+                                   pinned to their image IDs (--no-build: the images built last;
+                                   --builder-node: on that cluster node's engine instead, the
+                                   context sent through the manager; no local Docker needed)
+  build [-c FILE]... [--stack NAME] [--profile P]... [--env-file F]... [--no-cache] [--pull]
+        [--builder-node NODE] [SERVICE...]
                                    build the images of the stack's build: services (all, or those named)
-                                   on the engine of DOCKER_HOST, as deploy does, and deploy nothing
+                                   on the engine of DOCKER_HOST (or of node NODE), as deploy does, and
+                                   deploy nothing
   stack ls [--consistent]          list stacks
   stack ps STACK [--no-trunc] [--consistent]
                                    list the tasks of a stack

@@ -24,6 +24,8 @@ export type DeployCommand = { cmd: 'help' } | {
   detach: boolean; dryRun: boolean; timeoutMs: number; json: boolean;
   /** --no-build: deploy the images built last (each must exist) instead of building */
   noBuild: boolean;
+  /** --builder-node NODE: build on that cluster node's engine (the context sent through the API) */
+  builderNode?: string;
   /** --profile NAME...: absent when none is given (COMPOSE_PROFILES then applies) */
   profiles?: string[];
   /** --env-file FILE...: read instead of the .env beside the first stack file */
@@ -46,6 +48,8 @@ function envFilesOf(v: Record<string, unknown>): { envFiles?: string[] } {
 export type BuildCommand = { cmd: 'help' } | {
   cmd: 'build'; files: string[]; services: string[]; name?: string; noCache: boolean; pull: boolean;
   profiles?: string[]; envFiles?: string[];
+  /** --builder-node NODE: build there (then `host` is the manager asked) */
+  builderNode?: string; host?: Endpoint;
 };
 
 export type StackCommand = { cmd: 'help' }
@@ -62,6 +66,7 @@ export function parseConfig(argv: string[]): ConfigCommand {
 export function parseDeploy(argv: string[]): DeployCommand {
   const { values: v, positionals } = parseArgs(argv, {
     ...FILES, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' }, timeout: { type: 'string' }, 'no-build': { type: 'boolean' },
+    'builder-node': { type: 'string' },
   });
   if (v.help) return { cmd: 'help' };
   const files = [...(v['compose-file'] ?? [])];
@@ -71,20 +76,30 @@ export function parseDeploy(argv: string[]): DeployCommand {
   return {
     cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'], noBuild: !!v['no-build'],
     timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json', ...profilesOf(v), ...envFilesOf(v),
+    ...builderNodeOf(v),
   };
 }
 
-/** `tsswarm build [-c FILE]... [--stack NAME] [SERVICE...]`: the stack's images, built on the engine the CLI sees. */
+/** `--builder-node NODE`: present only when given. */
+function builderNodeOf(v: Record<string, unknown>): { builderNode?: string } {
+  const n = v['builder-node'] as string | undefined;
+  if (n === undefined) return {};
+  if (!n.trim()) usageError('--builder-node needs a NODE (its id or hostname)');
+  return { builderNode: n };
+}
+
+/** `tsswarm build [-c FILE]... [--stack NAME] [--builder-node NODE] [SERVICE...]`: the stack's images, built on the engine the CLI sees (or on that node). */
 export function parseBuild(argv: string[]): BuildCommand {
   const { values: v, positionals } = parseArgs(argv, {
     ...FILES, stack: { type: 'string' }, 'no-cache': { type: 'boolean' }, pull: { type: 'boolean' },
+    'builder-node': { type: 'string' },
   });
   if (v.help) return { cmd: 'help' };
   if (v.stack === '') usageError('--stack needs a NAME');
   formatArg(v.format);
   return {
     cmd: 'build', files: [...(v['compose-file'] ?? [])], services: positionals, name: v.stack as string | undefined,
-    noCache: !!v['no-cache'], pull: !!v.pull, ...profilesOf(v), ...envFilesOf(v),
+    noCache: !!v['no-cache'], pull: !!v.pull, ...profilesOf(v), ...envFilesOf(v), ...builderNodeOf(v), ...(v['builder-node'] !== undefined ? { host: hostArg(v.host) } : {}),
   };
 }
 
@@ -151,7 +166,7 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   // `build:` services: built now on the engine this command sees (or, --no-build, the images
   // built last) and pinned to their image IDs; nothing is sent if a build fails
   const { imagesForDeploy } = await import('../build.js');
-  const stack = await imagesForDeploy(loaded.stack, io, { noBuild: c.noBuild, dryRun: c.dryRun });
+  const stack = await imagesForDeploy(loaded.stack, io, { noBuild: c.noBuild, dryRun: c.dryRun, ...(c.builderNode ? { builder: { client, node: c.builderNode } } : {}) });
   if (!c.dryRun) await shipLocalImages(client, stack, io);
   const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
@@ -178,8 +193,9 @@ export async function runBuild(argv: string[], io: Io): Promise<number> {
   const b = await import('../build.js');
   const targets = b.buildTargets(stack, c.services);
   if (targets.length === 0) { io.out(`Nothing to build: no service of stack ${stack.name} has a build section.\n`); return 0; }
-  const docker = await b.engineFromEnv();
-  const ids = await b.buildImages(docker, targets, io, { noCache: c.noCache, pull: c.pull });
+  const ids = c.builderNode
+    ? await b.buildImagesOn(clientFor(c.host!, io), c.builderNode, targets, io, { noCache: c.noCache, pull: c.pull })
+    : await b.buildImages(await b.engineFromEnv(), targets, io, { noCache: c.noCache, pull: c.pull });
   for (const t of targets) io.out(`${t.service}\t${t.image}\t${ids[t.service]}\n`);
   return 0;
 }

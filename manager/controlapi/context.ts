@@ -14,7 +14,7 @@ export interface ApiContext {
   /** `logs`, and the heartbeats it heard (node inspect shows the latest); a unit test may pass a stub. */
   dispatcher: Pick<Dispatcher, 'logs'> & Partial<Pick<Dispatcher, 'heartbeats'>>
     // Images shipped from the CLI (routes/images.ts): absent in unit tests of a lone API.
-    & Partial<Pick<Dispatcher, 'images' | 'connectedNodes'>>;
+    & Partial<Pick<Dispatcher, 'images' | 'builds' | 'connectedNodes'>>;
   log: Logger;
   info: () => ManagerInfo;
   /**

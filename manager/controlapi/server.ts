@@ -27,6 +27,7 @@ import { nodeRoutes } from './routes/nodes.js';
 import { serviceRoutes } from './routes/services.js';
 import { stackRoutes } from './routes/stacks.js';
 import { taskRoutes } from './routes/tasks.js';
+import { buildRoutes } from './routes/builds.js';
 import { imageRoutes } from './routes/images.js';
 import { tlsAuthHook } from './tls.js';
 
@@ -89,6 +90,7 @@ export function buildApi(opts: ApiOptions): FastifyInstance {
     void app.register(routes, { ctx });
   }
   void app.register(imageRoutes, { ctx });
+  void app.register(buildRoutes, { ctx });
   return app as unknown as FastifyInstance;
 }
 

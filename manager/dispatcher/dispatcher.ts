@@ -34,6 +34,7 @@ import { withStatus } from '../objects/task.js';
 import { assignmentsFor } from '../objects/assignments.js';
 import type { Authorizer, AuthorizedPeer } from '../auth/authz.js';
 import type { EngineDown } from '../objects/node.js';
+import { BuildRelay, type BuildCall } from './builds.js';
 import { ImageRelay, type FetchCall, type PushCall } from './images.js';
 
 export interface DispatcherOptions {
@@ -165,6 +166,8 @@ export class Dispatcher {
   private readonly heardListeners = new Set<(nodeId: string) => void>();
   /** Images shipped between nodes (and uploaded through the API), relayed here (images.ts). */
   readonly images: ImageRelay;
+  /** Builds the CLI runs on a node (`--builder-node`), relayed here (builds.ts). */
+  readonly builds: BuildRelay;
 
   constructor(private readonly opts: DispatcherOptions) {
     this.period = opts.heartbeatPeriodMs ?? DEFAULT_HEARTBEAT_MS;
@@ -175,6 +178,7 @@ export class Dispatcher {
       PublishLogs: (call: grpc.ServerReadableStream<LogChunk__Output, unknown>, cb: grpc.sendUnaryData<unknown>) => this.onPublishLogs(call, cb, local),
       FetchImage: (call: FetchCall) => this.onFetchImage(call, local),
       PushImage: (call: PushCall, cb: grpc.sendUnaryData<unknown>) => this.onPushImage(call, cb, local),
+      Build: (call: BuildCall) => this.onBuild(call, local),
     });
     this.images = new ImageRelay({
       log: opts.log,
@@ -187,6 +191,16 @@ export class Dispatcher {
       },
       hostname: (nodeId) => this.opts.store.view((tx) => tx.get('node', nodeId))?.description.hostname || nodeId.slice(0, 12),
       tasks: () => this.opts.store.view((tx) => tx.list('task')),
+    });
+    this.builds = new BuildRelay({
+      log: opts.log,
+      send: (nodeId, msg) => {
+        const s = this.sessions.get(nodeId);
+        if (!s) return false;
+        s.call.write(msg);
+        return true;
+      },
+      hostname: (nodeId) => this.opts.store.view((tx) => tx.get('node', nodeId))?.description.hostname || nodeId.slice(0, 12),
     });
     serve(this.server, !opts.authorizer);
     if (opts.authorizer) {
@@ -437,6 +451,7 @@ export class Dispatcher {
         this.sessions.delete(session.nodeId);
         this.opts.log.info({ node: session.nodeId }, 'agent session ended');
         this.images.sessionEnded(session.nodeId);
+        this.builds.sessionEnded(session.nodeId);
         // On the leader only (a deposed leader ends every session and forgets them).
         if (this.leaderState().isLeader) {
           this.lostSessions.set(session.nodeId, this.now);
@@ -642,6 +657,12 @@ export class Dispatcher {
       return;
     }
     void this.images.onFetch(call, who);
+  }
+
+  private onBuild(call: BuildCall, local: boolean): void {
+    const who = this.callerNode(call, local, 'building an image');
+    if (typeof who !== 'string') { call.on('error', () => undefined); call.emit('error', who); return; }
+    this.builds.onCall(call, who);
   }
 
   private onPushImage(call: PushCall, cb: grpc.sendUnaryData<unknown>, local: boolean): void {

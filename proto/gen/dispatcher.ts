@@ -4,6 +4,10 @@ import type { MessageTypeDefinition } from '@grpc/proto-loader';
 import type { AgentMessage as _tsswarm_dispatcher_v1_AgentMessage, AgentMessage__Output as _tsswarm_dispatcher_v1_AgentMessage__Output } from './tsswarm/dispatcher/v1/AgentMessage.js';
 import type { Assignment as _tsswarm_dispatcher_v1_Assignment, Assignment__Output as _tsswarm_dispatcher_v1_Assignment__Output } from './tsswarm/dispatcher/v1/Assignment.js';
 import type { Assignments as _tsswarm_dispatcher_v1_Assignments, Assignments__Output as _tsswarm_dispatcher_v1_Assignments__Output } from './tsswarm/dispatcher/v1/Assignments.js';
+import type { BuildDown as _tsswarm_dispatcher_v1_BuildDown, BuildDown__Output as _tsswarm_dispatcher_v1_BuildDown__Output } from './tsswarm/dispatcher/v1/BuildDown.js';
+import type { BuildResult as _tsswarm_dispatcher_v1_BuildResult, BuildResult__Output as _tsswarm_dispatcher_v1_BuildResult__Output } from './tsswarm/dispatcher/v1/BuildResult.js';
+import type { BuildStart as _tsswarm_dispatcher_v1_BuildStart, BuildStart__Output as _tsswarm_dispatcher_v1_BuildStart__Output } from './tsswarm/dispatcher/v1/BuildStart.js';
+import type { BuildUp as _tsswarm_dispatcher_v1_BuildUp, BuildUp__Output as _tsswarm_dispatcher_v1_BuildUp__Output } from './tsswarm/dispatcher/v1/BuildUp.js';
 import type { DispatcherClient as _tsswarm_dispatcher_v1_DispatcherClient, DispatcherDefinition as _tsswarm_dispatcher_v1_DispatcherDefinition } from './tsswarm/dispatcher/v1/Dispatcher.js';
 import type { Heartbeat as _tsswarm_dispatcher_v1_Heartbeat, Heartbeat__Output as _tsswarm_dispatcher_v1_Heartbeat__Output } from './tsswarm/dispatcher/v1/Heartbeat.js';
 import type { ImageChunk as _tsswarm_dispatcher_v1_ImageChunk, ImageChunk__Output as _tsswarm_dispatcher_v1_ImageChunk__Output } from './tsswarm/dispatcher/v1/ImageChunk.js';
@@ -39,6 +43,10 @@ export interface ProtoGrpcType {
         AgentMessage: MessageTypeDefinition<_tsswarm_dispatcher_v1_AgentMessage, _tsswarm_dispatcher_v1_AgentMessage__Output>
         Assignment: MessageTypeDefinition<_tsswarm_dispatcher_v1_Assignment, _tsswarm_dispatcher_v1_Assignment__Output>
         Assignments: MessageTypeDefinition<_tsswarm_dispatcher_v1_Assignments, _tsswarm_dispatcher_v1_Assignments__Output>
+        BuildDown: MessageTypeDefinition<_tsswarm_dispatcher_v1_BuildDown, _tsswarm_dispatcher_v1_BuildDown__Output>
+        BuildResult: MessageTypeDefinition<_tsswarm_dispatcher_v1_BuildResult, _tsswarm_dispatcher_v1_BuildResult__Output>
+        BuildStart: MessageTypeDefinition<_tsswarm_dispatcher_v1_BuildStart, _tsswarm_dispatcher_v1_BuildStart__Output>
+        BuildUp: MessageTypeDefinition<_tsswarm_dispatcher_v1_BuildUp, _tsswarm_dispatcher_v1_BuildUp__Output>
         Dispatcher: SubtypeConstructor<typeof grpc.Client, _tsswarm_dispatcher_v1_DispatcherClient> & { service: _tsswarm_dispatcher_v1_DispatcherDefinition }
         Heartbeat: MessageTypeDefinition<_tsswarm_dispatcher_v1_Heartbeat, _tsswarm_dispatcher_v1_Heartbeat__Output>
         ImageChunk: MessageTypeDefinition<_tsswarm_dispatcher_v1_ImageChunk, _tsswarm_dispatcher_v1_ImageChunk__Output>

@@ -9,6 +9,7 @@ import type { Trust as _tsswarm_dispatcher_v1_Trust, Trust__Output as _tsswarm_d
 import type { ImageQuery as _tsswarm_dispatcher_v1_ImageQuery, ImageQuery__Output as _tsswarm_dispatcher_v1_ImageQuery__Output } from '../../../tsswarm/dispatcher/v1/ImageQuery.js';
 import type { ImageSend as _tsswarm_dispatcher_v1_ImageSend, ImageSend__Output as _tsswarm_dispatcher_v1_ImageSend__Output } from '../../../tsswarm/dispatcher/v1/ImageSend.js';
 import type { ImageReceive as _tsswarm_dispatcher_v1_ImageReceive, ImageReceive__Output as _tsswarm_dispatcher_v1_ImageReceive__Output } from '../../../tsswarm/dispatcher/v1/ImageReceive.js';
+import type { BuildStart as _tsswarm_dispatcher_v1_BuildStart, BuildStart__Output as _tsswarm_dispatcher_v1_BuildStart__Output } from '../../../tsswarm/dispatcher/v1/BuildStart.js';
 
 export interface ManagerMessage {
   'welcome'?: (_tsswarm_dispatcher_v1_Welcome | null);
@@ -20,7 +21,8 @@ export interface ManagerMessage {
   'image_query'?: (_tsswarm_dispatcher_v1_ImageQuery | null);
   'image_send'?: (_tsswarm_dispatcher_v1_ImageSend | null);
   'image_receive'?: (_tsswarm_dispatcher_v1_ImageReceive | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust"|"image_query"|"image_send"|"image_receive";
+  'build_start'?: (_tsswarm_dispatcher_v1_BuildStart | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust"|"image_query"|"image_send"|"image_receive"|"build_start";
 }
 
 export interface ManagerMessage__Output {
@@ -33,5 +35,6 @@ export interface ManagerMessage__Output {
   'image_query'?: (_tsswarm_dispatcher_v1_ImageQuery__Output | null);
   'image_send'?: (_tsswarm_dispatcher_v1_ImageSend__Output | null);
   'image_receive'?: (_tsswarm_dispatcher_v1_ImageReceive__Output | null);
-  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust"|"image_query"|"image_send"|"image_receive";
+  'build_start'?: (_tsswarm_dispatcher_v1_BuildStart__Output | null);
+  'msg'?: "welcome"|"assignments"|"logs"|"logs_cancel"|"managers"|"trust"|"image_query"|"image_send"|"image_receive"|"build_start";
 }

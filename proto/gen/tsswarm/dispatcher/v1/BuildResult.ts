@@ -1,0 +1,12 @@
+// Original file: proto/dispatcher.proto
+
+
+export interface BuildResult {
+  'image_id'?: (string);
+  'error'?: (string);
+}
+
+export interface BuildResult__Output {
+  'image_id': (string);
+  'error': (string);
+}
