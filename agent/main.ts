@@ -26,6 +26,8 @@ export interface AgentOptions {
   stateDir?: string;
   addr?: string;
   ingressBind?: string;
+  /** Revisions of each service's built image kept on this node (Worker's imageKeep). */
+  imageKeep?: number;
   /**
    * The certificate sessions to managers over the network present: the embedded agent's is
    * its manager's; a standalone agent's is read from (and renewed into) stateDir.
@@ -113,7 +115,7 @@ export async function startAgent(opts: AgentOptions): Promise<RunningAgent> {
   // A renewed certificate or new roots: sessions reconnect with them.
   const unwatchCredentials = opts.credentials?.onUpdate(() => session.credentialsChanged());
   images.setWire(session);
-  const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind, images });
+  const worker = new Worker({ docker, nodeId, log, report: (taskId, status) => session.report(taskId, status), ingressBind: opts.ingressBind, images, imageKeep: opts.imageKeep });
   const unwatchEngine = worker.onEngineChange(() => session.engineChanged());
   await worker.start();
   session.start(worker);

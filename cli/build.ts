@@ -31,8 +31,9 @@ export async function engineFromEnv(env: NodeJS.ProcessEnv = process.env): Promi
   return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
 }
 
-/** A service to build: its name in the stack, the image name it gets, and how. */
+/** A service to build: its stack, its name in the stack, the image name it gets, and how. */
 export interface BuildTarget {
+  stack: string;
   service: string;
   image: string;
   build: BuildSpec;
@@ -47,7 +48,7 @@ export function buildTargets(stack: StackSpec, only: string[] = []): BuildTarget
   }
   return Object.entries(stack.services)
     .filter(([name, s]) => s.build && (only.length === 0 || only.includes(name)))
-    .map(([service, s]) => ({ service, image: s.image, build: s.build! }));
+    .map(([service, s]) => ({ stack: stack.name, service, image: s.image, build: s.build! }));
 }
 
 /** The stack as a deploy sends it: each built service pinned to its image's ID, no build sections. */
@@ -58,6 +59,16 @@ export function pinImages(stack: StackSpec, ids: Record<string, string>): StackS
     services[name] = ids[name] ? { ...rest, image_id: ids[name] } : rest;
   }
   return { ...stack, services };
+}
+
+/**
+ * The labels tsswarm puts on an image it builds (the names its containers carry too): a node
+ * knows by them which service an image was built for, and prunes old revisions of it
+ * (agent/worker/images-gc.ts); images without them are never removed. They win over
+ * build.labels of the same name.
+ */
+export function builtImageLabels(stack: string, service: string): Record<string, string> {
+  return { 'tsswarm.stack.namespace': stack, 'tsswarm.service.name': `${stack}_${service}` };
 }
 
 // ---- the context ----
@@ -240,7 +251,7 @@ async function buildOne(docker: Dockerode, t: BuildTarget, io: Io, opts: BuildOp
   };
   if (ctx.remote) query.remote = ctx.remote;
   if (b.args && Object.keys(b.args).length) query.buildargs = b.args;
-  if (b.labels && Object.keys(b.labels).length) query.labels = b.labels;
+  query.labels = { ...(b.labels ?? {}), ...builtImageLabels(t.stack, t.service) };
   if (b.target) query.target = b.target;
   if (b.network) query.networkmode = b.network;
   if (b.extra_hosts?.length) query.extrahosts = b.extra_hosts;

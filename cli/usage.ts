@@ -14,13 +14,15 @@ Daemons:
   manager --force-new-cluster --data-dir DIR
                                    restart a surviving manager as a one-manager cluster (quorum lost for good)
   manager [--data-dir DIR]         restart a manager from its data dir
-          every manager: [--data-dir DIR] [--no-agent] [--listen HOST:PORT] [--log-level LEVEL]
+          every manager: [--data-dir DIR] [--no-agent] [--listen HOST:PORT] [--log-level LEVEL] [--image-keep N]
           --listen-addr: where managers and agents reach it (default 0.0.0.0:4242; \`npm run up\`: 127.0.0.1:4242);
           --advertise-addr: the address others are told (default: the first non-loopback address, that port)
   agent --join HOST:PORT --token TOKEN [--data-dir DIR]   (or the token in $TSSWARM_JOIN_TOKEN; ps never shows it)
                                    run an agent that joins the cluster of the manager at HOST:PORT
   agent --manager ADDR [--data-dir DIR]
                                    run an agent connected to one manager (host:port or unix:///path/dispatcher.sock)
+          every agent (and manager's own agent): --image-keep N: revisions of each built image kept on
+          the node (default 3, at least 2; 0: never remove)
 
 Stacks:
   config [-c FILE]... [--profile P]... [--env-file F]... [--format yaml|json]

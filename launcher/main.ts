@@ -58,7 +58,7 @@ async function runManager(argv: string[]): Promise<number> {
     listen: { type: 'string', multiple: true }, 'listen-addr': { type: 'string' }, 'advertise-addr': { type: 'string' }, 'api-addr': { type: 'string' }, 'unlock-key-file': { type: 'string' },
     'heartbeat-period': { type: 'string' }, 'ingress-bind': { type: 'string' },
     join: { type: 'string' }, token: { type: 'string' }, restore: { type: 'string' }, 'force-new-cluster': { type: 'boolean' },
-    'task-history-limit': { type: 'string' },
+    'task-history-limit': { type: 'string' }, 'image-keep': { type: 'string' },
   });
   if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
   if (v['task-history-limit'] !== undefined && !v.init) {
@@ -68,6 +68,7 @@ async function runManager(argv: string[]): Promise<number> {
   if (v.join && !token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN or $TSSWARM_JOIN_TOKEN (print one on a manager with `tsswarm cluster join-token manager`)');
   if (v.token && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--token goes with --join HOST:PORT');
   const historyLimit = v['task-history-limit'] === undefined ? undefined : (await import('../cli/args.js')).historyLimitArg(v['task-history-limit']);
+  const imageKeep = imageKeepArg(v['image-keep']);
   const log = await createLogger(v['log-level'] ?? 'info');
   const [{ startManager }, { parseDuration }] = await Promise.all([import('../manager/main.js'), import('../common/duration.js')]);
   const embedded = !v['no-agent'];
@@ -83,7 +84,7 @@ async function runManager(argv: string[]): Promise<number> {
     restore: v.restore, forceNewCluster: !!v['force-new-cluster'],
     heartbeatPeriodMs: v['heartbeat-period'] ? parseDuration(v['heartbeat-period']) : undefined,
     cluster: historyLimit === undefined ? undefined : { taskHistoryLimit: historyLimit },
-    embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'] })),
+    embeddedAgent: startAgent && ((a) => startAgent({ ...a, log, ingressBind: v['ingress-bind'], imageKeep })),
   }), log);
 }
 
@@ -106,6 +107,14 @@ function readKeyFile(path: string): string {
   }
 }
 
+/** --image-keep N: revisions of each built image a node keeps (at least 2; 0: never remove). */
+function imageKeepArg(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = /^\d{1,4}$/.test(v) ? Number(v) : NaN;
+  if (!(n === 0 || n >= 2)) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `--image-keep must be a whole number of at least 2 (the current and the previous image), or 0 to never remove built images; got ${JSON.stringify(v.slice(0, 100))}`);
+  return n;
+}
+
 /** HOST:PORT with a port in 0..65535 (IPv6 hosts in brackets). */
 function hostPort(v: string, flag: string): string {
   const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(v);
@@ -114,11 +123,12 @@ function hostPort(v: string, flag: string): string {
 }
 
 async function runAgent(argv: string[]): Promise<number> {
-  const v = args(argv, { manager: { type: 'string' }, join: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' } });
+  const v = args(argv, { manager: { type: 'string' }, join: { type: 'string' }, token: { type: 'string' }, 'data-dir': { type: 'string' }, addr: { type: 'string' }, 'image-keep': { type: 'string' } });
   if (v.help) { process.stdout.write((await import('../cli/usage.js')).USAGE); return 0; }
   if (!v.manager && !v.join) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, 'agent needs --join HOST:PORT --token TOKEN (or --manager ADDR: host:port or unix:///path/dispatcher.sock)');
   const token = joinToken(v);
   if (v.join && !token) throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, '--join HOST:PORT needs --token TOKEN or $TSSWARM_JOIN_TOKEN (print one on a manager with `tsswarm cluster join-token worker`)');
+  const imageKeep = imageKeepArg(v['image-keep']);
   const log = await createLogger(v['log-level'] ?? 'info');
   const [{ startAgent }, { join }, { loadAgentIdentity, saveAgentIdentity }] = await Promise.all([import('../agent/main.js'), import('node:path'), import('../agent/identity.js')]);
   const stateDir = join(v['data-dir'] ?? defaultDataDir(), 'agent');
@@ -142,5 +152,5 @@ async function runAgent(argv: string[]): Promise<number> {
   if (!manager.startsWith('unix:') && !loadAgentIdentity(stateDir)) {
     throw new TsswarmError(ErrorCodes.INVALID_ARGUMENT, `this agent has not joined a cluster (no certificate in ${stateDir}): start it with --join HOST:PORT --token TOKEN`);
   }
-  return daemon(() => startAgent({ manager, managers, log, stateDir, addr: v.addr }), log);
+  return daemon(() => startAgent({ manager, managers, log, stateDir, addr: v.addr, imageKeep }), log);
 }

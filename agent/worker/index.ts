@@ -6,6 +6,7 @@
 // - reconcile.ts:   the pure decision, per task: observed container + desired state -> actions;
 // - executor.ts:    observing containers and carrying the actions out on the engine;
 // - gc.ts:          networks and volumes let go of, orphan containers;
+// - images-gc.ts:   old revisions of the images tsswarm built (the decision: prune.ts);
 // - ingress.ts:     ingress listeners and their backends; logs.ts: log fan-out.
 // Per task, one operation at a time (KeyedQueue); tasks run concurrently, bounded (Limiter).
 // Engine events (die, start, health_status, oom, destroy) trigger a reconcile of that task at
@@ -28,6 +29,8 @@ import type { IngressProxy } from '../ingress/proxy.js';
 import { Assignments, type Assignment, type Local } from './assignments.js';
 import { ContainerIndex, Executor } from './executor.js';
 import { ResourceGC, orphans } from './gc.js';
+import { ImagePruner } from './images-gc.js';
+import { DEFAULT_IMAGE_KEEP } from './prune.js';
 import { Ingress } from './ingress.js';
 import { fanOutLogs } from './logs.js';
 import { KeyedQueue } from './queue.js';
@@ -56,6 +59,13 @@ export interface WorkerOptions {
   engine?: Omit<EngineWatchOptions, 'ping' | 'log'>;
   /** Images from the cluster when no registry serves them (agent/exec/images.ts). */
   images?: ImageShipper;
+  /**
+   * Revisions of each service's built image kept on this node (default 3, at least 2: the
+   * current and the previous); 0: built images are never removed.
+   */
+  imageKeep?: number;
+  /** How often built images are pruned besides after a task's image changed (default 60 s). */
+  imagePruneIntervalMs?: number;
 }
 
 /** `docker.ping` bounded by `signal` (dockerode takes it; its types do not say so). */
@@ -73,6 +83,10 @@ export class Worker {
   private readonly queue: KeyedQueue;
   private readonly resources: Resources;
   private readonly gc: ResourceGC;
+  private readonly pruner?: ImagePruner;
+  /** The pinned image IDs of the assigned tasks, as last pruned for. */
+  private pinnedKey = '';
+  private lastPrune = 0;
   private readonly ingress: Ingress;
   private readonly exec: Executor;
   private readonly events: EngineEvents;
@@ -92,6 +106,8 @@ export class Worker {
     this.index = new ContainerIndex(this.docker, opts.nodeId, this.log, (id) => this.queue.isRunning(id));
     this.resources = new Resources(this.docker, this.log, opts.pullTimeoutMs, opts.images);
     this.gc = new ResourceGC({ network: this.resources.networks, volume: this.resources.volumes }, this.log, (kind, name) => this.assigned.wants(kind, name));
+    const keep = opts.imageKeep ?? DEFAULT_IMAGE_KEEP;
+    if (keep > 0) this.pruner = new ImagePruner(this.docker, this.log, { keep, assigned: () => this.pinnedImages() });
     this.ingress = new Ingress(this.log, opts.ingressBind ?? '0.0.0.0');
     this.files = new SecretFiles(opts.filesRoot ?? defaultFilesRoot(opts.nodeId), this.log, opts.tmpfs);
     this.exec = new Executor(this.docker, opts.nodeId, this.log, this.index, this.assigned, this.resources, this.ingress, this.files, {
@@ -168,6 +184,12 @@ export class Worker {
     for (const id of touched) this.schedule(id);
     this.refreshIngress();
     if (this.gc.size) void this.indexReady.then(() => this.sweep(true));
+    // A task's image changed (or a task of an image went): prune once its containers are dealt with.
+    const key = [...new Set(this.pinnedImages())].sort().join(',');
+    if (this.pruner && key !== this.pinnedKey) {
+      this.pinnedKey = key;
+      void this.indexReady.then(() => this.queue.idle()).then(() => this.pruneImages());
+    }
   }
 
   logs(req: LogRequest, onChunk: (c: LogLine) => void, onEnd: () => void): () => void {
@@ -220,6 +242,17 @@ export class Worker {
     if (afterQueue) await this.queue.idle();
     if (this.stopped) return;
     await this.gc.sweep();
+  }
+
+  /** The image IDs the tasks this node holds are pinned to (whatever their desired state). */
+  private *pinnedImages(): Iterable<string> {
+    for (const l of this.assigned.tasks.values()) if (l.task.spec.image_id) yield l.task.spec.image_id;
+  }
+
+  private async pruneImages(): Promise<void> {
+    if (this.stopped || !this.pruner || !this.engine.up) return;
+    this.lastPrune = Date.now();
+    await this.pruner.prune();
   }
 
   private kickResync(): void {
@@ -282,6 +315,7 @@ export class Worker {
     }
     for (const id of orphans(byTask.keys(), this.assigned)) this.schedule(id);
     if (this.gc.size) await this.sweep(false);
+    if (this.pruner && Date.now() - this.lastPrune >= (this.opts.imagePruneIntervalMs ?? 60_000)) void this.pruneImages();
     // Files no task can use any more (missed while a removal failed, or left by a crash).
     if (this.files.holding > 0) await this.files.sweep((id) => {
       const l = this.assigned.tasks.get(id);

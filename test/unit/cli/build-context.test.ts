@@ -109,7 +109,7 @@ describe('what a deploy sends', () => {
   const { stack } = parse('services:\n  web:\n    build: .\n  db:\n    image: postgres:16\n', { projectName: 'shop' });
 
   it('build services: all, or those named; a named one without build, or unknown, is an error', () => {
-    expect(buildTargets(stack)).toEqual([{ service: 'web', image: 'shop-web', build: { context: '/proj/app' } }]);
+    expect(buildTargets(stack)).toEqual([{ stack: 'shop', service: 'web', image: 'shop-web', build: { context: '/proj/app' } }]);
     expect(() => buildTargets(stack, ['db'])).toThrow('service db has no build section');
     expect(() => buildTargets(stack, ['nope'])).toThrow('no service nope in stack shop');
   });
