@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, waitFor } from './harness.js';
+import { builtLayers, Cluster, removeBuilt, waitFor } from './harness.js';
 
 const STACK = 'e2ebuild';
 const IMAGE = `${STACK}-web`;
@@ -66,12 +66,7 @@ describe('build: services on a real engine', () => {
 
   afterAll(async () => {
     await c.destroy([STACK]);
-    for (const ref of [IMAGE, ...pinned]) await c.docker.getImage(ref).remove({ force: true }).catch(() => undefined);
-    // untagged layers of the failed build only (never forced: the base image's ID is listed too)
-    for (const id of layers.reverse()) {
-      const info = await c.docker.getImage(id).inspect().catch(() => undefined);
-      if (info && (info.RepoTags ?? []).length === 0) await c.docker.getImage(id).remove().catch(() => undefined);
-    }
+    await removeBuilt(c.docker, [IMAGE, ...pinned], layers);
   });
 
   it('deploy builds the image with live output, pins the service to its ID and runs exactly it', async () => {
@@ -130,7 +125,7 @@ describe('build: services on a real engine', () => {
     writeFileSync(join(dir, 'Dockerfile'), dockerfile('RUN echo broken && exit 7'));
     const r = await c.cli('deploy', '-c', file, STACK);
     // the layers of the steps that succeeded stay on the engine, untagged: removed at the end
-    for (const m of r.stderr.matchAll(/ ---> ([0-9a-f]{12})$/gm)) layers.push(m[1]);
+    layers.push(...builtLayers(r.stderr));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('build of service web failed at step 4/4 (RUN echo broken && exit 7)');
     expect(r.stderr).toContain('returned a non-zero code: 7');

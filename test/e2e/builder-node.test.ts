@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cluster, runCli, waitFor } from './harness.js';
+import { builtLayers, Cluster, removeBuilt, runCli, waitFor } from './harness.js';
 
 const STACK = 'e2ebnode';
 const IMAGE = `${STACK}-web`;
@@ -52,11 +52,7 @@ describe('--builder-node: a build on a cluster node, the CLI without Docker', ()
 
   afterAll(async () => {
     await c.destroy([STACK]);
-    for (const ref of [IMAGE, ...pinned]) await c.docker.getImage(ref).remove({ force: true }).catch(() => undefined);
-    for (const id of layers.reverse()) {
-      const info = await c.docker.getImage(id).inspect().catch(() => undefined);
-      if (info && (info.RepoTags ?? []).length === 0) await c.docker.getImage(id).remove().catch(() => undefined);
-    }
+    await removeBuilt(c.docker, [IMAGE, ...pinned], layers);
   });
 
   it('without --builder-node the CLI needs a Docker engine', async () => {
@@ -91,7 +87,7 @@ describe('--builder-node: a build on a cluster node, the CLI without Docker', ()
     writeFileSync(join(dirname(file), 'version.txt'), 'two\n');
     writeFileSync(join(dirname(file), 'Dockerfile'), dockerfile('RUN echo broken && exit 7'));
     const r = await cli('deploy', '-c', file, STACK, '--builder-node', node);
-    for (const m of r.stderr.matchAll(/ ---> ([0-9a-f]{12})$/gm)) layers.push(m[1]);
+    layers.push(...builtLayers(r.stderr));
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('build of service web failed at step 4/4 (RUN echo broken && exit 7)');
     expect(r.stderr).toContain('returned a non-zero code: 7');

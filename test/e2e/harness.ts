@@ -177,3 +177,19 @@ export function filesUnder(dir: string): string[] {
   }
   return out;
 }
+
+/**
+ * What a build test leaves on the engine: its tagged and pinned images (forced), and the
+ * untagged layers of steps that succeeded before a failed one (`layerIds`, in build order;
+ * never forced, so an image still in use, the base one included, stays).
+ */
+export async function removeBuilt(docker: Docker, refs: string[], layerIds: string[]): Promise<void> {
+  for (const ref of refs) await docker.getImage(ref).remove({ force: true }).catch(() => undefined);
+  for (const id of [...layerIds].reverse()) {
+    const info = await docker.getImage(id).inspect().catch(() => undefined);
+    if (info && (info.RepoTags ?? []).length === 0) await docker.getImage(id).remove().catch(() => undefined);
+  }
+}
+
+/** The layer IDs a classic build printed (` ---> 0123456789ab`), in build order. */
+export const builtLayers = (output: string): string[] => [...output.matchAll(/ ---> ([0-9a-f]{12})$/gm)].map((m) => m[1]);

@@ -2,7 +2,7 @@
 import { tarEnd, tarHeader, tarPadding, TarError, type ReadAt } from '../../../common/images/tar.js';
 
 /** An archive of files (and dirs / links) made with tarHeader. */
-export function archive(items: { name: string; data?: string; type?: 'file' | 'dir' | 'symlink'; linkname?: string }[]): Buffer {
+export function archive(items: { name: string; data?: Buffer | string; type?: 'file' | 'dir' | 'symlink'; linkname?: string }[]): Buffer {
   const parts: Buffer[] = [];
   for (const it of items) {
     const data = Buffer.from(it.data ?? '');

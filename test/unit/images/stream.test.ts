@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chainIds } from '../../../common/images/archive.js';
 import { GrowingArchive, shipGrowing, type StreamPlan } from '../../../common/images/stream.js';
-import { indexTar, tarEnd, tarHeader, tarPadding, TarError, type ReadAt } from '../../../common/images/tar.js';
+import { indexTar, TarError, type ReadAt } from '../../../common/images/tar.js';
+import { archive as tar } from './fixtures.js';
 
 const sha = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const A = Buffer.from('A'.repeat(1000));
@@ -16,18 +17,6 @@ const C = Buffer.from('C'.repeat(300));
 const DIFFS = [sha(B), sha(A), sha(C)];
 const CONFIG = JSON.stringify({ rootfs: { type: 'layers', diff_ids: DIFFS } });
 const IMAGE_ID = sha(CONFIG);
-
-function tar(items: { name: string; data?: Buffer | string; type?: 'file' | 'dir' | 'symlink'; linkname?: string }[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const it of items) {
-    const data = Buffer.from(it.data ?? '');
-    const type = it.type ?? 'file';
-    parts.push(tarHeader({ name: it.name, type, size: data.length, linkname: it.linkname }));
-    if (type === 'file') parts.push(data, tarPadding(data.length));
-  }
-  parts.push(tarEnd());
-  return Buffer.concat(parts);
-}
 
 /** A save as the classic store writes it: layer directories, the config, manifest.json last. */
 function saved(opts: { linkThird?: boolean; config?: string } = {}): Buffer {
