@@ -351,7 +351,8 @@ export function wireOptions(t: BuildTarget, ctx: BuildContext, opts: BuildOption
   if (b.tags?.length) o.tags = b.tags;
   if (ctx.remote) o.remote = ctx.remote;
   if (b.args && Object.keys(b.args).length) o.args = b.args;
-  if (b.labels && Object.keys(b.labels).length) o.labels = b.labels;
+  // tsswarm's own labels too: the builder node prunes old revisions by them, as any node does
+  o.labels = { ...(b.labels ?? {}), ...builtImageLabels(t.stack, t.service) };
   if (b.target) o.target = b.target;
   if (b.network) o.network = b.network;
   if (b.extra_hosts?.length) o.extraHosts = b.extra_hosts;
