@@ -1,14 +1,11 @@
 import Docker from 'dockerode';
 import { hostname } from 'node:os';
 import type { NodeDescription } from '../proto/gen/tsswarm/dispatcher/v1/NodeDescription.js';
+import { dockerConnection } from '../common/docker-host.js';
 
 /** A client for the engine named by DOCKER_HOST (unix://, tcp://), as every Docker tool does. */
 export function dockerFromEnv(env: NodeJS.ProcessEnv = process.env): Docker {
-  const host = env.DOCKER_HOST;
-  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
-  const u = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
+  return new Docker(dockerConnection(env));
 }
 
 export async function describeNode(docker: Docker, addr = ''): Promise<NodeDescription> {

@@ -20,15 +20,12 @@ import { BUILD_CHUNK_BYTES, BUILD_CONTEXT_MAX_BYTES, type BuildBegun, type Build
 import { errorOf, type ApiClient } from './client.js';
 import type { Io } from './io.js';
 import { tarStream, type TarEntry } from './tar.js';
+import { dockerConnection } from '../common/docker-host.js';
 
 /** A client for the engine named by DOCKER_HOST (unix://, tcp://), else the local socket. */
 export async function engineFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Dockerode> {
   const { default: Docker } = await import('dockerode');
-  const host = env.DOCKER_HOST;
-  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
-  const u = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
+  return new Docker(dockerConnection(env));
 }
 
 /** A service to build: its stack, its name in the stack, the image name it gets, and how. */

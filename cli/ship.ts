@@ -16,15 +16,7 @@ import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import type { StackSpec } from '../common/spec.js';
 import type { ApiClient } from './client.js';
 import type { Io } from './io.js';
-
-/** The engine DOCKER_HOST names (unix://, tcp://), as every Docker tool reads it. */
-function localEngine(env: NodeJS.ProcessEnv): Docker {
-  const host = env.DOCKER_HOST;
-  if (!host) return new Docker({ socketPath: '/var/run/docker.sock' });
-  if (host.startsWith('unix://')) return new Docker({ socketPath: host.slice('unix://'.length) });
-  const u = new URL(host.replace(/^tcp:/, 'http:'));
-  return new Docker({ host: u.hostname, port: Number(u.port || 2375), protocol: 'http' });
-}
+import { dockerConnection } from '../common/docker-host.js';
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
@@ -51,7 +43,7 @@ export async function shipLocalImages(client: ApiClient, stack: StackSpec, io: I
   const refs = [...new Set(Object.values(stack.services).filter((s) => s.pull_policy !== 'never')
     .map((s) => { const id = (s as { image_id?: unknown }).image_id; return typeof id === 'string' && id ? id : s.image; }))].filter(validImageRef);
   if (refs.length === 0) return;
-  const docker = localEngine(env);
+  const docker = new Docker(dockerConnection(env));
   if (!(await answers(docker))) return;
   const local = new Set<string>();
   for (const ref of refs) {
