@@ -4,6 +4,8 @@
 // while the engine is down, the session tells the manager (Heartbeat.engine_error), and when
 // the engine answers again the worker resyncs at once.
 
+import { request } from 'node:http';
+import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
 import { AgentErrorCodes, TaskError, isEngineUnavailable } from '../errors.js';
 import { engineMessage } from './container.js';
@@ -33,8 +35,37 @@ export function mayBeEngineGone(err: unknown): boolean {
   if (isEngineUnavailable(err)) return true;
   const e = err as { name?: string; code?: string; statusCode?: number };
   // An answer with an HTTP status came from the engine; anything else (a dropped socket, an
-  // aborted or timed-out call) may be its absence.
-  return e?.statusCode === undefined;
+  // aborted or timed-out call) may be its absence. A server error too: an engine shutting down
+  // still answers, with 500s ("failed to update store for object type *libnetwork.endpoint").
+  return e?.statusCode === undefined || e.statusCode >= 500;
+}
+
+/**
+ * `GET /_ping` on a connection of its own, never a kept-alive one: an engine shutting down closes
+ * its listening socket first and goes on answering the connections it already has (it stops
+ * the containers meanwhile), so only a new connection tells that it is going away.
+ */
+export function pingEngine(docker: Dockerode, signal: AbortSignal): Promise<void> {
+  const m = docker.modem as { socketPath?: string; host?: string; port?: number | string; protocol?: string };
+  if (m.protocol && m.protocol !== 'http') {
+    // https/ssh engines: dockerode's own ping (these connections are not the agent's default).
+    return (docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<void>).call(docker, { abortSignal: signal }).then(() => undefined);
+  }
+  return new Promise((resolve, reject) => {
+    const req = request({
+      ...(m.socketPath ? { socketPath: m.socketPath } : { host: m.host, port: Number(m.port ?? 2375) }),
+      path: '/_ping', method: 'GET', agent: false, signal,
+    }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if ((res.statusCode ?? 0) < 400) resolve();
+        else reject(Object.assign(new Error(`the engine answered its ping with HTTP ${res.statusCode}`), { statusCode: res.statusCode }));
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** What a failed ping says, as shown to users ("waiting for the Docker engine: …", `node ls`). */

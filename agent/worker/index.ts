@@ -21,7 +21,7 @@ import type { TaskStatus } from '../../common/api/objects.js';
 import type { LogLine, LogRequest } from '../../common/api/logs.js';
 import { LABEL } from '../exec/container.js';
 import { EngineEvents, type ContainerEvent } from '../exec/events.js';
-import { EngineWatch, type EngineWatchOptions } from '../exec/engine.js';
+import { EngineWatch, pingEngine, type EngineWatchOptions } from '../exec/engine.js';
 import { Resources } from '../exec/resources.js';
 import type { ImageShipper } from '../exec/images.js';
 import { SecretFiles, defaultFilesRoot, type TmpfsOps } from '../exec/secrets.js';
@@ -68,9 +68,6 @@ export interface WorkerOptions {
   imagePruneIntervalMs?: number;
 }
 
-/** `docker.ping` bounded by `signal` (dockerode takes it; its types do not say so). */
-const pingEngine = (docker: Dockerode, signal: AbortSignal): Promise<unknown> =>
-  (docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: signal });
 
 /** Decide again after a stop, at most this many times per reconcile (a stop ends live containers). */
 const MAX_ROUNDS = 4;
@@ -364,6 +361,10 @@ export class Worker {
       let actions: ReturnType<typeof decide>;
       try {
         container = l ? await this.exec.observeTask(l, now) : removable ? await this.exec.observeUnassigned(id) : undefined;
+        // A running task's container ended: an engine shutting down stops every container while
+        // it still answers on the connections it has. Ask it on a new one before calling that a
+        // failure (the task then waits for the engine, as a running task does; no replacement churns).
+        if (l && container && !container.live && l.last?.state === 'running' && !(await this.engine.check())) return this.waitForEngine(id, l);
         actions = decide({ now, task: l && this.facts(l), container, fullReceived: this.assigned.fullReceived, dropped: this.assigned.dropped.has(id) });
         if (actions.length) this.log.debug({ task: id, actions: actions.map((a) => a.do) }, 'reconcile');
         for (const a of actions) await this.exec.run(a, id, l, container);

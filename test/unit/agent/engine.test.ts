@@ -1,12 +1,18 @@
 // The agent with its Docker engine down: tasks wait instead of being rejected (the pure
 // decision), and the engine watch (a fake ping) says when the engine stops and starts answering.
 
+import { createServer, Agent, request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Dockerode from 'dockerode';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { defaultDeploy } from '../../../common/spec.js';
 import type { TaskObj, TaskStatus } from '../../../common/api/objects.js';
 import { AgentErrorCodes, TaskError } from '../../../agent/errors.js';
-import { EngineWatch, mayBeEngineGone, pingError } from '../../../agent/exec/engine.js';
+import { EngineWatch, mayBeEngineGone, pingEngine, pingError } from '../../../agent/exec/engine.js';
 import { decideWithoutEngine, type TaskFacts } from '../../../agent/worker/reconcile.js';
 
 const NOW = 1_700_000_000_000;
@@ -53,6 +59,7 @@ describe('engine errors', () => {
     ['refused', Object.assign(new Error('connect ECONNREFUSED /x'), { code: 'ECONNREFUSED' }), true],
     ['dropped socket', new Error('socket hang up'), true],
     ['an answer of the engine (HTTP status)', Object.assign(new Error('conflict'), { statusCode: 409 }), false],
+    ['a server error (an engine shutting down answers with 500s)', Object.assign(new Error('failed to update store for object type *libnetwork.endpoint'), { statusCode: 500 }), true],
     ['a prepare error saying the engine is unavailable', new TaskError(AgentErrorCodes.ENGINE_UNAVAILABLE, 'x'), true],
     ['a pull that failed (the engine may have gone meanwhile)', new TaskError(AgentErrorCodes.IMAGE_NOT_FOUND, 'x'), true],
     ['a port in use', new TaskError(AgentErrorCodes.PORT_IN_USE, 'x'), false],
@@ -61,6 +68,49 @@ describe('engine errors', () => {
   it('says what a failed ping means', () => {
     expect(pingError(Object.assign(new Error('x'), { name: 'AbortError' }), 2000)).toBe('no answer within 2s');
     expect(pingError(Object.assign(new Error('connect ENOENT /run/d.sock'), { code: 'ENOENT' }), 2000)).toBe('connect ENOENT /run/d.sock');
+  });
+});
+
+describe('pingEngine', () => {
+  it('uses a new connection: an engine that closed its listener (shutting down) fails the ping while kept-alive connections still answer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsw-ping-'));
+    const sock = join(dir, 'docker.sock');
+    // The listener apart from the HTTP server: closing it leaves the open connections serving,
+    // as an engine shutting down does.
+    const server = createServer((req, res) => { res.end(req.url === '/_ping' ? 'OK' : 'x'); });
+    const listener = createNetServer((s) => server.emit('connection', s));
+    await new Promise<void>((r) => listener.listen(sock, r));
+    try {
+      const docker = new Dockerode({ socketPath: sock });
+      await expect(pingEngine(docker, new AbortController().signal)).resolves.toBeUndefined();
+      // A kept-alive connection, as the agent's other engine calls hold.
+      const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+      const get = () => new Promise<number>((resolve, reject) => {
+        request({ socketPath: sock, path: '/_ping', agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); }).on('error', reject).end();
+      });
+      expect(await get()).toBe(200);
+      listener.close();
+      expect(await get()).toBe(200);
+      const err = await pingEngine(docker, new AbortController().signal).then(() => undefined, (e: unknown) => e);
+      expect(mayBeEngineGone(err)).toBe(true);
+      agent.destroy();
+    } finally {
+      server.closeAllConnections();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails with the HTTP status when the engine answers with an error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsw-ping-'));
+    const sock = join(dir, 'docker.sock');
+    const server = createServer((_req, res) => { res.statusCode = 500; res.end('down'); });
+    await new Promise<void>((r) => server.listen(sock, r));
+    try {
+      await expect(pingEngine(new Dockerode({ socketPath: sock }), new AbortController().signal)).rejects.toMatchObject({ statusCode: 500 });
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
