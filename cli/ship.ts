@@ -17,22 +17,9 @@ import type { StackSpec } from '../common/spec.js';
 import type { ApiClient } from './client.js';
 import type { Io } from './io.js';
 import { dockerConnection } from '../common/docker-host.js';
+import { engineAnswers } from './resolve.js';
 
 const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
-
-/** Is the engine there? (bounded: a laptop without Docker deploys as before). */
-async function answers(docker: Docker, ms = 2_000): Promise<boolean> {
-  const ac = new AbortController();
-  const timer = setTimeout(() => ac.abort(), ms);
-  try {
-    await (docker.ping as unknown as (o: { abortSignal: AbortSignal }) => Promise<unknown>).call(docker, { abortSignal: ac.signal });
-    return true;
-  } catch {
-    return false;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /**
  * Upload the stack's images that only the local engine holds (no node of the cluster holds that
@@ -44,7 +31,7 @@ export async function shipLocalImages(client: ApiClient, stack: StackSpec, io: I
     .map((s) => { const id = (s as { image_id?: unknown }).image_id; return typeof id === 'string' && id ? id : s.image; }))].filter(validImageRef);
   if (refs.length === 0) return;
   const docker = new Docker(dockerConnection(env));
-  if (!(await answers(docker))) return;
+  if (!(await engineAnswers(docker))) return;
   const local = new Set<string>();
   for (const ref of refs) {
     try {

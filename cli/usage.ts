@@ -28,7 +28,7 @@ Stacks:
   config [-c FILE]... [--profile P]... [--env-file F]... [--format yaml|json]
                                    print the normalised stack
   deploy [-c FILE]... [FILE] [NAME] [--profile P]... [--env-file F]... [--detach] [--dry-run] [--timeout 5m]
-         [--no-build] [--builder-node NODE]
+         [--no-build] [--builder-node NODE] [--resolve-image always|never]
                                    deploy or update a stack, waiting until it converged
                                    (--profile: also deploy the services of profile P; default
                                    COMPOSE_PROFILES, comma-separated; --env-file: variables from
@@ -36,7 +36,10 @@ Stacks:
                                    build: services are built first on the engine of DOCKER_HOST and
                                    pinned to their image IDs (--no-build: the images built last;
                                    --builder-node: on that cluster node's engine instead, the
-                                   context sent through the manager; no local Docker needed)
+                                   context sent through the manager; no local Docker needed);
+                                   other images are pinned as DOCKER_HOST's engine knows them: one
+                                   no registry gave it to its ID, any other to its registry digest
+                                   (--resolve-image never: names deployed as written)
   build [-c FILE]... [--stack NAME] [--profile P]... [--env-file F]... [--no-cache] [--pull]
         [--builder-node NODE] [SERVICE...]
                                    build the images of the stack's build: services (all, or those named)

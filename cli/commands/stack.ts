@@ -6,6 +6,7 @@ import { durationArg, formatArg, hostArg, parseArgs, profileArg, READ, readOpts,
 import { clientFor, type ApiClient } from '../client.js';
 import { watchDeploy } from '../deploy-watch.js';
 import { shipLocalImages } from '../ship.js';
+import { RESOLVE_IMAGE_MODES, resolveImages, type ResolveImageMode } from '../resolve.js';
 import { printJson, type Io } from '../io.js';
 import { changedServices, planLines, stackTable } from '../render.js';
 import { USAGE } from '../usage.js';
@@ -26,6 +27,8 @@ export type DeployCommand = { cmd: 'help' } | {
   noBuild: boolean;
   /** --builder-node NODE: build on that cluster node's engine (the context sent through the API) */
   builderNode?: string;
+  /** --resolve-image always|never: pin each image to its ID or registry digest (cli/resolve.ts) */
+  resolveImage: ResolveImageMode;
   /** --profile NAME...: absent when none is given (COMPOSE_PROFILES then applies) */
   profiles?: string[];
   /** --env-file FILE...: read instead of the .env beside the first stack file */
@@ -66,7 +69,7 @@ export function parseConfig(argv: string[]): ConfigCommand {
 export function parseDeploy(argv: string[]): DeployCommand {
   const { values: v, positionals } = parseArgs(argv, {
     ...FILES, detach: { type: 'boolean', short: 'd' }, 'dry-run': { type: 'boolean' }, timeout: { type: 'string' }, 'no-build': { type: 'boolean' },
-    'builder-node': { type: 'string' },
+    'builder-node': { type: 'string' }, 'resolve-image': { type: 'string' },
   });
   if (v.help) return { cmd: 'help' };
   const files = [...(v['compose-file'] ?? [])];
@@ -76,8 +79,16 @@ export function parseDeploy(argv: string[]): DeployCommand {
   return {
     cmd: 'deploy', host: hostArg(v.host), files, name: pos[0], detach: !!v.detach, dryRun: !!v['dry-run'], noBuild: !!v['no-build'],
     timeoutMs: durationArg('--timeout', v.timeout ?? '5m'), json: formatArg(v.format) === 'json', ...profilesOf(v), ...envFilesOf(v),
-    ...builderNodeOf(v),
+    ...builderNodeOf(v), resolveImage: resolveImageArg(v['resolve-image'] as string | undefined),
   };
+}
+
+/** `--resolve-image always|never` (default always), as `docker stack deploy` spells it. */
+function resolveImageArg(v: string | undefined): ResolveImageMode {
+  if (v === undefined) return 'always';
+  if ((RESOLVE_IMAGE_MODES as readonly string[]).includes(v)) return v as ResolveImageMode;
+  if (v === 'changed') usageError('--resolve-image changed is not supported: use always (the default: every image pinned to its ID or registry digest) or never (names deployed as written)');
+  return usageError(`--resolve-image must be always or never, got ${JSON.stringify(v)}`);
 }
 
 /** `--builder-node NODE`: present only when given. */
@@ -166,7 +177,9 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   // `build:` services: built now on the engine this command sees (or, --no-build, the images
   // built last) and pinned to their image IDs; nothing is sent if a build fails
   const { imagesForDeploy } = await import('../build.js');
-  const stack = await imagesForDeploy(loaded.stack, io, { noBuild: c.noBuild, dryRun: c.dryRun, ...(c.builderNode ? { builder: { client, node: c.builderNode } } : {}) });
+  const built = await imagesForDeploy(loaded.stack, io, { noBuild: c.noBuild, dryRun: c.dryRun, ...(c.builderNode ? { builder: { client, node: c.builderNode } } : {}) });
+  // The other images: pinned to their IDs (only here) or registry digests, as Swarm does.
+  const stack = await resolveImages(built, io, { mode: c.resolveImage });
   if (!c.dryRun) await shipLocalImages(client, stack, io);
   const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }
