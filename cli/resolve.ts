@@ -84,11 +84,28 @@ export async function resolveOne(ref: string, oracle: ImageOracle): Promise<Reso
   }
 }
 
-/** The stack with its images pinned by `resolutions` (ref -> how it resolved). */
-export function applyResolutions(stack: StackSpec, resolutions: Map<string, Resolution>): StackSpec {
+/**
+ * The pin a service deployed before holds for `ref`, if any: the same name pinned to an ID or a
+ * digest. A deploy that cannot resolve the name now (the registry is down) keeps it rather than
+ * sending nodes an unpinned name they may not be able to pull.
+ */
+export function previousPin(ref: string, before: ServiceSpec | undefined): Exclude<Resolution, { kind: 'unresolved' }> | undefined {
+  if (!before) return undefined;
+  if (before.image === ref && before.image_id && ID_RE.test(before.image_id)) return { kind: 'id', id: before.image_id };
+  const at = before.image.indexOf('@');
+  if (at >= 0 && before.image.slice(0, at) === ref.replace(/@.*$/, '') && DIGEST_RE.test(before.image.slice(at + 1))) return { kind: 'digest', digest: before.image.slice(at + 1) };
+  return undefined;
+}
+
+/**
+ * The stack with its images pinned by `resolutions` (ref -> how it resolved); a service whose
+ * name did not resolve keeps the pin it was deployed with (`deployed`: service key -> spec).
+ */
+export function applyResolutions(stack: StackSpec, resolutions: Map<string, Resolution>, deployed: Record<string, ServiceSpec> = {}): StackSpec {
   const services: Record<string, ServiceSpec> = {};
   for (const [name, s] of Object.entries(stack.services)) {
-    const r = pinnable(s) ? resolutions.get(s.image) : undefined;
+    let r: Resolution | undefined = pinnable(s) ? resolutions.get(s.image) : undefined;
+    if (r?.kind === 'unresolved') r = previousPin(s.image, deployed[name]) ?? r;
     if (r?.kind === 'id') services[name] = { ...s, image_id: r.id };
     else if (r?.kind === 'digest') services[name] = { ...s, image: withDigest(s.image, r.digest) };
     else services[name] = s;
@@ -148,7 +165,11 @@ export async function engineAnswers(docker: Dockerode, ms = 2_000): Promise<bool
  * Pin the stack's images (see the top of this file). Names it cannot pin go as written, each
  * with a warning; without an engine to ask, every name does, with one warning.
  */
-export async function resolveImages(stack: StackSpec, io: Io, opts: { mode?: ResolveImageMode; env?: NodeJS.ProcessEnv; oracle?: ImageOracle } = {}): Promise<StackSpec> {
+export async function resolveImages(stack: StackSpec, io: Io, opts: {
+  mode?: ResolveImageMode; env?: NodeJS.ProcessEnv; oracle?: ImageOracle;
+  /** The stack's services as deployed now (service key -> spec), asked only when a name does not resolve. */
+  deployed?: () => Promise<Record<string, ServiceSpec>>;
+} = {}): Promise<StackSpec> {
   if (opts.mode === 'never') return stack;
   const byRef = candidates(stack);
   if (byRef.size === 0) return stack;
@@ -165,9 +186,16 @@ export async function resolveImages(stack: StackSpec, io: Io, opts: { mode?: Res
   const refs = [...byRef.keys()];
   const got = await Promise.all(refs.map((ref) => resolveOne(ref, oracle!)));
   const resolutions = new Map(refs.map((ref, i) => [ref, got[i]!]));
-  for (const [ref, r] of resolutions) {
-    if (r.kind !== 'unresolved') continue;
-    io.err(`warning: image ${ref} (${byRef.get(ref)!.join(', ')}) could not be accessed on a registry to record its digest (${r.why}); each node will resolve it on its own, possibly running different versions of the image\n`);
+  const unresolved = [...resolutions].filter(([, r]) => r.kind === 'unresolved');
+  let deployed: Record<string, ServiceSpec> = {};
+  if (unresolved.length && opts.deployed) deployed = await opts.deployed().catch(() => ({}));
+  for (const [ref, r] of unresolved) {
+    const why = (r as { why: string }).why;
+    for (const svc of byRef.get(ref)!) {
+      const kept = previousPin(ref, deployed[svc]);
+      if (kept) io.err(`warning: image ${ref} (${svc}) could not be resolved (${why}); it keeps the ${kept.kind === 'id' ? `image ID ${kept.id.slice(7, 19)}` : `digest ${kept.digest}`} it was deployed with\n`);
+      else io.err(`warning: image ${ref} (${svc}) could not be accessed on a registry to record its digest (${why}); each node will resolve it on its own, possibly running different versions of the image\n`);
+    }
   }
-  return applyResolutions(stack, resolutions);
+  return applyResolutions(stack, resolutions, deployed);
 }

@@ -27,8 +27,15 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
  */
 export async function shipLocalImages(client: ApiClient, stack: StackSpec, io: Io, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   // A service pinned to an image ID runs exactly that: it is what must be on a node.
-  const refs = [...new Set(Object.values(stack.services).filter((s) => s.pull_policy !== 'never')
-    .map((s) => { const id = (s as { image_id?: unknown }).image_id; return typeof id === 'string' && id ? id : s.image; }))].filter(validImageRef);
+  // Said to people as the name they wrote (and the ID's first 12 digits, when pinned).
+  const shown = new Map<string, string>();
+  for (const s of Object.values(stack.services)) {
+    if (s.pull_policy === 'never') continue;
+    const id = (s as { image_id?: unknown }).image_id;
+    if (typeof id === 'string' && id) shown.set(id, `${s.image} (${id.replace(/^sha256:/, '').slice(0, 12)})`);
+    else shown.set(s.image, s.image);
+  }
+  const refs = [...shown.keys()].filter(validImageRef);
   if (refs.length === 0) return;
   const docker = new Docker(dockerConnection(env));
   if (!(await engineAnswers(docker))) return;
@@ -51,16 +58,16 @@ export async function shipLocalImages(client: ApiClient, stack: StackSpec, io: I
     io.err(`Warning: cannot tell which nodes hold the stack's images (${(err as Error).message}); none is sent from this machine\n`);
     return;
   }
-  for (const { ref, nodes } of located) if (nodes.length === 0) await upload(client, docker, ref, io);
+  for (const { ref, nodes } of located) if (nodes.length === 0) await upload(client, docker, ref, shown.get(ref) ?? ref, io);
 }
 
-async function upload(client: ApiClient, docker: Docker, ref: string, io: Io): Promise<void> {
+async function upload(client: ApiClient, docker: Docker, ref: string, name: string, io: Io): Promise<void> {
   let begun: ImageUploadBegun;
   try {
     begun = await client.call<ImageUploadBegun>('POST', '/v1/images/uploads', { ref });
   } catch (err) {
     // No node can take it now: the deploy goes on, and its tasks say what they lack.
-    io.err(`Warning: image ${ref} is on no node of the cluster and none can take it from this machine now (${(err as Error).message})\n`);
+    io.err(`Warning: image ${name} is on no node of the cluster and none can take it from this machine now (${(err as Error).message})\n`);
     return;
   }
   const dir = await mkdtemp(join(tmpdir(), 'tsswarm-upload-'));
@@ -83,7 +90,7 @@ async function upload(client: ApiClient, docker: Docker, ref: string, io: Io): P
     for await (const b of shipFromFile(path, new Set(begun.haveChains), (p) => {
       plan = { layersSent: p.layersSent.length, layersSkipped: p.layersSkipped.length, layerBytesSent: p.layerBytesSent, layerBytesSkipped: p.layerBytesSkipped };
       const of = p.layersSent.length + p.layersSkipped.length;
-      io.out(`Image ${ref} is on no node of the cluster: sending it to node ${begun.hostname} (${p.layersSent.length} of ${of} layers, ${mb(p.layerBytesSent)}; the node holds the others)\n`);
+      io.out(`Image ${name} is on no node of the cluster: sending it to node ${begun.hostname} (${p.layersSent.length} of ${of} layers, ${mb(p.layerBytesSent)}; the node holds the others)\n`);
     }, 1 << 20)) {
       if (size + b.length > UPLOAD_CHUNK_BYTES) await flush();
       pending.push(b);
@@ -91,7 +98,7 @@ async function upload(client: ApiClient, docker: Docker, ref: string, io: Io): P
     }
     await flush();
     const done = await client.call<ImageUploadDone>('POST', `/v1/images/uploads/${begun.id}/done`, {});
-    io.out(`Image ${ref} sent to node ${done.hostname} (${mb(sent)})\n`);
+    io.out(`Image ${name} sent to node ${done.hostname} (${mb(sent)})\n`);
   } catch (err) {
     if (err instanceof TsswarmError) throw new TsswarmError(err.code, `sending image ${ref} to the cluster: ${err.message}`, err.details, err.httpStatus);
     throw new TsswarmError(ErrorCodes.UNAVAILABLE, `sending image ${ref} to the cluster: ${(err as Error).message}`);

@@ -25,6 +25,8 @@ _install_packages() {
   command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
   [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx httpd || missing+=(busybox-static)
   command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+  # A registry on the loopback for the pinning e2e (test/e2e/registry.test.ts; skipped without it).
+  if [ ! -x /usr/bin/docker-registry ] && [ "$(id -u)" = 0 ]; then missing+=(docker-registry); fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       _say "missing packages: ${missing[*]} (run as root to install them)"; return 1

@@ -179,7 +179,11 @@ export async function runDeploy(argv: string[], io: Io): Promise<number> {
   const { imagesForDeploy } = await import('../build.js');
   const built = await imagesForDeploy(loaded.stack, io, { noBuild: c.noBuild, dryRun: c.dryRun, ...(c.builderNode ? { builder: { client, node: c.builderNode } } : {}) });
   // The other images: pinned to their IDs (only here) or registry digests, as Swarm does.
-  const stack = await resolveImages(built, io, { mode: c.resolveImage });
+  const stack = await resolveImages(built, io, {
+    mode: c.resolveImage,
+    // A name that does not resolve now (registry down) keeps the pin it was deployed with.
+    deployed: async () => Object.fromEntries((await api.services(client, built.name)).map((s) => [s.shortName, s.spec])),
+  });
   if (!c.dryRun) await shipLocalImages(client, stack, io);
   const res = await api.deploy(client, stack, c.dryRun, { secrets, configs });
   if (c.json && (c.dryRun || c.detach)) { printJson(io, res); return 0; }

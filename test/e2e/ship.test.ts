@@ -155,15 +155,17 @@ services:
   it('deploy uploads an image that only the CLI\'s engine holds; the node that runs it fetches it from where it landed', async () => {
     const local = new Docker(process.env.DOCKER_HOST?.startsWith('unix://') ? { socketPath: process.env.DOCKER_HOST.slice(7) } : undefined);
     await build(local, 'cliapp:1', 'from-the-cli', files);
+    // The deploy pins it to its ID (no registry gave it): that is what is sent and fetched.
+    const id = (await local.getImage('cliapp:1').inspect()).Id;
     try {
       writeFileSync(file, stack('cliapp:1', 'lab-w2'));
       const r = await cli('deploy', '-c', file, STACK);
       expect(r.code, r.stderr).toBe(0);
       // It lands on the first ready node by hostname (lab-m1), then lab-w2 fetches it from there.
-      expect(r.stdout).toMatch(/Image cliapp:1 is on no node of the cluster: sending it to node lab-m1 \(\d of 4 layers/);
-      expect(r.stdout).toMatch(/Image cliapp:1 sent to node lab-m1/);
+      expect(r.stdout).toMatch(/Image cliapp:1 \([0-9a-f]{12}\) is on no node of the cluster: sending it to node lab-m1 \(\d of 4 layers/);
+      expect(r.stdout).toContain(`Image cliapp:1 (${id.slice(7, 19)}) sent to node lab-m1`);
       await waitFor('the app running on lab-w2', () => runsOn('lab-w2', 'cliapp:1'), 60_000, 250);
-      const got = fetchedOn('lab-w2', 'cliapp:1')[0];
+      const got = fetchedOn('lab-w2', id)[0];
       console.info('CLI upload, then lab-m1 to lab-w2:', JSON.stringify(got));
       expect(got.from).toBe('lab-m1');
       expect(got.bytes).toBeGreaterThan(IMAGE_A + IMAGE_B);

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
-import { applyResolutions, repoOf, resolveImages, resolveOne, withDigest, type ImageOracle } from '../../../cli/resolve.js';
+import { applyResolutions, previousPin, repoOf, resolveImages, resolveOne, withDigest, type ImageOracle } from '../../../cli/resolve.js';
 import type { Io } from '../../../cli/io.js';
 
 const ID = `sha256:${'a'.repeat(64)}`;
@@ -105,5 +105,40 @@ describe('applyResolutions and resolveImages', () => {
   it('applyResolutions leaves a built or pinned service alone even when its name resolved', () => {
     const got = applyResolutions(stack, new Map([['st-built', { kind: 'id', id: ID }]]));
     expect(got.services.built!.image_id).toBe(OTHER_ID);
+  });
+});
+
+describe('a name that does not resolve now keeps the pin it was deployed with', () => {
+  const stack = stackOf({ proxy: svc('nginx:1.25'), app: svc('app:1'), fresh: svc('nginx:1.25') });
+  const deployed = {
+    proxy: svc(`nginx:1.25@${DIGEST}`),
+    app: svc('app:1', { image_id: ID }),
+    // Deployed with another name: nothing to keep.
+    fresh: svc(`nginx:1.24@${DIGEST}`),
+  };
+
+  it('previousPin: the same name pinned by ID or digest, nothing else', () => {
+    expect(previousPin('nginx:1.25', deployed.proxy)).toEqual({ kind: 'digest', digest: DIGEST });
+    expect(previousPin('app:1', deployed.app)).toEqual({ kind: 'id', id: ID });
+    expect(previousPin('nginx:1.25', deployed.fresh)).toBeUndefined();
+    expect(previousPin('nginx:1.25', svc('nginx:1.25'))).toBeUndefined();
+    expect(previousPin('nginx:1.25', undefined)).toBeUndefined();
+  });
+
+  it('resolveImages asks for the deployed services only then, and says what it kept', async () => {
+    let asked = 0;
+    const out = io();
+    const got = await resolveImages(stack, out, { oracle: oracle({}, {}), deployed: async () => { asked++; return deployed; } });
+    expect(asked).toBe(1);
+    expect(got.services.proxy!.image).toBe(`nginx:1.25@${DIGEST}`);
+    expect(got.services.app).toEqual({ ...stack.services.app, image_id: ID });
+    expect(got.services.fresh).toEqual(stack.services.fresh);
+    expect(out.errs.join('')).toMatch(/image nginx:1\.25 \(proxy\) could not be resolved \(.*\); it keeps the digest sha256:c+ it was deployed with/);
+    expect(out.errs.join('')).toMatch(/image app:1 \(app\) could not be resolved \(.*\); it keeps the image ID a{12} it was deployed with/);
+    expect(out.errs.join('')).toMatch(/image nginx:1\.25 \(fresh\) could not be accessed on a registry/);
+
+    // Everything resolved: the deployed services are not asked for.
+    await resolveImages(stackOf({ app: svc('app:1') }), io(), { oracle: oracle({ 'app:1': { id: ID, repoDigests: [] } }, {}), deployed: async () => { asked++; return deployed; } });
+    expect(asked).toBe(1);
   });
 });
