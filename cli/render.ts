@@ -19,7 +19,8 @@ export function describeChange(c: ServiceChange): string {
     case 'remove': return `remove   ${c.name}${c.tasksReplaced ? ` (${plural(c.tasksReplaced, 'task')} stopped)` : ''}`;
     case 'scale': return `scale    ${c.name} ${c.replicas!.from} -> ${c.replicas!.to}`;
     case 'update': return `update   ${c.name} (${c.tasksReplaced ?? 0} task${c.tasksReplaced === 1 ? '' : 's'} replaced)` +
-      (c.changes ?? []).map((d) => `\n           ${d.field}: ${d.redacted ?? `${show(d.from)} -> ${show(d.to)}`}`).join('');
+      (c.changes ?? []).map((d) => `\n           ${d.field}: ${d.redacted ?? `${show(d.from)} -> ${show(d.to)}`}`).join('') +
+      (c.restartedFor ? `\n           restarted after ${c.restartedFor.join(', ')} (depends_on restart: true)` : '');
     default: return `unchanged ${c.name}`;
   }
 }

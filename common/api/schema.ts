@@ -159,6 +159,8 @@ export const DependsOnSpecSchema = Type.Object(
   {
     condition: Type.Enum(['service_started', 'service_healthy', 'service_completed_successfully']),
     required: Type.Boolean(),
+    /** A deploy that replaces the dependency's tasks replaces this service's too (Compose's restart: true). */
+    restart: Type.Optional(Type.Boolean()),
   },
   closed,
 );

@@ -18,6 +18,11 @@ export interface ServiceChange {
   replicas?: { from: number; to: number };
   /** tasks that would be replaced (update) or stopped (scale down, remove) */
   tasksReplaced?: number;
+  /**
+   * Dependencies (depends_on with restart: true) whose tasks this deploy replaces: this
+   * service's tasks are replaced too, as Compose restarts it after updating them.
+   */
+  restartedFor?: string[];
 }
 
 export interface DeployPlan {

@@ -1900,9 +1900,7 @@ function dependsOn(r: Reader, n: TNode, f: string, declared: Declared, service: 
       eachKey(r.d, m, xf, {
         condition: (x, yf) => (spec.condition = r.oneOf(x.value, yf, CONDITIONS) ?? spec.condition),
         required: (x, yf) => (spec.required = r.bool(x.value, yf) ?? true),
-        restart: (x, yf) => {
-          if (r.bool(x.value, yf)) r.d.warn(x.keyPos, yf, `restart: true is not applied: ${service}'s tasks are not restarted when ${e.key} is updated (run tsswarm service update --force after such an update)`);
-        },
+        restart: (x, yf) => { if (r.bool(x.value, yf)) spec.restart = true; },
       });
     }
     out[e.key] = spec;

@@ -73,11 +73,42 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
       plan.services.push({ action: 'update', name, shortName: short, fields, changes, replicas, tasksReplaced: replaced });
     }
   }
+  restartDependents(plan, stack, state);
   for (const cur of existing.values()) plan.services.push({ action: 'remove', name: cur.name, shortName: cur.shortName, fields: [], replicas: { from: replicasOf(cur.spec), to: 0 }, tasksReplaced: liveTasks(state, cur.id) });
 
   plan.networks = planResources(NETWORKS, stack, state);
   plan.volumes = planResources(VOLUMES, stack, state);
   return plan;
+}
+
+/**
+ * depends_on `restart: true` (Compose): a service whose dependency gets new tasks in this deploy
+ * gets new tasks too (after it: its new tasks wait for the dependency's condition, as any
+ * task of a service with depends_on does). Followed through chains: web -> api -> db.
+ */
+function restartDependents(plan: DeployPlan, stack: StackSpec, state: ClusterState): void {
+  const byShort = new Map(plan.services.map((c) => [c.shortName, c]));
+  const specOf = (c: ServiceChange) => state.services.find((s) => s.name === c.name)?.spec;
+  // New tasks: a change to what they run, or a restart for a dependency.
+  const replaced = (c: ServiceChange | undefined): boolean => !!c && c.action === 'update'
+    && (!!c.restartedFor || needsNewTasks(specOf(c)!, stack.services[c.shortName]!));
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const c of plan.services) {
+      if (c.action !== 'unchanged' && c.action !== 'scale' && c.action !== 'update') continue;
+      if (c.action === 'update' && !c.restartedFor && replaced(c)) continue;
+      const deps = Object.entries(stack.services[c.shortName]?.depends_on ?? {})
+        .filter(([dep, d]) => d.restart && replaced(byShort.get(dep))).map(([dep]) => dep).sort();
+      if (deps.length === 0 || deps.join() === (c.restartedFor ?? []).join()) continue;
+      const cur = state.services.find((s) => s.name === c.name);
+      const live = cur ? liveTasks(state, cur.id) : 0;
+      c.restartedFor = deps;
+      const to = c.replicas?.to ?? live;
+      c.tasksReplaced = Math.max(c.tasksReplaced ?? 0, to >= 0 ? Math.min(live, to) : live);
+      if (c.action !== 'update') c.action = 'update';
+      changed = true;
+    }
+  }
 }
 
 /**
@@ -118,7 +149,7 @@ export function applyDeploy(tx: WriteTx, given: StackSpec, newId: () => string, 
     const cur = tx.list('service', (s) => s.name === c.name)[0];
     const opts = { field: `services.${c.shortName}`, code: ErrorCodes.STACK_INVALID };
     if (c.action === 'create') writeServiceSpec(tx, { id: newId(), name: c.name, stack: stack.name, shortName: c.shortName }, spec, opts);
-    else if (c.action === 'update' || c.action === 'scale') writeServiceSpec(tx, cur, spec, opts);
+    else if (c.action === 'update' || c.action === 'scale') writeServiceSpec(tx, cur, spec, c.restartedFor ? { ...opts, force: true } : opts);
     else if (c.action === 'remove') removeService(tx, cur);
   }
   applyResources(tx, NETWORKS, stack, plan.networks, newId);

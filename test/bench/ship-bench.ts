@@ -9,7 +9,8 @@
 //    v2) vs the same by hand (`docker save v2 | docker load`, then run).
 // Bytes: what crossed (tsswarm: the 'image fetched' log lines of the two hosts; by hand: the
 // archive, once per host). "Of which fetch → running": from the first fetch's start (after the
-// deploy, the scheduling and the registry pull that fails first) to both running. Goals: first ship ≤ 1.2× the floor, re-ship ≤ 0.2× the floor.
+// deploy and the scheduling; the deploy pins the tag to its ID, so no registry is tried first)
+// to both running. Goals: first ship ≤ 1.2× the floor, re-ship ≤ 0.2× the floor.
 
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -130,7 +131,10 @@ const stackFile = (dir: string, tag: string): string => {
 
 interface LogLine { msg: string; image: string; bytes: number; time: number; ms?: number; saveOpenMs?: number; queryMs?: number; stages?: Record<string, number> }
 
-/** The log lines `msg` about `tag` since `since`, on the hosts `on`. */
+/** Each built tag's image ID: a deploy pins a tag no registry gave to its ID, and the nodes fetch (and log) that. */
+const idOf = new Map<string, string>();
+
+/** The log lines `msg` about `tag` (or its ID) since `since`, on the hosts `on`. */
 function logLines(on: string[], msg: string, tag: string, since: number): (LogLine & { host: string })[] {
   const out: (LogLine & { host: string })[] = [];
   for (const t of on) {
@@ -139,7 +143,7 @@ function logLines(on: string[], msg: string, tag: string, since: number): (LogLi
       if (!line.includes(`"${msg}"`)) continue;
       try {
         const o = JSON.parse(line) as LogLine;
-        if (o.image === tag && o.time >= since) out.push({ ...o, host: t });
+        if ((o.image === tag || o.image === idOf.get(tag)) && o.time >= since) out.push({ ...o, host: t });
       } catch { /* not JSON */ }
     }
   }
@@ -163,7 +167,7 @@ function stagesOf(tag: string, t0: number, end: number): string {
   return parts.join('; ');
 }
 
-/** From the first fetch's start (after the deploy, the scheduling and the failed registry pull) to both running. */
+/** From the first fetch's start (after the deploy and the scheduling) to both running. */
 function shipPart(tag: string, t0: number, end: number): number {
   const starts = logLines(TARGETS, 'image fetched', tag, t0).map((o) => o.time - (o.ms ?? 0));
   return starts.length ? end - Math.min(...starts) : NaN;
@@ -190,6 +194,7 @@ async function main(): Promise<void> {
     const files = { 'a.bin': randomBytes(LAYER_MB[0] << 20), 'b.bin': randomBytes(LAYER_MB[1] << 20) };
     await build(`${IMAGE}:1`, 'v1', files);
     await build(`${IMAGE}:2`, 'v2', files);
+    for (const tag of [`${IMAGE}:1`, `${IMAGE}:2`]) idOf.set(tag, (await engine(SOURCE).getImage(tag).inspect()).Id);
     for (let i = 0; i < RUNS; i++) {
       await cleanTargets();
       const f1 = await byHand(`${IMAGE}:1`);

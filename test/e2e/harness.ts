@@ -91,6 +91,14 @@ export class Cluster {
     return readFileSync(this.logFile, 'utf8').trim().split('\n').slice(-lines).join('\n');
   }
 
+  /** The service has exactly one running task, and its container runs image `id`. */
+  async runsImage(service: string, id: string): Promise<boolean> {
+    const ts = (await this.json<{ desiredState: string; status: { state: string; containerId?: string } }[]>('service', 'ps', service))
+      .filter((t) => t.desiredState === 'running' && t.status.state === 'running');
+    if (ts.length !== 1) return false;
+    return (await this.docker.getContainer(ts[0].status.containerId!).inspect()).Image === id;
+  }
+
   /** Containers of a stack, as the engine sees them. */
   async containers(stack: string, all = false): Promise<Docker.ContainerInfo[]> {
     return this.docker.listContainers({ all, filters: { label: [`tsswarm.stack.namespace=${stack}`] } });

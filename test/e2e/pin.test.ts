@@ -12,7 +12,6 @@ const STACK = 'e2epin';
 const SVC = `${STACK}_web`;
 const IMAGE = `${STACK}-byhand:1`;
 
-interface Task { desiredState: string; status: { state: string; containerId?: string } }
 interface Service { spec: { image: string; image_id?: string } }
 
 /** `docker build -t IMAGE` of a one-line change on the test image; returns the image's ID. */
@@ -27,12 +26,7 @@ describe('a deploy pins its images', () => {
   const c = new Cluster('pin');
   const ids: string[] = [];
   const service = async () => (await c.json<Service[]>('service', 'inspect', SVC))[0];
-  /** The one running task runs image `id`. */
-  const runs = async (id: string): Promise<boolean> => {
-    const ts = (await c.json<Task[]>('service', 'ps', SVC)).filter((t) => t.desiredState === 'running' && t.status.state === 'running');
-    if (ts.length !== 1) return false;
-    return (await c.docker.getContainer(ts[0].status.containerId!).inspect()).Image === id;
-  };
+  const runs = (id: string): Promise<boolean> => c.runsImage(SVC, id);
   let file = '';
 
   beforeAll(async () => {

@@ -31,7 +31,6 @@ COPY version.txt /version
 CMD ["sh", "-c", "exec sleep 100000"]
 `;
 
-interface Task { desiredState: string; status: { state: string; containerId?: string } }
 
 describe('built images are pruned per node, with a bound', () => {
   const c = new Cluster('prune');
@@ -40,12 +39,7 @@ describe('built images are pruned per node, with a bound', () => {
   const pinned: string[] = [];
   const builtOf = async (): Promise<string[]> =>
     (await c.docker.listImages({ filters: { label: [`tsswarm.service.name=${SVC}`] } })).map((i) => i.Id);
-  /** The one running task runs `id`. */
-  const runs = async (id: string): Promise<boolean> => {
-    const ts = (await c.json<Task[]>('service', 'ps', SVC)).filter((t) => t.desiredState === 'running' && t.status.state === 'running');
-    if (ts.length !== 1) return false;
-    return (await c.docker.getContainer(ts[0].status.containerId!).inspect()).Image === id;
-  };
+  const runs = (id: string): Promise<boolean> => c.runsImage(SVC, id);
 
   beforeAll(async () => {
     await c.start(true, ['--task-history-limit', '1', '--image-keep', String(KEEP)]);

@@ -15,7 +15,6 @@ const REGISTRY = '/usr/bin/docker-registry';
 const STACK = 'e2ereg';
 const SVC = `${STACK}_web`;
 
-interface Task { desiredState: string; status: { state: string; containerId?: string } }
 interface Service { spec: { image: string; image_id?: string } }
 
 const freePort = (): Promise<number> => new Promise((resolve, reject) => {
@@ -40,11 +39,7 @@ describe.skipIf(!root)('images from a registry are pinned by digest (a registry 
   let ref = '';
   const ids: string[] = [];
   const service = async () => (await c.json<Service[]>('service', 'inspect', SVC))[0];
-  const runs = async (id: string): Promise<boolean> => {
-    const ts = (await c.json<Task[]>('service', 'ps', SVC)).filter((t) => t.desiredState === 'running' && t.status.state === 'running');
-    if (ts.length !== 1) return false;
-    return (await c.docker.getContainer(ts[0].status.containerId!).inspect()).Image === id;
-  };
+  const runs = (id: string): Promise<boolean> => c.runsImage(SVC, id);
 
   /** Build a one-line change of the test image, push it as `ref`, drop it locally; its ID and registry digest. */
   function publish(version: string): { id: string; digest: string } {

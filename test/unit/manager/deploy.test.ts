@@ -172,3 +172,45 @@ describe('writeServiceSpec', () => {
     expect(st.index).toBe(index);
   });
 });
+
+describe('depends_on restart: true', () => {
+  const dep = (restart?: boolean) => ({ condition: 'service_started' as const, required: true, ...(restart ? { restart } : {}) });
+  const four = (dbImage: string, web: Partial<ServiceSpec> = {}) => stack({
+    db: svcSpec({ image: dbImage }),
+    api: svcSpec({ depends_on: { db: dep(true) } }),
+    web: svcSpec({ depends_on: { api: dep(true) }, ...web }),
+    other: svcSpec({ depends_on: { db: dep() } }),
+  });
+
+  it('a deploy that gives a dependency new tasks gives its restart: true dependents new tasks, through chains', async () => {
+    const st = await memStore();
+    await st.update((tx) => applyDeploy(tx, four('postgres:16'), newId));
+    const versions = () => Object.fromEntries(st.state().services.map((s) => [s.shortName, s.specVersion]));
+    expect(versions()).toEqual({ db: 1, api: 1, web: 1, other: 1 });
+
+    const p = await st.update((tx) => applyDeploy(tx, four('postgres:17'), newId));
+    const by = Object.fromEntries(p.services.map((c) => [c.shortName, c]));
+    expect(by.db).toMatchObject({ action: 'update', fields: ['image'] });
+    expect(by.db!.restartedFor).toBeUndefined();
+    expect(by.api).toMatchObject({ action: 'update', fields: [], restartedFor: ['db'] });
+    expect(by.web).toMatchObject({ action: 'update', fields: [], restartedFor: ['api'] });
+    expect(by.other).toMatchObject({ action: 'unchanged' });
+    expect(versions()).toEqual({ db: 2, api: 2, web: 2, other: 1 });
+  });
+
+  it('a change that needs no new tasks (scaling the dependency) restarts nothing; a dependent replaced anyway is a plain update', async () => {
+    const st = await memStore();
+    await st.update((tx) => applyDeploy(tx, four('postgres:16'), newId));
+    const scaled = four('postgres:16');
+    scaled.services.db!.deploy = { ...scaled.services.db!.deploy, replicas: 3 };
+    const p1 = await st.update((tx) => applyDeploy(tx, scaled, newId));
+    expect(p1.services.map((c) => `${c.shortName} ${c.action}`).sort()).toEqual(['api unchanged', 'db scale', 'other unchanged', 'web unchanged']);
+
+    const both = four('postgres:17', { image: 'busybox:2' });
+    const p2 = planDeploy(both, st.state());
+    const web = p2.services.find((c) => c.shortName === 'web')!;
+    expect(web).toMatchObject({ action: 'update', fields: ['image'] });
+    expect(web.restartedFor).toBeUndefined();
+    expect(p2.services.find((c) => c.shortName === 'api')).toMatchObject({ action: 'update', restartedFor: ['db'] });
+  });
+});

@@ -69,10 +69,13 @@ describe('job modes', () => {
 describe('depends_on', () => {
   const two = (dep: string, extra = '') => `services:\n  db:\n    image: postgres\n${extra}  web:\n    image: nginx\n    depends_on:\n${dep}\n`;
 
-  it('restart: true is warned about (not applied), restart: false says nothing', () => {
+  it('restart: true is kept (a deploy replacing db replaces web too), restart: false is the default', () => {
     const r = parse(two('      db: {condition: service_started, restart: true}'));
-    expect(r.warnings.map((w) => w.message).join('\n')).toContain('restart: true is not applied');
-    expect(parse(two('      db: {condition: service_started, restart: false}')).warnings.map((w) => w.message).join('\n')).not.toContain('restart');
+    expect(r.warnings.map((w) => w.message).join('\n')).not.toContain('restart');
+    expect(r.stack.services.web!.depends_on).toEqual({ db: { condition: 'service_started', required: true, restart: true } });
+    const f = parse(two('      db: {condition: service_started, restart: false}'));
+    expect(f.warnings.map((w) => w.message).join('\n')).not.toContain('restart');
+    expect(f.stack.services.web!.depends_on).toEqual({ db: { condition: 'service_started', required: true } });
   });
 
   it('warns when waiting for a service to complete that restarts whenever it exits', () => {
