@@ -23,7 +23,7 @@ describe('depends_on and jobs on a real engine', () => {
   const started = async (id: string) => new Date((await c.docker.getContainer(id).inspect()).State.StartedAt).getTime();
 
   beforeAll(async () => { await c.start(); }, 60_000);
-  afterAll(async () => { await c.destroy(['e2eorder', 'e2ejobfail', 'e2ejob', 'e2emigrate']); });
+  afterAll(async () => { await c.destroy(['e2eorder', 'e2erestart', 'e2ejobfail', 'e2ejob', 'e2emigrate']); });
 
   it('a service waits for its dependency to be healthy, and says so while it waits', async () => {
     const f = c.writeStack('order.yml', `
@@ -58,6 +58,44 @@ services:
     expect(appStarted).toBeGreaterThan(await started(db.status.containerId!));
     if (firstOk) expect(appStarted).toBeGreaterThanOrEqual(new Date(firstOk.End).getTime());
     expect((await inspect('e2eorder_app')).waiting).toBeUndefined();
+  });
+
+  it('depends_on restart: true: a deploy that replaces the dependency\'s task replaces the dependent\'s too, after it', async () => {
+    const stackOf = (v: string) => `
+services:
+  db:
+    image: ${IMAGE}
+    command: ["sleep", "100000"]
+    init: true
+    stop_grace_period: 1s
+    environment: { VERSION: "${v}" }
+    deploy: { update_config: { order: stop-first } }
+  app:
+    image: ${IMAGE}
+    command: ["sleep", "100000"]
+    init: true
+    stop_grace_period: 1s
+    deploy: { update_config: { order: stop-first } }
+    depends_on:
+      db: { condition: service_started, restart: true }
+`;
+    const f = c.writeStack('restart.yml', stackOf('1'));
+    await c.cliOk('deploy', '-c', f, 'e2erestart');
+    const live = async (svc: string) => (await ps(svc)).filter((t) => t.desiredState === 'running' && t.status.state === 'running');
+    const [app1] = await live('e2erestart_app');
+    expect(app1).toBeDefined();
+
+    c.writeStack('restart.yml', stackOf('2'));
+    const r = await c.cli('deploy', '-c', f, 'e2erestart');
+    expect(r.code, r.stderr + r.stdout).toBe(0);
+    expect(r.stdout).toContain('restarted after db (depends_on restart: true)');
+    const [db2] = await live('e2erestart_db');
+    const [app2] = await live('e2erestart_app');
+    expect(app2.id).not.toBe(app1.id);
+    expect(app2.specVersion).toBe(app1.specVersion + 1);
+    expect(app2.meta.createdAt).toBeGreaterThanOrEqual(db2.meta.createdAt);
+    // An unchanged redeploy restarts nothing.
+    expect(await c.cliOk('deploy', '-c', f, 'e2erestart')).toMatch(/Nothing to do/);
   });
 
   it('a failing job fails the deploy with its exit code; its dependent reports it and never starts', async () => {
