@@ -10,6 +10,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts', 'test/raft/**/*.test.ts'],
           testTimeout: 120_000,
+          // Unit tests use no Docker engine, whatever the shell exports: the CLI run in-process
+          // (deploy pins images through DOCKER_HOST's engine) then finds none.
+          env: { DOCKER_HOST: 'unix:///nonexistent/tsswarm-unit-tests-use-no-engine.sock' },
         },
       },
       {

@@ -264,6 +264,39 @@ describe('a cluster of Docker hosts (lab: 3 managers + 2 workers)', () => {
     await waitWhole('the stack whole with every host', 5);
   });
 
+  it('builds on a node and deploys through a follower, from a machine without Docker', async () => {
+    const status = JSON.parse(await cliOk('cluster', 'status', '--format', 'json')) as ClusterStatus;
+    const leader = (await nodes()).find((n) => n.id === status.leader)?.description.hostname;
+    const follower = liveManagers().find((h) => h.name !== leader)!;
+    const bdir = mkdtempSync(join(dir, 'build-'));
+    writeFileSync(join(bdir, 'Dockerfile'), 'FROM tsswarm/busybox:latest\nRUN echo built-on-lab-w1 > /built\nCMD ["sleep", "100000"]\n');
+    const bfile = join(bdir, 'stack.yml');
+    writeFileSync(bfile, `services:
+  b:
+    build: .
+    init: true
+    stop_grace_period: 1s
+    deploy:
+      placement: { constraints: ["node.hostname == lab-w2"] }
+`);
+    const viaFollower = (...args: string[]) => runCli(args, { TSSWARM_HOST: follower.apiHost!, DOCKER_HOST: `unix://${bdir}/no-docker-here.sock` });
+    const r = await viaFollower('deploy', '-c', bfile, 'labbuild', '--builder-node', 'lab-w1', '--timeout', '2m');
+    expect(r.code, r.stderr).toBe(0);
+    // The engine's output streamed back through the follower, then the pinned image ran on lab-w2.
+    expect(r.stderr).toMatch(/b \| Step 1\/\d+ : FROM tsswarm\/busybox:latest/);
+    expect(r.stderr).toMatch(/Built b: labbuild-b [0-9a-f]{12} on node lab-w1/);
+    const id = (await engineOf(byName('lab-w1')).getImage('labbuild-b').inspect()).Id;
+    const svc = JSON.parse((await viaFollower('service', 'inspect', 'labbuild_b', '--format', 'json')).stdout) as { spec: { image_id?: string } }[];
+    expect(svc[0]!.spec.image_id).toBe(id);
+    await waitFor('the built image running on lab-w2', async () => {
+      const cs = await engineOf(byName('lab-w2')).listContainers({ filters: { label: ['tsswarm.stack.namespace=labbuild'] } });
+      return cs.length === 1 && cs[0]!.ImageID === id;
+    }, 60_000);
+    expect((await viaFollower('stack', 'rm', 'labbuild')).code).toBe(0);
+    await waitFor('the build stack gone', async () =>
+      (await engineOf(byName('lab-w2')).listContainers({ all: true, filters: { label: ['tsswarm.stack.namespace=labbuild'] } })).length === 0, 60_000);
+  });
+
   it('finds the same state after every host restarts at once', async () => {
     const before = JSON.parse(await cliOk('service', 'ls', '--format', 'json')) as { id: string; specVersion?: number; name: string }[];
     const nodeIds = (await nodes()).map((n) => n.id).sort();
