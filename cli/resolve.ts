@@ -15,6 +15,7 @@
 import type Dockerode from 'dockerode';
 import type { ServiceSpec, StackSpec } from '../common/spec.js';
 import { dockerConnection } from '../common/docker-host.js';
+import { checkImageRef } from '../common/api/validate.js';
 import type { Io } from './io.js';
 
 export type ResolveImageMode = 'always' | 'never';
@@ -56,7 +57,8 @@ export function withDigest(ref: string, digest: string): string {
 /** Whether a service is pinned here: not built (those are), not pinned already, policy not always/never. */
 function pinnable(s: ServiceSpec): boolean {
   if (s.image_id || s.build || s.pull_policy === 'always' || s.pull_policy === 'never') return false;
-  return !!s.image && !ID_RE.test(s.image) && !/@sha256:[0-9a-f]{64}$/.test(s.image);
+  // Only well-formed names reach the engine's API (they become part of a URL path).
+  return !!s.image && checkImageRef(s.image) === undefined && !ID_RE.test(s.image) && !/@sha256:[0-9a-f]{64}$/.test(s.image);
 }
 
 /** The names to resolve, each with the services that run it. */

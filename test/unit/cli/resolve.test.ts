@@ -142,3 +142,12 @@ describe('a name that does not resolve now keeps the pin it was deployed with', 
     expect(asked).toBe(1);
   });
 });
+
+describe('only well-formed names reach the engine', () => {
+  it.each(['../../containers/json?all=1', 'Upper', 'a b', 'x:tag with space'])('%s is left as written, nothing asked', async (image) => {
+    const o = oracle({}, {});
+    const st = stackOf({ web: svc(image) });
+    expect(await resolveImages(st, io(), { oracle: o })).toBe(st);
+    expect(o.asked).toEqual([]);
+  });
+});
