@@ -15,7 +15,10 @@ const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' 
 /** One service's line (and, for an update, one line per changed field) of a deploy plan. */
 export function describeChange(c: ServiceChange): string {
   switch (c.action) {
-    case 'create': return `create   ${c.name}${c.replicas && c.replicas.to >= 0 ? ` (${plural(c.replicas.to, 'replica')})` : ' (global)'}`;
+    case 'create':
+      if (c.job === 'global-job') return `create   ${c.name} (job: once on every eligible node)`;
+      if (c.job) return `create   ${c.name} (job: ${plural(Math.max(0, c.replicas?.to ?? 0), 'completion')})`;
+      return `create   ${c.name}${c.replicas && c.replicas.to >= 0 ? ` (${plural(c.replicas.to, 'replica')})` : ' (global)'}`;
     case 'remove': return `remove   ${c.name}${c.tasksReplaced ? ` (${plural(c.tasksReplaced, 'task')} stopped)` : ''}`;
     case 'scale': return `scale    ${c.name} ${c.replicas!.from} -> ${c.replicas!.to}`;
     case 'update': return `update   ${c.name} (${c.tasksReplaced ?? 0} task${c.tasksReplaced === 1 ? '' : 's'} replaced)` +

@@ -23,6 +23,8 @@ export interface ServiceChange {
    * service's tasks are replaced too, as Compose restarts it after updating them.
    */
   restartedFor?: string[];
+  /** A job (deploy.mode replicated-job or global-job): its tasks run to completion once. */
+  job?: 'replicated-job' | 'global-job';
 }
 
 export interface DeployPlan {

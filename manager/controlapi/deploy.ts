@@ -74,6 +74,10 @@ export function planDeploy(stack: StackSpec, state: ClusterState): DeployPlan {
     }
   }
   restartDependents(plan, stack, state);
+  for (const c of plan.services) {
+    const mode = stack.services[c.shortName]?.deploy.mode;
+    if (mode === 'replicated-job' || mode === 'global-job') c.job = mode;
+  }
   for (const cur of existing.values()) plan.services.push({ action: 'remove', name: cur.name, shortName: cur.shortName, fields: [], replicas: { from: replicasOf(cur.spec), to: 0 }, tasksReplaced: liveTasks(state, cur.id) });
 
   plan.networks = planResources(NETWORKS, stack, state);

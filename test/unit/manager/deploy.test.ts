@@ -214,3 +214,14 @@ describe('depends_on restart: true', () => {
     expect(p2.services.find((c) => c.shortName === 'api')).toMatchObject({ action: 'update', restartedFor: ['db'] });
   });
 });
+
+describe('a plan says which services are jobs', () => {
+  it('marks replicated-job and global-job services, nothing else', () => {
+    const job = svcSpec();
+    job.deploy = { ...job.deploy, mode: 'replicated-job' };
+    const gjob = svcSpec();
+    gjob.deploy = { ...gjob.deploy, mode: 'global-job' };
+    const p = planDeploy(stack({ migrate: job, warm: gjob, web: svcSpec() }), empty());
+    expect(Object.fromEntries(p.services.map((c) => [c.shortName, c.job]))).toEqual({ migrate: 'replicated-job', warm: 'global-job', web: undefined });
+  });
+});
