@@ -99,9 +99,9 @@ async function byHand(tag: string): Promise<{ ms: number; bytes: number }> {
   const outs = TARGETS.map(() => new PassThrough({ highWaterMark: 1 << 20 }));
   saved.on('data', (c: Buffer) => {
     bytes += c.length;
-    let wait = 0;
-    for (const o of outs) if (!o.write(c)) wait++;
-    if (wait) { saved.pause(); let n = wait; for (const o of outs) o.once('drain', () => { if (--n === 0) saved.resume(); }); }
+    // Paused until every output that is full has drained (only those emit 'drain').
+    const full = outs.filter((o) => !o.write(c));
+    if (full.length) { saved.pause(); let n = full.length; for (const o of full) o.once('drain', () => { if (--n === 0) saved.resume(); }); }
   });
   saved.on('end', () => { for (const o of outs) o.end(); });
   await Promise.all(TARGETS.map(async (t, i) => {
