@@ -103,6 +103,9 @@ services:
     expect(await service()).toMatchObject({ spec: { image: `${ref}@${v1.digest}` } });
     expect((await service()).spec.image_id).toBeUndefined();
     expect(await runs(v1.id)).toBe(true);
+    // The engine knows the pulled image by the pinned reference (tag and digest): what the agent
+    // checks before pulling, and what a node asked for it by the cluster looks up.
+    expect(docker('image', 'inspect', '--format', '{{.Id}}', `${ref}@${v1.digest}`)).toBe(v1.id);
 
     // The tag pushed again with new bits: the same file deployed rolls the service to them.
     const v2 = publish('v2');
