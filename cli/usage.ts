@@ -74,9 +74,10 @@ Services:
                  [--constraint-add C] [--constraint-rm C] [--update-parallelism N] [--update-order start-first]
                  [--update-delay D] [--update-monitor D] [--update-failure-action pause|continue|rollback]
                  [--update-max-failure-ratio R] [--rollback-*] [--restart-*] [--limit-memory M] [--limit-cpu C]
-                 [--node-down-grace D]
+                 [--node-down-grace D] [--no-resolve-image]
                  [--force] [--dry-run] [--detach] SERVICE
-                                   change a service and follow the rolling update
+                                   change a service and follow the rolling update (--image is
+                                   pinned as deploy pins images; --no-resolve-image: as written)
   service rollback SERVICE [--detach]  restore the previous spec with the rollback_config
   service logs SERVICE [-f] [--tail N] [-t]
 

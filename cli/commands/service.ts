@@ -19,7 +19,7 @@ export type ServiceCommand = { cmd: 'help' }
   | { cmd: 'ps'; host: Endpoint; services: string[]; view: TaskView; consistent?: true }
   | { cmd: 'inspect'; host: Endpoint; services: string[]; consistent?: true }
   | { cmd: 'scale'; host: Endpoint; targets: { ref: string; replicas: number }[]; detach: boolean }
-  | { cmd: 'update'; host: Endpoint; ref: string; flags: ServiceUpdateFlags; dryRun: boolean; detach: boolean; json: boolean }
+  | { cmd: 'update'; host: Endpoint; ref: string; flags: ServiceUpdateFlags; dryRun: boolean; detach: boolean; json: boolean; resolveImage: boolean }
   | { cmd: 'rollback'; host: Endpoint; ref: string; detach: boolean }
   | { cmd: 'logs'; host: Endpoint; ref: string; follow: boolean; tail: number | 'all'; timestamps: boolean };
 
@@ -36,7 +36,7 @@ export const UPDATE_OPTIONS: Options = {
   'restart-condition': { type: 'string' }, 'restart-delay': { type: 'string' }, 'restart-max-attempts': { type: 'string' }, 'restart-window': { type: 'string' },
   'restart-backoff': { type: 'string' }, 'restart-max-delay': { type: 'string' }, 'node-down-grace': { type: 'string' },
   ...Object.fromEntries(['update', 'rollback'].flatMap((p) => UPDATE_CONFIG_KEYS.map((k) => [`${p}-${k}`, { type: 'string' as const }]))),
-  force: { type: 'boolean' }, ...DETACH, 'dry-run': { type: 'boolean' },
+  force: { type: 'boolean' }, ...DETACH, 'dry-run': { type: 'boolean' }, 'no-resolve-image': { type: 'boolean' },
 };
 
 const one = (what: string, positionals: string[]): string => {
@@ -86,6 +86,7 @@ export async function parseService(argv: string[]): Promise<ServiceCommand> {
       return {
         cmd: 'update', host: hostArg(p.values.host), ref, flags: await updateFlags(p.values),
         dryRun: !!p.values['dry-run'], detach: !!p.values.detach, json: formatArg(p.values.format) === 'json',
+        resolveImage: !p.values['no-resolve-image'],
       };
     }
     case 'rollback': {
@@ -204,7 +205,9 @@ export async function runService(argv: string[], io: Io): Promise<number> {
       return c.detach ? 0 : followServices(client, done, io);
     }
     case 'update': {
-      const r = await api.update(client, c.ref, c.flags, c.dryRun);
+      // --image is pinned as a deploy pins it (cli/resolve.ts): its ID or its registry digest.
+      const flags = c.flags.image && c.resolveImage ? await pinUpdateImage(c.flags, c.ref, io) : c.flags;
+      const r = await api.update(client, c.ref, flags, c.dryRun);
       if (c.json) { printJson(io, r); return 0; }
       io.out(updateSummary(r, c.dryRun));
       return c.dryRun || c.detach ? 0 : followServices(client, [r.service], io);
@@ -218,4 +221,13 @@ export async function runService(argv: string[], io: Io): Promise<number> {
       for await (const l of api.logs(client, c.ref, c)) (l.stream === 'stderr' ? io.err : io.out)(logText(l));
       return 0;
   }
+}
+
+/** `service update --image NAME`: NAME pinned to its ID (an image no registry gave) or its registry digest. */
+async function pinUpdateImage(flags: ServiceUpdateFlags, service: string, io: Io): Promise<ServiceUpdateFlags> {
+  const { resolveImages } = await import('../resolve.js');
+  const image = flags.image!;
+  const probe = { name: '', services: { [service]: { image, deploy: {} } } } as unknown as import('../../common/spec.js').StackSpec;
+  const pinned = (await resolveImages(probe, io)).services[service]!;
+  return { ...flags, image: pinned.image, ...(pinned.image_id ? { imageId: pinned.image_id } : {}) };
 }

@@ -108,6 +108,11 @@ export interface ObjectRemoveResponse {
 /** `service update` flags (docker service update's), sent as `{ flags }`. */
 export interface ServiceUpdateFlags {
   image?: string;
+  /**
+   * With `image`: the ID the CLI's engine gave that name (an image no registry gave it), as a
+   * deploy pins one (ServiceSpec.image_id): every node runs exactly those bits.
+   */
+  imageId?: string;
   envAdd?: string[];
   envRm?: string[];
   labelAdd?: string[]; // container labels

@@ -63,6 +63,7 @@ const UpdateConfigFlags = Type.Object({
 /** `service update` flags: their shapes here; their meaning in service-update.ts; the resulting spec by validateServiceSpec. */
 export const ServiceUpdateFlagsSchema = Type.Object({
   image: Type.Optional(Str()),
+  imageId: Type.Optional(Type.String({ pattern: '^sha256:[0-9a-f]{64}$' })),
   envAdd: Type.Optional(StrList()),
   envRm: Type.Optional(StrList()),
   labelAdd: Type.Optional(StrList()),

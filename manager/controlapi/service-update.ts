@@ -20,10 +20,14 @@ export function applyServiceUpdate(spec: ServiceSpec, f: ServiceUpdateFlags): Se
   if (f.image !== undefined) {
     if (!f.image) bad('image', 'must not be empty');
     else {
-      // a new image: the pin of a built one no longer applies (the same name keeps it)
+      // a new image: the pin of a built one no longer applies (the same name keeps it),
+      // unless the client pinned the new name itself
       if (f.image !== s.image) delete s.image_id;
       s.image = f.image;
+      if (f.imageId !== undefined) s.image_id = f.imageId;
     }
+  } else if (f.imageId !== undefined) {
+    bad('imageId', 'is given only with image (the ID that name resolved to)');
   }
   if (f.command) s.command = f.command;
   if (f.user !== undefined) s.user = f.user;

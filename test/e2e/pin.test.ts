@@ -69,6 +69,19 @@ services:
     expect(await c.cliOk('deploy', '-c', file, STACK)).toMatch(/Nothing to do/);
   });
 
+  it('service update --image pins the new name too; --no-resolve-image sends it as written', async () => {
+    const r = spawnSync('docker', ['build', '-q', '-t', `${STACK}-byhand:3`, '-'], { input: 'FROM tsswarm/busybox:latest\nRUN echo v3 > /version\nCMD ["sleep", "100000"]\n', encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const v3 = r.stdout.trim();
+    ids.push(v3);
+    await c.cliOk('service', 'update', '--image', `${STACK}-byhand:3`, SVC);
+    expect(await service()).toMatchObject({ spec: { image: `${STACK}-byhand:3`, image_id: v3 } });
+    await waitFor('the task to run v3', () => runs(v3), 60_000);
+    await c.cliOk('service', 'update', '--detach', '--no-resolve-image', '--image', IMAGE, SVC);
+    expect((await service()).spec).toMatchObject({ image: IMAGE });
+    expect((await service()).spec.image_id).toBeUndefined();
+  });
+
   it('--resolve-image never deploys the name as written', async () => {
     await c.cliOk('deploy', '--resolve-image', 'never', '-c', file, STACK);
     const s = await service();

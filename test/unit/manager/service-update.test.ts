@@ -15,6 +15,14 @@ describe('service update flags', () => {
     expect(s.environment).toEqual({ A: 'x=y', C: '3' });
     expect(needsNewTasks(base(), s)).toBe(true);
   });
+  it('pins a new image to the ID the client resolved it to; a new name alone drops the old pin; an ID needs a name', () => {
+    const ID = `sha256:${'a'.repeat(64)}`;
+    const pinned = { ...base(), image_id: `sha256:${'b'.repeat(64)}` };
+    expect(applyServiceUpdate(pinned, { image: 'web:2', imageId: ID })).toMatchObject({ image: 'web:2', image_id: ID });
+    expect(applyServiceUpdate(pinned, { image: 'web:2' }).image_id).toBeUndefined();
+    expect(applyServiceUpdate(pinned, { image: 'web:1' }).image_id).toBe(pinned.image_id);
+    expect(() => applyServiceUpdate(base(), { imageId: ID })).toThrow(expect.objectContaining({ details: [expect.objectContaining({ field: 'imageId' })] }));
+  });
   it('changes replicas and update settings without replacing tasks', () => {
     const s = applyServiceUpdate(base(), { replicas: 6, update: { parallelism: '2', order: 'start-first', delay: '1500ms', failure_action: 'rollback' } });
     expect(diffPaths(base(), s)).toEqual(['deploy.replicas', 'deploy.update_config.delay', 'deploy.update_config.failure_action', 'deploy.update_config.order', 'deploy.update_config.parallelism']);
