@@ -103,7 +103,7 @@ interface Ops {
 }
 const ops = (t: Tsswarm): Record<System, Ops> => ({
   tsswarm: {
-    deploy: (f, s) => t.cli('deploy', '--detach', '-c', f, s),
+    deploy: (f, s) => t.cli('deploy', '--detach', '--resolve-image', 'never', '-c', f, s),
     scale: (s, n) => t.cli('service', 'scale', '--detach', `${s}_app=${n}`),
     rm: (s) => t.cli('stack', 'rm', s),
     update: (s, args) => t.cli('service', 'update', ...args, `${s}_app`),
@@ -365,7 +365,7 @@ async function main(): Promise<void> {
     // HTTP through tsswarm's ingress proxy vs straight at one task.
     const web = join(dir, 'web.yml');
     writeFileSync(web, `services:\n  app:\n    image: ${IMAGE}\n    command: ["httpd", "-f", "-p", "8080", "-h", "/var/www"]\n    init: true\n    ports: ["18780:8080"]\n    deploy: { replicas: 2 }\n`);
-    await t.cli('deploy', '-c', web, 'benchweb');
+    await t.cli('deploy', '--resolve-image', 'never', '-c', web, 'benchweb');
     const tasks = JSON.parse(await t.cli('service', 'ps', 'benchweb_app', '--format', 'json')) as { desiredState: string; status: { portBindings?: { hostPort: number }[] } }[];
     const direct = tasks.find((x) => x.desiredState === 'running' && x.status.portBindings?.length)?.status.portBindings?.[0].hostPort;
     try {

@@ -104,7 +104,9 @@ function tsswarmDriver(hosts: lab.LabHost[], dir: string, dead: Set<string>): Dr
     sys: 'tsswarm', hosts,
     serviceName: (name) => `${name}_app`,
     async create(name, n) {
-      await ok(['deploy', '--detach', '-c', stackFile(dir, name, n), name]);
+      // Names as written, like Swarm's `--resolve-image never` below (the lab has no registry,
+      // and every host holds the same test image).
+      await ok(['deploy', '--detach', '--resolve-image', 'never', '-c', stackFile(dir, name, n), name]);
     },
     async remove(name) { await ok(['stack', 'rm', name]); },
     async update(name, via, i) { return (await tsswarm(['service', 'update', '--detach', '--env-add', `BENCH=${i}`, `${name}_app`], via)).code === 0; },

@@ -128,7 +128,7 @@ export async function replicatedBench(o: ReplicatedOptions): Promise<ReplicatedR
         const m = ms[0]!;
         for (const n of o.sizes) {
           const stack = `benchr${size}x${n}`;
-          add(`deploy ${n} replica${n === 1 ? '' : 's'}`, which, await timed(() => m.cli('deploy', '--detach', '-c', o.stackFile(n), stack), async () => (await o.running(stack)) === n, o.waitUntil, `deploy ${n}`));
+          add(`deploy ${n} replica${n === 1 ? '' : 's'}`, which, await timed(() => m.cli('deploy', '--detach', '--resolve-image', 'never', '-c', o.stackFile(n), stack), async () => (await o.running(stack)) === n, o.waitUntil, `deploy ${n}`));
           add(`teardown ${n}`, which, await timed(() => m.cli('stack', 'rm', stack), async () => (await o.all(stack)) === 0, o.waitUntil, `teardown ${n}`));
         }
         const stack = `benchr${size}scale`;
