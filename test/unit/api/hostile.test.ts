@@ -130,6 +130,8 @@ describe('service update', () => {
     await refused(post('/v1/services/app_web/update', { flags: { colour: 'red' } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'flags.colour' });
     await refused(post('/v1/services/app_web/update', { flags: { replicas: -1 } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'flags.replicas' });
     await refused(post('/v1/services/app_web/update', { flags: { update: { parallelism: 2 } } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'flags.update.parallelism' });
+    await refused(post('/v1/services/app_web/update', { flags: { image: 'web:2', imageId: 'sha256:../../etc' } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'flags.imageId' });
+    await refused(post('/v1/services/app_web/update', { flags: { imageId: `sha256:${'a'.repeat(64)}` } }), { status: 400, code: 'TSW_ERR_INVALID_ARGUMENT', field: 'imageId' });
   });
 
   it('an empty body, a body without flags', async () => {
