@@ -68,7 +68,6 @@ export interface WorkerOptions {
   imagePruneIntervalMs?: number;
 }
 
-
 /** Decide again after a stop, at most this many times per reconcile (a stop ends live containers). */
 const MAX_ROUNDS = 4;
 
