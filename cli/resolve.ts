@@ -175,22 +175,27 @@ export async function resolveImages(stack: StackSpec, io: Io, opts: {
   if (opts.mode === 'never') return stack;
   const byRef = candidates(stack);
   if (byRef.size === 0) return stack;
+  const refs = [...byRef.keys()];
   let oracle = opts.oracle;
+  let noEngine = '';
   if (!oracle) {
     const { default: Docker } = await import('dockerode');
     const docker = new Docker(dockerConnection(opts.env ?? process.env));
-    if (!(await engineAnswers(docker))) {
-      io.err(`warning: no Docker engine answers at ${(opts.env ?? process.env).DOCKER_HOST ?? 'unix:///var/run/docker.sock'}: images are not pinned (${[...byRef.keys()].join(', ')}); each node resolves them on its own\n`);
-      return stack;
-    }
-    oracle = engineOracle(docker);
+    if (await engineAnswers(docker)) oracle = engineOracle(docker);
+    else noEngine = `no Docker engine answers at ${(opts.env ?? process.env).DOCKER_HOST ?? 'unix:///var/run/docker.sock'}`;
   }
-  const refs = [...byRef.keys()];
-  const got = await Promise.all(refs.map((ref) => resolveOne(ref, oracle!)));
+  const got = oracle ? await Promise.all(refs.map((ref) => resolveOne(ref, oracle!))) : refs.map((): Resolution => ({ kind: 'unresolved', why: noEngine }));
   const resolutions = new Map(refs.map((ref, i) => [ref, got[i]!]));
   const unresolved = [...resolutions].filter(([, r]) => r.kind === 'unresolved');
   let deployed: Record<string, ServiceSpec> = {};
   if (unresolved.length && opts.deployed) deployed = await opts.deployed().catch(() => ({}));
+  if (noEngine) {
+    // One line for them all (a machine without Docker, e.g. with --builder-node); what was
+    // pinned before stays pinned, so redeploying from here changes nothing.
+    const kept = [...byRef].flatMap(([ref, svcs]) => svcs.filter((svc) => previousPin(ref, deployed[svc])));
+    io.err(`warning: ${noEngine}: images are not pinned${kept.length ? ` (${kept.join(', ')} keep the images they were deployed with)` : ''}; each node resolves ${kept.length ? 'the others' : 'them'} on its own\n`);
+    return applyResolutions(stack, resolutions, deployed);
+  }
   for (const [ref, r] of unresolved) {
     const why = (r as { why: string }).why;
     for (const svc of byRef.get(ref)!) {

@@ -234,11 +234,15 @@ describe('commands against the stand-in', () => {
       stack: 'st', networks: [{ action: 'create', name: 'st_default' }], volumes: [],
       services: [{ action: 'create', name: 'st_web', shortName: 'web', fields: [], replicas: { from: 0, to: 1 } }],
     } });
+    answers['GET /v1/services?stack=st'] = json(200, []);
     const io = capture();
     expect(await run(['deploy', '--dry-run', '-c', file, 'st', ...H()], io)).toBe(0);
     expect(io.stdout).toBe('Would deploy stack st\ncreate   network st_default\ncreate   st_web (1 replica)\n');
-    expect(seen).toHaveLength(1);
-    expect(seen[0].body).toMatchObject({ dryRun: true, stack: { name: 'st', services: { web: { image: 'busybox' } } } });
+    // No Docker engine here (the unit tests' DOCKER_HOST): the name goes as written, after
+    // asking which pins the stack's services hold now (none: it is new).
+    expect(io.stderr).toMatch(/warning: no Docker engine answers at unix:\/\/\/nonexistent\/.*: images are not pinned; each node resolves them on its own/);
+    expect(seen.map((x) => `${x.method} ${x.url}`)).toEqual(['GET /v1/services?stack=st', 'POST /v1/stacks/deploy']);
+    expect(seen[1].body).toMatchObject({ dryRun: true, stack: { name: 'st', services: { web: { image: 'busybox' } } } });
   });
 
   it('node inspect self asks which node the manager runs on', async () => {

@@ -151,3 +151,18 @@ describe('only well-formed names reach the engine', () => {
     expect(o.asked).toEqual([]);
   });
 });
+
+describe('no Docker engine answers (a machine without Docker)', () => {
+  it('names go as written, but what was deployed pinned stays pinned: redeploying from here changes nothing', async () => {
+    const out = io();
+    const st = stackOf({ app: svc('app:1'), proxy: svc('nginx:1.25'), fresh: svc('redis:7') });
+    const deployed = { app: svc('app:1', { image_id: ID }), proxy: svc(`nginx:1.25@${DIGEST}`) };
+    const got = await resolveImages(st, out, { env: { DOCKER_HOST: 'unix:///nonexistent/docker.sock' }, deployed: async () => deployed });
+    expect(got.services.app).toEqual({ ...st.services.app, image_id: ID });
+    expect(got.services.proxy!.image).toBe(`nginx:1.25@${DIGEST}`);
+    expect(got.services.fresh).toEqual(st.services.fresh);
+    expect(out.errs).toEqual([
+      'warning: no Docker engine answers at unix:///nonexistent/docker.sock: images are not pinned (app, proxy keep the images they were deployed with); each node resolves the others on its own\n',
+    ]);
+  });
+});
