@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import Docker from 'dockerode';
+// dockerode (and the gRPC stack it loads) only when a deploy uses it: every CLI command loads this file.
+import type Docker from 'dockerode';
 import { normalizeRef, shipFromFile, validImageRef } from '../common/images/archive.js';
 import { LOCATE_REFS_MAX, UPLOAD_CHUNK_BYTES, type ImageLocateResponse, type ImageUploadBegun, type ImageUploadChunk, type ImageUploadChunkResponse, type ImageUploadDone } from '../common/api/images.js';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
@@ -37,7 +38,8 @@ export async function shipLocalImages(client: ApiClient, stack: StackSpec, io: I
   }
   const refs = [...shown.keys()].filter(validImageRef);
   if (refs.length === 0) return;
-  const docker = new Docker(dockerConnection(env));
+  const { default: Dockerode } = await import('dockerode');
+  const docker = new Dockerode(dockerConnection(env));
   if (!(await engineAnswers(docker))) return;
   const local = new Set<string>();
   for (const ref of refs) {
