@@ -2,6 +2,7 @@
 
 import { LAB_USAGE, LabUsageError, parseLabArgs, type LabCommand } from './args.js';
 import * as lab from './lab.js';
+import { takeLabLock } from './lock.js';
 import { statusJson, statusTable } from './plan.js';
 
 const say = (l: string): void => { process.stderr.write(`[lab] ${l}\n`); };
@@ -49,12 +50,17 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof LabUsageError) { process.stderr.write(`lab: ${e.message}\n(npm run lab -- help)\n`); return 2; }
     throw e;
   }
+  let release: (() => void) | undefined;
   try {
+    // Everything but reading waits for no one: a second command at once is refused.
+    if (c.cmd !== 'help' && c.cmd !== 'status') release = takeLabLock(c.cmd);
     await runCommand(c);
     return 0;
   } catch (e) {
     process.stderr.write(`lab: ${(e as Error).message}\n`);
     return 1;
+  } finally {
+    release?.();
   }
 }
 
