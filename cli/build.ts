@@ -16,11 +16,12 @@ import { BUILD_URL_RE } from '../common/api/validate.js';
 import { ErrorCodes, TsswarmError } from '../common/errors.js';
 import type { BuildSpec, ServiceSpec, StackSpec } from '../common/spec.js';
 import { DockerignoreError, IgnoreMatcher, parseDockerignore } from './dockerignore.js';
-import { BUILD_CHUNK_BYTES, BUILD_CONTEXT_MAX_BYTES, type BuildBegun, type BuildChunkResponse, type BuildOptionsWire, type BuildStreamLine } from '../common/api/builds.js';
+import { BUILD_CHUNK_BYTES, BUILD_CONTEXT_MAX_BYTES, buildQuery, type BuildBegun, type BuildChunkResponse, type BuildOptionsWire, type BuildStreamLine } from '../common/api/builds.js';
 import { errorOf, type ApiClient } from './client.js';
 import type { Io } from './io.js';
 import { tarStream, type TarEntry } from './tar.js';
-import { dockerConnection } from '../common/docker-host.js';
+import { dockerConnection, engineErrorText } from '../common/docker-host.js';
+import type { ImageLocateResponse } from '../common/api/images.js';
 
 /** A client for the engine named by DOCKER_HOST (unix://, tcp://), else the local socket. */
 export async function engineFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Dockerode> {
@@ -226,36 +227,26 @@ export interface BuildOptions {
  * returns each service's image ID. The first failure stops: TSW_ERR_BUILD_FAILED naming the
  * service and the step.
  */
-export async function buildImages(docker: Dockerode, targets: BuildTarget[], io: Io, opts: BuildOptions = {}): Promise<Record<string, string>> {
-  const ids: Record<string, string> = {};
+export function buildImages(docker: Dockerode, targets: BuildTarget[], io: Io, opts: BuildOptions = {}): Promise<Record<string, string>> {
+  return buildEach(targets, (t) => buildOne(docker, t, io, opts));
+}
+
+/** Refuse what cannot be built before anything is, then build each target in turn with `one`. */
+async function buildEach(targets: BuildTarget[], one: (t: BuildTarget) => Promise<string>): Promise<Record<string, string>> {
   for (const t of targets) {
     const why = unsupported(t);
     if (why) throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: ${why}`);
   }
-  for (const t of targets) ids[t.service] = await buildOne(docker, t, io, opts);
+  const ids: Record<string, string> = {};
+  for (const t of targets) ids[t.service] = await one(t);
   return ids;
 }
 
 async function buildOne(docker: Dockerode, t: BuildTarget, io: Io, opts: BuildOptions): Promise<string> {
-  const b = t.build;
-  const ctx = buildContext(b, t.service);
-  io.err(`Building ${t.service} (image ${t.image}) from ${b.context}\n`);
-  const query: Record<string, unknown> = {
-    t: [t.image, ...(b.tags ?? [])],
-    dockerfile: ctx.dockerfile,
-    rm: true,
-    forcerm: true,
-  };
-  if (ctx.remote) query.remote = ctx.remote;
-  if (b.args && Object.keys(b.args).length) query.buildargs = b.args;
-  query.labels = { ...(b.labels ?? {}), ...builtImageLabels(t.stack, t.service) };
-  if (b.target) query.target = b.target;
-  if (b.network) query.networkmode = b.network;
-  if (b.extra_hosts?.length) query.extrahosts = b.extra_hosts;
-  if (b.cache_from?.length) query.cachefrom = JSON.stringify(b.cache_from);
-  if (b.shm_size !== undefined) query.shmsize = b.shm_size;
-  if (b.no_cache || opts.noCache) query.nocache = true;
-  if (b.pull || opts.pull) query.pull = true;
+  const ctx = buildContext(t.build, t.service);
+  io.err(`Building ${t.service} (image ${t.image}) from ${t.build.context}\n`);
+  // The same options a node's engine gets (--builder-node), hence the same build.
+  const query = buildQuery(wireOptions(t, ctx, opts));
   const body = ctx.entries ? Readable.from(tarStream(ctx.entries)) : Readable.from([]);
 
   const out = new BuildOutput(t.service, io);
@@ -304,9 +295,9 @@ export async function builtImageIds(docker: Dockerode, targets: BuildTarget[], r
 }
 
 function engineMessage(err: unknown): string {
-  const e = err as { json?: { message?: string }; message?: string; code?: string };
-  if (e?.code === 'ENOENT' || e?.code === 'ECONNREFUSED') return `no Docker engine at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'} (${e.code}); set DOCKER_HOST`;
-  return (e?.json?.message ?? e?.message ?? String(err)).replace(/^\(HTTP code \d+\)\s*[a-z ]*-\s*/i, '').trim();
+  const code = (err as { code?: string })?.code;
+  if (code === 'ENOENT' || code === 'ECONNREFUSED') return `no Docker engine at ${process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock'} (${code}); set DOCKER_HOST`;
+  return engineErrorText(err);
 }
 
 /**
@@ -369,14 +360,8 @@ export function tarSize(entries: TarEntry[]): number {
  * Build each target in turn on node `node` (live output on `io.err`, as a local build shows it);
  * returns each service's image ID. The first failure stops, naming the service and the step.
  */
-export async function buildImagesOn(client: ApiClient, node: string, targets: BuildTarget[], io: Io, opts: BuildOptions = {}): Promise<Record<string, string>> {
-  for (const t of targets) {
-    const why = unsupported(t);
-    if (why) throw new TsswarmError(ErrorCodes.BUILD_FAILED, `service ${t.service}: ${why}`);
-  }
-  const ids: Record<string, string> = {};
-  for (const t of targets) ids[t.service] = await buildOneOn(client, node, t, io, opts);
-  return ids;
+export function buildImagesOn(client: ApiClient, node: string, targets: BuildTarget[], io: Io, opts: BuildOptions = {}): Promise<Record<string, string>> {
+  return buildEach(targets, (t) => buildOneOn(client, node, t, io, opts));
 }
 
 async function buildOneOn(client: ApiClient, node: string, t: BuildTarget, io: Io, opts: BuildOptions): Promise<string> {
@@ -429,7 +414,7 @@ async function buildOneOn(client: ApiClient, node: string, t: BuildTarget, io: I
 
 /** `--no-build` / --dry-run with --builder-node: the IDs of the images named so on that node. */
 async function builtImageIdsOn(client: ApiClient, node: string, targets: BuildTarget[], io: Io, required: boolean): Promise<Record<string, string>> {
-  const r = await client.call<{ images: { ref: string; nodes: { id: string; hostname: string; imageId?: string }[] }[] }>('POST', '/v1/images/locate', { refs: targets.map((t) => t.image) });
+  const r = await client.call<ImageLocateResponse>('POST', '/v1/images/locate', { refs: targets.map((t) => t.image) });
   const ids: Record<string, string> = {};
   for (const t of targets) {
     const hit = r.images.find((i) => i.ref === t.image)?.nodes.find((n) => n.hostname === node || n.id === node || n.id.startsWith(node));

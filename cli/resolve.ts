@@ -14,16 +14,15 @@
 
 import type Dockerode from 'dockerode';
 import type { ServiceSpec, StackSpec } from '../common/spec.js';
-import { dockerConnection } from '../common/docker-host.js';
+import { dockerConnection, engineErrorText } from '../common/docker-host.js';
 import { checkImageRef } from '../common/api/validate.js';
 import type { Io } from './io.js';
 
 export type ResolveImageMode = 'always' | 'never';
 export const RESOLVE_IMAGE_MODES: readonly ResolveImageMode[] = ['always', 'never'];
 
-/** A registry digest: what `name@…` takes. */
-const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
-const ID_RE = /^sha256:[0-9a-f]{64}$/;
+/** An image ID and a registry digest look alike: sha256 and 64 lowercase hex digits. */
+const SHA256_RE = /^sha256:[0-9a-f]{64}$/;
 
 /** What the engine says of one image name. */
 export type Resolution =
@@ -39,15 +38,6 @@ export interface ImageOracle {
   distribution(ref: string): Promise<string>;
 }
 
-/** The name without its tag or digest: what a digest is appended to. */
-export function repoOf(ref: string): string {
-  const at = ref.indexOf('@');
-  const noDigest = at >= 0 ? ref.slice(0, at) : ref;
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
-}
-
 /** `name[:tag]` + digest -> `name[:tag]@digest` (the tag kept for people reading `service ls`). */
 export function withDigest(ref: string, digest: string): string {
   const at = ref.indexOf('@');
@@ -58,7 +48,7 @@ export function withDigest(ref: string, digest: string): string {
 function pinnable(s: ServiceSpec): boolean {
   if (s.image_id || s.build || s.pull_policy === 'always' || s.pull_policy === 'never') return false;
   // Only well-formed names reach the engine's API (they become part of a URL path).
-  return !!s.image && checkImageRef(s.image) === undefined && !ID_RE.test(s.image) && !/@sha256:[0-9a-f]{64}$/.test(s.image);
+  return !!s.image && checkImageRef(s.image) === undefined && !SHA256_RE.test(s.image) && !/@sha256:[0-9a-f]{64}$/.test(s.image);
 }
 
 /** The names to resolve, each with the services that run it. */
@@ -76,10 +66,10 @@ export async function resolveOne(ref: string, oracle: ImageOracle): Promise<Reso
   } catch (err) {
     return { kind: 'unresolved', why: `the engine cannot be asked for it: ${(err as Error).message}` };
   }
-  if (local && local.repoDigests.length === 0 && ID_RE.test(local.id)) return { kind: 'id', id: local.id };
+  if (local && local.repoDigests.length === 0 && SHA256_RE.test(local.id)) return { kind: 'id', id: local.id };
   try {
     const digest = await oracle.distribution(ref);
-    if (DIGEST_RE.test(digest)) return { kind: 'digest', digest };
+    if (SHA256_RE.test(digest)) return { kind: 'digest', digest };
     return { kind: 'unresolved', why: `the registry gave no usable digest (${JSON.stringify(String(digest).slice(0, 80))})` };
   } catch (err) {
     return { kind: 'unresolved', why: (err as Error).message };
@@ -93,9 +83,9 @@ export async function resolveOne(ref: string, oracle: ImageOracle): Promise<Reso
  */
 export function previousPin(ref: string, before: ServiceSpec | undefined): Exclude<Resolution, { kind: 'unresolved' }> | undefined {
   if (!before) return undefined;
-  if (before.image === ref && before.image_id && ID_RE.test(before.image_id)) return { kind: 'id', id: before.image_id };
+  if (before.image === ref && before.image_id && SHA256_RE.test(before.image_id)) return { kind: 'id', id: before.image_id };
   const at = before.image.indexOf('@');
-  if (at >= 0 && before.image.slice(0, at) === ref.replace(/@.*$/, '') && DIGEST_RE.test(before.image.slice(at + 1))) return { kind: 'digest', digest: before.image.slice(at + 1) };
+  if (at >= 0 && before.image.slice(0, at) === ref.replace(/@.*$/, '') && SHA256_RE.test(before.image.slice(at + 1))) return { kind: 'digest', digest: before.image.slice(at + 1) };
   return undefined;
 }
 
@@ -140,8 +130,7 @@ export function engineOracle(docker: Dockerode, timeoutMs = 10_000): ImageOracle
         return res.Descriptor?.digest ?? '';
       } catch (err) {
         if (ac.signal.aborted) throw new Error(`no registry answered within ${timeoutMs / 1000} s`);
-        const e = err as { json?: { message?: string }; message?: string };
-        throw new Error((e.json?.message ?? e.message ?? String(err)).replace(/^\(HTTP code \d+\)\s*[a-z ]*-\s*/i, '').trim());
+        throw new Error(engineErrorText(err));
       } finally {
         clearTimeout(timer);
       }

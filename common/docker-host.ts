@@ -11,3 +11,10 @@ export function dockerConnection(env: NodeJS.ProcessEnv = process.env): DockerCo
   const u = new URL(host.replace(/^tcp:/, 'http:'));
   return { host: u.hostname, port: Number(u.port || 2375), protocol: 'http' };
 }
+
+/** What an engine's error says, without dockerode's "(HTTP code 500) server error - " prefix. */
+export function engineErrorText(err: unknown): string {
+  const e = err as { json?: { message?: string }; message?: string };
+  const raw = e?.json?.message ?? e?.message ?? String(err);
+  return raw.replace(/^\(HTTP code \d+\)\s*[a-z ]*-\s*/i, '').trim();
+}

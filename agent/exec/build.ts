@@ -9,7 +9,7 @@
 import { PassThrough, Readable } from 'node:stream';
 import type Dockerode from 'dockerode';
 import type { Logger } from 'pino';
-import type { BuildEngineEvent, BuildOptionsWire } from '../../common/api/builds.js';
+import { buildQuery, type BuildEngineEvent, type BuildOptionsWire } from '../../common/api/builds.js';
 import type { BuildDown__Output } from '../../proto/gen/tsswarm/dispatcher/v1/BuildDown.js';
 import type { BuildUp } from '../../proto/gen/tsswarm/dispatcher/v1/BuildUp.js';
 import { engineMessage } from './container.js';
@@ -24,22 +24,6 @@ export interface BuildStream {
   pause(): unknown;
   resume(): unknown;
   cancel(): void;
-}
-
-/** The engine's build query for these options. */
-export function buildQuery(o: BuildOptionsWire): Record<string, unknown> {
-  const q: Record<string, unknown> = { t: [o.image, ...(o.tags ?? [])], dockerfile: o.dockerfile, rm: true, forcerm: true };
-  if (o.remote) q.remote = o.remote;
-  if (o.args && Object.keys(o.args).length) q.buildargs = o.args;
-  if (o.labels && Object.keys(o.labels).length) q.labels = o.labels;
-  if (o.target) q.target = o.target;
-  if (o.network) q.networkmode = o.network;
-  if (o.extraHosts?.length) q.extrahosts = o.extraHosts;
-  if (o.cacheFrom?.length) q.cachefrom = JSON.stringify(o.cacheFrom);
-  if (o.shmSize !== undefined) q.shmsize = o.shmSize;
-  if (o.noCache) q.nocache = true;
-  if (o.pull) q.pull = true;
-  return q;
 }
 
 export class NodeBuilder {

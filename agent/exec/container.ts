@@ -6,6 +6,7 @@ import { parseDuration } from '../../common/duration.js';
 import { DEFAULT_STOP_GRACE_PERIOD, type PortSpec, type ServiceSpec } from '../../common/spec.js';
 import type { HealthState, TaskObj, TaskStatus } from '../../common/api/objects.js';
 import { AgentErrorCodes, isEngineUnavailable, type AgentErrorCode } from '../errors.js';
+import { engineErrorText } from '../../common/docker-host.js';
 
 export const LABEL = {
   taskId: 'tsswarm.task.id',
@@ -297,10 +298,6 @@ export function classifyEngineError(err: unknown, t: TaskObj, fallback: AgentErr
   return { err: msg, errCode: fallback };
 }
 
-export function engineMessage(err: unknown): string {
-  const e = err as { json?: { message?: string }; reason?: string; message?: string };
-  const raw = e?.json?.message ?? e?.message ?? String(err);
-  return raw.replace(/^\(HTTP code \d+\)\s*[a-z ]*-\s*/i, '').trim();
-}
+export const engineMessage = engineErrorText;
 
 export const statusCode = (err: unknown): number | undefined => (err as { statusCode?: number })?.statusCode;

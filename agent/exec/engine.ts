@@ -46,11 +46,8 @@ export function mayBeEngineGone(err: unknown): boolean {
  * the containers meanwhile), so only a new connection tells that it is going away.
  */
 export function pingEngine(docker: Dockerode, signal: AbortSignal): Promise<void> {
-  const m = docker.modem as { socketPath?: string; host?: string; port?: number | string; protocol?: string };
-  if (m.protocol && m.protocol !== 'http') {
-    // https/ssh engines: dockerode's own ping (these connections are not the agent's default).
-    return (docker.ping as unknown as (opts: { abortSignal: AbortSignal }) => Promise<void>).call(docker, { abortSignal: signal }).then(() => undefined);
-  }
+  // The agent's engine is a unix socket or plain tcp (common/docker-host.ts).
+  const m = docker.modem as { socketPath?: string; host?: string; port?: number | string };
   return new Promise((resolve, reject) => {
     const req = request({
       ...(m.socketPath ? { socketPath: m.socketPath } : { host: m.host, port: Number(m.port ?? 2375) }),

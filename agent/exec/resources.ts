@@ -276,15 +276,7 @@ export class Resources {
   }
 
   private async present(image: string): Promise<boolean> {
-    try {
-      await this.docker.getImage(image).inspect();
-      return true;
-    } catch (err) {
-      if (statusCode(err) !== 404) {
-        throw new PrepareError(isEngineUnavailable(err) ? AgentErrorCodes.ENGINE_UNAVAILABLE : AgentErrorCodes.IMAGE_NOT_FOUND, `inspecting image ${image}: ${engineMessage(err)}`);
-      }
-      return false;
-    }
+    return (await this.inspectId(image)) !== undefined;
   }
 
   private async imageOnce(image: string): Promise<void> {

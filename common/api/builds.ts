@@ -29,6 +29,22 @@ export interface BuildOptionsWire {
   pull?: boolean;
 }
 
+/** The engine's build query (POST /build, the classic builder) for these options: the CLI's local builds and a node's. */
+export function buildQuery(o: BuildOptionsWire): Record<string, unknown> {
+  const q: Record<string, unknown> = { t: [o.image, ...(o.tags ?? [])], dockerfile: o.dockerfile, rm: true, forcerm: true };
+  if (o.remote) q.remote = o.remote;
+  if (o.args && Object.keys(o.args).length) q.buildargs = o.args;
+  if (o.labels && Object.keys(o.labels).length) q.labels = o.labels;
+  if (o.target) q.target = o.target;
+  if (o.network) q.networkmode = o.network;
+  if (o.extraHosts?.length) q.extrahosts = o.extraHosts;
+  if (o.cacheFrom?.length) q.cachefrom = JSON.stringify(o.cacheFrom);
+  if (o.shmSize !== undefined) q.shmsize = o.shmSize;
+  if (o.noCache) q.nocache = true;
+  if (o.pull) q.pull = true;
+  return q;
+}
+
 /** POST /v1/builds */
 export interface BuildBeginRequest extends BuildOptionsWire {
   /** the node that builds: its id (or a unique prefix) or hostname */

@@ -180,22 +180,23 @@ export class BuildRelay {
 
   private end(b: Pending): void {
     if (b.finished) return;
-    b.finished = true;
-    clearTimeout(b.idle);
-    this.builds.delete(b.id);
+    this.close(b);
     const o = b.outcome!;
-    const call = b.call as (BuildCall & { cancelled?: boolean }) | undefined;
-    if (call && !call.cancelled && call.writable) try { call.end(); } catch { /* ended already */ }
     this.host.log.info({ build: b.id, node: b.nodeId, service: b.service, bytes: b.received, ...o }, 'build on a node ended');
     b.sink?.end(o);
   }
 
   private drop(b: Pending, why: string): void {
-    clearTimeout(b.idle);
+    this.close(b);
+    this.host.log.debug({ build: b.id, why }, 'build dropped');
+  }
+
+  /** Forget the build and end the node's call. */
+  private close(b: Pending): void {
     b.finished = true;
+    clearTimeout(b.idle);
     this.builds.delete(b.id);
     const call = b.call as (BuildCall & { cancelled?: boolean }) | undefined;
     if (call && !call.cancelled && call.writable) try { call.end(); } catch { /* ended already */ }
-    this.host.log.debug({ build: b.id, why }, 'build dropped');
   }
 }

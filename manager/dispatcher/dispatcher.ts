@@ -180,28 +180,20 @@ export class Dispatcher {
       PushImage: (call: PushCall, cb: grpc.sendUnaryData<unknown>) => this.onPushImage(call, cb, local),
       Build: (call: BuildCall) => this.onBuild(call, local),
     });
+    // Both relays talk to nodes over their sessions and name them by hostname.
+    const send = (nodeId: string, msg: Parameters<Session['call']['write']>[0]): boolean => {
+      const s = this.sessions.get(nodeId);
+      if (!s) return false;
+      s.call.write(msg);
+      return true;
+    };
+    const hostname = (nodeId: string): string => this.opts.store.view((tx) => tx.get('node', nodeId))?.description.hostname || nodeId.slice(0, 12);
     this.images = new ImageRelay({
-      log: opts.log,
+      log: opts.log, send, hostname,
       connected: () => [...this.sessions.keys()],
-      send: (nodeId, msg) => {
-        const s = this.sessions.get(nodeId);
-        if (!s) return false;
-        s.call.write(msg);
-        return true;
-      },
-      hostname: (nodeId) => this.opts.store.view((tx) => tx.get('node', nodeId))?.description.hostname || nodeId.slice(0, 12),
       tasks: () => this.opts.store.view((tx) => tx.list('task')),
     });
-    this.builds = new BuildRelay({
-      log: opts.log,
-      send: (nodeId, msg) => {
-        const s = this.sessions.get(nodeId);
-        if (!s) return false;
-        s.call.write(msg);
-        return true;
-      },
-      hostname: (nodeId) => this.opts.store.view((tx) => tx.get('node', nodeId))?.description.hostname || nodeId.slice(0, 12),
-    });
+    this.builds = new BuildRelay({ log: opts.log, send, hostname });
     serve(this.server, !opts.authorizer);
     if (opts.authorizer) {
       this.localServer = newGrpcServer();

@@ -29,7 +29,6 @@ RUN cat /app/version.txt > /version
 ${last}
 `;
 
-interface Task { desiredState: string; status: { state: string; containerId?: string } }
 interface Svc { specVersion: number; spec: { image: string; image_id?: string } }
 
 describe('--builder-node: a build on a cluster node, the CLI without Docker', () => {
@@ -72,11 +71,7 @@ describe('--builder-node: a build on a cluster node, the CLI without Docker', ()
     pinned.push(id);
     const s = await service();
     expect(s.spec.image_id).toBe(id);
-    await waitFor('the task running the built image', async () => {
-      const ts = (await c.json<Task[]>('service', 'ps', SVC)).filter((t) => t.desiredState === 'running' && t.status.state === 'running');
-      if (ts.length !== 1) return false;
-      return (await c.docker.getContainer(ts[0].status.containerId!).inspect()).Image === id;
-    }, 60_000);
+    await waitFor('the task running the built image', () => c.runsImage(SVC, id), 60_000);
     expect(run(id, 'cat', '/version').stdout).toBe('one\n');
     const ls = run(id, 'ls', '-a', '/app');
     expect(ls.stdout.split('\n')).toEqual(expect.arrayContaining(['Dockerfile', 'version.txt', '.dockerignore']));

@@ -4,7 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { defaultDeploy, type ServiceSpec, type StackSpec } from '../../../common/spec.js';
-import { applyResolutions, previousPin, repoOf, resolveImages, resolveOne, withDigest, type ImageOracle } from '../../../cli/resolve.js';
+import { applyResolutions, previousPin, resolveImages, resolveOne, withDigest, type ImageOracle } from '../../../cli/resolve.js';
 import type { Io } from '../../../cli/io.js';
 
 const ID = `sha256:${'a'.repeat(64)}`;
@@ -34,11 +34,6 @@ function io(): Io & { errs: string[] } {
 }
 
 describe('image references', () => {
-  it.each([
-    ['nginx', 'nginx'], ['nginx:1.25', 'nginx'], ['localhost:5000/app:v2', 'localhost:5000/app'],
-    ['localhost:5000/app', 'localhost:5000/app'], [`nginx:1.25@${DIGEST}`, 'nginx'], [`ghcr.io/o/app@${DIGEST}`, 'ghcr.io/o/app'],
-  ])('the repository of %s is %s', (ref, repo) => expect(repoOf(ref)).toBe(repo));
-
   it('appends a digest, keeping the tag (replacing an older digest)', () => {
     expect(withDigest('nginx:1.25', DIGEST)).toBe(`nginx:1.25@${DIGEST}`);
     expect(withDigest(`nginx@sha256:${'d'.repeat(64)}`, DIGEST)).toBe(`nginx@${DIGEST}`);
