@@ -60,6 +60,9 @@ const FINAL_CODES = new Set([3 /* INVALID_ARGUMENT */, 5 /* NOT_FOUND */, 7 /* P
 
 interface Fetched {
   ok: boolean; error?: string; code?: number; source?: { node_id: string; hostname: string }; bytes: number; plan?: ImageChunk__Output['plan'];
+  /** The image's ID as the source said it; the reference the engine holds it by once loaded. */
+  imageId?: string;
+  heldAs?: string;
   /** When each stage ended (Date.now()): the source named, the first and the last byte in, the engine's load done. */
   at: { source?: number; firstByte?: number; lastByte?: number; loaded?: number };
 }
@@ -68,7 +71,7 @@ interface Spool { dir: string; fh?: FileHandle; saved?: Readable; archive?: Grow
 
 export class ImageShipper {
   private wire?: ImageWire;
-  private readonly fetches = new Map<string, Promise<void>>();
+  private readonly fetches = new Map<string, Promise<string>>();
   private readonly listeners = new Map<string, Set<(message: string) => void>>();
   private readonly current = new Map<string, string>();
   private readonly spools = new Map<string, Spool>();
@@ -101,9 +104,11 @@ export class ImageShipper {
 
   /**
    * Get `image` from the cluster (`why`: what was tried before, for the error). Concurrent calls
-   * for one image share one fetch. Throws a PrepareError naming every source tried.
+   * for one image share one fetch. Resolves with the reference the engine holds it by: `image`,
+   * or its ID when a load cannot give it that name (a `name@digest` reference: the registry
+   * digest is not in the archive). Throws a PrepareError naming every source tried.
    */
-  fetch(image: string, why: string): Promise<void> {
+  fetch(image: string, why: string): Promise<string> {
     let p = this.fetches.get(image);
     if (!p) {
       p = this.fetchOnce(image, why).finally(() => { this.fetches.delete(image); this.current.delete(image); });
@@ -112,7 +117,7 @@ export class ImageShipper {
     return p;
   }
 
-  private async fetchOnce(image: string, why: string): Promise<void> {
+  private async fetchOnce(image: string, why: string): Promise<string> {
     const fail = (tried: string): PrepareError => new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} not found (${why}; from the cluster: ${tried})`);
     const t0 = Date.now();
     const have = await this.chains();
@@ -131,7 +136,7 @@ export class ImageShipper {
           stages: stages(t0, tChains, r.at),
           layersSent: r.plan?.layers_sent, layersSkipped: r.plan?.layers_skipped, layerBytesSent: r.plan?.layer_bytes_sent, layerBytesSkipped: r.plan?.layer_bytes_skipped,
         }, 'image fetched');
-        return;
+        return r.heldAs ?? image;
       }
       tried.push(r.source ? `${r.source.hostname}: ${r.error}` : String(r.error));
       if (!r.source?.node_id || (r.code !== undefined && FINAL_CODES.has(r.code))) break;
@@ -146,6 +151,8 @@ export class ImageShipper {
     return new Promise<Fetched>((resolve) => {
       const out: Fetched = { ok: false, bytes: 0, at: {} };
       const pass = new PassThrough({ highWaterMark: 1 << 20 });
+      // A failed fetch destroys it with the reason, which the result carries (not an uncaught error).
+      pass.on('error', () => undefined);
       let loading: Promise<void> | undefined;
       const startLoad = (): Promise<void> => (loading ??= this.load(pass));
       let settled = false;
@@ -161,9 +168,15 @@ export class ImageShipper {
         }
         pass.end();
         out.at.lastByte = Date.now();
-        startLoad().then(() => { out.at.loaded = Date.now(); return this.inspect(image); }).then((info) => {
-          if (!info) { out.error = 'the engine loaded the archive but does not hold the image after it'; resolve(out); return; }
+        startLoad().then(async () => {
+          out.at.loaded = Date.now();
+          if (await this.inspect(image)) return image;
+          // A digest reference: the load restores the image and its tags, not the registry digest.
+          return out.imageId && (await this.inspect(out.imageId))?.Id === out.imageId ? out.imageId : undefined;
+        }).then((heldAs) => {
+          if (!heldAs) { out.error = 'the engine loaded the archive but does not hold the image after it'; resolve(out); return; }
           out.ok = true;
+          out.heldAs = heldAs;
           resolve(out);
         }, (err: unknown) => { out.error = `loading it failed: ${engineMessage(err)}`; resolve(out); });
       };
@@ -172,6 +185,7 @@ export class ImageShipper {
         if (c.source) {
           out.at.source ??= Date.now();
           out.source = { node_id: c.source.node_id, hostname: c.source.hostname || c.source.node_id };
+          if (c.source.image_id) out.imageId = c.source.image_id;
           this.status(image, `fetching image ${image} from ${out.source.node_id ? `node ${out.source.hostname}` : out.source.hostname}`);
           onSource?.(out.source);
         }

@@ -31,10 +31,10 @@ const withTimeout = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   });
 
 /** One engine call per key at a time; a success is remembered, a failure is not. */
-class Once {
-  private readonly done = new Map<string, Promise<void>>();
+class Once<T = void> {
+  private readonly done = new Map<string, Promise<T>>();
 
-  get(key: string, fn: () => Promise<void>): Promise<void> {
+  get(key: string, fn: () => Promise<T>): Promise<T> {
     let p = this.done.get(key);
     if (!p) {
       p = fn();
@@ -171,9 +171,9 @@ export class EngineResources<O extends ResourceObj> {
 
 /** Everything a task needs before its container: the image, and its networks and volumes. */
 export class Resources {
-  private readonly images = new Once();
+  private readonly images = new Once<string>();
   /** pull_policy always: one pull at a time per image, shared by the tasks that wait for it */
-  private readonly pulls = new Once();
+  private readonly pulls = new Once<string>();
   /** pinned images coming from the cluster: one fetch per image ID, shared by the tasks that wait for it */
   private readonly fetches = new Once();
   readonly networks: EngineResources<NetworkObj>;
@@ -209,8 +209,7 @@ export class Resources {
     const unwatch = onStatus && this.cluster?.watch(imageId ?? image, onStatus);
     try {
       if (imageId) return await this.pinnedImage(image, imageId);
-      await this.ensureByName(image, policy);
-      return image;
+      return await this.ensureByName(image, policy);
     } finally {
       unwatch?.();
     }
@@ -261,16 +260,18 @@ export class Resources {
     }
   }
 
-  private ensureByName(image: string, policy: ServiceSpec['pull_policy'] = 'missing'): Promise<void> {
+  /** The image by its name; resolves with the reference its container is created from (see ImageShipper.fetch). */
+  private ensureByName(image: string, policy: ServiceSpec['pull_policy'] = 'missing'): Promise<string> {
     if (policy === 'always') return this.pulls.get(image, async () => {
       try {
-        await this.pullNow(image);
+        return await this.pullNow(image);
       } finally {
         this.pulls.delete(image);
       }
     });
     if (policy === 'never') return this.present(image).then((has) => {
       if (!has) throw new PrepareError(AgentErrorCodes.IMAGE_NOT_FOUND, `image ${image} is not on this node and its pull_policy is never`);
+      return image;
     });
     return this.images.get(image, () => this.imageOnce(image));
   }
@@ -279,17 +280,18 @@ export class Resources {
     return (await this.inspectId(image)) !== undefined;
   }
 
-  private async imageOnce(image: string): Promise<void> {
-    if (await this.present(image)) return;
-    await this.pullNow(image);
+  private async imageOnce(image: string): Promise<string> {
+    if (await this.present(image)) return image;
+    return this.pullNow(image);
   }
 
-  private async pullNow(image: string): Promise<void> {
+  private async pullNow(image: string): Promise<string> {
     // An image ID: no registry serves it, only the cluster can.
     if (this.cluster && /^sha256:[0-9a-f]{64}$/.test(image)) return this.cluster.fetch(image, 'an image ID is not pulled');
     this.log.info({ image }, 'pulling image');
     try {
       await withTimeout(this.pull(image), this.pullTimeoutMs, `pulling ${image}`);
+      return image;
     } catch (err) {
       this.log.warn({ image, err: engineMessage(err) }, 'pull failed');
       if (this.cluster && !isEngineUnavailable(err)) return this.cluster.fetch(image, `pull failed: ${engineMessage(err)}`);

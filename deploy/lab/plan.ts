@@ -137,6 +137,8 @@ export function dockerdArgs(h: HostPlan): string[] {
     '--cgroup-parent', h.cgroupParent,
     '--iptables=true',
     '--shutdown-timeout', '5',
+    // A registry on the lab network (e.g. on the bridge address) is plain HTTP, as on a laptop's lab.
+    '--insecure-registry', SUBNET,
   ];
 }
 

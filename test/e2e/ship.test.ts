@@ -6,18 +6,22 @@
 // node that runs it fetches it from there. Bytes are read from the receiving agents' log lines.
 // Run under both locks: the lab's, and the shared engine's (the CLI's image is built there).
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as lab from '../../deploy/lab/lab.js';
-import { planHost } from '../../deploy/lab/plan.js';
+import { BRIDGE_ADDR, planHost } from '../../deploy/lab/plan.js';
 import { tarEnd, tarHeader, tarPadding } from '../../common/images/tar.js';
 import { runCli, waitFor, type CliResult } from './harness.js';
 
 const STACK = 'shipst';
+/** Debian's docker-registry (scripts/engine.sh installs it as root). */
+const REGISTRY = '/usr/bin/docker-registry';
 const IMAGE_A = 2 << 20; // bytes of the first new layer
 const IMAGE_B = 1 << 20; // of the second
 
@@ -236,5 +240,70 @@ services:
     expect(changed.layersSent).toBe(1);
     expect(changed.layersSkipped).toBe(3);
     expect(changed.bytes).toBeLessThan(32 * 1024);
+  });
+
+  it.skipIf(!existsSync(REGISTRY))('an image a registry serves is pinned by digest, pulled from the registry, and fetched from the cluster while the registry is down', async () => {
+    // lab-w2 died in the test before: back first.
+    await lab.start('lab-w2');
+    await lab.waitReady(['lab-w2']);
+    // A registry on the lab's bridge address (the lab engines take plain HTTP from the lab network).
+    const port = await new Promise<number>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, BRIDGE_ADDR, () => { const p = (srv.address() as { port: number }).port; srv.close(() => resolve(p)); });
+    });
+    const regDir = join(dir, 'registry');
+    mkdirSync(regDir, { recursive: true });
+    writeFileSync(join(regDir, 'config.yml'), `version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: ${join(regDir, 'data')} } }\nhttp: { addr: "${BRIDGE_ADDR}:${port}" }\n`);
+    const registry = spawn(REGISTRY, ['serve', join(regDir, 'config.yml')], { stdio: 'ignore' });
+    const stopRegistry = async () => {
+      if (registry.exitCode !== null || registry.signalCode !== null) return;
+      const exited = new Promise((r) => registry.once('exit', r));
+      registry.kill('SIGKILL');
+      await exited;
+    };
+    try {
+      await waitFor('the registry to answer', async () => (await fetch(`http://${BRIDGE_ADDR}:${port}/v2/`).then((r) => r.status, () => 0)) === 200, 30_000, 100);
+      const ref = `${BRIDGE_ADDR}:${port}/shipreg:1`;
+      const w1 = engineOf(byName('lab-w1'));
+      await build(w1, ref, 'from-a-registry', files);
+      const pushed = await w1.getImage(ref).push({ authconfig: { serveraddress: `${BRIDGE_ADDR}:${port}` } } as Parameters<Docker.Image['push']>[0]);
+      await new Promise<void>((resolve, reject) => w1.modem.followProgress(pushed, (err: Error | null, out: { error?: string }[]) => {
+        const f = out?.find((o) => o.error);
+        if (err || f) reject(err ?? new Error(f!.error)); else resolve();
+      }));
+      const info = await w1.getImage(ref).inspect();
+      const digest = info.RepoDigests.find((d) => d.startsWith(`${BRIDGE_ADDR}:${port}/shipreg@`))!.split('@')[1]!;
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      /** The app's one running container is on `host`, from the pushed image. */
+      const runsPushedOn = async (host: string): Promise<boolean> => {
+        const cs = await engineOf(byName(host)).listContainers({ filters: { label: [`tsswarm.stack.namespace=${STACK}`] } });
+        return cs.length === 1 && cs[0]!.ImageID === info.Id;
+      };
+      // The CLI on lab-w1 (its engine asks the registry for the digest).
+      const fromW1 = (...args: string[]) => runCli(args, { TSSWARM_HOST: byName('lab-m1').apiHost!, DOCKER_HOST: byName('lab-w1').dockerHost });
+
+      writeFileSync(file, stack(ref, 'lab-w2'));
+      const r = await fromW1('deploy', '-c', file, STACK);
+      expect(r.code, r.stderr).toBe(0);
+      const svc = JSON.parse(await cliOk('service', 'inspect', `${STACK}_app`, '--format', 'json')) as { spec: { image: string } }[];
+      expect(svc[0]!.spec.image).toBe(`${ref}@${digest}`);
+      await waitFor('the app running on lab-w2', () => runsPushedOn('lab-w2'), 60_000, 250);
+      // lab-w2 pulled it from the registry: nothing came through the cluster.
+      expect(fetchedOn('lab-w2', `${ref}@${digest}`)).toEqual([]);
+
+      // The registry goes away; the service moves to lab-m1, which lacks the image.
+      await stopRegistry();
+      writeFileSync(file, stack(ref, 'lab-m1'));
+      const moved = await fromW1('deploy', '-c', file, STACK);
+      expect(moved.code, moved.stderr).toBe(0);
+      expect(moved.stderr).toContain(`it keeps the digest ${digest} it was deployed with`);
+      await waitFor('the app running on lab-m1', () => runsPushedOn('lab-m1'), 90_000, 250);
+      const got = fetchedOn('lab-m1', `${ref}@${digest}`)[0];
+      console.info('registry down, from the cluster to lab-m1:', JSON.stringify(got));
+      expect(['lab-w1', 'lab-w2']).toContain(got?.from);
+    } finally {
+      await stopRegistry();
+    }
   });
 });

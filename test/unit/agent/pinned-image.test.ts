@@ -70,7 +70,7 @@ describe('pinned images', () => {
     const fetched: string[] = [];
     const watched: string[] = [];
     const cluster = {
-      fetch: async (ref: string) => { fetched.push(ref); await Promise.resolve(); refs['loaded-by-id'] = A; },
+      fetch: async (ref: string) => { fetched.push(ref); await Promise.resolve(); refs['loaded-by-id'] = A; return ref; },
       watch: (ref: string) => { watched.push(ref); return () => undefined; },
     };
     const r = new Resources(docker, log, 1000, cluster);

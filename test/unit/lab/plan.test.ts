@@ -58,6 +58,7 @@ describe('lab plan', () => {
     expect(flag('--data-root')).toBe('/var/lib/tsswarm-lab/lab-w1/docker');
     expect(flag('--exec-root')).toBe('/run/tsswarm-lab/lab-w1/exec');
     expect(flag('--pidfile')).toBe('/run/tsswarm-lab/lab-w1/docker.pid');
+    expect(flag('--insecure-registry')).toBe('10.213.0.0/24');
   });
 
   it('tsswarm: the first manager inits, others join, restarts come from the data dir', () => {
