@@ -253,7 +253,7 @@ async function deployBig(d: Driver, runs: number): Promise<number[]> {
  * engine, no orchestrator; on `network` (a user-defined bridge made on each engine first, as a
  * stack's network is) or on the default bridge.
  */
-async function rawDeploy(hosts: lab.LabHost[], runs: number, network?: string): Promise<number[]> {
+async function rawDeploy(hosts: lab.LabHost[], runs: number, network?: string, perEngine = 8): Promise<number[]> {
   const slow = (h: lab.LabHost) => new Docker({ socketPath: h.dockerHost.replace(/^unix:\/\//, ''), timeout: STEP_TIMEOUT });
   if (network) await Promise.all(hosts.map((h) => slow(h).createNetwork({ Name: network, Driver: 'bridge' })));
   const times: number[] = [];
@@ -264,7 +264,7 @@ async function rawDeploy(hosts: lab.LabHost[], runs: number, network?: string): 
       const mine = Array.from({ length: BIG }, (_, i) => i).filter((i) => i % hosts.length === hi);
       const out: string[] = [];
       let next = 0;
-      await Promise.all(Array.from({ length: 8 }, async () => {
+      await Promise.all(Array.from({ length: perEngine }, async () => {
         while (next < mine.length) {
           next++;
           const c = await slow(h).createContainer({ Image: IMAGE, Cmd: ['sleep', '100000'], Labels: { 'tsswarm.bench': 'raw' }, HostConfig: { Init: true, NetworkMode: network ?? 'bridge' } });
@@ -275,7 +275,7 @@ async function rawDeploy(hosts: lab.LabHost[], runs: number, network?: string): 
       ids.set(h, out);
     }));
     times.push((performance.now() - t0) / 1000);
-    say(`raw engines (${network ?? 'default bridge'}): ${BIG} containers across the hosts: ${times.at(-1)!.toFixed(2)} s`);
+    say(`raw engines (${network ?? 'default bridge'}, ${perEngine} at a time per engine): ${BIG} containers across the hosts: ${times.at(-1)!.toFixed(2)} s`);
     await Promise.all([...ids].map(([h, list]) => Promise.all(list.map((id) => slow(h).getContainer(id).remove({ force: true })))));
   }
   if (network) await Promise.all(hosts.map((h) => slow(h).getNetwork(network).remove()));
@@ -296,6 +296,7 @@ async function main(): Promise<void> {
   const results: Partial<Record<System, Rows>> = {};
   let raw: number[] = [];
   let rawNet: number[] = [];
+  const sweep: { perEngine: number; bridge: number; network: number }[] = [];
   try {
     if (ONLY.includes('tsswarm')) {
       say('tsswarm: lab up (3 managers + 2 workers)');
@@ -310,6 +311,10 @@ async function main(): Promise<void> {
       if (ROWS.includes('deploy')) {
         raw = await rawDeploy(hosts, RUNS);
         rawNet = await rawDeploy(hosts, RUNS, 'benchnet');
+      }
+      // --floor-sweep: the floor at 2, 4, 8 and 16 starts at a time per engine (one run each).
+      if (argv.includes('--floor-sweep')) {
+        for (const n of [2, 4, 8, 16]) sweep.push({ perEngine: n, bridge: (await rawDeploy(hosts, 1, undefined, n))[0]!, network: (await rawDeploy(hosts, 1, 'benchnet', n))[0]! });
       }
       await swarmUp(hosts);
       const dead = new Set<string>();
@@ -341,6 +346,10 @@ async function main(): Promise<void> {
   if (raw.length) {
     console.log(`\nfloor: ${BIG} x docker run --init spread over the 5 engines (8 at a time per engine, no orchestrator):`);
     console.log(`  on each engine's default bridge: ${f(median(raw))}; on a user-defined bridge per engine (as a stack network): ${f(median(rawNet))}`);
+  }
+  if (sweep.length) {
+    console.log(`\nfloor by starts at a time per engine (${BIG} x docker run --init, one run each): default bridge / user-defined bridge`);
+    for (const w of sweep) console.log(`  ${String(w.perEngine).padStart(2)}: ${f(w.bridge)} / ${f(w.network)}`);
   }
   const out = join(tmpdir(), 'tsswarm-bench-lab-results.json');
   writeFileSync(out, JSON.stringify({ runs: RUNS, results, raw, rawNet }, null, 2));
